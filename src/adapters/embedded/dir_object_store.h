@@ -1,0 +1,24 @@
+// File: dir_object_store.h
+// The embedded object store: a directory tree, one file per key, written atomically
+// (temporary file, fsync, rename, fsync of the directory).
+#pragma once
+
+#include <string>
+
+#include "ports/object_store.h"
+
+namespace memberflow::embedded {
+
+class DirObjectStore final : public ObjectStore {
+ public:
+  explicit DirObjectStore(std::string root) : root_(std::move(root)) {}
+  Status put(const std::string& key, const std::string& data, const PutOptions& opts) override;
+  Result<std::string> get(const std::string& key) override;
+  Result<std::vector<std::string>> list(const std::string& prefix) override;
+
+ private:
+  Result<std::string> pathFor(const std::string& key) const;
+  std::string root_;
+};
+
+}  // namespace memberflow::embedded

@@ -1,0 +1,128 @@
+// File: sqlite.h
+// A thin RAII layer over SQLite for the embedded adapters: WAL mode, busy timeout, cached
+// prepared statements, and SQLite errors mapped to Status once, here.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/status.h"
+
+namespace memberflow::embedded {
+
+Status sqliteStatus(sqlite3* db, int rc, std::string_view what);
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); return *this; }
+  Stmt& bind(int i, int v) { sqlite3_bind_int(s_, i, v); return *this; }
+  Stmt& bind(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
+  Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
+  Stmt& bindBlob(int i, std::string_view v) {
+    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, const std::optional<std::string>& v) {
+    if (v) return bind(i, std::string_view(*v));
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  Stmt& bindNull(int i) { sqlite3_bind_null(s_, i); return *this; }
+
+  // true: a row is available; false: done.
+  Result<bool> step();
+  // Runs to completion (for writes).
+  Status run();
+  void reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+
+  int64_t i64(int col) const { return sqlite3_column_int64(s_, col); }
+  bool isNull(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  std::string str(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(s_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+  }
+  std::optional<std::string> optStr(int col) const {
+    if (isNull(col)) return std::nullopt;
+    return str(col);
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_;
+};
+
+// One connection. Not thread-safe: the owning adapter serialises access.
+class SqliteDb {
+ public:
+  struct Options {
+    bool synchronousFull = false;  // FULL: fsync every commit; NORMAL: durable across
+                                   // process crashes, fsync at checkpoints (WAL)
+    int busyTimeoutMs = 10000;
+  };
+  static Result<std::unique_ptr<SqliteDb>> open(const std::string& path, const Options& opts);
+  ~SqliteDb();
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  Status exec(std::string_view sql);
+  // A cached prepared statement, reset and ready to bind. Valid until the db closes.
+  Result<Stmt*> prepare(const std::string& sql);
+  int64_t changes() const { return sqlite3_changes64(db_); }
+  sqlite3* handle() { return db_; }
+
+ private:
+  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(SqliteDb& db) : db_(db) {}
+  ~Transaction() {
+    if (open_) (void)db_.exec("ROLLBACK");
+  }
+  Status begin() {
+    MF_RETURN_IF_ERROR(db_.exec("BEGIN IMMEDIATE"));
+    open_ = true;
+    return Status::ok();
+  }
+  Status commit() {
+    Status s = db_.exec("COMMIT");
+    if (s.isOk()) open_ = false;
+    return s;
+  }
+
+ private:
+  SqliteDb& db_;
+  bool open_ = false;
+};
+
+#define MF_PREPARE(var, db, sql)             \
+  Stmt* var = nullptr;                        \
+  {                                           \
+    auto mf_p_ = (db).prepare(sql);           \
+    if (!mf_p_.isOk()) return mf_p_.status(); \
+    var = *mf_p_;                             \
+  }
+
+}  // namespace memberflow::embedded

@@ -1,0 +1,366 @@
+#include "adapters/embedded/sqlite_member_store.h"
+
+#include <limits>
+
+#include "common/crypto.h"
+#include "domain/member_event.h"
+
+namespace memberflow::embedded {
+namespace {
+
+constexpr int64_t kNoDateBound = std::numeric_limits<int32_t>::max();
+
+Result<Member> memberFromStored(const std::string& body) {
+  auto v = parseJson(body);
+  if (!v.isOk()) return Status::internal("stored member is not JSON");
+  auto m = memberFromJson(*v, std::nullopt, kNoDateBound);
+  if (!m.isOk()) return Status::internal("stored member breaks a rule: " + m.status().message());
+  return m;
+}
+
+std::string fieldsJson(const std::vector<std::string>& f) {
+  json::array a;
+  for (const auto& s : f) a.emplace_back(s);
+  return json::serialize(a);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::string& path,
+                                                                   const Options& opts) {
+  auto db = SqliteDb::open(path, opts.db);
+  if (!db.isOk()) return db.status();
+  MF_RETURN_IF_ERROR((*db)->exec(
+      "CREATE TABLE IF NOT EXISTS members(member_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
+      " version INTEGER NOT NULL, source_sequence INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+      " deleted INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE INDEX IF NOT EXISTS members_updated ON members(updated_at, member_id);"
+      "CREATE TABLE IF NOT EXISTS history(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+      " member_id TEXT NOT NULL, version INTEGER NOT NULL, op TEXT NOT NULL,"
+      " event_id TEXT NOT NULL, message_id TEXT NOT NULL, source_sequence INTEGER NOT NULL,"
+      " changed_fields TEXT NOT NULL, lineage TEXT NOT NULL, applied_at INTEGER NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS history_member ON history(member_id, seq);"
+      "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+      " event_id TEXT NOT NULL UNIQUE, member_id TEXT NOT NULL, event TEXT NOT NULL,"
+      " created_at INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS idempotency(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
+      " status INTEGER NOT NULL, body TEXT NOT NULL, etag TEXT NOT NULL, location TEXT NOT NULL,"
+      " expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency(expires_at);"));
+  return std::unique_ptr<SqliteMemberStore>(new SqliteMemberStore(std::move(db).value(), opts));
+}
+
+Result<std::optional<StoredMember>> SqliteMemberStore::load(const std::string& memberId) {
+  MF_PREPARE(sel, *db_,
+             "SELECT body, version, source_sequence, updated_at, deleted FROM members"
+             " WHERE member_id = ?");
+  sel->bind(1, memberId);
+  auto row = sel->step();
+  if (!row.isOk()) return row.status();
+  if (!*row) return std::optional<StoredMember>{};
+  StoredMember s;
+  std::string body = sel->str(0);
+  s.version = sel->i64(1);
+  s.sourceSequence = sel->i64(2);
+  s.updatedAtMs = sel->i64(3);
+  s.deleted = sel->i64(4) != 0;
+  sel->reset();
+  if (!body.empty()) {
+    auto m = memberFromStored(body);
+    if (!m.isOk()) return m.status();
+    s.member = std::move(m).value();
+  } else {
+    s.member.memberId = memberId;
+  }
+  return std::optional<StoredMember>{std::move(s)};
+}
+
+Result<WriteOutcome> SqliteMemberStore::apply(const StoreWrite& w) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_);
+  MF_RETURN_IF_ERROR(tx.begin());
+  auto out = applyLocked(w);
+  if (!out.isOk()) return out;
+  MF_RETURN_IF_ERROR(tx.commit());
+  if (++writes_ % 1000 == 0) {
+    MF_PREPARE(purge, *db_, "DELETE FROM idempotency WHERE expires_at <= ?");
+    purge->bind(1, w.nowMs);
+    (void)purge->run();
+  }
+  return out;
+}
+
+Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
+  WriteOutcome out;
+  if (w.idempotencyKey) {
+    MF_PREPARE(sel, *db_,
+               "SELECT fingerprint, status, body, etag, location FROM idempotency"
+               " WHERE key = ? AND expires_at > ?");
+    sel->bind(1, *w.idempotencyKey).bind(2, w.nowMs);
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    if (*row) {
+      bool same = sel->str(0) == w.requestFingerprint;
+      out.replay = {static_cast<int>(sel->i64(1)), sel->str(2), sel->str(3), sel->str(4)};
+      sel->reset();
+      out.result = same ? WriteResult::kReplayed : WriteResult::kKeyReused;
+      return out;
+    }
+  }
+
+  auto loaded = load(w.memberId);
+  if (!loaded.isOk()) return loaded.status();
+  std::optional<StoredMember>& cur = *loaded;
+  bool live = cur && !cur->deleted;
+  const StoredMember* liveMember = live ? &*cur : nullptr;
+
+  auto finish = [&](WriteResult r) -> Result<WriteOutcome> {
+    out.result = r;
+    if (w.idempotencyKey && w.render) {
+      StoredResponse resp = w.render(out);
+      if (resp.status < 500) {
+        MF_PREPARE(ins, *db_,
+                   "INSERT OR REPLACE INTO idempotency(key, fingerprint, status, body, etag,"
+                   " location, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
+        ins->bind(1, *w.idempotencyKey).bind(2, w.requestFingerprint).bind(3, resp.status)
+            .bind(4, resp.body).bind(5, resp.etag).bind(6, resp.location)
+            .bind(7, w.nowMs + opts_.idempotencyTtlMs);
+        MF_RETURN_IF_ERROR(ins->run());
+      }
+    }
+    return out;
+  };
+
+  if (w.sourceSequence && cur && *w.sourceSequence <= cur->sourceSequence) {
+    if (cur) out.member = cur;
+    return finish(WriteResult::kStale);
+  }
+  if (w.ifMatchVersion && (!live || cur->version != *w.ifMatchVersion)) {
+    if (live) out.member = cur;
+    return finish(WriteResult::kPreconditionFailed);
+  }
+  if (w.kind == WriteKind::kCreate && live) {
+    out.member = cur;
+    return finish(WriteResult::kAlreadyExists);
+  }
+  if ((w.kind == WriteKind::kPatch || w.kind == WriteKind::kDelete) && !live) {
+    if (w.kind == WriteKind::kDelete && w.sourceSequence) {
+      // A delete of an unknown member still leaves a tombstone holding its sequence, so an
+      // older create that arrives late cannot bring the member back.
+      MF_PREPARE(up, *db_,
+                 "INSERT INTO members(member_id, body, version, source_sequence, updated_at,"
+                 " deleted) VALUES(?1, '', 0, ?2, ?3, 1) ON CONFLICT(member_id) DO UPDATE SET"
+                 " source_sequence = max(source_sequence, ?2)");
+      up->bind(1, w.memberId).bind(2, *w.sourceSequence).bind(3, w.nowMs);
+      MF_RETURN_IF_ERROR(up->run());
+    }
+    return finish(WriteResult::kNotFound);
+  }
+
+  int64_t seq = cur ? cur->sourceSequence : 0;
+  if (w.sourceSequence) seq = std::max(seq, *w.sourceSequence);
+
+  StoredMember next;
+  WriteResult result;
+  std::vector<std::string> changed;
+  std::string type;
+  if (w.kind == WriteKind::kDelete) {
+    next = *cur;
+    next.deleted = true;
+    next.version = cur->version + 1;
+    next.sourceSequence = seq;
+    next.updatedAtMs = w.nowMs;
+    result = WriteResult::kDeleted;
+    changed = changedFields(&cur->member, nullptr);
+    type = "member.deleted";
+  } else {
+    auto content = w.content(liveMember);
+    if (!content.isOk()) {
+      out.invalid = content.status();
+      if (cur) out.member = cur;
+      return finish(WriteResult::kInvalid);
+    }
+    if (live && content.value() == cur->member) {
+      if (seq != cur->sourceSequence) {
+        MF_PREPARE(up, *db_, "UPDATE members SET source_sequence = ? WHERE member_id = ?");
+        up->bind(1, seq).bind(2, w.memberId);
+        MF_RETURN_IF_ERROR(up->run());
+      }
+      out.member = *cur;
+      out.member->sourceSequence = seq;
+      return finish(WriteResult::kNoOp);
+    }
+    next.member = std::move(content).value();
+    next.version = (cur ? cur->version : 0) + 1;
+    next.sourceSequence = seq;
+    next.updatedAtMs = w.nowMs;
+    next.deleted = false;
+    result = live ? WriteResult::kUpdated : WriteResult::kCreated;
+    changed = changedFields(live ? &cur->member : nullptr, &next.member);
+    type = live ? "member.updated" : "member.created";
+  }
+
+  std::string body = next.deleted ? std::string() : json::serialize(memberJson(next.member));
+  MF_PREPARE(upsert, *db_,
+             "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
+             " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(member_id) DO UPDATE SET body = ?2,"
+             " version = ?3, source_sequence = ?4, updated_at = ?5, deleted = ?6");
+  upsert->bind(1, w.memberId).bind(2, body).bind(3, next.version).bind(4, next.sourceSequence)
+      .bind(5, next.updatedAtMs).bind(6, next.deleted ? 1 : 0);
+  MF_RETURN_IF_ERROR(upsert->run());
+
+  MemberEvent ev;
+  ev.id = crypto::uuidV4();
+  ev.type = type;
+  ev.memberId = w.memberId;
+  ev.timeMs = w.nowMs;
+  if (!next.deleted) ev.after = next.member;
+  ev.version = next.version;
+  ev.sourceSequence = next.sourceSequence;
+  ev.changedFields = changed;
+  ev.lineage = w.lineage;
+
+  MF_PREPARE(hist, *db_,
+             "INSERT INTO history(member_id, version, op, event_id, message_id, source_sequence,"
+             " changed_fields, lineage, applied_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  hist->bind(1, w.memberId).bind(2, next.version)
+      .bind(3, type.substr(7)).bind(4, ev.id).bind(5, w.messageId).bind(6, next.sourceSequence)
+      .bind(7, fieldsJson(changed)).bind(8, json::serialize(w.lineage)).bind(9, w.nowMs);
+  MF_RETURN_IF_ERROR(hist->run());
+
+  MF_PREPARE(ob, *db_,
+             "INSERT INTO outbox(event_id, member_id, event, created_at) VALUES(?, ?, ?, ?)");
+  ob->bind(1, ev.id).bind(2, w.memberId).bind(3, json::serialize(cloudEvent(ev))).bind(4, w.nowMs);
+  MF_RETURN_IF_ERROR(ob->run());
+
+  out.eventId = ev.id;
+  out.member = std::move(next);
+  return finish(result);
+}
+
+Result<StoredMember> SqliteMemberStore::get(const std::string& memberId) {
+  std::lock_guard lock(mu_);
+  auto m = load(memberId);
+  if (!m.isOk()) return m.status();
+  if (!*m) return Status::notFound("member not found");
+  return std::move(**m);
+}
+
+Result<std::vector<HistoryEntry>> SqliteMemberStore::history(const std::string& memberId) {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_,
+             "SELECT version, op, event_id, message_id, source_sequence, changed_fields, lineage,"
+             " applied_at FROM history WHERE member_id = ? ORDER BY seq");
+  sel->bind(1, memberId);
+  std::vector<HistoryEntry> out;
+  for (;;) {
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    if (!*row) break;
+    HistoryEntry h;
+    h.version = sel->i64(0);
+    h.op = sel->str(1);
+    h.eventId = sel->str(2);
+    h.messageId = sel->str(3);
+    h.sourceSequence = sel->i64(4);
+    if (auto f = parseJson(sel->str(5)); f.isOk() && f->is_array()) {
+      for (const auto& v : f->get_array()) {
+        if (v.is_string()) h.changedFields.emplace_back(v.get_string());
+      }
+    }
+    if (auto l = parseJson(sel->str(6)); l.isOk() && l->is_object()) h.lineage = l->get_object();
+    h.appliedAtMs = sel->i64(7);
+    out.push_back(std::move(h));
+  }
+  if (out.empty()) {
+    auto m = load(memberId);
+    if (!m.isOk()) return m.status();
+    if (!*m) return Status::notFound("member not found");
+  }
+  return out;
+}
+
+Result<MemberPage> SqliteMemberStore::listUpdated(int64_t sinceMs, const std::string& cursor,
+                                                  size_t limit) {
+  int64_t afterTs = sinceMs;
+  std::string afterId;
+  bool hasCursor = !cursor.empty();
+  if (hasCursor) {
+    auto raw = crypto::base64UrlDecode(cursor);
+    auto colon = raw ? raw->find(':') : std::string::npos;
+    if (!raw || colon == std::string::npos) return Status::invalidArgument("malformed cursor");
+    try {
+      afterTs = std::stoll(raw->substr(0, colon));
+    } catch (...) {
+      return Status::invalidArgument("malformed cursor");
+    }
+    afterId = raw->substr(colon + 1);
+  }
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_,
+             "SELECT member_id, body, version, source_sequence, updated_at FROM members"
+             " WHERE deleted = 0 AND updated_at >= ?1 AND (updated_at > ?2 OR"
+             " (updated_at = ?2 AND member_id > ?3)) ORDER BY updated_at, member_id LIMIT ?4");
+  sel->bind(1, sinceMs).bind(2, hasCursor ? afterTs : sinceMs - 1).bind(3, afterId)
+      .bind(4, static_cast<int64_t>(limit + 1));
+  MemberPage page;
+  for (;;) {
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    if (!*row) break;
+    if (page.members.size() == limit) {
+      const auto& last = page.members.back();
+      page.nextCursor = crypto::base64UrlEncode(std::to_string(last.updatedAtMs) + ":" +
+                                                last.member.memberId);
+      sel->reset();
+      break;
+    }
+    StoredMember s;
+    auto m = memberFromStored(sel->str(1));
+    if (!m.isOk()) return m.status();
+    s.member = std::move(m).value();
+    s.version = sel->i64(2);
+    s.sourceSequence = sel->i64(3);
+    s.updatedAtMs = sel->i64(4);
+    page.members.push_back(std::move(s));
+  }
+  return page;
+}
+
+Result<std::vector<OutboxEntry>> SqliteMemberStore::outbox(size_t limit) {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_,
+             "SELECT seq, event_id, member_id, event, created_at FROM outbox ORDER BY seq LIMIT ?");
+  sel->bind(1, static_cast<int64_t>(limit));
+  std::vector<OutboxEntry> out;
+  for (;;) {
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    if (!*row) break;
+    out.push_back({sel->i64(0), sel->str(1), sel->str(2), sel->str(3), sel->i64(4)});
+  }
+  return out;
+}
+
+Status SqliteMemberStore::deleteOutbox(const std::vector<int64_t>& seqs) {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(del, *db_, "DELETE FROM outbox WHERE seq = ?");
+  Transaction tx(*db_);
+  MF_RETURN_IF_ERROR(tx.begin());
+  for (int64_t s : seqs) {
+    del->reset();
+    del->bind(1, s);
+    MF_RETURN_IF_ERROR(del->run());
+  }
+  return tx.commit();
+}
+
+Status SqliteMemberStore::ping() {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_, "SELECT 1");
+  auto r = sel->step();
+  sel->reset();
+  return r.status();
+}
+
+}  // namespace memberflow::embedded

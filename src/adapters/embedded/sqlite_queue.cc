@@ -1,0 +1,226 @@
+#include "adapters/embedded/sqlite_queue.h"
+
+#include <thread>
+
+#include "common/crypto.h"
+#include "common/json.h"
+
+namespace memberflow::embedded {
+namespace {
+
+std::string attrsJson(const std::map<std::string, std::string>& attrs) {
+  json::object o;
+  for (const auto& [k, v] : attrs) o[k] = v;
+  return json::serialize(o);
+}
+
+std::map<std::string, std::string> attrsFrom(const std::string& text) {
+  std::map<std::string, std::string> out;
+  auto v = parseJson(text);
+  if (v.isOk() && v->is_object()) {
+    for (const auto& kv : v->get_object()) {
+      if (kv.value().is_string()) out[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::string& path,
+                                                                const Clock& clock,
+                                                                const SqliteDb::Options& opts) {
+  auto db = SqliteDb::open(path, opts);
+  if (!db.isOk()) return db.status();
+  MF_RETURN_IF_ERROR((*db)->exec(
+      "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      " queue TEXT NOT NULL, group_id TEXT NOT NULL, dedup_id TEXT NOT NULL, body BLOB NOT NULL,"
+      " attrs TEXT NOT NULL, sent_at INTEGER NOT NULL, visible_at INTEGER NOT NULL,"
+      " receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);"
+      "CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue, id);"
+      "CREATE INDEX IF NOT EXISTS messages_group ON messages(queue, group_id, id);"
+      "CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages(receipt);"
+      "CREATE TABLE IF NOT EXISTS dedup(queue TEXT NOT NULL, dedup_id TEXT NOT NULL,"
+      " expires_at INTEGER NOT NULL, PRIMARY KEY(queue, dedup_id)) WITHOUT ROWID;"));
+  return std::shared_ptr<SqliteQueueStore>(new SqliteQueueStore(std::move(db).value(), clock));
+}
+
+std::unique_ptr<Queue> SqliteQueueStore::queue(const std::string& name, const QueueOptions& opts) {
+  return std::make_unique<SqliteQueue>(shared_from_this(), name, opts);
+}
+
+Status SqliteQueue::send(const std::vector<OutgoingMessage>& messages) {
+  auto& st = *store_;
+  std::lock_guard lock(st.mu_);
+  SqliteDb& db = *st.db_;
+  int64_t now = st.clock_.nowMs();
+  MF_PREPARE(dedup, db,
+             "INSERT INTO dedup(queue, dedup_id, expires_at) VALUES(?, ?, ?)"
+             " ON CONFLICT(queue, dedup_id) DO UPDATE SET expires_at = excluded.expires_at"
+             " WHERE dedup.expires_at <= ?");
+  MF_PREPARE(ins, db,
+             "INSERT INTO messages(queue, group_id, dedup_id, body, attrs, sent_at, visible_at)"
+             " VALUES(?, ?, ?, ?, ?, ?, ?)");
+  Transaction tx(db);
+  MF_RETURN_IF_ERROR(tx.begin());
+  for (const auto& m : messages) {
+    if (!m.dedupId.empty()) {
+      dedup->reset();
+      dedup->bind(1, name_).bind(2, m.dedupId).bind(3, now + opts_.dedupWindowMs).bind(4, now);
+      MF_RETURN_IF_ERROR(dedup->run());
+      if (db.changes() == 0) continue;  // sent before within the window: accepted, dropped
+    }
+    ins->reset();
+    ins->bind(1, name_).bind(2, m.groupId).bind(3, m.dedupId);
+    ins->bindBlob(4, m.body);
+    ins->bind(5, attrsJson(m.attributes)).bind(6, now).bind(7, now);
+    MF_RETURN_IF_ERROR(ins->run());
+  }
+  return tx.commit();
+}
+
+Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_t visibilityMs) {
+  auto& st = *store_;
+  SqliteDb& db = *st.db_;
+  int64_t now = st.clock_.nowMs();
+  // FIFO: a message is deliverable when it is visible and no earlier message of its group is
+  // in flight. Ordering by id and cutting with LIMIT keeps each group's prefix intact.
+  std::string sql =
+      "SELECT m.id, m.group_id, m.dedup_id, m.body, m.attrs, m.sent_at, m.receive_count"
+      " FROM messages m WHERE m.queue = ?1 AND m.visible_at <= ?2";
+  if (opts_.fifo) {
+    sql += " AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.queue = ?1 AND"
+           " e.group_id = m.group_id AND e.id < m.id AND e.visible_at > ?2)";
+  }
+  sql += " ORDER BY m.id LIMIT ?3";
+  MF_PREPARE(sel, db, sql);
+  MF_PREPARE(mark, db,
+             "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt = ?"
+             " WHERE id = ?");
+  MF_PREPARE(move, db, "UPDATE messages SET queue = ?, attrs = ?, visible_at = ?,"
+                       " receive_count = 0, receipt = NULL WHERE id = ?");
+  Transaction tx(db);
+  MF_RETURN_IF_ERROR(tx.begin());
+  std::vector<ReceivedMessage> out;
+  struct Row {
+    int64_t id;
+    ReceivedMessage m;
+  };
+  std::vector<Row> rows;
+  sel->bind(1, name_).bind(2, now).bind(3, static_cast<int64_t>(max));
+  for (;;) {
+    auto r = sel->step();
+    if (!r.isOk()) return r.status();
+    if (!*r) break;
+    Row row;
+    row.id = sel->i64(0);
+    row.m.messageId = std::to_string(row.id);
+    row.m.groupId = sel->str(1);
+    row.m.dedupId = sel->str(2);
+    row.m.body = sel->str(3);
+    row.m.attributes = attrsFrom(sel->str(4));
+    row.m.sentAtMs = sel->i64(5);
+    row.m.receiveCount = static_cast<int>(sel->i64(6)) + 1;
+    rows.push_back(std::move(row));
+  }
+  for (auto& row : rows) {
+    if (opts_.redrive && row.m.receiveCount > opts_.redrive->maxReceiveCount) {
+      auto attrs = row.m.attributes;
+      attrs["reason"] = attrs.count("reason") ? attrs["reason"] : "max_receive_count_exceeded";
+      attrs["sourceQueue"] = name_;
+      attrs["receiveCount"] = std::to_string(row.m.receiveCount - 1);
+      move->reset();
+      move->bind(1, opts_.redrive->deadLetterQueue).bind(2, attrsJson(attrs)).bind(3, now)
+          .bind(4, row.id);
+      MF_RETURN_IF_ERROR(move->run());
+      continue;
+    }
+    row.m.receiptHandle = std::to_string(row.id) + "." + crypto::hex(crypto::randomBytes(8));
+    mark->reset();
+    mark->bind(1, now + visibilityMs).bind(2, row.m.receiptHandle).bind(3, row.id);
+    MF_RETURN_IF_ERROR(mark->run());
+    out.push_back(std::move(row.m));
+  }
+  MF_RETURN_IF_ERROR(tx.commit());
+  return out;
+}
+
+Result<std::vector<ReceivedMessage>> SqliteQueue::receive(size_t max, int64_t visibilityMs,
+                                                          int64_t waitMs) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
+  for (;;) {
+    {
+      std::lock_guard lock(store_->mu_);
+      auto r = receiveOnce(max, visibilityMs);
+      if (!r.isOk() || !r->empty()) return r;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::vector<ReceivedMessage>{};
+    // Long polling by short re-reads, like SQS's WaitTimeSeconds.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+Status SqliteQueue::remove(const std::vector<std::string>& receiptHandles) {
+  std::lock_guard lock(store_->mu_);
+  SqliteDb& db = *store_->db_;
+  MF_PREPARE(del, db, "DELETE FROM messages WHERE receipt = ? AND queue = ?");
+  Transaction tx(db);
+  MF_RETURN_IF_ERROR(tx.begin());
+  for (const auto& r : receiptHandles) {
+    del->reset();
+    del->bind(1, r).bind(2, name_);
+    MF_RETURN_IF_ERROR(del->run());
+  }
+  return tx.commit();
+}
+
+Status SqliteQueue::changeVisibility(const std::string& receiptHandle, int64_t visibilityMs) {
+  std::lock_guard lock(store_->mu_);
+  SqliteDb& db = *store_->db_;
+  MF_PREPARE(up, db, "UPDATE messages SET visible_at = ? WHERE receipt = ? AND queue = ?");
+  up->bind(1, store_->clock_.nowMs() + visibilityMs).bind(2, receiptHandle).bind(3, name_);
+  MF_RETURN_IF_ERROR(up->run());
+  if (db.changes() == 0) return Status::notFound("receipt handle is stale or the message is gone");
+  return Status::ok();
+}
+
+Result<QueueStats> SqliteQueue::stats() {
+  std::lock_guard lock(store_->mu_);
+  SqliteDb& db = *store_->db_;
+  MF_PREPARE(sel, db,
+             "SELECT coalesce(sum(visible_at <= ?2), 0), coalesce(sum(visible_at > ?2), 0),"
+             " coalesce(min(sent_at), 0) FROM messages WHERE queue = ?1");
+  sel->bind(1, name_).bind(2, store_->clock_.nowMs());
+  auto r = sel->step();
+  if (!r.isOk()) return r.status();
+  QueueStats s{sel->i64(0), sel->i64(1), sel->i64(2)};
+  sel->reset();
+  return s;
+}
+
+Result<std::vector<ReceivedMessage>> SqliteQueue::peek(size_t max) {
+  std::lock_guard lock(store_->mu_);
+  SqliteDb& db = *store_->db_;
+  MF_PREPARE(sel, db,
+             "SELECT id, group_id, dedup_id, body, attrs, sent_at, receive_count FROM messages"
+             " WHERE queue = ? ORDER BY id LIMIT ?");
+  sel->bind(1, name_).bind(2, static_cast<int64_t>(max));
+  std::vector<ReceivedMessage> out;
+  for (;;) {
+    auto r = sel->step();
+    if (!r.isOk()) return r.status();
+    if (!*r) break;
+    ReceivedMessage m;
+    m.messageId = std::to_string(sel->i64(0));
+    m.groupId = sel->str(1);
+    m.dedupId = sel->str(2);
+    m.body = sel->str(3);
+    m.attributes = attrsFrom(sel->str(4));
+    m.sentAtMs = sel->i64(5);
+    m.receiveCount = static_cast<int>(sel->i64(6));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace memberflow::embedded

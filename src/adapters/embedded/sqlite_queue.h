@@ -1,0 +1,65 @@
+// File: sqlite_queue.h
+// The embedded queue: SQS semantics in SQLite. Several named queues share one database file;
+// each SqliteQueue is a handle on one of them. Works across processes (WAL + busy timeout).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "adapters/embedded/sqlite.h"
+#include "ports/clock.h"
+#include "ports/queue.h"
+
+namespace memberflow::embedded {
+
+struct RedrivePolicy {
+  std::string deadLetterQueue;
+  int maxReceiveCount = 5;
+};
+
+struct QueueOptions {
+  bool fifo = true;
+  int64_t dedupWindowMs = 5 * 60 * 1000;  // SQS's five minutes
+  std::optional<RedrivePolicy> redrive;
+};
+
+class SqliteQueueStore : public std::enable_shared_from_this<SqliteQueueStore> {
+ public:
+  static Result<std::shared_ptr<SqliteQueueStore>> open(const std::string& path,
+                                                        const Clock& clock,
+                                                        const SqliteDb::Options& opts = {});
+  // A handle on the named queue (created on first use: queues are rows, not tables).
+  std::unique_ptr<Queue> queue(const std::string& name, const QueueOptions& opts);
+
+ private:
+  friend class SqliteQueue;
+  SqliteQueueStore(std::unique_ptr<SqliteDb> db, const Clock& clock)
+      : db_(std::move(db)), clock_(clock) {}
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;
+  const Clock& clock_;
+};
+
+class SqliteQueue final : public Queue {
+ public:
+  SqliteQueue(std::shared_ptr<SqliteQueueStore> store, std::string name, QueueOptions opts)
+      : store_(std::move(store)), name_(std::move(name)), opts_(std::move(opts)) {}
+  const std::string& name() const override { return name_; }
+  Status send(const std::vector<OutgoingMessage>& messages) override;
+  Result<std::vector<ReceivedMessage>> receive(size_t max, int64_t visibilityMs,
+                                               int64_t waitMs) override;
+  Status remove(const std::vector<std::string>& receiptHandles) override;
+  Status changeVisibility(const std::string& receiptHandle, int64_t visibilityMs) override;
+  Result<QueueStats> stats() override;
+  Result<std::vector<ReceivedMessage>> peek(size_t max) override;
+
+ private:
+  Result<std::vector<ReceivedMessage>> receiveOnce(size_t max, int64_t visibilityMs);
+  std::shared_ptr<SqliteQueueStore> store_;
+  std::string name_;
+  QueueOptions opts_;
+};
+
+}  // namespace memberflow::embedded

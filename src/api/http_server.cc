@@ -1,0 +1,146 @@
+#include "api/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+
+namespace memberflow::api {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Impl {
+  Handler handler;
+  ServerOptions opts;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  bool running = false;
+
+  asio::awaitable<void> session(tcp::socket socket);
+  asio::awaitable<void> listen();
+};
+
+namespace {
+
+bhttp::response<bhttp::string_body> toBeast(const ApiResponse& r, unsigned version, bool keep) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+  res.set(bhttp::field::server, "memberflow");
+  for (const auto& [k, v] : r.headers) res.set(k, v);
+  res.body() = r.body;
+  res.keep_alive(keep);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  stream.socket().set_option(tcp::no_delay(true));
+  beast::flat_buffer buffer;
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.body_limit(opts.maxBodyBytes);
+    parser.header_limit(static_cast<std::uint32_t>(opts.maxHeaderBytes));
+    stream.expires_after(std::chrono::seconds(opts.idleTimeoutSeconds));
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser,
+                                              asio::as_tuple(asio::use_awaitable));
+    (void)n;
+    if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
+      bool body = ec == bhttp::error::body_limit;
+      ApiResponse r = body ? problem(413, "payload-too-large", "Payload too large",
+                                     "the body exceeds the limit")
+                           : problem(431, "headers-too-large", "Request headers too large",
+                                     "the headers exceed the limit");
+      auto res = toBeast(r, 11, false);
+      co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      break;
+    }
+    if (ec) break;  // end of stream, timeout or garbage: close quietly
+    auto& req = parser.get();
+    ApiRequest ar;
+    ar.method = std::string(req.method_string());
+    ar.target = std::string(req.target());
+    for (const auto& f : req) {
+      std::string name(f.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      ar.headers[name] = std::string(f.value());
+    }
+    ar.body = std::move(req.body());
+    ApiResponse r = handler(ar);
+    bool keep = req.keep_alive();
+    auto res = toBeast(r, req.version(), keep);
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    (void)wn;
+    if (wec || !keep) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> HttpServer::Impl::listen() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      continue;
+    }
+    asio::co_spawn(ioc, session(std::move(socket)), asio::detached);
+  }
+}
+
+HttpServer::HttpServer(Handler handler, ServerOptions opts) : impl_(std::make_unique<Impl>()) {
+  impl_->handler = std::move(handler);
+  impl_->opts = std::move(opts);
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::start() {
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(impl_->opts.address, ec);
+  if (ec) return Status::invalidArgument("bad listen address " + impl_->opts.address);
+  tcp::endpoint ep(addr, impl_->opts.port);
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::unavailable("cannot listen on " + impl_->opts.address + ":" +
+                               std::to_string(impl_->opts.port) + ": " + ec.message());
+  }
+  asio::co_spawn(impl_->ioc, impl_->listen(), asio::detached);
+  impl_->running = true;
+  for (int i = 0; i < std::max(1, impl_->opts.threads); ++i) {
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  }
+  log::info("api listening", {"api", {}, {}, {}, impl_->opts.address + ":" + std::to_string(port()), {}});
+  return Status::ok();
+}
+
+uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void HttpServer::stop() {
+  if (!impl_ || !impl_->running) return;
+  impl_->running = false;
+  asio::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace memberflow::api

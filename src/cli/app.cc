@@ -1,0 +1,545 @@
+#include "cli/app.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "adapters/embedded/dir_object_store.h"
+#include "adapters/embedded/env_secrets.h"
+#include "adapters/embedded/source_log.h"
+#include "adapters/embedded/sqlite_ledger.h"
+#include "adapters/embedded/sqlite_member_store.h"
+#include "adapters/embedded/sqlite_queue.h"
+#include "adapters/http/curl_http_client.h"
+#include "api/auth.h"
+#include "api/handlers.h"
+#include "api/http_server.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "stages/ingest.h"
+#include "stages/sync.h"
+
+namespace memberflow::cli {
+namespace {
+
+namespace emb = memberflow::embedded;
+
+std::atomic<bool> gStop{false};
+extern "C" void onSignal(int) { gStop = true; }
+
+void installSignals() {
+  std::signal(SIGTERM, onSignal);
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+int fail(const Status& s) {
+  std::cerr << "memberflow: " << s.toString() << "\n";
+  return s.code() == Code::kInvalidArgument ? 2 : 1;
+}
+
+// Queue names of the embedded wiring.
+constexpr const char* kChanges = "changes";
+constexpr const char* kChangesDlq = "changes-dlq";
+constexpr const char* kIngestDlq = "ingest-dlq";
+
+// Everything embedded, opened on demand.
+struct Runtime {
+  Config cfg;
+  SystemClock clock;
+  emb::SqliteDb::Options db;
+  std::unique_ptr<emb::SourceLog> source;
+  std::unique_ptr<emb::DirObjectStore> objects;
+  std::unique_ptr<emb::SqliteLedger> ledger;
+  std::shared_ptr<emb::SqliteQueueStore> queues;
+  std::unique_ptr<Queue> changes, changesDlq, ingestDlq;
+  std::unique_ptr<emb::SqliteMemberStore> members;
+  std::shared_ptr<api::LocalSigningKey> key;
+
+  explicit Runtime(Config c) : cfg(std::move(c)) { db.synchronousFull = cfg.synchronous == "full"; }
+
+  Status openSource() {
+    if (source) return Status::ok();
+    auto s = emb::SourceLog::open(cfg.path("source.db"), cfg.topic, cfg.partitions,
+                                  cfg.consumerGroup, db);
+    if (!s.isOk()) return s.status();
+    source = std::move(s).value();
+    return Status::ok();
+  }
+  Status openQueues() {
+    if (queues) return Status::ok();
+    auto q = emb::SqliteQueueStore::open(cfg.path("queues.db"), clock, db);
+    if (!q.isOk()) return q.status();
+    queues = *q;
+    emb::QueueOptions co;
+    // A safety net behind sync's own attempt limit: a message that keeps crashing its
+    // consumer is moved to the DLQ by the queue itself.
+    co.redrive = emb::RedrivePolicy{kChangesDlq, static_cast<int>(cfg.syncMaxAttempts) + 4};
+    changes = queues->queue(kChanges, co);
+    changesDlq = queues->queue(kChangesDlq, {});
+    ingestDlq = queues->queue(kIngestDlq, {});
+    return Status::ok();
+  }
+  Status openIngestSide() {
+    MF_RETURN_IF_ERROR(openSource());
+    MF_RETURN_IF_ERROR(openQueues());
+    if (!objects) objects = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
+    if (!ledger) {
+      auto l = emb::SqliteLedger::open(cfg.path("ledger.db"), cfg.ledgerTtlHours * 3600 * 1000, db);
+      if (!l.isOk()) return l.status();
+      ledger = std::move(l).value();
+    }
+    return Status::ok();
+  }
+  Status openMembers() {
+    if (members) return Status::ok();
+    emb::SqliteMemberStore::Options o;
+    o.db = db;
+    auto m = emb::SqliteMemberStore::open(cfg.path("members.db"), o);
+    if (!m.isOk()) return m.status();
+    members = std::move(m).value();
+    return Status::ok();
+  }
+  Status openKey() {
+    if (key) return Status::ok();
+    auto k = api::LocalSigningKey::loadOrCreate(cfg.path("keys/signing.key"), clock);
+    if (!k.isOk()) return k.status();
+    key = *k;
+    return Status::ok();
+  }
+  Queue* dlqNamed(const std::string& n) {
+    if (n == "ingest" || n == kIngestDlq) return ingestDlq.get();
+    if (n == "changes" || n == "sync" || n == kChangesDlq) return changesDlq.get();
+    return nullptr;
+  }
+  IngestOptions ingestOptions() const {
+    IngestOptions o;
+    o.maxBatch = static_cast<size_t>(cfg.ingestMaxBatch);
+    o.pollWait = std::chrono::milliseconds(cfg.ingestPollWaitMs);
+    o.decode.maxValueBytes = static_cast<size_t>(cfg.maxRecordBytes);
+    if (!cfg.kmsKeyId.empty()) o.kmsKeyId = cfg.kmsKeyId;
+    return o;
+  }
+  SyncOptions syncOptions() const {
+    SyncOptions o;
+    o.apiBaseUrl = cfg.apiUrl();
+    o.workers = static_cast<int>(cfg.syncWorkers);
+    o.maxBatch = static_cast<size_t>(cfg.syncMaxBatch);
+    o.visibilityMs = cfg.syncVisibilityMs;
+    o.requestTimeoutMs = static_cast<long>(cfg.syncTimeoutMs);
+    o.backoff = {cfg.syncBackoffBaseMs, cfg.syncBackoffCapMs, static_cast<int>(cfg.syncMaxAttempts)};
+    return o;
+  }
+};
+
+void applyLogLevel(const Config& cfg) {
+  if (cfg.logLevel == "debug") log::setLevel(log::Level::kDebug);
+  else if (cfg.logLevel == "warn") log::setLevel(log::Level::kWarn);
+  else if (cfg.logLevel == "error") log::setLevel(log::Level::kError);
+  else log::setLevel(log::Level::kInfo);
+}
+
+// Lag of the consumer group over all partitions, or -1 when unknown.
+int64_t sourceLag(emb::SourceLog& source) {
+  auto end = source.endOffsets();
+  auto done = source.committed();
+  if (!end.isOk() || !done.isOk()) return -1;
+  int64_t lag = 0;
+  for (const auto& [p, off] : *end) {
+    auto it = done->find(p);
+    lag += off - (it == done->end() ? 0 : it->second);
+  }
+  return lag;
+}
+
+void publishGauges(Runtime& rt) {
+  auto& m = Metrics::instance();
+  for (Queue* q : {rt.changes.get(), rt.changesDlq.get(), rt.ingestDlq.get()}) {
+    if (!q) continue;
+    auto s = q->stats();
+    if (!s.isOk()) continue;
+    m.queueDepth(q->name()).Set(static_cast<double>(s->visible + s->inFlight));
+    m.queueOldestAge(q->name()).Set(
+        s->oldestSentAtMs ? static_cast<double>(rt.clock.nowMs() - s->oldestSentAtMs) / 1000.0 : 0);
+  }
+}
+
+struct ApiRunner {
+  std::unique_ptr<api::MemberApi> handler;
+  std::unique_ptr<api::HttpServer> server;
+  Status start(Runtime& rt) {
+    MF_RETURN_IF_ERROR(rt.openMembers());
+    MF_RETURN_IF_ERROR(rt.openKey());
+    api::ApiOptions ao;
+    ao.maxBodyBytes = static_cast<size_t>(rt.cfg.apiMaxBodyBytes);
+    handler = std::make_unique<api::MemberApi>(*rt.members, *rt.key, rt.clock, ao);
+    api::ServerOptions so;
+    so.address = rt.cfg.apiListen;
+    so.port = static_cast<uint16_t>(rt.cfg.apiPort);
+    so.threads = static_cast<int>(rt.cfg.apiThreads);
+    so.maxBodyBytes = ao.maxBodyBytes;
+    auto* h = handler.get();
+    server = std::make_unique<api::HttpServer>([h](const api::ApiRequest& r) { return h->handle(r); }, so);
+    return server->start();
+  }
+};
+
+// Runs the chosen stages until a signal, or until idle. Returns the exit code.
+int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
+  bool wantIngest = opts.stages.count("ingest") > 0;
+  bool wantSync = opts.stages.count("sync") > 0;
+  bool wantApi = opts.stages.count("api") > 0;
+  ApiRunner apiRunner;
+  if (wantApi) {
+    if (Status s = apiRunner.start(rt); !s.isOk()) return fail(s);
+  }
+  if (wantIngest || opts.untilIdle) {
+    if (Status s = rt.openIngestSide(); !s.isOk()) return fail(s);
+  }
+  if (Status s = rt.openQueues(); !s.isOk()) return fail(s);
+
+  std::unique_ptr<IngestStage> ingest;
+  std::unique_ptr<SyncStage> sync;
+  http::CurlHttpClient httpClient;
+  std::unique_ptr<api::LocalTokenProvider> tokens;
+  std::stop_source stop;
+  std::vector<std::jthread> threads;
+  if (wantIngest) {
+    ingest = std::make_unique<IngestStage>(*rt.source, *rt.objects, *rt.ledger, *rt.changes,
+                                           *rt.ingestDlq, rt.clock, rt.ingestOptions());
+    threads.emplace_back([&, token = stop.get_token()] { ingest->run(token); });
+  }
+  if (wantSync) {
+    if (Status s = rt.openKey(); !s.isOk()) return fail(s);
+    tokens = std::make_unique<api::LocalTokenProvider>(rt.key, rt.clock);
+    sync = std::make_unique<SyncStage>(*rt.changes, *rt.changesDlq, httpClient, *tokens, rt.clock,
+                                       rt.syncOptions());
+    threads.emplace_back([&, token = stop.get_token()] { sync->run(token); });
+  }
+  int idleChecks = 0;
+  auto lastGauge = std::chrono::steady_clock::now();
+  while (!gStop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::chrono::steady_clock::now() - lastGauge > std::chrono::seconds(1)) {
+      publishGauges(rt);
+      lastGauge = std::chrono::steady_clock::now();
+    }
+    if (opts.untilIdle) {
+      auto q = rt.changes->stats();
+      bool idle = sourceLag(*rt.source) == 0 && q.isOk() && q->visible + q->inFlight == 0;
+      idleChecks = idle ? idleChecks + 1 : 0;
+      if (idleChecks >= 3) break;
+    }
+  }
+  if (!quietIdle || gStop) log::info("shutting down", {"run"});
+  stop.request_stop();
+  threads.clear();  // joins: in-flight batches finish and commit
+  if (apiRunner.server) apiRunner.server->stop();
+  return 0;
+}
+
+std::optional<std::string> jsonToBytes(const json::value& v) {
+  if (v.is_null()) return std::nullopt;
+  if (v.is_string()) return std::string(v.get_string());
+  return json::serialize(v);
+}
+
+// Parses one `produce` line (DESIGN.md §7).
+Result<ProduceRecord> parseProduceLine(const std::string& line) {
+  auto v = parseJson(line);
+  if (!v.isOk() || !v->is_object()) return Status::invalidArgument("not a JSON object");
+  const json::object& o = v->get_object();
+  for (const auto& kv : o) {
+    if (kv.key() != "key" && kv.key() != "value" && kv.key() != "headers" &&
+        kv.key() != "partition" && kv.key() != "timestamp") {
+      return Status::invalidArgument("unknown field " + std::string(kv.key()));
+    }
+  }
+  ProduceRecord r;
+  if (const json::value* k = field(o, "key")) r.key = jsonToBytes(*k);
+  const json::value* val = field(o, "value");
+  if (val == nullptr) return Status::invalidArgument("missing value (use null for a tombstone)");
+  r.value = jsonToBytes(*val);
+  if (const json::value* h = field(o, "headers"); h && !h->is_null()) {
+    if (!h->is_object()) return Status::invalidArgument("headers must be an object");
+    for (const auto& kv : h->get_object()) {
+      if (!kv.value().is_string()) return Status::invalidArgument("header values must be strings");
+      r.headers.emplace_back(kv.key(), kv.value().get_string());
+    }
+  }
+  if (const json::value* p = field(o, "partition"); p && !p->is_null()) {
+    auto n = intField(o, "partition");
+    if (!n || *n < 0 || *n > INT32_MAX) return Status::invalidArgument("partition must be an integer");
+    r.partition = static_cast<int32_t>(*n);
+  }
+  if (auto ts = intField(o, "timestamp")) r.timestampMs = *ts;
+  return r;
+}
+
+class Progress {
+ public:
+  explicit Progress(const char* what) : what_(what), tty_(isatty(STDERR_FILENO) != 0) {}
+  void update(int64_t n, bool final = false) {
+    if (!tty_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (!final && now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    double secs = std::chrono::duration<double>(now - start_).count();
+    std::fprintf(stderr, "\r%s %lld records (%.0f/s)%s", what_, static_cast<long long>(n),
+                 secs > 0 ? static_cast<double>(n) / secs : 0.0, final ? "\n" : "");
+    std::fflush(stderr);
+  }
+
+ private:
+  const char* what_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
+};
+
+Status produceStream(Runtime& rt, std::istream& in, int64_t& produced) {
+  MF_RETURN_IF_ERROR(rt.openSource());
+  Progress progress("produced");
+  std::vector<ProduceRecord> batch;
+  std::string line;
+  int64_t lineNo = 0;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return Status::ok();
+    MF_RETURN_IF_ERROR(rt.source->append(batch));
+    produced += static_cast<int64_t>(batch.size());
+    batch.clear();
+    progress.update(produced);
+    return Status::ok();
+  };
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (line.empty()) continue;
+    auto r = parseProduceLine(line);
+    if (!r.isOk()) {
+      MF_RETURN_IF_ERROR(flush());
+      return Status::invalidArgument("line " + std::to_string(lineNo) + ": " + r.status().message());
+    }
+    batch.push_back(std::move(r).value());
+    if (batch.size() >= 1000) MF_RETURN_IF_ERROR(flush());
+  }
+  MF_RETURN_IF_ERROR(flush());
+  progress.update(produced, true);
+  return Status::ok();
+}
+
+}  // namespace
+
+int runCommand(const Config& cfg, const RunOptions& opts) {
+  applyLogLevel(cfg);
+  installSignals();
+  Runtime rt(cfg);
+  return runStages(rt, opts);
+}
+
+int apiCommand(const Config& cfg) {
+  RunOptions o;
+  o.stages = {"api"};
+  return runCommand(cfg, o);
+}
+
+int generateCommand(const GeneratorOptions& opts, const std::optional<std::string>& out) {
+  std::ofstream file;
+  if (out) {
+    file.open(*out);
+    if (!file) return fail(Status::invalidArgument("cannot write " + *out));
+  }
+  std::ostream& os = out ? file : std::cout;
+  generateRecords(opts, [&](std::string line) {
+    os << line << '\n';
+  });
+  os.flush();
+  return os ? 0 : 1;
+}
+
+int produceCommand(const Config& cfg, const std::optional<std::string>& file) {
+  applyLogLevel(cfg);
+  Runtime rt(cfg);
+  int64_t produced = 0;
+  Status s;
+  if (file && *file != "-") {
+    std::ifstream in(*file);
+    if (!in) return fail(Status::invalidArgument("cannot read " + *file));
+    s = produceStream(rt, in, produced);
+  } else {
+    s = produceStream(rt, std::cin, produced);
+  }
+  std::cerr << "produced " << produced << " records to " << cfg.topic << "\n";
+  return s.isOk() ? 0 : fail(s);
+}
+
+int tokenCommand(const Config& cfg, const std::vector<std::string>& scopes, int64_t ttlSeconds) {
+  Runtime rt(cfg);
+  if (Status s = rt.openKey(); !s.isOk()) return fail(s);
+  std::cout << rt.key->mint("memberflow-cli", scopes, ttlSeconds) << "\n";
+  return 0;
+}
+
+int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody) {
+  Runtime rt(cfg);
+  if (Status s = rt.openQueues(); !s.isOk()) return fail(s);
+  Queue* q = rt.dlqNamed(queue);
+  if (!q) return fail(Status::invalidArgument("no DLQ named " + queue + " (ingest or changes)"));
+  auto msgs = q->peek(limit);
+  if (!msgs.isOk()) return fail(msgs.status());
+  for (const auto& m : *msgs) {
+    json::object attrs;
+    for (const auto& [k, v] : m.attributes) attrs[k] = v;
+    json::object o{{"queue", q->name()},
+                   {"id", m.messageId},
+                   {"groupId", m.groupId},
+                   {"dedupId", m.dedupId},
+                   {"sentAt", isoMillis(m.sentAtMs)},
+                   {"attributes", std::move(attrs)}};
+    if (withBody) o["body"] = m.body;
+    std::cout << json::serialize(o) << "\n";
+  }
+  return 0;
+}
+
+int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
+  applyLogLevel(cfg);
+  Runtime rt(cfg);
+  if (Status s = rt.openIngestSide(); !s.isOk()) return fail(s);
+  Queue* q = rt.dlqNamed(queue);
+  if (!q) return fail(Status::invalidArgument("no DLQ named " + queue + " (ingest or changes)"));
+  auto st = q->stats();
+  if (!st.isOk()) return fail(st.status());
+  int64_t total = st->visible, seen = 0, redriven = 0, kept = 0;
+  IngestStage ingest(*rt.source, *rt.objects, *rt.ledger, *rt.changes, *rt.ingestDlq, rt.clock,
+                     rt.ingestOptions());
+  Progress progress("redriven");
+  std::vector<std::string> keptReceipts;
+  while (seen < total) {
+    auto batch = q->receive(100, 60000, 0);
+    if (!batch.isOk()) return fail(batch.status());
+    if (batch->empty()) break;
+    std::vector<std::string> done;
+    for (const auto& m : *batch) {
+      ++seen;
+      Status s;
+      if (q == rt.ingestDlq.get()) {
+        s = ingest.redrive(m.body);
+      } else {
+        OutgoingMessage o{m.groupId, m.dedupId + ":redrive:" + m.messageId, m.body, {}};
+        s = rt.changes->send({o});
+      }
+      if (s.isOk()) {
+        done.push_back(m.receiptHandle);
+        ++redriven;
+      } else if (s.code() == Code::kFailedPrecondition) {
+        keptReceipts.push_back(m.receiptHandle);
+        ++kept;
+      } else {
+        return fail(s);
+      }
+    }
+    if (Status s = q->remove(done); !s.isOk()) return fail(s);
+    progress.update(seen);
+  }
+  for (const auto& r : keptReceipts) (void)q->changeVisibility(r, 0);
+  progress.update(seen, true);
+  std::cout << json::serialize(json::object{{"queue", q->name()}, {"redriven", redriven}, {"kept", kept}})
+            << "\n";
+  return 0;
+}
+
+int statusCommand(const Config& cfg) {
+  Runtime rt(cfg);
+  if (Status s = rt.openSource(); !s.isOk()) return fail(s);
+  if (Status s = rt.openQueues(); !s.isOk()) return fail(s);
+  json::object out;
+  auto end = rt.source->endOffsets();
+  auto done = rt.source->committed();
+  int64_t records = 0;
+  if (end.isOk()) for (const auto& [p, o] : *end) records += o;
+  out["source"] = json::object{{"topic", cfg.topic}, {"records", records}, {"lag", sourceLag(*rt.source)}};
+  json::object queues;
+  for (Queue* q : {rt.changes.get(), rt.changesDlq.get(), rt.ingestDlq.get()}) {
+    auto s = q->stats();
+    if (!s.isOk()) return fail(s.status());
+    queues[q->name()] = json::object{{"visible", s->visible}, {"inFlight", s->inFlight}};
+  }
+  out["queues"] = std::move(queues);
+  if (Status s = rt.openMembers(); s.isOk()) {
+    auto ob = rt.members->outbox(1000000);
+    if (ob.isOk()) out["outbox"] = static_cast<int64_t>(ob->size());
+  }
+  std::cout << json::serialize(out) << "\n";
+  return 0;
+}
+
+int configCheckCommand(const Config& cfg) {
+  auto problems = checkConfig(cfg);
+  for (const auto& p : problems) std::cerr << "config: " << p << "\n";
+  if (!problems.empty()) return 2;
+  std::cout << "config ok: data in " << cfg.dataDir << ", API on " << cfg.apiListen << ":"
+            << cfg.apiPort << ", " << cfg.partitions << " partitions\n";
+  return 0;
+}
+
+int demoCommand(Config cfg, const GeneratorOptions& gen, bool serve) {
+  applyLogLevel(cfg);
+  installSignals();
+  cfg.dataDir += "/demo";
+  std::error_code ec;
+  std::filesystem::remove_all(cfg.dataDir, ec);
+  Runtime rt(cfg);
+  std::cerr << "== memberflow demo: " << gen.count << " generated changes of " << gen.members
+            << " members (seed " << gen.seed << "), data in " << cfg.dataDir << "\n";
+  std::stringstream lines;
+  generateRecords(gen, [&](std::string l) { lines << l << '\n'; });
+  int64_t produced = 0;
+  if (Status s = produceStream(rt, lines, produced); !s.isOk()) return fail(s);
+  std::cerr << "== produced " << produced << " raw records; running ingest, sync and api\n";
+  auto started = std::chrono::steady_clock::now();
+  RunOptions ro;
+  ro.untilIdle = true;
+  // Keep the demo's own output readable: stage logs only for warnings.
+  if (cfg.logLevel == "info") log::setLevel(log::Level::kError);
+  int rc = runStages(rt, ro, true);
+  if (rc != 0) return rc;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  auto ing = rt.ingestDlq->stats();
+  auto chg = rt.changesDlq->stats();
+  auto page = rt.members->listUpdated(0, "", 1000000);
+  auto outbox = rt.members->outbox(1000000);
+  std::cout << "\nprocessed " << produced << " records in " << secs << " s\n";
+  std::cout << "  live members:        " << (page.isOk() ? page->members.size() : 0) << "\n";
+  std::cout << "  member events:       " << (outbox.isOk() ? outbox->size() : 0)
+            << " (outbox, waiting for the relay)\n";
+  std::cout << "  rejected (ingest DLQ): " << (ing.isOk() ? ing->visible : 0) << "\n";
+  std::cout << "  failed (changes DLQ):  " << (chg.isOk() ? chg->visible : 0) << "\n";
+  if (page.isOk() && !page->members.empty()) {
+    const auto& m = page->members.front();
+    std::cout << "\nexample member " << m.member.memberId << " (version " << m.version << ")\n";
+  }
+  std::string example = page.isOk() && !page->members.empty() ? page->members.front().member.memberId
+                                                              : std::string("M0000001");
+  std::string dd = " --data-dir " + cfg.dataDir;
+  std::cout << "\nquery the API:\n"
+            << "  build/memberflow" << dd << " api &\n"
+            << "  TOKEN=$(build/memberflow" << dd << " token --scope member:read)\n"
+            << "  curl -s -H \"Authorization: Bearer $TOKEN\" " << cfg.apiUrl() << "/member/"
+            << example << "\n"
+            << "  build/memberflow" << dd << " dlq list --queue ingest\n";
+  if (serve) {
+    std::cerr << "== serving the API on " << cfg.apiUrl() << " until Ctrl-C\n";
+    gStop = false;
+    RunOptions api;
+    api.stages = {"api"};
+    return runStages(rt, api);
+  }
+  return 0;
+}
+
+}  // namespace memberflow::cli

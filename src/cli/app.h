@@ -1,0 +1,32 @@
+// File: app.h
+// The composition root: builds the adapters the configuration names and runs the commands
+// of the `memberflow` binary. The only place that knows concrete adapter types.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli/config.h"
+#include "cli/generator.h"
+
+namespace memberflow::cli {
+
+struct RunOptions {
+  std::set<std::string> stages{"ingest", "sync", "api"};
+  bool untilIdle = false;  // exit once the source is consumed and the queues are empty
+};
+
+int runCommand(const Config& cfg, const RunOptions& opts);
+int apiCommand(const Config& cfg);
+int generateCommand(const GeneratorOptions& opts, const std::optional<std::string>& out);
+int produceCommand(const Config& cfg, const std::optional<std::string>& file);
+int demoCommand(Config cfg, const GeneratorOptions& gen, bool serve);
+int tokenCommand(const Config& cfg, const std::vector<std::string>& scopes, int64_t ttlSeconds);
+int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody);
+int dlqRedriveCommand(const Config& cfg, const std::string& queue);
+int statusCommand(const Config& cfg);
+int configCheckCommand(const Config& cfg);
+
+}  // namespace memberflow::cli

@@ -1,0 +1,163 @@
+#include "cli/config.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <toml++/toml.h>
+
+namespace memberflow {
+namespace {
+
+struct Key {
+  const char* section;
+  const char* name;
+  std::function<bool(Config&, const std::string&)> setString;  // from env
+  std::function<bool(Config&, const toml::node&)> setToml;
+};
+
+template <class T>
+Key strKey(const char* s, const char* n, std::string Config::*m) {
+  return {s, n, [m](Config& c, const std::string& v) { c.*m = v; return true; },
+          [m](Config& c, const toml::node& v) {
+            if (!v.is_string()) return false;
+            c.*m = v.as_string()->get();
+            return true;
+          }};
+}
+
+template <class T>
+Key intKey(const char* s, const char* n, T Config::*m) {
+  return {s, n,
+          [m](Config& c, const std::string& v) {
+            try {
+              size_t pos = 0;
+              long long x = std::stoll(v, &pos);
+              if (pos != v.size()) return false;
+              c.*m = static_cast<T>(x);
+              return true;
+            } catch (...) {
+              return false;
+            }
+          },
+          [m](Config& c, const toml::node& v) {
+            if (!v.is_integer()) return false;
+            c.*m = static_cast<T>(v.as_integer()->get());
+            return true;
+          }};
+}
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> k = {
+      strKey<std::string>("storage", "data_dir", &Config::dataDir),
+      strKey<std::string>("storage", "synchronous", &Config::synchronous),
+      strKey<std::string>("adapters", "source", &Config::sourceAdapter),
+      strKey<std::string>("adapters", "object_store", &Config::objectStoreAdapter),
+      strKey<std::string>("adapters", "ledger", &Config::ledgerAdapter),
+      strKey<std::string>("adapters", "queue", &Config::queueAdapter),
+      strKey<std::string>("adapters", "member_store", &Config::memberStoreAdapter),
+      strKey<std::string>("adapters", "secrets", &Config::secretsAdapter),
+      strKey<std::string>("source", "topic", &Config::topic),
+      intKey<int32_t>("source", "partitions", &Config::partitions),
+      strKey<std::string>("source", "consumer_group", &Config::consumerGroup),
+      intKey<int64_t>("ingest", "max_batch", &Config::ingestMaxBatch),
+      intKey<int64_t>("ingest", "poll_wait_ms", &Config::ingestPollWaitMs),
+      intKey<int64_t>("ingest", "max_record_bytes", &Config::maxRecordBytes),
+      strKey<std::string>("ingest", "kms_key_id", &Config::kmsKeyId),
+      intKey<int64_t>("ingest", "ledger_ttl_hours", &Config::ledgerTtlHours),
+      strKey<std::string>("api", "listen", &Config::apiListen),
+      intKey<int64_t>("api", "port", &Config::apiPort),
+      intKey<int64_t>("api", "threads", &Config::apiThreads),
+      intKey<int64_t>("api", "max_body_bytes", &Config::apiMaxBodyBytes),
+      strKey<std::string>("sync", "api_url", &Config::syncApiUrl),
+      intKey<int64_t>("sync", "workers", &Config::syncWorkers),
+      intKey<int64_t>("sync", "max_batch", &Config::syncMaxBatch),
+      intKey<int64_t>("sync", "visibility_ms", &Config::syncVisibilityMs),
+      intKey<int64_t>("sync", "max_attempts", &Config::syncMaxAttempts),
+      intKey<int64_t>("sync", "backoff_base_ms", &Config::syncBackoffBaseMs),
+      intKey<int64_t>("sync", "backoff_cap_ms", &Config::syncBackoffCapMs),
+      intKey<int64_t>("sync", "timeout_ms", &Config::syncTimeoutMs),
+      strKey<std::string>("log", "level", &Config::logLevel),
+  };
+  return k;
+}
+
+std::string envName(const Key& k) {
+  std::string n = std::string("MEMBERFLOW_") + k.section + "_" + k.name;
+  for (char& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return n;
+}
+
+}  // namespace
+
+std::string Config::apiUrl() const {
+  if (!syncApiUrl.empty()) return syncApiUrl;
+  std::string host = apiListen == "0.0.0.0" ? "127.0.0.1" : apiListen;
+  return "http://" + host + ":" + std::to_string(apiPort);
+}
+
+Result<Config> loadConfig(const std::optional<std::string>& file) {
+  Config c;
+  if (file) {
+    if (!std::filesystem::exists(*file)) return Status::invalidArgument("no config file " + *file);
+    toml::table t;
+    try {
+      t = toml::parse_file(*file);
+    } catch (const toml::parse_error& e) {
+      return Status::invalidArgument("config " + *file + ": " + std::string(e.description()));
+    }
+    for (const auto& [section, node] : t) {
+      const toml::table* st = node.as_table();
+      if (!st) return Status::invalidArgument("config: [" + std::string(section.str()) + "] is not a table");
+      for (const auto& [name, value] : *st) {
+        const Key* k = nullptr;
+        for (const auto& cand : keys()) {
+          if (section.str() == cand.section && name.str() == cand.name) k = &cand;
+        }
+        if (!k) {
+          return Status::invalidArgument("config: unknown key " + std::string(section.str()) +
+                                         "." + std::string(name.str()));
+        }
+        if (!k->setToml(c, value)) {
+          return Status::invalidArgument("config: " + std::string(section.str()) + "." +
+                                         std::string(name.str()) + " has the wrong type");
+        }
+      }
+    }
+  }
+  for (const auto& k : keys()) {
+    std::string env = envName(k);
+    if (const char* v = std::getenv(env.c_str())) {
+      if (!k.setString(c, v)) return Status::invalidArgument(env + " is not a valid value");
+    }
+  }
+  auto problems = checkConfig(c);
+  if (!problems.empty()) return Status::invalidArgument("config: " + problems.front());
+  return c;
+}
+
+std::vector<std::string> checkConfig(const Config& c) {
+  std::vector<std::string> p;
+  for (const auto* a : {&c.sourceAdapter, &c.objectStoreAdapter, &c.ledgerAdapter,
+                        &c.queueAdapter, &c.memberStoreAdapter, &c.secretsAdapter}) {
+    if (*a != "embedded") p.push_back("adapter '" + *a + "' is not available in this build");
+  }
+  if (c.synchronous != "normal" && c.synchronous != "full") {
+    p.push_back("storage.synchronous must be normal or full");
+  }
+  if (c.partitions < 1 || c.partitions > 1024) p.push_back("source.partitions must be 1..1024");
+  if (c.apiPort < 0 || c.apiPort > 65535) p.push_back("api.port must be 0..65535");
+  if (c.apiThreads < 1 || c.apiThreads > 64) p.push_back("api.threads must be 1..64");
+  if (c.ingestMaxBatch < 1) p.push_back("ingest.max_batch must be positive");
+  if (c.maxRecordBytes < 1024) p.push_back("ingest.max_record_bytes must be at least 1024");
+  if (c.syncWorkers < 1 || c.syncWorkers > 256) p.push_back("sync.workers must be 1..256");
+  if (c.syncMaxBatch < 1) p.push_back("sync.max_batch must be positive");
+  if (c.syncMaxAttempts < 1) p.push_back("sync.max_attempts must be positive");
+  if (c.syncVisibilityMs < 1000) p.push_back("sync.visibility_ms must be at least 1000");
+  if (c.logLevel != "debug" && c.logLevel != "info" && c.logLevel != "warn" &&
+      c.logLevel != "error") {
+    p.push_back("log.level must be debug, info, warn or error");
+  }
+  return p;
+}
+
+}  // namespace memberflow

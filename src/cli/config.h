@@ -1,0 +1,63 @@
+// File: config.h
+// memberflow's configuration: one TOML file plus MEMBERFLOW_<SECTION>_<KEY> environment
+// overrides (e.g. MEMBERFLOW_API_PORT=9090). Each port names its adapter.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace memberflow {
+
+struct Config {
+  // [storage]
+  std::string dataDir = "./var";
+  std::string synchronous = "normal";  // normal | full (fsync on every commit)
+  // [adapters]: embedded only in this release; the names are checked.
+  std::string sourceAdapter = "embedded";
+  std::string objectStoreAdapter = "embedded";
+  std::string ledgerAdapter = "embedded";
+  std::string queueAdapter = "embedded";
+  std::string memberStoreAdapter = "embedded";
+  std::string secretsAdapter = "embedded";
+  // [source]
+  std::string topic = "member.changes";
+  int32_t partitions = 8;
+  std::string consumerGroup = "memberflow-ingest";
+  // [ingest]
+  int64_t ingestMaxBatch = 1000;
+  int64_t ingestPollWaitMs = 200;
+  int64_t maxRecordBytes = 1 << 20;
+  std::string kmsKeyId;
+  int64_t ledgerTtlHours = 24 * 7;
+  // [api]
+  std::string apiListen = "127.0.0.1";
+  int64_t apiPort = 8080;
+  int64_t apiThreads = 2;
+  int64_t apiMaxBodyBytes = 1 << 20;
+  // [sync]
+  std::string syncApiUrl;  // default: http://<api.listen>:<api.port>
+  int64_t syncWorkers = 8;
+  int64_t syncMaxBatch = 200;
+  int64_t syncVisibilityMs = 30000;
+  int64_t syncMaxAttempts = 6;
+  int64_t syncBackoffBaseMs = 200;
+  int64_t syncBackoffCapMs = 20000;
+  int64_t syncTimeoutMs = 10000;
+  // [log]
+  std::string logLevel = "info";
+
+  std::string path(const std::string& name) const { return dataDir + "/" + name; }
+  std::string apiUrl() const;
+};
+
+// Loads the file (when given and present), then applies the environment. InvalidArgument
+// names the key and what is wrong with it.
+Result<Config> loadConfig(const std::optional<std::string>& file);
+// Every rule a config must satisfy; the list of problems, empty when fine.
+std::vector<std::string> checkConfig(const Config& c);
+
+}  // namespace memberflow

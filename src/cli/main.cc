@@ -1,0 +1,111 @@
+// memberflow: moves member changes from CoreSystem to everyone who needs them.
+// See README.md and ../shared/DESIGN.md. This file only parses the command line.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <sstream>
+
+#include "cli/app.h"
+
+using namespace memberflow;
+
+int main(int argc, char** argv) {
+  CLI::App app{"memberflow: Debezium member changes -> Member API -> everyone who needs them"};
+  app.require_subcommand(1);
+  std::optional<std::string> configFile;
+  std::optional<std::string> dataDir;
+  app.add_option("-c,--config", configFile, "TOML configuration file")->check(CLI::ExistingFile);
+  app.add_option("--data-dir", dataDir, "data directory (overrides storage.data_dir)");
+
+  auto* run = app.add_subcommand("run", "run the pipeline stages (default: ingest, sync, api)");
+  std::string stages = "ingest,sync,api";
+  bool untilIdle = false;
+  run->add_option("--stages", stages, "comma-separated stages: ingest, sync, api");
+  run->add_flag("--until-idle", untilIdle, "exit once the source is consumed and queues are empty");
+
+  auto* api = app.add_subcommand("api", "serve the Member API");
+
+  GeneratorOptions gen;
+  std::optional<std::string> genOut;
+  auto addGen = [&](CLI::App* c) {
+    c->add_option("--seed", gen.seed, "random seed (same seed, same output)");
+    c->add_option("--count", gen.count, "records to generate")->check(CLI::PositiveNumber);
+    c->add_option("--members", gen.members, "distinct members")->check(CLI::PositiveNumber);
+    c->add_option("--duplicates", gen.duplicateRatio, "ratio of exact duplicates")->check(CLI::Range(0.0, 0.5));
+    c->add_option("--stale", gen.staleRatio, "ratio of stale replays")->check(CLI::Range(0.0, 0.5));
+    c->add_option("--deletes", gen.deleteRatio, "ratio of deletes")->check(CLI::Range(0.0, 0.5));
+    c->add_option("--tombstones", gen.tombstoneRatio, "share of deletes followed by a tombstone")->check(CLI::Range(0.0, 1.0));
+    c->add_option("--invalid", gen.invalidRatio, "ratio of invalid records")->check(CLI::Range(0.0, 0.5));
+    c->add_option("--noop", gen.noopRatio, "ratio of updates that change nothing")->check(CLI::Range(0.0, 0.5));
+  };
+  auto* generate = app.add_subcommand("generate", "write synthetic raw messages as JSONL");
+  addGen(generate);
+  generate->add_option("-o,--out", genOut, "output file (default: stdout)");
+
+  auto* produce = app.add_subcommand("produce", "append JSONL raw messages to the source");
+  std::optional<std::string> produceFile;
+  produce->add_option("file", produceFile, "JSONL file (default or '-': stdin)");
+
+  auto* demo = app.add_subcommand("demo", "generate data, run the pipeline, show the result");
+  gen.count = 2000;
+  gen.members = 200;
+  addGen(demo);
+  bool serve = false;
+  demo->add_flag("--serve", serve, "keep serving the API afterwards");
+
+  auto* token = app.add_subcommand("token", "print a short-lived bearer token for the API");
+  std::vector<std::string> scopes;
+  int64_t ttl = 900;
+  token->add_option("--scope", scopes, "scope(s): member:read, member:write")->required();
+  token->add_option("--ttl", ttl, "lifetime in seconds")->check(CLI::Range(1, 86400));
+
+  auto* dlq = app.add_subcommand("dlq", "inspect and redrive dead-letter queues");
+  dlq->require_subcommand(1);
+  std::string dlqName = "ingest";
+  size_t limit = 100;
+  bool withBody = false;
+  auto* dlqList = dlq->add_subcommand("list", "list dead letters with their reasons");
+  dlqList->add_option("--queue", dlqName, "ingest or changes");
+  dlqList->add_option("--limit", limit, "at most this many");
+  dlqList->add_flag("--with-body", withBody, "include message bodies (they hold member data)");
+  auto* dlqRedrive = dlq->add_subcommand("redrive", "send dead letters back through the pipeline");
+  dlqRedrive->add_option("--queue", dlqName, "ingest or changes");
+
+  auto* status = app.add_subcommand("status", "print source lag and queue depths as JSON");
+
+  auto* config = app.add_subcommand("config", "configuration tools");
+  config->require_subcommand(1);
+  auto* configCheck = config->add_subcommand("check", "load and check the configuration");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (dataDir) setenv("MEMBERFLOW_STORAGE_DATA_DIR", dataDir->c_str(), 1);
+  auto cfg = loadConfig(configFile);
+  if (!cfg.isOk()) {
+    std::cerr << "memberflow: " << cfg.status().message() << "\n";
+    return 2;
+  }
+  if (*run) {
+    cli::RunOptions o;
+    o.stages.clear();
+    std::stringstream ss(stages);
+    for (std::string s; std::getline(ss, s, ',');) {
+      if (s != "ingest" && s != "sync" && s != "api") {
+        std::cerr << "memberflow: unknown stage " << s << "\n";
+        return 2;
+      }
+      o.stages.insert(s);
+    }
+    o.untilIdle = untilIdle;
+    return cli::runCommand(*cfg, o);
+  }
+  if (*api) return cli::apiCommand(*cfg);
+  if (*generate) return cli::generateCommand(gen, genOut);
+  if (*produce) return cli::produceCommand(*cfg, produceFile);
+  if (*demo) return cli::demoCommand(*cfg, gen, serve);
+  if (*token) return cli::tokenCommand(*cfg, scopes, ttl);
+  if (*dlqList) return cli::dlqListCommand(*cfg, dlqName, limit, withBody);
+  if (*dlqRedrive) return cli::dlqRedriveCommand(*cfg, dlqName);
+  if (*status) return cli::statusCommand(*cfg);
+  if (*configCheck) return cli::configCheckCommand(*cfg);
+  return 2;
+}

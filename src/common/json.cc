@@ -1,0 +1,66 @@
+#include "common/json.h"
+
+#include <cmath>
+
+namespace memberflow {
+
+const char* codeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "OK";
+    case Code::kNotFound: return "NOT_FOUND";
+    case Code::kAlreadyExists: return "ALREADY_EXISTS";
+    case Code::kInvalidArgument: return "INVALID_ARGUMENT";
+    case Code::kUnavailable: return "UNAVAILABLE";
+    case Code::kFailedPrecondition: return "FAILED_PRECONDITION";
+    case Code::kInternal: return "INTERNAL";
+  }
+  return "UNKNOWN";
+}
+
+std::string Status::toString() const {
+  if (isOk()) return "OK";
+  return std::string(codeName(code_)) + ": " + message_;
+}
+
+Result<json::value> parseJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return Status::invalidArgument("not valid JSON: " + ec.message());
+  return v;
+}
+
+std::string toJson(const json::value& v) { return json::serialize(v); }
+
+const json::value* field(const json::object& o, std::string_view name) {
+  auto it = o.find(name);
+  return it == o.end() ? nullptr : &it->value();
+}
+
+std::optional<std::string> stringField(const json::object& o, std::string_view name) {
+  const json::value* v = field(o, name);
+  if (v == nullptr || !v->is_string()) return std::nullopt;
+  return std::string(v->get_string());
+}
+
+std::optional<int64_t> intField(const json::object& o, std::string_view name) {
+  const json::value* v = field(o, name);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
+    return static_cast<int64_t>(v->get_uint64());
+  }
+  if (v->is_double()) {
+    double d = v->get_double();
+    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9.0e18) {
+      return static_cast<int64_t>(d);
+    }
+  }
+  return std::nullopt;
+}
+
+json::value orNull(const std::optional<std::string>& s) {
+  if (!s) return nullptr;
+  return json::string(*s);
+}
+
+}  // namespace memberflow

@@ -1,0 +1,46 @@
+// File: metrics.h
+// Prometheus metrics of the process. One registry per process is the one piece of global
+// state: metrics are observed everywhere and exported in one place (/metrics).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <string>
+
+namespace memberflow {
+
+class Metrics {
+ public:
+  static Metrics& instance();
+
+  // memberflow_records_total{stage, outcome}: records in (outcome="in") and their outcomes.
+  prometheus::Counter& records(const std::string& stage, const std::string& outcome);
+  // memberflow_batch_seconds{stage}
+  prometheus::Histogram& batchSeconds(const std::string& stage);
+  // memberflow_lag_seconds{stage}: source timestamp to this stage's effect.
+  prometheus::Histogram& lagSeconds(const std::string& stage);
+  // memberflow_http_requests_total{method, status}
+  prometheus::Counter& httpRequests(const std::string& method, int status);
+  prometheus::Histogram& httpSeconds(const std::string& method);
+  // memberflow_queue_depth{queue}, memberflow_queue_oldest_age_seconds{queue}
+  prometheus::Gauge& queueDepth(const std::string& queue);
+  prometheus::Gauge& queueOldestAge(const std::string& queue);
+
+  std::string serialize() const;
+
+ private:
+  Metrics();
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* records_;
+  prometheus::Family<prometheus::Histogram>* batch_;
+  prometheus::Family<prometheus::Histogram>* lag_;
+  prometheus::Family<prometheus::Counter>* http_;
+  prometheus::Family<prometheus::Histogram>* httpSeconds_;
+  prometheus::Family<prometheus::Gauge>* depth_;
+  prometheus::Family<prometheus::Gauge>* age_;
+};
+
+}  // namespace memberflow

@@ -1,0 +1,71 @@
+#include "domain/change_command.h"
+
+#include "common/time.h"
+
+namespace memberflow {
+
+json::object lineageJson(const Lineage& l) {
+  return json::object{{"topic", l.topic},
+                      {"partition", l.partition},
+                      {"offset", l.offset},
+                      {"archiveKey", l.archiveKey},
+                      {"archiveLine", l.archiveLine}};
+}
+
+std::string serializeCommand(const ChangeCommand& c) {
+  json::object o;
+  o["messageId"] = c.messageId;
+  o["memberId"] = c.memberId;
+  o["op"] = c.op == ChangeCommand::Op::kUpsert ? "upsert" : "delete";
+  o["sourceSequence"] = c.sourceSequence;
+  o["member"] = c.member ? json::value(memberJson(*c.member)) : json::value(nullptr);
+  o["lineage"] = lineageJson(c.lineage);
+  o["receivedAt"] = isoMillis(c.receivedAtMs);
+  if (c.sourceTsMs != 0) o["sourceTsMs"] = c.sourceTsMs;
+  return json::serialize(o);
+}
+
+Result<ChangeCommand> parseCommand(std::string_view text, int64_t todayDays) {
+  auto parsed = parseJson(text);
+  if (!parsed.isOk()) return rejection("malformed_command", parsed.status().message());
+  if (!parsed->is_object()) return rejection("malformed_command", "command is not an object");
+  const json::object& o = parsed->get_object();
+  ChangeCommand c;
+  auto mid = stringField(o, "messageId");
+  auto member = stringField(o, "memberId");
+  auto op = stringField(o, "op");
+  auto seq = intField(o, "sourceSequence");
+  if (!mid || !member || !op || !seq || !rules::validMemberId(*member)) {
+    return rejection("malformed_command", "command lacks messageId, memberId, op or sequence");
+  }
+  c.messageId = *mid;
+  c.memberId = *member;
+  c.sourceSequence = *seq;
+  if (*op == "upsert") {
+    c.op = ChangeCommand::Op::kUpsert;
+    const json::value* m = field(o, "member");
+    if (m == nullptr || !m->is_object()) {
+      return rejection("malformed_command", "upsert without a member");
+    }
+    auto parsedMember = memberFromJson(*m, *member, todayDays);
+    if (!parsedMember.isOk()) return parsedMember.status();
+    c.member = std::move(parsedMember).value();
+  } else if (*op == "delete") {
+    c.op = ChangeCommand::Op::kDelete;
+  } else {
+    return rejection("malformed_command", "op must be upsert or delete");
+  }
+  if (const json::value* l = field(o, "lineage"); l && l->is_object()) {
+    const auto& lo = l->get_object();
+    c.lineage.topic = stringField(lo, "topic").value_or("");
+    c.lineage.partition = static_cast<int32_t>(intField(lo, "partition").value_or(0));
+    c.lineage.offset = intField(lo, "offset").value_or(0);
+    c.lineage.archiveKey = stringField(lo, "archiveKey").value_or("");
+    c.lineage.archiveLine = intField(lo, "archiveLine").value_or(0);
+  }
+  if (auto r = stringField(o, "receivedAt")) c.receivedAtMs = epochMsFromIso(*r).value_or(0);
+  c.sourceTsMs = intField(o, "sourceTsMs").value_or(0);
+  return c;
+}
+
+}  // namespace memberflow

@@ -1,0 +1,29 @@
+// File: member_event.h
+// The member event (DESIGN.md §3.4): a CloudEvents 1.0 structured JSON document written to
+// the outbox in the same transaction as the member change.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "domain/member.h"
+
+namespace memberflow {
+
+struct MemberEvent {
+  std::string id;    // event id: unique, stable across redelivery (stored in the outbox)
+  std::string type;  // member.created | member.updated | member.deleted
+  std::string memberId;
+  int64_t timeMs = 0;
+  std::optional<Member> after;  // null for deletes
+  int64_t version = 0;
+  int64_t sourceSequence = 0;
+  std::vector<std::string> changedFields;
+  json::object lineage;  // §3.2 lineage, or {"via": "api"}
+};
+
+json::object cloudEvent(const MemberEvent& e);
+
+}  // namespace memberflow

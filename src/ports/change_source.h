@@ -1,0 +1,59 @@
+// File: change_source.h
+// ChangeSource: where raw change records come from (a Kafka topic, or the embedded log), and
+// ChangeSink: how records are appended to it (`memberflow produce`, tests, benchmarks).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "domain/debezium.h"
+
+namespace memberflow {
+
+// A consumer in a consumer group. Not thread-safe: one stage loop owns it.
+class ChangeSource {
+ public:
+  virtual ~ChangeSource() = default;
+
+  // Returns up to maxRecords records following the consumer's position, in offset order
+  // within each partition, waiting at most `wait` for the first one. An empty batch is not an
+  // error. Advances the in-memory position only; nothing is committed.
+  // Unavailable: transient failure, poll again later.
+  virtual Result<std::vector<SourceRecord>> poll(size_t maxRecords,
+                                                 std::chrono::milliseconds wait) = 0;
+
+  // Commits, for each partition, the offset of the next record to consume (last done + 1).
+  // REQUIRES: every record below that offset is durably archived, ledgered and enqueued or
+  // dead-lettered (DESIGN.md §4.1). Idempotent: committing the same offsets again changes
+  // nothing; an offset below the committed one is ignored.
+  virtual Status commit(const std::map<int32_t, int64_t>& nextOffsets) = 0;
+
+  // Moves the position back to the committed offsets, so that the records of a batch that
+  // failed half-way are delivered again by the next poll.
+  virtual Status rewindToCommitted() = 0;
+};
+
+// A record to append. An absent partition means "hash of the key bytes", so that one member
+// always lands in one partition.
+struct ProduceRecord {
+  std::optional<std::string> key;
+  std::optional<std::string> value;  // nullopt: a tombstone
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<int32_t> partition;
+  std::optional<int64_t> timestampMs;  // default: now
+};
+
+class ChangeSink {
+ public:
+  virtual ~ChangeSink() = default;
+  // Appends the records durably, in order per partition. All or nothing for the embedded log.
+  // InvalidArgument: a partition out of range. Unavailable: retry.
+  virtual Status append(const std::vector<ProduceRecord>& records) = 0;
+  virtual int32_t partitionCount() const = 0;
+};
+
+}  // namespace memberflow

@@ -1,0 +1,54 @@
+// File: ledger.h
+// Ledger: one entry per message id, recording that ingest claimed it and what became of it.
+// It is how ingest processes each message once in effect (DESIGN.md §4.2).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace memberflow {
+
+enum class ClaimState {
+  kClaimed,  // first claim of this id: process it
+  kPending,  // claimed before but never completed (a crash): process it AGAIN — skipping it
+             // would lose the change; the queue's dedup id and the API's idempotency make the
+             // second enqueue safe
+  kDone,     // completed before: skip
+};
+
+struct LedgerOutcome {
+  std::string messageId;
+  std::string outcome;  // enqueued | rejected | skipped | duplicate
+  std::string reason;   // reason code for rejected / skipped
+  std::string archiveKey;
+  int64_t archiveLine = 0;
+};
+
+struct LedgerEntry {
+  LedgerOutcome outcome;  // outcome empty while pending
+  int64_t claimedAtMs = 0;
+  int64_t completedAtMs = 0;  // 0 while pending
+  int64_t expiresAtMs = 0;
+};
+
+// Thread-safe.
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+  // Claims each id (conditional write: only if absent). Returns one state per id, in order.
+  // Claiming an id twice returns kPending (or kDone once completed) and changes nothing.
+  virtual Result<std::vector<ClaimState>> claim(const std::vector<std::string>& ids,
+                                                int64_t nowMs) = 0;
+  // Records outcomes and marks the ids done. Idempotent: completing again overwrites nothing
+  // that matters (the first outcome stays).
+  virtual Status complete(const std::vector<LedgerOutcome>& outcomes, int64_t nowMs) = 0;
+  // NotFound when the id was never claimed (or its entry expired).
+  virtual Result<LedgerEntry> get(const std::string& messageId) = 0;
+  // Removes entries whose TTL passed; returns how many.
+  virtual Result<size_t> purgeExpired(int64_t nowMs) = 0;
+};
+
+}  // namespace memberflow

@@ -1,0 +1,32 @@
+// File: object_store.h
+// ObjectStore: put / get / list by key (S3, or a directory tree).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace memberflow {
+
+struct PutOptions {
+  std::string contentType = "application/octet-stream";
+  std::string contentEncoding;          // e.g. "gzip"
+  std::optional<std::string> kmsKeyId;  // server-side encryption with this KMS key (S3)
+};
+
+// Thread-safe.
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+  // Stores the bytes under key, replacing any object there, atomically: a reader sees the old
+  // or the new object, never a part. Durable when it returns ok. Idempotent.
+  virtual Status put(const std::string& key, const std::string& data, const PutOptions& opts) = 0;
+  // NotFound when there is no object under key.
+  virtual Result<std::string> get(const std::string& key) = 0;
+  // Keys that start with prefix, in lexicographic order.
+  virtual Result<std::vector<std::string>> list(const std::string& prefix) = 0;
+};
+
+}  // namespace memberflow

@@ -1,0 +1,278 @@
+#include "stages/ingest.h"
+
+#include <thread>
+#include <unordered_set>
+
+#include "common/crypto.h"
+#include "common/gzip.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/time.h"
+#include "domain/member.h"
+#include "domain/transform.h"
+
+namespace memberflow {
+namespace {
+
+constexpr const char* kStage = "ingest";
+
+bool isUtf8(std::string_view s) { return rules::utf8Length(s).has_value(); }
+
+json::value rawBytes(const std::optional<std::string>& b, json::object& line, const char* encKey) {
+  if (!b) return nullptr;
+  if (isUtf8(*b)) return json::string(*b);
+  line[encKey] = "base64";
+  return json::string(crypto::base64Encode(*b));
+}
+
+struct Counters {
+  prometheus::Counter& in = Metrics::instance().records(kStage, "in");
+  prometheus::Counter& enqueued = Metrics::instance().records(kStage, "enqueued");
+  prometheus::Counter& rejected = Metrics::instance().records(kStage, "rejected");
+  prometheus::Counter& skipped = Metrics::instance().records(kStage, "skipped");
+  prometheus::Counter& duplicate = Metrics::instance().records(kStage, "duplicate");
+  prometheus::Counter& retried = Metrics::instance().records(kStage, "retried");
+  prometheus::Histogram& batch = Metrics::instance().batchSeconds(kStage);
+};
+Counters& counters() {
+  static Counters c;
+  return c;
+}
+
+}  // namespace
+
+std::string rawArchiveKey(const std::string& topic, int32_t partition, int64_t firstOffset,
+                          int64_t lastOffset, int64_t firstTimestampMs) {
+  char offsets[64];
+  std::snprintf(offsets, sizeof offsets, "%020lld-%020lld", static_cast<long long>(firstOffset),
+                static_cast<long long>(lastOffset));
+  return "raw/" + topic + "/dt=" + utcDate(firstTimestampMs) + "/p=" + std::to_string(partition) +
+         "/" + offsets + ".ndjson.gz";
+}
+
+std::string rawArchiveLine(const SourceRecord& r) {
+  json::object line;
+  line["partition"] = r.partition;
+  line["offset"] = r.offset;
+  line["timestamp"] = r.timestampMs;
+  json::object headers;
+  for (const auto& [k, v] : r.headers) {
+    headers[k] = isUtf8(v) ? json::value(json::string(v)) : json::value(crypto::base64Encode(v));
+  }
+  line["headers"] = std::move(headers);
+  line["key"] = rawBytes(r.key, line, "keyEncoding");
+  line["value"] = rawBytes(r.value, line, "valueEncoding");
+  return json::serialize(line);
+}
+
+Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch) {
+  auto started = std::chrono::steady_clock::now();
+  IngestReport report;
+  report.records = batch.size();
+  if (batch.empty()) return report;
+  counters().in.Increment(static_cast<double>(batch.size()));
+  int64_t now = clock_.nowMs();
+  int64_t today = clock_.todayDays();
+
+  // 1. Archive, one object per partition run. Lines are numbered from 1 within an object.
+  std::vector<Lineage> lineage(batch.size());
+  std::vector<std::string> lines(batch.size());
+  {
+    std::map<int32_t, std::vector<size_t>> byPartition;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      byPartition[batch[i].partition].push_back(i);
+      lines[i] = rawArchiveLine(batch[i]);
+    }
+    for (const auto& [p, idx] : byPartition) {
+      const SourceRecord& first = batch[idx.front()];
+      std::string key = rawArchiveKey(first.topic, p, first.offset, batch[idx.back()].offset,
+                                      first.timestampMs);
+      std::string ndjson;
+      for (size_t n = 0; n < idx.size(); ++n) {
+        ndjson += lines[idx[n]];
+        ndjson.push_back('\n');
+        Lineage& l = lineage[idx[n]];
+        l.topic = batch[idx[n]].topic;
+        l.partition = p;
+        l.offset = batch[idx[n]].offset;
+        l.archiveKey = key;
+        l.archiveLine = static_cast<int64_t>(n + 1);
+      }
+      PutOptions po;
+      po.contentType = "application/x-ndjson";
+      po.contentEncoding = "gzip";
+      po.kmsKeyId = opts_.kmsKeyId;
+      MF_RETURN_IF_ERROR(store_.put(key, gzipCompress(ndjson), po));
+      report.nextOffsets[p] = batch[idx.back()].offset + 1;
+    }
+  }
+
+  // 2. Decode (the message id is known even for undecodable records) and claim.
+  std::vector<DecodedChange> decoded;
+  decoded.reserve(batch.size());
+  std::vector<std::string> ids;
+  ids.reserve(batch.size());
+  for (const auto& r : batch) {
+    decoded.push_back(decodeChange(r, opts_.decode));
+    ids.push_back(decoded.back().messageId);
+  }
+  auto claims = ledger_.claim(ids, now);
+  if (!claims.isOk()) return claims.status();
+
+  // 3. Transform and sort into commands, rejects and skips.
+  std::vector<OutgoingMessage> commands, rejects;
+  std::vector<LedgerOutcome> outcomes;
+  std::unordered_set<std::string> seen;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const DecodedChange& d = decoded[i];
+    const Lineage& l = lineage[i];
+    if ((*claims)[i] == ClaimState::kDone || !seen.insert(d.messageId).second) {
+      ++report.duplicates;
+      log::debug("duplicate message", {kStage, d.messageId, d.memberId, {}, "duplicate", {}});
+      continue;
+    }
+    LedgerOutcome o{d.messageId, "", "", l.archiveKey, l.archiveLine};
+    if (d.status.isOk() && d.op == ChangeOp::kTombstone) {
+      o.outcome = "skipped";
+      o.reason = "tombstone";
+      ++report.skipped;
+      outcomes.push_back(std::move(o));
+      continue;
+    }
+    Result<ChangeCommand> cmd =
+        d.status.isOk() ? toCommand(d, l, now, today) : Result<ChangeCommand>(d.status);
+    if (!cmd.isOk()) {
+      std::string code = reasonCode(cmd.status());
+      json::object body{{"reason", code},
+                        {"message", cmd.status().message()},
+                        {"messageId", d.messageId},
+                        {"memberId", d.memberId},
+                        {"lineage", lineageJson(l)},
+                        {"record", json::parse(lines[i])}};
+      OutgoingMessage m;
+      m.groupId = d.memberId.empty() ? "unknown" : d.memberId;
+      m.dedupId = d.messageId;
+      m.body = json::serialize(body);
+      m.attributes = {{"reason", code},
+                      {"stage", kStage},
+                      {"messageId", d.messageId},
+                      {"topic", l.topic},
+                      {"partition", std::to_string(l.partition)},
+                      {"offset", std::to_string(l.offset)}};
+      rejects.push_back(std::move(m));
+      o.outcome = "rejected";
+      o.reason = code;
+      ++report.rejected;
+      log::warn("record rejected", {kStage, d.messageId, d.memberId, {}, "rejected", code});
+      outcomes.push_back(std::move(o));
+      continue;
+    }
+    OutgoingMessage m;
+    m.groupId = cmd->memberId;
+    m.dedupId = cmd->messageId;
+    m.body = serializeCommand(*cmd);
+    commands.push_back(std::move(m));
+    o.outcome = "enqueued";
+    ++report.enqueued;
+    outcomes.push_back(std::move(o));
+  }
+
+  // 4. Enqueue, dead-letter, then mark the ledger done. A failure anywhere leaves claims
+  // pending, and the redelivered batch processes them again (dedup ids keep that safe).
+  if (!commands.empty()) MF_RETURN_IF_ERROR(changes_.send(commands));
+  if (!rejects.empty()) MF_RETURN_IF_ERROR(dlq_.send(rejects));
+  if (!outcomes.empty()) MF_RETURN_IF_ERROR(ledger_.complete(outcomes, now));
+
+  auto& c = counters();
+  c.enqueued.Increment(static_cast<double>(report.enqueued));
+  c.rejected.Increment(static_cast<double>(report.rejected));
+  c.skipped.Increment(static_cast<double>(report.skipped));
+  c.duplicate.Increment(static_cast<double>(report.duplicates));
+  c.batch.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return report;
+}
+
+void IngestStage::run(std::stop_token stop) {
+  int failures = 0;
+  log::info("stage started", {kStage});
+  while (!stop.stop_requested()) {
+    auto batch = source_.poll(opts_.maxBatch, opts_.pollWait);
+    Status s = batch.status();
+    if (s.isOk() && !batch->empty()) {
+      auto report = process(*batch);
+      s = report.status();
+      if (s.isOk()) s = source_.commit(report->nextOffsets);
+    }
+    if (s.isOk()) {
+      failures = 0;
+      continue;
+    }
+    ++failures;
+    counters().retried.Increment();
+    int64_t delay = fullJitterDelayMs(opts_.backoff, failures, rng_);
+    log::warn("batch failed, will retry", {kStage, {}, {}, {}, "retry", s.toString()});
+    (void)source_.rewindToCommitted();
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay);
+    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  log::info("stage stopped", {kStage});
+}
+
+Status IngestStage::redrive(const std::string& dlqBody) {
+  auto parsed = parseJson(dlqBody);
+  if (!parsed.isOk() || !parsed->is_object()) {
+    return Status::invalidArgument("DLQ message is not an ingest rejection");
+  }
+  const json::object& o = parsed->get_object();
+  const json::value* rec = field(o, "record");
+  const json::value* lin = field(o, "lineage");
+  if (rec == nullptr || !rec->is_object() || lin == nullptr || !lin->is_object()) {
+    return Status::invalidArgument("DLQ message lacks the record or its lineage");
+  }
+  const json::object& ro = rec->get_object();
+  SourceRecord r;
+  Lineage l;
+  const json::object& lo = lin->get_object();
+  l.topic = stringField(lo, "topic").value_or("");
+  l.partition = static_cast<int32_t>(intField(lo, "partition").value_or(0));
+  l.offset = intField(lo, "offset").value_or(0);
+  l.archiveKey = stringField(lo, "archiveKey").value_or("");
+  l.archiveLine = intField(lo, "archiveLine").value_or(0);
+  r.topic = l.topic;
+  r.partition = l.partition;
+  r.offset = l.offset;
+  r.timestampMs = intField(ro, "timestamp").value_or(0);
+  auto bytes = [&](const char* name, const char* enc) -> std::optional<std::string> {
+    auto s = stringField(ro, name);
+    if (!s) return std::nullopt;
+    if (stringField(ro, enc) == std::optional<std::string>("base64")) return crypto::base64Decode(*s);
+    return s;
+  };
+  r.key = bytes("key", "keyEncoding");
+  r.value = bytes("value", "valueEncoding");
+  if (const json::value* h = field(ro, "headers"); h && h->is_object()) {
+    for (const auto& kv : h->get_object()) {
+      if (kv.value().is_string()) r.headers.emplace_back(kv.key(), kv.value().get_string());
+    }
+  }
+  DecodedChange d = decodeChange(r, opts_.decode);
+  auto cmd = d.status.isOk() && d.op != ChangeOp::kTombstone
+                 ? toCommand(d, l, clock_.nowMs(), clock_.todayDays())
+                 : Result<ChangeCommand>(d.status.isOk() ? rejection("tombstone", "nothing to do")
+                                                         : d.status);
+  if (!cmd.isOk()) {
+    return Status::failedPrecondition("still invalid: " + reasonCode(cmd.status()));
+  }
+  OutgoingMessage m;
+  m.groupId = cmd->memberId;
+  // A fresh dedup id: the original may still be inside the queue's dedup window.
+  m.dedupId = cmd->messageId + ":redrive";
+  m.body = serializeCommand(*cmd);
+  MF_RETURN_IF_ERROR(changes_.send({m}));
+  log::info("rejected record redriven", {kStage, cmd->messageId, cmd->memberId, {}, "enqueued", {}});
+  return Status::ok();
+}
+
+}  // namespace memberflow

@@ -1,0 +1,74 @@
+// File: ingest.h
+// The ingest stage (DESIGN.md §1): poll a batch -> archive it raw -> claim message ids in the
+// ledger -> decode, validate, transform -> enqueue commands (group = member id, dedup =
+// message id) or dead-letter rejects -> mark the ledger done -> commit offsets.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <random>
+#include <stop_token>
+#include <string>
+
+#include "domain/debezium.h"
+#include "ports/change_source.h"
+#include "ports/clock.h"
+#include "ports/ledger.h"
+#include "ports/object_store.h"
+#include "ports/queue.h"
+#include "stages/backoff.h"
+
+namespace memberflow {
+
+struct IngestOptions {
+  size_t maxBatch = 1000;
+  std::chrono::milliseconds pollWait{200};
+  DecodeOptions decode;
+  std::optional<std::string> kmsKeyId;  // SSE-KMS for the raw archive
+  BackoffPolicy backoff{200, 10000, 0};
+};
+
+struct IngestReport {
+  size_t records = 0, enqueued = 0, rejected = 0, skipped = 0, duplicates = 0;
+  std::map<int32_t, int64_t> nextOffsets;  // what may be committed after this batch
+};
+
+// The object key of a raw batch: derived from the batch's coordinates only.
+std::string rawArchiveKey(const std::string& topic, int32_t partition, int64_t firstOffset,
+                          int64_t lastOffset, int64_t firstTimestampMs);
+// One NDJSON line of the raw archive for a record.
+std::string rawArchiveLine(const SourceRecord& r);
+
+class IngestStage {
+ public:
+  IngestStage(ChangeSource& source, ObjectStore& store, Ledger& ledger, Queue& changes,
+              Queue& dlq, const Clock& clock, IngestOptions opts)
+      : source_(source), store_(store), ledger_(ledger), changes_(changes), dlq_(dlq),
+        clock_(clock), opts_(std::move(opts)) {}
+
+  // Archives, ledgers and enqueues (or dead-letters) one batch. Does not commit: the caller
+  // commits report.nextOffsets once this returns ok. Unavailable: a dependency failed; the
+  // batch must be processed again (every step is idempotent).
+  Result<IngestReport> process(const std::vector<SourceRecord>& batch);
+
+  // Polls, processes and commits until stop is requested; backs off on failures and rewinds
+  // to the committed offsets so nothing is skipped.
+  void run(std::stop_token stop);
+
+  // Re-runs decode and transform on a dead-lettered record (after a fix): enqueues it when it
+  // is valid now. FailedPrecondition when it is still invalid (it stays in the DLQ).
+  Status redrive(const std::string& dlqBody);
+
+ private:
+  ChangeSource& source_;
+  ObjectStore& store_;
+  Ledger& ledger_;
+  Queue& changes_;
+  Queue& dlq_;
+  const Clock& clock_;
+  IngestOptions opts_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace memberflow

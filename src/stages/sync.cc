@@ -1,0 +1,219 @@
+#include "stages/sync.h"
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "domain/change_command.h"
+
+namespace memberflow {
+namespace {
+
+constexpr const char* kStage = "sync";
+
+struct Counters {
+  prometheus::Counter& in = Metrics::instance().records(kStage, "in");
+  prometheus::Counter& applied = Metrics::instance().records(kStage, "applied");
+  prometheus::Counter& stale = Metrics::instance().records(kStage, "stale");
+  prometheus::Counter& dlq = Metrics::instance().records(kStage, "dead_lettered");
+  prometheus::Counter& retried = Metrics::instance().records(kStage, "retried");
+  prometheus::Histogram& batch = Metrics::instance().batchSeconds(kStage);
+  prometheus::Histogram& lag = Metrics::instance().lagSeconds("applied");
+};
+Counters& counters() {
+  static Counters c;
+  return c;
+}
+
+// The `type` of a problem+json body, or empty.
+std::string problemType(const std::string& body) {
+  auto v = parseJson(body);
+  if (!v.isOk() || !v->is_object()) return {};
+  return stringField(v->get_object(), "type").value_or("");
+}
+
+}  // namespace
+
+SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
+  auto cmd = parseCommand(m.body, std::numeric_limits<int32_t>::max());
+  if (!cmd.isOk()) return {Verdict::kDeadLetter, reasonCode(cmd.status())};
+  if (cmd->memberId != m.groupId) return {Verdict::kDeadLetter, "group_mismatch"};
+
+  HttpRequest req;
+  bool isDelete = cmd->op == ChangeCommand::Op::kDelete;
+  req.method = isDelete ? "DELETE" : "PUT";
+  req.url = opts_.apiBaseUrl + "/member/" + cmd->memberId;
+  req.timeoutMs = opts_.requestTimeoutMs;
+  if (!isDelete) {
+    req.body = json::serialize(memberJson(*cmd->member));
+    req.headers.emplace_back("Content-Type", "application/json");
+  }
+  req.headers.emplace_back("Idempotency-Key", cmd->messageId);
+  req.headers.emplace_back("X-Source-Sequence", std::to_string(cmd->sourceSequence));
+  req.headers.emplace_back("X-Lineage", json::serialize(lineageJson(cmd->lineage)));
+  req.headers.emplace_back("X-Message-Id", cmd->messageId);
+
+  for (int authAttempt = 0; authAttempt < 2; ++authAttempt) {
+    auto token = tokens_.token(authAttempt > 0);
+    if (!token.isOk()) return {Verdict::kRetry, "token_unavailable"};
+    auto sent = req;
+    sent.headers.emplace_back("Authorization", "Bearer " + *token);
+    HttpResult r = http_.send(sent);
+    if (!r.ok()) {
+      return {Verdict::kRetry,
+              r.transport == HttpResult::Transport::kNotSent ? "api_unreachable" : "api_no_response"};
+    }
+    int st = r.response.status;
+    if (st == 401 && authAttempt == 0) continue;  // refresh the token once
+    if (st >= 200 && st < 300) {
+      if (cmd->sourceTsMs > 0) {
+        counters().lag.Observe(static_cast<double>(clock_.nowMs() - cmd->sourceTsMs) / 1000.0);
+      }
+      return {Verdict::kDone, {}};
+    }
+    std::string type = problemType(r.response.body);
+    if (st == 409 && type.find("stale-source-sequence") != std::string::npos) {
+      return {Verdict::kStale, "stale"};
+    }
+    if (st == 404 && isDelete) return {Verdict::kDone, "not_found"};
+    if (st == 401 || st == 403 || st == 408 || st == 429 || st >= 500) {
+      return {Verdict::kRetry, "api_status_" + std::to_string(st)};
+    }
+    return {Verdict::kDeadLetter, "api_rejected_" + std::to_string(st)};
+  }
+  return {Verdict::kRetry, "unauthorized"};
+}
+
+Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch) {
+  auto started = std::chrono::steady_clock::now();
+  SyncReport report;
+  if (batch.empty()) return report;
+  counters().in.Increment(static_cast<double>(batch.size()));
+
+  // Groups in first-seen order; each group's messages in queue order.
+  std::vector<std::vector<const ReceivedMessage*>> groups;
+  std::map<std::string, size_t> index;
+  for (const auto& m : batch) {
+    auto [it, fresh] = index.emplace(m.groupId, groups.size());
+    if (fresh) groups.emplace_back();
+    groups[it->second].push_back(&m);
+  }
+
+  std::vector<Decision> decisions(batch.size());
+  std::vector<size_t> position(batch.size());
+  std::map<const ReceivedMessage*, size_t> slot;
+  for (size_t i = 0; i < batch.size(); ++i) slot[&batch[i]] = i;
+
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t g = next++; g < groups.size(); g = next++) {
+      bool blocked = false;
+      for (const ReceivedMessage* m : groups[g]) {
+        Decision& d = decisions[slot[m]];
+        if (blocked) {
+          d = {Verdict::kRetry, "behind_retry"};  // keep per-member order
+          continue;
+        }
+        d = apply(*m);
+        if (d.verdict == Verdict::kRetry) blocked = true;
+      }
+    }
+  };
+  size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, opts_.workers)), groups.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+
+  std::vector<OutgoingMessage> dead;
+  std::vector<std::string> done;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const ReceivedMessage& m = batch[i];
+    Decision& d = decisions[i];
+    if (d.verdict == Verdict::kRetry && d.reason != "behind_retry" &&
+        m.receiveCount >= opts_.backoff.maxAttempts) {
+      d = {Verdict::kDeadLetter, "attempts_exhausted:" + d.reason};
+    }
+    switch (d.verdict) {
+      case Verdict::kDone:
+        ++report.applied;
+        done.push_back(m.receiptHandle);
+        log::debug("change applied", {kStage, m.dedupId, m.groupId, {}, "applied", d.reason});
+        break;
+      case Verdict::kStale:
+        ++report.stale;
+        done.push_back(m.receiptHandle);
+        log::info("stale change acknowledged", {kStage, m.dedupId, m.groupId, {}, "stale", {}});
+        break;
+      case Verdict::kDeadLetter: {
+        ++report.deadLettered;
+        OutgoingMessage o;
+        o.groupId = m.groupId;
+        o.dedupId = m.dedupId + ":dlq:" + m.messageId;
+        o.body = m.body;
+        o.attributes = m.attributes;
+        o.attributes["reason"] = d.reason;
+        o.attributes["stage"] = kStage;
+        o.attributes["receiveCount"] = std::to_string(m.receiveCount);
+        dead.push_back(std::move(o));
+        done.push_back(m.receiptHandle);
+        log::warn("change dead-lettered", {kStage, m.dedupId, m.groupId, {}, "dead_lettered", d.reason});
+        break;
+      }
+      case Verdict::kRetry: {
+        ++report.retried;
+        int64_t delay = 0;
+        if (d.reason != "behind_retry") {
+          std::lock_guard lock(rngMu_);
+          delay = fullJitterDelayMs(opts_.backoff, m.receiveCount, rng_);
+          log::warn("change will be retried", {kStage, m.dedupId, m.groupId, {}, "retry", d.reason});
+        }
+        // Messages behind a retried one become visible at once but stay blocked behind it.
+        (void)changes_.changeVisibility(m.receiptHandle, delay);
+        break;
+      }
+    }
+  }
+  // Dead letters first: a message leaves the queue only once its DLQ copy is durable.
+  if (!dead.empty()) MF_RETURN_IF_ERROR(dlq_.send(dead));
+  if (!done.empty()) MF_RETURN_IF_ERROR(changes_.remove(done));
+
+  auto& c = counters();
+  c.applied.Increment(static_cast<double>(report.applied));
+  c.stale.Increment(static_cast<double>(report.stale));
+  c.dlq.Increment(static_cast<double>(report.deadLettered));
+  c.retried.Increment(static_cast<double>(report.retried));
+  c.batch.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return report;
+}
+
+void SyncStage::run(std::stop_token stop) {
+  log::info("stage started", {kStage});
+  int failures = 0;
+  while (!stop.stop_requested()) {
+    auto batch = changes_.receive(opts_.maxBatch, opts_.visibilityMs, opts_.waitMs);
+    Status s = batch.status();
+    if (s.isOk()) s = process(*batch).status();
+    if (s.isOk()) {
+      failures = 0;
+      continue;
+    }
+    ++failures;
+    log::warn("queue failed, will retry", {kStage, {}, {}, {}, "retry", s.toString()});
+    int64_t delay;
+    {
+      std::lock_guard lock(rngMu_);
+      delay = fullJitterDelayMs(opts_.backoff, failures, rng_);
+    }
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay);
+    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  log::info("stage stopped", {kStage});
+}
+
+}  // namespace memberflow

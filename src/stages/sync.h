@@ -1,0 +1,67 @@
+// File: sync.h
+// The sync stage (DESIGN.md §1): receives change commands from the changes queue and applies
+// them through the Member API (PUT / DELETE with Idempotency-Key = message id and
+// X-Source-Sequence), one member at a time in queue order, several members in parallel.
+// Success and stale are deleted; transient failures come back after a jittered backoff; a
+// 4xx that retrying cannot fix, a poison message or an exhausted one goes to the DLQ.
+#pragma once
+
+#include <random>
+#include <stop_token>
+#include <string>
+
+#include "ports/clock.h"
+#include "ports/http_client.h"
+#include "ports/queue.h"
+#include "ports/token_provider.h"
+#include "stages/backoff.h"
+
+namespace memberflow {
+
+struct SyncOptions {
+  std::string apiBaseUrl = "http://127.0.0.1:8080";
+  size_t maxBatch = 200;
+  int64_t visibilityMs = 30000;
+  int64_t waitMs = 200;
+  int workers = 8;  // members applied in parallel within a batch
+  long requestTimeoutMs = 10000;
+  BackoffPolicy backoff{200, 20000, 6};  // maxAttempts: deliveries before the DLQ
+};
+
+struct SyncReport {
+  size_t applied = 0, stale = 0, deadLettered = 0, retried = 0;
+};
+
+class SyncStage {
+ public:
+  SyncStage(Queue& changes, Queue& dlq, HttpClient& http, TokenProvider& tokens,
+            const Clock& clock, SyncOptions opts)
+      : changes_(changes), dlq_(dlq), http_(http), tokens_(tokens), clock_(clock),
+        opts_(std::move(opts)) {}
+
+  // Applies one received batch; deletes what is done, dead-letters what cannot be done and
+  // reschedules the rest. Unavailable: the queue itself failed (messages reappear after
+  // their visibility timeout, nothing is lost).
+  Result<SyncReport> process(const std::vector<ReceivedMessage>& batch);
+
+  void run(std::stop_token stop);
+
+ private:
+  enum class Verdict { kDone, kStale, kDeadLetter, kRetry };
+  struct Decision {
+    Verdict verdict = Verdict::kRetry;
+    std::string reason;  // reason code for DLQ / retry
+  };
+  Decision apply(const ReceivedMessage& m);
+
+  Queue& changes_;
+  Queue& dlq_;
+  HttpClient& http_;
+  TokenProvider& tokens_;
+  const Clock& clock_;
+  SyncOptions opts_;
+  std::mutex rngMu_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace memberflow
