@@ -4,6 +4,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -22,6 +24,8 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   bool running = false;
+  std::mutex mu;
+  std::set<beast::tcp_stream*> live;  // open sessions, closed on stop
 
   asio::awaitable<void> session(tcp::socket socket);
   asio::awaitable<void> listen();
@@ -43,7 +47,20 @@ bhttp::response<bhttp::string_body> toBeast(const ApiResponse& r, unsigned versi
 
 asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
-  stream.socket().set_option(tcp::no_delay(true));
+  beast::error_code optEc;
+  stream.socket().set_option(tcp::no_delay(true), optEc);
+  {
+    std::lock_guard lock(mu);
+    live.insert(&stream);
+  }
+  struct Unregister {
+    Impl* self;
+    beast::tcp_stream* s;
+    ~Unregister() {
+      std::lock_guard lock(self->mu);
+      self->live.erase(s);
+    }
+  } unregister{this, &stream};
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
@@ -134,11 +151,14 @@ uint16_t HttpServer::port() const {
 void HttpServer::stop() {
   if (!impl_ || !impl_->running) return;
   impl_->running = false;
+  // Close the listener and every open connection on the I/O threads; the sessions then end
+  // and run() returns once no work is left.
   asio::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    std::lock_guard lock(impl_->mu);
+    for (auto* s : impl_->live) s->socket().close(ec);
   });
-  impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
 }

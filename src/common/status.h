@@ -60,6 +60,7 @@ class [[nodiscard]] Result {
   T&& value() && { return std::get<0>(std::move(v_)); }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
+  T&& operator*() && { return std::get<0>(std::move(v_)); }
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
   Status status() const { return isOk() ? Status::ok() : std::get<1>(v_); }

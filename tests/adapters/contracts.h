@@ -1,0 +1,554 @@
+// File: contracts.h
+// Contract suites for the ports. Each suite is written against a harness, so every adapter
+// of a port runs the same tests: the embedded ones here, the Kafka, AWS and PostgreSQL ones
+// against their real servers. Include once per test binary and INSTANTIATE_TEST_SUITE_P with
+// a harness factory.
+#pragma once
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "domain/member.h"
+#include "ports/change_source.h"
+#include "ports/ledger.h"
+#include "ports/member_store.h"
+#include "ports/object_store.h"
+#include "ports/queue.h"
+
+namespace memberflow::contracts {
+
+#define EXPECT_CODE(expr, c) EXPECT_EQ((expr).code(), ::memberflow::Code::c)
+
+// ---------------------------------------------------------------------------------------
+struct QueueHarness {
+  virtual ~QueueHarness() = default;
+  // A fresh FIFO queue whose messages move to `dlq` after maxReceives receives.
+  virtual std::unique_ptr<Queue> fifo(const std::string& name, const std::string& dlq,
+                                      int maxReceives) = 0;
+  virtual std::unique_ptr<Queue> plain(const std::string& name) = 0;
+  // Lets `ms` of queue time pass.
+  virtual void advance(int64_t ms) = 0;
+};
+using QueueHarnessFactory = std::function<std::unique_ptr<QueueHarness>()>;
+
+class QueueContract : public ::testing::TestWithParam<QueueHarnessFactory> {
+ protected:
+  void SetUp() override { h_ = GetParam()(); }
+  static OutgoingMessage msg(std::string group, std::string dedup, std::string body) {
+    return {std::move(group), std::move(dedup), std::move(body), {}};
+  }
+  static std::vector<std::string> bodies(const std::vector<ReceivedMessage>& ms) {
+    std::vector<std::string> out;
+    for (const auto& m : ms) out.push_back(m.body);
+    return out;
+  }
+  std::unique_ptr<QueueHarness> h_;
+};
+
+TEST_P(QueueContract, SendReceiveDelete) {
+  auto q = h_->fifo("q1", "q1-dlq", 5);
+  ASSERT_TRUE(q->send({msg("g", "d1", "one")}).isOk());
+  auto r = q->receive(10, 30000, 0);
+  ASSERT_TRUE(r.isOk());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].body, "one");
+  EXPECT_EQ((*r)[0].receiveCount, 1);
+  ASSERT_TRUE(q->remove({(*r)[0].receiptHandle}).isOk());
+  h_->advance(31000);
+  EXPECT_TRUE(q->receive(10, 30000, 0)->empty());
+}
+
+TEST_P(QueueContract, DuplicateDedupIdIsAcceptedAndDropped) {
+  auto q = h_->fifo("q2", "q2-dlq", 5);
+  ASSERT_TRUE(q->send({msg("g", "same", "a"), msg("g", "same", "b")}).isOk());
+  ASSERT_TRUE(q->send({msg("g", "same", "c")}).isOk());
+  auto r = q->receive(10, 30000, 0);
+  EXPECT_EQ(bodies(*r), std::vector<std::string>{"a"});
+}
+
+TEST_P(QueueContract, GroupDeliversInOrderAndBlocksWhileInFlight) {
+  auto q = h_->fifo("q3", "q3-dlq", 5);
+  ASSERT_TRUE(q->send({msg("A", "a1", "A1"), msg("A", "a2", "A2"), msg("B", "b1", "B1")}).isOk());
+  auto first = q->receive(1, 30000, 0);
+  ASSERT_EQ(bodies(*first), std::vector<std::string>{"A1"});
+  auto second = q->receive(10, 30000, 0);
+  EXPECT_EQ(bodies(*second), std::vector<std::string>{"B1"});  // A2 waits behind A1
+  ASSERT_TRUE(q->remove({(*first)[0].receiptHandle}).isOk());
+  auto third = q->receive(10, 30000, 0);
+  EXPECT_EQ(bodies(*third), std::vector<std::string>{"A2"});
+}
+
+TEST_P(QueueContract, OneReceiveReturnsAGroupsMessagesInSendOrder) {
+  auto q = h_->fifo("q4", "q4-dlq", 5);
+  std::vector<OutgoingMessage> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(msg("G", "d" + std::to_string(i), std::to_string(i)));
+  ASSERT_TRUE(q->send(batch).isOk());
+  auto r = q->receive(10, 30000, 0);
+  EXPECT_EQ(bodies(*r), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+}
+
+TEST_P(QueueContract, RedeliversAfterVisibilityTimeout) {
+  auto q = h_->fifo("q5", "q5-dlq", 5);
+  ASSERT_TRUE(q->send({msg("g", "d", "x")}).isOk());
+  auto r1 = q->receive(1, 1000, 0);
+  ASSERT_EQ(r1->size(), 1u);
+  EXPECT_TRUE(q->receive(1, 1000, 0)->empty());
+  h_->advance(1500);
+  auto r2 = q->receive(1, 1000, 0);
+  ASSERT_EQ(r2->size(), 1u);
+  EXPECT_EQ((*r2)[0].receiveCount, 2);
+  // The first receipt is stale now: deleting with it leaves the message in place.
+  (void)q->remove({(*r1)[0].receiptHandle});
+  h_->advance(1500);
+  EXPECT_EQ(q->receive(1, 1000, 0)->size(), 1u);
+}
+
+TEST_P(QueueContract, ChangeVisibilityToZeroRedeliversAtOnce) {
+  auto q = h_->fifo("q6", "q6-dlq", 5);
+  ASSERT_TRUE(q->send({msg("g", "d", "x")}).isOk());
+  auto r = q->receive(1, 60000, 0);
+  ASSERT_TRUE(q->changeVisibility((*r)[0].receiptHandle, 0).isOk());
+  EXPECT_EQ(q->receive(1, 60000, 0)->size(), 1u);
+}
+
+TEST_P(QueueContract, RedrivesToTheDeadLetterQueueAfterMaxReceives) {
+  auto q = h_->fifo("q7", "q7-dlq", 2);
+  auto dlq = h_->plain("q7-dlq");
+  OutgoingMessage m = msg("g", "d", "poison");
+  m.attributes["origin"] = "test";
+  ASSERT_TRUE(q->send({m}).isOk());
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(q->receive(1, 1000, 0)->size(), 1u);
+    h_->advance(1500);
+  }
+  EXPECT_TRUE(q->receive(1, 1000, 0)->empty());
+  auto dead = dlq->receive(10, 1000, 0);
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].body, "poison");
+  EXPECT_EQ((*dead)[0].attributes.at("origin"), "test");
+}
+
+TEST_P(QueueContract, StatsAndPeek) {
+  auto q = h_->fifo("q8", "q8-dlq", 5);
+  ASSERT_TRUE(q->send({msg("a", "1", "x"), msg("b", "2", "y")}).isOk());
+  auto peeked = q->peek(10);
+  ASSERT_TRUE(peeked.isOk());
+  EXPECT_EQ(peeked->size(), 2u);
+  (void)q->receive(1, 30000, 0);
+  auto s = q->stats();
+  ASSERT_TRUE(s.isOk());
+  EXPECT_EQ(s->visible, 1);
+  EXPECT_EQ(s->inFlight, 1);
+  EXPECT_GT(s->oldestSentAtMs, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+struct LedgerHarness {
+  virtual ~LedgerHarness() = default;
+  virtual Ledger& ledger() = 0;
+  virtual int64_t ttlMs() const = 0;
+};
+using LedgerHarnessFactory = std::function<std::unique_ptr<LedgerHarness>()>;
+
+class LedgerContract : public ::testing::TestWithParam<LedgerHarnessFactory> {
+ protected:
+  void SetUp() override { h_ = GetParam()(); }
+  std::unique_ptr<LedgerHarness> h_;
+  int64_t now_ = 1767225600000;
+};
+
+TEST_P(LedgerContract, ClaimingTwiceIsPendingUntilCompleted) {
+  Ledger& l = h_->ledger();
+  EXPECT_EQ(*l.claim({"m1", "m2"}, now_), (std::vector<ClaimState>{ClaimState::kClaimed, ClaimState::kClaimed}));
+  EXPECT_EQ(*l.claim({"m1"}, now_), std::vector<ClaimState>{ClaimState::kPending});
+  ASSERT_TRUE(l.complete({{"m1", "enqueued", "", "raw/k", 3}}, now_ + 5).isOk());
+  EXPECT_EQ(*l.claim({"m1", "m2"}, now_), (std::vector<ClaimState>{ClaimState::kDone, ClaimState::kPending}));
+  auto e = l.get("m1");
+  ASSERT_TRUE(e.isOk());
+  EXPECT_EQ(e->outcome.outcome, "enqueued");
+  EXPECT_EQ(e->outcome.archiveKey, "raw/k");
+  EXPECT_EQ(e->outcome.archiveLine, 3);
+  EXPECT_EQ(e->completedAtMs, now_ + 5);
+}
+
+TEST_P(LedgerContract, FirstOutcomeStays) {
+  Ledger& l = h_->ledger();
+  (void)l.claim({"x"}, now_);
+  ASSERT_TRUE(l.complete({{"x", "rejected", "invalid_email", "k", 1}}, now_).isOk());
+  ASSERT_TRUE(l.complete({{"x", "enqueued", "", "k", 1}}, now_).isOk());
+  EXPECT_EQ(l.get("x")->outcome.reason, "invalid_email");
+}
+
+TEST_P(LedgerContract, UnknownIdIsNotFound) {
+  EXPECT_CODE(h_->ledger().get("never").status(), kNotFound);
+}
+
+TEST_P(LedgerContract, ExpiredEntriesCanBeClaimedAgain) {
+  Ledger& l = h_->ledger();
+  (void)l.claim({"old"}, now_);
+  ASSERT_TRUE(l.complete({{"old", "enqueued", "", "", 0}}, now_).isOk());
+  int64_t later = now_ + h_->ttlMs() + 1;
+  EXPECT_EQ(*l.claim({"old"}, later), std::vector<ClaimState>{ClaimState::kClaimed});
+  EXPECT_GE(*l.purgeExpired(later + h_->ttlMs() + 1), 1u);
+}
+
+// ---------------------------------------------------------------------------------------
+struct ObjectStoreHarness {
+  virtual ~ObjectStoreHarness() = default;
+  virtual ObjectStore& store() = 0;
+};
+using ObjectStoreHarnessFactory = std::function<std::unique_ptr<ObjectStoreHarness>()>;
+
+class ObjectStoreContract : public ::testing::TestWithParam<ObjectStoreHarnessFactory> {
+ protected:
+  void SetUp() override { h_ = GetParam()(); }
+  std::unique_ptr<ObjectStoreHarness> h_;
+};
+
+TEST_P(ObjectStoreContract, PutGetOverwriteAndList) {
+  ObjectStore& s = h_->store();
+  std::string binary("\x00\x01\xff gz", 6);
+  ASSERT_TRUE(s.put("raw/t/dt=2026-01-01/p=0/1-2.ndjson.gz", binary, {}).isOk());
+  ASSERT_TRUE(s.put("raw/t/dt=2026-01-01/p=1/1-2.ndjson.gz", "b", {}).isOk());
+  ASSERT_TRUE(s.put("lake/x", "c", {}).isOk());
+  EXPECT_EQ(*s.get("raw/t/dt=2026-01-01/p=0/1-2.ndjson.gz"), binary);
+  ASSERT_TRUE(s.put("lake/x", "c2", {}).isOk());
+  EXPECT_EQ(*s.get("lake/x"), "c2");
+  EXPECT_EQ(*s.list("raw/"), (std::vector<std::string>{"raw/t/dt=2026-01-01/p=0/1-2.ndjson.gz",
+                                                       "raw/t/dt=2026-01-01/p=1/1-2.ndjson.gz"}));
+  EXPECT_TRUE(s.list("nothing/")->empty());
+  EXPECT_CODE(s.get("missing").status(), kNotFound);
+}
+
+// ---------------------------------------------------------------------------------------
+struct ChangeSourceHarness {
+  virtual ~ChangeSourceHarness() = default;
+  virtual ChangeSink& sink() = 0;
+  // A consumer of the group; a second call gives a new consumer that starts at the group's
+  // committed offsets.
+  virtual std::unique_ptr<ChangeSource> consumer(const std::string& group) = 0;
+};
+using ChangeSourceHarnessFactory = std::function<std::unique_ptr<ChangeSourceHarness>()>;
+
+class ChangeSourceContract : public ::testing::TestWithParam<ChangeSourceHarnessFactory> {
+ protected:
+  void SetUp() override { h_ = GetParam()(); }
+  std::vector<SourceRecord> drain(ChangeSource& c, size_t expected) {
+    std::vector<SourceRecord> out;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (out.size() < expected && std::chrono::steady_clock::now() < until) {
+      auto b = c.poll(100, std::chrono::milliseconds(200));
+      if (!b.isOk()) continue;
+      for (auto& r : *b) out.push_back(std::move(r));
+    }
+    return out;
+  }
+  std::unique_ptr<ChangeSourceHarness> h_;
+};
+
+TEST_P(ChangeSourceContract, DeliversKeysValuesHeadersAndTombstonesInPartitionOrder) {
+  std::vector<ProduceRecord> recs;
+  for (int i = 0; i < 30; ++i) {
+    ProduceRecord r;
+    r.key = "member-" + std::to_string(i % 3);
+    r.value = "v" + std::to_string(i);
+    r.headers = {{"id", "msg-" + std::to_string(i)}};
+    recs.push_back(std::move(r));
+  }
+  ProduceRecord tomb;
+  tomb.key = "member-0";
+  recs.push_back(tomb);
+  ASSERT_TRUE(h_->sink().append(recs).isOk());
+  auto c = h_->consumer("g1");
+  auto got = drain(*c, recs.size());
+  ASSERT_EQ(got.size(), recs.size());
+  std::map<std::string, std::vector<std::string>> perKey;
+  std::map<std::string, std::set<int32_t>> partitions;
+  for (const auto& r : got) {
+    perKey[*r.key].push_back(r.value.value_or("<tombstone>"));
+    partitions[*r.key].insert(r.partition);
+    if (r.value) {
+      ASSERT_EQ(r.headers.size(), 1u);
+      EXPECT_EQ(r.headers[0].second, "msg-" + r.value->substr(1));
+    }
+  }
+  for (const auto& [k, ps] : partitions) EXPECT_EQ(ps.size(), 1u) << k;  // one member, one partition
+  EXPECT_EQ(perKey["member-0"].back(), "<tombstone>");
+  for (const auto& [k, vs] : perKey) {
+    for (size_t i = 1; i + 1 < vs.size(); ++i) {
+      EXPECT_LT(std::stoi(vs[i - 1].substr(1)), std::stoi(vs[i].substr(1))) << k;
+    }
+  }
+}
+
+TEST_P(ChangeSourceContract, ANewConsumerResumesAtTheCommittedOffsets) {
+  std::vector<ProduceRecord> recs;
+  for (int i = 0; i < 20; ++i) recs.push_back({"k" + std::to_string(i), "v" + std::to_string(i), {}, 0, {}});
+  ASSERT_TRUE(h_->sink().append(recs).isOk());
+  {
+    auto c = h_->consumer("g2");
+    auto got = drain(*c, 20);
+    ASSERT_EQ(got.size(), 20u);
+    ASSERT_TRUE(c->commit({{0, got[9].offset + 1}}).isOk());  // only the first ten are done
+  }
+  auto c2 = h_->consumer("g2");
+  auto rest = drain(*c2, 10);
+  ASSERT_EQ(rest.size(), 10u);
+  EXPECT_EQ(*rest.front().value, "v10");
+}
+
+TEST_P(ChangeSourceContract, RewindRedeliversWhatWasNotCommitted) {
+  std::vector<ProduceRecord> recs;
+  for (int i = 0; i < 5; ++i) recs.push_back({"k", "v" + std::to_string(i), {}, 0, {}});
+  ASSERT_TRUE(h_->sink().append(recs).isOk());
+  auto c = h_->consumer("g3");
+  auto got = drain(*c, 5);
+  ASSERT_EQ(got.size(), 5u);
+  ASSERT_TRUE(c->commit({{0, got[1].offset + 1}}).isOk());
+  ASSERT_TRUE(c->rewindToCommitted().isOk());
+  auto again = drain(*c, 3);
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_EQ(*again.front().value, "v2");
+}
+
+TEST_P(ChangeSourceContract, EmptyPollReturnsAfterTheWait) {
+  auto c = h_->consumer("g4");
+  auto start = std::chrono::steady_clock::now();
+  auto b = c->poll(10, std::chrono::milliseconds(100));
+  ASSERT_TRUE(b.isOk());
+  EXPECT_TRUE(b->empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// ---------------------------------------------------------------------------------------
+struct MemberStoreHarness {
+  virtual ~MemberStoreHarness() = default;
+  virtual MemberStore& store() = 0;
+};
+using MemberStoreHarnessFactory = std::function<std::unique_ptr<MemberStoreHarness>()>;
+
+Member sampleMember(const std::string& id, const std::string& last = "Lovelace");
+
+class MemberStoreContract : public ::testing::TestWithParam<MemberStoreHarnessFactory> {
+ protected:
+  void SetUp() override { h_ = GetParam()(); }
+  Result<WriteOutcome> put(const std::string& id, const Member& m, std::optional<int64_t> seq,
+                           std::optional<std::string> key = std::nullopt,
+                           WriteKind kind = WriteKind::kPut) {
+    StoreWrite w;
+    w.kind = kind;
+    w.memberId = id;
+    w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+    w.sourceSequence = seq;
+    w.idempotencyKey = key;
+    w.requestFingerprint = "fp-" + m.name.last;
+    w.lineage = json::object{{"via", "test"}};
+    w.nowMs = now_++;
+    w.render = [](const WriteOutcome& o) -> StoredResponse {
+      return {o.result == WriteResult::kCreated ? 201 : 200, "body", "\"1\"", ""};
+    };
+    return h_->store().apply(w);
+  }
+  Result<WriteOutcome> del(const std::string& id, std::optional<int64_t> seq) {
+    StoreWrite w;
+    w.kind = WriteKind::kDelete;
+    w.memberId = id;
+    w.sourceSequence = seq;
+    w.lineage = json::object{{"via", "test"}};
+    w.nowMs = now_++;
+    return h_->store().apply(w);
+  }
+  std::unique_ptr<MemberStoreHarness> h_;
+  int64_t now_ = 1767225600000;
+};
+
+inline Member sampleMember(const std::string& id, const std::string& last) {
+  Member m;
+  m.memberId = id;
+  m.name.first = "Ada";
+  m.name.last = last;
+  m.birthDate = "1990-01-31";
+  m.gender = "female";
+  m.status = "active";
+  return m;
+}
+
+TEST_P(MemberStoreContract, CreateUpdateNoOpAndStale) {
+  auto c = put("M1", sampleMember("M1"), 10);
+  ASSERT_TRUE(c.isOk());
+  EXPECT_EQ(c->result, WriteResult::kCreated);
+  EXPECT_EQ(c->member->version, 1);
+  EXPECT_FALSE(c->eventId.empty());
+  auto u = put("M1", sampleMember("M1", "Byron"), 20);
+  EXPECT_EQ(u->result, WriteResult::kUpdated);
+  EXPECT_EQ(u->member->version, 2);
+  auto n = put("M1", sampleMember("M1", "Byron"), 30);
+  EXPECT_EQ(n->result, WriteResult::kNoOp);
+  EXPECT_TRUE(n->eventId.empty());
+  // The no-op recorded its sequence: an older change is now stale.
+  EXPECT_EQ(put("M1", sampleMember("M1", "Older"), 25)->result, WriteResult::kStale);
+  EXPECT_EQ(put("M1", sampleMember("M1", "Same"), 30)->result, WriteResult::kStale);
+  auto g = h_->store().get("M1");
+  ASSERT_TRUE(g.isOk());
+  EXPECT_EQ(g->member.name.last, "Byron");
+  EXPECT_EQ(g->version, 2);
+  EXPECT_EQ(g->sourceSequence, 30);
+}
+
+TEST_P(MemberStoreContract, DeleteLeavesATombstoneThatStopsOlderChanges) {
+  ASSERT_TRUE(put("M2", sampleMember("M2"), 10).isOk());
+  auto d = del("M2", 20);
+  EXPECT_EQ(d->result, WriteResult::kDeleted);
+  EXPECT_FALSE(d->eventId.empty());
+  EXPECT_TRUE(h_->store().get("M2")->deleted);
+  EXPECT_EQ(put("M2", sampleMember("M2", "Late"), 15)->result, WriteResult::kStale);
+  EXPECT_EQ(del("M2", 21)->result, WriteResult::kNotFound);
+  auto again = put("M2", sampleMember("M2", "Back"), 30);
+  EXPECT_EQ(again->result, WriteResult::kCreated);
+  EXPECT_EQ(again->member->version, 3);  // versions keep counting across the delete
+}
+
+TEST_P(MemberStoreContract, DeleteOfAnUnknownMemberStillGuardsItsSequence) {
+  EXPECT_EQ(del("M3", 50)->result, WriteResult::kNotFound);
+  EXPECT_EQ(put("M3", sampleMember("M3"), 40)->result, WriteResult::kStale);
+  EXPECT_EQ(put("M3", sampleMember("M3"), 60)->result, WriteResult::kCreated);
+}
+
+TEST_P(MemberStoreContract, IdempotencyKeyReplaysAndDetectsReuse) {
+  auto first = put("M4", sampleMember("M4"), std::nullopt, "key-1");
+  EXPECT_EQ(first->result, WriteResult::kCreated);
+  auto replay = put("M4", sampleMember("M4"), std::nullopt, "key-1");
+  EXPECT_EQ(replay->result, WriteResult::kReplayed);
+  EXPECT_EQ(replay->replay.status, 201);
+  EXPECT_EQ(replay->replay.body, "body");
+  auto reuse = put("M4", sampleMember("M4", "Other"), std::nullopt, "key-1");
+  EXPECT_EQ(reuse->result, WriteResult::kKeyReused);
+  EXPECT_EQ(h_->store().get("M4")->version, 1);
+}
+
+TEST_P(MemberStoreContract, IfMatchAndCreateConflicts) {
+  ASSERT_TRUE(put("M5", sampleMember("M5"), std::nullopt).isOk());
+  StoreWrite w;
+  w.kind = WriteKind::kPut;
+  w.memberId = "M5";
+  w.content = [](const StoredMember*) -> Result<Member> { return sampleMember("M5", "X"); };
+  w.ifMatchVersion = 7;
+  w.lineage = json::object{};
+  w.nowMs = now_;
+  EXPECT_EQ(h_->store().apply(w)->result, WriteResult::kPreconditionFailed);
+  w.ifMatchVersion = 1;
+  EXPECT_EQ(h_->store().apply(w)->result, WriteResult::kUpdated);
+  EXPECT_EQ(put("M5", sampleMember("M5"), std::nullopt, std::nullopt, WriteKind::kCreate)->result,
+            WriteResult::kAlreadyExists);
+}
+
+TEST_P(MemberStoreContract, PatchSeesTheCurrentMember) {
+  ASSERT_TRUE(put("M6", sampleMember("M6"), std::nullopt).isOk());
+  StoreWrite w;
+  w.kind = WriteKind::kPatch;
+  w.memberId = "M6";
+  w.content = [](const StoredMember* cur) -> Result<Member> {
+    if (!cur) return Status::internal("no current member");
+    Member m = cur->member;
+    m.status = "inactive";
+    return m;
+  };
+  w.lineage = json::object{};
+  w.nowMs = now_;
+  auto r = h_->store().apply(w);
+  EXPECT_EQ(r->result, WriteResult::kUpdated);
+  EXPECT_EQ(r->member->member.status, "inactive");
+  w.memberId = "nobody";
+  EXPECT_EQ(h_->store().apply(w)->result, WriteResult::kNotFound);
+}
+
+TEST_P(MemberStoreContract, HistoryAndOutboxFollowAppliedChanges) {
+  ASSERT_TRUE(put("M7", sampleMember("M7"), 1).isOk());
+  ASSERT_TRUE(put("M7", sampleMember("M7", "B"), 2).isOk());
+  ASSERT_TRUE(put("M7", sampleMember("M7", "B"), 3).isOk());  // no-op: no history, no event
+  ASSERT_TRUE(del("M7", 4).isOk());
+  auto h = h_->store().history("M7");
+  ASSERT_TRUE(h.isOk());
+  ASSERT_EQ(h->size(), 3u);
+  EXPECT_EQ((*h)[0].op, "created");
+  EXPECT_EQ((*h)[1].op, "updated");
+  EXPECT_EQ((*h)[1].changedFields, std::vector<std::string>{"name.last"});
+  EXPECT_EQ((*h)[2].op, "deleted");
+  EXPECT_EQ((*h)[2].lineage.at("via").as_string(), "test");
+  auto ob = h_->store().outbox(100);
+  ASSERT_TRUE(ob.isOk());
+  std::vector<std::string> types;
+  for (const auto& e : *ob) {
+    if (e.memberId != "M7") continue;
+    auto ev = json::parse(e.event).as_object();
+    types.emplace_back(ev.at("type").as_string());
+    EXPECT_EQ(ev.at("id").as_string(), e.eventId);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"member.created", "member.updated", "member.deleted"}));
+  std::vector<int64_t> seqs;
+  for (const auto& e : *ob) seqs.push_back(e.seq);
+  ASSERT_TRUE(h_->store().deleteOutbox(seqs).isOk());
+  EXPECT_TRUE(h_->store().outbox(100)->empty());
+  EXPECT_CODE(h_->store().history("never").status(), kNotFound);
+}
+
+TEST_P(MemberStoreContract, ListUpdatedPagesWithACursor) {
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(put("L" + std::to_string(i), sampleMember("L" + std::to_string(i)), std::nullopt).isOk());
+  }
+  ASSERT_TRUE(del("L3", std::nullopt).isOk());
+  std::vector<std::string> ids;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto p = h_->store().listUpdated(0, cursor, 2);
+    ASSERT_TRUE(p.isOk());
+    for (const auto& m : p->members) ids.push_back(m.member.memberId);
+    cursor = p->nextCursor;
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  EXPECT_EQ(ids, (std::vector<std::string>{"L0", "L1", "L2", "L4", "L5", "L6"}));
+  EXPECT_CODE(h_->store().listUpdated(0, "%%%", 2).status(), kInvalidArgument);
+}
+
+TEST_P(MemberStoreContract, ConcurrentWritersNeverLoseTheNewestChange) {
+  constexpr int kThreads = 4, kPerThread = 50;
+  std::vector<std::thread> ts;
+  std::atomic<int> applied{0};
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        int64_t seq = i * kThreads + t + 1;
+        StoreWrite w;
+        w.memberId = "C1";
+        Member m = sampleMember("C1", "V" + std::to_string(seq));
+        w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+        w.sourceSequence = seq;
+        w.lineage = json::object{};
+        w.nowMs = 1;
+        auto r = h_->store().apply(w);
+        if (r.isOk() && (r->result == WriteResult::kCreated || r->result == WriteResult::kUpdated)) {
+          ++applied;
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  auto g = h_->store().get("C1");
+  ASSERT_TRUE(g.isOk());
+  EXPECT_EQ(g->sourceSequence, kThreads * kPerThread);
+  EXPECT_EQ(g->member.name.last, "V" + std::to_string(kThreads * kPerThread));
+  EXPECT_EQ(g->version, applied.load());  // one version, and one event, per applied change
+  size_t events = 0;
+  auto outbox = h_->store().outbox(100000);
+  ASSERT_TRUE(outbox.isOk());
+  for (const auto& e : *outbox) events += e.memberId == "C1";
+  EXPECT_EQ(static_cast<int64_t>(events), g->version);
+}
+
+}  // namespace memberflow::contracts

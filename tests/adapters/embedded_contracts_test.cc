@@ -1,0 +1,115 @@
+// The port contract suites on the embedded adapters (SQLite and files), plus what only the
+// embedded adapters promise: durability across reopen and path safety.
+#include <gtest/gtest.h>
+
+#include "adapters/contracts.h"
+#include "adapters/embedded/dir_object_store.h"
+#include "adapters/embedded/source_log.h"
+#include "adapters/embedded/sqlite_ledger.h"
+#include "adapters/embedded/sqlite_member_store.h"
+#include "adapters/embedded/sqlite_queue.h"
+#include "support/test_support.h"
+
+namespace memberflow::contracts {
+namespace {
+
+using testing::FakeClock;
+using testing::TempDir;
+namespace emb = memberflow::embedded;
+
+struct EmbeddedQueues final : QueueHarness {
+  TempDir dir;
+  FakeClock clock;
+  std::shared_ptr<emb::SqliteQueueStore> store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::unique_ptr<Queue> fifo(const std::string& name, const std::string& dlq, int max) override {
+    emb::QueueOptions o;
+    o.redrive = emb::RedrivePolicy{dlq, max};
+    return store->queue(name, o);
+  }
+  std::unique_ptr<Queue> plain(const std::string& name) override {
+    emb::QueueOptions o;
+    o.fifo = false;
+    return store->queue(name, o);
+  }
+  void advance(int64_t ms) override { clock.advance(ms); }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, QueueContract,
+                         ::testing::Values([] { return std::unique_ptr<QueueHarness>(new EmbeddedQueues); }));
+
+struct EmbeddedLedger final : LedgerHarness {
+  TempDir dir;
+  std::unique_ptr<emb::SqliteLedger> l = *emb::SqliteLedger::open(dir.file("l.db"), 3600000);
+  Ledger& ledger() override { return *l; }
+  int64_t ttlMs() const override { return 3600000; }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, LedgerContract,
+                         ::testing::Values([] { return std::unique_ptr<LedgerHarness>(new EmbeddedLedger); }));
+
+struct EmbeddedObjects final : ObjectStoreHarness {
+  TempDir dir;
+  emb::DirObjectStore s{dir.path()};
+  ObjectStore& store() override { return s; }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, ObjectStoreContract,
+                         ::testing::Values([] { return std::unique_ptr<ObjectStoreHarness>(new EmbeddedObjects); }));
+
+struct EmbeddedSource final : ChangeSourceHarness {
+  TempDir dir;
+  std::unique_ptr<emb::SourceLog> producer = *emb::SourceLog::open(dir.file("s.db"), "t", 4, "producer");
+  ChangeSink& sink() override { return *producer; }
+  std::unique_ptr<ChangeSource> consumer(const std::string& group) override {
+    return *emb::SourceLog::open(dir.file("s.db"), "t", 4, group);
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, ChangeSourceContract,
+                         ::testing::Values([] { return std::unique_ptr<ChangeSourceHarness>(new EmbeddedSource); }));
+
+struct EmbeddedMembers final : MemberStoreHarness {
+  TempDir dir;
+  std::unique_ptr<emb::SqliteMemberStore> s = *emb::SqliteMemberStore::open(dir.file("m.db"), {});
+  MemberStore& store() override { return *s; }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, MemberStoreContract,
+                         ::testing::Values([] { return std::unique_ptr<MemberStoreHarness>(new EmbeddedMembers); }));
+
+TEST(EmbeddedDurability, QueueMessagesSurviveReopen) {
+  TempDir dir;
+  FakeClock clock;
+  {
+    auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+    ASSERT_TRUE(store->queue("q", {})->send({{"g", "d", "kept", {}}}).isOk());
+  }
+  auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  auto r = store->queue("q", {})->receive(1, 1000, 0);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].body, "kept");
+}
+
+TEST(EmbeddedDurability, TwoProcessesShareOneQueueFile) {
+  TempDir dir;
+  FakeClock clock;
+  auto a = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  auto b = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  ASSERT_TRUE(a->queue("q", {})->send({{"g", "1", "x", {}}}).isOk());
+  EXPECT_EQ(b->queue("q", {})->receive(1, 1000, 0)->size(), 1u);
+  EXPECT_TRUE(a->queue("q", {})->receive(1, 1000, 0)->empty());  // in flight, seen by both
+}
+
+TEST(EmbeddedObjectStore, RefusesKeysThatLeaveTheRoot) {
+  TempDir dir;
+  emb::DirObjectStore s(dir.path() + "/root");
+  EXPECT_CODE(s.put("../escape", "x", {}), kInvalidArgument);
+  EXPECT_CODE(s.put("/abs", "x", {}), kInvalidArgument);
+  EXPECT_CODE(s.get("a/../../b").status(), kInvalidArgument);
+}
+
+TEST(EmbeddedSourceLog, PartitionCountIsFixedAtCreation) {
+  TempDir dir;
+  { auto l = *emb::SourceLog::open(dir.file("s.db"), "t", 3, "g"); }
+  auto l = *emb::SourceLog::open(dir.file("s.db"), "t", 8, "g");
+  EXPECT_EQ(l->partitionCount(), 3);
+  EXPECT_CODE(l->append({{"k", "v", {}, 5, {}}}), kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace memberflow::contracts

@@ -1,0 +1,206 @@
+// The Member API: handlers over the embedded store, then the real Beast server on port 0
+// driven by the real libcurl client.
+#include <gtest/gtest.h>
+
+#include "adapters/embedded/sqlite_member_store.h"
+#include "adapters/http/curl_http_client.h"
+#include "api/auth.h"
+#include "api/handlers.h"
+#include "api/http_server.h"
+#include "common/crypto.h"
+#include "common/json.h"
+#include "support/test_support.h"
+
+namespace memberflow::api {
+namespace {
+
+using memberflow::testing::FakeClock;
+using memberflow::testing::TempDir;
+
+const char* kBody = R"({"name":{"first":"Ada","last":"Lovelace"},"birthDate":"1990-01-31",
+  "gender":"female","contact":{"email":"ada@example.org","phone":"515 555 0100"},
+  "status":"active"})";
+
+class ApiTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  FakeClock clock{1795008556853};
+  std::unique_ptr<embedded::SqliteMemberStore> store =
+      *embedded::SqliteMemberStore::open(dir.file("m.db"), {});
+  std::shared_ptr<LocalSigningKey> key = *LocalSigningKey::loadOrCreate(dir.file("k/key"), clock);
+  MemberApi api{*store, *key, clock, {}};
+  std::string rw = key->mint("test", {"member:read", "member:write"}, 600);
+
+  ApiResponse call(const std::string& method, const std::string& target, const std::string& body = "",
+                   std::map<std::string, std::string> headers = {}, const std::string* token = nullptr) {
+    ApiRequest r;
+    r.method = method;
+    r.target = target;
+    r.body = body;
+    r.headers = std::move(headers);
+    if (!r.headers.count("authorization")) r.headers["authorization"] = "Bearer " + (token ? *token : rw);
+    return api.handle(r);
+  }
+  static std::string header(const ApiResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+  static json::object body(const ApiResponse& r) { return json::parse(r.body).as_object(); }
+};
+
+TEST_F(ApiTest, PutCreatesThenReplacesAndGetServesWithETag) {
+  auto c = call("PUT", "/member/M1", kBody);
+  ASSERT_EQ(c.status, 201) << c.body;
+  EXPECT_EQ(header(c, "Location"), "/member/M1");
+  EXPECT_EQ(header(c, "ETag"), "\"1\"");
+  EXPECT_EQ(body(c).at("contact").at("phone").as_string(), "+15155550100");
+  auto g = call("GET", "/member/M1");
+  ASSERT_EQ(g.status, 200);
+  EXPECT_EQ(header(g, "ETag"), "\"1\"");
+  EXPECT_EQ(body(g).at("version").as_int64(), 1);
+  EXPECT_EQ(call("GET", "/member/M1", "", {{"if-none-match", "\"1\""}}).status, 304);
+  std::string changed = kBody;
+  changed.replace(changed.find("Lovelace"), 8, "Byron");
+  auto u = call("PUT", "/member/M1", changed);
+  EXPECT_EQ(u.status, 200);
+  EXPECT_EQ(header(u, "ETag"), "\"2\"");
+  EXPECT_EQ(header(u, "Content-Type"), "application/json");
+}
+
+TEST_F(ApiTest, ErrorsAreProblemDocumentsWithStableTypes) {
+  auto v = call("PUT", "/member/M1", R"({"name":{"first":"A","last":"B"},"birthDate":"1990-01-31","gender":"robot","status":"active"})");
+  EXPECT_EQ(v.status, 422);
+  EXPECT_EQ(header(v, "Content-Type"), "application/problem+json");
+  EXPECT_EQ(body(v).at("type").as_string(), "urn:memberflow:problem:validation-failed");
+  EXPECT_EQ(call("PUT", "/member/M1", "{nope").status, 400);
+  EXPECT_EQ(call("PUT", "/member/M1", std::string(kBody).insert(1, "\"ssn\":\"1\",")).status, 422);
+  EXPECT_EQ(call("GET", "/member/bad%20id").status, 400);
+  EXPECT_EQ(call("GET", "/member/NOPE").status, 404);
+  EXPECT_EQ(call("DELETE", "/member/NOPE").status, 404);
+  EXPECT_EQ(call("GET", "/nothing").status, 404);
+  EXPECT_EQ(call("PUT", "/member/M1", kBody, {{"x-source-sequence", "abc"}}).status, 400);
+  EXPECT_EQ(call("PUT", "/member/M1", std::string(2 << 20, ' ')).status, 413);
+  EXPECT_EQ(call("GET", "/members?limit=0").status, 400);
+  EXPECT_EQ(call("GET", "/members?updatedSince=yesterday").status, 400);
+}
+
+TEST_F(ApiTest, AuthenticationAndScopes) {
+  ApiRequest r{"GET", "/member/M1", {}, ""};
+  auto none = api.handle(r);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(header(none, "WWW-Authenticate"), "Bearer realm=\"memberflow\"");
+  std::string tampered = rw;
+  tampered[tampered.size() - 2] = tampered[tampered.size() - 2] == 'A' ? 'B' : 'A';
+  auto bad = call("GET", "/member/M1", "", {}, &tampered);
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_NE(header(bad, "WWW-Authenticate").find("invalid_token"), std::string::npos);
+  std::string ro = key->mint("reader", {"member:read"}, 600);
+  EXPECT_EQ(call("GET", "/member/M1", "", {}, &ro).status, 404);
+  auto forbidden = call("PUT", "/member/M1", kBody, {}, &ro);
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_NE(header(forbidden, "WWW-Authenticate").find("insufficient_scope"), std::string::npos);
+  // alg=none and expired tokens are refused.
+  std::string none64 = crypto::base64UrlEncode(R"({"alg":"none"})") + "." +
+                       crypto::base64UrlEncode(R"({"iss":"memberflow-local","aud":"memberflow-api","scope":"member:read","exp":9999999999})") + ".";
+  EXPECT_EQ(call("GET", "/member/M1", "", {}, &none64).status, 401);
+  std::string old = key->mint("old", {"member:read"}, 1);
+  clock.advance(120000);
+  EXPECT_EQ(call("GET", "/member/M1", "", {}, &old).status, 401);
+  // Operations endpoints carry no member data and stay open.
+  ApiRequest health{"GET", "/healthz", {}, ""};
+  EXPECT_EQ(api.handle(health).status, 200);
+  ApiRequest ready{"GET", "/readyz", {}, ""};
+  EXPECT_EQ(api.handle(ready).status, 200);
+  ApiRequest doc{"GET", "/openapi.json", {}, ""};
+  auto d = api.handle(doc);
+  EXPECT_EQ(json::parse(d.body).at("openapi").as_string(), "3.1.0");
+}
+
+TEST_F(ApiTest, IdempotencyKeyReplaysTheFirstResponse) {
+  auto a = call("PUT", "/member/M2", kBody, {{"idempotency-key", "msg-1"}});
+  ASSERT_EQ(a.status, 201);
+  auto b = call("PUT", "/member/M2", kBody, {{"idempotency-key", "msg-1"}});
+  EXPECT_EQ(b.status, 201);
+  EXPECT_EQ(b.body, a.body);
+  EXPECT_EQ(header(b, "Idempotent-Replayed"), "true");
+  std::string other = kBody;
+  other.replace(other.find("Lovelace"), 8, "Other");
+  EXPECT_EQ(call("PUT", "/member/M2", other, {{"idempotency-key", "msg-1"}}).status, 422);
+  EXPECT_EQ(body(call("GET", "/member/M2")).at("version").as_int64(), 1);
+}
+
+TEST_F(ApiTest, SourceSequenceGuardAndTombstones) {
+  ASSERT_EQ(call("PUT", "/member/M3", kBody, {{"x-source-sequence", "10"}}).status, 201);
+  auto stale = call("PUT", "/member/M3", kBody, {{"x-source-sequence", "9"}});
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(body(stale).at("type").as_string(), "urn:memberflow:problem:stale-source-sequence");
+  EXPECT_EQ(call("DELETE", "/member/M3", "", {{"x-source-sequence", "20"}}).status, 204);
+  EXPECT_EQ(call("GET", "/member/M3").status, 404);
+  EXPECT_EQ(call("PUT", "/member/M3", kBody, {{"x-source-sequence", "15"}}).status, 409);
+  EXPECT_EQ(call("PUT", "/member/M3", kBody, {{"x-source-sequence", "25"}}).status, 201);
+}
+
+TEST_F(ApiTest, IfMatchPostPatchHistoryAndList) {
+  ASSERT_EQ(call("PUT", "/member/M4", kBody).status, 201);
+  EXPECT_EQ(call("PUT", "/member/M4", kBody, {{"if-match", "\"7\""}}).status, 412);
+  std::string post = std::string(kBody).insert(1, "\"memberId\":\"M5\",");
+  EXPECT_EQ(call("POST", "/member", post).status, 201);
+  EXPECT_EQ(call("POST", "/member", post).status, 409);
+  auto p = call("PATCH", "/member/M4", R"({"status":"inactive","contact":{"email":null}})",
+                {{"if-match", "\"1\""}});
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_EQ(body(p).at("status").as_string(), "inactive");
+  EXPECT_TRUE(body(p).at("contact").at("email").is_null());
+  EXPECT_EQ(call("PATCH", "/member/M4", R"({"gender":"robot"})").status, 422);
+  EXPECT_EQ(call("PATCH", "/member/M4", R"({"extra":1})").status, 422);
+  EXPECT_EQ(call("PATCH", "/member/NOPE", R"({"status":"inactive"})").status, 404);
+  auto h = call("GET", "/member/M4/history");
+  ASSERT_EQ(h.status, 200);
+  auto changes = body(h).at("changes").as_array();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].at("lineage").at("via").as_string(), "api");
+  auto l = call("GET", "/members?limit=1");
+  ASSERT_EQ(l.status, 200);
+  EXPECT_EQ(body(l).at("members").as_array().size(), 1u);
+  std::string cursor(body(l).at("nextCursor").as_string());
+  auto l2 = call("GET", "/members?limit=10&cursor=" + cursor);
+  EXPECT_EQ(body(l2).at("members").as_array().size(), 1u);
+  EXPECT_TRUE(body(l2).at("nextCursor").is_null());
+}
+
+TEST_F(ApiTest, RealServerOnAnyFreePortWithKeepAliveAndLimits) {
+  ServerOptions so;
+  so.port = 0;
+  so.maxBodyBytes = 4096;
+  HttpServer server([this](const ApiRequest& r) { return api.handle(r); }, so);
+  ASSERT_TRUE(server.start().isOk());
+  ASSERT_NE(server.port(), 0);
+  std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  http::CurlHttpClient client;
+  HttpRequest put{"PUT", base + "/member/S1", {{"Authorization", "Bearer " + rw}, {"Content-Type", "application/json"}}, kBody, 5000};
+  auto r = client.send(put);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.response.status, 201);
+  EXPECT_EQ(r.response.header("etag"), "\"1\"");
+  for (int i = 0; i < 20; ++i) {  // reused connection
+    auto g = client.send({"GET", base + "/member/S1", {{"Authorization", "Bearer " + rw}}, "", 5000});
+    ASSERT_TRUE(g.ok());
+    EXPECT_EQ(g.response.status, 200);
+  }
+  HttpRequest big = put;
+  big.body = std::string(8192, 'x');
+  auto tooBig = client.send(big);
+  ASSERT_TRUE(tooBig.ok()) << tooBig.error;
+  EXPECT_EQ(tooBig.response.status, 413);
+  auto metrics = client.send({"GET", base + "/metrics", {}, "", 5000});
+  EXPECT_NE(metrics.response.body.find("memberflow_http_requests_total"), std::string::npos);
+  server.stop();
+  auto after = client.send({"GET", base + "/healthz", {}, "", 2000});
+  EXPECT_FALSE(after.ok());
+  EXPECT_EQ(after.transport, HttpResult::Transport::kNotSent);
+}
+
+}  // namespace
+}  // namespace memberflow::api

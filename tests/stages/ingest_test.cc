@@ -1,0 +1,170 @@
+// The ingest stage over the embedded adapters, with a forwarding queue that fails on demand.
+#include "stages/ingest.h"
+
+#include <gtest/gtest.h>
+
+#include "adapters/embedded/dir_object_store.h"
+#include "adapters/embedded/source_log.h"
+#include "adapters/embedded/sqlite_ledger.h"
+#include "adapters/embedded/sqlite_queue.h"
+#include "common/gzip.h"
+#include "domain/change_command.h"
+#include "support/test_support.h"
+
+namespace memberflow {
+namespace {
+
+using testing::FakeClock;
+using testing::TempDir;
+namespace emb = memberflow::embedded;
+
+// Forwards to a real queue; fails the next `failSends` sends (fault injection).
+class FlakyQueue final : public Queue {
+ public:
+  explicit FlakyQueue(Queue& q) : q_(q) {}
+  int failSends = 0;
+  const std::string& name() const override { return q_.name(); }
+  Status send(const std::vector<OutgoingMessage>& m) override {
+    if (failSends > 0) {
+      --failSends;
+      return Status::unavailable("injected send failure");
+    }
+    return q_.send(m);
+  }
+  Result<std::vector<ReceivedMessage>> receive(size_t n, int64_t v, int64_t w) override {
+    return q_.receive(n, v, w);
+  }
+  Status remove(const std::vector<std::string>& r) override { return q_.remove(r); }
+  Status changeVisibility(const std::string& r, int64_t v) override { return q_.changeVisibility(r, v); }
+  Result<QueueStats> stats() override { return q_.stats(); }
+  Result<std::vector<ReceivedMessage>> peek(size_t n) override { return q_.peek(n); }
+
+ private:
+  Queue& q_;
+};
+
+std::string row(const std::string& id, const std::string& last) {
+  return R"({"member_id":")" + id + R"(","first_name":"Ada","last_name":")" + last +
+         R"(","birth_date":7335,"gender":"F","status":"A"})";
+}
+std::string env(const std::string& op, const std::string& after, int64_t lsn) {
+  return R"({"before":null,"after":)" + after + R"(,"source":{"name":"core","ts_ms":1,"lsn":)" +
+         std::to_string(lsn) + R"(},"op":")" + op + R"("})";
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  FakeClock clock;
+  std::unique_ptr<emb::SourceLog> log = *emb::SourceLog::open(dir.file("s.db"), "member.changes", 2, "ingest");
+  emb::DirObjectStore objects{dir.file("objects")};
+  std::unique_ptr<emb::SqliteLedger> ledger = *emb::SqliteLedger::open(dir.file("l.db"), 3600000);
+  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::unique_ptr<Queue> changesReal = queues->queue("changes", {});
+  std::unique_ptr<Queue> dlq = queues->queue("ingest-dlq", {});
+  FlakyQueue changes{*changesReal};
+  IngestStage stage{*log, objects, *ledger, changes, *dlq, clock, {}};
+
+  std::vector<SourceRecord> pollAll() {
+    auto b = log->poll(1000, std::chrono::milliseconds(0));
+    return b.isOk() ? *b : std::vector<SourceRecord>{};
+  }
+};
+
+TEST_F(IngestTest, ArchivesLedgersEnqueuesAndDeadLetters) {
+  ASSERT_TRUE(log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 1), {}, 0, {}},
+                           {R"({"member_id":"M1"})", env("c", row("M1", "A"), 1), {}, 0, {}},  // dup
+                           {R"({"member_id":"M2"})", "{broken", {}, 0, {}},
+                           {R"({"member_id":"M1"})", std::nullopt, {}, 0, {}},
+                           {R"({"member_id":"M3"})", env("u", row("M3", "C"), 2), {}, 1, {}}})
+                  .isOk());
+  auto batch = pollAll();
+  ASSERT_EQ(batch.size(), 5u);
+  auto rep = stage.process(batch);
+  ASSERT_TRUE(rep.isOk()) << rep.status().toString();
+  EXPECT_EQ(rep->enqueued, 2u);
+  EXPECT_EQ(rep->duplicates, 1u);
+  EXPECT_EQ(rep->rejected, 1u);
+  EXPECT_EQ(rep->skipped, 1u);
+  EXPECT_EQ(rep->nextOffsets.at(0), 4);
+  EXPECT_EQ(rep->nextOffsets.at(1), 1);
+
+  // The raw archive holds every record, one line each, under offset-derived keys.
+  auto keys = objects.list("raw/member.changes/");
+  ASSERT_TRUE(keys.isOk());
+  ASSERT_EQ(keys->size(), 2u);
+  auto text = gzipDecompress(*objects.get((*keys)[0]));
+  ASSERT_TRUE(text.isOk());
+  EXPECT_EQ(std::count(text->begin(), text->end(), '\n'), 4);
+  EXPECT_NE(text->find("{broken"), std::string::npos);
+
+  // Commands carry lineage to the archived line.
+  auto cmds = changesReal->receive(10, 1000, 0);
+  ASSERT_EQ(cmds->size(), 2u);
+  auto cmd = parseCommand((*cmds)[0].body, 30000);
+  ASSERT_TRUE(cmd.isOk());
+  EXPECT_EQ(cmd->lineage.archiveKey, (*keys)[0]);
+  EXPECT_EQ(cmd->lineage.archiveLine, 1);
+
+  // The reject has its reason and coordinates; the ledger knows every outcome.
+  auto dead = dlq->peek(10);
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].attributes.at("reason"), "malformed_json");
+  EXPECT_EQ((*dead)[0].attributes.at("offset"), "2");
+  EXPECT_EQ((*dead)[0].groupId, "M2");
+  EXPECT_EQ(ledger->get("core:1")->outcome.outcome, "enqueued");
+}
+
+TEST_F(IngestTest, AFailedEnqueueLeavesClaimsPendingAndTheRetryCompletesThem) {
+  ASSERT_TRUE(log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 7), {}, 0, {}}}).isOk());
+  auto batch = pollAll();
+  changes.failSends = 1;
+  auto first = stage.process(batch);
+  EXPECT_EQ(first.status().code(), Code::kUnavailable);
+  EXPECT_EQ(ledger->get("core:7")->completedAtMs, 0);  // claimed, not done
+  // Redelivery (nothing was committed) processes it again instead of skipping it.
+  ASSERT_TRUE(log->rewindToCommitted().isOk());
+  auto again = stage.process(pollAll());
+  ASSERT_TRUE(again.isOk());
+  EXPECT_EQ(again->enqueued, 1u);
+  EXPECT_GT(ledger->get("core:7")->completedAtMs, 0);
+  EXPECT_EQ(changesReal->receive(10, 1000, 0)->size(), 1u);
+}
+
+TEST_F(IngestTest, ReprocessingADoneBatchChangesNothing) {
+  ASSERT_TRUE(log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 9), {}, 0, {}}}).isOk());
+  auto batch = pollAll();
+  ASSERT_TRUE(stage.process(batch).isOk());
+  auto again = stage.process(batch);
+  ASSERT_TRUE(again.isOk());
+  EXPECT_EQ(again->enqueued, 0u);
+  EXPECT_EQ(again->duplicates, 1u);
+  EXPECT_EQ(changesReal->stats()->visible, 1);
+}
+
+TEST_F(IngestTest, RedriveEnqueuesARecordThatIsValidNow) {
+  ASSERT_TRUE(log->append({{R"({"member_id":"M9"})", env("c", row("M9", "Z"), 3), {}, 0, {}}}).isOk());
+  auto batch = pollAll();
+  // Build the DLQ body as ingest would have for a rejected record.
+  json::object body{{"reason", "x"},
+                    {"lineage", lineageJson({"member.changes", 0, 0, "raw/k", 1})},
+                    {"record", json::parse(rawArchiveLine(batch[0]))}};
+  ASSERT_TRUE(stage.redrive(json::serialize(body)).isOk());
+  EXPECT_EQ(changesReal->stats()->visible, 1);
+  body["record"].as_object()["value"] = "{still broken";
+  EXPECT_EQ(stage.redrive(json::serialize(body)).code(), Code::kFailedPrecondition);
+}
+
+TEST(RawArchive, KeysDeriveFromCoordinatesAndBinaryIsBase64) {
+  EXPECT_EQ(rawArchiveKey("t", 3, 10, 20, 1767225600000),
+            "raw/t/dt=2026-01-01/p=3/00000000000000000010-00000000000000000020.ndjson.gz");
+  SourceRecord r;
+  r.key = std::string("\xff\x01", 2);
+  r.value = "{}";
+  auto line = json::parse(rawArchiveLine(r)).as_object();
+  EXPECT_EQ(line.at("keyEncoding").as_string(), "base64");
+  EXPECT_EQ(line.at("value").as_string(), "{}");
+}
+
+}  // namespace
+}  // namespace memberflow

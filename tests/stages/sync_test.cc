@@ -1,0 +1,195 @@
+// The sync stage's decisions, with a scripted HttpClient standing in for the Member API (a
+// mock of the port in a stage's unit test; the real API is exercised in api_test and e2e).
+#include "stages/sync.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <mutex>
+
+#include "adapters/embedded/sqlite_queue.h"
+#include "domain/change_command.h"
+#include "support/test_support.h"
+
+namespace memberflow {
+namespace {
+
+using testing::FakeClock;
+using testing::TempDir;
+namespace emb = memberflow::embedded;
+
+class ScriptedHttp final : public HttpClient {
+ public:
+  // Responses per member id, consumed in order; the last one repeats.
+  std::map<std::string, std::deque<HttpResult>> script;
+  std::vector<HttpRequest> seen;
+  std::mutex mu;
+  HttpResult send(const HttpRequest& r) override {
+    std::lock_guard lock(mu);
+    seen.push_back(r);
+    std::string id = r.url.substr(r.url.rfind('/') + 1);
+    auto& q = script[id];
+    if (q.empty()) return status(200);
+    HttpResult out = q.front();
+    if (q.size() > 1) q.pop_front();
+    return out;
+  }
+  static HttpResult status(int s, std::string body = "{}") {
+    HttpResult r;
+    r.response.status = s;
+    r.response.body = std::move(body);
+    return r;
+  }
+  static HttpResult unreachable() {
+    HttpResult r;
+    r.transport = HttpResult::Transport::kNotSent;
+    r.error = "connection refused";
+    return r;
+  }
+};
+
+class CountingTokens final : public TokenProvider {
+ public:
+  int refreshes = 0;
+  Result<std::string> token(bool force) override {
+    if (force) ++refreshes;
+    return std::string(force ? "fresh" : "cached");
+  }
+};
+
+Member member(const std::string& id) {
+  Member m;
+  m.memberId = id;
+  m.name = {"Ada", std::nullopt, "Lovelace", std::nullopt};
+  m.birthDate = "1990-01-31";
+  m.gender = "female";
+  m.status = "active";
+  return m;
+}
+
+OutgoingMessage command(const std::string& id, int64_t seq, bool del = false) {
+  ChangeCommand c;
+  c.messageId = "core:" + std::to_string(seq);
+  c.memberId = id;
+  c.sourceSequence = seq;
+  c.op = del ? ChangeCommand::Op::kDelete : ChangeCommand::Op::kUpsert;
+  if (!del) c.member = member(id);
+  return {id, c.messageId, serializeCommand(c), {}};
+}
+
+class SyncTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  FakeClock clock;
+  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::unique_ptr<Queue> changes = queues->queue("changes", {});
+  std::unique_ptr<Queue> dlq = queues->queue("changes-dlq", {});
+  ScriptedHttp http;
+  CountingTokens tokens;
+  SyncOptions opts = [] {
+    SyncOptions o;
+    o.apiBaseUrl = "http://api";
+    o.backoff = {100, 1000, 3};
+    o.workers = 4;
+    return o;
+  }();
+  SyncStage stage{*changes, *dlq, http, tokens, clock, opts};
+
+  SyncReport runOnce() {
+    auto batch = changes->receive(100, 30000, 0);
+    EXPECT_TRUE(batch.isOk());
+    auto r = stage.process(*batch);
+    EXPECT_TRUE(r.isOk()) << r.status().toString();
+    return r.isOk() ? *r : SyncReport{};
+  }
+};
+
+TEST_F(SyncTest, AppliesWithIdempotencyKeyAndSequenceThenDeletes) {
+  ASSERT_TRUE(changes->send({command("M1", 5), command("M2", 6, true)}).isOk());
+  auto r = runOnce();
+  EXPECT_EQ(r.applied, 2u);
+  ASSERT_EQ(http.seen.size(), 2u);
+  for (const auto& req : http.seen) {
+    std::map<std::string, std::string> h(req.headers.begin(), req.headers.end());
+    EXPECT_EQ(h["Idempotency-Key"].rfind("core:", 0), 0u);
+    EXPECT_FALSE(h["X-Source-Sequence"].empty());
+    EXPECT_EQ(h["Authorization"], "Bearer cached");
+    if (req.method == "PUT") EXPECT_NE(req.body.find("\"memberId\":\"M1\""), std::string::npos);
+    else EXPECT_EQ(req.method, "DELETE");
+  }
+  EXPECT_EQ(changes->stats()->visible + changes->stats()->inFlight, 0);
+}
+
+TEST_F(SyncTest, StaleAndDeleteOfAbsentAreAcknowledged) {
+  http.script["M1"] = {ScriptedHttp::status(409, R"({"type":"urn:memberflow:problem:stale-source-sequence"})")};
+  http.script["M2"] = {ScriptedHttp::status(404, R"({"type":"urn:memberflow:problem:member-not-found"})")};
+  ASSERT_TRUE(changes->send({command("M1", 5), command("M2", 6, true)}).isOk());
+  auto r = runOnce();
+  EXPECT_EQ(r.stale, 1u);
+  EXPECT_EQ(r.applied, 1u);
+  EXPECT_EQ(dlq->stats()->visible, 0);
+  EXPECT_EQ(changes->stats()->visible + changes->stats()->inFlight, 0);
+}
+
+TEST_F(SyncTest, UnfixableClientErrorsGoToTheDlqAtOnce) {
+  http.script["M1"] = {ScriptedHttp::status(422, R"({"type":"urn:memberflow:problem:validation-failed"})")};
+  ASSERT_TRUE(changes->send({command("M1", 5)}).isOk());
+  auto r = runOnce();
+  EXPECT_EQ(r.deadLettered, 1u);
+  auto dead = dlq->peek(10);
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].attributes.at("reason"), "api_rejected_422");
+  EXPECT_EQ(changes->stats()->visible + changes->stats()->inFlight, 0);
+}
+
+TEST_F(SyncTest, PoisonMessagesGoToTheDlq) {
+  ASSERT_TRUE(changes->send({{"M1", "bad", "not a command", {}}}).isOk());
+  EXPECT_EQ(runOnce().deadLettered, 1u);
+  EXPECT_EQ((*dlq->peek(1))[0].attributes.at("reason"), "malformed_command");
+  EXPECT_TRUE(http.seen.empty());
+}
+
+TEST_F(SyncTest, TransientFailuresRetryWithBackoffThenDeadLetter) {
+  http.script["M1"] = {ScriptedHttp::unreachable()};
+  ASSERT_TRUE(changes->send({command("M1", 5)}).isOk());
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto r = runOnce();
+    if (attempt < 3) {
+      EXPECT_EQ(r.retried, 1u) << attempt;
+      EXPECT_EQ(changes->stats()->inFlight, 1);  // hidden for the jittered backoff
+      clock.advance(1001);                        // the cap
+    } else {
+      EXPECT_EQ(r.deadLettered, 1u);
+    }
+  }
+  EXPECT_EQ((*dlq->peek(1))[0].attributes.at("reason"), "attempts_exhausted:api_unreachable");
+}
+
+TEST_F(SyncTest, ARetriedChangeHoldsBackTheSameMembersLaterChanges) {
+  http.script["M1"] = {ScriptedHttp::status(503), ScriptedHttp::status(200)};
+  ASSERT_TRUE(changes->send({command("M1", 5), command("M1", 6), command("M2", 7)}).isOk());
+  auto r = runOnce();
+  EXPECT_EQ(r.applied, 1u);  // M2 only
+  EXPECT_EQ(r.retried, 2u);
+  clock.advance(1001);
+  r = runOnce();
+  EXPECT_EQ(r.applied, 2u);
+  // The API saw M1's changes in order: 5 (failed), 5, 6.
+  std::vector<std::string> m1;
+  for (const auto& req : http.seen) {
+    for (const auto& [k, v] : req.headers) {
+      if (k == "X-Source-Sequence" && req.url.ends_with("/M1")) m1.push_back(v);
+    }
+  }
+  EXPECT_EQ(m1, (std::vector<std::string>{"5", "5", "6"}));
+}
+
+TEST_F(SyncTest, RefreshesTheTokenOnceOn401) {
+  http.script["M1"] = {ScriptedHttp::status(401), ScriptedHttp::status(200)};
+  ASSERT_TRUE(changes->send({command("M1", 5)}).isOk());
+  EXPECT_EQ(runOnce().applied, 1u);
+  EXPECT_EQ(tokens.refreshes, 1);
+}
+
+}  // namespace
+}  // namespace memberflow

@@ -1,0 +1,67 @@
+// File: test_support.h
+// Test helpers: temporary directories, a settable clock, waiting on conditions with a
+// deadline (never a fixed sleep), and the location of the shared third-party corpora.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "ports/clock.h"
+
+namespace memberflow::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("memberflow-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string path() const { return path_.string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(int64_t startMs = 1767225600000) : now_(startMs) {}
+  int64_t nowMs() const override { return now_.load(); }
+  void advance(int64_t ms) { now_ += ms; }
+  void set(int64_t ms) { now_ = ms; }
+
+ private:
+  std::atomic<int64_t> now_;
+};
+
+// Polls cond until it holds or the deadline passes; returns whether it held.
+inline bool waitFor(const std::function<bool()>& cond,
+                    std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond()) return true;
+    std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // poll interval, not a wait
+  }
+  return cond();
+}
+
+// ../shared/corpora relative to the source tree (set by CMake), or empty when absent.
+inline std::string corporaDir() {
+  std::filesystem::path p = std::filesystem::path(MEMBERFLOW_SOURCE_DIR) / ".." / "shared" / "corpora";
+  if (const char* env = std::getenv("MEMBERFLOW_CORPORA")) p = env;
+  return std::filesystem::exists(p) ? p.string() : std::string();
+}
+
+}  // namespace memberflow::testing
