@@ -281,7 +281,7 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
         r = {204, {}, {}, {}};
         break;
       default:
-        r = {400, {}, {}, {}};  // errors are not stored: they had no effect and may be retried
+        r = {0, {}, {}, {}};  // not stored: it had no effect, a retry is evaluated afresh
         break;
     }
     return r;

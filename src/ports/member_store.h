@@ -61,6 +61,7 @@ struct StoreWrite {
   json::object lineage;            // §3.2 lineage or {"via": "api"}
   int64_t nowMs = 0;
   // Renders the response to store under the idempotency key; called inside the transaction.
+  // Only 2xx/3xx responses are stored: a write that had no effect is evaluated again.
   std::function<StoredResponse(const WriteOutcome&)> render;
 };
 

@@ -350,6 +350,7 @@ class MemberStoreContract : public ::testing::TestWithParam<MemberStoreHarnessFa
     w.lineage = json::object{{"via", "test"}};
     w.nowMs = now_++;
     w.render = [](const WriteOutcome& o) -> StoredResponse {
+      if (o.result == WriteResult::kStale) return {409, "", "", ""};
       return {o.result == WriteResult::kCreated ? 201 : 200, "body", "\"1\"", ""};
     };
     return h_->store().apply(w);
@@ -429,6 +430,13 @@ TEST_P(MemberStoreContract, IdempotencyKeyReplaysAndDetectsReuse) {
   auto reuse = put("M4", sampleMember("M4", "Other"), std::nullopt, "key-1");
   EXPECT_EQ(reuse->result, WriteResult::kKeyReused);
   EXPECT_EQ(h_->store().get("M4")->version, 1);
+}
+
+TEST_P(MemberStoreContract, FailedWritesAreNotReplayedUnderTheirKey) {
+  ASSERT_TRUE(put("M8", sampleMember("M8"), 10).isOk());
+  // A stale write under a key: nothing stored, so a retry is judged again, not replayed.
+  EXPECT_EQ(put("M8", sampleMember("M8", "Late"), 5, "key-stale")->result, WriteResult::kStale);
+  EXPECT_EQ(put("M8", sampleMember("M8", "Late"), 5, "key-stale")->result, WriteResult::kStale);
 }
 
 TEST_P(MemberStoreContract, IfMatchAndCreateConflicts) {

@@ -118,7 +118,9 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
     out.result = r;
     if (w.idempotencyKey && w.render) {
       StoredResponse resp = w.render(out);
-      if (resp.status < 500) {
+      // Only responses of writes that took effect are replayed; a failure changed nothing
+      // and is evaluated afresh on a retry (a stale change stays stale, a fixed one passes).
+      if (resp.status >= 200 && resp.status < 400) {
         MF_PREPARE(ins, *db_,
                    "INSERT OR REPLACE INTO idempotency(key, fingerprint, status, body, etag,"
                    " location, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?)");

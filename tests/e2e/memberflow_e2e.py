@@ -1,0 +1,410 @@
+"""Helpers for memberflow's end-to-end tests.
+
+The oracle here computes the expected final state from the generated raw records with its
+own implementation of DESIGN.md section 3.1 (decoding, validation, message ids, dedup,
+the source-sequence guard, tombstones, no-ops). It shares no code with the C++ transform,
+so the two can disagree, and a disagreement fails the test.
+"""
+import datetime
+import hashlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+BIN = os.environ.get("MEMBERFLOW_BIN", "build/memberflow")
+EPOCH = datetime.date(1970, 1, 1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)  # poll interval inside a deadline
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Pipeline:
+    """A data directory, a config file and the memberflow processes started on them."""
+
+    def __init__(self, tmp, **overrides):
+        self.dir = tmp
+        self.port = free_port()
+        cfg = {
+            "storage": {"data_dir": os.path.join(tmp, "var")},
+            "api": {"port": self.port},
+            "sync": {"visibility_ms": 2000, "backoff_base_ms": 50, "backoff_cap_ms": 500},
+            "log": {"level": "info"},
+        }
+        for section, values in overrides.items():
+            cfg.setdefault(section, {}).update(values)
+        self.config = os.path.join(tmp, "memberflow.toml")
+        with open(self.config, "w") as f:
+            for section, values in cfg.items():
+                f.write(f"[{section}]\n")
+                for k, v in values.items():
+                    f.write(f"{k} = {json.dumps(v)}\n")
+        self.procs = []
+        self.logs = []
+
+    def cli(self, *args, input=None, check=True):
+        r = subprocess.run([BIN, "--config", self.config, *args], input=input,
+                           capture_output=True, text=True, timeout=300)
+        if check and r.returncode != 0:
+            raise AssertionError(f"memberflow {' '.join(args)} failed: {r.stderr}")
+        return r
+
+    def start(self, *args):
+        log = open(os.path.join(self.dir, f"run-{len(self.logs)}.log"), "w")
+        p = subprocess.Popen([BIN, "--config", self.config, "run", *args],
+                             stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        self.logs.append(log.name)
+        wait_for(lambda: self.ready() or p.poll() is not None, 30, "the API")
+        assert p.poll() is None, f"run exited early: {open(log.name).read()}"
+        return p
+
+    def ready(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
+                return r.status == 200
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return False
+
+    def stop(self, p, sig=signal.SIGTERM):
+        if p.poll() is None:
+            p.send_signal(sig)
+            p.wait(timeout=60)
+        return p.returncode
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    def status(self):
+        return json.loads(self.cli("status").stdout)
+
+    def idle(self, expected_records):
+        s = self.status()
+        q = s["queues"]["changes"]
+        return (s["source"]["records"] == expected_records and s["source"]["lag"] == 0
+                and q["visible"] == 0 and q["inFlight"] == 0)
+
+    def token(self, *scopes):
+        args = ["token"]
+        for s in scopes:
+            args += ["--scope", s]
+        return self.cli(*args).stdout.strip()
+
+    def get(self, path, token):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                     headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def dlq(self, queue):
+        out = self.cli("dlq", "list", "--queue", queue, "--limit", "1000000").stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def members_db(self):
+        return sqlite3.connect(os.path.join(self.dir, "var", "members.db"))
+
+
+# ---- the oracle ------------------------------------------------------------------------
+
+class Invalid(Exception):
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+def compact(v):
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+def as_bytes(v):
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v.encode()
+    return compact(v).encode()
+
+
+def days_to_iso(d):
+    return (EPOCH + datetime.timedelta(days=d)).isoformat()
+
+
+def parse_date(v, field):
+    if isinstance(v, bool):
+        raise Invalid("invalid_date")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str):
+        try:
+            if len(v) != 10:
+                raise ValueError
+            return (datetime.date.fromisoformat(v) - EPOCH).days
+        except ValueError:
+            raise Invalid("invalid_date")
+    raise Invalid("invalid_date")
+
+
+def opt_text(row, field, limit):
+    v = row.get(field)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise Invalid("invalid_type")
+    v = v.strip()
+    if len(v) > limit:
+        raise Invalid("too_long")
+    return v or None
+
+
+def name(row, field):
+    v = row.get(field)
+    if v is not None and not isinstance(v, str):
+        raise Invalid("invalid_type")
+    v = (v or "").strip()
+    if not v:
+        raise Invalid("missing_field")
+    if len(v) > 100:
+        raise Invalid("too_long")
+    return v
+
+
+def canonical(row, today):
+    """DESIGN.md 3.1 row -> 3.3 canonical member, written from the table, not the C++."""
+    mid = row.get("member_id")
+    m = {"memberId": mid}
+    first, last = name(row, "first_name"), name(row, "last_name")
+    middle, suffix = opt_text(row, "middle_name", 100), opt_text(row, "suffix", 100)
+    m["name"] = {"first": first, "middle": middle, "last": last, "suffix": suffix}
+    if row.get("birth_date") is None:
+        raise Invalid("missing_field")
+    bd = parse_date(row["birth_date"], "birth_date")
+    if bd > today or bd < (datetime.date(1900, 1, 1) - EPOCH).days:
+        raise Invalid("invalid_birth_date")
+    m["birthDate"] = days_to_iso(bd)
+    genders = {"M": "male", "F": "female", "U": "unknown", "X": "other"}
+    if (row.get("gender") or "").strip() not in genders:
+        raise Invalid("invalid_gender")
+    m["gender"] = genders[row["gender"].strip()]
+    email = row.get("email")
+    if email is not None:
+        email = email.strip()
+        local, at, domain = email.partition("@")
+        if not local or not domain or "@" in domain:
+            raise Invalid("invalid_email")
+    phone = row.get("phone")
+    if phone is not None:
+        phone = phone.strip()
+        if any(not (c.isdigit() or c in " +-()") for c in phone):
+            raise Invalid("invalid_phone")
+        digits = "".join(c for c in phone if c.isdigit())
+        if len(digits) == 10:
+            phone = "+1" + digits
+        elif len(digits) == 11 and digits[0] == "1":
+            phone = "+" + digits
+    m["contact"] = {"email": email, "phone": phone}
+    state = row.get("state")
+    if state is not None:
+        state = state.strip()
+        if len(state) != 2 or not state.isalpha():
+            raise Invalid("invalid_state")
+        state = state.upper()
+    pc = row.get("postal_code")
+    if pc is not None:
+        pc = pc.strip()
+        ok = (len(pc) == 5 and pc.isdigit()) or (
+            len(pc) == 10 and pc[5] == "-" and pc[:5].isdigit() and pc[6:].isdigit())
+        if not ok:
+            raise Invalid("invalid_postal_code")
+    country = (row.get("country") or "US").strip().upper() or "US"
+    m["address"] = {"line1": opt_text(row, "address_line1", 200),
+                    "line2": opt_text(row, "address_line2", 200),
+                    "city": opt_text(row, "city", 200), "state": state,
+                    "postalCode": pc, "country": country}
+    rel = row.get("relationship")
+    if rel is not None and rel not in ("self", "spouse", "child", "other"):
+        raise Invalid("invalid_relationship")
+    start = row.get("coverage_start")
+    end = row.get("coverage_end")
+    start = days_to_iso(parse_date(start, "coverage_start")) if start is not None else None
+    end = days_to_iso(parse_date(end, "coverage_end")) if end is not None else None
+    if start and end and end < start:
+        raise Invalid("invalid_coverage")
+    m["coverage"] = {"planId": opt_text(row, "plan_id", 64),
+                     "groupNumber": opt_text(row, "group_number", 64),
+                     "subscriberId": opt_text(row, "subscriber_id", 64),
+                     "relationship": rel, "startDate": start, "endDate": end}
+    statuses = {"A": "active", "I": "inactive", "T": "terminated"}
+    if (row.get("status") or "").strip() not in statuses:
+        raise Invalid("invalid_status")
+    m["status"] = statuses[row["status"].strip()]
+    return m
+
+
+def message_id(rec, key_bytes, value_bytes, env):
+    headers = rec.get("headers") or {}
+    for h in ("id", "ce_id"):
+        if headers.get(h):
+            return headers[h]
+    src = env.get("source") if isinstance(env, dict) else None
+    if isinstance(src, dict) and isinstance(src.get("lsn"), int) and isinstance(src.get("name"), str):
+        return f"{src['name']}:{src['lsn']}"
+    return hashlib.sha256((key_bytes or b"") + b"\0" + (value_bytes or b"")).hexdigest()
+
+
+def unwrap(v):
+    if isinstance(v, dict) and "schema" in v and "payload" in v:
+        return v["payload"]
+    return v
+
+
+def decode(rec, today):
+    """Returns (message_id, outcome, detail) for one produced line."""
+    key_bytes, value_bytes = as_bytes(rec.get("key")), as_bytes(rec.get("value"))
+    key = rec.get("key")
+    key_id = unwrap(key).get("member_id") if isinstance(unwrap(key), dict) else None
+    if value_bytes is None:
+        return message_id(rec, key_bytes, None, None), "tombstone", None
+    try:
+        value = json.loads(value_bytes)
+    except ValueError:
+        return message_id(rec, key_bytes, value_bytes, None), "invalid", "malformed_json"
+    env = unwrap(value)
+    mid = message_id(rec, key_bytes, value_bytes, env if isinstance(env, dict) else None)
+    if not isinstance(env, dict):
+        return mid, "invalid", "not_an_envelope"
+    op = env.get("op")
+    if op is None:
+        return mid, "invalid", "missing_op"
+    if op not in ("c", "u", "d", "r"):
+        return mid, "invalid", "unsupported_op"
+    src = env.get("source")
+    if not isinstance(src, dict):
+        return mid, "invalid", "missing_source"
+    seq = src.get("lsn", src.get("ts_ms"))
+    if not isinstance(seq, int):
+        return mid, "invalid", "missing_source_position"
+    row = env.get("after") if op != "d" else env.get("before")
+    if op != "d" and row is None:
+        return mid, "invalid", "missing_row"
+    row_id = row.get("member_id") if isinstance(row, dict) else None
+    if key_id and row_id and key_id != row_id:
+        return mid, "invalid", "key_mismatch"
+    member = row_id or key_id
+    if op == "d":
+        return mid, "change", (member, seq, None)
+    try:
+        return mid, "change", (member, seq, canonical(env["after"], today))
+    except Invalid as e:
+        return mid, "invalid", e.code
+
+
+def expected_state(lines, today=None):
+    """Replays records in order (one member's records share a partition, so their relative
+    order is the pipeline's order). Returns members, invalid ids with reasons, event count."""
+    today = today if today is not None else (datetime.date.today() - EPOCH).days
+    seen = set()
+    members = {}  # id -> {"content", "seq", "version", "deleted"}
+    invalid = {}
+    events = 0
+    for line in lines:
+        rec = json.loads(line)
+        mid, outcome, detail = decode(rec, today)
+        if mid in seen:
+            continue
+        seen.add(mid)
+        if outcome == "invalid":
+            invalid[mid] = detail
+            continue
+        if outcome == "tombstone":
+            continue
+        member, seq, content = detail
+        st = members.setdefault(member, {"content": None, "seq": None, "version": 0, "deleted": True})
+        if st["seq"] is not None and seq <= st["seq"]:
+            continue  # stale
+        st["seq"] = seq
+        live = not st["deleted"]
+        if content is None:
+            if live:
+                st.update(deleted=True, version=st["version"] + 1)
+                events += 1
+        elif live and st["content"] == content:
+            pass  # no-op: sequence recorded, no version, no event
+        else:
+            st.update(content=content, deleted=False, version=st["version"] + 1)
+            events += 1
+    return members, invalid, events
+
+
+def check_pipeline(p, lines, expect_records):
+    """Every invariant the end-to-end and crash tests hold the pipeline to."""
+    members, invalid, events = expected_state(lines)
+    token = p.token("member:read")
+    live = 0
+    for mid, st in members.items():
+        status, body = p.get(f"/member/{mid}", token)
+        if st["deleted"]:
+            assert status == 404, f"{mid} should be absent, got {status}"
+            continue
+        live += 1
+        assert status == 200, f"{mid}: HTTP {status}"
+        got = {k: v for k, v in body.items() if k not in ("version", "sourceSequence", "updatedAt")}
+        assert got == st["content"], f"{mid} differs:\n got {got}\nwant {st['content']}"
+        assert body["version"] == st["version"], f"{mid} version {body['version']} != {st['version']}"
+        assert body["sourceSequence"] == st["seq"], f"{mid} sequence"
+    assert live > 0
+
+    # No duplicate events: versions per member are 1..N with one event each.
+    db = p.members_db()
+    rows = db.execute("SELECT member_id, event FROM outbox ORDER BY seq").fetchall()
+    db.close()
+    per_member = {}
+    ids = set()
+    for member_id, event in rows:
+        ev = json.loads(event)
+        assert ev["id"] not in ids, "duplicate event id"
+        ids.add(ev["id"])
+        per_member.setdefault(member_id, []).append(ev["data"]["version"])
+    assert len(rows) == events, f"{len(rows)} outbox events, expected {events}"
+    for mid, versions in per_member.items():
+        assert versions == list(range(1, len(versions) + 1)), f"{mid} event versions {versions}"
+        assert len(versions) == members[mid]["version"]
+
+    # Every invalid record is in the ingest DLQ once, with its reason.
+    dead = p.dlq("ingest")
+    got = {}
+    for d in dead:
+        mid = d["attributes"]["messageId"]
+        assert mid not in got, f"{mid} dead-lettered twice"
+        got[mid] = d["attributes"]["reason"]
+    assert got == invalid
+
+    # Nothing in flight, nothing failed downstream.
+    s = p.status()
+    assert s["source"]["records"] == expect_records and s["source"]["lag"] == 0, s
+    assert s["queues"]["changes"] == {"visible": 0, "inFlight": 0}, s
+    assert s["queues"]["changes-dlq"] == {"visible": 0, "inFlight": 0}, s
+    return members, invalid, events
