@@ -1,6 +1,10 @@
 #include "cli/app.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <csignal>
@@ -199,7 +203,7 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
   if (wantApi) {
     if (Status s = apiRunner.start(rt); !s.isOk()) return fail(s);
   }
-  if (wantIngest || opts.untilIdle) {
+  if (wantIngest) {
     if (Status s = rt.openIngestSide(); !s.isOk()) return fail(s);
   }
   if (Status s = rt.openQueues(); !s.isOk()) return fail(s);
@@ -231,8 +235,14 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
       lastGauge = std::chrono::steady_clock::now();
     }
     if (opts.untilIdle) {
-      auto q = rt.changes->stats();
-      bool idle = sourceLag(*rt.source) == 0 && q.isOk() && q->visible + q->inFlight == 0;
+      // Idle for the stages that run: ingest has consumed the source, sync has drained the
+      // changes queue.
+      bool idle = true;
+      if (wantIngest) idle = sourceLag(*rt.source) == 0;
+      if (wantSync) {
+        auto q = rt.changes->stats();
+        idle = idle && q.isOk() && q->visible + q->inFlight == 0;
+      }
       idleChecks = idle ? idleChecks + 1 : 0;
       if (idleChecks >= 3) break;
     }
@@ -302,6 +312,61 @@ class Progress {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
 };
 
+// Reads JSONL from a file descriptor and appends in batches. A batch is flushed when it is
+// full or when the input pauses (nothing more to read right now), so a paced stream is
+// appended as it arrives instead of waiting for a full batch.
+Status produceFd(Runtime& rt, int fd, int64_t& produced) {
+  MF_RETURN_IF_ERROR(rt.openSource());
+  Progress progress("produced");
+  std::vector<ProduceRecord> batch;
+  std::string pending;
+  int64_t lineNo = 0;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return Status::ok();
+    MF_RETURN_IF_ERROR(rt.source->append(batch));
+    produced += static_cast<int64_t>(batch.size());
+    batch.clear();
+    progress.update(produced);
+    return Status::ok();
+  };
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::unavailable("read failed");
+    if (n == 0) break;
+    pending.append(buf.data(), static_cast<size_t>(n));
+    size_t start = 0;
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      ++lineNo;
+      std::string line = pending.substr(start, nl - start);
+      if (line.empty()) continue;
+      auto r = parseProduceLine(line);
+      if (!r.isOk()) {
+        MF_RETURN_IF_ERROR(flush());
+        return Status::invalidArgument("line " + std::to_string(lineNo) + ": " + r.status().message());
+      }
+      batch.push_back(std::move(r).value());
+      if (batch.size() >= 1000) MF_RETURN_IF_ERROR(flush());
+    }
+    pending.erase(0, start);
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 0) MF_RETURN_IF_ERROR(flush());  // input paused
+  }
+  if (!pending.empty()) {
+    ++lineNo;
+    auto r = parseProduceLine(pending);
+    if (!r.isOk()) {
+      MF_RETURN_IF_ERROR(flush());
+      return Status::invalidArgument("line " + std::to_string(lineNo) + ": " + r.status().message());
+    }
+    batch.push_back(std::move(r).value());
+  }
+  MF_RETURN_IF_ERROR(flush());
+  progress.update(produced, true);
+  return Status::ok();
+}
+
 Status produceStream(Runtime& rt, std::istream& in, int64_t& produced) {
   MF_RETURN_IF_ERROR(rt.openSource());
   Progress progress("produced");
@@ -367,11 +432,12 @@ int produceCommand(const Config& cfg, const std::optional<std::string>& file) {
   int64_t produced = 0;
   Status s;
   if (file && *file != "-") {
-    std::ifstream in(*file);
-    if (!in) return fail(Status::invalidArgument("cannot read " + *file));
-    s = produceStream(rt, in, produced);
+    int fd = ::open(file->c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(Status::invalidArgument("cannot read " + *file));
+    s = produceFd(rt, fd, produced);
+    ::close(fd);
   } else {
-    s = produceStream(rt, std::cin, produced);
+    s = produceFd(rt, STDIN_FILENO, produced);
   }
   std::cerr << "produced " << produced << " records to " << cfg.topic << "\n";
   return s.isOk() ? 0 : fail(s);

@@ -36,11 +36,11 @@ struct Config {
   // [api]
   std::string apiListen = "127.0.0.1";
   int64_t apiPort = 8080;
-  int64_t apiThreads = 2;
+  int64_t apiThreads = 4;
   int64_t apiMaxBodyBytes = 1 << 20;
   // [sync]
   std::string syncApiUrl;  // default: http://<api.listen>:<api.port>
-  int64_t syncWorkers = 8;
+  int64_t syncWorkers = 16;
   int64_t syncMaxBatch = 200;
   int64_t syncVisibilityMs = 30000;
   int64_t syncMaxAttempts = 6;

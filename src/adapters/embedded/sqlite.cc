@@ -50,6 +50,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
   MF_RETURN_IF_ERROR(out->exec(opts.synchronousFull ? "PRAGMA synchronous=FULL"
                                                     : "PRAGMA synchronous=NORMAL"));
   MF_RETURN_IF_ERROR(out->exec("PRAGMA foreign_keys=ON"));
+  MF_RETURN_IF_ERROR(out->exec("PRAGMA wal_autocheckpoint=10000"));
   return out;
 }
 

@@ -76,18 +76,56 @@ Result<std::optional<StoredMember>> SqliteMemberStore::load(const std::string& m
 }
 
 Result<WriteOutcome> SqliteMemberStore::apply(const StoreWrite& w) {
-  std::lock_guard lock(mu_);
-  Transaction tx(*db_);
-  MF_RETURN_IF_ERROR(tx.begin());
-  auto out = applyLocked(w);
-  if (!out.isOk()) return out;
-  MF_RETURN_IF_ERROR(tx.commit());
-  if (++writes_ % 1000 == 0) {
-    MF_PREPARE(purge, *db_, "DELETE FROM idempotency WHERE expires_at <= ?");
-    purge->bind(1, w.nowMs);
-    (void)purge->run();
+  Pending mine{&w};
+  std::unique_lock lock(queueMu_);
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (leaderActive_) {
+      queueCv_.wait(lock);
+      continue;
+    }
+    // Lead: commit everything queued so far (our own write included) in one transaction.
+    leaderActive_ = true;
+    std::vector<Pending*> group;
+    while (!queue_.empty() && group.size() < 128) {
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    lock.unlock();
+    commitGroup(group);
+    lock.lock();
+    for (Pending* p : group) p->done = true;
+    leaderActive_ = false;
+    queueCv_.notify_all();
   }
-  return out;
+  return std::move(mine.outcome);
+}
+
+void SqliteMemberStore::commitGroup(std::vector<Pending*>& group) {
+  std::lock_guard lock(mu_);
+  auto failAll = [&](const Status& s) {
+    for (Pending* p : group) p->outcome = s;
+  };
+  Transaction tx(*db_);
+  if (Status s = tx.begin(); !s.isOk()) return failAll(s);
+  int64_t lastNow = 0;
+  for (Pending* p : group) {
+    if (Status s = db_->exec("SAVEPOINT w"); !s.isOk()) return failAll(s);
+    p->outcome = applyLocked(*p->write);
+    if (!p->outcome.isOk()) (void)db_->exec("ROLLBACK TO w");
+    if (Status s = db_->exec("RELEASE w"); !s.isOk()) return failAll(s);
+    lastNow = std::max(lastNow, p->write->nowMs);
+  }
+  if (Status s = tx.commit(); !s.isOk()) return failAll(s);  // nothing of the group applied
+  writes_ += group.size();
+  if (writes_ >= 1000) {
+    writes_ = 0;
+    auto purge = db_->prepare("DELETE FROM idempotency WHERE expires_at <= ?");
+    if (purge.isOk()) {
+      (*purge)->bind(1, lastNow);
+      (void)(*purge)->run();
+    }
+  }
 }
 
 Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {

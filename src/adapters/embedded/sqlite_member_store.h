@@ -1,8 +1,12 @@
 // File: sqlite_member_store.h
 // The embedded member store: members (tombstones included), history, outbox and idempotency
-// keys in one SQLite database; every write is one transaction.
+// keys in one SQLite database. Every write is atomic and durable when apply() returns. Writes
+// that arrive together share one transaction (group commit): each runs in its own SAVEPOINT,
+// so a failing write rolls back alone, and all callers return after the one COMMIT.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 
@@ -32,10 +36,22 @@ class SqliteMemberStore final : public MemberStore {
  private:
   SqliteMemberStore(std::unique_ptr<SqliteDb> db, Options opts)
       : db_(std::move(db)), opts_(opts) {}
+  struct Pending {
+    const StoreWrite* write;
+    Result<WriteOutcome> outcome{Status::internal("not applied")};
+    bool done = false;
+  };
+  void commitGroup(std::vector<Pending*>& group);
   Result<WriteOutcome> applyLocked(const StoreWrite& w);
   Result<std::optional<StoredMember>> load(const std::string& memberId);
 
-  std::mutex mu_;
+  // Group commit: writers queue here; one of them (the leader) commits everyone queued.
+  std::mutex queueMu_;
+  std::condition_variable queueCv_;
+  std::deque<Pending*> queue_;
+  bool leaderActive_ = false;
+
+  std::mutex mu_;  // the connection
   std::unique_ptr<SqliteDb> db_;
   Options opts_;
   uint64_t writes_ = 0;
