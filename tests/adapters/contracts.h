@@ -19,6 +19,7 @@
 #include "ports/member_store.h"
 #include "ports/object_store.h"
 #include "ports/queue.h"
+#include "ports/secrets.h"
 
 namespace memberflow::contracts {
 
@@ -557,6 +558,35 @@ TEST_P(MemberStoreContract, ConcurrentWritersNeverLoseTheNewestChange) {
   ASSERT_TRUE(outbox.isOk());
   for (const auto& e : *outbox) events += e.memberId == "C1";
   EXPECT_EQ(static_cast<int64_t>(events), g->version);
+}
+
+// ---------------------------------------------------------------------------------------
+struct SecretsHarness {
+  virtual ~SecretsHarness() = default;
+  virtual Secrets& secrets() = 0;
+  // Stores a secret by the adapter's own means (file, environment, Secrets Manager).
+  virtual void put(const std::string& name, const std::string& value) = 0;
+};
+using SecretsHarnessFactory = std::function<std::unique_ptr<SecretsHarness>()>;
+
+class SecretsContract : public ::testing::TestWithParam<SecretsHarnessFactory> {
+ protected:
+  void SetUp() override { h_ = GetParam()(); }
+  std::unique_ptr<SecretsHarness> h_;
+};
+
+TEST_P(SecretsContract, ReturnsStoredValuesExactly) {
+  h_->put("sync-client-secret", "s3cr3t\nwith newline");
+  auto v = h_->secrets().get("sync-client-secret");
+  ASSERT_TRUE(v.isOk()) << v.status().toString();
+  EXPECT_EQ(*v, "s3cr3t\nwith newline");
+}
+
+TEST_P(SecretsContract, UnknownSecretIsNotFoundAndTheErrorHoldsNoValue) {
+  h_->put("present", "value-that-must-not-leak");
+  auto v = h_->secrets().get("absent");
+  EXPECT_CODE(v.status(), kNotFound);
+  EXPECT_EQ(v.status().message().find("value-that-must-not-leak"), std::string::npos);
 }
 
 }  // namespace memberflow::contracts

@@ -2,8 +2,11 @@
 // embedded adapters promise: durability across reopen and path safety.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "adapters/contracts.h"
 #include "adapters/embedded/dir_object_store.h"
+#include "adapters/embedded/env_secrets.h"
 #include "adapters/embedded/source_log.h"
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_member_store.h"
@@ -71,6 +74,28 @@ struct EmbeddedMembers final : MemberStoreHarness {
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, MemberStoreContract,
                          ::testing::Values([] { return std::unique_ptr<MemberStoreHarness>(new EmbeddedMembers); }));
+
+struct EmbeddedSecrets final : SecretsHarness {
+  TempDir dir;
+  emb::EnvSecrets s{dir.path()};
+  Secrets& secrets() override { return s; }
+  void put(const std::string& name, const std::string& value) override {
+    std::ofstream(dir.file(name), std::ios::binary) << value;
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, SecretsContract,
+                         ::testing::Values([] { return std::unique_ptr<SecretsHarness>(new EmbeddedSecrets); }));
+
+TEST(EmbeddedSecretsEnv, EnvironmentWinsOverFilesAndNamesCannotEscape) {
+  TempDir dir;
+  emb::EnvSecrets s(dir.path());
+  std::ofstream(dir.file("api-key")) << "from-file";
+  setenv("MEMBERFLOW_SECRET_API_KEY", "from-env", 1);
+  EXPECT_EQ(*s.get("api-key"), "from-env");
+  unsetenv("MEMBERFLOW_SECRET_API_KEY");
+  EXPECT_EQ(*s.get("api-key"), "from-file");
+  EXPECT_CODE(s.get("../etc/passwd").status(), kInvalidArgument);
+}
 
 TEST(EmbeddedDurability, QueueMessagesSurviveReopen) {
   TempDir dir;
