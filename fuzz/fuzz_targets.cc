@@ -4,6 +4,7 @@
 //   2 member:   an API body through the canonical member parser
 //   3 command:  a queue message through the change command parser
 //   4 jwt:      a bearer token through the verifier
+//   5 pattern:  an EventBridge event pattern through the parser, then matched
 // Any crash, sanitizer report or broken invariant (abort) is a finding.
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "api/auth.h"
 #include "domain/change_command.h"
 #include "domain/debezium.h"
+#include "domain/event_pattern.h"
 #include "domain/member.h"
 #include "domain/transform.h"
 
@@ -63,6 +65,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static api::LocalSigningKey key(std::string(32, 'k'), clock);
   auto claims = key.verify(in);
   if (claims.isOk() && in.find('.') == std::string::npos) std::abort();
+#elif MEMBERFLOW_FUZZ_TARGET == 5
+  static const json::value event = json::parse(
+      R"({"source":"memberflow/member-api","type":"member.updated","data":{"member":{"memberId":"M1",)"
+      R"("address":{"state":"IA","postalCode":"50309"},"tags":["a","b"]},"version":3,)"
+      R"("items":[{"k":"x","v":1},{"k":"y"}]},"ip":"10.0.0.7"})");
+  auto p = EventPattern::parse(in);
+  if (p.isOk()) {
+    (void)p->matches(event);
+    RuleSet rs;
+    if (!rs.add("r", json::parse(in)).isOk()) std::abort();  // parse and add agree
+    if ((rs.match(event).size() == 1) != p->matches(event)) std::abort();  // index is exact
+  }
 #else
 #error "define MEMBERFLOW_FUZZ_TARGET"
 #endif

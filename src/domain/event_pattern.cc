@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <tuple>
 
 namespace memberflow {
 namespace {
@@ -534,29 +535,42 @@ size_t EventPattern::conjunctionCount() const { return conjunctions(*root_); }
 
 namespace {
 
-// A top-level path whose conditions are all exact strings (no $or above it).
-std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> indexKey(
-    const json::object& pattern) {
+using Anchor = std::tuple<std::vector<std::string>, bool, std::vector<std::string>>;
+
+// Leaves of the top-level conjunction (not under $or) whose conditions are all exact strings,
+// or all plain prefixes: (path, isPrefix, values).
+void anchorsOf(const json::object& pattern, std::vector<std::string>& path, std::vector<Anchor>& out) {
   for (const auto& kv : pattern) {
-    if (kv.key() == "$or" || !kv.value().is_array()) continue;
-    std::vector<std::string> values;
-    for (const auto& e : kv.value().get_array()) {
-      if (!e.is_string()) {
-        values.clear();
-        break;
+    if (kv.key() == "$or") continue;
+    path.emplace_back(kv.key());
+    if (kv.value().is_object()) {
+      anchorsOf(kv.value().get_object(), path, out);
+    } else if (kv.value().is_array()) {
+      std::vector<std::string> values;
+      bool exact = true, prefix = true;
+      for (const auto& e : kv.value().get_array()) {
+        if (e.is_string()) {
+          prefix = false;
+          values.emplace_back(e.get_string());
+        } else if (e.is_object() && e.get_object().size() == 1 && e.get_object().contains("prefix") &&
+                   e.get_object().at("prefix").is_string()) {
+          exact = false;
+          values.emplace_back(e.get_object().at("prefix").get_string());
+        } else {
+          exact = prefix = false;
+        }
       }
-      values.emplace_back(e.get_string());
+      if ((exact || prefix) && !values.empty()) out.emplace_back(path, !exact, std::move(values));
     }
-    if (!values.empty()) return std::make_pair(std::vector<std::string>{std::string(kv.key())}, values);
+    path.pop_back();
   }
-  for (const auto& kv : pattern) {
-    if (kv.key() == "$or" || !kv.value().is_object()) continue;
-    if (auto sub = indexKey(kv.value().get_object())) {
-      sub->first.insert(sub->first.begin(), std::string(kv.key()));
-      return sub;
-    }
-  }
-  return std::nullopt;
+}
+
+std::string anchorKey(const std::vector<std::string>& path, bool prefix, const std::string& value) {
+  std::string k = prefix ? "p" : "e";
+  for (const auto& p : path) (k += '\x1f') += p;
+  (k += '\x1e') += value;
+  return k;
 }
 
 void valuesAt(const json::value& v, const std::vector<std::string>& path, size_t i,
@@ -581,37 +595,88 @@ Status RuleSet::add(const std::string& name, const json::value& pattern) {
   }
   auto p = EventPattern::parse(pattern);
   if (!p.isOk()) return Status::invalidArgument("rule '" + name + "': " + p.status().message());
-  size_t idx = rules_.size();
-  rules_.push_back({name, std::move(p).value()});
-  auto key = indexKey(pattern.get_object());
-  if (!key) {
-    unindexed_.push_back(idx);
-    return Status::ok();
-  }
-  auto it = std::find_if(index_.begin(), index_.end(), [&](const auto& e) { return e.first == key->first; });
-  if (it == index_.end()) {
-    index_.emplace_back(key->first, std::unordered_map<std::string, std::vector<size_t>>{});
-    it = index_.end() - 1;
-  }
-  for (const auto& v : key->second) it->second[v].push_back(idx);
+  std::vector<::memberflow::Anchor> found;
+  std::vector<std::string> path;
+  anchorsOf(pattern.get_object(), path, found);
+  Rule rule{name, std::move(p).value(), {}};
+  for (auto& [ap, prefix, values] : found) rule.anchors.push_back({ap, prefix, values});
+  rules_.push_back(std::move(rule));
+  compiled_ = false;
   return Status::ok();
 }
 
+void RuleSet::compile() const {
+  std::lock_guard lock(compileMu_);
+  if (compiled_) return;
+  index_.clear();
+  unindexed_.clear();
+  std::unordered_map<std::string, size_t> shared;  // anchor key -> rules using it
+  for (const auto& r : rules_) {
+    for (const auto& a : r.anchors) {
+      for (const auto& v : a.values) ++shared[anchorKey(a.path, a.prefix, v)];
+    }
+  }
+  for (uint32_t i = 0; i < rules_.size(); ++i) {
+    const Rule& r = rules_[i];
+    const Anchor* best = nullptr;
+    size_t bestCost = SIZE_MAX;
+    for (const auto& a : r.anchors) {
+      size_t cost = 0;
+      for (const auto& v : a.values) cost += shared[anchorKey(a.path, a.prefix, v)];
+      if (a.prefix) cost *= 2;  // a prefix costs a few lookups per event value
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = &a;
+      }
+    }
+    if (!best) {
+      unindexed_.push_back(i);
+      continue;
+    }
+    auto it = std::find_if(index_.begin(), index_.end(),
+                           [&](const PathIndex& e) { return e.path == best->path; });
+    if (it == index_.end()) {
+      index_.push_back(PathIndex{best->path, {}, {}, 0});
+      it = index_.end() - 1;
+    }
+    for (const auto& v : best->values) {
+      if (best->prefix) {
+        it->prefix[v].push_back(i);
+        it->maxPrefix = std::max(it->maxPrefix, v.size());
+      } else {
+        it->exact[v].push_back(i);
+      }
+    }
+  }
+  compiled_ = true;
+}
+
 std::vector<std::string> RuleSet::match(const json::value& event) const {
-  std::vector<size_t> candidates = unindexed_;
+  if (!compiled_) compile();
+  std::vector<uint32_t> candidates = unindexed_;
   std::vector<std::string_view> values;
-  for (const auto& [path, byValue] : index_) {
+  std::string key;
+  for (const auto& pi : index_) {
     values.clear();
-    valuesAt(event, path, 0, values);
+    valuesAt(event, pi.path, 0, values);
     for (auto v : values) {
-      auto it = byValue.find(std::string(v));
-      if (it != byValue.end()) candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+      key.assign(v);
+      if (auto it = pi.exact.find(key); it != pi.exact.end()) {
+        candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+      }
+      if (pi.prefix.empty()) continue;
+      for (size_t len = 0; len <= std::min(pi.maxPrefix, v.size()); ++len) {
+        key.assign(v.substr(0, len));
+        if (auto it = pi.prefix.find(key); it != pi.prefix.end()) {
+          candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+        }
+      }
     }
   }
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   std::vector<std::string> out;
-  for (size_t i : candidates) {
+  for (uint32_t i : candidates) {
     if (rules_[i].pattern.matches(event)) out.push_back(rules_[i].name);
   }
   return out;

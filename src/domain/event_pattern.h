@@ -16,7 +16,9 @@
 // an unknown operator is an error, never a pattern that silently matches nothing.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -47,10 +49,12 @@ class EventPattern {
   std::unique_ptr<Node> root_;
 };
 
-// Many named rules compiled into one matcher. Rules are indexed by an exact-value field
-// they require (e.g. "type" or "source"), so an event is only tested against the rules
-// whose indexed value it carries, plus the few rules without such a field: matching cost
-// grows with the rules that could match, not with all rules.
+// Many named rules compiled into one matcher. A rule's anchors are the fields of its
+// top-level conjunction that hold only exact strings or only prefixes; each rule is indexed
+// under its rarest anchor (the one fewest other rules share), so an event is tested only
+// against rules whose rarest anchor it hits, plus rules without anchors. Matching cost grows
+// with the rules that could match, not with all rules. Thread-safe for concurrent match();
+// add() must not run concurrently with match().
 class RuleSet {
  public:
   // InvalidArgument for a bad pattern or a duplicate name.
@@ -60,14 +64,29 @@ class RuleSet {
   size_t size() const { return rules_.size(); }
 
  private:
+  struct Anchor {
+    std::vector<std::string> path;
+    bool prefix = false;
+    std::vector<std::string> values;
+  };
   struct Rule {
     std::string name;
     EventPattern pattern;
+    std::vector<Anchor> anchors;
   };
+  struct PathIndex {
+    std::vector<std::string> path;
+    std::unordered_map<std::string, std::vector<uint32_t>> exact;
+    std::unordered_map<std::string, std::vector<uint32_t>> prefix;
+    size_t maxPrefix = 0;
+  };
+  void compile() const;
+
   std::vector<Rule> rules_;
-  // path (fields joined by '\x1f') -> exact string value -> rule indexes
-  std::vector<std::pair<std::vector<std::string>, std::unordered_map<std::string, std::vector<size_t>>>> index_;
-  std::vector<size_t> unindexed_;
+  mutable std::mutex compileMu_;
+  mutable std::atomic<bool> compiled_{true};
+  mutable std::vector<PathIndex> index_;
+  mutable std::vector<uint32_t> unindexed_;
 };
 
 }  // namespace memberflow

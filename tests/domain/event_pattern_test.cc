@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "support/test_support.h"
@@ -124,6 +125,49 @@ TEST(RuleSet, IndexesRulesAndMatchesInOrder) {
   EXPECT_EQ(m, (std::vector<std::string>{"iowa", "any-terminated", "all"}));
   EXPECT_EQ(rs.match(J(R"({"source":"x","type":"member.deleted","data":{"member":null}})")),
             (std::vector<std::string>{"deletes", "all"}));
+}
+
+TEST(RuleSet, TheIndexNeverChangesTheResult) {
+  // Rules of many shapes (exact, prefix, anchors shared by many rules, $or, no anchor at all)
+  // against random events: the indexed matcher must return exactly what testing every
+  // rule's pattern returns.
+  std::mt19937_64 rng(5);
+  const char* types[] = {"member.created", "member.updated", "member.deleted"};
+  const char* states[] = {"IA", "NE", "IL"};
+  std::vector<std::pair<std::string, EventPattern>> all;
+  RuleSet rs;
+  for (int i = 0; i < 1500; ++i) {
+    std::string zip = std::to_string(50000 + rng() % 300);
+    std::string rule;
+    switch (i % 6) {
+      case 0: rule = R"({"type":[")" + std::string(types[rng() % 3]) + R"("],"d":{"zip":[")" + zip + R"("]}})"; break;
+      case 1: rule = R"({"d":{"zip":[{"prefix":")" + zip.substr(0, 3 + rng() % 3) + R"("}],"state":["IA","NE"]}})"; break;
+      case 2: rule = R"({"d":{"state":[")" + std::string(states[rng() % 3]) + R"("]},"tags":["t)" + std::to_string(rng() % 20) + R"("]})"; break;
+      case 3: rule = R"({"$or":[{"type":["member.deleted"]},{"d":{"zip":[")" + zip + R"("]}}]})"; break;
+      case 4: rule = R"({"d":{"n":[{"numeric":[">",)" + std::to_string(rng() % 100) + R"(]}],"zip":[{"prefix":"50"}]}})"; break;
+      default: rule = R"({"items":{"k":["a)" + std::to_string(rng() % 5) + R"("],"v":[{"exists":true}]}})"; break;
+    }
+    ASSERT_TRUE(rs.add("r" + std::to_string(i), J(rule)).isOk()) << rule;
+    all.emplace_back("r" + std::to_string(i), *EventPattern::parse(J(rule)));
+  }
+  int matched = 0;
+  for (int e = 0; e < 400; ++e) {
+    json::object ev{{"type", types[rng() % 3]},
+                    {"d", json::object{{"zip", std::to_string(50000 + rng() % 300)},
+                                       {"state", states[rng() % 3]},
+                                       {"n", static_cast<int64_t>(rng() % 120)}}},
+                    {"tags", json::array{"t" + std::to_string(rng() % 20), "t" + std::to_string(rng() % 20)}},
+                    {"items", json::array{json::object{{"k", "a" + std::to_string(rng() % 5)}},
+                                          json::object{{"k", "a" + std::to_string(rng() % 5)}, {"v", 1}}}}};
+    json::value event = ev;
+    std::vector<std::string> brute;
+    for (const auto& [name, p] : all) {
+      if (p.matches(event)) brute.push_back(name);
+    }
+    EXPECT_EQ(rs.match(event), brute) << json::serialize(event);
+    matched += static_cast<int>(brute.size());
+  }
+  EXPECT_GT(matched, 400);  // the test exercises real matches
 }
 
 // ---- the corpus -----------------------------------------------------------------------
