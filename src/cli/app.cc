@@ -7,6 +7,9 @@
 #include <cerrno>
 
 #include <atomic>
+#include <map>
+#include <set>
+#include <sstream>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +17,8 @@
 #include <thread>
 
 #include "adapters/embedded/dir_object_store.h"
+#include "adapters/embedded/embedded_event_bus.h"
+#include "adapters/embedded/sqlite_lake_journal.h"
 #include "adapters/embedded/env_secrets.h"
 #include "adapters/embedded/source_log.h"
 #include "adapters/embedded/sqlite_ledger.h"
@@ -27,6 +32,9 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "stages/ingest.h"
+#include "stages/lake.h"
+#include "stages/relay.h"
+#include "stages/route.h"
 #include "stages/sync.h"
 
 namespace memberflow::cli {
@@ -52,6 +60,8 @@ int fail(const Status& s) {
 constexpr const char* kChanges = "changes";
 constexpr const char* kChangesDlq = "changes-dlq";
 constexpr const char* kIngestDlq = "ingest-dlq";
+constexpr const char* kRoute = "route";
+constexpr const char* kLake = "lake";
 
 // Everything embedded, opened on demand.
 struct Runtime {
@@ -65,6 +75,15 @@ struct Runtime {
   std::unique_ptr<Queue> changes, changesDlq, ingestDlq;
   std::unique_ptr<emb::SqliteMemberStore> members;
   std::shared_ptr<api::LocalSigningKey> key;
+  // Fan-out: the member-events topic and its subscriptions.
+  std::unique_ptr<Queue> routeQueue, lakeQueue, routeDlq, lakeDlq;
+  std::unique_ptr<emb::SqliteTopic> topic;
+  // The event bus: rules, buses, target queues.
+  std::optional<RoutingConfig> routing;
+  std::map<std::string, std::unique_ptr<emb::EmbeddedEventBus>> buses;
+  std::map<std::string, std::unique_ptr<Queue>> namedQueues;
+  std::unique_ptr<emb::SqliteLakeJournal> lakeJournal;
+  std::unique_ptr<emb::EnvSecrets> secrets;
 
   explicit Runtime(Config c) : cfg(std::move(c)) { db.synchronousFull = cfg.synchronous == "full"; }
 
@@ -88,6 +107,58 @@ struct Runtime {
     changes = queues->queue(kChanges, co);
     changesDlq = queues->queue(kChangesDlq, {});
     ingestDlq = queues->queue(kIngestDlq, {});
+    emb::QueueOptions ro;
+    ro.redrive = emb::RedrivePolicy{"route-dlq", 10};
+    routeQueue = queues->queue(kRoute, ro);
+    routeDlq = queues->queue("route-dlq", {});
+    emb::QueueOptions lo;
+    lo.redrive = emb::RedrivePolicy{"lake-dlq", 10};
+    lakeQueue = queues->queue(kLake, lo);
+    lakeDlq = queues->queue("lake-dlq", {});
+    topic = std::make_unique<emb::SqliteTopic>(queues, "member-events",
+                                               std::vector<std::string>{kRoute, kLake});
+    return Status::ok();
+  }
+  // Any queue by name (queue targets, target queues), created on first use.
+  Queue* queueNamed(const std::string& name) {
+    if (!queues) return nullptr;
+    auto it = namedQueues.find(name);
+    if (it == namedQueues.end()) it = namedQueues.emplace(name, queues->queue(name, {})).first;
+    return it->second.get();
+  }
+  Status openRouting() {
+    if (routing) return Status::ok();
+    MF_RETURN_IF_ERROR(openQueues());
+    RoutingConfig rc;
+    if (!cfg.rulesFile.empty()) {
+      std::ifstream in(cfg.rulesFile);
+      if (!in) return Status::invalidArgument("cannot read bus.rules_file " + cfg.rulesFile);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      auto parsed = parseRoutingConfig(ss.str());
+      if (!parsed.isOk()) return parsed.status();
+      rc = std::move(parsed).value();
+    }
+    routing = std::move(rc);
+    std::set<std::string> names{"default"};
+    for (const auto& r : routing->rules) names.insert(r.bus);
+    for (const auto& t : routing->targets) {
+      if (t.kind == TargetConfig::Kind::kBus) names.insert(t.bus);
+    }
+    for (const auto& n : names) {
+      auto bus = emb::EmbeddedEventBus::create(n, *routing, queues);
+      if (!bus.isOk()) return bus.status();
+      buses[n] = std::move(bus).value();
+    }
+    if (!secrets) secrets = std::make_unique<emb::EnvSecrets>(cfg.path("secrets"));
+    return Status::ok();
+  }
+  Status openLake() {
+    if (lakeJournal) return Status::ok();
+    if (!objects) objects = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
+    auto j = emb::SqliteLakeJournal::open(cfg.path("lake.db"), db);
+    if (!j.isOk()) return j.status();
+    lakeJournal = std::move(j).value();
     return Status::ok();
   }
   Status openIngestSide() {
@@ -120,6 +191,12 @@ struct Runtime {
   Queue* dlqNamed(const std::string& n) {
     if (n == "ingest" || n == kIngestDlq) return ingestDlq.get();
     if (n == "changes" || n == "sync" || n == kChangesDlq) return changesDlq.get();
+    if (n == "route" || n == "route-dlq") return routeDlq.get();
+    if (n == "lake" || n == "lake-dlq") return lakeDlq.get();
+    if (n.rfind("target-", 0) == 0) {
+      std::string base = n.size() > 4 && n.compare(n.size() - 4, 4, "-dlq") == 0 ? n.substr(0, n.size() - 4) : n;
+      return queueNamed(base + "-dlq");
+    }
     return nullptr;
   }
   IngestOptions ingestOptions() const {
@@ -141,6 +218,9 @@ struct Runtime {
     return o;
   }
 };
+
+int64_t cfg_backoff_base(const Runtime& rt) { return rt.cfg.syncBackoffBaseMs; }
+int64_t cfg_backoff_cap(const Runtime& rt) { return rt.cfg.syncBackoffCapMs; }
 
 void applyLogLevel(const Config& cfg) {
   if (cfg.logLevel == "debug") log::setLevel(log::Level::kDebug);
@@ -164,7 +244,10 @@ int64_t sourceLag(emb::SourceLog& source) {
 
 void publishGauges(Runtime& rt) {
   auto& m = Metrics::instance();
-  for (Queue* q : {rt.changes.get(), rt.changesDlq.get(), rt.ingestDlq.get()}) {
+  std::vector<Queue*> all{rt.changes.get(), rt.changesDlq.get(), rt.ingestDlq.get(), rt.routeQueue.get(),
+                          rt.routeDlq.get(), rt.lakeQueue.get(), rt.lakeDlq.get()};
+  for (auto& [n, q] : rt.namedQueues) all.push_back(q.get());
+  for (Queue* q : all) {
     if (!q) continue;
     auto s = q->stats();
     if (!s.isOk()) continue;
@@ -199,6 +282,9 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
   bool wantIngest = opts.stages.count("ingest") > 0;
   bool wantSync = opts.stages.count("sync") > 0;
   bool wantApi = opts.stages.count("api") > 0;
+  bool wantRelay = opts.stages.count("relay") > 0;
+  bool wantRoute = opts.stages.count("route") > 0;
+  bool wantLake = opts.stages.count("lake") > 0;
   ApiRunner apiRunner;
   if (wantApi) {
     if (Status s = apiRunner.start(rt); !s.isOk()) return fail(s);
@@ -226,6 +312,48 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
                                        rt.syncOptions());
     threads.emplace_back([&, token = stop.get_token()] { sync->run(token); });
   }
+  std::unique_ptr<RelayStage> relay;
+  if (wantRelay) {
+    if (Status s = rt.openMembers(); !s.isOk()) return fail(s);
+    relay = std::make_unique<RelayStage>(*rt.members, *rt.topic, rt.clock, RelayOptions{});
+    threads.emplace_back([&, token = stop.get_token()] { relay->run(token); });
+  }
+  std::unique_ptr<RouteStage> route;
+  std::vector<std::unique_ptr<emb::TargetDelivery>> deliveries;
+  if (wantRoute) {
+    if (Status s = rt.openRouting(); !s.isOk()) return fail(s);
+    RouteOptions ro;
+    ro.visibilityMs = rt.cfg.busVisibilityMs;
+    route = std::make_unique<RouteStage>(*rt.routeQueue, *rt.routeDlq, *rt.buses.at("default"), ro);
+    threads.emplace_back([&, token = stop.get_token()] { route->run(token); });
+    for (const auto& t : rt.routing->targets) {
+      Queue* in = rt.queueNamed(emb::targetQueueName(t.name));
+      Queue* dlq = rt.queueNamed(emb::targetDlqName(t.name));
+      auto d = std::make_unique<emb::TargetDelivery>(
+          t, *in, *dlq, httpClient, *rt.secrets,
+          [&rt](const std::string& n) -> EventBus* {
+            auto it = rt.buses.find(n);
+            return it == rt.buses.end() ? nullptr : it->second.get();
+          },
+          [&rt](const std::string& n) { return rt.queueNamed(n); },
+          BackoffPolicy{cfg_backoff_base(rt), cfg_backoff_cap(rt), t.maxAttempts}, rt.cfg.busVisibilityMs);
+      auto* dp = d.get();
+      deliveries.push_back(std::move(d));
+      threads.emplace_back([dp, token = stop.get_token()] { dp->run(token); });
+    }
+  }
+  std::unique_ptr<LakeStage> lake;
+  if (wantLake) {
+    if (Status s = rt.openLake(); !s.isOk()) return fail(s);
+    LakeOptions lo;
+    lo.writer = rt.cfg.lakeWriter;
+    lo.flushAfter = std::chrono::milliseconds(rt.cfg.lakeFlushMs);
+    lo.maxEvents = static_cast<size_t>(rt.cfg.lakeMaxEvents);
+    lo.visibilityMs = rt.cfg.lakeVisibilityMs;
+    if (!rt.cfg.kmsKeyId.empty()) lo.kmsKeyId = rt.cfg.kmsKeyId;
+    lake = std::make_unique<LakeStage>(*rt.lakeQueue, *rt.lakeDlq, *rt.objects, *rt.lakeJournal, rt.clock, lo);
+    threads.emplace_back([&, token = stop.get_token()] { lake->run(token); });
+  }
   int idleChecks = 0;
   auto lastGauge = std::chrono::steady_clock::now();
   while (!gStop) {
@@ -239,10 +367,20 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
       // changes queue.
       bool idle = true;
       if (wantIngest) idle = sourceLag(*rt.source) == 0;
-      if (wantSync) {
-        auto q = rt.changes->stats();
-        idle = idle && q.isOk() && q->visible + q->inFlight == 0;
+      auto empty = [](Queue* q) {
+        auto st = q->stats();
+        return st.isOk() && st->visible + st->inFlight == 0;
+      };
+      if (wantSync) idle = idle && empty(rt.changes.get());
+      if (wantRelay) {
+        auto ob = rt.members->outbox(1);
+        idle = idle && ob.isOk() && ob->empty();
       }
+      if (wantRoute) {
+        idle = idle && empty(rt.routeQueue.get());
+        for (const auto& t : rt.routing->targets) idle = idle && empty(rt.queueNamed(emb::targetQueueName(t.name)));
+      }
+      if (wantLake) idle = idle && empty(rt.lakeQueue.get());
       idleChecks = idle ? idleChecks + 1 : 0;
       if (idleChecks >= 3) break;
     }
@@ -496,8 +634,11 @@ int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
       if (q == rt.ingestDlq.get()) {
         s = ingest.redrive(m.body);
       } else {
+        // Back to the queue the dead letter came from: "<name>-dlq" -> "<name>".
+        const std::string& dn = q->name();
+        Queue* back = rt.queueNamed(dn.substr(0, dn.size() - 4));
         OutgoingMessage o{m.groupId, m.dedupId + ":redrive:" + m.messageId, m.body, {}};
-        s = rt.changes->send({o});
+        s = back->send({o});
       }
       if (s.isOk()) {
         done.push_back(m.receiptHandle);
@@ -530,7 +671,14 @@ int statusCommand(const Config& cfg) {
   if (end.isOk()) for (const auto& [p, o] : *end) records += o;
   out["source"] = json::object{{"topic", cfg.topic}, {"records", records}, {"lag", sourceLag(*rt.source)}};
   json::object queues;
-  for (Queue* q : {rt.changes.get(), rt.changesDlq.get(), rt.ingestDlq.get()}) {
+  if (Status s = rt.openRouting(); !s.isOk()) return fail(s);
+  std::vector<Queue*> all{rt.changes.get(), rt.changesDlq.get(), rt.ingestDlq.get(), rt.routeQueue.get(),
+                          rt.routeDlq.get(), rt.lakeQueue.get(), rt.lakeDlq.get()};
+  for (const auto& t : rt.routing->targets) {
+    all.push_back(rt.queueNamed(emb::targetQueueName(t.name)));
+    all.push_back(rt.queueNamed(emb::targetDlqName(t.name)));
+  }
+  for (Queue* q : all) {
     auto s = q->stats();
     if (!s.isOk()) return fail(s.status());
     queues[q->name()] = json::object{{"visible", s->visible}, {"inFlight", s->inFlight}};

@@ -14,7 +14,7 @@
 namespace memberflow::cli {
 
 struct RunOptions {
-  std::set<std::string> stages{"ingest", "sync", "api"};
+  std::set<std::string> stages{"ingest", "sync", "api", "relay", "route", "lake"};
   bool untilIdle = false;  // exit once the source is consumed and the queues are empty
 };
 

@@ -76,6 +76,12 @@ const std::vector<Key>& keys() {
       intKey<int64_t>("sync", "backoff_base_ms", &Config::syncBackoffBaseMs),
       intKey<int64_t>("sync", "backoff_cap_ms", &Config::syncBackoffCapMs),
       intKey<int64_t>("sync", "timeout_ms", &Config::syncTimeoutMs),
+      strKey<std::string>("bus", "rules_file", &Config::rulesFile),
+      intKey<int64_t>("bus", "visibility_ms", &Config::busVisibilityMs),
+      strKey<std::string>("lake", "writer", &Config::lakeWriter),
+      intKey<int64_t>("lake", "visibility_ms", &Config::lakeVisibilityMs),
+      intKey<int64_t>("lake", "flush_ms", &Config::lakeFlushMs),
+      intKey<int64_t>("lake", "max_events", &Config::lakeMaxEvents),
       strKey<std::string>("log", "level", &Config::logLevel),
   };
   return k;
@@ -153,6 +159,10 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.syncMaxBatch < 1) p.push_back("sync.max_batch must be positive");
   if (c.syncMaxAttempts < 1) p.push_back("sync.max_attempts must be positive");
   if (c.syncVisibilityMs < 1000) p.push_back("sync.visibility_ms must be at least 1000");
+  if (c.lakeFlushMs < 10) p.push_back("lake.flush_ms must be at least 10");
+  if (c.lakeMaxEvents < 1) p.push_back("lake.max_events must be positive");
+  if (c.lakeVisibilityMs <= c.lakeFlushMs) p.push_back("lake.visibility_ms must exceed lake.flush_ms");
+  if (c.busVisibilityMs < 1000) p.push_back("bus.visibility_ms must be at least 1000");
   if (c.logLevel != "debug" && c.logLevel != "info" && c.logLevel != "warn" &&
       c.logLevel != "error") {
     p.push_back("log.level must be debug, info, warn or error");

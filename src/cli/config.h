@@ -47,6 +47,14 @@ struct Config {
   int64_t syncBackoffBaseMs = 200;
   int64_t syncBackoffCapMs = 20000;
   int64_t syncTimeoutMs = 10000;
+  // [bus]
+  std::string rulesFile;  // routing rules (JSON); empty: the bus has no rules
+  int64_t busVisibilityMs = 30000;  // route queue and target deliveries
+  // [lake]
+  std::string lakeWriter = "lake-0";
+  int64_t lakeFlushMs = 1000;
+  int64_t lakeMaxEvents = 5000;
+  int64_t lakeVisibilityMs = 60000;  // must exceed flush_ms plus a write
   // [log]
   std::string logLevel = "info";
 

@@ -16,10 +16,10 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", configFile, "TOML configuration file")->check(CLI::ExistingFile);
   app.add_option("--data-dir", dataDir, "data directory (overrides storage.data_dir)");
 
-  auto* run = app.add_subcommand("run", "run the pipeline stages (default: ingest, sync, api)");
-  std::string stages = "ingest,sync,api";
+  auto* run = app.add_subcommand("run", "run the pipeline stages (default: all)");
+  std::string stages = "ingest,sync,api,relay,route,lake";
   bool untilIdle = false;
-  run->add_option("--stages", stages, "comma-separated stages: ingest, sync, api");
+  run->add_option("--stages", stages, "comma-separated stages: ingest, sync, api, relay, route, lake");
   run->add_flag("--until-idle", untilIdle, "exit once the source is consumed and queues are empty");
 
   auto* api = app.add_subcommand("api", "serve the Member API");
@@ -64,11 +64,11 @@ int main(int argc, char** argv) {
   size_t limit = 100;
   bool withBody = false;
   auto* dlqList = dlq->add_subcommand("list", "list dead letters with their reasons");
-  dlqList->add_option("--queue", dlqName, "ingest or changes");
+  dlqList->add_option("--queue", dlqName, "ingest, changes, route, lake or target-<name>");
   dlqList->add_option("--limit", limit, "at most this many");
   dlqList->add_flag("--with-body", withBody, "include message bodies (they hold member data)");
   auto* dlqRedrive = dlq->add_subcommand("redrive", "send dead letters back through the pipeline");
-  dlqRedrive->add_option("--queue", dlqName, "ingest or changes");
+  dlqRedrive->add_option("--queue", dlqName, "ingest, changes, route, lake or target-<name>");
 
   auto* status = app.add_subcommand("status", "print source lag and queue depths as JSON");
 
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
     o.stages.clear();
     std::stringstream ss(stages);
     for (std::string s; std::getline(ss, s, ',');) {
-      if (s != "ingest" && s != "sync" && s != "api") {
+      if (s != "ingest" && s != "sync" && s != "api" && s != "relay" && s != "route" && s != "lake") {
         std::cerr << "memberflow: unknown stage " << s << "\n";
         return 2;
       }

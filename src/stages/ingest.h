@@ -17,7 +17,7 @@
 #include "ports/ledger.h"
 #include "ports/object_store.h"
 #include "ports/queue.h"
-#include "stages/backoff.h"
+#include "common/backoff.h"
 
 namespace memberflow {
 

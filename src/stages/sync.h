@@ -14,7 +14,7 @@
 #include "ports/http_client.h"
 #include "ports/queue.h"
 #include "ports/token_provider.h"
-#include "stages/backoff.h"
+#include "common/backoff.h"
 
 namespace memberflow {
 

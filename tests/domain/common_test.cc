@@ -5,7 +5,7 @@
 #include "common/crypto.h"
 #include "common/gzip.h"
 #include "common/time.h"
-#include "stages/backoff.h"
+#include "common/backoff.h"
 
 namespace memberflow {
 namespace {

@@ -48,6 +48,8 @@ class Pipeline:
             "storage": {"data_dir": os.path.join(tmp, "var")},
             "api": {"port": self.port},
             "sync": {"visibility_ms": 2000, "backoff_base_ms": 50, "backoff_cap_ms": 500},
+            "bus": {"visibility_ms": 2000},
+            "lake": {"flush_ms": 200, "visibility_ms": 2000},
             "log": {"level": "info"},
         }
         for section, values in overrides.items():
@@ -102,9 +104,11 @@ class Pipeline:
 
     def idle(self, expected_records):
         s = self.status()
-        q = s["queues"]["changes"]
-        return (s["source"]["records"] == expected_records and s["source"]["lag"] == 0
-                and q["visible"] == 0 and q["inFlight"] == 0)
+        if s["source"]["records"] != expected_records or s["source"]["lag"] != 0 or s.get("outbox", 0):
+            return False
+        busy = [n for n, q in s["queues"].items()
+                if not n.endswith("-dlq") and (q["visible"] or q["inFlight"])]
+        return not busy
 
     def token(self, *scopes):
         args = ["token"]
@@ -124,6 +128,19 @@ class Pipeline:
     def dlq(self, queue):
         out = self.cli("dlq", "list", "--queue", queue, "--limit", "1000000").stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def lake_events(self):
+        """Every event in the lake, in object-name order and line order."""
+        import gzip
+        root = os.path.join(self.dir, "var", "objects", "lake")
+        files = []
+        for d, _, names in os.walk(root):
+            files += [os.path.join(d, n) for n in names if n.endswith(".ndjson.gz")]
+        out = []
+        for f in sorted(files):
+            with gzip.open(f, "rt") as fh:
+                out += [json.loads(line) for line in fh if line.strip()]
+        return out
 
     def members_db(self):
         return sqlite3.connect(os.path.join(self.dir, "var", "members.db"))
@@ -377,21 +394,22 @@ def check_pipeline(p, lines, expect_records):
         assert body["sourceSequence"] == st["seq"], f"{mid} sequence"
     assert live > 0
 
-    # No duplicate events: versions per member are 1..N with one event each.
-    db = p.members_db()
-    rows = db.execute("SELECT member_id, event FROM outbox ORDER BY seq").fetchall()
-    db.close()
+    # Every event reached the lake exactly once, in per-member order: versions per member
+    # are 1..N with one event each, read in object-name and line order.
+    lake = p.lake_events()
     per_member = {}
     ids = set()
-    for member_id, event in rows:
-        ev = json.loads(event)
-        assert ev["id"] not in ids, "duplicate event id"
+    for ev in lake:
+        assert ev["id"] not in ids, f"event {ev['id']} twice in the lake"
         ids.add(ev["id"])
-        per_member.setdefault(member_id, []).append(ev["data"]["version"])
-    assert len(rows) == events, f"{len(rows)} outbox events, expected {events}"
+        per_member.setdefault(ev["subject"], []).append(ev["data"]["version"])
+    assert len(lake) == events, f"{len(lake)} events in the lake, expected {events}"
     for mid, versions in per_member.items():
         assert versions == list(range(1, len(versions) + 1)), f"{mid} event versions {versions}"
         assert len(versions) == members[mid]["version"]
+    db = p.members_db()
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0, "outbox not drained"
+    db.close()
 
     # Every invalid record is in the ingest DLQ once, with its reason.
     dead = p.dlq("ingest")
@@ -405,6 +423,6 @@ def check_pipeline(p, lines, expect_records):
     # Nothing in flight, nothing failed downstream.
     s = p.status()
     assert s["source"]["records"] == expect_records and s["source"]["lag"] == 0, s
-    assert s["queues"]["changes"] == {"visible": 0, "inFlight": 0}, s
-    assert s["queues"]["changes-dlq"] == {"visible": 0, "inFlight": 0}, s
+    for name in ("changes", "changes-dlq", "route", "route-dlq", "lake", "lake-dlq"):
+        assert s["queues"][name] == {"visible": 0, "inFlight": 0}, (name, s)
     return members, invalid, events

@@ -49,11 +49,11 @@ std::unique_ptr<Queue> SqliteQueueStore::queue(const std::string& name, const Qu
   return std::make_unique<SqliteQueue>(shared_from_this(), name, opts);
 }
 
-Status SqliteQueue::send(const std::vector<OutgoingMessage>& messages) {
-  auto& st = *store_;
-  std::lock_guard lock(st.mu_);
-  SqliteDb& db = *st.db_;
-  int64_t now = st.clock_.nowMs();
+Status SqliteQueueStore::sendLocked(const std::string& queue,
+                                    const std::vector<OutgoingMessage>& messages,
+                                    int64_t dedupWindowMs) {
+  SqliteDb& db = *db_;
+  int64_t now = clock_.nowMs();
   MF_PREPARE(dedup, db,
              "INSERT INTO dedup(queue, dedup_id, expires_at) VALUES(?, ?, ?)"
              " ON CONFLICT(queue, dedup_id) DO UPDATE SET expires_at = excluded.expires_at"
@@ -61,22 +61,34 @@ Status SqliteQueue::send(const std::vector<OutgoingMessage>& messages) {
   MF_PREPARE(ins, db,
              "INSERT INTO messages(queue, group_id, dedup_id, body, attrs, sent_at, visible_at)"
              " VALUES(?, ?, ?, ?, ?, ?, ?)");
-  Transaction tx(db);
-  MF_RETURN_IF_ERROR(tx.begin());
   for (const auto& m : messages) {
     if (!m.dedupId.empty()) {
       dedup->reset();
-      dedup->bind(1, name_).bind(2, m.dedupId).bind(3, now + opts_.dedupWindowMs).bind(4, now);
+      dedup->bind(1, queue).bind(2, m.dedupId).bind(3, now + dedupWindowMs).bind(4, now);
       MF_RETURN_IF_ERROR(dedup->run());
       if (db.changes() == 0) continue;  // sent before within the window: accepted, dropped
     }
     ins->reset();
-    ins->bind(1, name_).bind(2, m.groupId).bind(3, m.dedupId);
+    ins->bind(1, queue).bind(2, m.groupId).bind(3, m.dedupId);
     ins->bindBlob(4, m.body);
     ins->bind(5, attrsJson(m.attributes)).bind(6, now).bind(7, now);
     MF_RETURN_IF_ERROR(ins->run());
   }
+  return Status::ok();
+}
+
+Status SqliteQueueStore::sendToAll(const std::vector<std::string>& queues,
+                                   const std::vector<OutgoingMessage>& messages,
+                                   int64_t dedupWindowMs) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_);
+  MF_RETURN_IF_ERROR(tx.begin());
+  for (const auto& q : queues) MF_RETURN_IF_ERROR(sendLocked(q, messages, dedupWindowMs));
   return tx.commit();
+}
+
+Status SqliteQueue::send(const std::vector<OutgoingMessage>& messages) {
+  return store_->sendToAll({name_}, messages, opts_.dedupWindowMs);
 }
 
 Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_t visibilityMs) {

@@ -11,6 +11,7 @@
 #include "adapters/embedded/sqlite.h"
 #include "ports/clock.h"
 #include "ports/queue.h"
+#include "ports/topic.h"
 
 namespace memberflow::embedded {
 
@@ -32,14 +33,40 @@ class SqliteQueueStore : public std::enable_shared_from_this<SqliteQueueStore> {
                                                         const SqliteDb::Options& opts = {});
   // A handle on the named queue (created on first use: queues are rows, not tables).
   std::unique_ptr<Queue> queue(const std::string& name, const QueueOptions& opts);
+  // Sends the messages to every named queue in ONE transaction: the topic fan-out.
+  Status sendToAll(const std::vector<std::string>& queues, const std::vector<OutgoingMessage>& messages,
+                   int64_t dedupWindowMs);
 
  private:
   friend class SqliteQueue;
   SqliteQueueStore(std::unique_ptr<SqliteDb> db, const Clock& clock)
       : db_(std::move(db)), clock_(clock) {}
+  // Inserts messages into one queue; the caller holds mu_ and an open transaction.
+  Status sendLocked(const std::string& queue, const std::vector<OutgoingMessage>& messages,
+                    int64_t dedupWindowMs);
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
   const Clock& clock_;
+};
+
+// A topic whose subscriptions are queues of the same store: publish is one transaction that
+// appends to every subscribed queue (durable fan-out, FIFO per group, dedup per queue).
+class SqliteTopic final : public Topic {
+ public:
+  SqliteTopic(std::shared_ptr<SqliteQueueStore> store, std::string name,
+              std::vector<std::string> subscriptions, int64_t dedupWindowMs = 5 * 60 * 1000)
+      : store_(std::move(store)), name_(std::move(name)), subs_(std::move(subscriptions)),
+        dedupWindowMs_(dedupWindowMs) {}
+  const std::string& name() const override { return name_; }
+  Status publish(const std::vector<OutgoingMessage>& messages) override {
+    return store_->sendToAll(subs_, messages, dedupWindowMs_);
+  }
+
+ private:
+  std::shared_ptr<SqliteQueueStore> store_;
+  std::string name_;
+  std::vector<std::string> subs_;
+  int64_t dedupWindowMs_;
 };
 
 class SqliteQueue final : public Queue {

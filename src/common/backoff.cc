@@ -1,4 +1,4 @@
-#include "stages/backoff.h"
+#include "common/backoff.h"
 
 #include <algorithm>
 

@@ -1,0 +1,68 @@
+#include "stages/route.h"
+
+#include <thread>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+namespace memberflow {
+namespace {
+constexpr const char* kStage = "route";
+}  // namespace
+
+Result<size_t> RouteStage::process(const std::vector<ReceivedMessage>& batch) {
+  if (batch.empty()) return size_t{0};
+  std::vector<BusEntry> entries;
+  std::vector<const ReceivedMessage*> sources;
+  std::vector<OutgoingMessage> dead;
+  std::vector<std::string> done;
+  for (const auto& m : batch) {
+    auto v = parseJson(m.body);
+    const json::object* o = v.isOk() && v->is_object() ? &v->get_object() : nullptr;
+    auto id = o ? stringField(*o, "id") : std::nullopt;
+    auto type = o ? stringField(*o, "type") : std::nullopt;
+    if (!id || !type) {
+      dead.push_back({m.groupId, m.dedupId + ":route-dlq:" + m.messageId, m.body,
+                      {{"reason", "not_a_member_event"}, {"stage", kStage}}});
+      done.push_back(m.receiptHandle);
+      continue;
+    }
+    entries.push_back({*id, stringField(*o, "source").value_or(""), *type, m.body,
+                       stringField(*o, "time").value_or(""), m.groupId});
+    sources.push_back(&m);
+  }
+  size_t routed = 0;
+  if (!entries.empty()) {
+    auto results = bus_.put(entries);
+    if (!results.isOk()) return results.status();  // all stay in flight, come back later
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if ((*results)[i].isOk()) {
+        done.push_back(sources[i]->receiptHandle);
+        ++routed;
+      }
+    }
+  }
+  if (!dead.empty()) MF_RETURN_IF_ERROR(dlq_.send(dead));
+  if (!done.empty()) MF_RETURN_IF_ERROR(in_.remove(done));
+  auto& m = Metrics::instance();
+  m.records(kStage, "routed").Increment(static_cast<double>(routed));
+  m.records(kStage, "dead_lettered").Increment(static_cast<double>(dead.size()));
+  return routed;
+}
+
+void RouteStage::run(std::stop_token stop) {
+  log::info("stage started", {kStage});
+  while (!stop.stop_requested()) {
+    auto batch = in_.receive(opts_.maxBatch, opts_.visibilityMs, opts_.waitMs);
+    Status s = batch.status();
+    if (s.isOk()) s = process(*batch).status();
+    if (!s.isOk()) {
+      log::warn("route batch failed, will retry", {kStage, {}, {}, {}, "retry", s.toString()});
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  log::info("stage stopped", {kStage});
+}
+
+}  // namespace memberflow

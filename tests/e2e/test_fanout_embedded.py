@@ -1,0 +1,118 @@
+"""End to end through the fan-out, embedded: produce -> ingest -> sync -> API -> relay ->
+topic -> route -> event bus rules -> webhooks (real HTTP servers in this test), and -> lake.
+Each webhook must receive exactly the events its rule selects, in per-member order; a
+failing webhook's deliveries go to its DLQ after the retry limit and are redriven once it
+is back."""
+import json
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from memberflow_e2e import Pipeline, check_pipeline, wait_for
+
+
+class Receiver:
+    """A webhook receiver: records (event id, body) per path; /audit fails until healed."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.got = {"/crm": [], "/audit": []}
+        self.audit_ok = False
+        self.auth = set()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer.lock:
+                    outer.auth.add(self.headers.get("Authorization"))
+                    if self.path == "/audit" and not outer.audit_ok:
+                        self.send_response(500)
+                        self.end_headers()
+                        return
+                    outer.got[self.path].append((self.headers["X-Memberflow-Event-Id"], body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self, path):
+        with self.lock:
+            return list(self.got[path])
+
+
+def test_webhooks_and_lake():
+    with tempfile.TemporaryDirectory(prefix="memberflow-fanout-") as tmp:
+        rx = Receiver()
+        rules = {
+            "targets": [
+                {"name": "crm", "type": "webhook", "url": f"http://127.0.0.1:{rx.port}/crm",
+                 "authSecret": "crm-token"},
+                {"name": "audit", "type": "webhook", "url": f"http://127.0.0.1:{rx.port}/audit",
+                 "maxAttempts": 3},
+            ],
+            "rules": [
+                {"name": "crm-iowa", "targets": ["crm"], "inputPath": "$.detail",
+                 "pattern": {"detail-type": ["member.created", "member.updated"],
+                             "detail": {"data": {"member": {"address": {"state": ["IA"]}}}}}},
+                {"name": "deletes", "targets": ["audit"],
+                 "pattern": {"detail-type": ["member.deleted"]}},
+            ],
+        }
+        rules_file = f"{tmp}/rules.json"
+        with open(rules_file, "w") as f:
+            json.dump(rules, f)
+        p = Pipeline(tmp, bus={"rules_file": rules_file}, lake={"flush_ms": 200})
+        import os
+        os.makedirs(f"{tmp}/var/secrets", exist_ok=True)
+        with open(f"{tmp}/var/secrets/crm-token", "w") as f:
+            f.write("Bearer crm-secret")
+        try:
+            gen = p.cli("generate", "--seed", "5", "--count", "3000", "--members", "200").stdout
+            lines = gen.splitlines()
+            p.cli("produce", "-", input=gen)
+            run = p.start()
+            wait_for(lambda: p.idle(len(lines)), 180, "the pipeline to drain")
+            check_pipeline(p, lines, len(lines))
+
+            lake = p.lake_events()
+            want_crm = [e for e in lake if e["type"] in ("member.created", "member.updated")
+                        and e["data"]["member"]["address"]["state"] == "IA"]
+            want_audit = [e for e in lake if e["type"] == "member.deleted"]
+            assert want_crm and want_audit
+
+            # crm: exactly the selected events (at least once: repeats carry the same id),
+            # the input path applied, the secret's header sent, per-member order kept.
+            got = rx.events("/crm")
+            assert {i for i, _ in got} == {e["id"] for e in want_crm}
+            assert all(body["type"] in ("member.created", "member.updated") for _, body in got)
+            assert "Bearer crm-secret" in rx.auth
+            versions = {}
+            for _, body in got:
+                v, m = body["data"]["version"], body["subject"]
+                assert v >= versions.get(m, 0), f"{m}: version {v} after {versions[m]}"
+                versions[m] = v
+
+            # audit failed every time: all its deliveries are in its DLQ with the reason.
+            dead = p.dlq("target-audit")
+            assert len(dead) == len(want_audit)
+            assert all(d["attributes"]["reason"].startswith("attempts_exhausted:webhook_status_500") for d in dead)
+            assert rx.events("/audit") == []
+
+            # Back in service: the redrive delivers every one of them.
+            rx.audit_ok = True
+            out = json.loads(p.cli("dlq", "redrive", "--queue", "target-audit").stdout)
+            assert out["redriven"] == len(want_audit)
+            wait_for(lambda: len({i for i, _ in rx.events("/audit")}) == len(want_audit), 60,
+                     "the redriven deliveries")
+            assert {i for i, _ in rx.events("/audit")} == {e["id"] for e in want_audit}
+            assert p.dlq("target-audit") == []
+            assert p.stop(run) == 0
+        finally:
+            p.stop_all()
+            rx.server.shutdown()
