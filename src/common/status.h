@@ -60,7 +60,8 @@ class [[nodiscard]] Result {
   T&& value() && { return std::get<0>(std::move(v_)); }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
-  T&& operator*() && { return std::get<0>(std::move(v_)); }
+  // By value: `for (x : *f())` then keeps the value alive for the loop instead of dangling.
+  T operator*() && { return std::get<0>(std::move(v_)); }
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
   Status status() const { return isOk() ? Status::ok() : std::get<1>(v_); }
