@@ -27,6 +27,14 @@ int tokenCommand(const Config& cfg, const std::vector<std::string>& scopes, int6
 int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody);
 int dlqRedriveCommand(const Config& cfg, const std::string& queue);
 int statusCommand(const Config& cfg);
+
+// Re-drives archived raw records through ingest (not archived again). Empty bounds: all.
+struct ReplayOptions {
+  std::optional<int32_t> partition;
+  std::optional<int64_t> fromOffset, toOffset;  // inclusive
+  std::optional<int64_t> sinceMs, untilMs;      // record timestamps, inclusive
+};
+int replayCommand(const Config& cfg, const ReplayOptions& opts);
 int configCheckCommand(const Config& cfg);
 
 }  // namespace memberflow::cli

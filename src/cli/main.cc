@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/app.h"
+#include "common/time.h"
 
 using namespace memberflow;
 
@@ -70,6 +71,15 @@ int main(int argc, char** argv) {
   auto* dlqRedrive = dlq->add_subcommand("redrive", "send dead letters back through the pipeline");
   dlqRedrive->add_option("--queue", dlqName, "ingest, changes, route, lake or target-<name>");
 
+  auto* replay = app.add_subcommand("replay", "re-drive archived raw records through ingest (deduplicated)");
+  cli::ReplayOptions replayOpts;
+  std::optional<std::string> since, until;
+  replay->add_option("--partition", replayOpts.partition, "only this partition");
+  replay->add_option("--from-offset", replayOpts.fromOffset, "first offset (inclusive)");
+  replay->add_option("--to-offset", replayOpts.toOffset, "last offset (inclusive)");
+  replay->add_option("--since", since, "records at or after this time (ISO 8601)");
+  replay->add_option("--until", until, "records at or before this time (ISO 8601)");
+
   auto* status = app.add_subcommand("status", "print source lag and queue depths as JSON");
 
   auto* config = app.add_subcommand("config", "configuration tools");
@@ -106,6 +116,22 @@ int main(int argc, char** argv) {
   if (*dlqList) return cli::dlqListCommand(*cfg, dlqName, limit, withBody);
   if (*dlqRedrive) return cli::dlqRedriveCommand(*cfg, dlqName);
   if (*status) return cli::statusCommand(*cfg);
+  if (*replay) {
+    for (auto [text, slot] : {std::pair{&since, &replayOpts.sinceMs}, std::pair{&until, &replayOpts.untilMs}}) {
+      if (!*text) continue;
+      auto ms = epochMsFromIso(**text);
+      if (!ms) {
+        auto d = daysFromIsoDate(**text);
+        if (!d) {
+          std::cerr << "memberflow: --since/--until take an ISO 8601 date or date-time\n";
+          return 2;
+        }
+        ms = *d * 86400000;
+      }
+      *slot = *ms;
+    }
+    return cli::replayCommand(*cfg, replayOpts);
+  }
   if (*configCheck) return cli::configCheckCommand(*cfg);
   return 2;
 }

@@ -65,7 +65,33 @@ std::string rawArchiveLine(const SourceRecord& r) {
   return json::serialize(line);
 }
 
-Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch) {
+std::optional<SourceRecord> recordFromArchiveLine(const json::object& ro, const std::string& topic) {
+  SourceRecord r;
+  r.topic = topic;
+  auto partition = intField(ro, "partition");
+  auto offset = intField(ro, "offset");
+  if (!partition || !offset) return std::nullopt;
+  r.partition = static_cast<int32_t>(*partition);
+  r.offset = *offset;
+  r.timestampMs = intField(ro, "timestamp").value_or(0);
+  auto bytes = [&](const char* name, const char* enc) -> std::optional<std::string> {
+    auto s = stringField(ro, name);
+    if (!s) return std::nullopt;
+    if (stringField(ro, enc) == std::optional<std::string>("base64")) return crypto::base64Decode(*s);
+    return s;
+  };
+  r.key = bytes("key", "keyEncoding");
+  r.value = bytes("value", "valueEncoding");
+  if (const json::value* h = field(ro, "headers"); h && h->is_object()) {
+    for (const auto& kv : h->get_object()) {
+      if (kv.value().is_string()) r.headers.emplace_back(kv.key(), kv.value().get_string());
+    }
+  }
+  return r;
+}
+
+Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch,
+                                          const std::vector<Lineage>* archived) {
   auto started = std::chrono::steady_clock::now();
   IngestReport report;
   report.records = batch.size();
@@ -77,7 +103,14 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
   // 1. Archive, one object per partition run. Lines are numbered from 1 within an object.
   std::vector<Lineage> lineage(batch.size());
   std::vector<std::string> lines(batch.size());
-  {
+  if (archived) {
+    lineage = *archived;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      lines[i] = rawArchiveLine(batch[i]);
+      int64_t& next = report.nextOffsets[batch[i].partition];
+      next = std::max(next, batch[i].offset + 1);
+    }
+  } else {
     std::map<int32_t, std::vector<size_t>> byPartition;
     for (size_t i = 0; i < batch.size(); ++i) {
       byPartition[batch[i].partition].push_back(i);
@@ -231,8 +264,6 @@ Status IngestStage::redrive(const std::string& dlqBody) {
   if (rec == nullptr || !rec->is_object() || lin == nullptr || !lin->is_object()) {
     return Status::invalidArgument("DLQ message lacks the record or its lineage");
   }
-  const json::object& ro = rec->get_object();
-  SourceRecord r;
   Lineage l;
   const json::object& lo = lin->get_object();
   l.topic = stringField(lo, "topic").value_or("");
@@ -240,23 +271,9 @@ Status IngestStage::redrive(const std::string& dlqBody) {
   l.offset = intField(lo, "offset").value_or(0);
   l.archiveKey = stringField(lo, "archiveKey").value_or("");
   l.archiveLine = intField(lo, "archiveLine").value_or(0);
-  r.topic = l.topic;
-  r.partition = l.partition;
-  r.offset = l.offset;
-  r.timestampMs = intField(ro, "timestamp").value_or(0);
-  auto bytes = [&](const char* name, const char* enc) -> std::optional<std::string> {
-    auto s = stringField(ro, name);
-    if (!s) return std::nullopt;
-    if (stringField(ro, enc) == std::optional<std::string>("base64")) return crypto::base64Decode(*s);
-    return s;
-  };
-  r.key = bytes("key", "keyEncoding");
-  r.value = bytes("value", "valueEncoding");
-  if (const json::value* h = field(ro, "headers"); h && h->is_object()) {
-    for (const auto& kv : h->get_object()) {
-      if (kv.value().is_string()) r.headers.emplace_back(kv.key(), kv.value().get_string());
-    }
-  }
+  auto rec2 = recordFromArchiveLine(rec->get_object(), l.topic);
+  if (!rec2) return Status::invalidArgument("DLQ message holds a malformed record");
+  const SourceRecord& r = *rec2;
   DecodedChange d = decodeChange(r, opts_.decode);
   auto cmd = d.status.isOk() && d.op != ChangeOp::kTombstone
                  ? toCommand(d, l, clock_.nowMs(), clock_.todayDays())

@@ -11,6 +11,7 @@
 #include <stop_token>
 #include <string>
 
+#include "domain/change_command.h"
 #include "domain/debezium.h"
 #include "ports/change_source.h"
 #include "ports/clock.h"
@@ -37,8 +38,9 @@ struct IngestReport {
 // The object key of a raw batch: derived from the batch's coordinates only.
 std::string rawArchiveKey(const std::string& topic, int32_t partition, int64_t firstOffset,
                           int64_t lastOffset, int64_t firstTimestampMs);
-// One NDJSON line of the raw archive for a record.
+// One NDJSON line of the raw archive for a record, and back.
 std::string rawArchiveLine(const SourceRecord& r);
+std::optional<SourceRecord> recordFromArchiveLine(const json::object& line, const std::string& topic);
 
 class IngestStage {
  public:
@@ -50,7 +52,10 @@ class IngestStage {
   // Archives, ledgers and enqueues (or dead-letters) one batch. Does not commit: the caller
   // commits report.nextOffsets once this returns ok. Unavailable: a dependency failed; the
   // batch must be processed again (every step is idempotent).
-  Result<IngestReport> process(const std::vector<SourceRecord>& batch);
+  // `archived`, when given, holds the lineage of records that are already in the raw archive
+  // (a replay): they are not archived again.
+  Result<IngestReport> process(const std::vector<SourceRecord>& batch,
+                               const std::vector<Lineage>* archived = nullptr);
 
   // Polls, processes and commits until stop is requested; backs off on failures and rewinds
   // to the committed offsets so nothing is skipped.
