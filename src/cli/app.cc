@@ -117,8 +117,12 @@ struct Runtime {
     lo.redrive = emb::RedrivePolicy{"lake-dlq", 10};
     lakeQueue = queues->queue(kLake, lo);
     lakeDlq = queues->queue("lake-dlq", {});
-    topic = std::make_unique<emb::SqliteTopic>(queues, "member-events",
-                                               std::vector<std::string>{kRoute, kLake});
+    std::vector<std::string> subscriptions{kRoute, kLake};
+    std::stringstream extra(cfg.topicExtraSubscriptions);
+    for (std::string q; std::getline(extra, q, ',');) {
+      if (!q.empty()) subscriptions.push_back(q);
+    }
+    topic = std::make_unique<emb::SqliteTopic>(queues, "member-events", subscriptions);
     return Status::ok();
   }
   // Any queue by name (queue targets, target queues), created on first use.
@@ -751,6 +755,10 @@ int statusCommand(const Config& cfg) {
     all.push_back(rt.queueNamed(emb::targetQueueName(t.name)));
     all.push_back(rt.queueNamed(emb::targetDlqName(t.name)));
   }
+  std::stringstream extra(cfg.topicExtraSubscriptions);
+  for (std::string q; std::getline(extra, q, ',');) {
+    if (!q.empty()) all.push_back(rt.queueNamed(q));
+  }
   for (Queue* q : all) {
     auto s = q->stats();
     if (!s.isOk()) return fail(s.status());
@@ -758,8 +766,8 @@ int statusCommand(const Config& cfg) {
   }
   out["queues"] = std::move(queues);
   if (Status s = rt.openMembers(); s.isOk()) {
-    auto ob = rt.members->outbox(1000000);
-    if (ob.isOk()) out["outbox"] = static_cast<int64_t>(ob->size());
+    auto ob = rt.members->outboxCount();
+    if (ob.isOk()) out["outbox"] = *ob;
   }
   std::cout << json::serialize(out) << "\n";
   return 0;
@@ -799,11 +807,22 @@ int demoCommand(Config cfg, const GeneratorOptions& gen, bool serve) {
   auto ing = rt.ingestDlq->stats();
   auto chg = rt.changesDlq->stats();
   auto page = rt.members->listUpdated(0, "", 1000000);
-  auto outbox = rt.members->outbox(1000000);
+  int64_t lakeEvents = 0, lakeObjects = 0;
+  if (rt.objects) {
+    auto keys = rt.objects->list("lake/");
+    for (const auto& k : keys.isOk() ? *keys : std::vector<std::string>{}) {
+      auto text = rt.objects->get(k);
+      if (!text.isOk()) continue;
+      auto plain = gzipDecompress(*text);
+      if (!plain.isOk()) continue;
+      ++lakeObjects;
+      lakeEvents += std::count(plain->begin(), plain->end(), '\n');
+    }
+  }
   std::cout << "\nprocessed " << produced << " records in " << secs << " s\n";
   std::cout << "  live members:        " << (page.isOk() ? page->members.size() : 0) << "\n";
-  std::cout << "  member events:       " << (outbox.isOk() ? outbox->size() : 0)
-            << " (outbox, waiting for the relay)\n";
+  std::cout << "  member events:       " << lakeEvents << " in the data lake (" << lakeObjects
+            << " objects under " << cfg.dataDir << "/objects/lake/)\n";
   std::cout << "  rejected (ingest DLQ): " << (ing.isOk() ? ing->visible : 0) << "\n";
   std::cout << "  failed (changes DLQ):  " << (chg.isOk() ? chg->visible : 0) << "\n";
   if (page.isOk() && !page->members.empty()) {

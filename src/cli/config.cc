@@ -76,6 +76,7 @@ const std::vector<Key>& keys() {
       intKey<int64_t>("sync", "backoff_base_ms", &Config::syncBackoffBaseMs),
       intKey<int64_t>("sync", "backoff_cap_ms", &Config::syncBackoffCapMs),
       intKey<int64_t>("sync", "timeout_ms", &Config::syncTimeoutMs),
+      strKey<std::string>("topic", "extra_subscriptions", &Config::topicExtraSubscriptions),
       strKey<std::string>("bus", "rules_file", &Config::rulesFile),
       intKey<int64_t>("bus", "visibility_ms", &Config::busVisibilityMs),
       strKey<std::string>("lake", "writer", &Config::lakeWriter),

@@ -47,6 +47,8 @@ struct Config {
   int64_t syncBackoffBaseMs = 200;
   int64_t syncBackoffCapMs = 20000;
   int64_t syncTimeoutMs = 10000;
+  // [topic]
+  std::string topicExtraSubscriptions;  // comma-separated queue names fed besides route, lake
   // [bus]
   std::string rulesFile;  // routing rules (JSON); empty: the bus has no rules
   int64_t busVisibilityMs = 30000;  // route queue and target deliveries

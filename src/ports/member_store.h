@@ -111,6 +111,8 @@ class MemberStore {
 
   // Outbox rows in commit order, from the oldest (for the relay).
   virtual Result<std::vector<OutboxEntry>> outbox(size_t limit) = 0;
+  // Rows waiting in the outbox (for operators and idle detection).
+  virtual Result<int64_t> outboxCount() = 0;
   // Deletes outbox rows once the topic accepted them. Idempotent.
   virtual Status deleteOutbox(const std::vector<int64_t>& seqs) = 0;
 

@@ -501,8 +501,10 @@ TEST_P(MemberStoreContract, HistoryAndOutboxFollowAppliedChanges) {
   EXPECT_EQ(types, (std::vector<std::string>{"member.created", "member.updated", "member.deleted"}));
   std::vector<int64_t> seqs;
   for (const auto& e : *ob) seqs.push_back(e.seq);
+  EXPECT_EQ(*h_->store().outboxCount(), static_cast<int64_t>(seqs.size()));
   ASSERT_TRUE(h_->store().deleteOutbox(seqs).isOk());
   EXPECT_TRUE(h_->store().outbox(100)->empty());
+  EXPECT_EQ(*h_->store().outboxCount(), 0);
   EXPECT_CODE(h_->store().history("never").status(), kNotFound);
 }
 

@@ -37,7 +37,8 @@ struct EmbeddedQueues final : QueueHarness {
   void advance(int64_t ms) override { clock.advance(ms); }
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, QueueContract,
-                         ::testing::Values([] { return std::unique_ptr<QueueHarness>(new EmbeddedQueues); }));
+                         ::testing::Values([] { return std::unique_ptr<QueueHarness>(new EmbeddedQueues); }),
+                         [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedLedger final : LedgerHarness {
   TempDir dir;
@@ -46,7 +47,8 @@ struct EmbeddedLedger final : LedgerHarness {
   int64_t ttlMs() const override { return 3600000; }
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, LedgerContract,
-                         ::testing::Values([] { return std::unique_ptr<LedgerHarness>(new EmbeddedLedger); }));
+                         ::testing::Values([] { return std::unique_ptr<LedgerHarness>(new EmbeddedLedger); }),
+                         [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedObjects final : ObjectStoreHarness {
   TempDir dir;
@@ -54,7 +56,8 @@ struct EmbeddedObjects final : ObjectStoreHarness {
   ObjectStore& store() override { return s; }
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, ObjectStoreContract,
-                         ::testing::Values([] { return std::unique_ptr<ObjectStoreHarness>(new EmbeddedObjects); }));
+                         ::testing::Values([] { return std::unique_ptr<ObjectStoreHarness>(new EmbeddedObjects); }),
+                         [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedSource final : ChangeSourceHarness {
   TempDir dir;
@@ -65,7 +68,8 @@ struct EmbeddedSource final : ChangeSourceHarness {
   }
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, ChangeSourceContract,
-                         ::testing::Values([] { return std::unique_ptr<ChangeSourceHarness>(new EmbeddedSource); }));
+                         ::testing::Values([] { return std::unique_ptr<ChangeSourceHarness>(new EmbeddedSource); }),
+                         [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedMembers final : MemberStoreHarness {
   TempDir dir;
@@ -73,7 +77,8 @@ struct EmbeddedMembers final : MemberStoreHarness {
   MemberStore& store() override { return *s; }
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, MemberStoreContract,
-                         ::testing::Values([] { return std::unique_ptr<MemberStoreHarness>(new EmbeddedMembers); }));
+                         ::testing::Values([] { return std::unique_ptr<MemberStoreHarness>(new EmbeddedMembers); }),
+                         [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedSecrets final : SecretsHarness {
   TempDir dir;
@@ -84,7 +89,8 @@ struct EmbeddedSecrets final : SecretsHarness {
   }
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, SecretsContract,
-                         ::testing::Values([] { return std::unique_ptr<SecretsHarness>(new EmbeddedSecrets); }));
+                         ::testing::Values([] { return std::unique_ptr<SecretsHarness>(new EmbeddedSecrets); }),
+                         [](const auto&) { return std::string("SQLite"); });
 
 TEST(EmbeddedSecretsEnv, EnvironmentWinsOverFilesAndNamesCannotEscape) {
   TempDir dir;

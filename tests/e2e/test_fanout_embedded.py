@@ -4,6 +4,7 @@ Each webhook must receive exactly the events its rule selects, in per-member ord
 failing webhook's deliveries go to its DLQ after the retry limit and are redriven once it
 is back."""
 import json
+import sqlite3
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +56,8 @@ def test_webhooks_and_lake():
                  "authSecret": "crm-token"},
                 {"name": "audit", "type": "webhook", "url": f"http://127.0.0.1:{rx.port}/audit",
                  "maxAttempts": 3},
+                {"name": "partner", "type": "bus", "bus": "partner"},
+                {"name": "inbox", "type": "queue", "queue": "partner-inbox"},
             ],
             "rules": [
                 {"name": "crm-iowa", "targets": ["crm"], "inputPath": "$.detail",
@@ -62,6 +65,10 @@ def test_webhooks_and_lake():
                              "detail": {"data": {"member": {"address": {"state": ["IA"]}}}}}},
                 {"name": "deletes", "targets": ["audit"],
                  "pattern": {"detail-type": ["member.deleted"]}},
+                {"name": "terminations", "targets": ["partner"],
+                 "pattern": {"detail": {"data": {"member": {"status": ["terminated"]}}}}},
+                {"name": "partner-all", "bus": "partner", "targets": ["inbox"],
+                 "pattern": {"detail-type": [{"prefix": "member."}]}},
             ],
         }
         rules_file = f"{tmp}/rules.json"
@@ -97,6 +104,16 @@ def test_webhooks_and_lake():
                 v, m = body["data"]["version"], body["subject"]
                 assert v >= versions.get(m, 0), f"{m}: version {v} after {versions[m]}"
                 versions[m] = v
+
+            # A bus target forwards to the partner bus, whose rule puts it on a queue.
+            want_partner = {e["id"] for e in lake if e["data"]["member"] and e["data"]["member"]["status"] == "terminated"}
+            assert want_partner
+            db = sqlite3.connect(f"{tmp}/var/queues.db")
+            inbox = [json.loads(b) for (b,) in db.execute("SELECT body FROM messages WHERE queue = 'partner-inbox'")]
+            db.close()
+            assert {m["detail"]["id"] for m in inbox} == want_partner
+            assert len(inbox) == len(want_partner)  # dedup ids: one message per event
+            assert all(m["event-bus-name"] == "partner" for m in inbox)
 
             # audit failed every time: all its deliveries are in its DLQ with the reason.
             dead = p.dlq("target-audit")

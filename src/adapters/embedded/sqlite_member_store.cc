@@ -382,6 +382,16 @@ Result<std::vector<OutboxEntry>> SqliteMemberStore::outbox(size_t limit) {
   return out;
 }
 
+Result<int64_t> SqliteMemberStore::outboxCount() {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_, "SELECT count(*) FROM outbox");
+  auto row = sel->step();
+  if (!row.isOk()) return row.status();
+  int64_t n = sel->i64(0);
+  sel->reset();
+  return n;
+}
+
 Status SqliteMemberStore::deleteOutbox(const std::vector<int64_t>& seqs) {
   std::lock_guard lock(mu_);
   MF_PREPARE(del, *db_, "DELETE FROM outbox WHERE seq = ?");

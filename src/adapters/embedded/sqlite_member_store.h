@@ -30,6 +30,7 @@ class SqliteMemberStore final : public MemberStore {
   Result<MemberPage> listUpdated(int64_t sinceMs, const std::string& cursor,
                                  size_t limit) override;
   Result<std::vector<OutboxEntry>> outbox(size_t limit) override;
+  Result<int64_t> outboxCount() override;
   Status deleteOutbox(const std::vector<int64_t>& seqs) override;
   Status ping() override;
 
