@@ -35,6 +35,15 @@ class ChangeSource {
   // Moves the position back to the committed offsets, so that the records of a batch that
   // failed half-way are delivered again by the next poll.
   virtual Status rewindToCommitted() = 0;
+
+  // For operators and idle detection: records in the source (sum of the partitions' end
+  // offsets) and how many of them this group has committed.
+  struct Progress {
+    int64_t end = 0;
+    int64_t committed = 0;
+    int64_t lag() const { return end - committed; }
+  };
+  virtual Result<Progress> progress() = 0;
 };
 
 // A record to append. An absent partition means "hash of the key bytes", so that one member

@@ -238,7 +238,10 @@ using ChangeSourceHarnessFactory = std::function<std::unique_ptr<ChangeSourceHar
 
 class ChangeSourceContract : public ::testing::TestWithParam<ChangeSourceHarnessFactory> {
  protected:
-  void SetUp() override { h_ = GetParam()(); }
+  void SetUp() override {
+    h_ = GetParam()();
+    if (!h_) GTEST_SKIP() << "no server for this adapter";
+  }
   std::vector<SourceRecord> drain(ChangeSource& c, size_t expected) {
     std::vector<SourceRecord> out;
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -196,6 +196,20 @@ Status SourceLog::append(const std::vector<ProduceRecord>& records) {
   return tx.commit();
 }
 
+Result<ChangeSource::Progress> SourceLog::progress() {
+  auto end = endOffsets();
+  if (!end.isOk()) return end.status();
+  auto done = committed();
+  if (!done.isOk()) return done.status();
+  Progress p;
+  for (const auto& [part, off] : *end) {
+    p.end += off;
+    auto it = done->find(part);
+    p.committed += it == done->end() ? 0 : std::min(off, it->second);
+  }
+  return p;
+}
+
 Result<std::map<int32_t, int64_t>> SourceLog::committed() {
   std::lock_guard lock(mu_);
   std::map<int32_t, int64_t> out;

@@ -31,6 +31,7 @@ class SourceLog final : public ChangeSource, public ChangeSink {
                                          std::chrono::milliseconds wait) override;
   Status commit(const std::map<int32_t, int64_t>& nextOffsets) override;
   Status rewindToCommitted() override;
+  Result<Progress> progress() override;
 
   Status append(const std::vector<ProduceRecord>& records) override;
   int32_t partitionCount() const override { return partitions_; }

@@ -1,0 +1,72 @@
+// File: kafka_source.h
+// The Kafka adapters of ChangeSource and ChangeSink, on librdkafka.
+//  - KafkaChangeSource: a consumer in a consumer group; offsets are committed only by
+//    commit() (auto commit off), so an offset moves only after its batch is archived,
+//    ledgered and enqueued. After a rebalance takes a partition away, commit() refuses that
+//    partition (FailedPrecondition): the batch is abandoned and the new owner processes it
+//    again from the committed offset (ingest is idempotent).
+//  - KafkaChangeSink: an idempotent producer (acks=all) with Kafka's Java-compatible
+//    murmur2 partitioner, so a member's records land in one partition.
+// Security (SASL/SCRAM, TLS, MSK IAM through librdkafka's OAUTHBEARER) is configuration:
+// every librdkafka property can be passed through.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "ports/change_source.h"
+
+typedef struct rd_kafka_s rd_kafka_t;
+
+namespace memberflow::kafka {
+
+struct KafkaOptions {
+  std::string bootstrapServers;
+  std::string topic;
+  std::string group;
+  // librdkafka properties passed through as given (security.protocol, sasl.*, ssl.*, ...).
+  std::map<std::string, std::string> properties;
+  int64_t maxBufferedKbytes = 16384;  // bounds records fetched ahead of processing
+};
+
+class KafkaChangeSource final : public ChangeSource {
+ public:
+  static Result<std::unique_ptr<KafkaChangeSource>> open(const KafkaOptions& opts);
+  ~KafkaChangeSource() override;
+
+  Result<std::vector<SourceRecord>> poll(size_t maxRecords, std::chrono::milliseconds wait) override;
+  Status commit(const std::map<int32_t, int64_t>& nextOffsets) override;
+  Status rewindToCommitted() override;
+  Result<Progress> progress() override;
+
+  // Called by librdkafka's rebalance callback.
+  void onAssign(const std::set<int32_t>& partitions);
+  void onRevoke(const std::set<int32_t>& partitions);
+
+ private:
+  explicit KafkaChangeSource(KafkaOptions opts) : opts_(std::move(opts)) {}
+  KafkaOptions opts_;
+  rd_kafka_t* rk_ = nullptr;
+  std::mutex mu_;
+  std::set<int32_t> assigned_;
+  std::chrono::steady_clock::time_point lastErrorLog_{};
+};
+
+class KafkaChangeSink final : public ChangeSink {
+ public:
+  static Result<std::unique_ptr<KafkaChangeSink>> open(const KafkaOptions& opts);
+  ~KafkaChangeSink() override;
+  Status append(const std::vector<ProduceRecord>& records) override;
+  int32_t partitionCount() const override;
+
+ private:
+  explicit KafkaChangeSink(KafkaOptions opts) : opts_(std::move(opts)) {}
+  KafkaOptions opts_;
+  rd_kafka_t* rk_ = nullptr;
+};
+
+}  // namespace memberflow::kafka
