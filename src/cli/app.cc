@@ -25,6 +25,7 @@
 #include "adapters/embedded/sqlite_member_store.h"
 #include "adapters/embedded/sqlite_queue.h"
 #include "adapters/http/curl_http_client.h"
+#include "adapters/kafka/kafka_source.h"
 #include "api/auth.h"
 #include "api/handlers.h"
 #include "api/http_server.h"
@@ -70,7 +71,11 @@ struct Runtime {
   Config cfg;
   SystemClock clock;
   emb::SqliteDb::Options db;
-  std::unique_ptr<emb::SourceLog> source;
+  std::unique_ptr<emb::SourceLog> log;  // embedded source: consumer and producer at once
+  std::unique_ptr<kafka::KafkaChangeSource> kafkaSource;
+  std::unique_ptr<kafka::KafkaChangeSink> kafkaSink;
+  ChangeSource* source = nullptr;
+  ChangeSink* sink = nullptr;
   std::unique_ptr<emb::DirObjectStore> objects;
   std::unique_ptr<emb::SqliteLedger> ledger;
   std::shared_ptr<emb::SqliteQueueStore> queues;
@@ -89,12 +94,67 @@ struct Runtime {
 
   explicit Runtime(Config c) : cfg(std::move(c)) { db.synchronousFull = cfg.synchronous == "full"; }
 
-  Status openSource() {
-    if (source) return Status::ok();
+  Status openLog() {
+    if (log) return Status::ok();
     auto s = emb::SourceLog::open(cfg.path("source.db"), cfg.topic, cfg.partitions,
                                   cfg.consumerGroup, db);
     if (!s.isOk()) return s.status();
-    source = std::move(s).value();
+    log = std::move(s).value();
+    return Status::ok();
+  }
+  Result<kafka::KafkaOptions> kafkaOptions() {
+    kafka::KafkaOptions o;
+    o.bootstrapServers = cfg.kafkaBootstrapServers;
+    o.topic = cfg.topic;
+    o.group = cfg.consumerGroup;
+    if (!cfg.kafkaSecurityProtocol.empty()) o.properties["security.protocol"] = cfg.kafkaSecurityProtocol;
+    if (!cfg.kafkaSaslMechanism.empty()) o.properties["sasl.mechanism"] = cfg.kafkaSaslMechanism;
+    if (!cfg.kafkaSaslUsername.empty()) o.properties["sasl.username"] = cfg.kafkaSaslUsername;
+    if (!cfg.kafkaSslCaLocation.empty()) o.properties["ssl.ca.location"] = cfg.kafkaSslCaLocation;
+    if (!cfg.kafkaSaslPasswordSecret.empty()) {
+      if (!secrets) secrets = std::make_unique<emb::EnvSecrets>(cfg.path("secrets"));
+      auto pw = secrets->get(cfg.kafkaSaslPasswordSecret);
+      if (!pw.isOk()) return Status::invalidArgument("kafka.sasl_password_secret: " + pw.status().message());
+      o.properties["sasl.password"] = *pw;
+    }
+    std::stringstream ss(cfg.kafkaProperties);
+    for (std::string kv; std::getline(ss, kv, ',');) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos) return Status::invalidArgument("kafka.properties takes k=v pairs");
+      o.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return o;
+  }
+  // The consumer (joins the consumer group unless `observe`, which only reads offsets).
+  Status openSource(bool observe = false) {
+    if (source) return Status::ok();
+    if (cfg.sourceAdapter != "kafka") {
+      MF_RETURN_IF_ERROR(openLog());
+      source = log.get();
+      return Status::ok();
+    }
+    auto o = kafkaOptions();
+    if (!o.isOk()) return o.status();
+    o->subscribe = !observe;
+    auto k = kafka::KafkaChangeSource::open(*o);
+    if (!k.isOk()) return k.status();
+    kafkaSource = std::move(k).value();
+    source = kafkaSource.get();
+    return Status::ok();
+  }
+  Status openSink() {
+    if (sink) return Status::ok();
+    if (cfg.sourceAdapter != "kafka") {
+      MF_RETURN_IF_ERROR(openLog());
+      sink = log.get();
+      return Status::ok();
+    }
+    auto o = kafkaOptions();
+    if (!o.isOk()) return o.status();
+    auto k = kafka::KafkaChangeSink::open(*o);
+    if (!k.isOk()) return k.status();
+    kafkaSink = std::move(k).value();
+    sink = kafkaSink.get();
     return Status::ok();
   }
   Status openQueues() {
@@ -167,8 +227,10 @@ struct Runtime {
     lakeJournal = std::move(j).value();
     return Status::ok();
   }
-  Status openIngestSide() {
-    MF_RETURN_IF_ERROR(openSource());
+  // observe: for replay and redrive, which use ingest's processing but never poll, so they
+  // must not join the consumer group (that would rebalance a running pipeline).
+  Status openIngestSide(bool observe = false) {
+    MF_RETURN_IF_ERROR(openSource(observe));
     MF_RETURN_IF_ERROR(openQueues());
     if (!objects) objects = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
     if (!ledger) {
@@ -236,16 +298,9 @@ void applyLogLevel(const Config& cfg) {
 }
 
 // Lag of the consumer group over all partitions, or -1 when unknown.
-int64_t sourceLag(emb::SourceLog& source) {
-  auto end = source.endOffsets();
-  auto done = source.committed();
-  if (!end.isOk() || !done.isOk()) return -1;
-  int64_t lag = 0;
-  for (const auto& [p, off] : *end) {
-    auto it = done->find(p);
-    lag += off - (it == done->end() ? 0 : it->second);
-  }
-  return lag;
+int64_t sourceLag(ChangeSource& source) {
+  auto p = source.progress();
+  return p.isOk() ? p->lag() : -1;
 }
 
 void publishGauges(Runtime& rt) {
@@ -460,14 +515,14 @@ class Progress {
 // full or when the input pauses (nothing more to read right now), so a paced stream is
 // appended as it arrives instead of waiting for a full batch.
 Status produceFd(Runtime& rt, int fd, int64_t& produced) {
-  MF_RETURN_IF_ERROR(rt.openSource());
+  MF_RETURN_IF_ERROR(rt.openSink());
   Progress progress("produced");
   std::vector<ProduceRecord> batch;
   std::string pending;
   int64_t lineNo = 0;
   auto flush = [&]() -> Status {
     if (batch.empty()) return Status::ok();
-    MF_RETURN_IF_ERROR(rt.source->append(batch));
+    MF_RETURN_IF_ERROR(rt.sink->append(batch));
     produced += static_cast<int64_t>(batch.size());
     batch.clear();
     progress.update(produced);
@@ -512,14 +567,14 @@ Status produceFd(Runtime& rt, int fd, int64_t& produced) {
 }
 
 Status produceStream(Runtime& rt, std::istream& in, int64_t& produced) {
-  MF_RETURN_IF_ERROR(rt.openSource());
+  MF_RETURN_IF_ERROR(rt.openSink());
   Progress progress("produced");
   std::vector<ProduceRecord> batch;
   std::string line;
   int64_t lineNo = 0;
   auto flush = [&]() -> Status {
     if (batch.empty()) return Status::ok();
-    MF_RETURN_IF_ERROR(rt.source->append(batch));
+    MF_RETURN_IF_ERROR(rt.sink->append(batch));
     produced += static_cast<int64_t>(batch.size());
     batch.clear();
     progress.update(produced);
@@ -619,7 +674,7 @@ int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bo
 int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
   applyLogLevel(cfg);
   Runtime rt(cfg);
-  if (Status s = rt.openIngestSide(); !s.isOk()) return fail(s);
+  if (Status s = rt.openIngestSide(/*observe=*/true); !s.isOk()) return fail(s);
   Queue* q = rt.dlqNamed(queue);
   if (!q) return fail(Status::invalidArgument("no DLQ named " + queue + " (ingest or changes)"));
   auto st = q->stats();
@@ -669,7 +724,7 @@ int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
 int replayCommand(const Config& cfg, const ReplayOptions& o) {
   applyLogLevel(cfg);
   Runtime rt(cfg);
-  if (Status s = rt.openIngestSide(); !s.isOk()) return fail(s);
+  if (Status s = rt.openIngestSide(/*observe=*/true); !s.isOk()) return fail(s);
   IngestStage ingest(*rt.source, *rt.objects, *rt.ledger, *rt.changes, *rt.ingestDlq, rt.clock,
                      rt.ingestOptions());
   auto keys = rt.objects->list("raw/" + cfg.topic + "/");
@@ -739,14 +794,12 @@ int replayCommand(const Config& cfg, const ReplayOptions& o) {
 
 int statusCommand(const Config& cfg) {
   Runtime rt(cfg);
-  if (Status s = rt.openSource(); !s.isOk()) return fail(s);
+  if (Status s = rt.openSource(/*observe=*/true); !s.isOk()) return fail(s);
   if (Status s = rt.openQueues(); !s.isOk()) return fail(s);
   json::object out;
-  auto end = rt.source->endOffsets();
-  auto done = rt.source->committed();
-  int64_t records = 0;
-  if (end.isOk()) for (const auto& [p, o] : *end) records += o;
-  out["source"] = json::object{{"topic", cfg.topic}, {"records", records}, {"lag", sourceLag(*rt.source)}};
+  auto progress = rt.source->progress();
+  if (!progress.isOk()) return fail(progress.status());
+  out["source"] = json::object{{"topic", cfg.topic}, {"records", progress->end}, {"lag", progress->lag()}};
   json::object queues;
   if (Status s = rt.openRouting(); !s.isOk()) return fail(s);
   std::vector<Queue*> all{rt.changes.get(), rt.changesDlq.get(), rt.ingestDlq.get(), rt.routeQueue.get(),

@@ -56,6 +56,13 @@ const std::vector<Key>& keys() {
       strKey<std::string>("adapters", "queue", &Config::queueAdapter),
       strKey<std::string>("adapters", "member_store", &Config::memberStoreAdapter),
       strKey<std::string>("adapters", "secrets", &Config::secretsAdapter),
+      strKey<std::string>("kafka", "bootstrap_servers", &Config::kafkaBootstrapServers),
+      strKey<std::string>("kafka", "security_protocol", &Config::kafkaSecurityProtocol),
+      strKey<std::string>("kafka", "sasl_mechanism", &Config::kafkaSaslMechanism),
+      strKey<std::string>("kafka", "sasl_username", &Config::kafkaSaslUsername),
+      strKey<std::string>("kafka", "sasl_password_secret", &Config::kafkaSaslPasswordSecret),
+      strKey<std::string>("kafka", "ssl_ca_location", &Config::kafkaSslCaLocation),
+      strKey<std::string>("kafka", "properties", &Config::kafkaProperties),
       strKey<std::string>("source", "topic", &Config::topic),
       intKey<int32_t>("source", "partitions", &Config::partitions),
       strKey<std::string>("source", "consumer_group", &Config::consumerGroup),
@@ -144,8 +151,14 @@ Result<Config> loadConfig(const std::optional<std::string>& file) {
 
 std::vector<std::string> checkConfig(const Config& c) {
   std::vector<std::string> p;
-  for (const auto* a : {&c.sourceAdapter, &c.objectStoreAdapter, &c.ledgerAdapter,
-                        &c.queueAdapter, &c.memberStoreAdapter, &c.secretsAdapter}) {
+  if (c.sourceAdapter != "embedded" && c.sourceAdapter != "kafka") {
+    p.push_back("adapters.source must be embedded or kafka");
+  }
+  if (c.sourceAdapter == "kafka" && c.kafkaBootstrapServers.empty()) {
+    p.push_back("kafka.bootstrap_servers is required when adapters.source = kafka");
+  }
+  for (const auto* a : {&c.objectStoreAdapter, &c.ledgerAdapter, &c.queueAdapter,
+                        &c.memberStoreAdapter, &c.secretsAdapter}) {
     if (*a != "embedded") p.push_back("adapter '" + *a + "' is not available in this build");
   }
   if (c.synchronous != "normal" && c.synchronous != "full") {

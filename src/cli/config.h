@@ -23,6 +23,14 @@ struct Config {
   std::string queueAdapter = "embedded";
   std::string memberStoreAdapter = "embedded";
   std::string secretsAdapter = "embedded";
+  // [kafka] (adapters.source = "kafka")
+  std::string kafkaBootstrapServers;
+  std::string kafkaSecurityProtocol;  // plaintext | ssl | sasl_plaintext | sasl_ssl
+  std::string kafkaSaslMechanism;     // SCRAM-SHA-512, PLAIN, OAUTHBEARER (MSK IAM) ...
+  std::string kafkaSaslUsername;
+  std::string kafkaSaslPasswordSecret;  // name of the secret holding the password
+  std::string kafkaSslCaLocation;
+  std::string kafkaProperties;  // more librdkafka properties: "k=v,k=v"
   // [source]
   std::string topic = "member.changes";
   int32_t partitions = 8;

@@ -83,6 +83,7 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(const KafkaOp
     return Status::invalidArgument(std::string("kafka consumer: ") + err);
   }
   rd_kafka_poll_set_consumer(self->rk_);
+  if (!opts.subscribe) return self;
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, opts.topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t e = rd_kafka_subscribe(self->rk_, topics);
@@ -223,7 +224,17 @@ Result<ChangeSource::Progress> KafkaChangeSource::progress() {
     p.end += hi;
     rd_kafka_topic_partition_list_add(list, opts_.topic.c_str(), part);
   }
-  rd_kafka_resp_err_t err = rd_kafka_committed(rk_, list, 10000);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  // A broker that just started (or moved the group) answers "not coordinator" or "loading"
+  // for a moment: retriable, so retry briefly before reporting the source unavailable.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    err = rd_kafka_committed(rk_, list, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR && err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+        err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     for (int i = 0; i < list->cnt; ++i) p.committed += std::max<int64_t>(0, list->elems[i].offset);
   }

@@ -31,6 +31,7 @@ struct KafkaOptions {
   // librdkafka properties passed through as given (security.protocol, sasl.*, ssl.*, ...).
   std::map<std::string, std::string> properties;
   int64_t maxBufferedKbytes = 16384;  // bounds records fetched ahead of processing
+  bool subscribe = true;  // false: an observer for progress() that does not join the group
 };
 
 class KafkaChangeSource final : public ChangeSource {
