@@ -511,24 +511,51 @@ class Progress {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
 };
 
-// Reads JSONL from a file descriptor and appends in batches. A batch is flushed when it is
-// full or when the input pauses (nothing more to read right now), so a paced stream is
-// appended as it arrives instead of waiting for a full batch.
-Status produceFd(Runtime& rt, int fd, int64_t& produced) {
-  MF_RETURN_IF_ERROR(rt.openSink());
-  Progress progress("produced");
-  std::vector<ProduceRecord> batch;
-  std::string pending;
-  int64_t lineNo = 0;
-  auto flush = [&]() -> Status {
-    if (batch.empty()) return Status::ok();
-    MF_RETURN_IF_ERROR(rt.sink->append(batch));
-    produced += static_cast<int64_t>(batch.size());
-    batch.clear();
-    progress.update(produced);
+// Appends JSONL records (DESIGN.md §7) to the source in batches of up to 1,000, with progress
+// on a terminal. flush() sends what is batched: readers call it when their input pauses, so a
+// paced stream is appended as it arrives.
+class LineProducer {
+ public:
+  explicit LineProducer(Runtime& rt) : rt_(rt) {}
+  Status open() { return rt_.openSink(); }
+  Status add(std::string_view line) {
+    ++lineNo_;
+    if (line.empty()) return Status::ok();
+    auto r = parseProduceLine(std::string(line));
+    if (!r.isOk()) {
+      MF_RETURN_IF_ERROR(flush());
+      return Status::invalidArgument("line " + std::to_string(lineNo_) + ": " + r.status().message());
+    }
+    batch_.push_back(std::move(r).value());
+    return batch_.size() >= 1000 ? flush() : Status::ok();
+  }
+  Status flush() {
+    if (batch_.empty()) return Status::ok();
+    MF_RETURN_IF_ERROR(rt_.sink->append(batch_));
+    produced_ += static_cast<int64_t>(batch_.size());
+    batch_.clear();
+    progress_.update(produced_);
     return Status::ok();
-  };
+  }
+  Status finish() {
+    MF_RETURN_IF_ERROR(flush());
+    progress_.update(produced_, true);
+    return Status::ok();
+  }
+  int64_t produced() const { return produced_; }
+
+ private:
+  Runtime& rt_;
+  Progress progress_{"produced"};
+  std::vector<ProduceRecord> batch_;
+  int64_t lineNo_ = 0, produced_ = 0;
+};
+
+// Reads JSONL from a file descriptor; flushes when the input pauses (nothing more to read now).
+Status produceFd(LineProducer& producer, int fd) {
+  MF_RETURN_IF_ERROR(producer.open());
   std::vector<char> buf(1 << 16);
+  std::string pending;
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
@@ -537,63 +564,14 @@ Status produceFd(Runtime& rt, int fd, int64_t& produced) {
     pending.append(buf.data(), static_cast<size_t>(n));
     size_t start = 0;
     for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-      ++lineNo;
-      std::string line = pending.substr(start, nl - start);
-      if (line.empty()) continue;
-      auto r = parseProduceLine(line);
-      if (!r.isOk()) {
-        MF_RETURN_IF_ERROR(flush());
-        return Status::invalidArgument("line " + std::to_string(lineNo) + ": " + r.status().message());
-      }
-      batch.push_back(std::move(r).value());
-      if (batch.size() >= 1000) MF_RETURN_IF_ERROR(flush());
+      MF_RETURN_IF_ERROR(producer.add(std::string_view(pending).substr(start, nl - start)));
     }
     pending.erase(0, start);
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 0) == 0) MF_RETURN_IF_ERROR(flush());  // input paused
+    if (::poll(&p, 1, 0) == 0) MF_RETURN_IF_ERROR(producer.flush());  // input paused
   }
-  if (!pending.empty()) {
-    ++lineNo;
-    auto r = parseProduceLine(pending);
-    if (!r.isOk()) {
-      MF_RETURN_IF_ERROR(flush());
-      return Status::invalidArgument("line " + std::to_string(lineNo) + ": " + r.status().message());
-    }
-    batch.push_back(std::move(r).value());
-  }
-  MF_RETURN_IF_ERROR(flush());
-  progress.update(produced, true);
-  return Status::ok();
-}
-
-Status produceStream(Runtime& rt, std::istream& in, int64_t& produced) {
-  MF_RETURN_IF_ERROR(rt.openSink());
-  Progress progress("produced");
-  std::vector<ProduceRecord> batch;
-  std::string line;
-  int64_t lineNo = 0;
-  auto flush = [&]() -> Status {
-    if (batch.empty()) return Status::ok();
-    MF_RETURN_IF_ERROR(rt.sink->append(batch));
-    produced += static_cast<int64_t>(batch.size());
-    batch.clear();
-    progress.update(produced);
-    return Status::ok();
-  };
-  while (std::getline(in, line)) {
-    ++lineNo;
-    if (line.empty()) continue;
-    auto r = parseProduceLine(line);
-    if (!r.isOk()) {
-      MF_RETURN_IF_ERROR(flush());
-      return Status::invalidArgument("line " + std::to_string(lineNo) + ": " + r.status().message());
-    }
-    batch.push_back(std::move(r).value());
-    if (batch.size() >= 1000) MF_RETURN_IF_ERROR(flush());
-  }
-  MF_RETURN_IF_ERROR(flush());
-  progress.update(produced, true);
-  return Status::ok();
+  if (!pending.empty()) MF_RETURN_IF_ERROR(producer.add(pending));
+  return producer.finish();
 }
 
 }  // namespace
@@ -628,17 +606,17 @@ int generateCommand(const GeneratorOptions& opts, const std::optional<std::strin
 int produceCommand(const Config& cfg, const std::optional<std::string>& file) {
   applyLogLevel(cfg);
   Runtime rt(cfg);
-  int64_t produced = 0;
+  LineProducer producer(rt);
   Status s;
   if (file && *file != "-") {
     int fd = ::open(file->c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail(Status::invalidArgument("cannot read " + *file));
-    s = produceFd(rt, fd, produced);
+    s = produceFd(producer, fd);
     ::close(fd);
   } else {
-    s = produceFd(rt, STDIN_FILENO, produced);
+    s = produceFd(producer, STDIN_FILENO);
   }
-  std::cerr << "produced " << produced << " records to " << cfg.topic << "\n";
+  std::cerr << "produced " << producer.produced() << " records to " << cfg.topic << "\n";
   return s.isOk() ? 0 : fail(s);
 }
 
@@ -844,10 +822,15 @@ int demoCommand(Config cfg, const GeneratorOptions& gen, bool serve) {
   Runtime rt(cfg);
   std::cerr << "== memberflow demo: " << gen.count << " generated changes of " << gen.members
             << " members (seed " << gen.seed << "), data in " << cfg.dataDir << "\n";
-  std::stringstream lines;
-  generateRecords(gen, [&](std::string l) { lines << l << '\n'; });
-  int64_t produced = 0;
-  if (Status s = produceStream(rt, lines, produced); !s.isOk()) return fail(s);
+  LineProducer producer(rt);
+  if (Status s = producer.open(); !s.isOk()) return fail(s);
+  Status added;
+  generateRecords(gen, [&](std::string l) {
+    if (added.isOk()) added = producer.add(l);
+  });
+  if (added.isOk()) added = producer.finish();
+  if (!added.isOk()) return fail(added);
+  int64_t produced = producer.produced();
   std::cerr << "== produced " << produced << " raw records; running ingest, sync and api\n";
   auto started = std::chrono::steady_clock::now();
   RunOptions ro;

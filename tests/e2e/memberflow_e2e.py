@@ -14,7 +14,9 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import urllib.error
 import urllib.request
 
@@ -80,13 +82,10 @@ class Pipeline:
         return p
 
     def start(self, *args):
-        log = open(os.path.join(self.dir, f"run-{len(self.logs)}.log"), "w")
-        p = subprocess.Popen([BIN, "--config", self.config, "run", *args],
-                             stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(p)
-        self.logs.append(log.name)
+        """A `run` process serving the API, once it answers /readyz."""
+        p = self.spawn(*args)
         wait_for(lambda: self.ready() or p.poll() is not None, 30, "the API")
-        assert p.poll() is None, f"run exited early: {open(log.name).read()}"
+        assert p.poll() is None, f"run exited early: {open(self.logs[-1]).read()}"
         return p
 
     def ready(self):
@@ -156,6 +155,52 @@ class Pipeline:
 
     def members_db(self):
         return sqlite3.connect(os.path.join(self.dir, "var", "members.db"))
+
+
+class Receiver:
+    """A webhook receiver on a free port. Records (event id, body) per path; a path listed in
+    `failing` answers 500 until it is removed."""
+
+    def __init__(self, failing=()):
+        self.lock = threading.Lock()
+        self.got = {}
+        self.auth = set()
+        self.failing = set(failing)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer.lock:
+                    outer.auth.add(self.headers.get("Authorization"))
+                    if self.path in outer.failing:
+                        self.send_response(500)
+                        self.end_headers()
+                        return
+                    outer.got.setdefault(self.path, []).append((self.headers["X-Memberflow-Event-Id"], body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self, path):
+        with self.lock:
+            return list(self.got.get(path, []))
+
+    def ids(self, path):
+        return {i for i, _ in self.events(path)}
+
+    def heal(self, path):
+        with self.lock:
+            self.failing.discard(path)
+
+    def close(self):
+        self.server.shutdown()
 
 
 # ---- the oracle ------------------------------------------------------------------------

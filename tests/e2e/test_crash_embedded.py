@@ -6,39 +6,9 @@ import json
 import random
 import signal
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from memberflow_e2e import Pipeline, check_pipeline, wait_for
-
-
-class Receiver:
-    """A webhook that records the event ids it received (repeats allowed)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.seen = set()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                with outer.lock:
-                    outer.seen.add(self.headers["X-Memberflow-Event-Id"])
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def ids(self):
-        with self.lock:
-            return set(self.seen)
+from memberflow_e2e import Pipeline, Receiver, check_pipeline, wait_for
 
 
 def test_kill_nine_at_random_points():
@@ -74,8 +44,8 @@ def test_kill_nine_at_random_points():
             check_pipeline(p, lines, produced)
             # At least once through the crashes: the webhook saw exactly the selected events.
             selected = {e["id"] for e in p.lake_events() if e["type"] == "member.updated"}
-            assert selected and hook.ids() == selected
+            assert selected and hook.ids("/crm") == selected
             assert p.stop(run) == 0
         finally:
             p.stop_all()
-            hook.server.shutdown()
+            hook.close()

@@ -4,52 +4,16 @@ Each webhook must receive exactly the events its rule selects, in per-member ord
 failing webhook's deliveries go to its DLQ after the retry limit and are redriven once it
 is back."""
 import json
+import os
 import sqlite3
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from memberflow_e2e import Pipeline, check_pipeline, wait_for
-
-
-class Receiver:
-    """A webhook receiver: records (event id, body) per path; /audit fails until healed."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.got = {"/crm": [], "/audit": []}
-        self.audit_ok = False
-        self.auth = set()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with outer.lock:
-                    outer.auth.add(self.headers.get("Authorization"))
-                    if self.path == "/audit" and not outer.audit_ok:
-                        self.send_response(500)
-                        self.end_headers()
-                        return
-                    outer.got[self.path].append((self.headers["X-Memberflow-Event-Id"], body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self, path):
-        with self.lock:
-            return list(self.got[path])
+from memberflow_e2e import Pipeline, Receiver, check_pipeline, wait_for
 
 
 def test_webhooks_and_lake():
     with tempfile.TemporaryDirectory(prefix="memberflow-fanout-") as tmp:
-        rx = Receiver()
+        rx = Receiver(failing={"/audit"})
         rules = {
             "targets": [
                 {"name": "crm", "type": "webhook", "url": f"http://127.0.0.1:{rx.port}/crm",
@@ -75,7 +39,6 @@ def test_webhooks_and_lake():
         with open(rules_file, "w") as f:
             json.dump(rules, f)
         p = Pipeline(tmp, bus={"rules_file": rules_file}, lake={"flush_ms": 200})
-        import os
         os.makedirs(f"{tmp}/var/secrets", exist_ok=True)
         with open(f"{tmp}/var/secrets/crm-token", "w") as f:
             f.write("Bearer crm-secret")
@@ -122,7 +85,7 @@ def test_webhooks_and_lake():
             assert rx.events("/audit") == []
 
             # Back in service: the redrive delivers every one of them.
-            rx.audit_ok = True
+            rx.heal("/audit")
             out = json.loads(p.cli("dlq", "redrive", "--queue", "target-audit").stdout)
             assert out["redriven"] == len(want_audit)
             wait_for(lambda: len({i for i, _ in rx.events("/audit")}) == len(want_audit), 60,
@@ -132,4 +95,4 @@ def test_webhooks_and_lake():
             assert p.stop(run) == 0
         finally:
             p.stop_all()
-            rx.server.shutdown()
+            rx.close()
