@@ -1,0 +1,80 @@
+// File: aws_client.h
+// One client for every AWS adapter: signs each request with SigV4, sends it through the
+// HttpClient port, retries what is safe to retry (request never sent, throttling, 5xx) with
+// exponential backoff and full jitter, and maps AWS errors to Status codes once, here.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "adapters/aws/sigv4.h"
+#include "common/backoff.h"
+#include "common/json.h"
+#include "common/status.h"
+#include "ports/clock.h"
+#include "ports/http_client.h"
+
+namespace memberflow::aws {
+
+// Credentials chain, first match: static (tests), environment (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). Shared files, ECS and web identity providers are
+// not built yet.
+class CredentialsProvider {
+ public:
+  virtual ~CredentialsProvider() = default;
+  virtual Result<Credentials> get() = 0;
+};
+
+class EnvCredentials final : public CredentialsProvider {
+ public:
+  Result<Credentials> get() override;
+};
+
+struct AwsConfig {
+  std::string region = "us-east-1";
+  std::string endpoint;  // override for every service (moto, compatible stores); empty: AWS
+  long timeoutMs = 10000;
+  BackoffPolicy retry{100, 5000, 4};
+};
+
+struct AwsRequest {
+  std::string method = "GET";
+  std::string path = "/";
+  std::string query;  // already encoded
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool s3 = false;  // S3 signing rules: no path normalisation, x-amz-content-sha256
+};
+
+class AwsClient {
+ public:
+  AwsClient(HttpClient& http, CredentialsProvider& creds, const Clock& clock, AwsConfig cfg)
+      : http_(http), creds_(creds), clock_(clock), cfg_(std::move(cfg)) {}
+
+  // Sends a signed request; any HTTP status comes back (the caller interprets 4xx), except
+  // that retryable failures are retried and end as Unavailable.
+  Result<HttpResponse> send(const std::string& service, const AwsRequest& req);
+  // AWS JSON protocol (SQS, DynamoDB, SNS-less services): X-Amz-Target and a JSON body.
+  // Errors are mapped from the `__type` of the error body.
+  Result<json::value> json(const std::string& service, const std::string& target,
+                           const json::value& body, const std::string& contentType);
+
+  std::string endpointFor(const std::string& service) const;
+  const AwsConfig& config() const { return cfg_; }
+
+ private:
+  HttpClient& http_;
+  CredentialsProvider& creds_;
+  const Clock& clock_;
+  AwsConfig cfg_;
+  std::mutex rngMu_;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+// The short error code of an AWS JSON error body ("...#ResourceNotFoundException" -> the part
+// after '#').
+std::string awsErrorCode(const std::string& body);
+
+}  // namespace memberflow::aws

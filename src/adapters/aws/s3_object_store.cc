@@ -1,0 +1,85 @@
+#include "adapters/aws/s3_object_store.h"
+
+#include <pugixml.hpp>
+
+namespace memberflow::aws {
+namespace {
+
+Status s3Error(const std::string& what, const HttpResponse& r) {
+  pugi::xml_document doc;
+  std::string code;
+  if (doc.load_string(r.body.c_str())) code = doc.child("Error").child_value("Code");
+  std::string msg = "s3 " + what + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code);
+  if (r.status == 404) return Status::notFound(msg);
+  if (r.status == 403 || r.status == 400) return Status::invalidArgument(msg);
+  return Status::internal(msg);
+}
+
+}  // namespace
+
+Status S3ObjectStore::ensureBucket() {
+  AwsRequest req;
+  req.method = "PUT";
+  req.path = "/" + bucket_;
+  req.s3 = true;
+  auto r = client_.send("s3", req);
+  if (!r.isOk()) return r.status();
+  if (r->status == 200 || r->status == 409) return Status::ok();  // created, or already ours
+  return s3Error("create bucket", *r);
+}
+
+Status S3ObjectStore::put(const std::string& key, const std::string& data, const PutOptions& opts) {
+  AwsRequest req;
+  req.method = "PUT";
+  req.path = pathOf(key);
+  req.s3 = true;
+  req.body = data;
+  req.headers = {{"Content-Type", opts.contentType}};
+  if (!opts.contentEncoding.empty()) req.headers.emplace_back("Content-Encoding", opts.contentEncoding);
+  if (opts.kmsKeyId) {
+    req.headers.emplace_back("x-amz-server-side-encryption", "aws:kms");
+    req.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", *opts.kmsKeyId);
+  }
+  auto r = client_.send("s3", req);
+  if (!r.isOk()) return r.status();
+  if (r->status == 200) return Status::ok();
+  return s3Error("put", *r);
+}
+
+Result<std::string> S3ObjectStore::get(const std::string& key) {
+  AwsRequest req;
+  req.path = pathOf(key);
+  req.s3 = true;
+  auto r = client_.send("s3", req);
+  if (!r.isOk()) return r.status();
+  if (r->status == 200) return std::move(r->body);
+  return s3Error("get", *r);
+}
+
+Result<std::vector<std::string>> S3ObjectStore::list(const std::string& prefix) {
+  std::vector<std::string> out;
+  std::string token;
+  for (;;) {
+    AwsRequest req;
+    req.path = "/" + bucket_;
+    req.s3 = true;
+    req.query = "list-type=2&prefix=" + uriEncode(prefix, false);
+    if (!token.empty()) req.query += "&continuation-token=" + uriEncode(token, false);
+    auto r = client_.send("s3", req);
+    if (!r.isOk()) return r.status();
+    if (r->status != 200) return s3Error("list", *r);
+    pugi::xml_document doc;
+    if (!doc.load_string(r->body.c_str())) return Status::internal("s3 list: response is not XML");
+    auto root = doc.child("ListBucketResult");
+    for (auto c = root.child("Contents"); c; c = c.next_sibling("Contents")) {
+      out.emplace_back(c.child_value("Key"));
+    }
+    if (std::string(root.child_value("IsTruncated")) != "true") break;
+    token = root.child_value("NextContinuationToken");
+    if (token.empty()) break;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace memberflow::aws
