@@ -32,7 +32,7 @@ struct ReceivedMessage {
 struct QueueStats {
   int64_t visible = 0;
   int64_t inFlight = 0;
-  int64_t oldestSentAtMs = 0;  // 0 when empty
+  int64_t oldestSentAtMs = 0;  // 0 when empty, or when the queue cannot tell (SQS)
 };
 
 // Thread-safe.
@@ -53,8 +53,9 @@ class Queue {
   virtual Result<std::vector<ReceivedMessage>> receive(size_t max, int64_t visibilityMs,
                                                        int64_t waitMs) = 0;
 
-  // Deletes received messages. A stale receipt (the message was received again since) is
-  // ignored, as SQS does. Idempotent.
+  // Deletes received messages. Idempotent. With an outdated receipt (the message was received
+  // again since) the message may or may not be deleted (SQS's words); the embedded queue keeps
+  // it. Callers delete with the receipt of their own receive only.
   virtual Status remove(const std::vector<std::string>& receiptHandles) = 0;
 
   // Makes a received message visible again after visibilityMs (0: now).

@@ -39,7 +39,10 @@ using QueueHarnessFactory = std::function<std::unique_ptr<QueueHarness>()>;
 
 class QueueContract : public ::testing::TestWithParam<QueueHarnessFactory> {
  protected:
-  void SetUp() override { h_ = GetParam()(); }
+  void SetUp() override {
+    h_ = GetParam()();
+    if (!h_) GTEST_SKIP() << "no server for this adapter";
+  }
   static OutgoingMessage msg(std::string group, std::string dedup, std::string body) {
     return {std::move(group), std::move(dedup), std::move(body), {}};
   }
@@ -54,14 +57,14 @@ class QueueContract : public ::testing::TestWithParam<QueueHarnessFactory> {
 TEST_P(QueueContract, SendReceiveDelete) {
   auto q = h_->fifo("q1", "q1-dlq", 5);
   ASSERT_TRUE(q->send({msg("g", "d1", "one")}).isOk());
-  auto r = q->receive(10, 30000, 0);
+  auto r = q->receive(10, 2000, 0);
   ASSERT_TRUE(r.isOk());
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].body, "one");
   EXPECT_EQ((*r)[0].receiveCount, 1);
   ASSERT_TRUE(q->remove({(*r)[0].receiptHandle}).isOk());
-  h_->advance(31000);
-  EXPECT_TRUE(q->receive(10, 30000, 0)->empty());
+  h_->advance(2500);  // past the visibility timeout
+  EXPECT_TRUE(q->receive(10, 2000, 0)->empty());
 }
 
 TEST_P(QueueContract, DuplicateDedupIdIsAcceptedAndDropped) {
@@ -103,10 +106,8 @@ TEST_P(QueueContract, RedeliversAfterVisibilityTimeout) {
   auto r2 = q->receive(1, 1000, 0);
   ASSERT_EQ(r2->size(), 1u);
   EXPECT_EQ((*r2)[0].receiveCount, 2);
-  // The first receipt is stale now: deleting with it leaves the message in place.
-  (void)q->remove({(*r1)[0].receiptHandle});
-  h_->advance(1500);
-  EXPECT_EQ(q->receive(1, 1000, 0)->size(), 1u);
+  // (Deleting with the first, outdated receipt: SQS says the message "might not" be deleted,
+  // so the contract promises nothing there; the embedded queue keeps it, tested apart.)
 }
 
 TEST_P(QueueContract, ChangeVisibilityToZeroRedeliversAtOnce) {
@@ -145,7 +146,7 @@ TEST_P(QueueContract, StatsAndPeek) {
   ASSERT_TRUE(s.isOk());
   EXPECT_EQ(s->visible, 1);
   EXPECT_EQ(s->inFlight, 1);
-  EXPECT_GT(s->oldestSentAtMs, 0);
+  EXPECT_GE(s->oldestSentAtMs, 0);  // SQS cannot tell (a CloudWatch metric); 0 then
 }
 
 // ---------------------------------------------------------------------------------------

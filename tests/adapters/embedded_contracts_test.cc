@@ -103,6 +103,22 @@ TEST(EmbeddedSecretsEnv, EnvironmentWinsOverFilesAndNamesCannotEscape) {
   EXPECT_CODE(s.get("../etc/passwd").status(), kInvalidArgument);
 }
 
+TEST(EmbeddedQueue, AnOutdatedReceiptDeletesNothingAndAgeIsKnown) {
+  TempDir dir;
+  FakeClock clock;
+  auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  auto q = store->queue("q", {});
+  ASSERT_TRUE(q->send({{"g", "d", "x", {}}}).isOk());
+  EXPECT_GT(q->stats()->oldestSentAtMs, 0);
+  auto r1 = *q->receive(1, 1000, 0);
+  clock.advance(1500);
+  auto r2 = *q->receive(1, 1000, 0);
+  ASSERT_EQ(r2.size(), 1u);
+  ASSERT_TRUE(q->remove({r1[0].receiptHandle}).isOk());
+  clock.advance(1500);
+  EXPECT_EQ(q->receive(1, 1000, 0)->size(), 1u);
+}
+
 TEST(EmbeddedDurability, QueueMessagesSurviveReopen) {
   TempDir dir;
   FakeClock clock;

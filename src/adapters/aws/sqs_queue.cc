@@ -1,0 +1,150 @@
+#include "adapters/aws/sqs_queue.h"
+
+#include <algorithm>
+
+namespace memberflow::aws {
+namespace {
+
+int64_t seconds(int64_t ms) { return std::max<int64_t>(0, (ms + 999) / 1000); }
+
+}  // namespace
+
+Result<json::value> SqsQueue::call(const std::string& action, json::object body) {
+  body["QueueUrl"] = url_;
+  return client_.json("sqs", "AmazonSQS." + action, body, "application/x-amz-json-1.0");
+}
+
+Result<std::unique_ptr<SqsQueue>> SqsQueue::open(AwsClient& client, const std::string& name, bool create,
+                                                 const SqsQueueOptions& opts) {
+  if (create) {
+    json::object attrs;
+    if (opts.fifo) {
+      attrs["FifoQueue"] = "true";
+      attrs["ContentBasedDeduplication"] = "false";
+    }
+    if (opts.deadLetterQueueArn) {
+      attrs["RedrivePolicy"] = json::serialize(json::object{{"deadLetterTargetArn", *opts.deadLetterQueueArn},
+                                                            {"maxReceiveCount", opts.maxReceiveCount}});
+    }
+    auto r = client.json("sqs", "AmazonSQS.CreateQueue", json::object{{"QueueName", name}, {"Attributes", attrs}},
+                         "application/x-amz-json-1.0");
+    if (!r.isOk()) return r.status();
+  }
+  auto r = client.json("sqs", "AmazonSQS.GetQueueUrl", json::object{{"QueueName", name}}, "application/x-amz-json-1.0");
+  if (!r.isOk()) return r.status();
+  auto url = stringField(r->as_object(), "QueueUrl");
+  if (!url) return Status::internal("sqs GetQueueUrl: no QueueUrl");
+  return std::unique_ptr<SqsQueue>(new SqsQueue(client, name, *url, opts.fifo));
+}
+
+Result<std::string> SqsQueue::arn() {
+  auto r = call("GetQueueAttributes", json::object{{"AttributeNames", json::array{"QueueArn"}}});
+  if (!r.isOk()) return r.status();
+  auto a = stringField(r->at("Attributes").as_object(), "QueueArn");
+  if (!a) return Status::internal("sqs: no QueueArn");
+  return *a;
+}
+
+Status SqsQueue::send(const std::vector<OutgoingMessage>& messages) {
+  for (size_t i = 0; i < messages.size(); i += 10) {
+    json::array entries;
+    for (size_t j = i; j < std::min(messages.size(), i + 10); ++j) {
+      const auto& m = messages[j];
+      json::object e{{"Id", std::to_string(j)}, {"MessageBody", m.body}};
+      if (fifo_) {
+        e["MessageGroupId"] = m.groupId;
+        e["MessageDeduplicationId"] = m.dedupId;
+      }
+      if (!m.attributes.empty()) {
+        json::object attrs;
+        for (const auto& [k, v] : m.attributes) attrs[k] = json::object{{"DataType", "String"}, {"StringValue", v}};
+        e["MessageAttributes"] = std::move(attrs);
+      }
+      entries.push_back(std::move(e));
+    }
+    auto r = call("SendMessageBatch", json::object{{"Entries", entries}});
+    if (!r.isOk()) return r.status();
+    if (const json::value* failed = field(r->as_object(), "Failed"); failed && failed->is_array() && !failed->get_array().empty()) {
+      // Retrying the whole batch is safe: the dedup ids drop what was accepted.
+      return Status::unavailable("sqs SendMessageBatch: " + std::to_string(failed->get_array().size()) + " entries failed");
+    }
+  }
+  return Status::ok();
+}
+
+Result<std::vector<ReceivedMessage>> SqsQueue::receive(size_t max, int64_t visibilityMs, int64_t waitMs) {
+  std::vector<ReceivedMessage> out;
+  while (out.size() < max) {
+    auto r = call("ReceiveMessage",
+                  json::object{{"MaxNumberOfMessages", static_cast<int64_t>(std::min<size_t>(10, max - out.size()))},
+                               {"VisibilityTimeout", seconds(visibilityMs)},
+                               {"WaitTimeSeconds", out.empty() ? std::min<int64_t>(20, waitMs / 1000) : 0},
+                               {"MessageSystemAttributeNames", json::array{"All"}},
+                               {"AttributeNames", json::array{"All"}},
+                               {"MessageAttributeNames", json::array{"All"}}});
+    if (!r.isOk()) return r.status();
+    const json::value* msgs = field(r->as_object(), "Messages");
+    if (!msgs || !msgs->is_array() || msgs->get_array().empty()) break;
+    for (const auto& mv : msgs->get_array()) {
+      const auto& m = mv.as_object();
+      ReceivedMessage rm;
+      rm.messageId = stringField(m, "MessageId").value_or("");
+      rm.receiptHandle = stringField(m, "ReceiptHandle").value_or("");
+      rm.body = stringField(m, "Body").value_or("");
+      if (const json::value* a = field(m, "Attributes"); a && a->is_object()) {
+        const auto& ao = a->get_object();
+        rm.groupId = stringField(ao, "MessageGroupId").value_or("");
+        rm.dedupId = stringField(ao, "MessageDeduplicationId").value_or("");
+        rm.receiveCount = std::atoi(stringField(ao, "ApproximateReceiveCount").value_or("1").c_str());
+        rm.sentAtMs = std::atoll(stringField(ao, "SentTimestamp").value_or("0").c_str());
+      }
+      if (const json::value* a = field(m, "MessageAttributes"); a && a->is_object()) {
+        for (const auto& kv : a->get_object()) {
+          if (kv.value().is_object()) {
+            rm.attributes[std::string(kv.key())] = stringField(kv.value().get_object(), "StringValue").value_or("");
+          }
+        }
+      }
+      out.push_back(std::move(rm));
+    }
+    if (msgs->get_array().size() < 10) break;
+  }
+  return out;
+}
+
+Status SqsQueue::remove(const std::vector<std::string>& receiptHandles) {
+  for (size_t i = 0; i < receiptHandles.size(); i += 10) {
+    json::array entries;
+    for (size_t j = i; j < std::min(receiptHandles.size(), i + 10); ++j) {
+      entries.push_back(json::object{{"Id", std::to_string(j)}, {"ReceiptHandle", receiptHandles[j]}});
+    }
+    auto r = call("DeleteMessageBatch", json::object{{"Entries", entries}});
+    if (!r.isOk()) return r.status();
+  }
+  return Status::ok();
+}
+
+Status SqsQueue::changeVisibility(const std::string& receiptHandle, int64_t visibilityMs) {
+  auto r = call("ChangeMessageVisibility",
+                json::object{{"ReceiptHandle", receiptHandle}, {"VisibilityTimeout", seconds(visibilityMs)}});
+  if (!r.isOk() && r.status().code() == Code::kInvalidArgument) {
+    return Status::notFound("receipt handle is stale or the message is gone");
+  }
+  return r.status();
+}
+
+Result<QueueStats> SqsQueue::stats() {
+  auto r = call("GetQueueAttributes",
+                json::object{{"AttributeNames", json::array{"ApproximateNumberOfMessages",
+                                                            "ApproximateNumberOfMessagesNotVisible"}}});
+  if (!r.isOk()) return r.status();
+  const auto& a = r->at("Attributes").as_object();
+  QueueStats s;
+  s.visible = std::atoll(stringField(a, "ApproximateNumberOfMessages").value_or("0").c_str());
+  s.inFlight = std::atoll(stringField(a, "ApproximateNumberOfMessagesNotVisible").value_or("0").c_str());
+  return s;
+}
+
+Result<std::vector<ReceivedMessage>> SqsQueue::peek(size_t max) { return receive(max, 0, 0); }
+
+}  // namespace memberflow::aws
