@@ -9,7 +9,9 @@
 #include <thread>
 
 #include "adapters/aws/aws_client.h"
+#include "adapters/aws/dynamodb_ledger.h"
 #include "adapters/aws/s3_object_store.h"
+#include "adapters/aws/secrets_manager.h"
 #include "adapters/aws/sqs_queue.h"
 #include "adapters/contracts.h"
 #include "adapters/http/curl_http_client.h"
@@ -56,10 +58,36 @@ class AwsEnvironment : public ::testing::Environment {
 };
 const auto* kEnv = ::testing::AddGlobalTestEnvironment(new AwsEnvironment);
 
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LedgerContract);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ChangeSourceContract);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(MemberStoreContract);
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SecretsContract);
+
+struct DynamoHarness final : LedgerHarness, AwsHarnessBase {
+  aws::DynamoDbLedger l{client, unique("memberflow-ledger"), 3600000};
+  DynamoHarness() { EXPECT_TRUE(l.ensureTable().isOk()); }
+  Ledger& ledger() override { return l; }
+  int64_t ttlMs() const override { return 3600000; }
+};
+INSTANTIATE_TEST_SUITE_P(Moto, LedgerContract,
+                         ::testing::Values([]() -> std::unique_ptr<LedgerHarness> {
+                           if (!endpoint()) return nullptr;
+                           return std::unique_ptr<LedgerHarness>(new DynamoHarness);
+                         }),
+                         [](const auto&) { return std::string("DynamoDB"); });
+
+struct SecretsManagerHarness final : SecretsHarness, AwsHarnessBase {
+  aws::SecretsManager sm{client, clock};
+  std::string prefix = unique("mf");
+  Secrets& secrets() override { return sm; }
+  void put(const std::string& name, const std::string& value) override {
+    EXPECT_TRUE(sm.put(name, value).isOk());
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Moto, SecretsContract,
+                         ::testing::Values([]() -> std::unique_ptr<SecretsHarness> {
+                           if (!endpoint()) return nullptr;
+                           return std::unique_ptr<SecretsHarness>(new SecretsManagerHarness);
+                         }),
+                         [](const auto&) { return std::string("SecretsManager"); });
 
 // SQS queues of one test, by the contract's names. A real server's time cannot be moved, so
 // advance() lets it pass: visibility timeouts are what these tests are about.

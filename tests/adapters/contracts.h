@@ -159,7 +159,10 @@ using LedgerHarnessFactory = std::function<std::unique_ptr<LedgerHarness>()>;
 
 class LedgerContract : public ::testing::TestWithParam<LedgerHarnessFactory> {
  protected:
-  void SetUp() override { h_ = GetParam()(); }
+  void SetUp() override {
+    h_ = GetParam()();
+    if (!h_) GTEST_SKIP() << "no server for this adapter";
+  }
   std::unique_ptr<LedgerHarness> h_;
   int64_t now_ = 1767225600000;
 };
@@ -580,7 +583,10 @@ using SecretsHarnessFactory = std::function<std::unique_ptr<SecretsHarness>()>;
 
 class SecretsContract : public ::testing::TestWithParam<SecretsHarnessFactory> {
  protected:
-  void SetUp() override { h_ = GetParam()(); }
+  void SetUp() override {
+    h_ = GetParam()();
+    if (!h_) GTEST_SKIP() << "no server for this adapter";
+  }
   std::unique_ptr<SecretsHarness> h_;
 };
 

@@ -1,0 +1,124 @@
+#include "adapters/aws/dynamodb_ledger.h"
+
+namespace memberflow::aws {
+namespace {
+
+json::object S(const std::string& v) { return json::object{{"S", v}}; }
+json::object N(int64_t v) { return json::object{{"N", std::to_string(v)}}; }
+std::string getS(const json::object& item, const char* k) {
+  const json::value* v = field(item, k);
+  return v && v->is_object() ? stringField(v->get_object(), "S").value_or("") : "";
+}
+int64_t getN(const json::object& item, const char* k) {
+  const json::value* v = field(item, k);
+  return v && v->is_object() ? std::atoll(stringField(v->get_object(), "N").value_or("0").c_str()) : 0;
+}
+
+}  // namespace
+
+Result<json::value> DynamoDbLedger::call(const std::string& op, json::object body) {
+  body["TableName"] = table_;
+  return client_.json("dynamodb", "DynamoDB_20120810." + op, body, "application/x-amz-json-1.0");
+}
+
+Status DynamoDbLedger::ensureTable() {
+  auto r = call("CreateTable",
+                json::object{{"AttributeDefinitions", json::array{json::object{{"AttributeName", "messageId"},
+                                                                               {"AttributeType", "S"}}}},
+                             {"KeySchema", json::array{json::object{{"AttributeName", "messageId"},
+                                                                    {"KeyType", "HASH"}}}},
+                             {"BillingMode", "PAY_PER_REQUEST"}});
+  if (r.isOk() || r.status().message().find("ResourceInUse") != std::string::npos) {
+    auto ttl = call("UpdateTimeToLive", json::object{{"TimeToLiveSpecification",
+                                                      json::object{{"Enabled", true}, {"AttributeName", "expiresAt"}}}});
+    (void)ttl;  // TTL is configuration: already on, or not supported by the emulator
+    return Status::ok();
+  }
+  return r.status();
+}
+
+Result<std::vector<ClaimState>> DynamoDbLedger::claim(const std::vector<std::string>& ids, int64_t nowMs) {
+  std::vector<ClaimState> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    // expiresAt is in seconds (DynamoDB TTL); an expired entry counts as absent.
+    auto r = call("PutItem",
+                  json::object{{"Item", json::object{{"messageId", S(id)},
+                                                     {"claimedAt", N(nowMs)},
+                                                     {"completedAt", N(0)},
+                                                     {"expiresAt", N((nowMs + ttlMs_) / 1000)}}},
+                               {"ConditionExpression", "attribute_not_exists(messageId) OR expiresAt <= :now"},
+                               {"ExpressionAttributeValues", json::object{{":now", N(nowMs / 1000)}}}});
+    if (r.isOk()) {
+      out.push_back(ClaimState::kClaimed);
+      continue;
+    }
+    if (r.status().code() != Code::kAlreadyExists) return r.status();
+    auto e = get(id);
+    if (!e.isOk()) return e.status();
+    out.push_back(e->completedAtMs != 0 ? ClaimState::kDone : ClaimState::kPending);
+  }
+  return out;
+}
+
+Status DynamoDbLedger::complete(const std::vector<LedgerOutcome>& outcomes, int64_t nowMs) {
+  for (const auto& o : outcomes) {
+    auto r = call("UpdateItem",
+                  json::object{{"Key", json::object{{"messageId", S(o.messageId)}}},
+                               {"UpdateExpression",
+                                "SET completedAt = :t, outcome = :o, reason = :r, archiveKey = :k, archiveLine = :l"},
+                               {"ConditionExpression", "completedAt = :zero"},
+                               {"ExpressionAttributeValues",
+                                json::object{{":t", N(nowMs)}, {":o", S(o.outcome)}, {":r", S(o.reason)},
+                                             {":k", S(o.archiveKey)}, {":l", N(o.archiveLine)}, {":zero", N(0)}}}});
+    if (!r.isOk() && r.status().code() != Code::kAlreadyExists) return r.status();  // first outcome stays
+  }
+  return Status::ok();
+}
+
+Result<LedgerEntry> DynamoDbLedger::get(const std::string& messageId) {
+  auto r = call("GetItem", json::object{{"Key", json::object{{"messageId", S(messageId)}}}, {"ConsistentRead", true}});
+  if (!r.isOk()) return r.status();
+  const json::value* item = field(r->as_object(), "Item");
+  if (!item || !item->is_object()) return Status::notFound("message id not in the ledger");
+  const auto& it = item->get_object();
+  LedgerEntry e;
+  e.outcome.messageId = messageId;
+  e.outcome.outcome = getS(it, "outcome");
+  e.outcome.reason = getS(it, "reason");
+  e.outcome.archiveKey = getS(it, "archiveKey");
+  e.outcome.archiveLine = getN(it, "archiveLine");
+  e.claimedAtMs = getN(it, "claimedAt");
+  e.completedAtMs = getN(it, "completedAt");
+  e.expiresAtMs = getN(it, "expiresAt") * 1000;
+  return e;
+}
+
+Result<size_t> DynamoDbLedger::purgeExpired(int64_t nowMs) {
+  // DynamoDB's TTL removes expired items by itself (within days); this sweep is for
+  // operators and emulators that keep them.
+  size_t removed = 0;
+  json::value start;
+  for (;;) {
+    json::object req{{"FilterExpression", "expiresAt <= :now"},
+                     {"ExpressionAttributeValues", json::object{{":now", N(nowMs / 1000)}}},
+                     {"ProjectionExpression", "messageId"}};
+    if (!start.is_null()) req["ExclusiveStartKey"] = start;
+    auto r = call("Scan", req);
+    if (!r.isOk()) return r.status();
+    const auto& o = r->as_object();
+    if (const json::value* items = field(o, "Items"); items && items->is_array()) {
+      for (const auto& it : items->get_array()) {
+        auto d = call("DeleteItem", json::object{{"Key", json::object{{"messageId", S(getS(it.as_object(), "messageId"))}}}});
+        if (!d.isOk()) return d.status();
+        ++removed;
+      }
+    }
+    const json::value* last = field(o, "LastEvaluatedKey");
+    if (!last || last->is_null()) break;
+    start = *last;
+  }
+  return removed;
+}
+
+}  // namespace memberflow::aws
