@@ -12,6 +12,7 @@
 #include "adapters/aws/dynamodb_ledger.h"
 #include "adapters/aws/s3_object_store.h"
 #include "adapters/aws/secrets_manager.h"
+#include "adapters/aws/sns_topic.h"
 #include "adapters/aws/sqs_queue.h"
 #include "adapters/contracts.h"
 #include "adapters/http/curl_http_client.h"
@@ -88,6 +89,31 @@ INSTANTIATE_TEST_SUITE_P(Moto, SecretsContract,
                            return std::unique_ptr<SecretsHarness>(new SecretsManagerHarness);
                          }),
                          [](const auto&) { return std::string("SecretsManager"); });
+
+struct SnsHarness final : TopicHarness, AwsHarnessBase {
+  std::string prefix = unique("mf");
+  std::unique_ptr<aws::SnsTopic> t;
+  std::unique_ptr<aws::SqsQueue> subs[2];
+  SnsHarness() {
+    auto topic = aws::SnsTopic::create(client, prefix + "-member-events.fifo");
+    EXPECT_TRUE(topic.isOk()) << topic.status().toString();
+    t = std::move(topic).value();
+    for (int i = 0; i < 2; ++i) {
+      auto q = aws::SqsQueue::open(client, prefix + "-sub" + std::to_string(i) + ".fifo", true, {});
+      EXPECT_TRUE(q.isOk()) << q.status().toString();
+      subs[i] = std::move(q).value();
+      EXPECT_TRUE(t->subscribeQueue(*subs[i]->arn()).isOk());
+    }
+  }
+  Topic& topic() override { return *t; }
+  Queue& subscription(int i) override { return *subs[i]; }
+};
+INSTANTIATE_TEST_SUITE_P(Moto, TopicContract,
+                         ::testing::Values([]() -> std::unique_ptr<TopicHarness> {
+                           if (!endpoint()) return nullptr;
+                           return std::unique_ptr<TopicHarness>(new SnsHarness);
+                         }),
+                         [](const auto&) { return std::string("SNS"); });
 
 // SQS queues of one test, by the contract's names. A real server's time cannot be moved, so
 // advance() lets it pass: visibility timeouts are what these tests are about.

@@ -20,6 +20,7 @@
 #include "ports/object_store.h"
 #include "ports/queue.h"
 #include "ports/secrets.h"
+#include "ports/topic.h"
 
 namespace memberflow::contracts {
 
@@ -602,6 +603,58 @@ TEST_P(SecretsContract, UnknownSecretIsNotFoundAndTheErrorHoldsNoValue) {
   auto v = h_->secrets().get("absent");
   EXPECT_CODE(v.status(), kNotFound);
   EXPECT_EQ(v.status().message().find("value-that-must-not-leak"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------
+struct TopicHarness {
+  virtual ~TopicHarness() = default;
+  // A topic whose subscriptions are the two queues below.
+  virtual Topic& topic() = 0;
+  virtual Queue& subscription(int i) = 0;  // 0 or 1
+};
+using TopicHarnessFactory = std::function<std::unique_ptr<TopicHarness>()>;
+
+class TopicContract : public ::testing::TestWithParam<TopicHarnessFactory> {
+ protected:
+  void SetUp() override {
+    h_ = GetParam()();
+    if (!h_) GTEST_SKIP() << "no server for this adapter";
+  }
+  std::vector<std::string> drain(Queue& q, size_t n) {
+    std::vector<std::string> out;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (out.size() < n && std::chrono::steady_clock::now() < until) {
+      auto got = q.receive(10, 30000, 1000);
+      if (!got.isOk()) continue;
+      std::vector<std::string> receipts;
+      for (const auto& m : *got) {
+        out.push_back(m.groupId + ":" + m.body);
+        receipts.push_back(m.receiptHandle);
+      }
+      (void)q.remove(receipts);
+    }
+    return out;
+  }
+  std::unique_ptr<TopicHarness> h_;
+};
+
+TEST_P(TopicContract, EverySubscriptionGetsEveryMessageInGroupOrderOnce) {
+  std::vector<OutgoingMessage> batch;
+  for (int i = 0; i < 12; ++i) {
+    std::string g = i % 2 ? "M1" : "M2";
+    batch.push_back({g, "e" + std::to_string(i), "v" + std::to_string(i), {}});
+  }
+  ASSERT_TRUE(h_->topic().publish(batch).isOk());
+  ASSERT_TRUE(h_->topic().publish({batch[0], batch[5]}).isOk());  // a relay's repeat: dropped
+  for (int s = 0; s < 2; ++s) {
+    auto got = drain(h_->subscription(s), 12);
+    ASSERT_EQ(got.size(), 12u) << "subscription " << s;
+    std::vector<std::string> m1, m2;
+    for (const auto& x : got) (x.rfind("M1:", 0) == 0 ? m1 : m2).push_back(x.substr(3));
+    EXPECT_EQ(m1, (std::vector<std::string>{"v1", "v3", "v5", "v7", "v9", "v11"}));
+    EXPECT_EQ(m2, (std::vector<std::string>{"v0", "v2", "v4", "v6", "v8", "v10"}));
+    EXPECT_TRUE(h_->subscription(s).receive(10, 1000, 0)->empty());
+  }
 }
 
 }  // namespace memberflow::contracts

@@ -103,6 +103,19 @@ TEST(EmbeddedSecretsEnv, EnvironmentWinsOverFilesAndNamesCannotEscape) {
   EXPECT_CODE(s.get("../etc/passwd").status(), kInvalidArgument);
 }
 
+struct EmbeddedTopic final : TopicHarness {
+  TempDir dir;
+  FakeClock clock;
+  std::shared_ptr<emb::SqliteQueueStore> store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  emb::SqliteTopic t{store, "member-events", {"route", "lake"}};
+  std::unique_ptr<Queue> subs[2] = {store->queue("route", {}), store->queue("lake", {})};
+  Topic& topic() override { return t; }
+  Queue& subscription(int i) override { return *subs[i]; }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, TopicContract,
+                         ::testing::Values([] { return std::unique_ptr<TopicHarness>(new EmbeddedTopic); }),
+                         [](const auto&) { return std::string("SQLite"); });
+
 TEST(EmbeddedQueue, AnOutdatedReceiptDeletesNothingAndAgeIsKnown) {
   TempDir dir;
   FakeClock clock;

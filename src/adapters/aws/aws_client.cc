@@ -104,4 +104,24 @@ Result<json::value> AwsClient::json(const std::string& service, const std::strin
   return Status::internal(msg + " (HTTP " + std::to_string(r->status) + ")");
 }
 
+Result<std::string> AwsClient::query(const std::string& service, const std::string& action,
+                                     const std::vector<std::pair<std::string, std::string>>& params,
+                                     const std::string& version) {
+  AwsRequest req;
+  req.method = "POST";
+  req.path = "/";
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  req.body = "Action=" + uriEncode(action, false) + "&Version=" + uriEncode(version, false);
+  for (const auto& [k, v] : params) req.body += "&" + uriEncode(k, false) + "=" + uriEncode(v, false);
+  auto r = send(service, req);
+  if (!r.isOk()) return r.status();
+  if (r->status >= 200 && r->status < 300) return std::move(r->body);
+  auto start = r->body.find("<Code>"), end = r->body.find("</Code>");
+  std::string code = start != std::string::npos && end != std::string::npos ? r->body.substr(start + 6, end - start - 6) : "";
+  std::string msg = service + " " + action + ": " + code;
+  if (code.find("NotFound") != std::string::npos) return Status::notFound(msg);
+  if (r->status == 400) return Status::invalidArgument(msg);
+  return Status::internal(msg + " (HTTP " + std::to_string(r->status) + ")");
+}
+
 }  // namespace memberflow::aws

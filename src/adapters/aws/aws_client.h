@@ -61,6 +61,12 @@ class AwsClient {
   Result<json::value> json(const std::string& service, const std::string& target,
                            const json::value& body, const std::string& contentType);
 
+  // AWS query protocol (SNS): form-encoded Action and parameters, XML back. Errors are mapped
+  // from the <Code> of the error document.
+  Result<std::string> query(const std::string& service, const std::string& action,
+                            const std::vector<std::pair<std::string, std::string>>& params,
+                            const std::string& version);
+
   std::string endpointFor(const std::string& service) const;
   const AwsConfig& config() const { return cfg_; }
 
