@@ -5,16 +5,19 @@
 
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <random>
 #include <thread>
 
 #include "adapters/aws/aws_client.h"
 #include "adapters/aws/dynamodb_ledger.h"
+#include "adapters/aws/eventbridge_bus.h"
 #include "adapters/aws/s3_object_store.h"
 #include "adapters/aws/secrets_manager.h"
 #include "adapters/aws/sns_topic.h"
 #include "adapters/aws/sqs_queue.h"
 #include "adapters/contracts.h"
+#include "domain/routing.h"
 #include "adapters/http/curl_http_client.h"
 
 namespace memberflow::contracts {
@@ -154,6 +157,44 @@ INSTANTIATE_TEST_SUITE_P(Moto, ObjectStoreContract,
                            return std::unique_ptr<ObjectStoreHarness>(new S3Harness);
                          }),
                          [](const auto&) { return std::string("S3"); });
+
+TEST(EventBridge, RulesFromTheRulesFileRouteEventsToAQueue) {
+  if (!endpoint()) GTEST_SKIP() << "no endpoint";
+  AwsHarnessBase h;
+  std::string prefix = unique("mf");
+  aws::SqsQueueOptions qo;
+  qo.contentBasedDedup = true;
+  auto q = aws::SqsQueue::open(h.client, prefix + "-audit.fifo", true, qo);
+  ASSERT_TRUE(q.isOk()) << q.status().toString();
+  std::string bus = prefix + "-members";
+  auto cfg = parseRoutingConfig(R"({"targets":[{"name":"audit","type":"queue","queue":")" + prefix +
+                                R"(-audit.fifo"}],"rules":[{"name":")" + prefix + R"(-deletes","bus":")" + bus +
+                                R"(","targets":["audit"],"inputPath":"$.detail","pattern":{"detail-type":["member.deleted"],)"
+                                R"("source":[{"prefix":"memberflow/"}]}}]})");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().toString();
+  ASSERT_TRUE(aws::provisionEventBridge(h.client, *cfg, [&](const std::string&) { return (*q)->arn(); }).isOk());
+  aws::EventBridgeBus eb(h.client, bus);
+  std::vector<BusEntry> entries;
+  for (int i = 0; i < 12; ++i) {
+    std::string type = i % 3 == 0 ? "member.deleted" : "member.updated";
+    std::string detail = R"({"id":"e)" + std::to_string(i) + R"(","type":")" + type + R"(","data":{"member":null}})";
+    entries.push_back({"e" + std::to_string(i), "memberflow/member-api", type, detail, "", "M1"});
+  }
+  auto res = eb.put(entries);
+  ASSERT_TRUE(res.isOk()) << res.status().toString();
+  for (const auto& s : *res) EXPECT_TRUE(s.isOk()) << s.toString();
+  std::set<std::string> got;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (got.size() < 4 && std::chrono::steady_clock::now() < until) {
+    for (const auto& m : *(*q)->receive(10, 30000, 1000)) {
+      // AWS applies InputPath ($.detail: the CloudEvent); moto delivers the whole envelope.
+      json::value body = json::parse(m.body);
+      const json::value& event = body.as_object().contains("detail") ? body.at("detail") : body;
+      got.insert(std::string(event.at("id").as_string()));
+    }
+  }
+  EXPECT_EQ(got, (std::set<std::string>{"e0", "e3", "e6", "e9"}));  // the deletes, nothing else
+}
 
 // Runs a boto3 snippet (the official AWS SDK) against the same endpoint; returns its stdout.
 std::string boto3(const std::string& code) {

@@ -20,7 +20,7 @@ Result<std::unique_ptr<SqsQueue>> SqsQueue::open(AwsClient& client, const std::s
     json::object attrs;
     if (opts.fifo) {
       attrs["FifoQueue"] = "true";
-      attrs["ContentBasedDeduplication"] = "false";
+      attrs["ContentBasedDeduplication"] = opts.contentBasedDedup ? "true" : "false";
     }
     if (opts.deadLetterQueueArn) {
       attrs["RedrivePolicy"] = json::serialize(json::object{{"deadLetterTargetArn", *opts.deadLetterQueueArn},

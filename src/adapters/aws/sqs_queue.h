@@ -15,6 +15,9 @@ namespace memberflow::aws {
 
 struct SqsQueueOptions {
   bool fifo = true;
+  // Needed on FIFO queues that EventBridge delivers to: it sends no dedup id. Explicit dedup
+  // ids from other senders still take precedence.
+  bool contentBasedDedup = false;
   std::optional<std::string> deadLetterQueueArn;
   int maxReceiveCount = 5;
 };
