@@ -10,7 +10,7 @@ namespace memberflow::aws {
 Result<Credentials> EnvCredentials::get() {
   const char* id = std::getenv("AWS_ACCESS_KEY_ID");
   const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
-  if (!id || !secret) return Status::unavailable("no AWS credentials in the environment");
+  if (!id || !secret) return Status::notFound("no AWS credentials in the environment");
   const char* token = std::getenv("AWS_SESSION_TOKEN");
   return Credentials{id, secret, token ? token : ""};
 }
@@ -30,7 +30,7 @@ std::string AwsClient::endpointFor(const std::string& service) const {
 
 Result<HttpResponse> AwsClient::send(const std::string& service, const AwsRequest& req) {
   auto creds = creds_.get();
-  if (!creds.isOk()) return creds.status();
+  if (!creds.isOk()) return Status::unavailable("aws credentials: " + creds.status().message());
   std::string base = endpointFor(service);
   std::string host = base.substr(base.find("://") + 3);
   for (int attempt = 1;; ++attempt) {

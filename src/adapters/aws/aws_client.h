@@ -18,15 +18,16 @@
 
 namespace memberflow::aws {
 
-// Credentials chain, first match: static (tests), environment (AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). Shared files, ECS and web identity providers are
-// not built yet.
+// Where credentials come from. get() returns NotFound when the provider is not configured
+// (its environment variables are absent), so a chain can move on; any other error means it
+// is configured and failing. The chain itself is in credentials.h.
 class CredentialsProvider {
  public:
   virtual ~CredentialsProvider() = default;
   virtual Result<Credentials> get() = 0;
 };
 
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.
 class EnvCredentials final : public CredentialsProvider {
  public:
   Result<Credentials> get() override;

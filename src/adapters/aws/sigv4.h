@@ -15,6 +15,7 @@ struct Credentials {
   std::string accessKeyId;
   std::string secretAccessKey;
   std::string sessionToken;  // empty: long-term credentials
+  int64_t expiresAtMs = 0;   // 0: does not expire
 };
 
 struct SignableRequest {
