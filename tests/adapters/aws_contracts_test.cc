@@ -198,8 +198,10 @@ TEST(EventBridge, RulesFromTheRulesFileRouteEventsToAQueue) {
 
 // Runs a boto3 snippet (the official AWS SDK) against the same endpoint; returns its stdout.
 std::string boto3(const std::string& code) {
-  std::string script = "import boto3,sys\ns3=boto3.client('s3',endpoint_url='" + *endpoint() +
-                       "',region_name='us-east-1',aws_access_key_id='a',aws_secret_access_key='b')\n" + code;
+  std::string script = "import boto3,sys,json\nkw=dict(endpoint_url='" + *endpoint() +
+                       "',region_name='us-east-1',aws_access_key_id='a',aws_secret_access_key='b')\n"
+                       "s3=boto3.client('s3',**kw)\nsqs=boto3.client('sqs',**kw)\n"
+                       "ddb=boto3.client('dynamodb',**kw)\nsns=boto3.client('sns',**kw)\n" + code;
   std::string cmd = "python3 -c \"$MF_PY\"";
   setenv("MF_PY", script.c_str(), 1);
   FILE* p = popen(cmd.c_str(), "r");
@@ -228,6 +230,63 @@ TEST(S3, InteroperatesWithBoto3BothWays) {
   // memberflow reads what boto3 wrote.
   EXPECT_EQ(*h.s3.get("from/boto3.txt"), "hello from boto3");
   EXPECT_EQ(h.s3.get("missing").status().code(), Code::kNotFound);
+}
+
+TEST(Sqs, InteroperatesWithBoto3BothWays) {
+  if (!endpoint()) GTEST_SKIP() << "no endpoint";
+  AwsHarnessBase h;
+  std::string name = unique("mf-interop") + ".fifo";
+  auto q = aws::SqsQueue::open(h.client, name, true, {});
+  ASSERT_TRUE(q.isOk()) << q.status().toString();
+  ASSERT_TRUE((*q)->send({{"M1", "d1", "from memberflow", {{"reason", "test"}}}}).isOk());
+  std::string seen = boto3("u=sqs.get_queue_url(QueueName='" + name + "')['QueueUrl']\n"
+                           "m=sqs.receive_message(QueueUrl=u,MessageAttributeNames=['All'],MessageSystemAttributeNames=['All'])['Messages'][0]\n"
+                           "print(m['Body'],m['Attributes']['MessageGroupId'],m['MessageAttributes']['reason']['StringValue'])\n"
+                           "sqs.delete_message(QueueUrl=u,ReceiptHandle=m['ReceiptHandle'])\n"
+                           "sqs.send_message(QueueUrl=u,MessageBody='from boto3',MessageGroupId='M2',MessageDeduplicationId='d2')\n");
+  EXPECT_NE(seen.find("from memberflow M1 test"), std::string::npos) << seen;
+  auto got = (*q)->receive(10, 30000, 1000);
+  ASSERT_TRUE(got.isOk());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].body, "from boto3");
+  EXPECT_EQ((*got)[0].groupId, "M2");
+}
+
+TEST(DynamoDb, LedgerItemsInteroperateWithBoto3) {
+  if (!endpoint()) GTEST_SKIP() << "no endpoint";
+  AwsHarnessBase h;
+  std::string table = unique("mf-ledger-interop");
+  aws::DynamoDbLedger l(h.client, table, 3600000);
+  ASSERT_TRUE(l.ensureTable().isOk());
+  ASSERT_TRUE(l.claim({"core:1"}, 1767225600000).isOk());
+  ASSERT_TRUE(l.complete({{"core:1", "enqueued", "", "raw/k", 7}}, 1767225600005).isOk());
+  std::string seen = boto3("i=ddb.get_item(TableName='" + table + "',Key={'messageId':{'S':'core:1'}},ConsistentRead=True)['Item']\n"
+                           "print(i['outcome']['S'],i['archiveLine']['N'],i['expiresAt']['N'])\n"
+                           "ddb.put_item(TableName='" + table + "',Item={'messageId':{'S':'core:2'},'claimedAt':{'N':'1'},"
+                           "'completedAt':{'N':'2'},'outcome':{'S':'rejected'},'reason':{'S':'invalid_email'},"
+                           "'expiresAt':{'N':'9999999999'}})\n");
+  EXPECT_NE(seen.find("enqueued 7 1767229200"), std::string::npos) << seen;
+  auto e = l.get("core:2");
+  ASSERT_TRUE(e.isOk()) << e.status().toString();
+  EXPECT_EQ(e->outcome.reason, "invalid_email");
+  EXPECT_EQ(*l.claim({"core:2"}, 1767225600000), std::vector<ClaimState>{ClaimState::kDone});
+}
+
+TEST(Sns, BotoPublishesReachMemberflowsSubscriptionAndBack) {
+  if (!endpoint()) GTEST_SKIP() << "no endpoint";
+  SnsHarness h;
+  ASSERT_TRUE(h.t->publish({{"M1", "e1", "{\"id\":\"e1\"}", {}}}).isOk());
+  std::string seen = boto3("sns.publish(TopicArn='" + h.t->arn() + "',Message='{\"id\":\"e2\"}',"
+                           "MessageGroupId='M2',MessageDeduplicationId='e2')\nprint('published')\n");
+  EXPECT_NE(seen.find("published"), std::string::npos);
+  for (int s = 0; s < 2; ++s) {
+    std::set<std::string> bodies;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (bodies.size() < 2 && std::chrono::steady_clock::now() < until) {
+      for (const auto& m : *h.subs[s]->receive(10, 30000, 1000)) bodies.insert(m.body);
+    }
+    EXPECT_EQ(bodies, (std::set<std::string>{"{\"id\":\"e1\"}", "{\"id\":\"e2\"}"}));
+  }
 }
 
 }  // namespace
