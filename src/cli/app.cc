@@ -16,6 +16,9 @@
 #include <iostream>
 #include <thread>
 
+#include "adapters/aws/credentials.h"
+#include "adapters/aws/eventbridge_bus.h"
+#include "adapters/aws/sqs_queue.h"
 #include "adapters/embedded/dir_object_store.h"
 #include "adapters/embedded/embedded_event_bus.h"
 #include "adapters/embedded/sqlite_lake_journal.h"
@@ -801,6 +804,40 @@ int statusCommand(const Config& cfg) {
     if (ob.isOk()) out["outbox"] = *ob;
   }
   std::cout << json::serialize(out) << "\n";
+  return 0;
+}
+
+int awsProvisionCommand(const Config& cfg) {
+  applyLogLevel(cfg);
+  if (cfg.rulesFile.empty()) return fail(Status::invalidArgument("bus.rules_file is not set: nothing to provision"));
+  std::ifstream in(cfg.rulesFile);
+  if (!in) return fail(Status::invalidArgument("cannot read bus.rules_file " + cfg.rulesFile));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto routing = parseRoutingConfig(ss.str());
+  if (!routing.isOk()) return fail(routing.status());
+  SystemClock clock;
+  http::CurlHttpClient http;
+  std::string sts = cfg.awsEndpoint.empty() ? "https://sts." + cfg.awsRegion + ".amazonaws.com" : cfg.awsEndpoint;
+  auto creds = aws::CredentialsChain::standard(http, sts, clock);
+  aws::AwsClient client(http, *creds, clock, aws::AwsConfig{cfg.awsRegion, cfg.awsEndpoint, 10000, {200, 5000, 4}});
+  std::map<std::string, std::unique_ptr<aws::SqsQueue>> queues;
+  auto queueArn = [&](const std::string& name) -> Result<std::string> {
+    auto it = queues.find(name);
+    if (it == queues.end()) {
+      aws::SqsQueueOptions o;
+      o.fifo = name.size() > 5 && name.compare(name.size() - 5, 5, ".fifo") == 0;
+      o.contentBasedDedup = o.fifo;  // EventBridge sends no dedup id
+      auto q = aws::SqsQueue::open(client, name, true, o);
+      if (!q.isOk()) return q.status();
+      it = queues.emplace(name, std::move(q).value()).first;
+    }
+    return it->second->arn();
+  };
+  if (Status s = aws::provisionEventBridge(client, *routing, queueArn); !s.isOk()) return fail(s);
+  std::cout << json::serialize(json::object{{"rules", static_cast<int64_t>(routing->rules.size())},
+                                            {"queues", static_cast<int64_t>(queues.size())}})
+            << "\n";
   return 0;
 }
 

@@ -36,5 +36,8 @@ struct ReplayOptions {
 };
 int replayCommand(const Config& cfg, const ReplayOptions& opts);
 int configCheckCommand(const Config& cfg);
+// Creates on AWS what the rules file describes: queue targets (SQS) and the buses, rules and
+// targets of EventBridge.
+int awsProvisionCommand(const Config& cfg);
 
 }  // namespace memberflow::cli

@@ -63,6 +63,8 @@ const std::vector<Key>& keys() {
       strKey<std::string>("kafka", "sasl_password_secret", &Config::kafkaSaslPasswordSecret),
       strKey<std::string>("kafka", "ssl_ca_location", &Config::kafkaSslCaLocation),
       strKey<std::string>("kafka", "properties", &Config::kafkaProperties),
+      strKey<std::string>("aws", "region", &Config::awsRegion),
+      strKey<std::string>("aws", "endpoint", &Config::awsEndpoint),
       strKey<std::string>("source", "topic", &Config::topic),
       intKey<int32_t>("source", "partitions", &Config::partitions),
       strKey<std::string>("source", "consumer_group", &Config::consumerGroup),

@@ -31,6 +31,9 @@ struct Config {
   std::string kafkaSaslPasswordSecret;  // name of the secret holding the password
   std::string kafkaSslCaLocation;
   std::string kafkaProperties;  // more librdkafka properties: "k=v,k=v"
+  // [aws]
+  std::string awsRegion = "us-east-1";
+  std::string awsEndpoint;  // one endpoint for every service (moto, compatible stores)
   // [source]
   std::string topic = "member.changes";
   int32_t partitions = 8;

@@ -82,6 +82,11 @@ int main(int argc, char** argv) {
 
   auto* status = app.add_subcommand("status", "print source lag and queue depths as JSON");
 
+  auto* awsCmd = app.add_subcommand("aws", "AWS tools");
+  awsCmd->require_subcommand(1);
+  auto* awsProvision = awsCmd->add_subcommand(
+      "provision", "create the EventBridge buses, rules and targets (and SQS queue targets) of bus.rules_file");
+
   auto* config = app.add_subcommand("config", "configuration tools");
   config->require_subcommand(1);
   auto* configCheck = config->add_subcommand("check", "load and check the configuration");
@@ -133,5 +138,6 @@ int main(int argc, char** argv) {
     return cli::replayCommand(*cfg, replayOpts);
   }
   if (*configCheck) return cli::configCheckCommand(*cfg);
+  if (*awsProvision) return cli::awsProvisionCommand(*cfg);
   return 2;
 }
