@@ -1,6 +1,6 @@
 // File: test_support.h
-// Test helpers: temporary directories, a settable clock, waiting on conditions with a
-// deadline (never a fixed sleep), and the location of the shared third-party corpora.
+// Test helpers: temporary directories, a settable clock, and the location of the shared
+// third-party corpora.
 #pragma once
 
 #include <atomic>
@@ -44,18 +44,6 @@ class FakeClock final : public Clock {
  private:
   std::atomic<int64_t> now_;
 };
-
-// Polls cond until it holds or the deadline passes; returns whether it held.
-inline bool waitFor(const std::function<bool()>& cond,
-                    std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::yield();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // poll interval, not a wait
-  }
-  return cond();
-}
 
 // ../shared/corpora relative to the source tree (set by CMake), or empty when absent.
 inline std::string corporaDir() {
