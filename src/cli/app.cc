@@ -17,7 +17,11 @@
 #include <thread>
 
 #include "adapters/aws/credentials.h"
+#include "adapters/aws/dynamodb_ledger.h"
 #include "adapters/aws/eventbridge_bus.h"
+#include "adapters/aws/s3_object_store.h"
+#include "adapters/aws/secrets_manager.h"
+#include "adapters/aws/sns_topic.h"
 #include "adapters/aws/sqs_queue.h"
 #include "adapters/embedded/dir_object_store.h"
 #include "adapters/embedded/embedded_event_bus.h"
@@ -79,21 +83,86 @@ struct Runtime {
   std::unique_ptr<kafka::KafkaChangeSink> kafkaSink;
   ChangeSource* source = nullptr;
   ChangeSink* sink = nullptr;
-  std::unique_ptr<emb::DirObjectStore> objects;
-  std::unique_ptr<emb::SqliteLedger> ledger;
+  // AWS: one HTTP client, credentials chain and client for every AWS adapter.
+  http::CurlHttpClient awsHttp;
+  std::unique_ptr<aws::CredentialsChain> awsCreds;
+  std::unique_ptr<aws::AwsClient> awsClient;
+  std::unique_ptr<ObjectStore> objects;
+  std::unique_ptr<Ledger> ledger;
   std::shared_ptr<emb::SqliteQueueStore> queues;
   std::unique_ptr<Queue> changes, changesDlq, ingestDlq;
   std::unique_ptr<emb::SqliteMemberStore> members;
   std::shared_ptr<api::LocalSigningKey> key;
   // Fan-out: the member-events topic and its subscriptions.
   std::unique_ptr<Queue> routeQueue, lakeQueue, routeDlq, lakeDlq;
-  std::unique_ptr<emb::SqliteTopic> topic;
+  std::unique_ptr<Topic> topic;
   // The event bus: rules, buses, target queues.
   std::optional<RoutingConfig> routing;
-  std::map<std::string, std::unique_ptr<emb::EmbeddedEventBus>> buses;
+  std::map<std::string, std::unique_ptr<EventBus>> buses;
   std::map<std::string, std::unique_ptr<Queue>> namedQueues;
   std::unique_ptr<emb::SqliteLakeJournal> lakeJournal;
-  std::unique_ptr<emb::EnvSecrets> secrets;
+  std::unique_ptr<Secrets> secrets;
+
+  aws::AwsClient& awsc() {
+    if (!awsClient) {
+      std::string sts = cfg.awsEndpoint.empty() ? "https://sts." + cfg.awsRegion + ".amazonaws.com" : cfg.awsEndpoint;
+      awsCreds = aws::CredentialsChain::standard(awsHttp, sts, clock);
+      awsClient = std::make_unique<aws::AwsClient>(awsHttp, *awsCreds, clock,
+                                                   aws::AwsConfig{cfg.awsRegion, cfg.awsEndpoint, 10000, {200, 5000, 4}});
+    }
+    return *awsClient;
+  }
+  bool sqs() const { return cfg.queueAdapter == "sqs"; }
+  // Targets the embedded bus delivers (none when EventBridge delivers). REQUIRES: openRouting.
+  const std::vector<TargetConfig>& embeddedTargets() const {
+    static const std::vector<TargetConfig> kNone;
+    return cfg.eventBusAdapter == "eventbridge" ? kNone : routing->targets;
+  }
+  // A queue of the configured family; FIFO on SQS (".fifo" names under aws.name_prefix).
+  Result<std::unique_ptr<Queue>> makeQueue(const std::string& base, const std::string& dlq, int maxReceives,
+                                           bool fifo = true) {
+    if (!sqs()) {
+      emb::QueueOptions o;
+      if (!dlq.empty()) o.redrive = emb::RedrivePolicy{dlq, maxReceives};
+      return queues->queue(base, o);
+    }
+    aws::SqsQueueOptions o;
+    o.displayName = base;
+    if (!dlq.empty()) {
+      aws::SqsQueueOptions dopt;
+      dopt.displayName = dlq;
+      dopt.contentBasedDedup = true;
+      auto d = aws::SqsQueue::open(awsc(), cfg.awsNamePrefix + dlq + ".fifo", true, dopt);
+      if (!d.isOk()) return d.status();
+      auto arn = (*d)->arn();
+      if (!arn.isOk()) return arn.status();
+      o.deadLetterQueueArn = *arn;
+      o.maxReceiveCount = maxReceives;
+    }
+    o.contentBasedDedup = fifo;  // EventBridge may deliver to it; explicit dedup ids still win
+    o.fifo = fifo;
+    auto q = aws::SqsQueue::open(awsc(), cfg.awsNamePrefix + base + (fifo ? ".fifo" : ""), true, o);
+    if (!q.isOk()) return q.status();
+    return std::unique_ptr<Queue>(std::move(q).value());
+  }
+  Secrets& secretsPort() {
+    if (!secrets) {
+      if (cfg.secretsAdapter == "secretsmanager") secrets = std::make_unique<aws::SecretsManager>(awsc(), clock);
+      else secrets = std::make_unique<emb::EnvSecrets>(cfg.path("secrets"));
+    }
+    return *secrets;
+  }
+  Status openObjects() {
+    if (objects) return Status::ok();
+    if (cfg.objectStoreAdapter != "s3") {
+      objects = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
+      return Status::ok();
+    }
+    auto s3 = std::make_unique<aws::S3ObjectStore>(awsc(), cfg.awsBucket);
+    MF_RETURN_IF_ERROR(s3->ensureBucket());
+    objects = std::move(s3);
+    return Status::ok();
+  }
 
   explicit Runtime(Config c) : cfg(std::move(c)) { db.synchronousFull = cfg.synchronous == "full"; }
 
@@ -115,8 +184,7 @@ struct Runtime {
     if (!cfg.kafkaSaslUsername.empty()) o.properties["sasl.username"] = cfg.kafkaSaslUsername;
     if (!cfg.kafkaSslCaLocation.empty()) o.properties["ssl.ca.location"] = cfg.kafkaSslCaLocation;
     if (!cfg.kafkaSaslPasswordSecret.empty()) {
-      if (!secrets) secrets = std::make_unique<emb::EnvSecrets>(cfg.path("secrets"));
-      auto pw = secrets->get(cfg.kafkaSaslPasswordSecret);
+      auto pw = secretsPort().get(cfg.kafkaSaslPasswordSecret);
       if (!pw.isOk()) return Status::invalidArgument("kafka.sasl_password_secret: " + pw.status().message());
       o.properties["sasl.password"] = *pw;
     }
@@ -161,38 +229,65 @@ struct Runtime {
     return Status::ok();
   }
   Status openQueues() {
-    if (queues) return Status::ok();
-    auto q = emb::SqliteQueueStore::open(cfg.path("queues.db"), clock, db);
-    if (!q.isOk()) return q.status();
-    queues = *q;
-    emb::QueueOptions co;
+    if (changes) return Status::ok();
+    if (!sqs()) {
+      auto q = emb::SqliteQueueStore::open(cfg.path("queues.db"), clock, db);
+      if (!q.isOk()) return q.status();
+      queues = *q;
+    }
     // A safety net behind sync's own attempt limit: a message that keeps crashing its
     // consumer is moved to the DLQ by the queue itself.
-    co.redrive = emb::RedrivePolicy{kChangesDlq, static_cast<int>(cfg.syncMaxAttempts) + 4};
-    changes = queues->queue(kChanges, co);
-    changesDlq = queues->queue(kChangesDlq, {});
-    ingestDlq = queues->queue(kIngestDlq, {});
-    emb::QueueOptions ro;
-    ro.redrive = emb::RedrivePolicy{"route-dlq", 10};
-    routeQueue = queues->queue(kRoute, ro);
-    routeDlq = queues->queue("route-dlq", {});
-    emb::QueueOptions lo;
-    lo.redrive = emb::RedrivePolicy{"lake-dlq", 10};
-    lakeQueue = queues->queue(kLake, lo);
-    lakeDlq = queues->queue("lake-dlq", {});
+    // The ingest DLQ is no redrive target and needs no order: a standard queue on SQS, where a
+    // FIFO queue could not be listed past a member's first rejection.
+    struct Spec {
+      std::unique_ptr<Queue>* slot;
+      const char* name;
+      const char* dlq;
+      int max;
+      bool fifo;
+    } specs[] = {{&changesDlq, kChangesDlq, "", 0, true},
+                 {&changes, kChanges, kChangesDlq, static_cast<int>(cfg.syncMaxAttempts) + 4, true},
+                 {&ingestDlq, kIngestDlq, "", 0, false},
+                 {&routeDlq, "route-dlq", "", 0, true},
+                 {&routeQueue, kRoute, "route-dlq", 10, true},
+                 {&lakeDlq, "lake-dlq", "", 0, true},
+                 {&lakeQueue, kLake, "lake-dlq", 10, true}};
+    for (auto& sp : specs) {
+      auto q = makeQueue(sp.name, sp.dlq, sp.max, sp.fifo);
+      if (!q.isOk()) return q.status();
+      *sp.slot = std::move(q).value();
+    }
     std::vector<std::string> subscriptions{kRoute, kLake};
     std::stringstream extra(cfg.topicExtraSubscriptions);
     for (std::string q; std::getline(extra, q, ',');) {
       if (!q.empty()) subscriptions.push_back(q);
     }
-    topic = std::make_unique<emb::SqliteTopic>(queues, "member-events", subscriptions);
+    if (cfg.topicAdapter == "sns") {
+      auto t = aws::SnsTopic::create(awsc(), cfg.awsNamePrefix + "member-events.fifo");
+      if (!t.isOk()) return t.status();
+      for (const auto& sub : subscriptions) {
+        Queue* q = queueNamed(sub);
+        auto arn = static_cast<aws::SqsQueue*>(q)->arn();
+        if (!arn.isOk()) return arn.status();
+        MF_RETURN_IF_ERROR((*t)->subscribeQueue(*arn));
+      }
+      topic = std::move(t).value();
+    } else {
+      topic = std::make_unique<emb::SqliteTopic>(queues, "member-events", subscriptions);
+    }
     return Status::ok();
   }
   // Any queue by name (queue targets, target queues), created on first use.
   Queue* queueNamed(const std::string& name) {
-    if (!queues) return nullptr;
+    if (name == kChanges && changes) return changes.get();
+    if (name == kRoute && routeQueue) return routeQueue.get();
+    if (name == kLake && lakeQueue) return lakeQueue.get();
     auto it = namedQueues.find(name);
-    if (it == namedQueues.end()) it = namedQueues.emplace(name, queues->queue(name, {})).first;
+    if (it == namedQueues.end()) {
+      auto q = makeQueue(name, "", 0);
+      if (!q.isOk()) return nullptr;
+      it = namedQueues.emplace(name, std::move(q).value()).first;
+    }
     return it->second.get();
   }
   Status openRouting() {
@@ -215,16 +310,21 @@ struct Runtime {
       if (t.kind == TargetConfig::Kind::kBus) names.insert(t.bus);
     }
     for (const auto& n : names) {
+      if (cfg.eventBusAdapter == "eventbridge") {
+        // Rules and targets live in EventBridge (`memberflow aws provision`), which delivers.
+        buses[n] = std::make_unique<aws::EventBridgeBus>(awsc(), n);
+        continue;
+      }
       auto bus = emb::EmbeddedEventBus::create(n, *routing, queues);
       if (!bus.isOk()) return bus.status();
       buses[n] = std::move(bus).value();
     }
-    if (!secrets) secrets = std::make_unique<emb::EnvSecrets>(cfg.path("secrets"));
+    (void)secretsPort();
     return Status::ok();
   }
   Status openLake() {
     if (lakeJournal) return Status::ok();
-    if (!objects) objects = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
+    MF_RETURN_IF_ERROR(openObjects());
     auto j = emb::SqliteLakeJournal::open(cfg.path("lake.db"), db);
     if (!j.isOk()) return j.status();
     lakeJournal = std::move(j).value();
@@ -235,11 +335,18 @@ struct Runtime {
   Status openIngestSide(bool observe = false) {
     MF_RETURN_IF_ERROR(openSource(observe));
     MF_RETURN_IF_ERROR(openQueues());
-    if (!objects) objects = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
+    MF_RETURN_IF_ERROR(openObjects());
     if (!ledger) {
-      auto l = emb::SqliteLedger::open(cfg.path("ledger.db"), cfg.ledgerTtlHours * 3600 * 1000, db);
-      if (!l.isOk()) return l.status();
-      ledger = std::move(l).value();
+      int64_t ttl = cfg.ledgerTtlHours * 3600 * 1000;
+      if (cfg.ledgerAdapter == "dynamodb") {
+        auto d = std::make_unique<aws::DynamoDbLedger>(awsc(), cfg.awsLedgerTable, ttl);
+        MF_RETURN_IF_ERROR(d->ensureTable());
+        ledger = std::move(d);
+      } else {
+        auto l = emb::SqliteLedger::open(cfg.path("ledger.db"), ttl, db);
+        if (!l.isOk()) return l.status();
+        ledger = std::move(l).value();
+      }
     }
     return Status::ok();
   }
@@ -390,11 +497,11 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
     ro.visibilityMs = rt.cfg.busVisibilityMs;
     route = std::make_unique<RouteStage>(*rt.routeQueue, *rt.routeDlq, *rt.buses.at("default"), ro);
     threads.emplace_back([&, token = stop.get_token()] { route->run(token); });
-    for (const auto& t : rt.routing->targets) {
+    for (const auto& t : rt.embeddedTargets()) {
       Queue* in = rt.queueNamed(emb::targetQueueName(t.name));
       Queue* dlq = rt.queueNamed(emb::targetDlqName(t.name));
       auto d = std::make_unique<emb::TargetDelivery>(
-          t, *in, *dlq, httpClient, *rt.secrets,
+          t, *in, *dlq, httpClient, rt.secretsPort(),
           [&rt](const std::string& n) -> EventBus* {
             auto it = rt.buses.find(n);
             return it == rt.buses.end() ? nullptr : it->second.get();
@@ -442,7 +549,7 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
       }
       if (wantRoute) {
         idle = idle && empty(rt.routeQueue.get());
-        for (const auto& t : rt.routing->targets) idle = idle && empty(rt.queueNamed(emb::targetQueueName(t.name)));
+        for (const auto& t : rt.embeddedTargets()) idle = idle && empty(rt.queueNamed(emb::targetQueueName(t.name)));
       }
       if (wantLake) idle = idle && empty(rt.lakeQueue.get());
       idleChecks = idle ? idleChecks + 1 : 0;
@@ -785,7 +892,7 @@ int statusCommand(const Config& cfg) {
   if (Status s = rt.openRouting(); !s.isOk()) return fail(s);
   std::vector<Queue*> all{rt.changes.get(), rt.changesDlq.get(), rt.ingestDlq.get(), rt.routeQueue.get(),
                           rt.routeDlq.get(), rt.lakeQueue.get(), rt.lakeDlq.get()};
-  for (const auto& t : rt.routing->targets) {
+  for (const auto& t : rt.embeddedTargets()) {
     all.push_back(rt.queueNamed(emb::targetQueueName(t.name)));
     all.push_back(rt.queueNamed(emb::targetDlqName(t.name)));
   }

@@ -56,6 +56,8 @@ const std::vector<Key>& keys() {
       strKey<std::string>("adapters", "queue", &Config::queueAdapter),
       strKey<std::string>("adapters", "member_store", &Config::memberStoreAdapter),
       strKey<std::string>("adapters", "secrets", &Config::secretsAdapter),
+      strKey<std::string>("adapters", "topic", &Config::topicAdapter),
+      strKey<std::string>("adapters", "event_bus", &Config::eventBusAdapter),
       strKey<std::string>("kafka", "bootstrap_servers", &Config::kafkaBootstrapServers),
       strKey<std::string>("kafka", "security_protocol", &Config::kafkaSecurityProtocol),
       strKey<std::string>("kafka", "sasl_mechanism", &Config::kafkaSaslMechanism),
@@ -65,6 +67,9 @@ const std::vector<Key>& keys() {
       strKey<std::string>("kafka", "properties", &Config::kafkaProperties),
       strKey<std::string>("aws", "region", &Config::awsRegion),
       strKey<std::string>("aws", "endpoint", &Config::awsEndpoint),
+      strKey<std::string>("aws", "bucket", &Config::awsBucket),
+      strKey<std::string>("aws", "ledger_table", &Config::awsLedgerTable),
+      strKey<std::string>("aws", "name_prefix", &Config::awsNamePrefix),
       strKey<std::string>("source", "topic", &Config::topic),
       intKey<int32_t>("source", "partitions", &Config::partitions),
       strKey<std::string>("source", "consumer_group", &Config::consumerGroup),
@@ -159,9 +164,26 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.sourceAdapter == "kafka" && c.kafkaBootstrapServers.empty()) {
     p.push_back("kafka.bootstrap_servers is required when adapters.source = kafka");
   }
-  for (const auto* a : {&c.objectStoreAdapter, &c.ledgerAdapter, &c.queueAdapter,
-                        &c.memberStoreAdapter, &c.secretsAdapter}) {
-    if (*a != "embedded") p.push_back("adapter '" + *a + "' is not available in this build");
+  auto oneOf = [&](const std::string& key, const std::string& v, std::initializer_list<const char*> ok) {
+    for (const char* o : ok) {
+      if (v == o) return;
+    }
+    std::string list;
+    for (const char* o : ok) list += (list.empty() ? "" : ", ") + std::string(o);
+    p.push_back("adapters." + key + " must be one of " + list);
+  };
+  oneOf("object_store", c.objectStoreAdapter, {"embedded", "s3"});
+  oneOf("ledger", c.ledgerAdapter, {"embedded", "dynamodb"});
+  oneOf("queue", c.queueAdapter, {"embedded", "sqs"});
+  oneOf("member_store", c.memberStoreAdapter, {"embedded"});
+  oneOf("secrets", c.secretsAdapter, {"embedded", "secretsmanager"});
+  oneOf("topic", c.topicAdapter, {"embedded", "sns"});
+  oneOf("event_bus", c.eventBusAdapter, {"embedded", "eventbridge"});
+  if ((c.topicAdapter == "sns") != (c.queueAdapter == "sqs")) {
+    p.push_back("adapters.topic = sns goes with adapters.queue = sqs (its subscriptions are SQS queues)");
+  }
+  if (c.eventBusAdapter == "eventbridge" && c.queueAdapter != "sqs") {
+    p.push_back("adapters.event_bus = eventbridge goes with adapters.queue = sqs");
   }
   if (c.synchronous != "normal" && c.synchronous != "full") {
     p.push_back("storage.synchronous must be normal or full");

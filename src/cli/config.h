@@ -23,6 +23,8 @@ struct Config {
   std::string queueAdapter = "embedded";
   std::string memberStoreAdapter = "embedded";
   std::string secretsAdapter = "embedded";
+  std::string topicAdapter = "embedded";     // embedded | sns
+  std::string eventBusAdapter = "embedded";  // embedded | eventbridge
   // [kafka] (adapters.source = "kafka")
   std::string kafkaBootstrapServers;
   std::string kafkaSecurityProtocol;  // plaintext | ssl | sasl_plaintext | sasl_ssl
@@ -34,6 +36,9 @@ struct Config {
   // [aws]
   std::string awsRegion = "us-east-1";
   std::string awsEndpoint;  // one endpoint for every service (moto, compatible stores)
+  std::string awsBucket = "memberflow";          // adapters.object_store = s3
+  std::string awsLedgerTable = "memberflow-ledger";  // adapters.ledger = dynamodb
+  std::string awsNamePrefix = "memberflow-";     // SQS queues and the SNS topic
   // [source]
   std::string topic = "member.changes";
   int32_t partitions = 8;

@@ -39,7 +39,6 @@ Result<size_t> LakeStage::flush(const std::vector<ReceivedMessage>& batch) {
   if (batch.empty()) return size_t{0};
   auto started = std::chrono::steady_clock::now();
   struct Item {
-    int64_t seq;
     std::string id;
     std::string line;
   };
@@ -61,13 +60,7 @@ Result<size_t> LakeStage::flush(const std::vector<ReceivedMessage>& batch) {
       continue;
     }
     if (!seen.insert(*id).second) continue;  // redelivered within the batch
-    int64_t seq = 0;
-    try {
-      seq = std::stoll(m.messageId);
-    } catch (...) {
-      seq = 0;
-    }
-    items.push_back({seq, *id, json::serialize(*v)});
+    items.push_back({*id, json::serialize(*v)});
     items.back().line.push_back('\n');
     (void)ms;
   }
@@ -84,7 +77,8 @@ Result<size_t> LakeStage::flush(const std::vector<ReceivedMessage>& batch) {
   }
   PutOptions po{"application/x-ndjson", "gzip", opts_.kmsKeyId};
   for (auto& [part, list] : partitions) {
-    std::sort(list.begin(), list.end(), [](const Item& a, const Item& b) { return a.seq < b.seq; });
+    // Lines keep the order the queue delivered them in: per-member (FIFO group) order. (Queue
+    // message ids are no order: SQS's are UUIDs.)
     std::string ndjson;
     std::vector<std::string> partIds;
     for (const auto& it : list) {

@@ -475,7 +475,10 @@ def check_pipeline(p, lines, expect_records):
         mid = d["attributes"]["messageId"]
         assert mid not in got, f"{mid} dead-lettered twice"
         got[mid] = d["attributes"]["reason"]
-    assert got == invalid
+    missing = sorted(set(invalid) - set(got))[:5]
+    extra = sorted(set(got) - set(invalid))[:5]
+    wrong = [(m, got[m], invalid[m]) for m in set(got) & set(invalid) if got[m] != invalid[m]][:5]
+    assert got == invalid, f"DLQ differs: {len(got)} vs {len(invalid)}; missing {missing}; extra {extra}; reasons {wrong}"
 
     # Nothing in flight, nothing failed downstream.
     s = p.status()

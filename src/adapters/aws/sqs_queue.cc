@@ -28,13 +28,15 @@ Result<std::unique_ptr<SqsQueue>> SqsQueue::open(AwsClient& client, const std::s
     }
     auto r = client.json("sqs", "AmazonSQS.CreateQueue", json::object{{"QueueName", name}, {"Attributes", attrs}},
                          "application/x-amz-json-1.0");
-    if (!r.isOk()) return r.status();
+    // Creating is idempotent: a queue that exists (even with other attributes) is used as is.
+    if (!r.isOk() && r.status().message().find("QueueNameExists") == std::string::npos) return r.status();
   }
   auto r = client.json("sqs", "AmazonSQS.GetQueueUrl", json::object{{"QueueName", name}}, "application/x-amz-json-1.0");
   if (!r.isOk()) return r.status();
   auto url = stringField(r->as_object(), "QueueUrl");
   if (!url) return Status::internal("sqs GetQueueUrl: no QueueUrl");
-  return std::unique_ptr<SqsQueue>(new SqsQueue(client, name, *url, opts.fifo));
+  return std::unique_ptr<SqsQueue>(
+      new SqsQueue(client, opts.displayName.empty() ? name : opts.displayName, *url, opts.fifo));
 }
 
 Result<std::string> SqsQueue::arn() {
@@ -145,6 +147,17 @@ Result<QueueStats> SqsQueue::stats() {
   return s;
 }
 
-Result<std::vector<ReceivedMessage>> SqsQueue::peek(size_t max) { return receive(max, 0, 0); }
+Result<std::vector<ReceivedMessage>> SqsQueue::peek(size_t max) {
+  // SQS may answer with fewer messages than it holds: read until a receive comes back empty.
+  std::vector<ReceivedMessage> out;
+  while (out.size() < max) {
+    auto got = receive(std::min<size_t>(10, max - out.size()), 30000, 0);
+    if (!got.isOk()) return got;
+    if (got->empty()) break;
+    for (auto& m : *got) out.push_back(std::move(m));
+  }
+  for (const auto& m : out) (void)changeVisibility(m.receiptHandle, 0);
+  return out;
+}
 
 }  // namespace memberflow::aws

@@ -1,8 +1,8 @@
 // File: sqs_queue.h
 // Queue on Amazon SQS (JSON protocol), FIFO or standard. Batches are split into SQS's
-// batches of 10. Visibility timeouts are whole seconds on SQS (rounded up). peek() is a
-// receive with a zero visibility timeout: SQS cannot list without receiving, so a peek counts
-// as a receive.
+// batches of 10. Visibility timeouts are whole seconds on SQS (rounded up). SQS cannot list
+// without receiving: peek() receives (hiding what it has seen, so nothing is listed twice),
+// then makes the messages visible again — each peek counts as a receive.
 #pragma once
 
 #include <memory>
@@ -14,6 +14,7 @@
 namespace memberflow::aws {
 
 struct SqsQueueOptions {
+  std::string displayName;  // the logical name name() returns (default: the SQS name)
   bool fifo = true;
   // Needed on FIFO queues that EventBridge delivers to: it sends no dedup id. Explicit dedup
   // ids from other senders still take precedence.

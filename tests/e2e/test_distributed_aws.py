@@ -1,0 +1,78 @@
+"""The distributed wiring against the moto server (started by scripts/test): SQS queues, the
+SNS topic with SQS subscriptions, EventBridge (rules provisioned from the rules file), S3 for
+the raw archive and the lake, DynamoDB for the ledger — and every stage a separate process.
+The same oracle as the embedded end-to-end test checks the result."""
+import json
+import os
+import tempfile
+import uuid
+
+import boto3
+import pytest
+
+from memberflow_e2e import Pipeline, check_pipeline, wait_for
+
+ENDPOINT = os.environ.get("MEMBERFLOW_TEST_AWS_ENDPOINT")
+if not ENDPOINT and not os.environ.get("MEMBERFLOW_SKIP_AWS"):
+    raise RuntimeError("no AWS endpoint: run scripts/test (MEMBERFLOW_SKIP_AWS=1 skips these tests)")
+pytestmark = pytest.mark.skipif(not ENDPOINT, reason="MEMBERFLOW_SKIP_AWS is set")
+
+KW = dict(endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+
+
+class AwsPipeline(Pipeline):
+    def __init__(self, tmp, tag, **kw):
+        self.bucket = f"memberflow-{tag}"
+        super().__init__(tmp, adapters={"queue": "sqs", "topic": "sns", "event_bus": "eventbridge",
+                                        "object_store": "s3", "ledger": "dynamodb"},
+                         aws={"endpoint": ENDPOINT, "bucket": self.bucket, "ledger_table": f"ledger-{tag}",
+                              "name_prefix": f"mf-{tag}-"}, **kw)
+
+    def lake_events(self):
+        import gzip
+        s3 = boto3.client("s3", **KW)
+        keys = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="lake/"):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        out = []
+        for k in sorted(keys):
+            body = gzip.decompress(s3.get_object(Bucket=self.bucket, Key=k)["Body"].read()).decode()
+            out += [json.loads(line) for line in body.splitlines() if line.strip()]
+        return out
+
+
+def test_every_stage_a_process_against_aws():
+    tag = uuid.uuid4().hex[:8]
+    os.environ.update(AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="secret")
+    with tempfile.TemporaryDirectory(prefix="memberflow-aws-") as tmp:
+        rules = {"targets": [{"name": "audit", "type": "queue", "queue": f"mf-{tag}-audit.fifo"}],
+                 "rules": [{"name": f"deletes-{tag}", "targets": ["audit"],
+                            "pattern": {"detail-type": ["member.deleted"]}}]}
+        with open(f"{tmp}/rules.json", "w") as f:
+            json.dump(rules, f)
+        p = AwsPipeline(tmp, tag, bus={"rules_file": f"{tmp}/rules.json"})
+        try:
+            gen = p.cli("generate", "--seed", "31", "--count", "1200", "--members", "120").stdout
+            lines = gen.splitlines()
+            p.cli("produce", "-", input=gen)
+            p.cli("aws", "provision")
+            procs = [p.start("--stages", "api,sync")]
+            for stage in ("ingest", "relay", "route", "lake"):
+                procs.append(p.spawn("--stages", stage))
+            wait_for(lambda: p.idle(len(lines)), 240, "the distributed pipeline to drain")
+            check_pipeline(p, lines, len(lines))
+            # EventBridge delivered exactly the deletes to the provisioned queue.
+            sqs = boto3.client("sqs", **KW)
+            url = sqs.get_queue_url(QueueName=f"mf-{tag}-audit.fifo")["QueueUrl"]
+            got = set()
+            def drain():
+                for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                    got.add(json.loads(m["Body"])["detail"]["id"])
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                return False
+            want = {e["id"] for e in p.lake_events() if e["type"] == "member.deleted"}
+            wait_for(lambda: drain() or got == want, 60, "the routed deletes")
+            for proc in procs:
+                assert p.stop(proc) == 0
+        finally:
+            p.stop_all()
