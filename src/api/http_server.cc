@@ -138,7 +138,7 @@ Status HttpServer::start() {
   for (int i = 0; i < std::max(1, impl_->opts.threads); ++i) {
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   }
-  log::info("api listening", {"api", {}, {}, {}, impl_->opts.address + ":" + std::to_string(port()), {}});
+  log::info("api listening", {"api", {}, {}, {}, {}, impl_->opts.address + ":" + std::to_string(port())});
   return Status::ok();
 }
 

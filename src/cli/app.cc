@@ -397,9 +397,6 @@ struct Runtime {
   }
 };
 
-int64_t cfg_backoff_base(const Runtime& rt) { return rt.cfg.syncBackoffBaseMs; }
-int64_t cfg_backoff_cap(const Runtime& rt) { return rt.cfg.syncBackoffCapMs; }
-
 void applyLogLevel(const Config& cfg) {
   if (cfg.logLevel == "debug") log::setLevel(log::Level::kDebug);
   else if (cfg.logLevel == "warn") log::setLevel(log::Level::kWarn);
@@ -507,7 +504,7 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
             return it == rt.buses.end() ? nullptr : it->second.get();
           },
           [&rt](const std::string& n) { return rt.queueNamed(n); },
-          BackoffPolicy{cfg_backoff_base(rt), cfg_backoff_cap(rt), t.maxAttempts}, rt.cfg.busVisibilityMs);
+          BackoffPolicy{rt.cfg.syncBackoffBaseMs, rt.cfg.syncBackoffCapMs, t.maxAttempts}, rt.cfg.busVisibilityMs);
       auto* dp = d.get();
       deliveries.push_back(std::move(d));
       threads.emplace_back([dp, token = stop.get_token()] { dp->run(token); });

@@ -26,6 +26,18 @@ namespace memberflow::contracts {
 
 #define EXPECT_CODE(expr, c) EXPECT_EQ((expr).code(), ::memberflow::Code::c)
 
+// A suite parameterised by a harness factory. A factory that returns null (its server is not
+// configured) skips the suite's tests with a message.
+template <class Harness>
+class ContractTest : public ::testing::TestWithParam<std::function<std::unique_ptr<Harness>()>> {
+ protected:
+  void SetUp() override {
+    h_ = this->GetParam()();
+    if (!h_) GTEST_SKIP() << "no server for this adapter";
+  }
+  std::unique_ptr<Harness> h_;
+};
+
 // ---------------------------------------------------------------------------------------
 struct QueueHarness {
   virtual ~QueueHarness() = default;
@@ -38,12 +50,8 @@ struct QueueHarness {
 };
 using QueueHarnessFactory = std::function<std::unique_ptr<QueueHarness>()>;
 
-class QueueContract : public ::testing::TestWithParam<QueueHarnessFactory> {
+class QueueContract : public ContractTest<QueueHarness> {
  protected:
-  void SetUp() override {
-    h_ = GetParam()();
-    if (!h_) GTEST_SKIP() << "no server for this adapter";
-  }
   static OutgoingMessage msg(std::string group, std::string dedup, std::string body) {
     return {std::move(group), std::move(dedup), std::move(body), {}};
   }
@@ -52,7 +60,6 @@ class QueueContract : public ::testing::TestWithParam<QueueHarnessFactory> {
     for (const auto& m : ms) out.push_back(m.body);
     return out;
   }
-  std::unique_ptr<QueueHarness> h_;
 };
 
 TEST_P(QueueContract, SendReceiveDelete) {
@@ -158,13 +165,8 @@ struct LedgerHarness {
 };
 using LedgerHarnessFactory = std::function<std::unique_ptr<LedgerHarness>()>;
 
-class LedgerContract : public ::testing::TestWithParam<LedgerHarnessFactory> {
+class LedgerContract : public ContractTest<LedgerHarness> {
  protected:
-  void SetUp() override {
-    h_ = GetParam()();
-    if (!h_) GTEST_SKIP() << "no server for this adapter";
-  }
-  std::unique_ptr<LedgerHarness> h_;
   int64_t now_ = 1767225600000;
 };
 
@@ -210,13 +212,8 @@ struct ObjectStoreHarness {
 };
 using ObjectStoreHarnessFactory = std::function<std::unique_ptr<ObjectStoreHarness>()>;
 
-class ObjectStoreContract : public ::testing::TestWithParam<ObjectStoreHarnessFactory> {
+class ObjectStoreContract : public ContractTest<ObjectStoreHarness> {
  protected:
-  void SetUp() override {
-    h_ = GetParam()();
-    if (!h_) GTEST_SKIP() << "no server for this adapter";
-  }
-  std::unique_ptr<ObjectStoreHarness> h_;
 };
 
 TEST_P(ObjectStoreContract, PutGetOverwriteAndList) {
@@ -244,12 +241,8 @@ struct ChangeSourceHarness {
 };
 using ChangeSourceHarnessFactory = std::function<std::unique_ptr<ChangeSourceHarness>()>;
 
-class ChangeSourceContract : public ::testing::TestWithParam<ChangeSourceHarnessFactory> {
+class ChangeSourceContract : public ContractTest<ChangeSourceHarness> {
  protected:
-  void SetUp() override {
-    h_ = GetParam()();
-    if (!h_) GTEST_SKIP() << "no server for this adapter";
-  }
   std::vector<SourceRecord> drain(ChangeSource& c, size_t expected) {
     std::vector<SourceRecord> out;
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -260,7 +253,6 @@ class ChangeSourceContract : public ::testing::TestWithParam<ChangeSourceHarness
     }
     return out;
   }
-  std::unique_ptr<ChangeSourceHarness> h_;
 };
 
 TEST_P(ChangeSourceContract, DeliversKeysValuesHeadersAndTombstonesInPartitionOrder) {
@@ -346,9 +338,8 @@ using MemberStoreHarnessFactory = std::function<std::unique_ptr<MemberStoreHarne
 
 Member sampleMember(const std::string& id, const std::string& last = "Lovelace");
 
-class MemberStoreContract : public ::testing::TestWithParam<MemberStoreHarnessFactory> {
+class MemberStoreContract : public ContractTest<MemberStoreHarness> {
  protected:
-  void SetUp() override { h_ = GetParam()(); }
   Result<WriteOutcome> put(const std::string& id, const Member& m, std::optional<int64_t> seq,
                            std::optional<std::string> key = std::nullopt,
                            WriteKind kind = WriteKind::kPut) {
@@ -376,7 +367,6 @@ class MemberStoreContract : public ::testing::TestWithParam<MemberStoreHarnessFa
     w.nowMs = now_++;
     return h_->store().apply(w);
   }
-  std::unique_ptr<MemberStoreHarness> h_;
   int64_t now_ = 1767225600000;
 };
 
@@ -582,13 +572,8 @@ struct SecretsHarness {
 };
 using SecretsHarnessFactory = std::function<std::unique_ptr<SecretsHarness>()>;
 
-class SecretsContract : public ::testing::TestWithParam<SecretsHarnessFactory> {
+class SecretsContract : public ContractTest<SecretsHarness> {
  protected:
-  void SetUp() override {
-    h_ = GetParam()();
-    if (!h_) GTEST_SKIP() << "no server for this adapter";
-  }
-  std::unique_ptr<SecretsHarness> h_;
 };
 
 TEST_P(SecretsContract, ReturnsStoredValuesExactly) {
@@ -614,12 +599,8 @@ struct TopicHarness {
 };
 using TopicHarnessFactory = std::function<std::unique_ptr<TopicHarness>()>;
 
-class TopicContract : public ::testing::TestWithParam<TopicHarnessFactory> {
+class TopicContract : public ContractTest<TopicHarness> {
  protected:
-  void SetUp() override {
-    h_ = GetParam()();
-    if (!h_) GTEST_SKIP() << "no server for this adapter";
-  }
   std::vector<std::string> drain(Queue& q, size_t n) {
     std::vector<std::string> out;
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -635,7 +616,6 @@ class TopicContract : public ::testing::TestWithParam<TopicHarnessFactory> {
     }
     return out;
   }
-  std::unique_ptr<TopicHarness> h_;
 };
 
 TEST_P(TopicContract, EverySubscriptionGetsEveryMessageInGroupOrderOnce) {
