@@ -38,6 +38,10 @@ Status LakeStage::recover() {
 Result<size_t> LakeStage::flush(const std::vector<ReceivedMessage>& batch) {
   if (batch.empty()) return size_t{0};
   auto started = std::chrono::steady_clock::now();
+  if (unwritten_) {
+    MF_RETURN_IF_ERROR(recover());
+    unwritten_ = false;
+  }
   struct Item {
     std::string id;
     std::string line;
@@ -92,9 +96,11 @@ Result<size_t> LakeStage::flush(const std::vector<ReceivedMessage>& batch) {
     StagedObject obj{lakeObjectKey(part.first, part.second, opts_.writer, *first,
                                    *first + static_cast<int64_t>(list.size()) - 1),
                      gzipCompress(ndjson)};
+    unwritten_ = true;
     MF_RETURN_IF_ERROR(journal_.stage(obj, partIds));
     MF_RETURN_IF_ERROR(store_.put(obj.key, obj.content, po));
     MF_RETURN_IF_ERROR(journal_.written(obj.key));
+    unwritten_ = false;
     written += list.size();
   }
   if (!dead.empty()) MF_RETURN_IF_ERROR(dlq_.send(dead));

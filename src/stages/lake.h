@@ -49,6 +49,9 @@ class LakeStage {
   LakeJournal& journal_;
   const Clock& clock_;
   LakeOptions opts_;
+  // Set while a flush has staged objects it has not written yet: a failed flush leaves them
+  // staged, and their events count as placed, so the next flush must write them first.
+  bool unwritten_ = false;
 };
 
 // The lake object key for a partition and a run of lake sequence numbers.
