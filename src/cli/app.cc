@@ -9,6 +9,7 @@
 #include <atomic>
 #include <map>
 #include <set>
+#include <unordered_set>
 #include <sstream>
 #include <csignal>
 #include <filesystem>
@@ -741,7 +742,10 @@ int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bo
   if (!q) return fail(Status::invalidArgument("no DLQ named " + queue + " (ingest or changes)"));
   auto msgs = q->peek(limit);
   if (!msgs.isOk()) return fail(msgs.status());
+  // A standard SQS queue can hold a dead letter twice (a retried send): list each once.
+  std::unordered_set<std::string> listed;
   for (const auto& m : *msgs) {
+    if (!m.dedupId.empty() && !listed.insert(m.dedupId).second) continue;
     json::object attrs;
     for (const auto& [k, v] : m.attributes) attrs[k] = v;
     json::object o{{"queue", q->name()},
@@ -764,7 +768,8 @@ int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
   if (!q) return fail(Status::invalidArgument("no DLQ named " + queue + " (ingest or changes)"));
   auto st = q->stats();
   if (!st.isOk()) return fail(st.status());
-  int64_t total = st->visible, seen = 0, redriven = 0, kept = 0;
+  int64_t total = st->visible, seen = 0, redriven = 0, kept = 0, copies = 0;
+  std::unordered_set<std::string> driven;  // dedup ids redriven (or kept) in this run
   IngestStage ingest(*rt.source, *rt.objects, *rt.ledger, *rt.changes, *rt.ingestDlq, rt.clock,
                      rt.ingestOptions());
   Progress progress("redriven");
@@ -776,6 +781,11 @@ int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
     std::vector<std::string> done;
     for (const auto& m : *batch) {
       ++seen;
+      if (!m.dedupId.empty() && !driven.insert(m.dedupId).second) {
+        done.push_back(m.receiptHandle);  // a second copy (standard queues deliver at least once)
+        ++copies;
+        continue;
+      }
       Status s;
       if (q == rt.ingestDlq.get()) {
         s = ingest.redrive(m.body);
@@ -801,7 +811,7 @@ int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
   }
   for (const auto& r : keptReceipts) (void)q->changeVisibility(r, 0);
   progress.update(seen, true);
-  std::cout << json::serialize(json::object{{"queue", q->name()}, {"redriven", redriven}, {"kept", kept}})
+  std::cout << json::serialize(json::object{{"queue", q->name()}, {"redriven", redriven}, {"kept", kept}, {"copiesDropped", copies}})
             << "\n";
   return 0;
 }

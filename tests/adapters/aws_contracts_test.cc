@@ -252,6 +252,26 @@ TEST(Sqs, InteroperatesWithBoto3BothWays) {
   EXPECT_EQ((*got)[0].groupId, "M2");
 }
 
+// A standard queue keeps no dedup ids, so a retried send can leave two copies; the id travels
+// as an attribute so that readers can tell the copies apart from distinct messages.
+TEST(Sqs, StandardQueueCarriesTheDedupIdForReaders) {
+  if (!endpoint()) GTEST_SKIP() << "no endpoint";
+  AwsHarnessBase h;
+  aws::SqsQueueOptions o;
+  o.fifo = false;
+  auto q = aws::SqsQueue::open(h.client, unique("mf-standard"), true, o);
+  ASSERT_TRUE(q.isOk()) << q.status().toString();
+  ASSERT_TRUE((*q)->send({{"M1", "msg-1", "x", {{"reason", "r"}}}}).isOk());
+  ASSERT_TRUE((*q)->send({{"M1", "msg-1", "x", {{"reason", "r"}}}}).isOk());  // the retry
+  auto got = (*q)->receive(10, 30000, 1000);
+  ASSERT_TRUE(got.isOk());
+  ASSERT_EQ(got->size(), 2u);
+  for (const auto& m : *got) {
+    EXPECT_EQ(m.dedupId, "msg-1");
+    EXPECT_EQ(m.attributes, (std::map<std::string, std::string>{{"reason", "r"}}));
+  }
+}
+
 TEST(DynamoDb, LedgerItemsInteroperateWithBoto3) {
   if (!endpoint()) GTEST_SKIP() << "no endpoint";
   AwsHarnessBase h;

@@ -4,6 +4,7 @@
 
 namespace memberflow::aws {
 namespace {
+constexpr const char* kDedupAttribute = "memberflow-dedup-id";
 
 int64_t seconds(int64_t ms) { return std::max<int64_t>(0, (ms + 999) / 1000); }
 
@@ -57,11 +58,14 @@ Status SqsQueue::send(const std::vector<OutgoingMessage>& messages) {
         e["MessageGroupId"] = m.groupId;
         e["MessageDeduplicationId"] = m.dedupId;
       }
-      if (!m.attributes.empty()) {
-        json::object attrs;
-        for (const auto& [k, v] : m.attributes) attrs[k] = json::object{{"DataType", "String"}, {"StringValue", v}};
-        e["MessageAttributes"] = std::move(attrs);
+      json::object attrs;
+      for (const auto& [k, v] : m.attributes) attrs[k] = json::object{{"DataType", "String"}, {"StringValue", v}};
+      // A standard queue has no dedup ids and delivers at least once: the id travels as an
+      // attribute, so readers (dlq list, redrive) can drop the copies a retried send left.
+      if (!fifo_ && !m.dedupId.empty()) {
+        attrs[kDedupAttribute] = json::object{{"DataType", "String"}, {"StringValue", m.dedupId}};
       }
+      if (!attrs.empty()) e["MessageAttributes"] = std::move(attrs);
       entries.push_back(std::move(e));
     }
     auto r = call("SendMessageBatch", json::object{{"Entries", entries}});
@@ -106,6 +110,10 @@ Result<std::vector<ReceivedMessage>> SqsQueue::receive(size_t max, int64_t visib
             rm.attributes[std::string(kv.key())] = stringField(kv.value().get_object(), "StringValue").value_or("");
           }
         }
+      }
+      if (auto d = rm.attributes.find(kDedupAttribute); d != rm.attributes.end()) {
+        if (rm.dedupId.empty()) rm.dedupId = d->second;
+        rm.attributes.erase(d);
       }
       out.push_back(std::move(rm));
     }
