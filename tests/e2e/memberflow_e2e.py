@@ -157,6 +157,32 @@ class Pipeline:
         return sqlite3.connect(os.path.join(self.dir, "var", "members.db"))
 
 
+class AwsPipeline(Pipeline):
+    """A pipeline on the AWS adapters (SQS, SNS, EventBridge, S3, DynamoDB) at `endpoint`."""
+
+    def __init__(self, tmp, tag, endpoint, **kw):
+        self.endpoint = endpoint
+        self.bucket = f"memberflow-{tag}"
+        super().__init__(tmp, adapters={"queue": "sqs", "topic": "sns", "event_bus": "eventbridge",
+                                        "object_store": "s3", "ledger": "dynamodb"},
+                         aws={"endpoint": endpoint, "bucket": self.bucket, "ledger_table": f"ledger-{tag}",
+                              "name_prefix": f"mf-{tag}-"}, **kw)
+
+    def lake_events(self):
+        import gzip
+        import boto3
+        s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                          aws_access_key_id="a", aws_secret_access_key="b")
+        keys = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="lake/"):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        out = []
+        for k in sorted(keys):
+            body = gzip.decompress(s3.get_object(Bucket=self.bucket, Key=k)["Body"].read()).decode()
+            out += [json.loads(line) for line in body.splitlines() if line.strip()]
+        return out
+
+
 class Receiver:
     """A webhook receiver on a free port. Records (event id, body) per path; a path listed in
     `failing` answers 500 until it is removed."""

@@ -10,7 +10,7 @@ import uuid
 import boto3
 import pytest
 
-from memberflow_e2e import Pipeline, check_pipeline, wait_for
+from memberflow_e2e import AwsPipeline, check_pipeline, wait_for
 
 ENDPOINT = os.environ.get("MEMBERFLOW_TEST_AWS_ENDPOINT")
 if not ENDPOINT and not os.environ.get("MEMBERFLOW_SKIP_AWS"):
@@ -18,27 +18,6 @@ if not ENDPOINT and not os.environ.get("MEMBERFLOW_SKIP_AWS"):
 pytestmark = pytest.mark.skipif(not ENDPOINT, reason="MEMBERFLOW_SKIP_AWS is set")
 
 KW = dict(endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
-
-
-class AwsPipeline(Pipeline):
-    def __init__(self, tmp, tag, **kw):
-        self.bucket = f"memberflow-{tag}"
-        super().__init__(tmp, adapters={"queue": "sqs", "topic": "sns", "event_bus": "eventbridge",
-                                        "object_store": "s3", "ledger": "dynamodb"},
-                         aws={"endpoint": ENDPOINT, "bucket": self.bucket, "ledger_table": f"ledger-{tag}",
-                              "name_prefix": f"mf-{tag}-"}, **kw)
-
-    def lake_events(self):
-        import gzip
-        s3 = boto3.client("s3", **KW)
-        keys = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="lake/"):
-            keys += [o["Key"] for o in page.get("Contents", [])]
-        out = []
-        for k in sorted(keys):
-            body = gzip.decompress(s3.get_object(Bucket=self.bucket, Key=k)["Body"].read()).decode()
-            out += [json.loads(line) for line in body.splitlines() if line.strip()]
-        return out
 
 
 def test_every_stage_a_process_against_aws():
@@ -50,7 +29,7 @@ def test_every_stage_a_process_against_aws():
                             "pattern": {"detail-type": ["member.deleted"]}}]}
         with open(f"{tmp}/rules.json", "w") as f:
             json.dump(rules, f)
-        p = AwsPipeline(tmp, tag, bus={"rules_file": f"{tmp}/rules.json"})
+        p = AwsPipeline(tmp, tag, ENDPOINT, bus={"rules_file": f"{tmp}/rules.json"})
         try:
             gen = p.cli("generate", "--seed", "31", "--count", "1200", "--members", "120").stdout
             lines = gen.splitlines()
