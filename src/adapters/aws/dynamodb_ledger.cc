@@ -1,7 +1,37 @@
 #include "adapters/aws/dynamodb_ledger.h"
 
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 namespace memberflow::aws {
 namespace {
+
+// Runs fn(0..n-1) on up to `workers` threads; the first failure wins. A conditional write
+// cannot be batched (BatchWriteItem has no conditions; a transaction fails as a whole), so
+// the items of one batch go out concurrently instead of one round trip after another.
+template <typename F>
+Status forEachConcurrently(size_t n, size_t workers, F&& fn) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status first = Status::ok();
+  auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) {
+      Status s = fn(i);
+      if (!s.isOk()) {
+        std::lock_guard lock(mu);
+        if (first.isOk()) first = s;
+        next = n;  // stop handing out items
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < std::min(n, workers); ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  return first;
+}
 
 json::object S(const std::string& v) { return json::object{{"S", v}}; }
 json::object N(int64_t v) { return json::object{{"N", std::to_string(v)}}; }
@@ -38,9 +68,9 @@ Status DynamoDbLedger::ensureTable() {
 }
 
 Result<std::vector<ClaimState>> DynamoDbLedger::claim(const std::vector<std::string>& ids, int64_t nowMs) {
-  std::vector<ClaimState> out;
-  out.reserve(ids.size());
-  for (const auto& id : ids) {
+  std::vector<ClaimState> out(ids.size());
+  Status s = forEachConcurrently(ids.size(), kConcurrency, [&](size_t i) -> Status {
+    const std::string& id = ids[i];
     // expiresAt is in seconds (DynamoDB TTL); an expired entry counts as absent.
     auto r = call("PutItem",
                   json::object{{"Item", json::object{{"messageId", S(id)},
@@ -50,19 +80,22 @@ Result<std::vector<ClaimState>> DynamoDbLedger::claim(const std::vector<std::str
                                {"ConditionExpression", "attribute_not_exists(messageId) OR expiresAt <= :now"},
                                {"ExpressionAttributeValues", json::object{{":now", N(nowMs / 1000)}}}});
     if (r.isOk()) {
-      out.push_back(ClaimState::kClaimed);
-      continue;
+      out[i] = ClaimState::kClaimed;
+      return Status::ok();
     }
     if (r.status().code() != Code::kAlreadyExists) return r.status();
     auto e = get(id);
     if (!e.isOk()) return e.status();
-    out.push_back(e->completedAtMs != 0 ? ClaimState::kDone : ClaimState::kPending);
-  }
+    out[i] = e->completedAtMs != 0 ? ClaimState::kDone : ClaimState::kPending;
+    return Status::ok();
+  });
+  if (!s.isOk()) return s;
   return out;
 }
 
 Status DynamoDbLedger::complete(const std::vector<LedgerOutcome>& outcomes, int64_t nowMs) {
-  for (const auto& o : outcomes) {
+  return forEachConcurrently(outcomes.size(), kConcurrency, [&](size_t i) -> Status {
+    const LedgerOutcome& o = outcomes[i];
     auto r = call("UpdateItem",
                   json::object{{"Key", json::object{{"messageId", S(o.messageId)}}},
                                {"UpdateExpression",
@@ -72,8 +105,8 @@ Status DynamoDbLedger::complete(const std::vector<LedgerOutcome>& outcomes, int6
                                 json::object{{":t", N(nowMs)}, {":o", S(o.outcome)}, {":r", S(o.reason)},
                                              {":k", S(o.archiveKey)}, {":l", N(o.archiveLine)}, {":zero", N(0)}}}});
     if (!r.isOk() && r.status().code() != Code::kAlreadyExists) return r.status();  // first outcome stays
-  }
-  return Status::ok();
+    return Status::ok();
+  });
 }
 
 Result<LedgerEntry> DynamoDbLedger::get(const std::string& messageId) {

@@ -21,6 +21,7 @@ class DynamoDbLedger final : public Ledger {
   Result<size_t> purgeExpired(int64_t nowMs) override;
 
  private:
+  static constexpr size_t kConcurrency = 8;  // requests in flight per claim or complete
   Result<json::value> call(const std::string& op, json::object body);
   AwsClient& client_;
   std::string table_;
