@@ -936,7 +936,8 @@ int awsProvisionCommand(const Config& cfg) {
   auto creds = aws::CredentialsChain::standard(http, sts, clock);
   aws::AwsClient client(http, *creds, clock, aws::AwsConfig{cfg.awsRegion, cfg.awsEndpoint, 10000, {200, 5000, 4}});
   std::map<std::string, std::unique_ptr<aws::SqsQueue>> queues;
-  auto queueArn = [&](const std::string& name) -> Result<std::string> {
+  aws::ProvisionOptions po;
+  po.queueArn = [&](const std::string& name) -> Result<std::string> {
     auto it = queues.find(name);
     if (it == queues.end()) {
       aws::SqsQueueOptions o;
@@ -948,7 +949,11 @@ int awsProvisionCommand(const Config& cfg) {
     }
     return it->second->arn();
   };
-  if (Status s = aws::provisionEventBridge(client, *routing, queueArn); !s.isOk()) return fail(s);
+  Runtime rt(cfg);
+  po.secret = [&](const std::string& name) { return rt.secretsPort().get(name); };
+  po.namePrefix = cfg.awsNamePrefix;
+  po.eventsRoleArn = cfg.awsEventsRoleArn;
+  if (Status s = aws::provisionEventBridge(client, *routing, po); !s.isOk()) return fail(s);
   std::cout << json::serialize(json::object{{"rules", static_cast<int64_t>(routing->rules.size())},
                                             {"queues", static_cast<int64_t>(queues.size())}})
             << "\n";

@@ -70,6 +70,7 @@ const std::vector<Key>& keys() {
       strKey<std::string>("aws", "bucket", &Config::awsBucket),
       strKey<std::string>("aws", "ledger_table", &Config::awsLedgerTable),
       strKey<std::string>("aws", "name_prefix", &Config::awsNamePrefix),
+      strKey<std::string>("aws", "events_role_arn", &Config::awsEventsRoleArn),
       strKey<std::string>("source", "topic", &Config::topic),
       intKey<int32_t>("source", "partitions", &Config::partitions),
       strKey<std::string>("source", "consumer_group", &Config::consumerGroup),

@@ -38,7 +38,8 @@ struct Config {
   std::string awsEndpoint;  // one endpoint for every service (moto, compatible stores)
   std::string awsBucket = "memberflow";          // adapters.object_store = s3
   std::string awsLedgerTable = "memberflow-ledger";  // adapters.ledger = dynamodb
-  std::string awsNamePrefix = "memberflow-";     // SQS queues and the SNS topic
+  std::string awsNamePrefix = "memberflow-";     // SQS queues, the SNS topic, API destinations
+  std::string awsEventsRoleArn;  // the role EventBridge assumes for webhook targets
   // [source]
   std::string topic = "member.changes";
   int32_t partitions = 8;

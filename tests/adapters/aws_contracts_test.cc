@@ -172,7 +172,9 @@ TEST(EventBridge, RulesFromTheRulesFileRouteEventsToAQueue) {
                                 R"(","targets":["audit"],"inputPath":"$.detail","pattern":{"detail-type":["member.deleted"],)"
                                 R"("source":[{"prefix":"memberflow/"}]}}]})");
   ASSERT_TRUE(cfg.isOk()) << cfg.status().toString();
-  ASSERT_TRUE(aws::provisionEventBridge(h.client, *cfg, [&](const std::string&) { return (*q)->arn(); }).isOk());
+  aws::ProvisionOptions po;
+  po.queueArn = [&](const std::string&) { return (*q)->arn(); };
+  ASSERT_TRUE(aws::provisionEventBridge(h.client, *cfg, po).isOk());
   aws::EventBridgeBus eb(h.client, bus);
   std::vector<BusEntry> entries;
   for (int i = 0; i < 12; ++i) {

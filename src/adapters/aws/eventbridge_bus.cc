@@ -1,5 +1,6 @@
 #include "adapters/aws/eventbridge_bus.h"
 
+#include <algorithm>
 #include <set>
 
 namespace memberflow::aws {
@@ -7,6 +8,65 @@ namespace {
 
 Result<json::value> events(AwsClient& c, const std::string& op, const json::object& body) {
   return c.json("events", "AWSEvents." + op, body, "application/x-amz-json-1.1");
+}
+
+bool alreadyExists(const Status& s) { return s.message().find("ResourceAlreadyExists") != std::string::npos; }
+
+// Creates the resource, or updates it when it exists (AWS refuses a second create; moto
+// replaces), and returns the ARN field of the answer.
+Result<std::string> createOrUpdate(AwsClient& c, const std::string& kind, const json::object& body,
+                                   const char* arnField) {
+  auto r = events(c, "Create" + kind, body);
+  if (!r.isOk() && alreadyExists(r.status())) r = events(c, "Update" + kind, body);
+  if (!r.isOk()) return r.status();
+  auto arn = stringField(r->as_object(), arnField);
+  if (!arn) return Status::internal("eventbridge " + kind + ": no " + arnField);
+  return *arn;
+}
+
+// A webhook target as an EventBridge API destination: a connection that adds the target's
+// auth header (its value from the Secrets port) and the destination that POSTs to the URL.
+Result<json::object> webhookTarget(AwsClient& client, const TargetConfig& t, const ProvisionOptions& o) {
+  if (o.eventsRoleArn.empty()) {
+    return Status::invalidArgument("webhook target " + t.name +
+                                   ": aws.events_role_arn is not set (EventBridge assumes that role to "
+                                   "invoke API destinations)");
+  }
+  std::string name = o.namePrefix + t.name;
+  // EventBridge connections always authorize; a target without a secret sends its own name.
+  std::string header = t.authSecret.empty() ? "x-memberflow-target" : t.authHeader;
+  std::string value = t.name;
+  if (!t.authSecret.empty()) {
+    auto v = o.secret(t.authSecret);
+    if (!v.isOk()) return v.status();
+    value = *v;
+  }
+  auto connection = createOrUpdate(
+      client, "Connection",
+      json::object{{"Name", name},
+                   {"AuthorizationType", "API_KEY"},
+                   {"AuthParameters",
+                    json::object{{"ApiKeyAuthParameters", json::object{{"ApiKeyName", header}, {"ApiKeyValue", value}}}}}},
+      "ConnectionArn");
+  if (!connection.isOk()) return connection.status();
+  auto destination = createOrUpdate(client, "ApiDestination",
+                                    json::object{{"Name", name},
+                                                 {"ConnectionArn", *connection},
+                                                 {"InvocationEndpoint", t.url},
+                                                 {"HttpMethod", "POST"},
+                                                 {"InvocationRateLimitPerSecond", o.invocationRateLimit}},
+                                    "ApiDestinationArn");
+  if (!destination.isOk()) return destination.status();
+  // Undeliverable events go to a standard queue (EventBridge dead-letter queues cannot be FIFO)
+  // with EventBridge's ERROR_CODE and ERROR_MESSAGE attributes as the reason.
+  auto dlq = o.queueArn(name + "-webhook-dlq");
+  if (!dlq.isOk()) return dlq.status();
+  return json::object{{"Id", t.name},
+                      {"Arn", *destination},
+                      {"RoleArn", o.eventsRoleArn},
+                      {"RetryPolicy", json::object{{"MaximumRetryAttempts", std::max(0, t.maxAttempts - 1)},
+                                                   {"MaximumEventAgeInSeconds", 86400}}},
+                      {"DeadLetterConfig", json::object{{"Arn", *dlq}}}};
 }
 
 }  // namespace
@@ -37,8 +97,7 @@ Result<std::vector<Status>> EventBridgeBus::put(const std::vector<BusEntry>& ent
   return out;
 }
 
-Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg,
-                            const std::function<Result<std::string>(const std::string&)>& queueArn) {
+Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg, const ProvisionOptions& o) {
   std::set<std::string> buses{"default"};
   for (const auto& r : cfg.rules) buses.insert(r.bus);
   for (const auto& t : cfg.targets) {
@@ -64,7 +123,7 @@ Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg,
       const TargetConfig* t = cfg.target(tn);
       json::object target{{"Id", tn}};
       if (t->kind == TargetConfig::Kind::kQueue) {
-        auto arn = queueArn(t->queue);
+        auto arn = o.queueArn(t->queue);
         if (!arn.isOk()) return arn.status();
         target["Arn"] = *arn;
         // FIFO queues need a group id or EventBridge drops the events without a word.
@@ -74,8 +133,9 @@ Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg,
       } else if (t->kind == TargetConfig::Kind::kBus) {
         target["Arn"] = busArn.at(t->bus);
       } else {
-        return Status::invalidArgument("rule " + r.name + ": webhook target " + tn +
-                                       " needs EventBridge API destinations, not provisioned yet");
+        auto w = webhookTarget(client, *t, o);
+        if (!w.isOk()) return w.status();
+        target = std::move(w).value();
       }
       if (!r.inputPath.empty()) target["InputPath"] = r.inputPath;
       targets.push_back(std::move(target));
