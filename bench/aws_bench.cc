@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   http::CurlHttpClient http;
   StaticCredentials creds;
   SystemClock clock;
-  aws::AwsClient client{http, creds, clock, aws::AwsConfig{"us-east-1", endpoint, 10000, {100, 2000, 4}}};
+  aws::AwsClient client{http, creds, clock, aws::AwsConfig{"us-east-1", endpoint, 10000, {100, 2000, 4}, {}}};
   std::string tag = std::to_string(std::random_device{}() % 100000000);
 
   aws::S3ObjectStore s3{client, "memberflow-bench-" + tag};

@@ -51,6 +51,13 @@
 namespace memberflow::cli {
 namespace {
 
+// The AWS client settings of the config (checkConfig has validated the endpoints).
+aws::AwsConfig awsConfigOf(const Config& cfg) {
+  aws::AwsConfig a{cfg.awsRegion, cfg.awsEndpoint, 10000, {200, 5000, 4}, {}};
+  if (auto e = parseServiceEndpoints(cfg.awsServiceEndpoints); e.isOk()) a.serviceEndpoints = *e;
+  return a;
+}
+
 namespace emb = memberflow::embedded;
 
 std::atomic<bool> gStop{false};
@@ -108,8 +115,7 @@ struct Runtime {
     if (!awsClient) {
       std::string sts = cfg.awsEndpoint.empty() ? "https://sts." + cfg.awsRegion + ".amazonaws.com" : cfg.awsEndpoint;
       awsCreds = aws::CredentialsChain::standard(awsHttp, sts, clock);
-      awsClient = std::make_unique<aws::AwsClient>(awsHttp, *awsCreds, clock,
-                                                   aws::AwsConfig{cfg.awsRegion, cfg.awsEndpoint, 10000, {200, 5000, 4}});
+      awsClient = std::make_unique<aws::AwsClient>(awsHttp, *awsCreds, clock, awsConfigOf(cfg));
     }
     return *awsClient;
   }
@@ -159,7 +165,11 @@ struct Runtime {
       objects = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
       return Status::ok();
     }
-    auto s3 = std::make_unique<aws::S3ObjectStore>(awsc(), cfg.awsBucket);
+    auto s3 = std::make_unique<aws::S3ObjectStore>(
+        awsc(), cfg.awsBucket,
+        cfg.awsS3Addressing == "path"      ? aws::S3ObjectStore::Addressing::kPath
+        : cfg.awsS3Addressing == "virtual" ? aws::S3ObjectStore::Addressing::kVirtualHosted
+                                           : aws::S3ObjectStore::Addressing::kAuto);
     MF_RETURN_IF_ERROR(s3->ensureBucket());
     objects = std::move(s3);
     return Status::ok();
@@ -934,7 +944,7 @@ int awsProvisionCommand(const Config& cfg) {
   http::CurlHttpClient http;
   std::string sts = cfg.awsEndpoint.empty() ? "https://sts." + cfg.awsRegion + ".amazonaws.com" : cfg.awsEndpoint;
   auto creds = aws::CredentialsChain::standard(http, sts, clock);
-  aws::AwsClient client(http, *creds, clock, aws::AwsConfig{cfg.awsRegion, cfg.awsEndpoint, 10000, {200, 5000, 4}});
+  aws::AwsClient client(http, *creds, clock, awsConfigOf(cfg));
   std::map<std::string, std::unique_ptr<aws::SqsQueue>> queues;
   aws::ProvisionOptions po;
   po.queueArn = [&](const std::string& name) -> Result<std::string> {

@@ -71,6 +71,8 @@ const std::vector<Key>& keys() {
       strKey<std::string>("aws", "ledger_table", &Config::awsLedgerTable),
       strKey<std::string>("aws", "name_prefix", &Config::awsNamePrefix),
       strKey<std::string>("aws", "events_role_arn", &Config::awsEventsRoleArn),
+      strKey<std::string>("aws", "service_endpoints", &Config::awsServiceEndpoints),
+      strKey<std::string>("aws", "s3_addressing", &Config::awsS3Addressing),
       strKey<std::string>("source", "topic", &Config::topic),
       intKey<int32_t>("source", "partitions", &Config::partitions),
       strKey<std::string>("source", "consumer_group", &Config::consumerGroup),
@@ -186,6 +188,10 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.eventBusAdapter == "eventbridge" && c.queueAdapter != "sqs") {
     p.push_back("adapters.event_bus = eventbridge goes with adapters.queue = sqs");
   }
+  if (c.awsS3Addressing != "auto" && c.awsS3Addressing != "path" && c.awsS3Addressing != "virtual") {
+    p.push_back("aws.s3_addressing must be auto, path or virtual");
+  }
+  if (auto e = parseServiceEndpoints(c.awsServiceEndpoints); !e.isOk()) p.push_back(e.status().message());
   if (c.synchronous != "normal" && c.synchronous != "full") {
     p.push_back("storage.synchronous must be normal or full");
   }
@@ -207,6 +213,31 @@ std::vector<std::string> checkConfig(const Config& c) {
     p.push_back("log.level must be debug, info, warn or error");
   }
   return p;
+}
+
+Result<std::map<std::string, std::string>> parseServiceEndpoints(const std::string& text) {
+  std::map<std::string, std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? text.size() : comma + 1;
+    if (item.find_first_not_of(' ') == std::string::npos) continue;
+    size_t eq = item.find('=');
+    std::string service = eq == std::string::npos ? "" : item.substr(0, eq);
+    std::string url = eq == std::string::npos ? "" : item.substr(eq + 1);
+    auto trim = [](std::string& v) {
+      v.erase(0, v.find_first_not_of(' '));
+      v.erase(v.find_last_not_of(' ') + 1);
+    };
+    trim(service);
+    trim(url);
+    if (service.empty() || (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)) {
+      return Status::invalidArgument("aws.service_endpoints: expected service=http(s)://host[:port], comma-separated");
+    }
+    out[service] = url;
+  }
+  return out;
 }
 
 }  // namespace memberflow

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,8 @@ struct Config {
   std::string awsLedgerTable = "memberflow-ledger";  // adapters.ledger = dynamodb
   std::string awsNamePrefix = "memberflow-";     // SQS queues, the SNS topic, API destinations
   std::string awsEventsRoleArn;  // the role EventBridge assumes for webhook targets
+  std::string awsServiceEndpoints;  // "s3=http://…,sqs=http://…": per-service endpoint overrides
+  std::string awsS3Addressing = "auto";  // auto (path-style iff an endpoint override) | path | virtual
   // [source]
   std::string topic = "member.changes";
   int32_t partitions = 8;
@@ -86,5 +89,8 @@ struct Config {
 Result<Config> loadConfig(const std::optional<std::string>& file);
 // Every rule a config must satisfy; the list of problems, empty when fine.
 std::vector<std::string> checkConfig(const Config& c);
+
+// aws.service_endpoints: "s3=http://127.0.0.1:9000, sqs=http://…" -> {service: url}.
+Result<std::map<std::string, std::string>> parseServiceEndpoints(const std::string& text);
 
 }  // namespace memberflow

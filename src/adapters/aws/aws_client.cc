@@ -24,6 +24,7 @@ std::string awsErrorCode(const std::string& body) {
 }
 
 std::string AwsClient::endpointFor(const std::string& service) const {
+  if (auto it = cfg_.serviceEndpoints.find(service); it != cfg_.serviceEndpoints.end()) return it->second;
   if (!cfg_.endpoint.empty()) return cfg_.endpoint;
   return "https://" + service + "." + cfg_.region + ".amazonaws.com";
 }
@@ -32,7 +33,9 @@ Result<HttpResponse> AwsClient::send(const std::string& service, const AwsReques
   auto creds = creds_.get();
   if (!creds.isOk()) return Status::unavailable("aws credentials: " + creds.status().message());
   std::string base = endpointFor(service);
-  std::string host = base.substr(base.find("://") + 3);
+  size_t scheme = base.find("://") + 3;
+  base.insert(scheme, req.hostPrefix);
+  std::string host = base.substr(scheme);
   for (int attempt = 1;; ++attempt) {
     SignableRequest sr{req.method, req.path, req.query, req.headers, req.body};
     sr.headers.emplace_back("Host", host);

@@ -38,6 +38,7 @@ struct AwsConfig {
   std::string endpoint;  // override for every service (moto, compatible stores); empty: AWS
   long timeoutMs = 10000;
   BackoffPolicy retry{100, 5000, 4};
+  std::map<std::string, std::string> serviceEndpoints;  // per service ("s3"), before `endpoint`
 };
 
 struct AwsRequest {
@@ -47,6 +48,7 @@ struct AwsRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   bool s3 = false;  // S3 signing rules: no path normalisation, x-amz-content-sha256
+  std::string hostPrefix;  // put before the endpoint's host: "bucket." (S3 virtual-hosted style)
 };
 
 class AwsClient {
@@ -68,7 +70,11 @@ class AwsClient {
                             const std::vector<std::pair<std::string, std::string>>& params,
                             const std::string& version);
 
+  // The service's endpoint: its own override, else the common override, else AWS's.
   std::string endpointFor(const std::string& service) const;
+  bool hasEndpointOverride(const std::string& service) const {
+    return !cfg_.endpoint.empty() || cfg_.serviceEndpoints.count(service) > 0;
+  }
   const AwsConfig& config() const { return cfg_; }
 
  private:

@@ -17,11 +17,26 @@ Status s3Error(const std::string& what, const HttpResponse& r) {
 
 }  // namespace
 
-Status S3ObjectStore::ensureBucket() {
+AwsRequest S3ObjectStore::request(const std::string& method, const std::string& key) const {
   AwsRequest req;
-  req.method = "PUT";
-  req.path = "/" + bucket_;
+  req.method = method;
   req.s3 = true;
+  std::string object = key.empty() ? "" : uriEncode(key, true);
+  if (pathStyle_) {
+    req.path = "/" + bucket_ + (object.empty() ? "" : "/" + object);
+  } else {
+    req.hostPrefix = bucket_ + ".";
+    req.path = "/" + object;
+  }
+  return req;
+}
+
+Status S3ObjectStore::ensureBucket() {
+  AwsRequest req = request("PUT", "");
+  if (client_.config().region != "us-east-1") {  // elsewhere S3 wants the region named
+    req.body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
+               client_.config().region + "</LocationConstraint></CreateBucketConfiguration>";
+  }
   auto r = client_.send("s3", req);
   if (!r.isOk()) return r.status();
   if (r->status == 200 || r->status == 409) return Status::ok();  // created, or already ours
@@ -29,10 +44,7 @@ Status S3ObjectStore::ensureBucket() {
 }
 
 Status S3ObjectStore::put(const std::string& key, const std::string& data, const PutOptions& opts) {
-  AwsRequest req;
-  req.method = "PUT";
-  req.path = pathOf(key);
-  req.s3 = true;
+  AwsRequest req = request("PUT", key);
   req.body = data;
   req.headers = {{"Content-Type", opts.contentType}};
   if (!opts.contentEncoding.empty()) req.headers.emplace_back("Content-Encoding", opts.contentEncoding);
@@ -47,9 +59,7 @@ Status S3ObjectStore::put(const std::string& key, const std::string& data, const
 }
 
 Result<std::string> S3ObjectStore::get(const std::string& key) {
-  AwsRequest req;
-  req.path = pathOf(key);
-  req.s3 = true;
+  AwsRequest req = request("GET", key);
   auto r = client_.send("s3", req);
   if (!r.isOk()) return r.status();
   if (r->status == 200) return std::move(r->body);
@@ -60,9 +70,7 @@ Result<std::vector<std::string>> S3ObjectStore::list(const std::string& prefix) 
   std::vector<std::string> out;
   std::string token;
   for (;;) {
-    AwsRequest req;
-    req.path = "/" + bucket_;
-    req.s3 = true;
+    AwsRequest req = request("GET", "");
     req.query = "list-type=2&prefix=" + uriEncode(prefix, false);
     if (!token.empty()) req.query += "&continuation-token=" + uriEncode(token, false);
     auto r = client_.send("s3", req);

@@ -1,6 +1,6 @@
 // File: s3_object_store.h
-// ObjectStore on Amazon S3 (REST, path-style addressing so moto and S3-compatible stores
-// work), with SSE-KMS when a key is configured.
+// ObjectStore on Amazon S3 (REST; virtual-hosted-style addressing, or path-style for moto and
+// S3-compatible stores), with SSE-KMS when a key is configured.
 #pragma once
 
 #include "adapters/aws/aws_client.h"
@@ -10,7 +10,11 @@ namespace memberflow::aws {
 
 class S3ObjectStore final : public ObjectStore {
  public:
-  S3ObjectStore(AwsClient& client, std::string bucket) : client_(client), bucket_(std::move(bucket)) {}
+  enum class Addressing { kAuto, kPath, kVirtualHosted };  // auto: path-style iff the endpoint is overridden
+  S3ObjectStore(AwsClient& client, std::string bucket, Addressing a = Addressing::kAuto)
+      : client_(client),
+        bucket_(std::move(bucket)),
+        pathStyle_(a == Addressing::kPath || (a == Addressing::kAuto && client.hasEndpointOverride("s3"))) {}
   // Creates the bucket if it does not exist (tests, local use). Idempotent.
   Status ensureBucket();
   Status put(const std::string& key, const std::string& data, const PutOptions& opts) override;
@@ -18,9 +22,11 @@ class S3ObjectStore final : public ObjectStore {
   Result<std::vector<std::string>> list(const std::string& prefix) override;
 
  private:
-  std::string pathOf(const std::string& key) const { return "/" + bucket_ + "/" + uriEncode(key, true); }
+  // A request on the bucket (key empty) or on one of its objects, in the chosen addressing.
+  AwsRequest request(const std::string& method, const std::string& key) const;
   AwsClient& client_;
   std::string bucket_;
+  bool pathStyle_;
 };
 
 }  // namespace memberflow::aws
