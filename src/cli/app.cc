@@ -32,6 +32,8 @@
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_member_store.h"
 #include "adapters/embedded/sqlite_queue.h"
+#include "adapters/postgres/migrations.h"
+#include "adapters/postgres/pg_member_store.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/kafka/kafka_source.h"
 #include "api/auth.h"
@@ -50,6 +52,27 @@
 
 namespace memberflow::cli {
 namespace {
+
+// The PostgreSQL schema at the version this build needs: migrated here when asked to,
+// otherwise refused with the command that migrates it.
+Status checkSchema(postgres::PgPool& pool, bool migrate) {
+  auto lease = pool.acquire();
+  if (!lease.isOk()) return lease.status();
+  if (migrate) {
+    auto r = postgres::migrate(**lease);
+    if (!r.isOk()) return r.status();
+    for (int v : r->applied) log::info("postgres migration applied", {"store", {}, {}, {}, "migrated", std::to_string(v)});
+    return Status::ok();
+  }
+  auto v = postgres::schemaVersion(**lease);
+  if (!v.isOk()) return v.status();
+  if (*v != postgres::migrations().back().version) {
+    return Status::failedPrecondition("postgres: schema version " + std::to_string(*v) + ", this build needs " +
+                                      std::to_string(postgres::migrations().back().version) +
+                                      ": run `memberflow db migrate` (or set postgres.migrate_on_start = 1)");
+  }
+  return Status::ok();
+}
 
 // The AWS client settings of the config (checkConfig has validated the endpoints).
 aws::AwsConfig awsConfigOf(const Config& cfg) {
@@ -99,7 +122,7 @@ struct Runtime {
   std::unique_ptr<Ledger> ledger;
   std::shared_ptr<emb::SqliteQueueStore> queues;
   std::unique_ptr<Queue> changes, changesDlq, ingestDlq;
-  std::unique_ptr<emb::SqliteMemberStore> members;
+  std::unique_ptr<MemberStore> members;
   std::shared_ptr<api::LocalSigningKey> key;
   // Fan-out: the member-events topic and its subscriptions.
   std::unique_ptr<Queue> routeQueue, lakeQueue, routeDlq, lakeDlq;
@@ -363,6 +386,20 @@ struct Runtime {
   }
   Status openMembers() {
     if (members) return Status::ok();
+    if (cfg.memberStoreAdapter == "postgres") {
+      postgres::PgMemberStore::Options o;
+      o.pool.conninfo = cfg.pgConninfo;
+      o.pool.size = static_cast<size_t>(cfg.pgPoolSize);
+      if (!cfg.pgPasswordSecret.empty()) {
+        auto pw = secretsPort().get(cfg.pgPasswordSecret);
+        if (!pw.isOk()) return pw.status();
+        o.pool.password = *pw;
+      }
+      auto store = std::make_unique<postgres::PgMemberStore>(o);
+      MF_RETURN_IF_ERROR(checkSchema(store->pool(), cfg.pgMigrateOnStart != 0));
+      members = std::move(store);
+      return Status::ok();
+    }
     emb::SqliteMemberStore::Options o;
     o.db = db;
     auto m = emb::SqliteMemberStore::open(cfg.path("members.db"), o);
@@ -967,6 +1004,31 @@ int awsProvisionCommand(const Config& cfg) {
   std::cout << json::serialize(json::object{{"rules", static_cast<int64_t>(routing->rules.size())},
                                             {"queues", static_cast<int64_t>(queues.size())}})
             << "\n";
+  return 0;
+}
+
+int dbMigrateCommand(const Config& cfg) {
+  applyLogLevel(cfg);
+  if (cfg.memberStoreAdapter != "postgres") {
+    return fail(Status::invalidArgument("adapters.member_store is not postgres: nothing to migrate"));
+  }
+  Runtime rt(cfg);
+  postgres::PoolOptions po;
+  po.conninfo = cfg.pgConninfo;
+  po.size = 1;
+  if (!cfg.pgPasswordSecret.empty()) {
+    auto pw = rt.secretsPort().get(cfg.pgPasswordSecret);
+    if (!pw.isOk()) return fail(pw.status());
+    po.password = *pw;
+  }
+  postgres::PgPool pool(po);
+  auto lease = pool.acquire();
+  if (!lease.isOk()) return fail(lease.status());
+  auto r = postgres::migrate(**lease);
+  if (!r.isOk()) return fail(r.status());
+  json::array applied;
+  for (int v : r->applied) applied.emplace_back(v);
+  std::cout << json::serialize(json::object{{"applied", std::move(applied)}, {"version", r->current}}) << "\n";
   return 0;
 }
 

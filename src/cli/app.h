@@ -39,5 +39,6 @@ int configCheckCommand(const Config& cfg);
 // Creates on AWS what the rules file describes: queue targets (SQS) and the buses, rules and
 // targets of EventBridge.
 int awsProvisionCommand(const Config& cfg);
+int dbMigrateCommand(const Config& cfg);
 
 }  // namespace memberflow::cli

@@ -5,6 +5,8 @@
 #include <functional>
 #include <toml++/toml.h>
 
+#include "adapters/postgres/pg.h"
+
 namespace memberflow {
 namespace {
 
@@ -73,6 +75,10 @@ const std::vector<Key>& keys() {
       strKey<std::string>("aws", "events_role_arn", &Config::awsEventsRoleArn),
       strKey<std::string>("aws", "service_endpoints", &Config::awsServiceEndpoints),
       strKey<std::string>("aws", "s3_addressing", &Config::awsS3Addressing),
+      strKey<std::string>("postgres", "conninfo", &Config::pgConninfo),
+      strKey<std::string>("postgres", "password_secret", &Config::pgPasswordSecret),
+      intKey<int64_t>("postgres", "pool_size", &Config::pgPoolSize),
+      intKey<int64_t>("postgres", "migrate_on_start", &Config::pgMigrateOnStart),
       strKey<std::string>("source", "topic", &Config::topic),
       intKey<int32_t>("source", "partitions", &Config::partitions),
       strKey<std::string>("source", "consumer_group", &Config::consumerGroup),
@@ -178,7 +184,16 @@ std::vector<std::string> checkConfig(const Config& c) {
   oneOf("object_store", c.objectStoreAdapter, {"embedded", "s3"});
   oneOf("ledger", c.ledgerAdapter, {"embedded", "dynamodb"});
   oneOf("queue", c.queueAdapter, {"embedded", "sqs"});
-  oneOf("member_store", c.memberStoreAdapter, {"embedded"});
+  oneOf("member_store", c.memberStoreAdapter, {"embedded", "postgres"});
+  if (c.pgPoolSize < 1 || c.pgPoolSize > 500) p.push_back("postgres.pool_size must be 1..500");
+  if (c.pgMigrateOnStart != 0 && c.pgMigrateOnStart != 1) p.push_back("postgres.migrate_on_start must be 0 or 1");
+  if (c.memberStoreAdapter == "postgres") {
+    auto parsed = postgres::conninfoHasPassword(c.pgConninfo);
+    if (!parsed.isOk()) p.push_back("postgres.conninfo: " + parsed.status().message());
+    if (parsed.isOk() && *parsed) {
+      p.push_back("postgres.conninfo must not hold a password: name it in postgres.password_secret");
+    }
+  }
   oneOf("secrets", c.secretsAdapter, {"embedded", "secretsmanager"});
   oneOf("topic", c.topicAdapter, {"embedded", "sns"});
   oneOf("event_bus", c.eventBusAdapter, {"embedded", "eventbridge"});

@@ -43,6 +43,11 @@ struct Config {
   std::string awsEventsRoleArn;  // the role EventBridge assumes for webhook targets
   std::string awsServiceEndpoints;  // "s3=http://…,sqs=http://…": per-service endpoint overrides
   std::string awsS3Addressing = "auto";  // auto (path-style iff an endpoint override) | path | virtual
+  // [postgres]  (adapters.member_store = "postgres")
+  std::string pgConninfo = "host=127.0.0.1 port=5432 dbname=memberflow user=memberflow";  // no password
+  std::string pgPasswordSecret;   // name of the password in the Secrets port (RDS); empty: none
+  int64_t pgPoolSize = 8;
+  int64_t pgMigrateOnStart = 0;   // 1: apply pending migrations when the store opens
   // [source]
   std::string topic = "member.changes";
   int32_t partitions = 8;

@@ -87,6 +87,10 @@ int main(int argc, char** argv) {
   auto* awsProvision = awsCmd->add_subcommand(
       "provision", "create the EventBridge buses, rules and targets (and SQS queue targets) of bus.rules_file");
 
+  auto* dbCmd = app.add_subcommand("db", "database tools (adapters.member_store = postgres)");
+  dbCmd->require_subcommand(1);
+  auto* dbMigrate = dbCmd->add_subcommand("migrate", "apply the pending PostgreSQL migrations (safe to repeat)");
+
   auto* config = app.add_subcommand("config", "configuration tools");
   config->require_subcommand(1);
   auto* configCheck = config->add_subcommand("check", "load and check the configuration");
@@ -121,6 +125,7 @@ int main(int argc, char** argv) {
   if (*dlqList) return cli::dlqListCommand(*cfg, dlqName, limit, withBody);
   if (*dlqRedrive) return cli::dlqRedriveCommand(*cfg, dlqName);
   if (*status) return cli::statusCommand(*cfg);
+  if (*dbMigrate) return cli::dbMigrateCommand(*cfg);
   if (*replay) {
     for (auto [text, slot] : {std::pair{&since, &replayOpts.sinceMs}, std::pair{&until, &replayOpts.untilMs}}) {
       if (!*text) continue;

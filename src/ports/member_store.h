@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -84,6 +85,16 @@ struct OutboxEntry {
   int64_t createdAtMs = 0;
 };
 
+// Outbox rows claimed by one relay: no other relay gets them (or later rows of the same
+// members) until the claim is done or dropped. Dropping it without done() releases the rows.
+class OutboxClaim {
+ public:
+  virtual ~OutboxClaim() = default;
+  // Deletes the claimed rows: the topic accepted them.
+  virtual Status done() = 0;
+  std::vector<OutboxEntry> entries;
+};
+
 struct MemberPage {
   std::vector<StoredMember> members;
   std::string nextCursor;  // empty at the end
@@ -115,6 +126,24 @@ class MemberStore {
   virtual Result<int64_t> outboxCount() = 0;
   // Deletes outbox rows once the topic accepted them. Idempotent.
   virtual Status deleteOutbox(const std::vector<int64_t>& seqs) = 0;
+  // The oldest rows for one relay of several. This default suits a store with one relay (the
+  // embedded store: one process owns its database): outbox(), then deleteOutbox().
+  virtual Result<std::unique_ptr<OutboxClaim>> claimOutbox(size_t limit) {
+    struct Simple final : OutboxClaim {
+      MemberStore* store;
+      Status done() override {
+        std::vector<int64_t> seqs;
+        for (const auto& e : entries) seqs.push_back(e.seq);
+        return store->deleteOutbox(seqs);
+      }
+    };
+    auto rows = outbox(limit);
+    if (!rows.isOk()) return rows.status();
+    auto c = std::make_unique<Simple>();
+    c->store = this;
+    c->entries = std::move(rows).value();
+    return std::unique_ptr<OutboxClaim>(std::move(c));
+  }
 
   // Readiness: ok when the database answers.
   virtual Status ping() = 0;

@@ -10,18 +10,15 @@ namespace {
 constexpr const char* kStage = "relay";
 }  // namespace
 
-Result<size_t> RelayStage::process(const std::vector<OutboxEntry>& batch) {
+Result<size_t> RelayStage::process(OutboxClaim& claim) {
+  const std::vector<OutboxEntry>& batch = claim.entries;
   if (batch.empty()) return size_t{0};
   auto started = std::chrono::steady_clock::now();
   std::vector<OutgoingMessage> messages;
-  std::vector<int64_t> seqs;
   messages.reserve(batch.size());
-  for (const auto& e : batch) {
-    messages.push_back({e.memberId, e.eventId, e.event, {{"eventId", e.eventId}}});
-    seqs.push_back(e.seq);
-  }
+  for (const auto& e : batch) messages.push_back({e.memberId, e.eventId, e.event, {{"eventId", e.eventId}}});
   MF_RETURN_IF_ERROR(topic_.publish(messages));
-  MF_RETURN_IF_ERROR(store_.deleteOutbox(seqs));
+  MF_RETURN_IF_ERROR(claim.done());
   auto& m = Metrics::instance();
   m.records(kStage, "published").Increment(static_cast<double>(batch.size()));
   auto& lag = m.lagSeconds("published");
@@ -33,9 +30,9 @@ Result<size_t> RelayStage::process(const std::vector<OutboxEntry>& batch) {
 }
 
 Result<size_t> RelayStage::pumpOnce() {
-  auto batch = store_.outbox(opts_.maxBatch);
-  if (!batch.isOk()) return batch.status();
-  return process(*batch);
+  auto claim = store_.claimOutbox(opts_.maxBatch);
+  if (!claim.isOk()) return claim.status();
+  return process(**claim);
 }
 
 void RelayStage::run(std::stop_token stop) {

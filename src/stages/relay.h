@@ -28,7 +28,7 @@ class RelayStage {
       : store_(store), topic_(topic), clock_(clock), opts_(opts) {}
 
   // Publishes the entries, then deletes them from the outbox. Returns how many.
-  Result<size_t> process(const std::vector<OutboxEntry>& batch);
+  Result<size_t> process(OutboxClaim& claim);
   // Reads one batch from the outbox and processes it.
   Result<size_t> pumpOnce();
   void run(std::stop_token stop);

@@ -35,6 +35,13 @@ std::string problemType(const std::string& body) {
   return stringField(v->get_object(), "type").value_or("");
 }
 
+// The API or its database is down: nothing wrong with the change itself. Such retries never
+// exhaust a change's attempts (an outage must not fill the DLQ); the stage pauses instead.
+bool apiUnavailable(const std::string& reason) {
+  return reason == "api_unreachable" || reason == "api_no_response" || reason == "api_status_502" ||
+         reason == "api_status_503" || reason == "api_status_504";
+}
+
 }  // namespace
 
 SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
@@ -133,7 +140,8 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   for (size_t i = 0; i < batch.size(); ++i) {
     const ReceivedMessage& m = batch[i];
     Decision& d = decisions[i];
-    if (d.verdict == Verdict::kRetry && d.reason != "behind_retry" &&
+    if (d.verdict == Verdict::kRetry && apiUnavailable(d.reason)) report.apiUnavailable = true;
+    if (d.verdict == Verdict::kRetry && d.reason != "behind_retry" && !apiUnavailable(d.reason) &&
         m.receiveCount >= opts_.backoff.maxAttempts) {
       d = {Verdict::kDeadLetter, "attempts_exhausted:" + d.reason};
     }
@@ -190,13 +198,48 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   return report;
 }
 
+// Receiving more changes while the API is down would only use up their receives: wait for its
+// readiness (which includes its database) instead, probing with backoff.
+bool SyncStage::waitForApi(std::stop_token stop) {
+  HttpRequest probe;
+  probe.url = opts_.apiBaseUrl + "/readyz";
+  probe.timeoutMs = opts_.requestTimeoutMs;
+  bool logged = false;
+  for (int attempt = 1; !stop.stop_requested(); ++attempt) {
+    HttpResult r = http_.send(probe);
+    if (r.ok() && r.response.status == 200) {
+      if (logged) log::info("member API ready again, sync resumes", {kStage, {}, {}, {}, "resumed", {}});
+      return logged;
+    }
+    if (!logged) {
+      log::warn("member API unavailable, sync paused until it is ready", {kStage, {}, {}, {}, "paused",
+                r.ok() ? "readyz_" + std::to_string(r.response.status) : "api_unreachable"});
+      logged = true;
+    }
+    int64_t delay;
+    {
+      std::lock_guard lock(rngMu_);
+      delay = fullJitterDelayMs(opts_.backoff, std::min(attempt, 10), rng_);
+    }
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay);
+    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  return logged;
+}
+
 void SyncStage::run(std::stop_token stop) {
   log::info("stage started", {kStage});
   int failures = 0;
   while (!stop.stop_requested()) {
     auto batch = changes_.receive(opts_.maxBatch, opts_.visibilityMs, opts_.waitMs);
     Status s = batch.status();
-    if (s.isOk()) s = process(*batch).status();
+    if (s.isOk()) {
+      auto report = process(*batch);
+      s = report.status();
+      if (s.isOk() && report->apiUnavailable) (void)waitForApi(stop);
+    }
     if (s.isOk()) {
       failures = 0;
       continue;

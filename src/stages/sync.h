@@ -30,6 +30,7 @@ struct SyncOptions {
 
 struct SyncReport {
   size_t applied = 0, stale = 0, deadLettered = 0, retried = 0;
+  bool apiUnavailable = false;  // the API (or its database) was down for some change
 };
 
 class SyncStage {
@@ -44,6 +45,8 @@ class SyncStage {
   // their visibility timeout, nothing is lost).
   Result<SyncReport> process(const std::vector<ReceivedMessage>& batch);
 
+  // Waits until the API answers /readyz with 200; true when it had to wait.
+  bool waitForApi(std::stop_token stop);
   void run(std::stop_token stop);
 
  private:

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -348,6 +349,8 @@ TEST_P(ChangeSourceContract, EmptyPollReturnsAfterTheWait) {
 struct MemberStoreHarness {
   virtual ~MemberStoreHarness() = default;
   virtual MemberStore& store() = 0;
+  // Whether several relays may claim the outbox at once (the embedded store has one relay).
+  virtual bool severalRelays() const { return false; }
 };
 using MemberStoreHarnessFactory = std::function<std::unique_ptr<MemberStoreHarness>()>;
 
@@ -576,6 +579,43 @@ TEST_P(MemberStoreContract, ConcurrentWritersNeverLoseTheNewestChange) {
   ASSERT_TRUE(outbox.isOk());
   for (const auto& e : *outbox) events += e.memberId == "C1";
   EXPECT_EQ(static_cast<int64_t>(events), g->version);
+}
+
+// Two relays at once: no member's events are split between open claims, and each claim holds
+// a member's events oldest first; what one claim leaves, the next one gets.
+TEST_P(MemberStoreContract, OutboxClaimsOfTwoRelaysNeverShareAMember) {
+  if (!h_->severalRelays()) GTEST_SKIP() << "one relay per store";
+  for (int round = 1; round <= 3; ++round) {
+    for (const char* id : {"R1", "R2", "R3", "R4"}) {
+      ASSERT_TRUE(put(id, sampleMember(id, "V" + std::to_string(round)), round).isOk());
+    }
+  }
+  auto a = h_->store().claimOutbox(2);
+  ASSERT_TRUE(a.isOk()) << a.status().toString();
+  auto b = h_->store().claimOutbox(100);
+  ASSERT_TRUE(b.isOk()) << b.status().toString();
+  std::map<std::string, std::vector<int64_t>> ofA, ofB;
+  for (const auto& e : (*a)->entries) ofA[e.memberId].push_back(json::parse(e.event).at("data").at("version").as_int64());
+  for (const auto& e : (*b)->entries) ofB[e.memberId].push_back(json::parse(e.event).at("data").at("version").as_int64());
+  EXPECT_FALSE(ofA.empty());
+  EXPECT_FALSE(ofB.empty());
+  for (const auto& [m, v] : ofA) EXPECT_FALSE(ofB.count(m)) << m << " in both claims";
+  // A claim's events of a member start at the member's oldest and have no gaps.
+  for (auto* claim : {&ofA, &ofB}) {
+    for (const auto& [m, v] : *claim) {
+      for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], static_cast<int64_t>(i + 1)) << m;
+    }
+  }
+  ASSERT_TRUE((*b)->done().isOk());
+  a->reset();  // dropped without done(): its rows stay for the next claim
+  auto c = h_->store().claimOutbox(100);
+  ASSERT_TRUE(c.isOk());
+  std::set<std::string> rest;
+  for (const auto& e : (*c)->entries) rest.insert(e.memberId);
+  EXPECT_EQ(rest, (std::set<std::string>{"R1", "R2"}));  // the members of the dropped claim
+  EXPECT_EQ((*c)->entries.size(), 6u);
+  ASSERT_TRUE((*c)->done().isOk());
+  EXPECT_EQ(*h_->store().outboxCount(), 0);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -149,8 +149,8 @@ TEST_F(SyncTest, PoisonMessagesGoToTheDlq) {
   EXPECT_TRUE(http.seen.empty());
 }
 
-TEST_F(SyncTest, TransientFailuresRetryWithBackoffThenDeadLetter) {
-  http.script["M1"] = {ScriptedHttp::unreachable()};
+TEST_F(SyncTest, FailingChangesRetryWithBackoffThenDeadLetter) {
+  http.script["M1"] = {ScriptedHttp::status(500)};  // a server error this change provokes
   ASSERT_TRUE(changes->send({command("M1", 5)}).isOk());
   for (int attempt = 1; attempt <= 3; ++attempt) {
     auto r = runOnce();
@@ -162,7 +162,23 @@ TEST_F(SyncTest, TransientFailuresRetryWithBackoffThenDeadLetter) {
       EXPECT_EQ(r.deadLettered, 1u);
     }
   }
-  EXPECT_EQ((*dlq->peek(1))[0].attributes.at("reason"), "attempts_exhausted:api_unreachable");
+  EXPECT_EQ((*dlq->peek(1))[0].attributes.at("reason"), "attempts_exhausted:api_status_500");
+}
+
+// An API (or database) outage is not the change's fault: however long it lasts, the change is
+// retried, never dead-lettered, and the stage is told to pause.
+TEST_F(SyncTest, AnUnavailableApiNeverDeadLettersChanges) {
+  http.script["M1"] = {ScriptedHttp::unreachable()};
+  http.script["M2"] = {ScriptedHttp::status(503)};
+  ASSERT_TRUE(changes->send({command("M1", 5), command("M2", 6)}).isOk());
+  for (int attempt = 1; attempt <= 6; ++attempt) {
+    auto r = runOnce();
+    EXPECT_EQ(r.retried, 2u) << attempt;
+    EXPECT_EQ(r.deadLettered, 0u) << attempt;
+    EXPECT_TRUE(r.apiUnavailable);
+    clock.advance(1001);
+  }
+  EXPECT_TRUE(dlq->peek(10)->empty());
 }
 
 TEST_F(SyncTest, ARetriedChangeHoldsBackTheSameMembersLaterChanges) {

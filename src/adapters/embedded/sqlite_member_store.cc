@@ -1,30 +1,9 @@
 #include "adapters/embedded/sqlite_member_store.h"
 
-#include <limits>
-
+#include "adapters/member_write_plan.h"
 #include "common/crypto.h"
-#include "domain/member_event.h"
 
 namespace memberflow::embedded {
-namespace {
-
-constexpr int64_t kNoDateBound = std::numeric_limits<int32_t>::max();
-
-Result<Member> memberFromStored(const std::string& body) {
-  auto v = parseJson(body);
-  if (!v.isOk()) return Status::internal("stored member is not JSON");
-  auto m = memberFromJson(*v, std::nullopt, kNoDateBound);
-  if (!m.isOk()) return Status::internal("stored member breaks a rule: " + m.status().message());
-  return m;
-}
-
-std::string fieldsJson(const std::vector<std::string>& f) {
-  json::array a;
-  for (const auto& s : f) a.emplace_back(s);
-  return json::serialize(a);
-}
-
-}  // namespace
 
 Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::string& path,
                                                                    const Options& opts) {
@@ -66,7 +45,7 @@ Result<std::optional<StoredMember>> SqliteMemberStore::load(const std::string& m
   s.deleted = sel->i64(4) != 0;
   sel->reset();
   if (!body.empty()) {
-    auto m = memberFromStored(body);
+    auto m = memberFromStoredBody(body);
     if (!m.isOk()) return m.status();
     s.member = std::move(m).value();
   } else {
@@ -148,134 +127,65 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
 
   auto loaded = load(w.memberId);
   if (!loaded.isOk()) return loaded.status();
-  std::optional<StoredMember>& cur = *loaded;
-  bool live = cur && !cur->deleted;
-  const StoredMember* liveMember = live ? &*cur : nullptr;
-
-  auto finish = [&](WriteResult r) -> Result<WriteOutcome> {
-    out.result = r;
-    if (w.idempotencyKey && w.render) {
-      StoredResponse resp = w.render(out);
-      // Only responses of writes that took effect are replayed; a failure changed nothing
-      // and is evaluated afresh on a retry (a stale change stays stale, a fixed one passes).
-      if (resp.status >= 200 && resp.status < 400) {
-        MF_PREPARE(ins, *db_,
-                   "INSERT OR REPLACE INTO idempotency(key, fingerprint, status, body, etag,"
-                   " location, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
-        ins->bind(1, *w.idempotencyKey).bind(2, w.requestFingerprint).bind(3, resp.status)
-            .bind(4, resp.body).bind(5, resp.etag).bind(6, resp.location)
-            .bind(7, w.nowMs + opts_.idempotencyTtlMs);
-        MF_RETURN_IF_ERROR(ins->run());
-      }
-    }
-    return out;
-  };
-
-  if (w.sourceSequence && cur && *w.sourceSequence <= cur->sourceSequence) {
-    if (cur) out.member = cur;
-    return finish(WriteResult::kStale);
-  }
-  if (w.ifMatchVersion && (!live || cur->version != *w.ifMatchVersion)) {
-    if (live) out.member = cur;
-    return finish(WriteResult::kPreconditionFailed);
-  }
-  if (w.kind == WriteKind::kCreate && live) {
-    out.member = cur;
-    return finish(WriteResult::kAlreadyExists);
-  }
-  if ((w.kind == WriteKind::kPatch || w.kind == WriteKind::kDelete) && !live) {
-    if (w.kind == WriteKind::kDelete && w.sourceSequence) {
-      // A delete of an unknown member still leaves a tombstone holding its sequence, so an
-      // older create that arrives late cannot bring the member back.
+  WritePlan plan = planWrite(w, *loaded);
+  switch (plan.action) {
+    case WritePlan::Action::kNothing:
+      break;
+    case WritePlan::Action::kGuardUnknown: {
       MF_PREPARE(up, *db_,
                  "INSERT INTO members(member_id, body, version, source_sequence, updated_at,"
                  " deleted) VALUES(?1, '', 0, ?2, ?3, 1) ON CONFLICT(member_id) DO UPDATE SET"
                  " source_sequence = max(source_sequence, ?2)");
-      up->bind(1, w.memberId).bind(2, *w.sourceSequence).bind(3, w.nowMs);
+      up->bind(1, w.memberId).bind(2, plan.next.sourceSequence).bind(3, plan.next.updatedAtMs);
       MF_RETURN_IF_ERROR(up->run());
+      break;
     }
-    return finish(WriteResult::kNotFound);
+    case WritePlan::Action::kSequenceOnly: {
+      MF_PREPARE(up, *db_, "UPDATE members SET source_sequence = ? WHERE member_id = ?");
+      up->bind(1, plan.next.sourceSequence).bind(2, w.memberId);
+      MF_RETURN_IF_ERROR(up->run());
+      break;
+    }
+    case WritePlan::Action::kWrite: {
+      const StoredMember& next = plan.next;
+      MF_PREPARE(upsert, *db_,
+                 "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(member_id) DO UPDATE SET body = ?2,"
+                 " version = ?3, source_sequence = ?4, updated_at = ?5, deleted = ?6");
+      upsert->bind(1, w.memberId).bind(2, plan.body).bind(3, next.version).bind(4, next.sourceSequence)
+          .bind(5, next.updatedAtMs).bind(6, next.deleted ? 1 : 0);
+      MF_RETURN_IF_ERROR(upsert->run());
+      MF_PREPARE(hist, *db_,
+                 "INSERT INTO history(member_id, version, op, event_id, message_id, source_sequence,"
+                 " changed_fields, lineage, applied_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      hist->bind(1, w.memberId).bind(2, next.version)
+          .bind(3, plan.event.type.substr(7)).bind(4, plan.event.id).bind(5, w.messageId)
+          .bind(6, next.sourceSequence).bind(7, plan.changedFieldsJson)
+          .bind(8, json::serialize(w.lineage)).bind(9, w.nowMs);
+      MF_RETURN_IF_ERROR(hist->run());
+      MF_PREPARE(ob, *db_,
+                 "INSERT INTO outbox(event_id, member_id, event, created_at) VALUES(?, ?, ?, ?)");
+      ob->bind(1, plan.event.id).bind(2, w.memberId).bind(3, plan.eventJson).bind(4, w.nowMs);
+      MF_RETURN_IF_ERROR(ob->run());
+      break;
+    }
   }
-
-  int64_t seq = cur ? cur->sourceSequence : 0;
-  if (w.sourceSequence) seq = std::max(seq, *w.sourceSequence);
-
-  StoredMember next;
-  WriteResult result;
-  std::vector<std::string> changed;
-  std::string type;
-  if (w.kind == WriteKind::kDelete) {
-    next = *cur;
-    next.deleted = true;
-    next.version = cur->version + 1;
-    next.sourceSequence = seq;
-    next.updatedAtMs = w.nowMs;
-    result = WriteResult::kDeleted;
-    changed = changedFields(&cur->member, nullptr);
-    type = "member.deleted";
-  } else {
-    auto content = w.content(liveMember);
-    if (!content.isOk()) {
-      out.invalid = content.status();
-      if (cur) out.member = cur;
-      return finish(WriteResult::kInvalid);
+  out = std::move(plan.outcome);
+  if (w.idempotencyKey && w.render) {
+    StoredResponse resp = w.render(out);
+    // Only responses of writes that took effect are replayed; a failure changed nothing
+    // and is evaluated afresh on a retry (a stale change stays stale, a fixed one passes).
+    if (resp.status >= 200 && resp.status < 400) {
+      MF_PREPARE(ins, *db_,
+                 "INSERT OR REPLACE INTO idempotency(key, fingerprint, status, body, etag,"
+                 " location, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
+      ins->bind(1, *w.idempotencyKey).bind(2, w.requestFingerprint).bind(3, resp.status)
+          .bind(4, resp.body).bind(5, resp.etag).bind(6, resp.location)
+          .bind(7, w.nowMs + opts_.idempotencyTtlMs);
+      MF_RETURN_IF_ERROR(ins->run());
     }
-    if (live && content.value() == cur->member) {
-      if (seq != cur->sourceSequence) {
-        MF_PREPARE(up, *db_, "UPDATE members SET source_sequence = ? WHERE member_id = ?");
-        up->bind(1, seq).bind(2, w.memberId);
-        MF_RETURN_IF_ERROR(up->run());
-      }
-      out.member = *cur;
-      out.member->sourceSequence = seq;
-      return finish(WriteResult::kNoOp);
-    }
-    next.member = std::move(content).value();
-    next.version = (cur ? cur->version : 0) + 1;
-    next.sourceSequence = seq;
-    next.updatedAtMs = w.nowMs;
-    next.deleted = false;
-    result = live ? WriteResult::kUpdated : WriteResult::kCreated;
-    changed = changedFields(live ? &cur->member : nullptr, &next.member);
-    type = live ? "member.updated" : "member.created";
   }
-
-  std::string body = next.deleted ? std::string() : json::serialize(memberJson(next.member));
-  MF_PREPARE(upsert, *db_,
-             "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
-             " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(member_id) DO UPDATE SET body = ?2,"
-             " version = ?3, source_sequence = ?4, updated_at = ?5, deleted = ?6");
-  upsert->bind(1, w.memberId).bind(2, body).bind(3, next.version).bind(4, next.sourceSequence)
-      .bind(5, next.updatedAtMs).bind(6, next.deleted ? 1 : 0);
-  MF_RETURN_IF_ERROR(upsert->run());
-
-  MemberEvent ev;
-  ev.id = crypto::uuidV4();
-  ev.type = type;
-  ev.memberId = w.memberId;
-  ev.timeMs = w.nowMs;
-  if (!next.deleted) ev.after = next.member;
-  ev.version = next.version;
-  ev.sourceSequence = next.sourceSequence;
-  ev.changedFields = changed;
-  ev.lineage = w.lineage;
-
-  MF_PREPARE(hist, *db_,
-             "INSERT INTO history(member_id, version, op, event_id, message_id, source_sequence,"
-             " changed_fields, lineage, applied_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  hist->bind(1, w.memberId).bind(2, next.version)
-      .bind(3, type.substr(7)).bind(4, ev.id).bind(5, w.messageId).bind(6, next.sourceSequence)
-      .bind(7, fieldsJson(changed)).bind(8, json::serialize(w.lineage)).bind(9, w.nowMs);
-  MF_RETURN_IF_ERROR(hist->run());
-
-  MF_PREPARE(ob, *db_,
-             "INSERT INTO outbox(event_id, member_id, event, created_at) VALUES(?, ?, ?, ?)");
-  ob->bind(1, ev.id).bind(2, w.memberId).bind(3, json::serialize(cloudEvent(ev))).bind(4, w.nowMs);
-  MF_RETURN_IF_ERROR(ob->run());
-
-  out.eventId = ev.id;
-  out.member = std::move(next);
-  return finish(result);
+  return out;
 }
 
 Result<StoredMember> SqliteMemberStore::get(const std::string& memberId) {
@@ -356,7 +266,7 @@ Result<MemberPage> SqliteMemberStore::listUpdated(int64_t sinceMs, const std::st
       break;
     }
     StoredMember s;
-    auto m = memberFromStored(sel->str(1));
+    auto m = memberFromStoredBody(sel->str(1));
     if (!m.isOk()) return m.status();
     s.member = std::move(m).value();
     s.version = sel->i64(2);

@@ -1,0 +1,109 @@
+#include "adapters/member_write_plan.h"
+
+#include <limits>
+
+#include "common/crypto.h"
+
+namespace memberflow {
+namespace {
+constexpr int64_t kNoDateBound = std::numeric_limits<int32_t>::max();
+}  // namespace
+
+Result<Member> memberFromStoredBody(const std::string& body) {
+  auto v = parseJson(body);
+  if (!v.isOk()) return Status::internal("stored member is not JSON");
+  auto m = memberFromJson(*v, std::nullopt, kNoDateBound);
+  if (!m.isOk()) return Status::internal("stored member breaks a rule: " + m.status().message());
+  return m;
+}
+
+WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& cur) {
+  WritePlan p;
+  WriteOutcome& out = p.outcome;
+  bool live = cur && !cur->deleted;
+  const StoredMember* liveMember = live ? &*cur : nullptr;
+  auto stop = [&](WriteResult r, bool showCurrent) {
+    out.result = r;
+    if (showCurrent && cur) out.member = cur;
+    return p;
+  };
+
+  if (w.sourceSequence && cur && *w.sourceSequence <= cur->sourceSequence) return stop(WriteResult::kStale, true);
+  if (w.ifMatchVersion && (!live || cur->version != *w.ifMatchVersion)) {
+    return stop(WriteResult::kPreconditionFailed, live);
+  }
+  if (w.kind == WriteKind::kCreate && live) return stop(WriteResult::kAlreadyExists, true);
+  if ((w.kind == WriteKind::kPatch || w.kind == WriteKind::kDelete) && !live) {
+    // A delete of an unknown member still leaves a tombstone holding its sequence, so an
+    // older create that arrives late cannot bring the member back.
+    if (w.kind == WriteKind::kDelete && w.sourceSequence) {
+      p.action = WritePlan::Action::kGuardUnknown;
+      p.next.sourceSequence = *w.sourceSequence;
+      p.next.updatedAtMs = w.nowMs;
+    }
+    return stop(WriteResult::kNotFound, false);
+  }
+
+  int64_t seq = cur ? cur->sourceSequence : 0;
+  if (w.sourceSequence) seq = std::max(seq, *w.sourceSequence);
+
+  StoredMember& next = p.next;
+  std::vector<std::string> changed;
+  std::string type;
+  if (w.kind == WriteKind::kDelete) {
+    next = *cur;
+    next.deleted = true;
+    next.version = cur->version + 1;
+    next.sourceSequence = seq;
+    next.updatedAtMs = w.nowMs;
+    out.result = WriteResult::kDeleted;
+    changed = changedFields(&cur->member, nullptr);
+    type = "member.deleted";
+  } else {
+    auto content = w.content(liveMember);
+    if (!content.isOk()) {
+      out.invalid = content.status();
+      return stop(WriteResult::kInvalid, true);
+    }
+    if (live && content.value() == cur->member) {
+      out.member = *cur;
+      out.member->sourceSequence = seq;
+      if (seq != cur->sourceSequence) {
+        p.action = WritePlan::Action::kSequenceOnly;
+        next = *out.member;
+      }
+      out.result = WriteResult::kNoOp;
+      return p;
+    }
+    next.member = std::move(content).value();
+    next.version = (cur ? cur->version : 0) + 1;
+    next.sourceSequence = seq;
+    next.updatedAtMs = w.nowMs;
+    next.deleted = false;
+    out.result = live ? WriteResult::kUpdated : WriteResult::kCreated;
+    changed = changedFields(live ? &cur->member : nullptr, &next.member);
+    type = live ? "member.updated" : "member.created";
+  }
+
+  p.action = WritePlan::Action::kWrite;
+  p.body = next.deleted ? std::string() : json::serialize(memberJson(next.member));
+  MemberEvent& ev = p.event;
+  ev.id = crypto::uuidV4();
+  ev.type = type;
+  ev.memberId = w.memberId;
+  ev.timeMs = w.nowMs;
+  if (!next.deleted) ev.after = next.member;
+  ev.version = next.version;
+  ev.sourceSequence = next.sourceSequence;
+  ev.changedFields = changed;
+  ev.lineage = w.lineage;
+  p.eventJson = json::serialize(cloudEvent(ev));
+  json::array a;
+  for (const auto& s : changed) a.emplace_back(s);
+  p.changedFieldsJson = json::serialize(a);
+  out.eventId = ev.id;
+  out.member = next;
+  return p;
+}
+
+}  // namespace memberflow

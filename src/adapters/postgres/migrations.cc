@@ -1,0 +1,118 @@
+#include "adapters/postgres/migrations.h"
+
+#include <map>
+
+#include "common/crypto.h"
+
+namespace memberflow::postgres {
+namespace {
+
+// Any constant: the advisory lock key of migrators ("memberflow" in ASCII, truncated).
+constexpr const char* kLock = "SELECT pg_advisory_lock(7307217656434566)";
+constexpr const char* kUnlock = "SELECT pg_advisory_unlock(7307217656434566)";
+
+}  // namespace
+
+// Released migrations are never edited: a change is a new migration.
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> all = {
+      {1, "member store: members, history, outbox, idempotency", R"sql(
+CREATE TABLE members (
+  member_id       text PRIMARY KEY,
+  body            jsonb,             -- NULL for a tombstone
+  version         bigint NOT NULL,
+  source_sequence bigint NOT NULL,
+  updated_at      bigint NOT NULL,   -- ms since the epoch
+  deleted         boolean NOT NULL
+);
+CREATE INDEX members_updated ON members (updated_at, member_id) WHERE NOT deleted;
+
+CREATE TABLE history (
+  seq             bigserial PRIMARY KEY,
+  member_id       text NOT NULL,
+  version         bigint NOT NULL,
+  op              text NOT NULL,
+  event_id        text NOT NULL,
+  message_id      text NOT NULL,
+  source_sequence bigint NOT NULL,
+  changed_fields  jsonb NOT NULL,
+  lineage         jsonb NOT NULL,
+  applied_at      bigint NOT NULL
+);
+CREATE INDEX history_member ON history (member_id, seq);
+
+CREATE TABLE outbox (
+  seq        bigserial PRIMARY KEY,
+  event_id   text NOT NULL UNIQUE,
+  member_id  text NOT NULL,
+  event      text NOT NULL,          -- the CloudEvent, byte for byte as published
+  created_at bigint NOT NULL
+);
+
+CREATE TABLE idempotency (
+  key         text PRIMARY KEY,
+  fingerprint text NOT NULL,
+  status      integer NOT NULL,
+  body        text NOT NULL,
+  etag        text NOT NULL,
+  location    text NOT NULL,
+  expires_at  bigint NOT NULL
+);
+CREATE INDEX idempotency_expiry ON idempotency (expires_at);
+)sql"},
+  };
+  return all;
+}
+
+Result<int> schemaVersion(PgConn& c) {
+  auto t = c.run("SELECT to_regclass('schema_migrations') IS NOT NULL");
+  if (!t.isOk()) return t.status();
+  if (!t->boolean(0, 0)) return 0;
+  auto v = c.run("SELECT coalesce(max(version), 0) FROM schema_migrations");
+  if (!v.isOk()) return v.status();
+  return static_cast<int>(v->i64(0, 0));
+}
+
+Result<MigrateReport> migrate(PgConn& c) {
+  if (auto l = c.run(kLock); !l.isOk()) return l.status();
+  struct Unlock {
+    PgConn& c;
+    ~Unlock() { (void)c.run(kUnlock); }
+  } unlock{c};
+  auto t = c.run(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+      " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+  if (!t.isOk()) return t.status();
+  auto rows = c.run("SELECT version, checksum FROM schema_migrations ORDER BY version");
+  if (!rows.isOk()) return rows.status();
+  std::map<int, std::string> recorded;
+  for (int i = 0; i < rows->rows(); ++i) recorded[static_cast<int>(rows->i64(i, 0))] = rows->str(i, 1);
+  MigrateReport report;
+  const auto& all = migrations();
+  if (!recorded.empty() && recorded.rbegin()->first > all.back().version) {
+    return Status::internal("postgres: the database schema (version " + std::to_string(recorded.rbegin()->first) +
+                            ") is newer than this build knows (" + std::to_string(all.back().version) + ")");
+  }
+  for (const auto& m : all) {
+    std::string sum = crypto::sha256Hex(m.sql);
+    if (auto it = recorded.find(m.version); it != recorded.end()) {
+      if (it->second != sum) {
+        return Status::internal("postgres: migration " + std::to_string(m.version) +
+                                " differs from the one applied (released migrations must not change)");
+      }
+      continue;
+    }
+    PgTransaction tx(c);
+    MF_RETURN_IF_ERROR(tx.begin());
+    if (auto r = c.run(m.sql); !r.isOk()) return r.status();
+    auto rec = c.exec("mf_record_migration", "INSERT INTO schema_migrations(version, name, checksum) VALUES($1, $2, $3)",
+                      {std::to_string(m.version), std::string(m.name), sum});
+    if (!rec.isOk()) return rec.status();
+    MF_RETURN_IF_ERROR(tx.commit());
+    report.applied.push_back(m.version);
+  }
+  report.current = all.back().version;
+  return report;
+}
+
+}  // namespace memberflow::postgres

@@ -1,0 +1,187 @@
+#include "adapters/postgres/pg.h"
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+
+namespace memberflow::postgres {
+namespace {
+
+// SQLSTATE classes and codes worth a retry of the whole operation, later: the connection is
+// gone (08), the server is shutting down or starting (57P01..57P03), too many connections.
+bool unavailableState(const std::string& st) {
+  return st.rfind("08", 0) == 0 || st == "57P01" || st == "57P02" || st == "57P03" || st == "53300";
+}
+
+Status fromResult(PGconn* c, PGresult* r) {
+  const char* st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string state = st ? st : "";
+  std::string msg = "postgres: " + (state.empty() ? std::string("no SQLSTATE") : state) + " " +
+                    (primary ? std::string(primary).substr(0, 200) : std::string(PQerrorMessage(c)).substr(0, 200));
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  if (PQstatus(c) != CONNECTION_OK || state.empty() || unavailableState(state)) return Status::unavailable(msg);
+  if (state == "40001" || state == "40P01") return Status::unavailable("retry: " + msg);
+  if (state == "23505") return Status::alreadyExists(msg);
+  return Status::internal(msg);
+}
+
+}  // namespace
+
+PgResult& PgResult::operator=(PgResult&& o) noexcept {
+  if (this != &o) {
+    if (r_) PQclear(r_);
+    r_ = o.r_;
+    o.r_ = nullptr;
+  }
+  return *this;
+}
+PgResult::~PgResult() {
+  if (r_) PQclear(r_);
+}
+int PgResult::rows() const { return r_ ? PQntuples(r_) : 0; }
+bool PgResult::null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+std::string PgResult::str(int row, int col) const {
+  return std::string(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
+}
+int64_t PgResult::i64(int row, int col) const { return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10); }
+std::string PgResult::commandTag() const { return r_ ? PQcmdStatus(r_) : ""; }
+int64_t PgResult::affected() const {
+  const char* n = r_ ? PQcmdTuples(r_) : "";
+  return *n ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+Result<bool> conninfoHasPassword(const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (!opts) {
+    if (err) PQfreemem(err);
+    return Status::invalidArgument("not valid libpq connection settings");
+  }
+  bool has = false;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (std::string(o->keyword) == "password" && o->val && *o->val) has = true;
+  }
+  PQconninfoFree(opts);
+  return has;
+}
+
+bool isRetryable(const Status& s) { return s.code() == Code::kUnavailable && s.message().rfind("retry: ", 0) == 0; }
+
+Result<std::unique_ptr<PgConn>> PgConn::connect(const std::string& conninfo, const std::string& password) {
+  const char* keys[] = {"dbname", "password", "connect_timeout", "application_name", nullptr};
+  const char* values[] = {conninfo.c_str(), password.empty() ? nullptr : password.c_str(), "5", "memberflow",
+                          nullptr};
+  // expand_dbname: conninfo may be a URI or keywords; the password stays out of it (and of logs).
+  PGconn* c = PQconnectdbParams(keys, values, 1);
+  if (!c) return Status::unavailable("postgres: out of memory");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string why = PQerrorMessage(c);
+    PQfinish(c);
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return Status::unavailable("postgres: cannot connect: " + why.substr(0, 300));
+  }
+  return std::unique_ptr<PgConn>(new PgConn(c));
+}
+
+PgConn::~PgConn() { PQfinish(c_); }
+
+bool PgConn::broken() const { return PQstatus(c_) != CONNECTION_OK; }
+
+Status PgConn::check(PGresult* r, int okStatus) {
+  if (r && PQresultStatus(r) == okStatus) return Status::ok();
+  if (r && okStatus == PGRES_COMMAND_OK && PQresultStatus(r) == PGRES_TUPLES_OK) return Status::ok();
+  return fromResult(c_, r);
+}
+
+Result<PgResult> PgConn::exec(const char* name, const char* sql, const std::vector<Param>& params) {
+  if (!prepared_.count(name)) {
+    PGresult* r = PQprepare(c_, name, sql, 0, nullptr);
+    PgResult held(r);
+    if (Status s = check(r, PGRES_COMMAND_OK); !s.isOk()) return s;
+    prepared_.insert(name);
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PGresult* r = PQexecPrepared(c_, name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
+  PgResult out(r);
+  if (r && (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)) return out;
+  return fromResult(c_, r);
+}
+
+Result<PgResult> PgConn::run(const std::string& sql) {
+  PGresult* r = PQexec(c_, sql.c_str());
+  PgResult out(r);
+  if (r && (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)) return out;
+  return fromResult(c_, r);
+}
+
+PgPool::~PgPool() {
+  std::lock_guard lock(mu_);
+  idle_.clear();
+}
+
+PgPool::Lease::~Lease() {
+  if (pool_ && conn_) pool_->release(std::move(conn_));
+}
+
+Result<PgPool::Lease> PgPool::acquire() {
+  std::unique_lock lock(mu_);
+  auto deadline = std::chrono::steady_clock::now() + opts_.acquireTimeout;
+  for (;;) {
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      if (!c->broken()) return Lease(this, std::move(c));
+      --open_;  // a connection the server dropped: open another
+      continue;
+    }
+    if (open_ < opts_.size) {
+      ++open_;
+      lock.unlock();
+      auto c = PgConn::connect(opts_.conninfo, opts_.password);
+      lock.lock();
+      if (!c.isOk()) {
+        --open_;
+        cv_.notify_one();
+        return c.status();
+      }
+      return Lease(this, std::move(c).value());
+    }
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return Status::unavailable("postgres: every pooled connection stayed busy");
+    }
+  }
+}
+
+void PgPool::release(std::unique_ptr<PgConn> c) {
+  std::lock_guard lock(mu_);
+  if (c->broken()) {
+    --open_;
+  } else {
+    idle_.push_back(std::move(c));
+  }
+  cv_.notify_one();
+}
+
+PgTransaction::~PgTransaction() {
+  if (open_) (void)c_.run("ROLLBACK");
+}
+
+Status PgTransaction::begin() {
+  auto r = c_.run("BEGIN");
+  if (!r.isOk()) return r.status();
+  open_ = true;
+  return Status::ok();
+}
+
+Status PgTransaction::commit() {
+  auto r = c_.run("COMMIT");
+  open_ = false;
+  if (!r.isOk()) return r.status();
+  if (r->commandTag() == "ROLLBACK") return Status::unavailable("postgres: the transaction was rolled back");
+  return Status::ok();
+}
+
+}  // namespace memberflow::postgres

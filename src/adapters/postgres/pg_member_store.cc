@@ -1,0 +1,336 @@
+#include "adapters/postgres/pg_member_store.h"
+
+#include <set>
+
+#include "adapters/member_write_plan.h"
+#include "common/crypto.h"
+
+namespace memberflow::postgres {
+namespace {
+
+std::string n(int64_t v) { return std::to_string(v); }
+
+// Writers lock (1, member) for their transaction; relays try (2, member). Two spaces so that a
+// relay publishing a member's events does not hold up the member's next write.
+constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(1, hashtext($1))";
+
+constexpr int kAttempts = 5;  // a transaction that hit a serialization failure or a unique race
+
+// One element of a PostgreSQL text array literal, quoted and escaped.
+std::string arrayElement(const std::string& v) {
+  std::string out = "\"";
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace
+
+Result<std::optional<StoredMember>> PgMemberStore::load(PgConn& c, const std::string& memberId, bool forWrite) {
+  auto r = forWrite ? c.exec("mf_load_w",
+                             "SELECT body::text, version, source_sequence, updated_at, deleted FROM members"
+                             " WHERE member_id = $1 FOR UPDATE",
+                             {memberId})
+                    : c.exec("mf_load",
+                             "SELECT body::text, version, source_sequence, updated_at, deleted FROM members"
+                             " WHERE member_id = $1",
+                             {memberId});
+  if (!r.isOk()) return r.status();
+  if (r->rows() == 0) return std::optional<StoredMember>{};
+  StoredMember s;
+  s.version = r->i64(0, 1);
+  s.sourceSequence = r->i64(0, 2);
+  s.updatedAtMs = r->i64(0, 3);
+  s.deleted = r->boolean(0, 4);
+  if (!r->null(0, 0)) {
+    auto m = memberFromStoredBody(r->str(0, 0));
+    if (!m.isOk()) return m.status();
+    s.member = std::move(m).value();
+  } else {
+    s.member.memberId = memberId;
+  }
+  return std::optional<StoredMember>{std::move(s)};
+}
+
+Result<WriteOutcome> PgMemberStore::apply(const StoreWrite& w) {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  for (int attempt = 1;; ++attempt) {
+    auto out = applyOnce(**lease, w);
+    if (out.isOk() || attempt >= kAttempts) return out;
+    // A unique race (two first writes of one key) or a serialization failure: run it again.
+    if (!isRetryable(out.status()) && out.status().code() != Code::kAlreadyExists) return out;
+  }
+}
+
+Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
+  PgTransaction tx(c);
+  MF_RETURN_IF_ERROR(tx.begin());
+  if (auto l = c.exec("mf_writer_lock", kWriterLock, {w.memberId}); !l.isOk()) return l.status();
+
+  WriteOutcome out;
+  if (w.idempotencyKey) {
+    auto r = c.exec("mf_idem_get",
+                    "SELECT fingerprint, status, body, etag, location FROM idempotency"
+                    " WHERE key = $1 AND expires_at > $2",
+                    {*w.idempotencyKey, n(w.nowMs)});
+    if (!r.isOk()) return r.status();
+    if (r->rows() > 0) {
+      out.replay = {static_cast<int>(r->i64(0, 1)), r->str(0, 2), r->str(0, 3), r->str(0, 4)};
+      out.result = r->str(0, 0) == w.requestFingerprint ? WriteResult::kReplayed : WriteResult::kKeyReused;
+      MF_RETURN_IF_ERROR(tx.commit());
+      return out;
+    }
+  }
+
+  auto cur = load(c, w.memberId, true);
+  if (!cur.isOk()) return cur.status();
+  WritePlan plan = planWrite(w, *cur);
+  switch (plan.action) {
+    case WritePlan::Action::kNothing:
+      break;
+    case WritePlan::Action::kGuardUnknown: {
+      auto r = c.exec("mf_guard",
+                      "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
+                      " VALUES($1, NULL, 0, $2, $3, true) ON CONFLICT (member_id) DO UPDATE SET"
+                      " source_sequence = greatest(members.source_sequence, EXCLUDED.source_sequence)",
+                      {w.memberId, n(plan.next.sourceSequence), n(plan.next.updatedAtMs)});
+      if (!r.isOk()) return r.status();
+      break;
+    }
+    case WritePlan::Action::kSequenceOnly: {
+      auto r = c.exec("mf_seq", "UPDATE members SET source_sequence = $2 WHERE member_id = $1",
+                      {w.memberId, n(plan.next.sourceSequence)});
+      if (!r.isOk()) return r.status();
+      break;
+    }
+    case WritePlan::Action::kWrite: {
+      const StoredMember& next = plan.next;
+      // The version guard repeats, in SQL, what the lock already ensures: the row is still the
+      // one the plan was made from.
+      auto up = c.exec(
+          "mf_upsert",
+          "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
+          " VALUES($1, $2::jsonb, $3, $4, $5, $6) ON CONFLICT (member_id) DO UPDATE SET body = EXCLUDED.body,"
+          " version = EXCLUDED.version, source_sequence = EXCLUDED.source_sequence,"
+          " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted"
+          " WHERE members.version = EXCLUDED.version - 1",
+          {w.memberId, next.deleted ? Param{} : Param{plan.body}, n(next.version), n(next.sourceSequence),
+           n(next.updatedAtMs), next.deleted ? "true" : "false"});
+      if (!up.isOk()) return up.status();
+      if (up->affected() != 1) return Status::unavailable("retry: postgres: member changed under the lock");
+      auto h = c.exec("mf_history",
+                      "INSERT INTO history(member_id, version, op, event_id, message_id, source_sequence,"
+                      " changed_fields, lineage, applied_at) VALUES($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)",
+                      {w.memberId, n(next.version), plan.event.type.substr(7), plan.event.id, w.messageId,
+                       n(next.sourceSequence), plan.changedFieldsJson, json::serialize(w.lineage), n(w.nowMs)});
+      if (!h.isOk()) return h.status();
+      auto o = c.exec("mf_outbox",
+                      "INSERT INTO outbox(event_id, member_id, event, created_at) VALUES($1, $2, $3, $4)",
+                      {plan.event.id, w.memberId, plan.eventJson, n(w.nowMs)});
+      if (!o.isOk()) return o.status();
+      break;
+    }
+  }
+  out = std::move(plan.outcome);
+  if (w.idempotencyKey && w.render) {
+    StoredResponse resp = w.render(out);
+    // Only responses of writes that took effect are replayed (as in the embedded store).
+    if (resp.status >= 200 && resp.status < 400) {
+      auto r = c.exec("mf_idem_put",
+                      "INSERT INTO idempotency(key, fingerprint, status, body, etag, location, expires_at)"
+                      " VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO UPDATE SET"
+                      " fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,"
+                      " etag = EXCLUDED.etag, location = EXCLUDED.location, expires_at = EXCLUDED.expires_at",
+                      {*w.idempotencyKey, w.requestFingerprint, std::to_string(resp.status), resp.body, resp.etag,
+                       resp.location, n(w.nowMs + opts_.idempotencyTtlMs)});
+      if (!r.isOk()) return r.status();
+    }
+  }
+  MF_RETURN_IF_ERROR(tx.commit());
+  return out;
+}
+
+Result<StoredMember> PgMemberStore::get(const std::string& memberId) {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto m = load(**lease, memberId, false);
+  if (!m.isOk()) return m.status();
+  if (!*m) return Status::notFound("member not found");
+  return std::move(**m);
+}
+
+Result<std::vector<HistoryEntry>> PgMemberStore::history(const std::string& memberId) {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto r = (*lease)->exec("mf_history_get",
+                          "SELECT version, op, event_id, message_id, source_sequence, changed_fields::text,"
+                          " lineage::text, applied_at FROM history WHERE member_id = $1 ORDER BY seq",
+                          {memberId});
+  if (!r.isOk()) return r.status();
+  std::vector<HistoryEntry> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    HistoryEntry h;
+    h.version = r->i64(i, 0);
+    h.op = r->str(i, 1);
+    h.eventId = r->str(i, 2);
+    h.messageId = r->str(i, 3);
+    h.sourceSequence = r->i64(i, 4);
+    if (auto f = parseJson(r->str(i, 5)); f.isOk() && f->is_array()) {
+      for (const auto& v : f->get_array()) {
+        if (v.is_string()) h.changedFields.emplace_back(v.get_string());
+      }
+    }
+    if (auto l = parseJson(r->str(i, 6)); l.isOk() && l->is_object()) h.lineage = l->get_object();
+    h.appliedAtMs = r->i64(i, 7);
+    out.push_back(std::move(h));
+  }
+  if (out.empty()) {
+    auto m = load(**lease, memberId, false);
+    if (!m.isOk()) return m.status();
+    if (!*m) return Status::notFound("member not found");
+  }
+  return out;
+}
+
+Result<MemberPage> PgMemberStore::listUpdated(int64_t sinceMs, const std::string& cursor, size_t limit) {
+  int64_t afterTs = sinceMs - 1;
+  std::string afterId;
+  if (!cursor.empty()) {
+    auto raw = crypto::base64UrlDecode(cursor);
+    auto colon = raw ? raw->find(':') : std::string::npos;
+    if (!raw || colon == std::string::npos) return Status::invalidArgument("malformed cursor");
+    try {
+      afterTs = std::stoll(raw->substr(0, colon));
+    } catch (...) {
+      return Status::invalidArgument("malformed cursor");
+    }
+    afterId = raw->substr(colon + 1);
+  }
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto r = (*lease)->exec("mf_list",
+                          "SELECT member_id, body::text, version, source_sequence, updated_at FROM members"
+                          " WHERE NOT deleted AND updated_at >= $1 AND (updated_at, member_id) > ($2, $3)"
+                          " ORDER BY updated_at, member_id LIMIT $4",
+                          {n(sinceMs), n(afterTs), afterId, n(static_cast<int64_t>(limit + 1))});
+  if (!r.isOk()) return r.status();
+  MemberPage page;
+  for (int i = 0; i < r->rows(); ++i) {
+    if (page.members.size() == limit) {
+      const auto& last = page.members.back();
+      page.nextCursor = crypto::base64UrlEncode(std::to_string(last.updatedAtMs) + ":" + last.member.memberId);
+      break;
+    }
+    StoredMember s;
+    auto m = memberFromStoredBody(r->str(i, 1));
+    if (!m.isOk()) return m.status();
+    s.member = std::move(m).value();
+    s.version = r->i64(i, 2);
+    s.sourceSequence = r->i64(i, 3);
+    s.updatedAtMs = r->i64(i, 4);
+    page.members.push_back(std::move(s));
+  }
+  return page;
+}
+
+Result<std::vector<OutboxEntry>> PgMemberStore::outbox(size_t limit) {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto r = (*lease)->exec("mf_outbox_peek",
+                          "SELECT seq, event_id, member_id, event, created_at FROM outbox ORDER BY seq LIMIT $1",
+                          {n(static_cast<int64_t>(limit))});
+  if (!r.isOk()) return r.status();
+  std::vector<OutboxEntry> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    out.push_back({r->i64(i, 0), r->str(i, 1), r->str(i, 2), r->str(i, 3), r->i64(i, 4)});
+  }
+  return out;
+}
+
+Result<int64_t> PgMemberStore::outboxCount() {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto r = (*lease)->exec("mf_outbox_count", "SELECT count(*) FROM outbox");
+  if (!r.isOk()) return r.status();
+  return r->i64(0, 0);
+}
+
+Status PgMemberStore::deleteOutbox(const std::vector<int64_t>& seqs) {
+  if (seqs.empty()) return Status::ok();
+  std::string arr = "{";
+  for (size_t i = 0; i < seqs.size(); ++i) arr += (i ? "," : "") + n(seqs[i]);
+  arr += "}";
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  return (*lease)->exec("mf_outbox_delete", "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", {arr}).status();
+}
+
+// The claim is an open transaction holding the rows (FOR UPDATE SKIP LOCKED) and the members'
+// relay locks; done() deletes the rows and commits, dropping it rolls back.
+Result<std::unique_ptr<OutboxClaim>> PgMemberStore::claimOutbox(size_t limit) {
+  struct Claim final : OutboxClaim {
+    PgPool::Lease lease;
+    std::unique_ptr<PgTransaction> tx;
+    explicit Claim(PgPool::Lease l) : lease(std::move(l)) {}
+    ~Claim() override { tx.reset(); }  // rolls back when not done
+    Status done() override {
+      if (!entries.empty()) {
+        std::string arr = "{";
+        for (size_t i = 0; i < entries.size(); ++i) arr += (i ? "," : "") + n(entries[i].seq);
+        arr += "}";
+        auto r = lease->exec("mf_outbox_delete", "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", {arr});
+        if (!r.isOk()) return r.status();
+      }
+      return tx->commit();
+    }
+  };
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto claim = std::make_unique<Claim>(std::move(lease).value());
+  claim->tx = std::make_unique<PgTransaction>(*claim->lease);
+  MF_RETURN_IF_ERROR(claim->tx->begin());
+  // 1. The members of the oldest rows; 2. those whose relay lock this relay gets (another
+  // relay holds the rest); 3. their rows, oldest first. A member's rows are only ever read by
+  // the relay holding its lock, in seq order, so nobody overtakes within a member; per member
+  // seq order is commit order, because writers of a member are serialised. The locks taken
+  // are bounded by the limit, whatever plan the database picks.
+  auto heads = claim->lease->exec("mf_outbox_heads", "SELECT member_id FROM outbox ORDER BY seq LIMIT $1",
+                                  {n(static_cast<int64_t>(limit))});
+  if (!heads.isOk()) return heads.status();
+  std::set<std::string> seen;
+  std::string candidates = "{";
+  for (int i = 0; i < heads->rows(); ++i) {
+    std::string m = heads->str(i, 0);
+    if (!seen.insert(m).second) continue;
+    if (candidates.size() > 1) candidates += ",";
+    candidates += arrayElement(m);
+  }
+  candidates += "}";
+  if (seen.empty()) return std::unique_ptr<OutboxClaim>(std::move(claim));
+  auto mine = claim->lease->exec("mf_outbox_lock",
+                                 "SELECT array_agg(m) FROM unnest($1::text[]) AS t(m)"
+                                 " WHERE pg_try_advisory_xact_lock(2, hashtext(m))",
+                                 {candidates});
+  if (!mine.isOk()) return mine.status();
+  if (mine->null(0, 0)) return std::unique_ptr<OutboxClaim>(std::move(claim));
+  auto r = claim->lease->exec("mf_outbox_claim",
+                              "SELECT seq, event_id, member_id, event, created_at FROM outbox"
+                              " WHERE member_id = ANY($1::text[]) ORDER BY seq LIMIT $2",
+                              {mine->str(0, 0), n(static_cast<int64_t>(limit))});
+  for (int i = 0; i < r->rows(); ++i) {
+    claim->entries.push_back({r->i64(i, 0), r->str(i, 1), r->str(i, 2), r->str(i, 3), r->i64(i, 4)});
+  }
+  return std::unique_ptr<OutboxClaim>(std::move(claim));
+}
+
+Status PgMemberStore::ping() {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  return (*lease)->exec("mf_ping", "SELECT 1").status();
+}
+
+}  // namespace memberflow::postgres

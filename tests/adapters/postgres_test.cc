@@ -1,0 +1,114 @@
+// The PostgreSQL adapters against a real server (scripts/pg-server, started by scripts/test;
+// MEMBERFLOW_TEST_POSTGRES is its URI). Each harness works in a schema of its own.
+#include <cstdlib>
+#include <random>
+#include <thread>
+
+#include "adapters/contracts.h"
+#include "adapters/postgres/migrations.h"
+#include "adapters/postgres/pg_member_store.h"
+
+namespace memberflow::contracts {
+namespace {
+
+namespace pg = memberflow::postgres;
+
+std::optional<std::string> server() {
+  if (const char* e = std::getenv("MEMBERFLOW_TEST_POSTGRES"); e && *e) return std::string(e);
+  return std::nullopt;
+}
+
+class PgEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (!server() && !std::getenv("MEMBERFLOW_SKIP_POSTGRES")) {
+      FAIL() << "no PostgreSQL: run scripts/test, or scripts/pg-server start DIR and export "
+                "MEMBERFLOW_TEST_POSTGRES=uri (MEMBERFLOW_SKIP_POSTGRES=1 skips these tests)";
+    }
+  }
+};
+const auto* kEnv = ::testing::AddGlobalTestEnvironment(new PgEnvironment);
+
+// A fresh schema, and the server URI with that schema as the search path.
+std::string freshSchema() {
+  std::string schema = "t" + std::to_string(std::random_device{}() % 1000000000);
+  auto c = pg::PgConn::connect(*server(), "");
+  EXPECT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_TRUE((*c)->run("CREATE SCHEMA " + schema).isOk());
+  std::string uri = *server();
+  return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+}
+
+struct PgMembers final : MemberStoreHarness {
+  std::string uri = freshSchema();
+  std::unique_ptr<pg::PgMemberStore> s;
+  PgMembers() {
+    auto c = pg::PgConn::connect(uri, "");
+    EXPECT_TRUE(c.isOk());
+    auto m = pg::migrate(**c);
+    EXPECT_TRUE(m.isOk()) << m.status().toString();
+    pg::PgMemberStore::Options o;
+    o.pool.conninfo = uri;
+    s = std::make_unique<pg::PgMemberStore>(o);
+  }
+  MemberStore& store() override { return *s; }
+  bool severalRelays() const override { return true; }
+};
+INSTANTIATE_TEST_SUITE_P(Postgres, MemberStoreContract,
+                         ::testing::Values([]() -> std::unique_ptr<MemberStoreHarness> {
+                           if (!server()) return nullptr;
+                           return std::unique_ptr<MemberStoreHarness>(new PgMembers);
+                         }),
+                         [](const auto&) { return std::string("PostgreSQL"); });
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ChangeSourceContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(QueueContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ObjectStoreContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LedgerContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(TopicContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SecretsContract);
+
+TEST(PgMigrations, RunTwiceAndFromTwoProcessesAtOnceAndRefuseEditedHistory) {
+  if (!server()) GTEST_SKIP();
+  std::string uri = freshSchema();
+  // Two migrators at once: the advisory lock lets one apply, the other finds it done.
+  std::vector<Result<pg::MigrateReport>> reports(2, Status::internal("not run"));
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 2; ++i) {
+    ts.emplace_back([&, i] {
+      auto c = pg::PgConn::connect(uri, "");
+      reports[static_cast<size_t>(i)] = c.isOk() ? pg::migrate(**c) : Result<pg::MigrateReport>(c.status());
+    });
+  }
+  for (auto& t : ts) t.join();
+  ASSERT_TRUE(reports[0].isOk()) << reports[0].status().toString();
+  ASSERT_TRUE(reports[1].isOk()) << reports[1].status().toString();
+  EXPECT_EQ(reports[0]->applied.size() + reports[1]->applied.size(), pg::migrations().size());
+  auto c = *pg::PgConn::connect(uri, "");
+  auto again = pg::migrate(*c);
+  ASSERT_TRUE(again.isOk());
+  EXPECT_TRUE(again->applied.empty());
+  EXPECT_EQ(*pg::schemaVersion(*c), pg::migrations().back().version);
+  ASSERT_TRUE(c->run("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1").isOk());
+  EXPECT_CODE(pg::migrate(*c).status(), kInternal);
+}
+
+TEST(PgPool, AWrongPasswordIsUnavailableAndNamesNoSecret) {
+  if (!server()) GTEST_SKIP();
+  std::string uri = *server();
+  // The URI's password is replaced by the one given apart (as the Secrets port would).
+  std::string noPassword = "postgresql://memberflow@" + uri.substr(uri.find('@') + 1);
+  pg::PgPool pool({noPassword, "not-the-password", 2, std::chrono::milliseconds(2000)});
+  auto l = pool.acquire();
+  ASSERT_FALSE(l.isOk());
+  EXPECT_CODE(l.status(), kUnavailable);
+  EXPECT_EQ(l.status().message().find("not-the-password"), std::string::npos);
+  std::string password = uri.substr(uri.find("://") + 3);
+  password = password.substr(password.find(':') + 1, password.find('@') - password.find(':') - 1);
+  pg::PgPool good({noPassword, password, 2, std::chrono::milliseconds(2000)});
+  auto ok = good.acquire();
+  ASSERT_TRUE(ok.isOk()) << ok.status().toString();
+}
+
+}  // namespace
+}  // namespace memberflow::contracts
