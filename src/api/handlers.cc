@@ -53,12 +53,6 @@ json::value mergePatch(const json::value& target, const json::value& patch) {
   return result;
 }
 
-ApiResponse memberResponse(int status, const StoredMember& m) {
-  ApiResponse r = jsonResponse(status, storedMemberJson(m));
-  r.headers.emplace_back("ETag", etagOf(m.version));
-  return r;
-}
-
 ApiResponse unprocessable(const Status& s) {
   return problem(422, "validation-failed", "The member breaks a validation rule", s.message());
 }
@@ -177,18 +171,28 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
 }
 
 ApiResponse MemberApi::getMember(const std::string& id, const ApiRequest& req) const {
-  auto m = store_.get(id);
-  if (!m.isOk()) {
-    if (m.status().code() == Code::kNotFound) {
-      return problem(404, "member-not-found", "Member not found", "no member with this id");
+  std::shared_ptr<const MemberCache::Entry> e = cache_ ? cache_->get(id) : nullptr;
+  if (!e) {
+    uint64_t epoch = cache_ ? cache_->epoch() : 0;
+    auto m = store_.get(id);
+    if (!m.isOk()) {
+      if (m.status().code() == Code::kNotFound) {
+        return problem(404, "member-not-found", "Member not found", "no member with this id");
+      }
+      return problem(503, "store-unavailable", "Store unavailable", "try again later");
     }
-    return problem(503, "store-unavailable", "Store unavailable", "try again later");
+    auto fresh = std::make_shared<MemberCache::Entry>();
+    fresh->version = m->version;
+    fresh->deleted = m->deleted;
+    if (!m->deleted) fresh->body = json::serialize(storedMemberJson(*m));
+    e = fresh;
+    if (cache_) cache_->fill(id, std::move(fresh), epoch);
   }
-  if (m->deleted) return problem(404, "member-not-found", "Member not found", "the member was deleted");
-  if (auto inm = req.header("if-none-match"); !inm.empty() && parseEtag(inm) == m->version) {
-    return {304, {{"ETag", etagOf(m->version)}}, {}};
+  if (e->deleted) return problem(404, "member-not-found", "Member not found", "the member was deleted");
+  if (auto inm = req.header("if-none-match"); !inm.empty() && parseEtag(inm) == e->version) {
+    return {304, {{"ETag", etagOf(e->version)}}, {}};
   }
-  return memberResponse(200, *m);
+  return {200, {{"Content-Type", "application/json"}, {"ETag", etagOf(e->version)}}, e->body};
 }
 
 ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
@@ -288,6 +292,7 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
   };
 
   auto out = store_.apply(w);
+  if (cache_) cache_->invalidate(w.memberId);  // whatever happened: the next read goes to the store
   if (!out.isOk()) {
     log::error("member write failed", {kStage, w.messageId, w.memberId, {}, "error",
                                        out.status().toString()});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/auth.h"
+#include "api/member_cache.h"
 #include "ports/clock.h"
 #include "ports/member_store.h"
 
@@ -44,8 +45,10 @@ std::string_view openapiDocument();
 
 class MemberApi {
  public:
-  MemberApi(MemberStore& store, const Authenticator& auth, const Clock& clock, ApiOptions opts)
-      : store_(store), auth_(auth), clock_(clock), opts_(opts) {}
+  // `cache` (optional) serves reads without the store; this API invalidates what it writes.
+  MemberApi(MemberStore& store, const Authenticator& auth, const Clock& clock, ApiOptions opts,
+            MemberCache* cache = nullptr)
+      : store_(store), auth_(auth), clock_(clock), opts_(opts), cache_(cache) {}
 
   // Thread-safe.
   ApiResponse handle(const ApiRequest& req) const;
@@ -62,6 +65,7 @@ class MemberApi {
   const Authenticator& auth_;
   const Clock& clock_;
   ApiOptions opts_;
+  MemberCache* cache_;
 };
 
 }  // namespace memberflow::api

@@ -122,6 +122,8 @@ struct Runtime {
   std::unique_ptr<Ledger> ledger;
   std::shared_ptr<emb::SqliteQueueStore> queues;
   std::unique_ptr<Queue> changes, changesDlq, ingestDlq;
+  // Declared before the store: the store's change-feed thread calls into it until it stops.
+  std::unique_ptr<api::MemberCache> readCache;
   std::unique_ptr<MemberStore> members;
   std::shared_ptr<api::LocalSigningKey> key;
   // Fan-out: the member-events topic and its subscriptions.
@@ -481,7 +483,13 @@ struct ApiRunner {
     MF_RETURN_IF_ERROR(rt.openKey());
     api::ApiOptions ao;
     ao.maxBodyBytes = static_cast<size_t>(rt.cfg.apiMaxBodyBytes);
-    handler = std::make_unique<api::MemberApi>(*rt.members, *rt.key, rt.clock, ao);
+    if (rt.cfg.apiCacheEntries > 0) {
+      rt.readCache = std::make_unique<api::MemberCache>(static_cast<size_t>(rt.cfg.apiCacheEntries));
+      api::MemberCache* c = rt.readCache.get();
+      MF_RETURN_IF_ERROR(rt.members->watchChanges([c](const std::string& id) { c->invalidate(id); },
+                                                   [c](bool live) { c->setFeed(live); }));
+    }
+    handler = std::make_unique<api::MemberApi>(*rt.members, *rt.key, rt.clock, ao, rt.readCache.get());
     api::ServerOptions so;
     so.address = rt.cfg.apiListen;
     so.port = static_cast<uint16_t>(rt.cfg.apiPort);

@@ -75,6 +75,7 @@ const std::vector<Key>& keys() {
       strKey<std::string>("aws", "events_role_arn", &Config::awsEventsRoleArn),
       strKey<std::string>("aws", "service_endpoints", &Config::awsServiceEndpoints),
       strKey<std::string>("aws", "s3_addressing", &Config::awsS3Addressing),
+      intKey<int64_t>("api", "cache_entries", &Config::apiCacheEntries),
       strKey<std::string>("postgres", "conninfo", &Config::pgConninfo),
       strKey<std::string>("postgres", "password_secret", &Config::pgPasswordSecret),
       intKey<int64_t>("postgres", "pool_size", &Config::pgPoolSize),
@@ -185,6 +186,7 @@ std::vector<std::string> checkConfig(const Config& c) {
   oneOf("ledger", c.ledgerAdapter, {"embedded", "dynamodb"});
   oneOf("queue", c.queueAdapter, {"embedded", "sqs"});
   oneOf("member_store", c.memberStoreAdapter, {"embedded", "postgres"});
+  if (c.apiCacheEntries < 0) p.push_back("api.cache_entries must be 0 or more");
   if (c.pgPoolSize < 1 || c.pgPoolSize > 500) p.push_back("postgres.pool_size must be 1..500");
   if (c.pgMigrateOnStart != 0 && c.pgMigrateOnStart != 1) p.push_back("postgres.migrate_on_start must be 0 or 1");
   if (c.memberStoreAdapter == "postgres") {

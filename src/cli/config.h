@@ -63,6 +63,7 @@ struct Config {
   int64_t apiPort = 8080;
   int64_t apiThreads = 4;
   int64_t apiMaxBodyBytes = 1 << 20;
+  int64_t apiCacheEntries = 100000;  // read cache of GET /member/{id}; 0: off
   // [sync]
   std::string syncApiUrl;  // default: http://<api.listen>:<api.port>
   int64_t syncWorkers = 16;

@@ -65,6 +65,16 @@ def put(port, token, member_id, seq, last):
         return e.code
 
 
+def get(port, token, member_id):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/member/{member_id}",
+                                 headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError:
+        return None
+
+
 def test_two_api_processes_write_the_same_members(env):
     tmp, server, pipes = env
     schema = server.schema()
@@ -77,7 +87,7 @@ def test_two_api_processes_write_the_same_members(env):
     pipes.append(b)
     a.start("--stages", "api")
     b.start("--stages", "api")
-    token = a.token("member:write")
+    token = a.token("member:write", "member:read")
     members = [f"P{i:03d}" for i in range(8)]
     work = [(m, seq) for m in members for seq in range(1, 61)]
     random.Random(5).shuffle(work)
@@ -91,18 +101,43 @@ def test_two_api_processes_write_the_same_members(env):
             with lock:
                 codes[(m, seq)] = code
 
+    done = threading.Event()
+
+    def reader():  # fills both processes' read caches with versions the writers then replace
+        while not done.is_set():
+            for m in members:
+                get(a.port if random.random() < 0.5 else b.port, token, m)
+
     threads = [threading.Thread(target=worker, args=(work[i::8],)) for i in range(8)]
-    for t in threads:
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads + readers:
         t.start()
     for t in threads:
         t.join()
+    done.set()
+    for t in readers:
+        t.join()
     assert set(codes.values()) <= {200, 201, 409}, sorted(set(codes.values()))
+    wait_for(lambda: (get(a.port, token, members[0]) or {}).get("name", {}).get("last") == "V60", 5, "V60")
+    # Process a has a member cached; b changes it; a serves the change (the notice reached it).
+    assert get(a.port, token, members[0])["name"]["last"] == "V60"  # now from a's cache
+    assert put(b.port, token, members[0], 61, "V61") == 200
+    wait_for(lambda: get(a.port, token, members[0])["name"]["last"] == "V61", 5, "a to serve b's change")
+    codes[(members[0], 61)] = 200
+    # No stale cache entry survives: both processes serve the newest version (change notices
+    # arrive a few milliseconds after the commit, hence the short deadline).
+    for proc in (a, b):
+        for m in members:
+            want = "V61" if m == members[0] else "V60"
+            wait_for(lambda: (get(proc.port, token, m) or {}).get("name", {}).get("last") == want, 5,
+                     f"{m} at {want} through port {proc.port}")
     for m in members:
         applied = sorted(seq for (mm, seq), c in codes.items() if mm == m and c in (200, 201))
         row = server.psql(f"SELECT version, source_sequence, body->'name'->>'last' FROM members WHERE member_id = '{m}'",
                           schema).strip().split("|")
         # The newest change wins whatever the interleaving; one version per applied change.
-        assert int(row[1]) == 60 and row[2] == "V60", (m, row)
+        last = 61 if m == members[0] else 60
+        assert int(row[1]) == last and row[2] == f"V{last}", (m, row)
         assert int(row[0]) == len(applied), (m, row, len(applied))
         versions = server.psql(f"SELECT version FROM history WHERE member_id = '{m}' ORDER BY seq", schema).split()
         assert [int(v) for v in versions] == list(range(1, len(applied) + 1)), (m, versions)

@@ -88,6 +88,18 @@ PgConn::~PgConn() { PQfinish(c_); }
 
 bool PgConn::broken() const { return PQstatus(c_) != CONNECTION_OK; }
 
+int PgConn::socket() const { return PQsocket(c_); }
+
+Result<std::vector<std::string>> PgConn::notifications() {
+  if (!PQconsumeInput(c_) || broken()) return Status::unavailable("postgres: the listening connection is gone");
+  std::vector<std::string> out;
+  while (PGnotify* n = PQnotifies(c_)) {
+    out.emplace_back(n->extra ? n->extra : "");
+    PQfreemem(n);
+  }
+  return out;
+}
+
 Status PgConn::check(PGresult* r, int okStatus) {
   if (r && PQresultStatus(r) == okStatus) return Status::ok();
   if (r && okStatus == PGRES_COMMAND_OK && PQresultStatus(r) == PGRES_TUPLES_OK) return Status::ok();

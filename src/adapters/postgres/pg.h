@@ -62,6 +62,10 @@ class PgConn {
   // Runs SQL without parameters (several statements allowed).
   Result<PgResult> run(const std::string& sql);
   bool broken() const;
+  // LISTEN support: the socket to wait on, and the notification payloads that have arrived
+  // (Unavailable when the connection is gone).
+  int socket() const;
+  Result<std::vector<std::string>> notifications();
 
  private:
   explicit PgConn(PGconn* c) : c_(c) {}

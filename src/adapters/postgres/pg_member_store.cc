@@ -1,9 +1,12 @@
 #include "adapters/postgres/pg_member_store.h"
 
+#include <poll.h>
+
 #include <set>
 
 #include "adapters/member_write_plan.h"
 #include "common/crypto.h"
+#include "common/log.h"
 
 namespace memberflow::postgres {
 namespace {
@@ -134,6 +137,11 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
       if (!o.isOk()) return o.status();
       break;
     }
+  }
+  if (plan.action != WritePlan::Action::kNothing) {
+    // Delivered to every listener when (and only if) the transaction commits: caches drop it.
+    auto nt = c.exec("mf_notify", "SELECT pg_notify('memberflow_member', $1)", {w.memberId});
+    if (!nt.isOk()) return nt.status();
   }
   out = std::move(plan.outcome);
   if (w.idempotencyKey && w.render) {
@@ -325,6 +333,43 @@ Result<std::unique_ptr<OutboxClaim>> PgMemberStore::claimOutbox(size_t limit) {
     claim->entries.push_back({r->i64(i, 0), r->str(i, 1), r->str(i, 2), r->str(i, 3), r->i64(i, 4)});
   }
   return std::unique_ptr<OutboxClaim>(std::move(claim));
+}
+
+PgMemberStore::~PgMemberStore() {
+  if (watcher_.joinable()) {
+    watcher_.request_stop();
+    watcher_.join();
+  }
+}
+
+Status PgMemberStore::watchChanges(std::function<void(const std::string&)> changed, std::function<void(bool)> feed) {
+  feed(false);  // nothing is known until the first LISTEN is in place
+  watcher_ = std::jthread([this, changed = std::move(changed), feed = std::move(feed)](std::stop_token stop) {
+    bool live = false;
+    while (!stop.stop_requested()) {
+      auto c = PgConn::connect(opts_.pool.conninfo, opts_.pool.password);
+      if (c.isOk() && (*c)->run("LISTEN memberflow_member").isOk()) {
+        feed(true);
+        live = true;
+        while (!stop.stop_requested()) {
+          pollfd p{(*c)->socket(), POLLIN, 0};
+          (void)::poll(&p, 1, 200);
+          auto notes = (*c)->notifications();
+          if (!notes.isOk()) break;
+          for (const auto& id : *notes) changed(id);
+        }
+      }
+      if (live) {
+        feed(false);
+        live = false;
+        log::warn("member change feed lost, read cache off until it is back", {"store", {}, {}, {}, "feed_down", {}});
+      }
+      for (int i = 0; i < 25 && !stop.stop_requested(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // reconnect backoff: 0.5 s
+      }
+    }
+  });
+  return Status::ok();
 }
 
 Status PgMemberStore::ping() {

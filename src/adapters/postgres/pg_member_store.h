@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <thread>
 
 #include "adapters/postgres/pg.h"
 #include "ports/member_store.h"
@@ -24,6 +25,7 @@ class PgMemberStore final : public MemberStore {
     int64_t idempotencyTtlMs = 24LL * 3600 * 1000;
   };
   explicit PgMemberStore(Options o) : opts_(o), pool_(std::move(o.pool)) {}
+  ~PgMemberStore() override;
 
   Result<WriteOutcome> apply(const StoreWrite& write) override;
   Result<StoredMember> get(const std::string& memberId) override;
@@ -34,6 +36,9 @@ class PgMemberStore final : public MemberStore {
   Status deleteOutbox(const std::vector<int64_t>& seqs) override;
   Result<std::unique_ptr<OutboxClaim>> claimOutbox(size_t limit) override;
   Status ping() override;
+  // LISTEN memberflow_member on a connection of its own (reconnected with backoff); writers
+  // NOTIFY in their transaction, so a notice arrives after the change is committed.
+  Status watchChanges(std::function<void(const std::string&)> changed, std::function<void(bool)> feed) override;
 
   PgPool& pool() { return pool_; }
 
@@ -42,6 +47,7 @@ class PgMemberStore final : public MemberStore {
   Result<std::optional<StoredMember>> load(PgConn& c, const std::string& memberId, bool forWrite);
   Options opts_;
   PgPool pool_;
+  std::jthread watcher_;
 };
 
 }  // namespace memberflow::postgres
