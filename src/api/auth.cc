@@ -118,4 +118,23 @@ Result<std::string> LocalTokenProvider::token(bool forceRefresh) {
   return cached_;
 }
 
+Result<Claims> VerifiedTokenCache::verify(const std::string& token) const {
+  int64_t now = clock_.nowMs();
+  Shard& s = shards_[std::hash<std::string>{}(token) % kShards];
+  {
+    std::lock_guard lock(s.mu);
+    if (auto it = s.map.find(token); it != s.map.end()) {
+      if (now < it->second.untilMs) return it->second.claims;
+      s.map.erase(it);
+    }
+  }
+  auto c = inner_.verify(token);
+  if (!c.isOk()) return c;
+  int64_t until = std::min(c->expiresAt * 1000, now + maxAge_ * 1000);
+  std::lock_guard lock(s.mu);
+  if (s.map.size() >= perShard_) s.map.erase(s.map.begin());
+  s.map[token] = Entry{*c, until};
+  return c;
+}
+
 }  // namespace memberflow::api

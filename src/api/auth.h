@@ -5,7 +5,11 @@
 // API refuses to start without a verifier.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <set>
 #include <string>
 #include <vector>
@@ -48,6 +52,33 @@ class LocalSigningKey final : public Authenticator {
  private:
   std::string key_;
   const Clock& clock_;
+};
+
+// Remembers successful verifications for a short while (at most `maxAgeSeconds`, never past the
+// token's exp), so a client reusing its token is not re-verified on every request. Failures
+// are not remembered. Bounded; sharded locks.
+class VerifiedTokenCache final : public Authenticator {
+ public:
+  VerifiedTokenCache(const Authenticator& inner, const Clock& clock, size_t maxEntries = 10000,
+                     int64_t maxAgeSeconds = 60)
+      : inner_(inner), clock_(clock), perShard_(std::max<size_t>(1, maxEntries / kShards)), maxAge_(maxAgeSeconds) {}
+  Result<Claims> verify(const std::string& token) const override;
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Entry {
+    Claims claims;
+    int64_t untilMs;
+  };
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, Entry> map;
+  };
+  const Authenticator& inner_;
+  const Clock& clock_;
+  size_t perShard_;
+  int64_t maxAge_;
+  mutable std::array<Shard, kShards> shards_;
 };
 
 // Tokens for the sync stage in embedded mode, minted locally and cached until shortly before

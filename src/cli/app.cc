@@ -476,6 +476,7 @@ void publishGauges(Runtime& rt) {
 }
 
 struct ApiRunner {
+  std::unique_ptr<api::VerifiedTokenCache> tokens;
   std::unique_ptr<api::MemberApi> handler;
   std::unique_ptr<api::HttpServer> server;
   Status start(Runtime& rt) {
@@ -489,7 +490,8 @@ struct ApiRunner {
       MF_RETURN_IF_ERROR(rt.members->watchChanges([c](const std::string& id) { c->invalidate(id); },
                                                    [c](bool live) { c->setFeed(live); }));
     }
-    handler = std::make_unique<api::MemberApi>(*rt.members, *rt.key, rt.clock, ao, rt.readCache.get());
+    tokens = std::make_unique<api::VerifiedTokenCache>(*rt.key, rt.clock);
+    handler = std::make_unique<api::MemberApi>(*rt.members, *tokens, rt.clock, ao, rt.readCache.get());
     api::ServerOptions so;
     so.address = rt.cfg.apiListen;
     so.port = static_cast<uint16_t>(rt.cfg.apiPort);

@@ -110,5 +110,51 @@ TEST(PgPool, AWrongPasswordIsUnavailableAndNamesNoSecret) {
   ASSERT_TRUE(ok.isOk()) << ok.status().toString();
 }
 
+// RDS-style: TLS verified against the server's certificate, the password given apart.
+TEST(PgPool, TlsVerifiedAgainstTheServerCertificate) {
+  if (!server()) GTEST_SKIP();
+  const char* ca = std::getenv("MEMBERFLOW_TEST_POSTGRES_CA");
+  ASSERT_TRUE(ca && *ca) << "MEMBERFLOW_TEST_POSTGRES_CA (scripts/test sets it) names the server's certificate";
+  std::string uri = *server();
+  std::string password = uri.substr(uri.find("://") + 3);
+  password = password.substr(password.find(':') + 1, password.find('@') - password.find(':') - 1);
+  std::string base = "postgresql://memberflow@" + uri.substr(uri.find('@') + 1);
+  pg::PgPool tls({base + "?sslmode=verify-full&sslrootcert=" + ca, password, 1, std::chrono::milliseconds(3000)});
+  auto l = tls.acquire();
+  ASSERT_TRUE(l.isOk()) << l.status().toString();
+  auto r = (*l)->run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+  ASSERT_TRUE(r.isOk());
+  EXPECT_TRUE(r->boolean(0, 0));
+  // A certificate that is not the server's is refused.
+  pg::PgPool wrong({base + "?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt", password, 1,
+                    std::chrono::milliseconds(3000)});
+  EXPECT_CODE(wrong.acquire().status(), kUnavailable);
+}
+
+// Expired idempotency keys are removed as writes go on (lookups already ignore them).
+TEST(PgMemberStore, ExpiredIdempotencyKeysArePurged) {
+  if (!server()) GTEST_SKIP();
+  PgMembers h;
+  pg::PgMemberStore::Options o;
+  o.pool.conninfo = h.uri;
+  o.idempotencyTtlMs = 1;
+  pg::PgMemberStore store(o);
+  Member m = sampleMember("X1");
+  for (int i = 1; i <= 1000; ++i) {
+    StoreWrite w;
+    w.memberId = "X1";
+    w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+    w.idempotencyKey = "key-" + std::to_string(i);
+    w.requestFingerprint = "fp";
+    w.nowMs = 1767225600000 + i * 10;
+    w.render = [](const WriteOutcome&) { return StoredResponse{200, "b", "\"1\"", ""}; };
+    ASSERT_TRUE(store.apply(w).isOk());
+  }
+  auto c = *pg::PgConn::connect(h.uri, "");
+  auto left = c->run("SELECT count(*) FROM idempotency");
+  ASSERT_TRUE(left.isOk());
+  EXPECT_LT(left->i64(0, 0), 10);  // the 1,000th write removed the expired ones
+}
+
 }  // namespace
 }  // namespace memberflow::contracts

@@ -61,6 +61,15 @@ Result<std::optional<StoredMember>> PgMemberStore::load(PgConn& c, const std::st
 Result<WriteOutcome> PgMemberStore::apply(const StoreWrite& w) {
   auto lease = pool_.acquire();
   if (!lease.isOk()) return lease.status();
+  // Expired idempotency keys are already ignored by lookups; every 1,000 writes of this process
+  // remove up to 1,000 of them so the table stays the size of the expiry window.
+  if (++writes_ % 1000 == 0) {
+    auto purged = (*lease)->exec("mf_idem_purge",
+                                 "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency"
+                                 " WHERE expires_at <= $1 LIMIT 1000)",
+                                 {n(w.nowMs)});
+    if (!purged.isOk()) return purged.status();
+  }
   for (int attempt = 1;; ++attempt) {
     auto out = applyOnce(**lease, w);
     if (out.isOk() || attempt >= kAttempts) return out;

@@ -10,6 +10,7 @@
 // relays share the work without overtaking each other within a member.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <thread>
 
@@ -47,6 +48,7 @@ class PgMemberStore final : public MemberStore {
   Result<std::optional<StoredMember>> load(PgConn& c, const std::string& memberId, bool forWrite);
   Options opts_;
   PgPool pool_;
+  std::atomic<uint64_t> writes_{0};
   std::jthread watcher_;
 };
 
