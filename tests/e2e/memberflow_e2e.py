@@ -52,7 +52,7 @@ class Pipeline:
             "sync": {"visibility_ms": 2000, "backoff_base_ms": 50, "backoff_cap_ms": 500},
             "bus": {"visibility_ms": 2000},
             "lake": {"flush_ms": 200, "visibility_ms": 2000},
-            "log": {"level": "info"},
+            "log": {"level": os.environ.get("MF_TEST_LOG", "info")},
         }
         for section, values in overrides.items():
             cfg.setdefault(section, {}).update(values)
