@@ -29,17 +29,7 @@ def test_every_stage_a_process_against_aws():
                             "pattern": {"detail-type": ["member.deleted"]}}]}
         with open(f"{tmp}/rules.json", "w") as f:
             json.dump(rules, f)
-        # Visibility timeouts as deployed (30 s), not the 2 s the crash tests use to recover
-        # quickly. With 2 s and six processes on two cores, receive loops outlive the visibility
-        # timeout, and a member's later change or event sometimes arrived before earlier ones
-        # (sync applied it and the earlier ones were stale: 3 runs of 7; with only sync at 30 s,
-        # the lake wrote an event into an earlier object: 2 of 2); none in 3 runs with every
-        # visibility timeout at 30 s. The cause is not established yet
-        # (moto's FIFO handling of expired in-flight messages, or ours): an open item of issue 5's
-        # follow-up, written up in the session note. This test injects no failures.
-        p = AwsPipeline(tmp, tag, ENDPOINT, bus={"rules_file": f"{tmp}/rules.json", "visibility_ms": 30000},
-                        sync={"visibility_ms": 30000, "backoff_base_ms": 50, "backoff_cap_ms": 500},
-                        lake={"flush_ms": 200, "visibility_ms": 30000})
+        p = AwsPipeline(tmp, tag, ENDPOINT, bus={"rules_file": f"{tmp}/rules.json"})
         try:
             gen = p.cli("generate", "--seed", "31", "--count", "1200", "--members", "120").stdout
             lines = gen.splitlines()
