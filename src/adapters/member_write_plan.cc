@@ -17,6 +17,38 @@ Result<Member> memberFromStoredBody(const std::string& body) {
   return m;
 }
 
+Result<Member> memberOfRow(const std::string& memberId, const std::optional<std::string>& body) {
+  if (body && !body->empty()) return memberFromStoredBody(*body);
+  Member m;
+  m.memberId = memberId;
+  return m;
+}
+
+Result<ListPosition> listPosition(int64_t sinceMs, const std::string& cursor) {
+  if (cursor.empty()) return ListPosition{sinceMs - 1, ""};
+  auto raw = crypto::base64UrlDecode(cursor);
+  auto colon = raw ? raw->find(':') : std::string::npos;
+  if (!raw || colon == std::string::npos) return Status::invalidArgument("malformed cursor");
+  try {
+    return ListPosition{std::stoll(raw->substr(0, colon)), raw->substr(colon + 1)};
+  } catch (...) {
+    return Status::invalidArgument("malformed cursor");
+  }
+}
+
+std::string listCursor(const StoredMember& last) {
+  return crypto::base64UrlEncode(std::to_string(last.updatedAtMs) + ":" + last.member.memberId);
+}
+
+void readHistoryJson(HistoryEntry& h, const std::string& changedFields, const std::string& lineage) {
+  if (auto f = parseJson(changedFields); f.isOk() && f->is_array()) {
+    for (const auto& v : f->get_array()) {
+      if (v.is_string()) h.changedFields.emplace_back(v.get_string());
+    }
+  }
+  if (auto l = parseJson(lineage); l.isOk() && l->is_object()) h.lineage = l->get_object();
+}
+
 WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& cur) {
   WritePlan p;
   WriteOutcome& out = p.outcome;

@@ -34,5 +34,19 @@ WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& curr
 
 // A stored member body back into a Member (Internal when the stored row is corrupt).
 Result<Member> memberFromStoredBody(const std::string& body);
+// A member row's member: parsed from its body, or only its id for a tombstone (no body).
+Result<Member> memberOfRow(const std::string& memberId, const std::optional<std::string>& body);
+
+// listUpdated paging: the position after which a page starts (sinceMs - 1 and "" without a
+// cursor; InvalidArgument for a malformed one), and the cursor that follows a page's last row.
+struct ListPosition {
+  int64_t afterUpdatedAtMs;
+  std::string afterMemberId;
+};
+Result<ListPosition> listPosition(int64_t sinceMs, const std::string& cursor);
+std::string listCursor(const StoredMember& last);
+
+// A history row's JSON columns into the entry.
+void readHistoryJson(HistoryEntry& h, const std::string& changedFields, const std::string& lineage);
 
 }  // namespace memberflow

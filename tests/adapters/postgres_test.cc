@@ -29,6 +29,15 @@ class PgEnvironment : public ::testing::Environment {
 };
 const auto* kEnv = ::testing::AddGlobalTestEnvironment(new PgEnvironment);
 
+// The server URI split the way deployments hold it: the URI without a password, and the
+// password apart (the Secrets port's job).
+std::pair<std::string, std::string> withoutPassword() {
+  std::string uri = *server();
+  std::string password = uri.substr(uri.find("://") + 3);
+  password = password.substr(password.find(':') + 1, password.find('@') - password.find(':') - 1);
+  return {"postgresql://memberflow@" + uri.substr(uri.find('@') + 1), password};
+}
+
 // A fresh schema, and the server URI with that schema as the search path.
 std::string freshSchema() {
   std::string schema = "t" + std::to_string(std::random_device{}() % 1000000000);
@@ -95,16 +104,13 @@ TEST(PgMigrations, RunTwiceAndFromTwoProcessesAtOnceAndRefuseEditedHistory) {
 
 TEST(PgPool, AWrongPasswordIsUnavailableAndNamesNoSecret) {
   if (!server()) GTEST_SKIP();
-  std::string uri = *server();
   // The URI's password is replaced by the one given apart (as the Secrets port would).
-  std::string noPassword = "postgresql://memberflow@" + uri.substr(uri.find('@') + 1);
+  auto [noPassword, password] = withoutPassword();
   pg::PgPool pool({noPassword, "not-the-password", 2, std::chrono::milliseconds(2000)});
   auto l = pool.acquire();
   ASSERT_FALSE(l.isOk());
   EXPECT_CODE(l.status(), kUnavailable);
   EXPECT_EQ(l.status().message().find("not-the-password"), std::string::npos);
-  std::string password = uri.substr(uri.find("://") + 3);
-  password = password.substr(password.find(':') + 1, password.find('@') - password.find(':') - 1);
   pg::PgPool good({noPassword, password, 2, std::chrono::milliseconds(2000)});
   auto ok = good.acquire();
   ASSERT_TRUE(ok.isOk()) << ok.status().toString();
@@ -115,10 +121,7 @@ TEST(PgPool, TlsVerifiedAgainstTheServerCertificate) {
   if (!server()) GTEST_SKIP();
   const char* ca = std::getenv("MEMBERFLOW_TEST_POSTGRES_CA");
   ASSERT_TRUE(ca && *ca) << "MEMBERFLOW_TEST_POSTGRES_CA (scripts/test sets it) names the server's certificate";
-  std::string uri = *server();
-  std::string password = uri.substr(uri.find("://") + 3);
-  password = password.substr(password.find(':') + 1, password.find('@') - password.find(':') - 1);
-  std::string base = "postgresql://memberflow@" + uri.substr(uri.find('@') + 1);
+  auto [base, password] = withoutPassword();
   pg::PgPool tls({base + "?sslmode=verify-full&sslrootcert=" + ca, password, 1, std::chrono::milliseconds(3000)});
   auto l = tls.acquire();
   ASSERT_TRUE(l.isOk()) << l.status().toString();

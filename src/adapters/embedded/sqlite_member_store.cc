@@ -44,13 +44,7 @@ Result<std::optional<StoredMember>> SqliteMemberStore::load(const std::string& m
   s.updatedAtMs = sel->i64(3);
   s.deleted = sel->i64(4) != 0;
   sel->reset();
-  if (!body.empty()) {
-    auto m = memberFromStoredBody(body);
-    if (!m.isOk()) return m.status();
-    s.member = std::move(m).value();
-  } else {
-    s.member.memberId = memberId;
-  }
+  MF_ASSIGN_OR_RETURN(s.member, memberOfRow(memberId, body));
   return std::optional<StoredMember>{std::move(s)};
 }
 
@@ -213,12 +207,7 @@ Result<std::vector<HistoryEntry>> SqliteMemberStore::history(const std::string& 
     h.eventId = sel->str(2);
     h.messageId = sel->str(3);
     h.sourceSequence = sel->i64(4);
-    if (auto f = parseJson(sel->str(5)); f.isOk() && f->is_array()) {
-      for (const auto& v : f->get_array()) {
-        if (v.is_string()) h.changedFields.emplace_back(v.get_string());
-      }
-    }
-    if (auto l = parseJson(sel->str(6)); l.isOk() && l->is_object()) h.lineage = l->get_object();
+    readHistoryJson(h, sel->str(5), sel->str(6));
     h.appliedAtMs = sel->i64(7);
     out.push_back(std::move(h));
   }
@@ -232,26 +221,14 @@ Result<std::vector<HistoryEntry>> SqliteMemberStore::history(const std::string& 
 
 Result<MemberPage> SqliteMemberStore::listUpdated(int64_t sinceMs, const std::string& cursor,
                                                   size_t limit) {
-  int64_t afterTs = sinceMs;
-  std::string afterId;
-  bool hasCursor = !cursor.empty();
-  if (hasCursor) {
-    auto raw = crypto::base64UrlDecode(cursor);
-    auto colon = raw ? raw->find(':') : std::string::npos;
-    if (!raw || colon == std::string::npos) return Status::invalidArgument("malformed cursor");
-    try {
-      afterTs = std::stoll(raw->substr(0, colon));
-    } catch (...) {
-      return Status::invalidArgument("malformed cursor");
-    }
-    afterId = raw->substr(colon + 1);
-  }
+  auto after = listPosition(sinceMs, cursor);
+  if (!after.isOk()) return after.status();
   std::lock_guard lock(mu_);
   MF_PREPARE(sel, *db_,
              "SELECT member_id, body, version, source_sequence, updated_at FROM members"
              " WHERE deleted = 0 AND updated_at >= ?1 AND (updated_at > ?2 OR"
              " (updated_at = ?2 AND member_id > ?3)) ORDER BY updated_at, member_id LIMIT ?4");
-  sel->bind(1, sinceMs).bind(2, hasCursor ? afterTs : sinceMs - 1).bind(3, afterId)
+  sel->bind(1, sinceMs).bind(2, after->afterUpdatedAtMs).bind(3, after->afterMemberId)
       .bind(4, static_cast<int64_t>(limit + 1));
   MemberPage page;
   for (;;) {
@@ -260,8 +237,7 @@ Result<MemberPage> SqliteMemberStore::listUpdated(int64_t sinceMs, const std::st
     if (!*row) break;
     if (page.members.size() == limit) {
       const auto& last = page.members.back();
-      page.nextCursor = crypto::base64UrlEncode(std::to_string(last.updatedAtMs) + ":" +
-                                                last.member.memberId);
+      page.nextCursor = listCursor(last);
       sel->reset();
       break;
     }

@@ -17,7 +17,16 @@ std::string n(int64_t v) { return std::to_string(v); }
 // relay publishing a member's events does not hold up the member's next write.
 constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(1, hashtext($1))";
 
+constexpr const char* kDeleteOutbox = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])";
+
 constexpr int kAttempts = 5;  // a transaction that hit a serialization failure or a unique race
+
+// A bigint[] literal of outbox sequence numbers.
+std::string seqArray(const std::vector<int64_t>& seqs) {
+  std::string arr = "{";
+  for (size_t i = 0; i < seqs.size(); ++i) arr += (i ? "," : "") + n(seqs[i]);
+  return arr + "}";
+}
 
 // One element of a PostgreSQL text array literal, quoted and escaped.
 std::string arrayElement(const std::string& v) {
@@ -48,13 +57,7 @@ Result<std::optional<StoredMember>> PgMemberStore::load(PgConn& c, const std::st
   s.sourceSequence = r->i64(0, 2);
   s.updatedAtMs = r->i64(0, 3);
   s.deleted = r->boolean(0, 4);
-  if (!r->null(0, 0)) {
-    auto m = memberFromStoredBody(r->str(0, 0));
-    if (!m.isOk()) return m.status();
-    s.member = std::move(m).value();
-  } else {
-    s.member.memberId = memberId;
-  }
+  MF_ASSIGN_OR_RETURN(s.member, memberOfRow(memberId, r->null(0, 0) ? std::nullopt : std::optional(r->str(0, 0))));
   return std::optional<StoredMember>{std::move(s)};
 }
 
@@ -196,12 +199,7 @@ Result<std::vector<HistoryEntry>> PgMemberStore::history(const std::string& memb
     h.eventId = r->str(i, 2);
     h.messageId = r->str(i, 3);
     h.sourceSequence = r->i64(i, 4);
-    if (auto f = parseJson(r->str(i, 5)); f.isOk() && f->is_array()) {
-      for (const auto& v : f->get_array()) {
-        if (v.is_string()) h.changedFields.emplace_back(v.get_string());
-      }
-    }
-    if (auto l = parseJson(r->str(i, 6)); l.isOk() && l->is_object()) h.lineage = l->get_object();
+    readHistoryJson(h, r->str(i, 5), r->str(i, 6));
     h.appliedAtMs = r->i64(i, 7);
     out.push_back(std::move(h));
   }
@@ -214,32 +212,21 @@ Result<std::vector<HistoryEntry>> PgMemberStore::history(const std::string& memb
 }
 
 Result<MemberPage> PgMemberStore::listUpdated(int64_t sinceMs, const std::string& cursor, size_t limit) {
-  int64_t afterTs = sinceMs - 1;
-  std::string afterId;
-  if (!cursor.empty()) {
-    auto raw = crypto::base64UrlDecode(cursor);
-    auto colon = raw ? raw->find(':') : std::string::npos;
-    if (!raw || colon == std::string::npos) return Status::invalidArgument("malformed cursor");
-    try {
-      afterTs = std::stoll(raw->substr(0, colon));
-    } catch (...) {
-      return Status::invalidArgument("malformed cursor");
-    }
-    afterId = raw->substr(colon + 1);
-  }
+  auto after = listPosition(sinceMs, cursor);
+  if (!after.isOk()) return after.status();
   auto lease = pool_.acquire();
   if (!lease.isOk()) return lease.status();
   auto r = (*lease)->exec("mf_list",
                           "SELECT member_id, body::text, version, source_sequence, updated_at FROM members"
                           " WHERE NOT deleted AND updated_at >= $1 AND (updated_at, member_id) > ($2, $3)"
                           " ORDER BY updated_at, member_id LIMIT $4",
-                          {n(sinceMs), n(afterTs), afterId, n(static_cast<int64_t>(limit + 1))});
+                          {n(sinceMs), n(after->afterUpdatedAtMs), after->afterMemberId, n(static_cast<int64_t>(limit + 1))});
   if (!r.isOk()) return r.status();
   MemberPage page;
   for (int i = 0; i < r->rows(); ++i) {
     if (page.members.size() == limit) {
       const auto& last = page.members.back();
-      page.nextCursor = crypto::base64UrlEncode(std::to_string(last.updatedAtMs) + ":" + last.member.memberId);
+      page.nextCursor = listCursor(last);
       break;
     }
     StoredMember s;
@@ -278,12 +265,9 @@ Result<int64_t> PgMemberStore::outboxCount() {
 
 Status PgMemberStore::deleteOutbox(const std::vector<int64_t>& seqs) {
   if (seqs.empty()) return Status::ok();
-  std::string arr = "{";
-  for (size_t i = 0; i < seqs.size(); ++i) arr += (i ? "," : "") + n(seqs[i]);
-  arr += "}";
   auto lease = pool_.acquire();
   if (!lease.isOk()) return lease.status();
-  return (*lease)->exec("mf_outbox_delete", "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", {arr}).status();
+  return (*lease)->exec("mf_outbox_delete", kDeleteOutbox, {seqArray(seqs)}).status();
 }
 
 // The claim is an open transaction holding the rows (FOR UPDATE SKIP LOCKED) and the members'
@@ -296,10 +280,9 @@ Result<std::unique_ptr<OutboxClaim>> PgMemberStore::claimOutbox(size_t limit) {
     ~Claim() override { tx.reset(); }  // rolls back when not done
     Status done() override {
       if (!entries.empty()) {
-        std::string arr = "{";
-        for (size_t i = 0; i < entries.size(); ++i) arr += (i ? "," : "") + n(entries[i].seq);
-        arr += "}";
-        auto r = lease->exec("mf_outbox_delete", "DELETE FROM outbox WHERE seq = ANY($1::bigint[])", {arr});
+        std::vector<int64_t> seqs;
+        for (const auto& e : entries) seqs.push_back(e.seq);
+        auto r = lease->exec("mf_outbox_delete", kDeleteOutbox, {seqArray(seqs)});
         if (!r.isOk()) return r.status();
       }
       return tx->commit();
