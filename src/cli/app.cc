@@ -55,18 +55,27 @@ namespace {
 
 // The PostgreSQL schema at the version this build needs: migrated here when asked to,
 // otherwise refused with the command that migrates it.
+// A schema newer than this build is accepted: migrations keep the previous release working (see
+// migrations.cc), so the old tasks of a rolling deployment still start after the new ones
+// migrated.
 Status checkSchema(postgres::PgPool& pool, bool migrate) {
   auto lease = pool.acquire();
   if (!lease.isOk()) return lease.status();
+  auto v = postgres::schemaVersion(**lease);
+  if (!v.isOk()) return v.status();
+  int known = postgres::migrations().back().version;
+  if (*v > known) {
+    log::warn("postgres schema is newer than this build, running on it",
+              {"store", {}, {}, {}, "schema_newer", std::to_string(*v) + ">" + std::to_string(known)});
+    return Status::ok();
+  }
   if (migrate) {
     auto r = postgres::migrate(**lease);
     if (!r.isOk()) return r.status();
     for (int v : r->applied) log::info("postgres migration applied", {"store", {}, {}, {}, "migrated", std::to_string(v)});
     return Status::ok();
   }
-  auto v = postgres::schemaVersion(**lease);
-  if (!v.isOk()) return v.status();
-  if (*v != postgres::migrations().back().version) {
+  if (*v != known) {
     return Status::failedPrecondition("postgres: schema version " + std::to_string(*v) + ", this build needs " +
                                       std::to_string(postgres::migrations().back().version) +
                                       ": run `memberflow db migrate` (or set postgres.migrate_on_start = 1)");

@@ -102,6 +102,37 @@ TEST(PgMigrations, RunTwiceAndFromTwoProcessesAtOnceAndRefuseEditedHistory) {
   EXPECT_CODE(pg::migrate(*c).status(), kInternal);
 }
 
+TEST(PgConn, APipelineReturnsEveryResultOrItsFirstFailureAndSkipsTheRest) {
+  if (!server()) GTEST_SKIP();
+  std::string uri = freshSchema();
+  auto c = *pg::PgConn::connect(uri, "");
+  ASSERT_TRUE(pg::migrate(*c).isOk());
+  ASSERT_TRUE(c->run("CREATE TABLE t (v integer)").isOk());
+  auto ok = c->pipeline({{nullptr, "BEGIN", {}},
+                         {"t_ins", "INSERT INTO t VALUES($1::integer)", {"1"}},
+                         {"t_count", "SELECT count(*) FROM t", {}},
+                         {nullptr, "COMMIT", {}}});
+  ASSERT_TRUE(ok.isOk()) << ok.status().toString();
+  ASSERT_EQ(ok->size(), 4u);
+  EXPECT_EQ((*ok)[2].i64(0, 0), 1);
+  // A failing statement: its error comes back and nothing after it runs (the insert of 3).
+  auto bad = c->pipeline({{nullptr, "BEGIN", {}},
+                          {"t_ins", "INSERT INTO t VALUES($1::integer)", {"2"}},
+                          {"t_bad", "SELECT 1 / $1::integer", {"0"}},
+                          {"t_ins", "INSERT INTO t VALUES($1::integer)", {"3"}},
+                          {nullptr, "COMMIT", {}}});
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().message().find("22012"), std::string::npos) << bad.status().toString();
+  ASSERT_TRUE(c->run("ROLLBACK").isOk());
+  auto n = c->exec("t_count", "SELECT count(*) FROM t");
+  ASSERT_TRUE(n.isOk()) << n.status().toString();  // prepared in the pipeline, usable after it
+  EXPECT_EQ(n->i64(0, 0), 1);
+  // The write's version guard fails its transaction as a retryable serialization failure.
+  auto guard = c->exec("t_guard", "SELECT memberflow_expect_one($1::bigint)", {"0"});
+  EXPECT_TRUE(pg::isRetryable(guard.status())) << guard.status().toString();
+  EXPECT_TRUE(c->exec("t_guard", "SELECT memberflow_expect_one($1::bigint)", {"1"}).isOk());
+}
+
 TEST(PgPool, AWrongPasswordIsUnavailableAndNamesNoSecret) {
   if (!server()) GTEST_SKIP();
   // The URI's password is replaced by the one given apart (as the Secrets port would).

@@ -13,7 +13,9 @@ constexpr const char* kUnlock = "SELECT pg_advisory_unlock(7307217656434566)";
 
 }  // namespace
 
-// Released migrations are never edited: a change is a new migration.
+// Released migrations are never edited: a change is a new migration. A migration keeps the
+// previous release working on the new schema (new tables, columns with defaults, functions;
+// a removal waits until no release uses the object), because a rolling deployment runs both.
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "member store: members, history, outbox, idempotency", R"sql(
@@ -59,6 +61,19 @@ CREATE TABLE idempotency (
   expires_at  bigint NOT NULL
 );
 CREATE INDEX idempotency_expiry ON idempotency (expires_at);
+)sql"},
+      {2, "memberflow_expect_one: a write's version guard fails its transaction", R"sql(
+-- The member write sends its statements in one pipeline, COMMIT included, so a version guard
+-- that matched no row must fail the transaction itself: as a serialization failure, which
+-- the store runs again.
+CREATE FUNCTION memberflow_expect_one(n bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  IF n <> 1 THEN
+    RAISE EXCEPTION 'member changed under the lock' USING ERRCODE = 'serialization_failure';
+  END IF;
+  RETURN n;
+END
+$$;
 )sql"},
   };
   return all;

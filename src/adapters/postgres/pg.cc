@@ -129,6 +129,61 @@ Result<PgResult> PgConn::run(const std::string& sql) {
   return fromResult(c_, r);
 }
 
+Result<std::vector<PgResult>> PgConn::pipeline(const std::vector<Stmt>& stmts) {
+  if (PQenterPipelineMode(c_) != 1) return fromResult(c_, nullptr);
+  struct Exit {
+    PGconn* c;
+    ~Exit() { PQexitPipelineMode(c); }
+  } exitMode{c_};
+  // What was sent, in order: a prepare (result not returned) or a statement.
+  std::vector<std::pair<bool, const char*>> sent;
+  bool ok = true;
+  for (const auto& st : stmts) {
+    if (st.name && !prepared_.count(st.name)) {
+      ok = ok && PQsendPrepare(c_, st.name, st.sql, 0, nullptr) == 1;
+      sent.emplace_back(true, st.name);
+    }
+    std::vector<const char*> values;
+    values.reserve(st.params.size());
+    for (const auto& p : st.params) values.push_back(p ? p->c_str() : nullptr);
+    int n = static_cast<int>(values.size());
+    ok = ok && (st.name ? PQsendQueryPrepared(c_, st.name, n, values.data(), nullptr, nullptr, 0)
+                        : PQsendQueryParams(c_, st.sql, n, nullptr, values.data(), nullptr, nullptr, 0)) == 1;
+    sent.emplace_back(false, nullptr);
+  }
+  if (!ok || PQpipelineSync(c_) != 1) return fromResult(c_, nullptr);  // the connection is gone
+  std::vector<PgResult> out;
+  Status first = Status::ok();
+  for (const auto& [isPrepare, name] : sent) {
+    PGresult* r = PQgetResult(c_);
+    PgResult held(r);
+    while (PGresult* extra = PQgetResult(c_)) PQclear(extra);  // each command ends with a null
+    int st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    bool good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!good && first.isOk()) {
+      first = st == PGRES_PIPELINE_ABORTED ? Status::unavailable("postgres: pipeline aborted") : fromResult(c_, r);
+    }
+    if (isPrepare) {
+      if (good) prepared_.insert(name);
+    } else {
+      out.push_back(std::move(held));
+    }
+  }
+  // The pipeline's sync result.
+  for (int nulls = 0; nulls < 2;) {
+    PGresult* r = PQgetResult(c_);
+    if (!r) {
+      ++nulls;
+      continue;
+    }
+    bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync) break;
+  }
+  if (!first.isOk()) return first;
+  return out;
+}
+
 PgPool::~PgPool() {
   std::lock_guard lock(mu_);
   idle_.clear();

@@ -61,6 +61,16 @@ class PgConn {
   Result<PgResult> exec(const char* name, const char* sql, const std::vector<Param>& params = {});
   // Runs SQL without parameters (several statements allowed).
   Result<PgResult> run(const std::string& sql);
+  // One statement of a pipeline: prepared under `name` on first use, or (name == nullptr) sent
+  // unprepared, as BEGIN and COMMIT are.
+  struct Stmt {
+    const char* name;
+    const char* sql;
+    std::vector<Param> params;
+  };
+  // Sends the statements in one pipeline (one round trip) and returns their results in order.
+  // The first failure is returned instead; the server skips every statement after it.
+  Result<std::vector<PgResult>> pipeline(const std::vector<Stmt>& stmts);
   bool broken() const;
   // LISTEN support: the socket to wait on, and the notification payloads that have arrived
   // (Unavailable when the connection is gone).
@@ -120,6 +130,9 @@ class PgTransaction {
   ~PgTransaction();
   Status begin();
   Status commit();
+  // For a BEGIN and COMMIT sent in a pipeline: the transaction is open / has ended.
+  void opened() { open_ = true; }
+  void ended() { open_ = false; }
 
  private:
   PgConn& c_;

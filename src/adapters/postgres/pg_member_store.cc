@@ -39,26 +39,28 @@ std::string arrayElement(const std::string& v) {
   return out;
 }
 
+constexpr const char* kLoad =
+    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id = $1";
+constexpr const char* kLoadForUpdate =
+    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id = $1 FOR UPDATE";
+
+Result<std::optional<StoredMember>> storedOfRow(const std::string& memberId, const PgResult& r) {
+  if (r.rows() == 0) return std::optional<StoredMember>{};
+  StoredMember s;
+  s.version = r.i64(0, 1);
+  s.sourceSequence = r.i64(0, 2);
+  s.updatedAtMs = r.i64(0, 3);
+  s.deleted = r.boolean(0, 4);
+  MF_ASSIGN_OR_RETURN(s.member, memberOfRow(memberId, r.null(0, 0) ? std::nullopt : std::optional(r.str(0, 0))));
+  return std::optional<StoredMember>{std::move(s)};
+}
+
 }  // namespace
 
-Result<std::optional<StoredMember>> PgMemberStore::load(PgConn& c, const std::string& memberId, bool forWrite) {
-  auto r = forWrite ? c.exec("mf_load_w",
-                             "SELECT body::text, version, source_sequence, updated_at, deleted FROM members"
-                             " WHERE member_id = $1 FOR UPDATE",
-                             {memberId})
-                    : c.exec("mf_load",
-                             "SELECT body::text, version, source_sequence, updated_at, deleted FROM members"
-                             " WHERE member_id = $1",
-                             {memberId});
+Result<std::optional<StoredMember>> PgMemberStore::load(PgConn& c, const std::string& memberId) {
+  auto r = c.exec("mf_load", kLoad, {memberId});
   if (!r.isOk()) return r.status();
-  if (r->rows() == 0) return std::optional<StoredMember>{};
-  StoredMember s;
-  s.version = r->i64(0, 1);
-  s.sourceSequence = r->i64(0, 2);
-  s.updatedAtMs = r->i64(0, 3);
-  s.deleted = r->boolean(0, 4);
-  MF_ASSIGN_OR_RETURN(s.member, memberOfRow(memberId, r->null(0, 0) ? std::nullopt : std::optional(r->str(0, 0))));
-  return std::optional<StoredMember>{std::move(s)};
+  return storedOfRow(memberId, *r);
 }
 
 Result<WriteOutcome> PgMemberStore::apply(const StoreWrite& w) {
@@ -81,103 +83,108 @@ Result<WriteOutcome> PgMemberStore::apply(const StoreWrite& w) {
   }
 }
 
+// Two round trips per write, whatever it does: the first pipeline opens the transaction, takes
+// the member's writer lock and reads the idempotency record and the row under it; the plan is
+// made in C++ (planWrite, shared with the embedded store); the second pipeline sends its
+// statements and COMMIT together. The writer lock serialises the writers of a member, so what
+// was read is what the plan changes; the upsert's version guard checks it once more in SQL and
+// fails the whole transaction (memberflow_expect_one) if it does not hold.
 Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
   PgTransaction tx(c);
-  MF_RETURN_IF_ERROR(tx.begin());
-  if (auto l = c.exec("mf_writer_lock", kWriterLock, {w.memberId}); !l.isOk()) return l.status();
+  std::vector<PgConn::Stmt> first;
+  first.push_back({nullptr, "BEGIN", {}});
+  first.push_back({"mf_writer_lock", kWriterLock, {w.memberId}});
+  first.push_back({"mf_load_w", kLoadForUpdate, {w.memberId}});
+  if (w.idempotencyKey) {
+    first.push_back({"mf_idem_get",
+                     "SELECT fingerprint, status, body, etag, location FROM idempotency"
+                     " WHERE key = $1 AND expires_at > $2",
+                     {*w.idempotencyKey, n(w.nowMs)}});
+  }
+  tx.opened();  // rolled back if anything below fails
+  auto read = c.pipeline(first);
+  if (!read.isOk()) return read.status();
 
   WriteOutcome out;
-  if (w.idempotencyKey) {
-    auto r = c.exec("mf_idem_get",
-                    "SELECT fingerprint, status, body, etag, location FROM idempotency"
-                    " WHERE key = $1 AND expires_at > $2",
-                    {*w.idempotencyKey, n(w.nowMs)});
-    if (!r.isOk()) return r.status();
-    if (r->rows() > 0) {
-      out.replay = {static_cast<int>(r->i64(0, 1)), r->str(0, 2), r->str(0, 3), r->str(0, 4)};
-      out.result = r->str(0, 0) == w.requestFingerprint ? WriteResult::kReplayed : WriteResult::kKeyReused;
-      MF_RETURN_IF_ERROR(tx.commit());
-      return out;
-    }
+  if (w.idempotencyKey && (*read)[3].rows() > 0) {
+    const PgResult& r = (*read)[3];
+    out.replay = {static_cast<int>(r.i64(0, 1)), r.str(0, 2), r.str(0, 3), r.str(0, 4)};
+    out.result = r.str(0, 0) == w.requestFingerprint ? WriteResult::kReplayed : WriteResult::kKeyReused;
+    MF_RETURN_IF_ERROR(tx.commit());
+    return out;
   }
-
-  auto cur = load(c, w.memberId, true);
+  auto cur = storedOfRow(w.memberId, (*read)[2]);
   if (!cur.isOk()) return cur.status();
   WritePlan plan = planWrite(w, *cur);
+
+  std::vector<PgConn::Stmt> second;
   switch (plan.action) {
     case WritePlan::Action::kNothing:
       break;
-    case WritePlan::Action::kGuardUnknown: {
-      auto r = c.exec("mf_guard",
-                      "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
-                      " VALUES($1, NULL, 0, $2, $3, true) ON CONFLICT (member_id) DO UPDATE SET"
-                      " source_sequence = greatest(members.source_sequence, EXCLUDED.source_sequence)",
-                      {w.memberId, n(plan.next.sourceSequence), n(plan.next.updatedAtMs)});
-      if (!r.isOk()) return r.status();
+    case WritePlan::Action::kGuardUnknown:
+      second.push_back({"mf_guard",
+                        "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
+                        " VALUES($1, NULL, 0, $2, $3, true) ON CONFLICT (member_id) DO UPDATE SET"
+                        " source_sequence = greatest(members.source_sequence, EXCLUDED.source_sequence)",
+                        {w.memberId, n(plan.next.sourceSequence), n(plan.next.updatedAtMs)}});
       break;
-    }
-    case WritePlan::Action::kSequenceOnly: {
-      auto r = c.exec("mf_seq", "UPDATE members SET source_sequence = $2 WHERE member_id = $1",
-                      {w.memberId, n(plan.next.sourceSequence)});
-      if (!r.isOk()) return r.status();
+    case WritePlan::Action::kSequenceOnly:
+      second.push_back({"mf_seq", "UPDATE members SET source_sequence = $2 WHERE member_id = $1",
+                        {w.memberId, n(plan.next.sourceSequence)}});
       break;
-    }
     case WritePlan::Action::kWrite: {
       const StoredMember& next = plan.next;
-      // The version guard repeats, in SQL, what the lock already ensures: the row is still the
-      // one the plan was made from.
-      auto up = c.exec(
-          "mf_upsert",
-          "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
-          " VALUES($1, $2::jsonb, $3, $4, $5, $6) ON CONFLICT (member_id) DO UPDATE SET body = EXCLUDED.body,"
-          " version = EXCLUDED.version, source_sequence = EXCLUDED.source_sequence,"
-          " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted"
-          " WHERE members.version = EXCLUDED.version - 1",
-          {w.memberId, next.deleted ? Param{} : Param{plan.body}, n(next.version), n(next.sourceSequence),
-           n(next.updatedAtMs), next.deleted ? "true" : "false"});
-      if (!up.isOk()) return up.status();
-      if (up->affected() != 1) return Status::unavailable("retry: postgres: member changed under the lock");
-      auto h = c.exec("mf_history",
-                      "INSERT INTO history(member_id, version, op, event_id, message_id, source_sequence,"
-                      " changed_fields, lineage, applied_at) VALUES($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)",
-                      {w.memberId, n(next.version), plan.event.type.substr(7), plan.event.id, w.messageId,
-                       n(next.sourceSequence), plan.changedFieldsJson, json::serialize(w.lineage), n(w.nowMs)});
-      if (!h.isOk()) return h.status();
-      auto o = c.exec("mf_outbox",
-                      "INSERT INTO outbox(event_id, member_id, event, created_at) VALUES($1, $2, $3, $4)",
-                      {plan.event.id, w.memberId, plan.eventJson, n(w.nowMs)});
-      if (!o.isOk()) return o.status();
+      // Member row, history and outbox in one statement: history and outbox rows exist only if
+      // the guarded upsert wrote the row.
+      second.push_back(
+          {"mf_write",
+           "WITH up AS (INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
+           " VALUES($1, $2::jsonb, $3, $4, $5, $6) ON CONFLICT (member_id) DO UPDATE SET body = EXCLUDED.body,"
+           " version = EXCLUDED.version, source_sequence = EXCLUDED.source_sequence,"
+           " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted"
+           " WHERE members.version = EXCLUDED.version - 1 RETURNING member_id),"
+           " h AS (INSERT INTO history(member_id, version, op, event_id, message_id, source_sequence,"
+           " changed_fields, lineage, applied_at) SELECT member_id, $3::bigint, $7::text, $8::text, $9::text, $4::bigint, $10::jsonb, $11::jsonb,"
+           " $12::bigint FROM up),"
+           " o AS (INSERT INTO outbox(event_id, member_id, event, created_at) SELECT $8::text, member_id, $13::text, $12::bigint"
+           " FROM up)"
+           " SELECT memberflow_expect_one(count(*)) FROM up",
+           {w.memberId, next.deleted ? Param{} : Param{plan.body}, n(next.version), n(next.sourceSequence),
+            n(next.updatedAtMs), next.deleted ? "true" : "false", plan.event.type.substr(7), plan.event.id,
+            w.messageId, plan.changedFieldsJson, json::serialize(w.lineage), n(w.nowMs), plan.eventJson}});
       break;
     }
   }
   if (plan.action != WritePlan::Action::kNothing) {
     // Delivered to every listener when (and only if) the transaction commits: caches drop it.
-    auto nt = c.exec("mf_notify", "SELECT pg_notify('memberflow_member', $1)", {w.memberId});
-    if (!nt.isOk()) return nt.status();
+    second.push_back({"mf_notify", "SELECT pg_notify('memberflow_member', $1)", {w.memberId}});
   }
   out = std::move(plan.outcome);
   if (w.idempotencyKey && w.render) {
     StoredResponse resp = w.render(out);
     // Only responses of writes that took effect are replayed (as in the embedded store).
     if (resp.status >= 200 && resp.status < 400) {
-      auto r = c.exec("mf_idem_put",
-                      "INSERT INTO idempotency(key, fingerprint, status, body, etag, location, expires_at)"
-                      " VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO UPDATE SET"
-                      " fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,"
-                      " etag = EXCLUDED.etag, location = EXCLUDED.location, expires_at = EXCLUDED.expires_at",
-                      {*w.idempotencyKey, w.requestFingerprint, std::to_string(resp.status), resp.body, resp.etag,
-                       resp.location, n(w.nowMs + opts_.idempotencyTtlMs)});
-      if (!r.isOk()) return r.status();
+      second.push_back({"mf_idem_put",
+                        "INSERT INTO idempotency(key, fingerprint, status, body, etag, location, expires_at)"
+                        " VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO UPDATE SET"
+                        " fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,"
+                        " etag = EXCLUDED.etag, location = EXCLUDED.location, expires_at = EXCLUDED.expires_at",
+                        {*w.idempotencyKey, w.requestFingerprint, std::to_string(resp.status), resp.body, resp.etag,
+                         resp.location, n(w.nowMs + opts_.idempotencyTtlMs)}});
     }
   }
-  MF_RETURN_IF_ERROR(tx.commit());
+  second.push_back({nullptr, "COMMIT", {}});
+  auto wrote = c.pipeline(second);
+  if (!wrote.isOk()) return wrote.status();  // the transaction failed: tx rolls it back
+  tx.ended();
+  if (wrote->back().commandTag() == "ROLLBACK") return Status::unavailable("postgres: the transaction was rolled back");
   return out;
 }
 
 Result<StoredMember> PgMemberStore::get(const std::string& memberId) {
   auto lease = pool_.acquire();
   if (!lease.isOk()) return lease.status();
-  auto m = load(**lease, memberId, false);
+  auto m = load(**lease, memberId);
   if (!m.isOk()) return m.status();
   if (!*m) return Status::notFound("member not found");
   return std::move(**m);
@@ -204,7 +211,7 @@ Result<std::vector<HistoryEntry>> PgMemberStore::history(const std::string& memb
     out.push_back(std::move(h));
   }
   if (out.empty()) {
-    auto m = load(**lease, memberId, false);
+    auto m = load(**lease, memberId);
     if (!m.isOk()) return m.status();
     if (!*m) return Status::notFound("member not found");
   }

@@ -45,7 +45,7 @@ class PgMemberStore final : public MemberStore {
 
  private:
   Result<WriteOutcome> applyOnce(PgConn& c, const StoreWrite& w);
-  Result<std::optional<StoredMember>> load(PgConn& c, const std::string& memberId, bool forWrite);
+  Result<std::optional<StoredMember>> load(PgConn& c, const std::string& memberId);
   Options opts_;
   PgPool pool_;
   std::atomic<uint64_t> writes_{0};
