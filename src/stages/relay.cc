@@ -38,8 +38,10 @@ Result<size_t> RelayStage::pumpOnce() {
 void RelayStage::run(std::stop_token stop) {
   log::info("stage started", {kStage});
   int failures = 0;
+  uint64_t published = 0;
   while (!stop.stop_requested()) {
     auto n = pumpOnce();
+    if (n.isOk()) published += *n;
     int64_t pauseMs = 0;
     if (!n.isOk()) {
       ++failures;
@@ -55,7 +57,7 @@ void RelayStage::run(std::stop_token stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(pauseMs, 20)));
     }
   }
-  log::info("stage stopped", {kStage});
+  log::info("stage stopped", {kStage, {}, {}, {}, "published", std::to_string(published)});
 }
 
 }  // namespace memberflow

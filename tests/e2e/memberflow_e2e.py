@@ -163,8 +163,10 @@ class AwsPipeline(Pipeline):
     def __init__(self, tmp, tag, endpoint, **kw):
         self.endpoint = endpoint
         self.bucket = f"memberflow-{tag}"
-        super().__init__(tmp, adapters={"queue": "sqs", "topic": "sns", "event_bus": "eventbridge",
-                                        "object_store": "s3", "ledger": "dynamodb"},
+        adapters = {"queue": "sqs", "topic": "sns", "event_bus": "eventbridge", "object_store": "s3",
+                    "ledger": "dynamodb"}
+        adapters.update(kw.pop("adapters", {}))
+        super().__init__(tmp, adapters=adapters,
                          aws={"endpoint": endpoint, "bucket": self.bucket, "ledger_table": f"ledger-{tag}",
                               "name_prefix": f"mf-{tag}-"}, **kw)
 

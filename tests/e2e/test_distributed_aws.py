@@ -10,7 +10,10 @@ import uuid
 import boto3
 import pytest
 
-from memberflow_e2e import AwsPipeline, check_pipeline, wait_for
+import re
+import signal
+
+from memberflow_e2e import AwsPipeline, PgServer, check_pipeline, wait_for
 
 ENDPOINT = os.environ.get("MEMBERFLOW_TEST_AWS_ENDPOINT")
 if not ENDPOINT and not os.environ.get("MEMBERFLOW_SKIP_AWS"):
@@ -55,3 +58,47 @@ def test_every_stage_a_process_against_aws():
                 assert p.stop(proc) == 0
         finally:
             p.stop_all()
+
+
+def test_several_relay_processes_on_postgres():
+    """The member store on PostgreSQL with three relay processes sharing its outbox, one of them
+    killed mid-stream: every event published, in per-member order, and the survivors both
+    carried part of the load."""
+    if not os.environ.get("MEMBERFLOW_TEST_POSTGRES") and os.environ.get("MEMBERFLOW_SKIP_POSTGRES"):
+        pytest.skip("MEMBERFLOW_SKIP_POSTGRES is set")
+    tag = uuid.uuid4().hex[:8]
+    os.environ.update(AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="secret")
+    with tempfile.TemporaryDirectory(prefix="memberflow-relays-") as tmp:
+        server = PgServer(tmp)
+        schema = server.schema()
+        os.environ["MEMBERFLOW_SECRET_PG_PASSWORD"] = server.password
+        p = AwsPipeline(tmp, tag, ENDPOINT, adapters={"member_store": "postgres"},
+                        postgres={"conninfo": server.conninfo(schema), "password_secret": "pg-password",
+                                  "migrate_on_start": 1})
+        try:
+            gen = p.cli("generate", "--seed", "37", "--count", "1500", "--members", "150").stdout
+            lines = gen.splitlines()
+            p.cli("produce", "-", input=gen)
+            procs = [p.start("--stages", "api,sync")]
+            for stage in ("ingest", "route", "lake"):
+                procs.append(p.spawn("--stages", stage))
+            relays = [p.spawn("--stages", "relay") for _ in range(3)]
+            relay_logs = p.logs[-3:]
+            wait_for(lambda: int(server.psql("SELECT count(*) FROM history", schema)) > 300, 120,
+                     "writes under way")
+            relays[0].kill()  # its claim (an open transaction) ends with its connection
+            relays[0].wait()
+            wait_for(lambda: p.idle(len(lines)), 240, "the pipeline to drain")
+            check_pipeline(p, lines, len(lines))
+            for proc in procs + relays[1:]:
+                assert p.stop(proc) == 0
+            published = []
+            for log in relay_logs[1:]:
+                m = re.findall(r'"outcome":"published".*"reason":"(\d+)"', open(log).read())
+                assert m, f"no summary in {log}"
+                published.append(int(m[-1]))
+            assert all(n > 0 for n in published), published
+            assert int(server.psql("SELECT count(*) FROM outbox", schema)) == 0
+        finally:
+            p.stop_all()
+            server.remove()
