@@ -71,16 +71,34 @@ std::string base64UrlEncode(std::string_view bytes) {
   return s;
 }
 
+// Strict (RFC 7515 §2, RFC 4648 §3.5): the URL-safe alphabet only, no padding, no whitespace,
+// and the unused bits of the last character zero — so one value has one encoding.
 std::optional<std::string> base64UrlDecode(std::string_view text) {
-  std::string s(text);
-  for (char& c : s) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (c == '+' || c == '/' || c == '=') return std::nullopt;
+  auto sextet = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+  };
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = sextet(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
   }
-  if (s.size() % 4 == 1) return std::nullopt;
-  while (s.size() % 4 != 0) s.push_back('=');
-  return base64Decode(s);
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
 }
 
 std::string randomBytes(size_t n) {

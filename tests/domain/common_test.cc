@@ -33,6 +33,12 @@ TEST(Crypto, Base64AndSha256) {
   }
   EXPECT_EQ(crypto::base64Encode("foobar"), "Zm9vYmFy");
   EXPECT_FALSE(crypto::base64UrlDecode("a+b/"));
+  // Strict: one encoding per value (no padding, no whitespace, unused bits zero).
+  EXPECT_EQ(crypto::base64UrlDecode("Zg"), "f");
+  EXPECT_FALSE(crypto::base64UrlDecode("Zh"));
+  EXPECT_FALSE(crypto::base64UrlDecode("Zg=="));
+  EXPECT_FALSE(crypto::base64UrlDecode(" Zg"));
+  EXPECT_FALSE(crypto::base64UrlDecode("Zm9vY"));
 }
 
 TEST(Gzip, RoundTripsAndConcatenatedMembers) {
