@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "api/auth.h"
+#include "api/jwt.h"
 #include "domain/change_command.h"
 #include "domain/debezium.h"
 #include "domain/event_pattern.h"
@@ -61,10 +61,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #elif MEMBERFLOW_FUZZ_TARGET == 3
   (void)parseCommand(in, 20000);
 #elif MEMBERFLOW_FUZZ_TARGET == 4
-  static FixedClock clock;
-  static api::LocalSigningKey key(std::string(32, 'k'), clock);
-  auto claims = key.verify(in);
-  if (claims.isOk() && in.find('.') == std::string::npos) std::abort();
+  // The JWT verifier with an HMAC and an EC key (RFC 7515 A.1 and A.3), every algorithm on.
+  static const api::JwkSet keys = *api::JwkSet::parse(
+      R"({"keys":[{"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"},)"
+      R"({"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]})");
+  static const api::JwtPolicy policy = [] {
+    api::JwtPolicy p;
+    p.algorithms.insert("HS256");
+    return p;
+  }();
+  auto payload = api::verifyJws(in, keys, policy);
+  if (payload.isOk()) {
+    if (std::count(in.begin(), in.end(), '.') != 2) std::abort();
+    (void)api::checkJwtClaims(*payload, policy, 1300000000);
+  }
 #elif MEMBERFLOW_FUZZ_TARGET == 5
   static const json::value event = json::parse(
       R"({"source":"memberflow/member-api","type":"member.updated","data":{"member":{"memberId":"M1",)"

@@ -1,8 +1,8 @@
 // File: auth.h
-// Bearer-token authentication for the Member API. This is the foundation's minimal check:
-// compact JWS tokens signed HS256 with the embedded mode's local key (created on first start,
-// mode 0600), with exp/nbf/iss/aud and scopes checked. No endpoint is open by accident: the
-// API refuses to start without a verifier.
+// Bearer-token authentication for the Member API: the Authenticator interface, the embedded
+// mode's local signing key (an ES256 key created on first start, mode 0600, whose tokens the
+// API checks with the same JwtVerifier as an external issuer's — see jwt.h), and a cache of
+// verified tokens. No endpoint is open by accident: the API refuses to start without a verifier.
 #pragma once
 
 #include <algorithm>
@@ -18,10 +18,13 @@
 #include "ports/clock.h"
 #include "ports/token_provider.h"
 
+typedef struct evp_pkey_st EVP_PKEY;
+
 namespace memberflow::api {
 
 struct Claims {
   std::string subject;
+  std::string clientId;  // the OAuth client (client_id claim), when the issuer sets it
   std::set<std::string> scopes;
   int64_t expiresAt = 0;  // seconds since the epoch
 };
@@ -34,24 +37,33 @@ class Authenticator {
   virtual Result<Claims> verify(const std::string& token) const = 0;
 };
 
+class JwtVerifier;
+
 class LocalSigningKey final : public Authenticator {
  public:
   static constexpr const char* kIssuer = "memberflow-local";
   static constexpr const char* kAudience = "memberflow-api";
-  static constexpr int64_t kSkewSeconds = 60;
 
-  // Loads the key at path, creating a fresh random 256-bit key (mode 0600) if absent.
+  // Loads the P-256 private key (PEM) at path, creating one (mode 0600) if absent.
   static Result<std::shared_ptr<LocalSigningKey>> loadOrCreate(const std::string& path,
                                                               const Clock& clock);
-  LocalSigningKey(std::string key, const Clock& clock) : key_(std::move(key)), clock_(clock) {}
+  ~LocalSigningKey() override;
 
+  // An ES256 access token of this issuer for the API's audience.
   std::string mint(const std::string& subject, const std::vector<std::string>& scopes,
-                   int64_t ttlSeconds) const;
+                   int64_t ttlSeconds, const std::string& clientId = "") const;
+  // The public key as a JWKS document (served at /.well-known/jwks.json).
+  const std::string& jwks() const { return jwks_; }
+  // Verified as any issuer's tokens are: JwtVerifier with this key set, ES256 only.
   Result<Claims> verify(const std::string& token) const override;
 
  private:
-  std::string key_;
+  LocalSigningKey(std::shared_ptr<EVP_PKEY> key, const Clock& clock);
+  std::shared_ptr<EVP_PKEY> key_;
   const Clock& clock_;
+  std::string kid_;
+  std::string jwks_;
+  std::unique_ptr<JwtVerifier> verifier_;
 };
 
 // Remembers successful verifications for a short while (at most `maxAgeSeconds`, never past the
@@ -79,22 +91,6 @@ class VerifiedTokenCache final : public Authenticator {
   size_t perShard_;
   int64_t maxAge_;
   mutable std::array<Shard, kShards> shards_;
-};
-
-// Tokens for the sync stage in embedded mode, minted locally and cached until shortly before
-// expiry.
-class LocalTokenProvider final : public TokenProvider {
- public:
-  LocalTokenProvider(std::shared_ptr<LocalSigningKey> key, const Clock& clock)
-      : key_(std::move(key)), clock_(clock) {}
-  Result<std::string> token(bool forceRefresh) override;
-
- private:
-  std::shared_ptr<LocalSigningKey> key_;
-  const Clock& clock_;
-  std::mutex mu_;
-  std::string cached_;
-  int64_t expiresAtMs_ = 0;
 };
 
 }  // namespace memberflow::api

@@ -68,6 +68,23 @@ ApiResponse problem(int status, const std::string& slug, const std::string& titl
   return {status, {{"Content-Type", "application/problem+json"}}, json::serialize(o)};
 }
 
+ApiResponse MemberApi::tooMany(int64_t retryAfterSeconds) {
+  ApiResponse r = problem(429, "too-many-requests", "Too many requests", "this client's request rate is over its limit");
+  r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, retryAfterSeconds)));
+  return r;
+}
+
+ApiResponse MemberApi::operations(const std::string& name) const {
+  if (name == "healthz") return jsonResponse(200, {{"status", "ok"}});
+  if (name == "readyz") {
+    Status s = store_.ping();
+    if (s.isOk()) return jsonResponse(200, {{"status", "ready"}});
+    return problem(503, "not-ready", "Not ready", "the member store does not answer");
+  }
+  if (name == "metrics") return {200, {{"Content-Type", "text/plain; version=0.0.4"}}, Metrics::instance().serialize()};
+  return {200, {{"Content-Type", "application/json"}}, std::string(openapiDocument())};
+}
+
 ApiResponse MemberApi::handle(const ApiRequest& req) const {
   auto started = std::chrono::steady_clock::now();
   ApiResponse resp;
@@ -96,19 +113,18 @@ ApiResponse MemberApi::handle(const ApiRequest& req) const {
 ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
                              const std::map<std::string, std::string>& query) const {
   const std::string& method = req.method;
-  // Operations endpoints are open: they carry no member data.
-  if (path == "/healthz" && method == "GET") return jsonResponse(200, {{"status", "ok"}});
-  if (path == "/readyz" && method == "GET") {
-    Status s = store_.ping();
-    if (s.isOk()) return jsonResponse(200, {{"status", "ready"}});
-    return problem(503, "not-ready", "Not ready", "the member store does not answer");
+  if (auto extra = opts_.extraRoutes.find(path); extra != opts_.extraRoutes.end()) {
+    int64_t wait = 1;
+    if (!failureLimit_->allow("addr:" + req.remoteAddress, clock_.nowMs(), &wait)) return tooMany(wait);
+    return extra->second(req);
   }
-  if (path == "/metrics" && method == "GET") {
-    return {200, {{"Content-Type", "text/plain; version=0.0.4"}}, Metrics::instance().serialize()};
-  }
-  if (path == "/openapi.json" && method == "GET") {
-    return {200, {{"Content-Type", "application/json"}}, std::string(openapiDocument())};
-  }
+  // Operations endpoints carry no member data: open unless configured otherwise.
+  std::string ops = path == "/healthz"        ? "healthz"
+                    : path == "/readyz"       ? "readyz"
+                    : path == "/metrics"      ? "metrics"
+                    : path == "/openapi.json" ? "openapi"
+                                              : "";
+  if (!ops.empty() && method == "GET" && opts_.openEndpoints.count(ops)) return operations(ops);
 
   // Everything else needs a bearer token (RFC 6750).
   std::string authz = req.header("authorization");
@@ -120,12 +136,27 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
   }
   auto claims = auth_.verify(authz.substr(7));
   if (!claims.isOk()) {
+    if (claims.status().code() == Code::kUnavailable) {
+      // The issuer's key set could not be had: not the client's fault.
+      log::warn("token not verifiable", {kStage, {}, {}, {}, "auth_unavailable", claims.status().message()});
+      ApiResponse r = problem(503, "auth-unavailable", "Service unavailable", "tokens cannot be verified now");
+      r.headers.emplace_back("Retry-After", "5");
+      return r;
+    }
+    int64_t wait = 1;
+    if (!failureLimit_->allow("addr:" + req.remoteAddress, clock_.nowMs(), &wait)) return tooMany(wait);
     ApiResponse r = problem(401, "invalid-token", "Invalid token", claims.status().message());
     r.headers.emplace_back("WWW-Authenticate",
                            "Bearer realm=\"memberflow\", error=\"invalid_token\", "
                            "error_description=\"" + claims.status().message() + "\"");
     return r;
   }
+  int64_t wait = 1;
+  const std::string& client = claims->clientId.empty() ? claims->subject : claims->clientId;
+  if (!opts_.rateExempt.count(client) && !clientLimit_->allow("client:" + client, clock_.nowMs(), &wait)) {
+    return tooMany(wait);
+  }
+  if (!ops.empty() && method == "GET") return operations(ops);  // protected: any valid token
   bool isRead = method == "GET" || method == "HEAD";
   const char* needed = isRead ? "member:read" : "member:write";
   if (!claims->scopes.count(needed)) {

@@ -3,13 +3,17 @@
 // out. The Beast server (http_server.h) and the tests both call MemberApi::handle.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "api/auth.h"
 #include "api/member_cache.h"
+#include "api/rate_limit.h"
 #include "ports/clock.h"
 #include "ports/member_store.h"
 
@@ -20,6 +24,7 @@ struct ApiRequest {
   std::string target;  // origin-form: path and query
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
+  std::string remoteAddress;  // the peer's IP address (rate limiting of failed authentications)
   std::string header(const std::string& lowerName) const {
     auto it = headers.find(lowerName);
     return it == headers.end() ? std::string() : it->second;
@@ -34,6 +39,18 @@ struct ApiResponse {
 
 struct ApiOptions {
   size_t maxBodyBytes = 1 << 20;
+  // Operations endpoints served without a token: any of healthz, readyz, metrics, openapi.
+  // The others need a valid bearer token (any scope).
+  std::set<std::string> openEndpoints{"healthz", "readyz", "metrics", "openapi"};
+  // Per client (the token's client_id, else its subject): requests per second and burst;
+  // 0: no limit. Requests that fail authentication are limited per remote address.
+  double ratePerClient = 0;
+  double rateBurst = 0;
+  std::set<std::string> rateExempt;  // clients not limited (the pipeline's own sync client)
+  double failedAuthPerAddress = 0;
+  // Extra routes answered before the member routes (the embedded /oauth2/token and
+  // /.well-known/jwks.json); they handle their own authentication.
+  std::map<std::string, std::function<ApiResponse(const ApiRequest&)>> extraRoutes;
 };
 
 // The problem+json response of RFC 9457, with a stable type per error.
@@ -48,7 +65,9 @@ class MemberApi {
   // `cache` (optional) serves reads without the store; this API invalidates what it writes.
   MemberApi(MemberStore& store, const Authenticator& auth, const Clock& clock, ApiOptions opts,
             MemberCache* cache = nullptr)
-      : store_(store), auth_(auth), clock_(clock), opts_(opts), cache_(cache) {}
+      : store_(store), auth_(auth), clock_(clock), opts_(std::move(opts)), cache_(cache),
+        clientLimit_(std::make_unique<RateLimiter>(opts_.ratePerClient, opts_.rateBurst)),
+        failureLimit_(std::make_unique<RateLimiter>(opts_.failedAuthPerAddress, 10 * opts_.failedAuthPerAddress)) {}
 
   // Thread-safe.
   ApiResponse handle(const ApiRequest& req) const;
@@ -56,6 +75,8 @@ class MemberApi {
  private:
   ApiResponse route(const ApiRequest& req, const std::string& path,
                     const std::map<std::string, std::string>& query) const;
+  ApiResponse operations(const std::string& name) const;
+  static ApiResponse tooMany(int64_t retryAfterSeconds);
   ApiResponse getMember(const std::string& id, const ApiRequest& req) const;
   ApiResponse write(WriteKind kind, const std::string& id, const ApiRequest& req) const;
   ApiResponse history(const std::string& id) const;
@@ -66,6 +87,8 @@ class MemberApi {
   const Clock& clock_;
   ApiOptions opts_;
   MemberCache* cache_;
+  std::unique_ptr<RateLimiter> clientLimit_;
+  std::unique_ptr<RateLimiter> failureLimit_;
 };
 
 }  // namespace memberflow::api

@@ -1,9 +1,11 @@
 #include "api/http_server.h"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -22,12 +24,15 @@ struct HttpServer::Impl {
   ServerOptions opts;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  std::unique_ptr<asio::ssl::context> tls;
   std::vector<std::thread> threads;
   bool running = false;
   std::mutex mu;
   std::set<beast::tcp_stream*> live;  // open sessions, closed on stop
 
   asio::awaitable<void> session(tcp::socket socket);
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream, beast::tcp_stream& tcp);
   asio::awaitable<void> listen();
 };
 
@@ -46,12 +51,28 @@ bhttp::response<bhttp::string_body> toBeast(const ApiResponse& r, unsigned versi
 }  // namespace
 
 asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
   beast::error_code optEc;
-  stream.socket().set_option(tcp::no_delay(true), optEc);
+  socket.set_option(tcp::no_delay(true), optEc);
+  if (!tls) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve(stream, stream);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
+  auto& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(std::chrono::seconds(opts.idleTimeoutSeconds));
+  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+  if (hec) co_return;  // not TLS, or a client that gave up: close quietly
+  co_await serve(stream, tcp);
+  auto [sec] = co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+  (void)sec;
+}
+
+template <class Stream>
+asio::awaitable<void> HttpServer::Impl::serve(Stream& stream, beast::tcp_stream& tcp) {
   {
     std::lock_guard lock(mu);
-    live.insert(&stream);
+    live.insert(&tcp);
   }
   struct Unregister {
     Impl* self;
@@ -60,13 +81,20 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
       std::lock_guard lock(self->mu);
       self->live.erase(s);
     }
-  } unregister{this, &stream};
+  } unregister{this, &tcp};
   beast::flat_buffer buffer;
+  std::string remote;
+  {
+    beast::error_code rec;
+    auto ep = tcp.socket().remote_endpoint(rec);
+    if (!rec) remote = ep.address().to_string();
+  }
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(opts.maxBodyBytes);
     parser.header_limit(static_cast<std::uint32_t>(opts.maxHeaderBytes));
-    stream.expires_after(std::chrono::seconds(opts.idleTimeoutSeconds));
+    // The whole request must arrive within the deadline: a client trickling bytes is cut off.
+    tcp.expires_after(std::chrono::seconds(opts.idleTimeoutSeconds));
     auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser,
                                               asio::as_tuple(asio::use_awaitable));
     (void)n;
@@ -83,6 +111,7 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
     if (ec) break;  // end of stream, timeout or garbage: close quietly
     auto& req = parser.get();
     ApiRequest ar;
+    ar.remoteAddress = remote;
     ar.method = std::string(req.method_string());
     ar.target = std::string(req.target());
     for (const auto& f : req) {
@@ -98,8 +127,10 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
     (void)wn;
     if (wec || !keep) break;
   }
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    beast::error_code ignored;
+    tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
 }
 
 asio::awaitable<void> HttpServer::Impl::listen() {
@@ -122,6 +153,15 @@ HttpServer::~HttpServer() { stop(); }
 
 Status HttpServer::start() {
   beast::error_code ec;
+  if (!impl_->opts.tlsCertFile.empty()) {
+    impl_->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    impl_->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                            asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    impl_->tls->use_certificate_chain_file(impl_->opts.tlsCertFile, ec);
+    if (!ec) impl_->tls->use_private_key_file(impl_->opts.tlsKeyFile, asio::ssl::context::pem, ec);
+    if (ec) return Status::invalidArgument("api.tls_cert / api.tls_key: cannot load: " + ec.message());
+  }
   auto addr = asio::ip::make_address(impl_->opts.address, ec);
   if (ec) return Status::invalidArgument("bad listen address " + impl_->opts.address);
   tcp::endpoint ep(addr, impl_->opts.port);

@@ -1,6 +1,8 @@
 // File: http_server.h
-// The Member API's HTTP/1.1 server on Boost.Beast: keep-alive, body and header limits (413),
-// idle timeouts against slow clients, N I/O threads. Requests go to a handler function.
+// The Member API's HTTP/1.1 server on Boost.Beast: keep-alive, body and header limits (413,
+// 431), a deadline for every request against slow clients, N I/O threads, and optionally TLS
+// (certificate chain and key from PEM files) for deployments without a load balancer.
+// Requests go to a handler function.
 #pragma once
 
 #include <functional>
@@ -17,7 +19,9 @@ struct ServerOptions {
   int threads = 2;
   size_t maxBodyBytes = 1 << 20;
   size_t maxHeaderBytes = 16 << 10;
-  int idleTimeoutSeconds = 30;
+  int idleTimeoutSeconds = 30;  // a request (headers and body) must arrive within this
+  std::string tlsCertFile;      // with tlsKeyFile: HTTPS only (TLS 1.2 or later)
+  std::string tlsKeyFile;
 };
 
 class HttpServer {

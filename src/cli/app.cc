@@ -37,6 +37,9 @@
 #include "adapters/http/curl_http_client.h"
 #include "adapters/kafka/kafka_source.h"
 #include "api/auth.h"
+#include "api/jwt.h"
+#include "api/oauth.h"
+#include "common/crypto.h"
 #include "api/handlers.h"
 #include "api/http_server.h"
 #include "common/gzip.h"
@@ -418,9 +421,33 @@ struct Runtime {
     members = std::move(m).value();
     return Status::ok();
   }
+  // The sync stage's client secret. With the embedded Secrets port a missing one is created
+  // (random, mode 0600, in <data_dir>/secrets) so the API and sync share it; Secrets Manager
+  // must hold it.
+  Result<std::string> clientSecret() {
+    auto s = secretsPort().get(cfg.authClientSecret);
+    if (s.isOk() || s.status().code() != Code::kNotFound || cfg.secretsAdapter != "embedded") return s;
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.path("secrets"), ec);
+    std::string path = cfg.path("secrets/" + cfg.authClientSecret);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      std::string secret = crypto::base64UrlEncode(crypto::randomBytes(32));
+      bool ok = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) && ::fsync(fd) == 0;
+      ::close(fd);
+      if (!ok) return Status::unavailable("cannot write the sync client secret");
+    }
+    // Created here or by another process an instant ago (then read until it is complete).
+    for (int i = 0; i < 50; ++i) {
+      auto again = secretsPort().get(cfg.authClientSecret);
+      if (again.isOk() && again->size() == 43) return again;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return secretsPort().get(cfg.authClientSecret);
+  }
   Status openKey() {
     if (key) return Status::ok();
-    auto k = api::LocalSigningKey::loadOrCreate(cfg.path("keys/signing.key"), clock);
+    auto k = api::LocalSigningKey::loadOrCreate(cfg.path("keys/signing-key.pem"), clock);
     if (!k.isOk()) return k.status();
     key = *k;
     return Status::ok();
@@ -485,27 +512,91 @@ void publishGauges(Runtime& rt) {
 }
 
 struct ApiRunner {
+  http::CurlHttpClient jwksHttp;
+  std::unique_ptr<api::JwtVerifier> external;
   std::unique_ptr<api::VerifiedTokenCache> tokens;
+  std::unique_ptr<api::TokenEndpoint> tokenEndpoint;
   std::unique_ptr<api::MemberApi> handler;
   std::unique_ptr<api::HttpServer> server;
+
+  // The verifier of bearer tokens: an external issuer's key set (auth.jwks_url / jwks_file), or
+  // the embedded issuer, which also serves /oauth2/token and /.well-known/jwks.json.
+  Status openAuth(Runtime& rt, api::ApiOptions& ao, const api::Authenticator** auth) {
+    const Config& cfg = rt.cfg;
+    if (!cfg.authJwksUrl.empty() || !cfg.authJwksFile.empty()) {
+      api::JwtPolicy policy;
+      policy.algorithms.clear();
+      std::stringstream ss(cfg.authAlgorithms);
+      for (std::string a; std::getline(ss, a, ',');) {
+        if (!a.empty()) policy.algorithms.insert(a);
+      }
+      policy.issuer = cfg.authIssuer;
+      policy.audience = cfg.authAudience;
+      policy.skewSeconds = cfg.authSkewSeconds;
+      MF_RETURN_IF_ERROR(api::checkPolicy(policy));
+      std::shared_ptr<api::KeySource> keys;
+      if (!cfg.authJwksFile.empty()) {
+        auto f = api::StaticKeySource::fromFile(cfg.authJwksFile);
+        if (!f.isOk()) return f.status();
+        keys = *f;
+      } else {
+        keys = std::make_shared<api::UrlKeySource>(jwksHttp, cfg.authJwksUrl, rt.clock);
+      }
+      external = std::make_unique<api::JwtVerifier>(keys, policy, rt.clock);
+      *auth = external.get();
+      return Status::ok();
+    }
+    MF_RETURN_IF_ERROR(rt.openKey());
+    auto secret = rt.clientSecret();
+    if (!secret.isOk()) return Status(secret.status().code(), "auth.client_secret: " + secret.status().message());
+    tokenEndpoint = std::make_unique<api::TokenEndpoint>(
+        rt.key, std::map<std::string, api::OAuthClient>{{cfg.authClientId, {*secret, {"member:read", "member:write"}}}});
+    api::TokenEndpoint* te = tokenEndpoint.get();
+    ao.extraRoutes["/oauth2/token"] = [te](const api::ApiRequest& r) { return te->handle(r); };
+    std::string jwks = rt.key->jwks();
+    ao.extraRoutes["/.well-known/jwks.json"] = [jwks](const api::ApiRequest&) {
+      return api::ApiResponse{200, {{"Content-Type", "application/json"}, {"Cache-Control", "public, max-age=300"}}, jwks};
+    };
+    *auth = rt.key.get();
+    return Status::ok();
+  }
+
   Status start(Runtime& rt) {
     MF_RETURN_IF_ERROR(rt.openMembers());
-    MF_RETURN_IF_ERROR(rt.openKey());
+    const Config& cfg = rt.cfg;
     api::ApiOptions ao;
-    ao.maxBodyBytes = static_cast<size_t>(rt.cfg.apiMaxBodyBytes);
+    ao.maxBodyBytes = static_cast<size_t>(cfg.apiMaxBodyBytes);
+    ao.openEndpoints.clear();
+    std::stringstream ss(cfg.apiOpenEndpoints);
+    for (std::string e; std::getline(ss, e, ',');) {
+      if (!e.empty()) ao.openEndpoints.insert(e);
+    }
+    ao.ratePerClient = static_cast<double>(cfg.apiRatePerClient);
+    ao.rateBurst = static_cast<double>(cfg.apiRateBurst);
+    std::stringstream ex(cfg.apiRateExemptClients);
+    for (std::string c; std::getline(ex, c, ',');) {
+      if (!c.empty()) ao.rateExempt.insert(c);
+    }
+    ao.failedAuthPerAddress = static_cast<double>(cfg.apiFailedAuthPerAddress);
     if (rt.cfg.apiCacheEntries > 0) {
       rt.readCache = std::make_unique<api::MemberCache>(static_cast<size_t>(rt.cfg.apiCacheEntries));
       api::MemberCache* c = rt.readCache.get();
       MF_RETURN_IF_ERROR(rt.members->watchChanges([c](const std::string& id) { c->invalidate(id); },
                                                    [c](bool live) { c->setFeed(live); }));
     }
-    tokens = std::make_unique<api::VerifiedTokenCache>(*rt.key, rt.clock);
+    const api::Authenticator* auth = nullptr;
+    MF_RETURN_IF_ERROR(openAuth(rt, ao, &auth));
+    tokens = std::make_unique<api::VerifiedTokenCache>(*auth, rt.clock);
     handler = std::make_unique<api::MemberApi>(*rt.members, *tokens, rt.clock, ao, rt.readCache.get());
     api::ServerOptions so;
-    so.address = rt.cfg.apiListen;
-    so.port = static_cast<uint16_t>(rt.cfg.apiPort);
-    so.threads = static_cast<int>(rt.cfg.apiThreads);
+    so.address = cfg.apiListen;
+    so.port = static_cast<uint16_t>(cfg.apiPort);
+    so.threads = static_cast<int>(cfg.apiThreads);
     so.maxBodyBytes = ao.maxBodyBytes;
+    so.maxHeaderBytes = static_cast<size_t>(cfg.apiMaxHeaderBytes);
+    so.idleTimeoutSeconds = static_cast<int>(cfg.apiIdleTimeoutSeconds);
+    so.tlsCertFile = cfg.apiTlsCert;
+    so.tlsKeyFile = cfg.apiTlsKey;
     auto* h = handler.get();
     server = std::make_unique<api::HttpServer>([h](const api::ApiRequest& r) { return h->handle(r); }, so);
     return server->start();
@@ -532,7 +623,7 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
   std::unique_ptr<IngestStage> ingest;
   std::unique_ptr<SyncStage> sync;
   http::CurlHttpClient httpClient;
-  std::unique_ptr<api::LocalTokenProvider> tokens;
+  std::unique_ptr<api::ClientCredentialsTokens> tokens;
   std::stop_source stop;
   std::vector<std::jthread> threads;
   if (wantIngest) {
@@ -541,8 +632,13 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
     threads.emplace_back([&, token = stop.get_token()] { ingest->run(token); });
   }
   if (wantSync) {
-    if (Status s = rt.openKey(); !s.isOk()) return fail(s);
-    tokens = std::make_unique<api::LocalTokenProvider>(rt.key, rt.clock);
+    // Client credentials against auth.token_url, or this deployment's own API (embedded issuer).
+    if (rt.cfg.authTokenUrl.empty() && (!rt.cfg.authJwksUrl.empty() || !rt.cfg.authJwksFile.empty())) {
+      return fail(Status::invalidArgument("auth.token_url is required for sync with an external issuer"));
+    }
+    std::string tokenUrl = rt.cfg.authTokenUrl.empty() ? rt.syncOptions().apiBaseUrl + "/oauth2/token" : rt.cfg.authTokenUrl;
+    tokens = std::make_unique<api::ClientCredentialsTokens>(
+        httpClient, tokenUrl, rt.cfg.authClientId, [&rt] { return rt.clientSecret(); }, rt.cfg.authScopes, rt.clock);
     sync = std::make_unique<SyncStage>(*rt.changes, *rt.changesDlq, httpClient, *tokens, rt.clock,
                                        rt.syncOptions());
     threads.emplace_back([&, token = stop.get_token()] { sync->run(token); });
@@ -792,6 +888,47 @@ int produceCommand(const Config& cfg, const std::optional<std::string>& file) {
   }
   std::cerr << "produced " << producer.produced() << " records to " << cfg.topic << "\n";
   return s.isOk() ? 0 : fail(s);
+}
+
+int authVerifyCommand(const VerifyOptions& o) {
+  api::JwtPolicy policy;
+  if (!o.algorithms.empty()) policy.algorithms = o.algorithms;
+  policy.issuer = o.issuer;
+  policy.audience = o.audience;
+  policy.skewSeconds = o.skewSeconds;
+  if (Status s = api::checkPolicy(policy); !s.isOk()) {
+    std::cout << "invalid: " << s.message() << "\n";
+    return 1;
+  }
+  auto keys = api::StaticKeySource::fromFile(o.jwksFile);
+  if (!keys.isOk()) {
+    std::cout << "invalid: " << keys.status().message() << "\n";
+    return 1;
+  }
+  std::string token((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  size_t start = 0;
+  while (start < token.size() && std::isspace(static_cast<unsigned char>(token[start]))) ++start;
+  token.erase(0, start);
+  auto set = (*keys)->keys(false);
+  auto payload = api::verifyJws(token, **set, policy);
+  if (!payload.isOk()) {
+    std::cout << "invalid: " << payload.status().message() << "\n";
+    return 1;
+  }
+  if (o.noClaims) {
+    std::cout << "valid: signature verified (claims not checked)\n";
+    return 0;
+  }
+  auto claims = api::checkJwtClaims(*payload, policy, SystemClock().nowMs() / 1000);
+  if (!claims.isOk()) {
+    std::cout << "invalid: " << claims.status().message() << "\n";
+    return 1;
+  }
+  std::string scopes;
+  for (const auto& s : claims->scopes) scopes += (scopes.empty() ? "" : " ") + s;
+  std::cout << "valid: sub=" << json::serialize(json::value(claims->subject)) << " scopes=\"" << scopes << "\"\n";
+  return 0;
 }
 
 int tokenCommand(const Config& cfg, const std::vector<std::string>& scopes, int64_t ttlSeconds) {

@@ -23,6 +23,16 @@ int apiCommand(const Config& cfg);
 int generateCommand(const GeneratorOptions& opts, const std::optional<std::string>& out);
 int produceCommand(const Config& cfg, const std::optional<std::string>& file);
 int demoCommand(Config cfg, const GeneratorOptions& gen, bool serve);
+struct VerifyOptions {
+  std::string jwksFile;
+  std::string issuer;
+  std::string audience;
+  bool noClaims = false;
+  std::set<std::string> algorithms;  // empty: the default asymmetric set
+  int64_t skewSeconds = 60;
+};
+// `memberflow auth verify`: one token from stdin; 0 valid, 1 not (the reason on stdout).
+int authVerifyCommand(const VerifyOptions& o);
 int tokenCommand(const Config& cfg, const std::vector<std::string>& scopes, int64_t ttlSeconds);
 int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody);
 int dlqRedriveCommand(const Config& cfg, const std::string& queue);

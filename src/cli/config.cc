@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <functional>
 #include <toml++/toml.h>
 
@@ -76,6 +77,25 @@ const std::vector<Key>& keys() {
       strKey<std::string>("aws", "service_endpoints", &Config::awsServiceEndpoints),
       strKey<std::string>("aws", "s3_addressing", &Config::awsS3Addressing),
       intKey<int64_t>("api", "cache_entries", &Config::apiCacheEntries),
+      intKey<int64_t>("api", "rate_per_client", &Config::apiRatePerClient),
+      intKey<int64_t>("api", "rate_burst", &Config::apiRateBurst),
+      strKey<std::string>("api", "rate_exempt_clients", &Config::apiRateExemptClients),
+      intKey<int64_t>("api", "failed_auth_per_address", &Config::apiFailedAuthPerAddress),
+      intKey<int64_t>("api", "idle_timeout_seconds", &Config::apiIdleTimeoutSeconds),
+      intKey<int64_t>("api", "max_header_bytes", &Config::apiMaxHeaderBytes),
+      strKey<std::string>("api", "open_endpoints", &Config::apiOpenEndpoints),
+      strKey<std::string>("api", "tls_cert", &Config::apiTlsCert),
+      strKey<std::string>("api", "tls_key", &Config::apiTlsKey),
+      strKey<std::string>("auth", "jwks_url", &Config::authJwksUrl),
+      strKey<std::string>("auth", "jwks_file", &Config::authJwksFile),
+      strKey<std::string>("auth", "issuer", &Config::authIssuer),
+      strKey<std::string>("auth", "audience", &Config::authAudience),
+      strKey<std::string>("auth", "algorithms", &Config::authAlgorithms),
+      intKey<int64_t>("auth", "skew_seconds", &Config::authSkewSeconds),
+      strKey<std::string>("auth", "token_url", &Config::authTokenUrl),
+      strKey<std::string>("auth", "client_id", &Config::authClientId),
+      strKey<std::string>("auth", "client_secret", &Config::authClientSecret),
+      strKey<std::string>("auth", "scopes", &Config::authScopes),
       strKey<std::string>("postgres", "conninfo", &Config::pgConninfo),
       strKey<std::string>("postgres", "password_secret", &Config::pgPasswordSecret),
       intKey<int64_t>("postgres", "pool_size", &Config::pgPoolSize),
@@ -187,6 +207,31 @@ std::vector<std::string> checkConfig(const Config& c) {
   oneOf("queue", c.queueAdapter, {"embedded", "sqs"});
   oneOf("member_store", c.memberStoreAdapter, {"embedded", "postgres"});
   if (c.apiCacheEntries < 0) p.push_back("api.cache_entries must be 0 or more");
+  if (c.apiRatePerClient < 0 || c.apiRateBurst < 0 || c.apiFailedAuthPerAddress < 0) {
+    p.push_back("api.rate_per_client, api.rate_burst and api.failed_auth_per_address must be 0 or more");
+  }
+  if (c.apiIdleTimeoutSeconds < 1 || c.apiIdleTimeoutSeconds > 3600) p.push_back("api.idle_timeout_seconds must be 1..3600");
+  if (c.apiMaxHeaderBytes < 1024 || c.apiMaxHeaderBytes > (1 << 20)) p.push_back("api.max_header_bytes must be 1024..1048576");
+  {
+    std::stringstream ss(c.apiOpenEndpoints);
+    for (std::string e; std::getline(ss, e, ',');) {
+      if (e != "healthz" && e != "readyz" && e != "metrics" && e != "openapi" && !e.empty()) {
+        p.push_back("api.open_endpoints lists healthz, readyz, metrics or openapi, not " + e.substr(0, 30));
+      }
+    }
+  }
+  if (c.apiTlsCert.empty() != c.apiTlsKey.empty()) p.push_back("api.tls_cert and api.tls_key go together");
+  if (!c.authJwksUrl.empty() && !c.authJwksFile.empty()) p.push_back("auth.jwks_url and auth.jwks_file exclude each other");
+  if ((!c.authJwksUrl.empty() || !c.authJwksFile.empty()) && (c.authIssuer.empty() || c.authAudience.empty())) {
+    p.push_back("auth.issuer and auth.audience are required with an external key set (tokens of other applications"
+                " of the same issuer must not be accepted)");
+  }
+  if (!c.authJwksUrl.empty() && c.authJwksUrl.rfind("https://", 0) != 0 && c.authJwksUrl.rfind("http://127.", 0) != 0 &&
+      c.authJwksUrl.rfind("http://localhost", 0) != 0) {
+    p.push_back("auth.jwks_url must be https (http only on loopback)");
+  }
+  if (c.authSkewSeconds < 0 || c.authSkewSeconds > 300) p.push_back("auth.skew_seconds must be 0..300");
+  if (c.authAlgorithms.find("none") != std::string::npos) p.push_back("auth.algorithms must not list none");
   if (c.pgPoolSize < 1 || c.pgPoolSize > 500) p.push_back("postgres.pool_size must be 1..500");
   if (c.pgMigrateOnStart != 0 && c.pgMigrateOnStart != 1) p.push_back("postgres.migrate_on_start must be 0 or 1");
   if (c.memberStoreAdapter == "postgres") {

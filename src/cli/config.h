@@ -64,6 +64,29 @@ struct Config {
   int64_t apiThreads = 4;
   int64_t apiMaxBodyBytes = 1 << 20;
   int64_t apiCacheEntries = 100000;  // read cache of GET /member/{id}; 0: off
+  int64_t apiRatePerClient = 2000;     // requests/s per OAuth client; 0: no limit
+  int64_t apiRateBurst = 4000;
+  // Not limited: the pipeline's own sync client (paced by its queue; a 429 would only delay it).
+  std::string apiRateExemptClients = "memberflow-sync";
+  int64_t apiFailedAuthPerAddress = 20;  // failed authentications/s per remote address (burst 10x)
+  int64_t apiIdleTimeoutSeconds = 30;    // a request must arrive within this (slow clients)
+  int64_t apiMaxHeaderBytes = 16384;
+  std::string apiOpenEndpoints = "healthz,readyz,metrics,openapi";  // the rest need a token
+  std::string apiTlsCert;  // PEM chain; with api.tls_key the API terminates TLS itself
+  std::string apiTlsKey;
+  // [auth]  (empty jwks_url and jwks_file: the embedded issuer, keys/signing-key.pem)
+  std::string authJwksUrl;   // e.g. https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json
+  std::string authJwksFile;
+  std::string authIssuer;    // required with an external key set
+  std::string authAudience;  // required with an external key set
+  std::string authAlgorithms = "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512,EdDSA";
+  int64_t authSkewSeconds = 60;
+  // The sync stage's OAuth client (client credentials). Empty token_url: this API's own
+  // /oauth2/token (embedded issuer).
+  std::string authTokenUrl;
+  std::string authClientId = "memberflow-sync";
+  std::string authClientSecret = "sync-client-secret";  // name in the Secrets port
+  std::string authScopes = "member:read member:write";
   // [sync]
   std::string syncApiUrl;  // default: http://<api.listen>:<api.port>
   int64_t syncWorkers = 16;

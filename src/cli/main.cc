@@ -91,12 +91,33 @@ int main(int argc, char** argv) {
   dbCmd->require_subcommand(1);
   auto* dbMigrate = dbCmd->add_subcommand("migrate", "apply the pending PostgreSQL migrations (safe to repeat)");
 
+  auto* authCmd = app.add_subcommand("auth", "bearer-token tools");
+  authCmd->require_subcommand(1);
+  auto* authVerify = authCmd->add_subcommand(
+      "verify", "verify one compact JWS read from stdin against a key set: exit 0 if valid, 1 if not (with the reason)");
+  cli::VerifyOptions verifyOpts;
+  std::string verifyAlgs;
+  authVerify->add_option("--jwks", verifyOpts.jwksFile, "JWKS (or single JWK) file")->required()->check(CLI::ExistingFile);
+  authVerify->add_option("--issuer", verifyOpts.issuer, "required iss");
+  authVerify->add_option("--audience", verifyOpts.audience, "required aud");
+  authVerify->add_flag("--no-claims", verifyOpts.noClaims, "check header and signature only (not exp, nbf, iat, iss, aud)");
+  authVerify->add_option("--alg", verifyAlgs,
+                         "accepted algorithms, comma-separated (default: RS*, PS*, ES*, EdDSA; HS* only when listed)");
+  authVerify->add_option("--skew", verifyOpts.skewSeconds, "clock skew allowed, seconds (0..300)");
+
   auto* config = app.add_subcommand("config", "configuration tools");
   config->require_subcommand(1);
   auto* configCheck = config->add_subcommand("check", "load and check the configuration");
 
   CLI11_PARSE(app, argc, argv);
 
+  if (*authVerify) {  // needs no configuration
+    std::stringstream ss(verifyAlgs);
+    for (std::string a; std::getline(ss, a, ',');) {
+      if (!a.empty()) verifyOpts.algorithms.insert(a);
+    }
+    return cli::authVerifyCommand(verifyOpts);
+  }
   if (dataDir) setenv("MEMBERFLOW_STORAGE_DATA_DIR", dataDir->c_str(), 1);
   auto cfg = loadConfig(configFile);
   if (!cfg.isOk()) {

@@ -1,6 +1,6 @@
 // File: token_provider.h
 // TokenProvider: bearer tokens for outbound calls to the Member API (the sync stage).
-// Embedded: minted with the local signing key; later: OAuth client credentials.
+// OAuth client credentials (api/oauth.h), against the embedded issuer or an external one.
 #pragma once
 
 #include <string>
@@ -15,6 +15,9 @@ class TokenProvider {
   // A valid access token, cached until shortly before expiry. forceRefresh after a 401.
   // Unavailable: the token endpoint is down (retry later).
   virtual Result<std::string> token(bool forceRefresh) = 0;
+  // After the API refused `rejected` (401): a new token, unless another caller has already
+  // replaced it (then the current one) — many workers meeting one 401 cause one refresh.
+  virtual Result<std::string> refresh(const std::string& rejected) { (void)rejected; return token(true); }
 };
 
 }  // namespace memberflow

@@ -39,7 +39,7 @@ std::string problemType(const std::string& body) {
 // exhaust a change's attempts (an outage must not fill the DLQ); the stage pauses instead.
 bool apiUnavailable(const std::string& reason) {
   return reason == "api_unreachable" || reason == "api_no_response" || reason == "api_status_502" ||
-         reason == "api_status_503" || reason == "api_status_504";
+         reason == "api_status_503" || reason == "api_status_504" || reason == "token_unavailable";
 }
 
 }  // namespace
@@ -63,8 +63,9 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
   req.headers.emplace_back("X-Lineage", json::serialize(lineageJson(cmd->lineage)));
   req.headers.emplace_back("X-Message-Id", cmd->messageId);
 
+  std::string rejected;
   for (int authAttempt = 0; authAttempt < 2; ++authAttempt) {
-    auto token = tokens_.token(authAttempt > 0);
+    auto token = authAttempt == 0 ? tokens_.token(false) : tokens_.refresh(rejected);
     if (!token.isOk()) return {Verdict::kRetry, "token_unavailable"};
     auto sent = req;
     sent.headers.emplace_back("Authorization", "Bearer " + *token);
@@ -74,7 +75,10 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
               r.transport == HttpResult::Transport::kNotSent ? "api_unreachable" : "api_no_response"};
     }
     int st = r.response.status;
-    if (st == 401 && authAttempt == 0) continue;  // refresh the token once
+    if (st == 401 && authAttempt == 0) {  // refresh the token once
+      rejected = *token;
+      continue;
+    }
     if (st >= 200 && st < 300) {
       if (cmd->sourceTsMs > 0) {
         counters().lag.Observe(static_cast<double>(clock_.nowMs() - cmd->sourceTsMs) / 1000.0);
@@ -141,8 +145,9 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
     const ReceivedMessage& m = batch[i];
     Decision& d = decisions[i];
     if (d.verdict == Verdict::kRetry && apiUnavailable(d.reason)) report.apiUnavailable = true;
+    // Throttling (429) says nothing about the change either: backed off, never dead-lettered for it.
     if (d.verdict == Verdict::kRetry && d.reason != "behind_retry" && !apiUnavailable(d.reason) &&
-        m.receiveCount >= opts_.backoff.maxAttempts) {
+        d.reason != "api_status_429" && m.receiveCount >= opts_.backoff.maxAttempts) {
       d = {Verdict::kDeadLetter, "attempts_exhausted:" + d.reason};
     }
     switch (d.verdict) {
@@ -206,14 +211,24 @@ bool SyncStage::waitForApi(std::stop_token stop) {
   probe.timeoutMs = opts_.requestTimeoutMs;
   bool logged = false;
   for (int attempt = 1; !stop.stop_requested(); ++attempt) {
-    HttpResult r = http_.send(probe);
-    if (r.ok() && r.response.status == 200) {
+    // Ready means the API and its database answer, and a token can be had (the token endpoint
+    // can be down on its own). The token goes along in case readiness is protected.
+    std::string tokenProblem;
+    HttpRequest sent = probe;
+    if (auto t = tokens_.token(false); t.isOk()) {
+      sent.headers.emplace_back("Authorization", "Bearer " + *t);
+    } else {
+      tokenProblem = t.status().message();
+    }
+    HttpResult r = http_.send(sent);
+    if (r.ok() && r.response.status == 200 && tokenProblem.empty()) {
       if (logged) log::info("member API ready again, sync resumes", {kStage, {}, {}, {}, "resumed", {}});
       return logged;
     }
     if (!logged) {
       log::warn("member API unavailable, sync paused until it is ready", {kStage, {}, {}, {}, "paused",
-                r.ok() ? "readyz_" + std::to_string(r.response.status) : "api_unreachable"});
+                !r.ok() ? "api_unreachable" : r.response.status != 200 ? "readyz_" + std::to_string(r.response.status)
+                                                                          : tokenProblem});
       logged = true;
     }
     int64_t delay;

@@ -89,7 +89,7 @@ TEST_F(ApiTest, ErrorsAreProblemDocumentsWithStableTypes) {
 }
 
 TEST_F(ApiTest, AuthenticationAndScopes) {
-  ApiRequest r{"GET", "/member/M1", {}, ""};
+  ApiRequest r{"GET", "/member/M1", {}, "", ""};
   auto none = api.handle(r);
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(header(none, "WWW-Authenticate"), "Bearer realm=\"memberflow\"");
@@ -111,11 +111,11 @@ TEST_F(ApiTest, AuthenticationAndScopes) {
   clock.advance(120000);
   EXPECT_EQ(call("GET", "/member/M1", "", {}, &old).status, 401);
   // Operations endpoints carry no member data and stay open.
-  ApiRequest health{"GET", "/healthz", {}, ""};
+  ApiRequest health{"GET", "/healthz", {}, "", ""};
   EXPECT_EQ(api.handle(health).status, 200);
-  ApiRequest ready{"GET", "/readyz", {}, ""};
+  ApiRequest ready{"GET", "/readyz", {}, "", ""};
   EXPECT_EQ(api.handle(ready).status, 200);
-  ApiRequest doc{"GET", "/openapi.json", {}, ""};
+  ApiRequest doc{"GET", "/openapi.json", {}, "", ""};
   auto d = api.handle(doc);
   EXPECT_EQ(json::parse(d.body).at("openapi").as_string(), "3.1.0");
 }
@@ -178,13 +178,13 @@ TEST_F(ApiTest, ReadCacheIsKeptCorrectByWritesAndChangeNotices) {
   MemberCache cache(1000);
   MemberApi cached{*store, *key, clock, {}, &cache};
   auto get = [&](std::map<std::string, std::string> h = {}) {
-    ApiRequest r{"GET", "/member/M1", {}, ""};
+    ApiRequest r{"GET", "/member/M1", {}, "", ""};
     r.headers = std::move(h);
     r.headers["authorization"] = "Bearer " + rw;
     return cached.handle(r);
   };
   auto put = [&](const std::string& last, ApiMemberStore via) {
-    ApiRequest r{"PUT", "/member/M1", {{"authorization", "Bearer " + rw}}, ""};
+    ApiRequest r{"PUT", "/member/M1", {{"authorization", "Bearer " + rw}}, "", ""};
     std::string b = kBody;
     r.body = b.replace(b.find("Lovelace"), 8, last);
     return via == ApiMemberStore::kCached ? cached.handle(r) : api.handle(r);

@@ -51,9 +51,14 @@ class ScriptedHttp final : public HttpClient {
 class CountingTokens final : public TokenProvider {
  public:
   int refreshes = 0;
+  std::string rejected;
   Result<std::string> token(bool force) override {
     if (force) ++refreshes;
     return std::string(force ? "fresh" : "cached");
+  }
+  Result<std::string> refresh(const std::string& r) override {
+    rejected = r;
+    return token(true);
   }
 };
 
@@ -181,6 +186,18 @@ TEST_F(SyncTest, AnUnavailableApiNeverDeadLettersChanges) {
   EXPECT_TRUE(dlq->peek(10)->empty());
 }
 
+TEST_F(SyncTest, ThrottledChangesAreBackedOffButNeverDeadLettered) {
+  http.script["M1"] = {ScriptedHttp::status(429)};
+  ASSERT_TRUE(changes->send({command("M1", 5)}).isOk());
+  for (int attempt = 1; attempt <= 8; ++attempt) {
+    auto r = runOnce();
+    EXPECT_EQ(r.retried, 1u) << attempt;
+    EXPECT_EQ(r.deadLettered, 0u) << attempt;
+    clock.advance(30001);
+  }
+  EXPECT_TRUE(dlq->peek(10)->empty());
+}
+
 TEST_F(SyncTest, ARetriedChangeHoldsBackTheSameMembersLaterChanges) {
   http.script["M1"] = {ScriptedHttp::status(503), ScriptedHttp::status(200)};
   ASSERT_TRUE(changes->send({command("M1", 5), command("M1", 6), command("M2", 7)}).isOk());
@@ -205,6 +222,7 @@ TEST_F(SyncTest, RefreshesTheTokenOnceOn401) {
   ASSERT_TRUE(changes->send({command("M1", 5)}).isOk());
   EXPECT_EQ(runOnce().applied, 1u);
   EXPECT_EQ(tokens.refreshes, 1);
+  EXPECT_EQ(tokens.rejected, "cached");  // the token the API refused is named
 }
 
 }  // namespace
