@@ -560,3 +560,30 @@ def check_pipeline(p, lines, expect_records):
     for name in ("changes", "changes-dlq", "route", "route-dlq", "lake", "lake-dlq"):
         assert s["queues"][name] == {"visible": 0, "inFlight": 0}, (name, s)
     return members, invalid, events
+
+
+def assert_no_personal_data(text, lines):
+    """None of the generated names, birth dates, e-mails, phones or street lines of `lines`
+    (raw records) is in `text` (logs), as a whole word."""
+    import re
+    values = set()
+    for line in lines:
+        try:
+            value = json.loads(line).get("value")
+        except (ValueError, AttributeError):
+            continue  # the generator's malformed records
+        if not isinstance(value, dict):
+            continue
+        value = value.get("payload", value) if isinstance(value.get("payload"), dict) else value
+        for row in (value.get("after"), value.get("before")):
+            if not isinstance(row, dict):
+                continue
+            for field in ("first_name", "middle_name", "last_name", "birth_date", "email", "phone", "address_line1"):
+                v = row.get(field)
+                if isinstance(v, str) and len(v.strip()) >= 3:
+                    values.add(v.strip())
+                    if field == "phone":
+                        values.add("+" + "".join(c for c in v if c.isdigit()))
+    assert len(values) > 100
+    leaked = sorted(v for v in values if re.search(r"(?<![\w@.+-])" + re.escape(v) + r"(?![\w@.-])", text))
+    assert not leaked, f"personal data in logs: {leaked[:5]}"
