@@ -379,39 +379,49 @@ int UrlKeySource::fetches() const {
 }
 
 Result<std::shared_ptr<const JwkSet>> UrlKeySource::keys(bool refresh) {
-  std::lock_guard lock(mu_);
   int64_t now = clock_.nowMs();
-  bool stale = !set_ || now >= freshUntilMs_;
-  bool allowed = lastFetchMs_ < 0 || now - lastFetchMs_ >= minRefreshMs_;
-  if ((stale || refresh) && allowed) {
+  {
+    std::lock_guard lock(mu_);
+    bool stale = !set_ || now >= freshUntilMs_;
+    bool allowed = lastFetchMs_ < 0 || now - lastFetchMs_ >= minRefreshMs_;
+    // One fetch at a time, outside the lock: verifications meanwhile use the last set.
+    if (!(stale || refresh) || !allowed || fetching_) {
+      if (!set_) return Status::unavailable("auth: the key set could not be fetched");
+      return set_;
+    }
+    fetching_ = true;
     lastFetchMs_ = now;
     ++fetches_;
-    HttpRequest req;
-    req.url = url_;
-    req.headers = {{"Accept", "application/json"}};
-    req.timeoutMs = 5000;
-    HttpResult r = http_.send(req);
-    std::string why;
-    if (!r.ok()) {
-      why = "unreachable: " + r.error;
-    } else if (r.response.status != 200) {
-      why = "HTTP " + std::to_string(r.response.status);
-    } else if (auto set = JwkSet::parse(r.response.body); !set.isOk()) {
-      why = set.status().message();
-    } else {
-      set_ = std::make_shared<const JwkSet>(std::move(*set));
-      int64_t maxAge = 300;
-      std::string cc = r.response.header("cache-control");
-      for (char& ch : cc) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (auto at = cc.find("max-age="); at != std::string::npos) {
-        maxAge = std::strtoll(cc.c_str() + at + 8, nullptr, 10);
-      }
-      if (cc.find("no-store") != std::string::npos || cc.find("no-cache") != std::string::npos) maxAge = 0;
-      freshUntilMs_ = now + std::clamp<int64_t>(maxAge, 60, 86400) * 1000;
-    }
-    if (!why.empty()) {
-      log::warn("key set fetch failed, keeping the last one", {"api", {}, {}, {}, "jwks_fetch_failed", why});
-    }
+  }
+  HttpRequest req;
+  req.url = url_;
+  req.headers = {{"Accept", "application/json"}};
+  req.timeoutMs = 5000;
+  HttpResult r = http_.send(req);
+  std::string why;
+  std::shared_ptr<const JwkSet> fresh;
+  int64_t maxAge = 300;
+  if (!r.ok()) {
+    why = "unreachable: " + r.error;
+  } else if (r.response.status != 200) {
+    why = "HTTP " + std::to_string(r.response.status);
+  } else if (auto set = JwkSet::parse(r.response.body); !set.isOk()) {
+    why = set.status().message();
+  } else {
+    fresh = std::make_shared<const JwkSet>(std::move(*set));
+    std::string cc = r.response.header("cache-control");
+    for (char& ch : cc) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (auto at = cc.find("max-age="); at != std::string::npos) maxAge = std::strtoll(cc.c_str() + at + 8, nullptr, 10);
+    if (cc.find("no-store") != std::string::npos || cc.find("no-cache") != std::string::npos) maxAge = 0;
+  }
+  if (!why.empty()) {
+    log::warn("key set fetch failed, keeping the last one", {"api", {}, {}, {}, "jwks_fetch_failed", why});
+  }
+  std::lock_guard lock(mu_);
+  fetching_ = false;
+  if (fresh) {
+    set_ = std::move(fresh);
+    freshUntilMs_ = now + std::clamp<int64_t>(maxAge, 60, 86400) * 1000;
   }
   if (!set_) return Status::unavailable("auth: the key set could not be fetched");
   return set_;

@@ -108,6 +108,7 @@ class UrlKeySource final : public KeySource {
   std::shared_ptr<const JwkSet> set_;
   int64_t freshUntilMs_ = 0;
   int64_t lastFetchMs_ = -1;
+  bool fetching_ = false;
   int fetches_ = 0;
 };
 

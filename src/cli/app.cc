@@ -541,6 +541,9 @@ struct ApiRunner {
         keys = *f;
       } else {
         keys = std::make_shared<api::UrlKeySource>(jwksHttp, cfg.authJwksUrl, rt.clock);
+        // Fetched once now, so the first requests do not wait for it (a failure is logged and
+        // retried on use: the API starts and answers 503 until the issuer is reachable).
+        (void)keys->keys(false);
       }
       external = std::make_unique<api::JwtVerifier>(keys, policy, rt.clock);
       *auth = external.get();
