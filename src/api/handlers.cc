@@ -138,8 +138,9 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
   auto claims = auth_.verify(authz.substr(7));
   if (!claims.isOk()) {
     if (claims.status().code() == Code::kUnavailable) {
-      // The issuer's key set could not be had: not the client's fault.
-      log::warn("token not verifiable", {kStage, {}, {}, {}, "auth_unavailable", claims.status().message()});
+      // The issuer's key set could not be had: not the client's fault (the failed fetch is
+      // logged, at most every 30 s, by the key source; not once per request here).
+      log::debug("token not verifiable", {kStage, {}, {}, {}, "auth_unavailable", claims.status().message()});
       ApiResponse r = problem(503, "auth-unavailable", "Service unavailable", "tokens cannot be verified now");
       r.headers.emplace_back("Retry-After", "5");
       return r;

@@ -247,6 +247,7 @@ Status checkPolicy(const JwtPolicy& p) {
     if (!findAlg(a)) return Status::invalidArgument("auth: unknown or refused algorithm " + a.substr(0, 20));
   }
   if (p.skewSeconds < 0 || p.skewSeconds > 300) return bad("auth: the clock skew must be 0..300 seconds");
+  if (p.audienceClaim != "aud" && p.audienceClaim != "client_id") return bad("auth: audience_claim is aud or client_id");
   return Status::ok();
 }
 
@@ -325,7 +326,7 @@ Result<Claims> checkJwtClaims(std::string_view payloadText, const JwtPolicy& p, 
   }
   if (!p.audience.empty()) {
     bool ok = false;
-    if (const json::value* aud = field(c, "aud")) {
+    if (const json::value* aud = field(c, p.audienceClaim)) {
       if (aud->is_string()) ok = aud->get_string() == p.audience;
       if (aud->is_array()) {
         for (const auto& a : aud->get_array()) ok = ok || (a.is_string() && a.get_string() == p.audience);
@@ -340,9 +341,13 @@ Result<Claims> checkJwtClaims(std::string_view payloadText, const JwtPolicy& p, 
   }
   if (auto cid = stringField(c, "client_id")) out.clientId = *cid;
   out.expiresAt = static_cast<int64_t>(*exp);
+  auto addScope = [&](std::string s) {
+    if (!p.scopePrefix.empty() && s.rfind(p.scopePrefix, 0) == 0) s = s.substr(p.scopePrefix.size());
+    out.scopes.insert(std::move(s));
+  };
   auto addScopes = [&](std::string_view text) {
     std::istringstream ss{std::string(text)};
-    for (std::string s; ss >> s;) out.scopes.insert(s);
+    for (std::string s; ss >> s;) addScope(s);
   };
   if (const json::value* scope = field(c, "scope")) {
     if (!scope->is_string()) return bad("token scope is not a string");
@@ -354,7 +359,7 @@ Result<Claims> checkJwtClaims(std::string_view payloadText, const JwtPolicy& p, 
     } else if (scp->is_array()) {
       for (const auto& s : scp->get_array()) {
         if (!s.is_string()) return bad("token scp holds a non-string");
-        out.scopes.insert(std::string(s.get_string()));
+        addScope(std::string(s.get_string()));
       }
     } else {
       return bad("token scp is neither a string nor an array");

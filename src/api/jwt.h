@@ -51,6 +51,12 @@ struct JwtPolicy {
                                    "ES256", "ES384", "ES512", "EdDSA"};
   std::string issuer;    // empty: not checked
   std::string audience;  // empty: not checked
+  // The claim holding the audience: "aud" (RFC 7519), or "client_id" for issuers whose access
+  // tokens carry no aud and name the client instead (Amazon Cognito).
+  std::string audienceClaim = "aud";
+  // Stripped from every scope that carries it: Cognito's custom scopes are
+  // "<resource server>/<scope>", e.g. "https://members.example/member:read".
+  std::string scopePrefix;
   int64_t skewSeconds = 60;
   bool checkClaims = true;  // false: header and signature only (`auth verify --no-claims`)
   size_t maxTokenBytes = 8192;

@@ -532,6 +532,8 @@ struct ApiRunner {
       }
       policy.issuer = cfg.authIssuer;
       policy.audience = cfg.authAudience;
+      policy.audienceClaim = cfg.authAudienceClaim;
+      policy.scopePrefix = cfg.authScopePrefix;
       policy.skewSeconds = cfg.authSkewSeconds;
       MF_RETURN_IF_ERROR(api::checkPolicy(policy));
       std::shared_ptr<api::KeySource> keys;

@@ -90,6 +90,8 @@ const std::vector<Key>& keys() {
       strKey<std::string>("auth", "jwks_file", &Config::authJwksFile),
       strKey<std::string>("auth", "issuer", &Config::authIssuer),
       strKey<std::string>("auth", "audience", &Config::authAudience),
+      strKey<std::string>("auth", "audience_claim", &Config::authAudienceClaim),
+      strKey<std::string>("auth", "scope_prefix", &Config::authScopePrefix),
       strKey<std::string>("auth", "algorithms", &Config::authAlgorithms),
       intKey<int64_t>("auth", "skew_seconds", &Config::authSkewSeconds),
       strKey<std::string>("auth", "token_url", &Config::authTokenUrl),
@@ -231,6 +233,7 @@ std::vector<std::string> checkConfig(const Config& c) {
     p.push_back("auth.jwks_url must be https (http only on loopback)");
   }
   if (c.authSkewSeconds < 0 || c.authSkewSeconds > 300) p.push_back("auth.skew_seconds must be 0..300");
+  if (c.authAudienceClaim != "aud" && c.authAudienceClaim != "client_id") p.push_back("auth.audience_claim must be aud or client_id");
   if (c.authAlgorithms.find("none") != std::string::npos) p.push_back("auth.algorithms must not list none");
   if (c.pgPoolSize < 1 || c.pgPoolSize > 500) p.push_back("postgres.pool_size must be 1..500");
   if (c.pgMigrateOnStart != 0 && c.pgMigrateOnStart != 1) p.push_back("postgres.migrate_on_start must be 0 or 1");

@@ -79,6 +79,8 @@ struct Config {
   std::string authJwksFile;
   std::string authIssuer;    // required with an external key set
   std::string authAudience;  // required with an external key set
+  std::string authAudienceClaim = "aud";  // or "client_id" (Cognito access tokens carry no aud)
+  std::string authScopePrefix;            // stripped from scopes (Cognito: "<resource server>/")
   std::string authAlgorithms = "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512,EdDSA";
   int64_t authSkewSeconds = 60;
   // The sync stage's OAuth client (client credentials). Empty token_url: this API's own

@@ -137,6 +137,21 @@ TEST(JwtClaims, DatesWithSkewIssuerAudienceAndScopes) {
   EXPECT_FALSE(checkJwtClaims(R"({"iss":"https://other","aud":"memberflow-api","exp":1800000100})", p, now).isOk());
   EXPECT_FALSE(checkJwtClaims(R"({"iss":"https://issuer.example","aud":"x","exp":1800000100})", p, now).isOk());
   EXPECT_FALSE(checkJwtClaims(R"({"iss":"https://issuer.example","exp":1800000100})", p, now).isOk());
+  // Cognito's access tokens: no aud, the client in client_id, scopes under a resource server.
+  JwtPolicy cognito;
+  cognito.issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X";
+  cognito.audience = "app-client-1";
+  cognito.audienceClaim = "client_id";
+  cognito.scopePrefix = "https://members.example/";
+  auto c = checkJwtClaims(R"({"iss":"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X","token_use":"access",)"
+                          R"("client_id":"app-client-1","exp":1800000100,)"
+                          R"("scope":"https://members.example/member:read https://other.example/member:write"})",
+                          cognito, now);
+  ASSERT_TRUE(c.isOk()) << c.status().toString();
+  EXPECT_EQ(c->scopes, (std::set<std::string>{"member:read", "https://other.example/member:write"}));
+  EXPECT_FALSE(checkJwtClaims(R"({"iss":"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X",)"
+                              R"("client_id":"app-client-2","exp":1800000100})",
+                              cognito, now).isOk());
   p.skewSeconds = 301;
   EXPECT_FALSE(checkPolicy(p).isOk());
 }
