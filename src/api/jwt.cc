@@ -59,7 +59,8 @@ std::shared_ptr<EVP_PKEY> fromParams(const char* type, OSSL_PARAM_BLD* bld) {
 std::shared_ptr<EVP_PKEY> rsaKey(const json::object& o) {
   auto n = b64Field(o, "n");
   auto e = b64Field(o, "e");
-  if (!n || !e || (*n)[0] == '\0' || n->size() < 256) return nullptr;  // at least 2048 bits
+  // At least 2048 bits; RFC 7518 §6.3.1.1: n in its fewest octets (no leading zero).
+  if (!n || !e || (*n)[0] == '\0' || n->size() < 256) return nullptr;
   Bn bn(BN_bin2bn(u8(*n), static_cast<int>(n->size()), nullptr));
   Bn be(BN_bin2bn(u8(*e), static_cast<int>(e->size()), nullptr));
   ParamBld bld(OSSL_PARAM_BLD_new());
