@@ -74,6 +74,26 @@ ApiResponse MemberApi::tooMany(int64_t retryAfterSeconds) {
   return r;
 }
 
+std::string MemberApi::clientAddress(const ApiRequest& req) const {
+  if (!opts_.trustedProxies.count(req.remoteAddress)) return req.remoteAddress;
+  // "client, proxy1, proxy2": walk from the right past the proxies we trust.
+  std::string xff = req.header("x-forwarded-for");
+  std::string addr = req.remoteAddress;
+  size_t end = xff.size();
+  while (end > 0 && opts_.trustedProxies.count(addr)) {
+    size_t comma = xff.rfind(',', end - 1);
+    size_t start = comma == std::string::npos ? 0 : comma + 1;
+    std::string part = xff.substr(start, end - start);
+    auto b = part.find_first_not_of(" \t");
+    auto e = part.find_last_not_of(" \t");
+    if (b == std::string::npos) break;
+    addr = part.substr(b, e - b + 1);
+    if (comma == std::string::npos) break;
+    end = comma;
+  }
+  return addr.substr(0, 64);
+}
+
 ApiResponse MemberApi::operations(const std::string& name) const {
   if (name == "healthz") return jsonResponse(200, {{"status", "ok"}});
   if (name == "readyz") {
@@ -115,7 +135,7 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
   const std::string& method = req.method;
   if (auto extra = opts_.extraRoutes.find(path); extra != opts_.extraRoutes.end()) {
     int64_t wait = 1;
-    if (!failureLimit_->allow("addr:" + req.remoteAddress, clock_.nowMs(), &wait)) return tooMany(wait);
+    if (!failureLimit_->allow(clientAddress(req), clock_.nowMs(), &wait)) return tooMany(wait);
     return extra->second(req);
   }
   // Operations endpoints carry no member data: open unless configured otherwise.
@@ -146,7 +166,7 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
       return r;
     }
     int64_t wait = 1;
-    if (!failureLimit_->allow("addr:" + req.remoteAddress, clock_.nowMs(), &wait)) return tooMany(wait);
+    if (!failureLimit_->allow(clientAddress(req), clock_.nowMs(), &wait)) return tooMany(wait);
     ApiResponse r = problem(401, "invalid-token", "Invalid token", claims.status().message());
     r.headers.emplace_back("WWW-Authenticate",
                            "Bearer realm=\"memberflow\", error=\"invalid_token\", "

@@ -48,6 +48,9 @@ struct ApiOptions {
   double rateBurst = 0;
   std::set<std::string> rateExempt;  // clients not limited (the pipeline's own sync client)
   double failedAuthPerAddress = 0;
+  // Peers (load balancers) whose X-Forwarded-For names the client: behind them, the address
+  // limited is the rightmost one they did not add. Empty: the header is ignored.
+  std::set<std::string> trustedProxies;
   // Extra routes answered before the member routes (the embedded /oauth2/token and
   // /.well-known/jwks.json); they handle their own authentication.
   std::map<std::string, std::function<ApiResponse(const ApiRequest&)>> extraRoutes;
@@ -77,6 +80,7 @@ class MemberApi {
                     const std::map<std::string, std::string>& query) const;
   ApiResponse operations(const std::string& name) const;
   static ApiResponse tooMany(int64_t retryAfterSeconds);
+  std::string clientAddress(const ApiRequest& req) const;
   ApiResponse getMember(const std::string& id, const ApiRequest& req) const;
   ApiResponse write(WriteKind kind, const std::string& id, const ApiRequest& req) const;
   ApiResponse history(const std::string& id) const;

@@ -578,6 +578,10 @@ struct ApiRunner {
     }
     ao.ratePerClient = static_cast<double>(cfg.apiRatePerClient);
     ao.rateBurst = static_cast<double>(cfg.apiRateBurst);
+    std::stringstream tp(cfg.apiTrustedProxies);
+    for (std::string a; std::getline(tp, a, ',');) {
+      if (!a.empty()) ao.trustedProxies.insert(a);
+    }
     std::stringstream ex(cfg.apiRateExemptClients);
     for (std::string c; std::getline(ex, c, ',');) {
       if (!c.empty()) ao.rateExempt.insert(c);

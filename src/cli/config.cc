@@ -81,6 +81,7 @@ const std::vector<Key>& keys() {
       intKey<int64_t>("api", "rate_burst", &Config::apiRateBurst),
       strKey<std::string>("api", "rate_exempt_clients", &Config::apiRateExemptClients),
       intKey<int64_t>("api", "failed_auth_per_address", &Config::apiFailedAuthPerAddress),
+      strKey<std::string>("api", "trusted_proxies", &Config::apiTrustedProxies),
       intKey<int64_t>("api", "idle_timeout_seconds", &Config::apiIdleTimeoutSeconds),
       intKey<int64_t>("api", "max_header_bytes", &Config::apiMaxHeaderBytes),
       strKey<std::string>("api", "open_endpoints", &Config::apiOpenEndpoints),

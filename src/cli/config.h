@@ -69,6 +69,7 @@ struct Config {
   // Not limited: the pipeline's own sync client (paced by its queue; a 429 would only delay it).
   std::string apiRateExemptClients = "memberflow-sync";
   int64_t apiFailedAuthPerAddress = 20;  // failed authentications/s per remote address (burst 10x)
+  std::string apiTrustedProxies;  // load balancer addresses whose X-Forwarded-For is believed
   int64_t apiIdleTimeoutSeconds = 30;    // a request must arrive within this (slow clients)
   int64_t apiMaxHeaderBytes = 16384;
   std::string apiOpenEndpoints = "healthz,readyz,metrics,openapi";  // the rest need a token

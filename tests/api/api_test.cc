@@ -120,6 +120,26 @@ TEST_F(ApiTest, AuthenticationAndScopes) {
   EXPECT_EQ(json::parse(d.body).at("openapi").as_string(), "3.1.0");
 }
 
+TEST_F(ApiTest, FailedAuthenticationsAreLimitedPerClientAddressAlsoBehindATrustedProxy) {
+  ApiOptions o;
+  o.failedAuthPerAddress = 1;  // burst 10
+  o.trustedProxies = {"10.0.0.1"};
+  MemberApi limited{*store, *key, clock, o};
+  auto attempt = [&](const std::string& peer, const std::string& xff) {
+    ApiRequest r{"GET", "/member/M1", {{"authorization", "Bearer not-a-token"}}, "", peer};
+    if (!xff.empty()) r.headers["x-forwarded-for"] = xff;
+    return limited.handle(r).status;
+  };
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(attempt("10.0.0.1", "203.0.113.7, 10.0.0.1"), 401) << i;
+  EXPECT_EQ(attempt("10.0.0.1", "203.0.113.7, 10.0.0.1"), 429);
+  EXPECT_EQ(attempt("10.0.0.1", "198.51.100.2"), 401);  // another client behind the same proxy
+  // An untrusted peer's X-Forwarded-For is ignored: its own address is limited.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(attempt("192.0.2.9", "198.51.100." + std::to_string(i)), 401) << i;
+  EXPECT_EQ(attempt("192.0.2.9", "198.51.100.99"), 429);
+  // A client cannot spoof its way past the proxy's own entry (the rightmost untrusted one counts).
+  EXPECT_EQ(attempt("10.0.0.1", "1.2.3.4, 203.0.113.7"), 429);
+}
+
 TEST_F(ApiTest, IdempotencyKeyReplaysTheFirstResponse) {
   auto a = call("PUT", "/member/M2", kBody, {{"idempotency-key", "msg-1"}});
   ASSERT_EQ(a.status, 201);
