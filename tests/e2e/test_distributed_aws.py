@@ -63,7 +63,8 @@ def test_every_stage_a_process_against_aws():
 def test_several_relay_processes_on_postgres():
     """The member store on PostgreSQL with three relay processes sharing its outbox, one of them
     killed mid-stream: every event published, in per-member order, and the survivors both
-    carried part of the load."""
+    carried part of the load. The secrets (the database password, the sync stage's OAuth client
+    secret) come from Secrets Manager."""
     if not os.environ.get("MEMBERFLOW_TEST_POSTGRES") and os.environ.get("MEMBERFLOW_SKIP_POSTGRES"):
         pytest.skip("MEMBERFLOW_SKIP_POSTGRES is set")
     tag = uuid.uuid4().hex[:8]
@@ -71,10 +72,13 @@ def test_several_relay_processes_on_postgres():
     with tempfile.TemporaryDirectory(prefix="memberflow-relays-") as tmp:
         server = PgServer(tmp)
         schema = server.schema()
-        os.environ["MEMBERFLOW_SECRET_PG_PASSWORD"] = server.password
-        p = AwsPipeline(tmp, tag, ENDPOINT, adapters={"member_store": "postgres"},
-                        postgres={"conninfo": server.conninfo(schema), "password_secret": "pg-password",
-                                  "migrate_on_start": 1})
+        sm = boto3.client("secretsmanager", **KW)
+        sm.create_secret(Name=f"mf-{tag}-pg-password", SecretString=server.password)
+        sm.create_secret(Name=f"mf-{tag}-sync-client", SecretString=uuid.uuid4().hex)
+        p = AwsPipeline(tmp, tag, ENDPOINT, adapters={"member_store": "postgres", "secrets": "secretsmanager"},
+                        postgres={"conninfo": server.conninfo(schema), "password_secret": f"mf-{tag}-pg-password",
+                                  "migrate_on_start": 1},
+                        auth={"client_secret": f"mf-{tag}-sync-client"})
         try:
             gen = p.cli("generate", "--seed", "37", "--count", "1500", "--members", "150").stdout
             lines = gen.splitlines()
