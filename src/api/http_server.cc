@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/text.h"
 
 namespace memberflow::api {
 namespace asio = boost::asio;
@@ -115,9 +116,7 @@ asio::awaitable<void> HttpServer::Impl::serve(Stream& stream, beast::tcp_stream&
     ar.method = std::string(req.method_string());
     ar.target = std::string(req.target());
     for (const auto& f : req) {
-      std::string name(f.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      ar.headers[name] = std::string(f.value());
+      ar.headers[asciiLower(f.name_string())] = std::string(f.value());
     }
     ar.body = std::move(req.body());
     ApiResponse r = handler(ar);

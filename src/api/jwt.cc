@@ -17,6 +17,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/text.h"
 
 namespace memberflow::api {
 namespace {
@@ -278,8 +279,7 @@ Result<std::string> verifyJws(std::string_view token, const JwkSet& keys, const 
   }
   if (h.contains("crit") || h.contains("b64")) return bad("token has critical header parameters");
   if (const json::value* typ = field(h, "typ")) {
-    std::string t = typ->is_string() ? std::string(typ->get_string()) : "?";
-    for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string t = typ->is_string() ? asciiLower(typ->get_string()) : "?";
     if (t.rfind("application/", 0) == 0) t = t.substr(12);
     if (t != "jwt" && t != "at+jwt") return bad("token type is not a JWT");
   }
@@ -415,8 +415,7 @@ Result<std::shared_ptr<const JwkSet>> UrlKeySource::keys(bool refresh) {
     why = set.status().message();
   } else {
     fresh = std::make_shared<const JwkSet>(std::move(*set));
-    std::string cc = r.response.header("cache-control");
-    for (char& ch : cc) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string cc = asciiLower(r.response.header("cache-control"));
     if (auto at = cc.find("max-age="); at != std::string::npos) maxAge = std::strtoll(cc.c_str() + at + 8, nullptr, 10);
     if (cc.find("no-store") != std::string::npos || cc.find("no-cache") != std::string::npos) maxAge = 0;
   }

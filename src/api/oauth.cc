@@ -2,46 +2,17 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/text.h"
 
 namespace memberflow::api {
 namespace {
-
-std::string percentEncode(std::string_view s) {
-  static const char* hexd = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += hexd[c >> 4];
-      out += hexd[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string percentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 bool sameSecret(const std::string& a, const std::string& b) {
   // Compare digests: constant time whatever the lengths.
@@ -66,22 +37,15 @@ std::string formEncode(const std::vector<std::pair<std::string, std::string>>& f
   return out;
 }
 
-std::map<std::string, std::string> formDecode(std::string_view body) {
+std::optional<std::map<std::string, std::string>> formDecode(std::string_view body) {
   std::map<std::string, std::string> out;
-  size_t start = 0;
-  while (start <= body.size()) {
-    size_t end = body.find('&', start);
-    if (end == std::string_view::npos) end = body.size();
-    std::string_view pair = body.substr(start, end - start);
-    if (!pair.empty()) {
-      size_t eq = pair.find('=');
-      std::string k = percentDecode(pair.substr(0, eq));
-      std::string v = eq == std::string_view::npos ? "" : percentDecode(pair.substr(eq + 1));
-      // RFC 6749 §3.2: a parameter sent twice makes the request invalid; mark it.
-      if (out.count(k)) out[k + "\x01dup"] = "1";
-      out[k] = v;
-    }
-    start = end + 1;
+  for (std::string pair : splitList(body, '&')) {
+    std::replace(pair.begin(), pair.end(), '+', ' ');  // before decoding: "%2B" stays a plus
+    size_t eq = pair.find('=');
+    std::string k = percentDecode(pair.substr(0, eq));
+    std::string v = eq == std::string::npos ? "" : percentDecode(pair.substr(eq + 1));
+    // RFC 6749 §3.2: a parameter sent twice makes the request invalid.
+    if (!out.emplace(std::move(k), std::move(v)).second) return std::nullopt;
   }
   return out;
 }
@@ -143,15 +107,13 @@ ApiResponse TokenEndpoint::handle(const ApiRequest& req) const {
     r.headers.emplace_back("Allow", "POST");
     return r;
   }
-  std::string ctype = req.header("content-type");
-  for (char& c : ctype) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string ctype = asciiLower(req.header("content-type"));
   if (ctype.rfind("application/x-www-form-urlencoded", 0) != 0) {
     return oauthError(400, "invalid_request", "the body must be application/x-www-form-urlencoded");
   }
-  auto form = formDecode(req.body);
-  for (const auto& [k, v] : form) {
-    if (k.find('\x01') != std::string::npos) return oauthError(400, "invalid_request", "a parameter is repeated");
-  }
+  auto decoded = formDecode(req.body);
+  if (!decoded) return oauthError(400, "invalid_request", "a parameter is repeated");
+  auto& form = *decoded;
   std::string id, secret;
   std::string authz = req.header("authorization");
   if (authz.size() > 6 && strncasecmp(authz.c_str(), "Basic ", 6) == 0) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -25,9 +26,9 @@
 
 namespace memberflow::api {
 
-// application/x-www-form-urlencoded, both ways.
+// application/x-www-form-urlencoded, both ways. Decoding: nullopt when a parameter repeats.
 std::string formEncode(const std::vector<std::pair<std::string, std::string>>& fields);
-std::map<std::string, std::string> formDecode(std::string_view body);
+std::optional<std::map<std::string, std::string>> formDecode(std::string_view body);
 
 class ClientCredentialsTokens final : public TokenProvider {
  public:

@@ -40,6 +40,7 @@
 #include "api/jwt.h"
 #include "api/oauth.h"
 #include "common/crypto.h"
+#include "common/text.h"
 #include "api/handlers.h"
 #include "api/http_server.h"
 #include "common/gzip.h"
@@ -306,10 +307,7 @@ struct Runtime {
       *sp.slot = std::move(q).value();
     }
     std::vector<std::string> subscriptions{kRoute, kLake};
-    std::stringstream extra(cfg.topicExtraSubscriptions);
-    for (std::string q; std::getline(extra, q, ',');) {
-      if (!q.empty()) subscriptions.push_back(q);
-    }
+    for (const auto& q : splitList(cfg.topicExtraSubscriptions)) subscriptions.push_back(q);
     if (cfg.topicAdapter == "sns") {
       auto t = aws::SnsTopic::create(awsc(), cfg.awsNamePrefix + "member-events.fifo");
       if (!t.isOk()) return t.status();
@@ -523,13 +521,10 @@ struct ApiRunner {
   // the embedded issuer, which also serves /oauth2/token and /.well-known/jwks.json.
   Status openAuth(Runtime& rt, api::ApiOptions& ao, const api::Authenticator** auth) {
     const Config& cfg = rt.cfg;
-    if (!cfg.authJwksUrl.empty() || !cfg.authJwksFile.empty()) {
+    if (cfg.externalIssuer()) {
       api::JwtPolicy policy;
-      policy.algorithms.clear();
-      std::stringstream ss(cfg.authAlgorithms);
-      for (std::string a; std::getline(ss, a, ',');) {
-        if (!a.empty()) policy.algorithms.insert(a);
-      }
+      auto algorithms = splitList(cfg.authAlgorithms);
+      policy.algorithms = {algorithms.begin(), algorithms.end()};
       policy.issuer = cfg.authIssuer;
       policy.audience = cfg.authAudience;
       policy.audienceClaim = cfg.authAudienceClaim;
@@ -571,21 +566,14 @@ struct ApiRunner {
     const Config& cfg = rt.cfg;
     api::ApiOptions ao;
     ao.maxBodyBytes = static_cast<size_t>(cfg.apiMaxBodyBytes);
-    ao.openEndpoints.clear();
-    std::stringstream ss(cfg.apiOpenEndpoints);
-    for (std::string e; std::getline(ss, e, ',');) {
-      if (!e.empty()) ao.openEndpoints.insert(e);
-    }
+    auto open = splitList(cfg.apiOpenEndpoints);
+    ao.openEndpoints = {open.begin(), open.end()};
     ao.ratePerClient = static_cast<double>(cfg.apiRatePerClient);
     ao.rateBurst = static_cast<double>(cfg.apiRateBurst);
-    std::stringstream tp(cfg.apiTrustedProxies);
-    for (std::string a; std::getline(tp, a, ',');) {
-      if (!a.empty()) ao.trustedProxies.insert(a);
-    }
-    std::stringstream ex(cfg.apiRateExemptClients);
-    for (std::string c; std::getline(ex, c, ',');) {
-      if (!c.empty()) ao.rateExempt.insert(c);
-    }
+    auto proxies = splitList(cfg.apiTrustedProxies);
+    ao.trustedProxies = {proxies.begin(), proxies.end()};
+    auto exempt = splitList(cfg.apiRateExemptClients);
+    ao.rateExempt = {exempt.begin(), exempt.end()};
     ao.failedAuthPerAddress = static_cast<double>(cfg.apiFailedAuthPerAddress);
     if (rt.cfg.apiCacheEntries > 0) {
       rt.readCache = std::make_unique<api::MemberCache>(static_cast<size_t>(rt.cfg.apiCacheEntries));
@@ -642,7 +630,7 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
   }
   if (wantSync) {
     // Client credentials against auth.token_url, or this deployment's own API (embedded issuer).
-    if (rt.cfg.authTokenUrl.empty() && (!rt.cfg.authJwksUrl.empty() || !rt.cfg.authJwksFile.empty())) {
+    if (rt.cfg.authTokenUrl.empty() && rt.cfg.externalIssuer()) {
       return fail(Status::invalidArgument("auth.token_url is required for sync with an external issuer"));
     }
     std::string tokenUrl = rt.cfg.authTokenUrl.empty() ? rt.syncOptions().apiBaseUrl + "/oauth2/token" : rt.cfg.authTokenUrl;
@@ -1115,10 +1103,7 @@ int statusCommand(const Config& cfg) {
     all.push_back(rt.queueNamed(emb::targetQueueName(t.name)));
     all.push_back(rt.queueNamed(emb::targetDlqName(t.name)));
   }
-  std::stringstream extra(cfg.topicExtraSubscriptions);
-  for (std::string q; std::getline(extra, q, ',');) {
-    if (!q.empty()) all.push_back(rt.queueNamed(q));
-  }
+  for (const auto& q : splitList(cfg.topicExtraSubscriptions)) all.push_back(rt.queueNamed(q));
   for (Queue* q : all) {
     auto s = q->stats();
     if (!s.isOk()) return fail(s.status());

@@ -2,11 +2,11 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <sstream>
 #include <functional>
 #include <toml++/toml.h>
 
 #include "adapters/postgres/pg.h"
+#include "common/text.h"
 
 namespace memberflow {
 namespace {
@@ -215,17 +215,14 @@ std::vector<std::string> checkConfig(const Config& c) {
   }
   if (c.apiIdleTimeoutSeconds < 1 || c.apiIdleTimeoutSeconds > 3600) p.push_back("api.idle_timeout_seconds must be 1..3600");
   if (c.apiMaxHeaderBytes < 1024 || c.apiMaxHeaderBytes > (1 << 20)) p.push_back("api.max_header_bytes must be 1024..1048576");
-  {
-    std::stringstream ss(c.apiOpenEndpoints);
-    for (std::string e; std::getline(ss, e, ',');) {
-      if (e != "healthz" && e != "readyz" && e != "metrics" && e != "openapi" && !e.empty()) {
-        p.push_back("api.open_endpoints lists healthz, readyz, metrics or openapi, not " + e.substr(0, 30));
-      }
+  for (const auto& e : splitList(c.apiOpenEndpoints)) {
+    if (e != "healthz" && e != "readyz" && e != "metrics" && e != "openapi") {
+      p.push_back("api.open_endpoints lists healthz, readyz, metrics or openapi, not " + e.substr(0, 30));
     }
   }
   if (c.apiTlsCert.empty() != c.apiTlsKey.empty()) p.push_back("api.tls_cert and api.tls_key go together");
   if (!c.authJwksUrl.empty() && !c.authJwksFile.empty()) p.push_back("auth.jwks_url and auth.jwks_file exclude each other");
-  if ((!c.authJwksUrl.empty() || !c.authJwksFile.empty()) && (c.authIssuer.empty() || c.authAudience.empty())) {
+  if (c.externalIssuer() && (c.authIssuer.empty() || c.authAudience.empty())) {
     p.push_back("auth.issuer and auth.audience are required with an external key set (tokens of other applications"
                 " of the same issuer must not be accepted)");
   }

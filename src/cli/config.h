@@ -113,6 +113,8 @@ struct Config {
   std::string logLevel = "info";
 
   std::string path(const std::string& name) const { return dataDir + "/" + name; }
+  // Tokens come from an external issuer's key set (else the embedded issuer).
+  bool externalIssuer() const { return !authJwksUrl.empty() || !authJwksFile.empty(); }
   std::string apiUrl() const;
 };
 

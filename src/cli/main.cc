@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/app.h"
+#include "common/text.h"
 #include "common/time.h"
 
 using namespace memberflow;
@@ -112,10 +113,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (*authVerify) {  // needs no configuration
-    std::stringstream ss(verifyAlgs);
-    for (std::string a; std::getline(ss, a, ',');) {
-      if (!a.empty()) verifyOpts.algorithms.insert(a);
-    }
+    for (const auto& a : splitList(verifyAlgs)) verifyOpts.algorithms.insert(a);
     return cli::authVerifyCommand(verifyOpts);
   }
   if (dataDir) setenv("MEMBERFLOW_STORAGE_DATA_DIR", dataDir->c_str(), 1);

@@ -10,17 +10,13 @@
 #include <optional>
 #include <tuple>
 
+#include "common/text.h"
+
 namespace memberflow {
 namespace {
 
 Status bad(const std::string& where, const std::string& what) {
   return Status::invalidArgument("event pattern" + (where.empty() ? "" : " at " + where) + ": " + what);
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool isOperator(std::string_view k) {
@@ -162,11 +158,11 @@ bool Condition::matches(const json::value& v) const {
     case Kind::kBool: return v.is_bool() && v.get_bool() == flag;
     case Kind::kNull: return v.is_null();
     case Kind::kPrefix: return isStr && str.substr(0, s.size()) == s;
-    case Kind::kPrefixIC: return isStr && str.size() >= s.size() && lower(str.substr(0, s.size())) == s;
+    case Kind::kPrefixIC: return isStr && str.size() >= s.size() && asciiLower(str.substr(0, s.size())) == s;
     case Kind::kSuffix: return isStr && str.size() >= s.size() && str.substr(str.size() - s.size()) == s;
     case Kind::kSuffixIC:
-      return isStr && str.size() >= s.size() && lower(str.substr(str.size() - s.size())) == s;
-    case Kind::kEqualsIC: return isStr && lower(str) == s;
+      return isStr && str.size() >= s.size() && asciiLower(str.substr(str.size() - s.size())) == s;
+    case Kind::kEqualsIC: return isStr && asciiLower(str) == s;
     case Kind::kWildcard: return isStr && wildcardMatch(wildcards.front(), str);
     case Kind::kAnythingBut: {
       if (isStr) return std::find(strings.begin(), strings.end(), str) == strings.end();
@@ -183,7 +179,7 @@ bool Condition::matches(const json::value& v) const {
              });
     case Kind::kAnythingButIC: {
       if (!isStr) return false;
-      std::string l = lower(str);
+      std::string l = asciiLower(str);
       return std::find(strings.begin(), strings.end(), l) == strings.end();
     }
     case Kind::kAnythingButWildcard:
@@ -263,7 +259,7 @@ Result<Condition> parseAnythingBut(const std::string& where, const json::value& 
     }
     if (op == "equals-ignore-case") {
       MF_ASSIGN_OR_RETURN(c.strings, stringOrStrings(where, kv.value(), "anything-but equals-ignore-case"));
-      for (auto& s : c.strings) s = lower(s);
+      for (auto& s : c.strings) s = asciiLower(s);
       c.kind = Condition::Kind::kAnythingButIC;
       return c;
     }
@@ -334,7 +330,7 @@ Result<Condition> parseOperator(const std::string& where, const json::object& o)
     if (v.is_object() && v.get_object().size() == 1 && v.get_object().contains("equals-ignore-case") &&
         v.get_object().at("equals-ignore-case").is_string()) {
       c.kind = pre ? Condition::Kind::kPrefixIC : Condition::Kind::kSuffixIC;
-      c.s = lower(v.get_object().at("equals-ignore-case").get_string());
+      c.s = asciiLower(v.get_object().at("equals-ignore-case").get_string());
       return c;
     }
     MF_RETURN_IF_ERROR(nonEmptyString(op.c_str()));
@@ -345,7 +341,7 @@ Result<Condition> parseOperator(const std::string& where, const json::object& o)
   if (op == "equals-ignore-case") {
     MF_RETURN_IF_ERROR(nonEmptyString("equals-ignore-case"));
     c.kind = Condition::Kind::kEqualsIC;
-    c.s = lower(v.get_string());
+    c.s = asciiLower(v.get_string());
     return c;
   }
   if (op == "wildcard") {

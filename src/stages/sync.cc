@@ -42,6 +42,13 @@ bool apiUnavailable(const std::string& reason) {
          reason == "api_status_503" || reason == "api_status_504" || reason == "token_unavailable";
 }
 
+// Whether a retry counts toward the change's attempt limit: not when it only waited behind an
+// earlier change of its member, found the API unavailable, or was throttled (429) — none of
+// those says anything about the change.
+bool spendsAnAttempt(const std::string& reason) {
+  return reason != "behind_retry" && reason != "api_status_429" && !apiUnavailable(reason);
+}
+
 }  // namespace
 
 SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
@@ -145,9 +152,7 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
     const ReceivedMessage& m = batch[i];
     Decision& d = decisions[i];
     if (d.verdict == Verdict::kRetry && apiUnavailable(d.reason)) report.apiUnavailable = true;
-    // Throttling (429) says nothing about the change either: backed off, never dead-lettered for it.
-    if (d.verdict == Verdict::kRetry && d.reason != "behind_retry" && !apiUnavailable(d.reason) &&
-        d.reason != "api_status_429" && m.receiveCount >= opts_.backoff.maxAttempts) {
+    if (d.verdict == Verdict::kRetry && spendsAnAttempt(d.reason) && m.receiveCount >= opts_.backoff.maxAttempts) {
       d = {Verdict::kDeadLetter, "attempts_exhausted:" + d.reason};
     }
     switch (d.verdict) {

@@ -18,12 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using memberflow::testing::readFile;
 
 // request.txt: request line, header lines (a line starting with white space continues the
 // previous value), a blank line, the body.
@@ -63,7 +58,7 @@ TEST(SigV4, PassesEveryV4CaseOfTheAwsSigningTestSuite) {
     if (!entry.is_directory()) continue;
     const fs::path dir = entry.path();
     SCOPED_TRACE(dir.filename().string());
-    auto ctx = json::parse(slurp(dir / "context.json")).as_object();
+    auto ctx = json::parse(readFile(dir / "context.json")).as_object();
     const auto& cr = ctx.at("credentials").as_object();
     Credentials c{std::string(cr.at("access_key_id").as_string()),
                   std::string(cr.at("secret_access_key").as_string()),
@@ -76,17 +71,17 @@ TEST(SigV4, PassesEveryV4CaseOfTheAwsSigningTestSuite) {
     o.signBody = ctx.at("sign_body").as_bool();
     o.omitSessionToken = ctx.contains("omit_session_token") && ctx.at("omit_session_token").as_bool();
     o.expiresSeconds = ctx.at("expiration_in_seconds").as_int64();
-    SignableRequest r = parseRequest(slurp(dir / "request.txt"));
+    SignableRequest r = parseRequest(readFile(dir / "request.txt"));
 
     Signature h = signHeaders(r, c, o);
-    EXPECT_EQ(h.canonicalRequest, slurp(dir / "header-canonical-request.txt"));
-    EXPECT_EQ(h.stringToSign, slurp(dir / "header-string-to-sign.txt"));
-    EXPECT_EQ(h.signature, slurp(dir / "header-signature.txt"));
+    EXPECT_EQ(h.canonicalRequest, readFile(dir / "header-canonical-request.txt"));
+    EXPECT_EQ(h.stringToSign, readFile(dir / "header-string-to-sign.txt"));
+    EXPECT_EQ(h.signature, readFile(dir / "header-signature.txt"));
 
     Signature q = presignQuery(r, c, o);
-    EXPECT_EQ(q.canonicalRequest, slurp(dir / "query-canonical-request.txt"));
-    EXPECT_EQ(q.stringToSign, slurp(dir / "query-string-to-sign.txt"));
-    EXPECT_EQ(q.signature, slurp(dir / "query-signature.txt"));
+    EXPECT_EQ(q.canonicalRequest, readFile(dir / "query-canonical-request.txt"));
+    EXPECT_EQ(q.stringToSign, readFile(dir / "query-string-to-sign.txt"));
+    EXPECT_EQ(q.signature, readFile(dir / "query-signature.txt"));
     ++cases;
   }
   EXPECT_EQ(cases, 38);

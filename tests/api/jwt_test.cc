@@ -21,12 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using memberflow::testing::FakeClock;
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using memberflow::testing::readFile;
 
 JwtPolicy only(const std::string& alg) {
   JwtPolicy p;

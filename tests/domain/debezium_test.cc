@@ -16,12 +16,7 @@
 namespace memberflow {
 namespace {
 
-std::string readFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using memberflow::testing::readFile;
 
 SourceRecord rec(std::optional<std::string> key, std::optional<std::string> value) {
   SourceRecord r;

@@ -174,6 +174,13 @@ def keyset():
         yield tmp, path
 
 
+def workdir(keyset, name):
+    """A directory of the test's own under the module's temporary directory."""
+    d = os.path.join(keyset[0], name)
+    os.makedirs(d)
+    return d
+
+
 def verify(path, token, *extra):
     r = subprocess.run([BIN, "auth", "verify", "--jwks", path, "--issuer", ISS, "--audience", AUD, *extra],
                        input=token, capture_output=True, text=True, timeout=30)
@@ -225,9 +232,8 @@ def call(port, method, path, token=None, body=None, scheme="http", context=None)
 
 
 def test_api_scopes_rfc6750_errors_protected_metrics_and_rate_limits(keyset):
-    tmp, path = keyset
-    d = os.path.join(tmp, "api")
-    os.makedirs(d)
+    d = workdir(keyset, "api")
+    path = keyset[1]
     p = api_pipeline(d, path, open_endpoints="healthz,readyz", rate_per_client=5, rate_burst=5)
     try:
         p.start("--stages", "api")
@@ -265,9 +271,7 @@ def test_api_scopes_rfc6750_errors_protected_metrics_and_rate_limits(keyset):
 
 
 def test_embedded_issuer_token_endpoint(keyset):
-    tmp, _ = keyset
-    d = os.path.join(tmp, "embedded")
-    os.makedirs(d)
+    d = workdir(keyset, "embedded")
     p = Pipeline(d)
     try:
         p.start("--stages", "api")
@@ -371,9 +375,7 @@ class Issuer:
 
 
 def test_pipeline_with_an_external_issuer_and_no_personal_data_in_logs(keyset):
-    tmp, _ = keyset
-    d = os.path.join(tmp, "external")
-    os.makedirs(d)
+    d = workdir(keyset, "external")
     secret = base64.urlsafe_b64encode(os.urandom(24)).decode()
     os.environ["MEMBERFLOW_SECRET_SYNC_CLIENT_SECRET"] = secret
     issuer = Issuer(secret)
@@ -406,9 +408,8 @@ def test_pipeline_with_an_external_issuer_and_no_personal_data_in_logs(keyset):
 
 
 def test_tls_termination_and_slow_clients(keyset):
-    tmp, path = keyset
-    d = os.path.join(tmp, "tls")
-    os.makedirs(d)
+    d = workdir(keyset, "tls")
+    path = keyset[1]
     cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
@@ -455,9 +456,7 @@ def test_schemathesis_finds_no_server_errors_and_no_responses_that_break_the_doc
     """Property-based requests generated from /openapi.json with a valid token (member:read and
     member:write): every response is documented, has its documented content type and headers,
     matches its schema, and none is a 5xx."""
-    tmp, _ = keyset
-    d = os.path.join(tmp, "schemathesis")
-    os.makedirs(d)
+    d = workdir(keyset, "schemathesis")
     p = Pipeline(d)
     try:
         p.start("--stages", "api")

@@ -6,8 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -44,6 +46,14 @@ class FakeClock final : public Clock {
  private:
   std::atomic<int64_t> now_;
 };
+
+// The whole file (empty when it cannot be read).
+inline std::string readFile(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 // ../shared/corpora relative to the source tree (set by CMake), or empty when absent.
 inline std::string corporaDir() {

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/text.h"
 
 namespace memberflow::aws {
 
@@ -114,8 +115,8 @@ Result<std::string> AwsClient::query(const std::string& service, const std::stri
   req.method = "POST";
   req.path = "/";
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-  req.body = "Action=" + uriEncode(action, false) + "&Version=" + uriEncode(version, false);
-  for (const auto& [k, v] : params) req.body += "&" + uriEncode(k, false) + "=" + uriEncode(v, false);
+  req.body = "Action=" + percentEncode(action, false) + "&Version=" + percentEncode(version, false);
+  for (const auto& [k, v] : params) req.body += "&" + percentEncode(k, false) + "=" + percentEncode(v, false);
   auto r = send(service, req);
   if (!r.isOk()) return r.status();
   if (r->status >= 200 && r->status < 300) return std::move(r->body);

@@ -5,6 +5,7 @@
 #include <pugixml.hpp>
 #include <sstream>
 
+#include "common/text.h"
 #include "common/time.h"
 
 namespace memberflow::aws {
@@ -99,8 +100,8 @@ Result<Credentials> WebIdentityCredentials::get() {
   req.url = endpoint_;
   req.timeoutMs = 10000;
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-  req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + uriEncode(role, false) +
-             "&RoleSessionName=" + uriEncode(session, false) + "&WebIdentityToken=" + uriEncode(trim(ss.str()), false);
+  req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + percentEncode(role, false) +
+             "&RoleSessionName=" + percentEncode(session, false) + "&WebIdentityToken=" + percentEncode(trim(ss.str()), false);
   HttpResult r = http_.send(req);
   if (!r.ok()) return Status::unavailable("sts: " + r.error);
   if (r.response.status != 200) return Status::unavailable("sts AssumeRoleWithWebIdentity: HTTP " + std::to_string(r.response.status));

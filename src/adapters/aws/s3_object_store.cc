@@ -2,6 +2,8 @@
 
 #include <pugixml.hpp>
 
+#include "common/text.h"
+
 namespace memberflow::aws {
 namespace {
 
@@ -21,7 +23,7 @@ AwsRequest S3ObjectStore::request(const std::string& method, const std::string& 
   AwsRequest req;
   req.method = method;
   req.s3 = true;
-  std::string object = key.empty() ? "" : uriEncode(key, true);
+  std::string object = key.empty() ? "" : percentEncode(key, true);
   if (pathStyle_) {
     req.path = "/" + bucket_ + (object.empty() ? "" : "/" + object);
   } else {
@@ -71,8 +73,8 @@ Result<std::vector<std::string>> S3ObjectStore::list(const std::string& prefix) 
   std::string token;
   for (;;) {
     AwsRequest req = request("GET", "");
-    req.query = "list-type=2&prefix=" + uriEncode(prefix, false);
-    if (!token.empty()) req.query += "&continuation-token=" + uriEncode(token, false);
+    req.query = "list-type=2&prefix=" + percentEncode(prefix, false);
+    if (!token.empty()) req.query += "&continuation-token=" + percentEncode(token, false);
     auto r = client_.send("s3", req);
     if (!r.isOk()) return r.status();
     if (r->status != 200) return s3Error("list", *r);

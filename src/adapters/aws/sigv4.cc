@@ -6,32 +6,10 @@
 #include <map>
 
 #include "common/crypto.h"
+#include "common/text.h"
 
 namespace memberflow::aws {
 namespace {
-
-bool unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-std::string percentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Trims and folds runs of white space into one space.
 std::string foldSpaces(std::string_view v) {
@@ -75,7 +53,7 @@ std::string canonicalPath(const std::string& raw, bool normalize) {
     path = out;
   }
   // Each segment is decoded once and encoded with the AWS rules.
-  return uriEncode(percentDecode(path), true);
+  return percentEncode(percentDecode(path), true);
 }
 
 std::string canonicalQuery(const std::string& raw, const std::vector<std::pair<std::string, std::string>>& extra) {
@@ -89,11 +67,11 @@ std::string canonicalQuery(const std::string& raw, const std::vector<std::pair<s
       size_t eq = kv.find('=');
       std::string k = eq == std::string::npos ? kv : kv.substr(0, eq);
       std::string v = eq == std::string::npos ? "" : kv.substr(eq + 1);
-      params.emplace_back(uriEncode(percentDecode(k), false), uriEncode(percentDecode(v), false));
+      params.emplace_back(percentEncode(percentDecode(k), false), percentEncode(percentDecode(v), false));
     }
     i = j + 1;
   }
-  for (const auto& [k, v] : extra) params.emplace_back(uriEncode(k, false), uriEncode(v, false));
+  for (const auto& [k, v] : extra) params.emplace_back(percentEncode(k, false), percentEncode(v, false));
   std::sort(params.begin(), params.end());
   std::string out;
   for (const auto& [k, v] : params) {
@@ -120,7 +98,7 @@ Canonical canonicalRequest(const SignableRequest& r, const std::vector<std::pair
                            const std::string& query, const std::string& payloadHash, bool normalize) {
   std::map<std::string, std::string> h;  // sorted by lower-cased name; duplicates joined by ','
   for (const auto& [k, v] : headers) {
-    std::string name = lower(k);
+    std::string name = asciiLower(k);
     std::string value = foldSpaces(v);
     auto it = h.find(name);
     if (it == h.end()) h.emplace(name, value);
@@ -156,21 +134,6 @@ std::string payloadHash(const SignableRequest& r, const SigningOptions& o) {
 
 }  // namespace
 
-std::string uriEncode(std::string_view s, bool keepSlash) {
-  static const char* hexd = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (unreserved(c) || (keepSlash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hexd[c >> 4]);
-      out.push_back(hexd[c & 15]);
-    }
-  }
-  return out;
-}
-
 Signature signHeaders(const SignableRequest& r, const Credentials& c, const SigningOptions& o) {
   Signature s;
   std::string date = amzDate(o.epochSeconds);
@@ -204,7 +167,7 @@ Signature presignQuery(const SignableRequest& r, const Credentials& c, const Sig
   std::string signedHeaders;
   {
     std::vector<std::string> names;
-    for (const auto& [k, v] : r.headers) names.push_back(lower(k));
+    for (const auto& [k, v] : r.headers) names.push_back(asciiLower(k));
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     for (const auto& n : names) signedHeaders += (signedHeaders.empty() ? "" : ";") + n;
@@ -224,7 +187,7 @@ Signature presignQuery(const SignableRequest& r, const Credentials& c, const Sig
   s.signature = sign(c, o, date, s.stringToSign);
   s.query = query + "&X-Amz-Signature=" + s.signature;
   if (!c.sessionToken.empty() && o.omitSessionToken) {
-    s.query += "&X-Amz-Security-Token=" + uriEncode(c.sessionToken, false);
+    s.query += "&X-Amz-Security-Token=" + percentEncode(c.sessionToken, false);
   }
   return s;
 }

@@ -50,7 +50,4 @@ struct Signature {
 Signature signHeaders(const SignableRequest& r, const Credentials& c, const SigningOptions& o);
 Signature presignQuery(const SignableRequest& r, const Credentials& c, const SigningOptions& o);
 
-// RFC 3986 percent-encoding of everything but unreserved characters (and '/' when keepSlash).
-std::string uriEncode(std::string_view s, bool keepSlash);
-
 }  // namespace memberflow::aws

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/text.h"
+
 namespace memberflow::http {
 namespace {
 
@@ -26,9 +28,7 @@ size_t onHeader(char* ptr, size_t size, size_t n, void* userdata) {
   }
   auto colon = line.find(':');
   if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string name = asciiLower(line.substr(0, colon));
     size_t b = colon + 1;
     while (b < line.size() && (line[b] == ' ' || line[b] == '\t')) ++b;
     size_t e = line.size();
