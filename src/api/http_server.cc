@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <array>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -39,14 +40,53 @@ struct HttpServer::Impl {
 
 namespace {
 
-bhttp::response<bhttp::string_body> toBeast(const ApiResponse& r, unsigned version, bool keep) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-  res.set(bhttp::field::server, "memberflow");
-  for (const auto& [k, v] : r.headers) res.set(k, v);
-  res.body() = r.body;
-  res.keep_alive(keep);
-  res.prepare_payload();
-  return res;
+// A header line must not be able to end the head early (response splitting): our handlers
+// never put CR, LF or NUL in a name or value, and if one ever did the header is dropped.
+bool safeHeader(const std::string& name, const std::string& value) {
+  auto bad = [](const std::string& s) { return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos; };
+  return !name.empty() && !bad(name) && !bad(value);
+}
+
+// The response head, written by hand into a buffer the session keeps: Beast's field container
+// and serializer cost more per response (an allocation per field, buffer-sequence iteration)
+// than the rest of a cached read. The body is written from the response as it is.
+void writeHead(std::string& out, const ApiResponse& r, unsigned version, bool keep) {
+  out.clear();
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  out += bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+  out += "\r\nServer: memberflow\r\n";
+  for (const auto& [name, value] : r.headers) {
+    if (!safeHeader(name, value)) {
+      log::error("response header dropped: it contains a line break", {"api", {}, {}, {}, "bad_header", name.substr(0, 64)});
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  // 1xx, 204 and 304 have no body and so no length (RFC 9110 §8.6).
+  if (r.status >= 200 && r.status != 204 && r.status != 304) {
+    out += "Content-Length: ";
+    out += std::to_string(r.body.size());
+    out += "\r\n";
+  }
+  if (version >= 11 && !keep) out += "Connection: close\r\n";
+  if (version < 11 && keep) out += "Connection: keep-alive\r\n";
+  out += "\r\n";
+}
+
+template <class Stream>
+asio::awaitable<beast::error_code> send(Stream& stream, std::string& head, const ApiResponse& r,
+                                        unsigned version, bool keep) {
+  writeHead(head, r, version, keep);
+  bool body = r.status >= 200 && r.status != 204 && r.status != 304;
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(r.body.data(), body ? r.body.size() : 0)};
+  auto [ec, n] = co_await asio::async_write(stream, buffers, asio::as_tuple(asio::use_awaitable));
+  (void)n;
+  co_return ec;
 }
 
 }  // namespace
@@ -84,6 +124,7 @@ asio::awaitable<void> HttpServer::Impl::serve(Stream& stream, beast::tcp_stream&
     }
   } unregister{this, &tcp};
   beast::flat_buffer buffer;
+  std::string head;  // the response head, its capacity kept from one response to the next
   std::string remote;
   {
     beast::error_code rec;
@@ -105,8 +146,7 @@ asio::awaitable<void> HttpServer::Impl::serve(Stream& stream, beast::tcp_stream&
                                      "the body exceeds the limit")
                            : problem(431, "headers-too-large", "Request headers too large",
                                      "the headers exceed the limit");
-      auto res = toBeast(r, 11, false);
-      co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      co_await send(stream, head, r, 11, false);
       break;
     }
     if (ec) break;  // end of stream, timeout or garbage: close quietly
@@ -121,9 +161,7 @@ asio::awaitable<void> HttpServer::Impl::serve(Stream& stream, beast::tcp_stream&
     ar.body = std::move(req.body());
     ApiResponse r = handler(ar);
     bool keep = req.keep_alive();
-    auto res = toBeast(r, req.version(), keep);
-    auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-    (void)wn;
+    beast::error_code wec = co_await send(stream, head, r, req.version(), keep);
     if (wec || !keep) break;
   }
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {

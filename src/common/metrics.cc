@@ -57,11 +57,37 @@ prometheus::Histogram& Metrics::batchSeconds(const std::string& stage) {
 prometheus::Histogram& Metrics::lagSeconds(const std::string& stage) {
   return lag_->Add({{"stage", stage}}, secondsBuckets());
 }
-prometheus::Counter& Metrics::httpRequests(const std::string& method, int status) {
-  return http_->Add({{"method", method}, {"status", std::to_string(status)}});
+namespace {
+constexpr std::array<std::string_view, 10> kMethodNames{"GET",     "HEAD",  "POST",    "PUT",  "PATCH",
+                                                        "DELETE",  "OPTIONS", "TRACE", "CONNECT", "other"};
+size_t methodIndex(std::string_view method) {
+  for (size_t i = 0; i + 1 < kMethodNames.size(); ++i) {
+    if (kMethodNames[i] == method) return i;
+  }
+  return kMethodNames.size() - 1;
 }
-prometheus::Histogram& Metrics::httpSeconds(const std::string& method) {
-  return httpSeconds_->Add({{"method", method}}, secondsBuckets());
+}  // namespace
+
+// Family::Add builds the series' labels and a new metric object (for a histogram, its buckets)
+// before it looks the series up under the family's lock: too much for every request. Each series
+// is added once and its address kept; a race only makes two threads add the same series, which
+// Family::Add resolves to one object.
+prometheus::Counter& Metrics::httpRequests(std::string_view method, int status) {
+  size_t m = methodIndex(method);
+  int code = status >= 100 && status <= 599 ? status : 599;
+  auto& slot = httpCounters_[m * 500 + static_cast<size_t>(code - 100)];
+  if (auto* c = slot.load(std::memory_order_acquire)) return *c;
+  auto* c = &http_->Add({{"method", std::string(kMethodNames[m])}, {"status", std::to_string(code)}});
+  slot.store(c, std::memory_order_release);
+  return *c;
+}
+prometheus::Histogram& Metrics::httpSeconds(std::string_view method) {
+  size_t m = methodIndex(method);
+  auto& slot = httpHistograms_[m];
+  if (auto* h = slot.load(std::memory_order_acquire)) return *h;
+  auto* h = &httpSeconds_->Add({{"method", std::string(kMethodNames[m])}}, secondsBuckets());
+  slot.store(h, std::memory_order_release);
+  return *h;
 }
 prometheus::Gauge& Metrics::queueDepth(const std::string& queue) {
   return depth_->Add({{"queue", queue}});

@@ -8,7 +8,10 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
+#include <atomic>
 #include <string>
+#include <string_view>
 
 namespace memberflow {
 
@@ -22,9 +25,12 @@ class Metrics {
   prometheus::Histogram& batchSeconds(const std::string& stage);
   // memberflow_lag_seconds{stage}: source timestamp to this stage's effect.
   prometheus::Histogram& lagSeconds(const std::string& stage);
-  // memberflow_http_requests_total{method, status}
-  prometheus::Counter& httpRequests(const std::string& method, int status);
-  prometheus::Histogram& httpSeconds(const std::string& method);
+  // memberflow_http_requests_total{method, status} and memberflow_http_request_seconds{method}.
+  // Called for every request, so the series are found without a lock or an allocation once
+  // made. A method outside RFC 9110's set is counted as "other" (a client must not be able to
+  // create series at will); a status outside 100..599 as 599.
+  prometheus::Counter& httpRequests(std::string_view method, int status);
+  prometheus::Histogram& httpSeconds(std::string_view method);
   // memberflow_queue_depth{queue}, memberflow_queue_oldest_age_seconds{queue}
   prometheus::Gauge& queueDepth(const std::string& queue);
   prometheus::Gauge& queueOldestAge(const std::string& queue);
@@ -41,6 +47,9 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* httpSeconds_;
   prometheus::Family<prometheus::Gauge>* depth_;
   prometheus::Family<prometheus::Gauge>* age_;
+  static constexpr size_t kMethods = 10;  // GET HEAD POST PUT PATCH DELETE OPTIONS TRACE CONNECT other
+  std::array<std::atomic<prometheus::Counter*>, kMethods * 500> httpCounters_{};
+  std::array<std::atomic<prometheus::Histogram*>, kMethods> httpHistograms_{};
 };
 
 }  // namespace memberflow
