@@ -148,7 +148,7 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
   if (ops && method == "GET" && opts_.openEndpoints.count(ops)) return operations(ops);
 
   // Everything else needs a bearer token (RFC 6750).
-  std::string authz = req.header("authorization");
+  const std::string& authz = req.header("authorization");
   if (authz.size() < 7 || strncasecmp(authz.c_str(), "Bearer ", 7) != 0) {
     ApiResponse r = problem(401, "unauthorized", "Authentication required",
                             "send an OAuth 2.0 bearer token");

@@ -25,9 +25,12 @@ struct ApiRequest {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::string remoteAddress;  // the peer's IP address (rate limiting of failed authentications)
-  std::string header(const std::string& lowerName) const {
+  // The header's value, or an empty string. (A reference: the bearer token is read on every
+  // request and is large.)
+  const std::string& header(const std::string& lowerName) const {
+    static const std::string kNone;
     auto it = headers.find(lowerName);
-    return it == headers.end() ? std::string() : it->second;
+    return it == headers.end() ? kNone : it->second;
   }
 };
 
