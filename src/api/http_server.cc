@@ -52,6 +52,9 @@ bool safeHeader(const std::string& name, const std::string& value) {
   return !name.empty() && !bad(name) && !bad(value);
 }
 
+// 1xx, 204 and 304 responses have no body and so no length (RFC 9110 §8.6).
+bool mayHaveBody(int status) { return status >= 200 && status != 204 && status != 304; }
+
 // The response head, written by hand into a buffer the session keeps: Beast's field container
 // and serializer cost more per response (an allocation per field, buffer-sequence iteration)
 // than the rest of a cached read. The body is written from the response as it is.
@@ -72,8 +75,7 @@ void writeHead(std::string& out, const ApiResponse& r, unsigned version, bool ke
     out += value;
     out += "\r\n";
   }
-  // 1xx, 204 and 304 have no body and so no length (RFC 9110 §8.6).
-  if (r.status >= 200 && r.status != 204 && r.status != 304) {
+  if (mayHaveBody(r.status)) {
     out += "Content-Length: ";
     out += std::to_string(r.body.size());
     out += "\r\n";
@@ -87,8 +89,8 @@ template <class Stream>
 asio::awaitable<beast::error_code> send(Stream& stream, std::string& head, const ApiResponse& r,
                                         unsigned version, bool keep) {
   writeHead(head, r, version, keep);
-  bool body = r.status >= 200 && r.status != 204 && r.status != 304;
-  std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(r.body.data(), body ? r.body.size() : 0)};
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
+                                            asio::buffer(r.body.data(), mayHaveBody(r.status) ? r.body.size() : 0)};
   auto [ec, n] = co_await asio::async_write(stream, buffers, asio::as_tuple(asio::use_awaitable));
   (void)n;
   co_return ec;

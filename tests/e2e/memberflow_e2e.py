@@ -509,6 +509,20 @@ def expected_state(lines, today=None):
     return members, invalid, events
 
 
+def produce_generated(p, seed, count, members):
+    """Generates a change stream (`memberflow generate`), produces it to the source and
+    returns its lines."""
+    gen = p.cli("generate", "--seed", str(seed), "--count", str(count), "--members", str(members)).stdout
+    p.cli("produce", "-", input=gen)
+    return gen.splitlines()
+
+
+def drain_and_check(p, lines, timeout, what="the pipeline to drain"):
+    """Waits until the pipeline has processed `lines`, then holds it to check_pipeline."""
+    wait_for(lambda: p.idle(len(lines)), timeout, what)
+    check_pipeline(p, lines, len(lines))
+
+
 def check_pipeline(p, lines, expect_records):
     """Every invariant the end-to-end and crash tests hold the pipeline to."""
     members, invalid, events = expected_state(lines)

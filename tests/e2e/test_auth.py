@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from memberflow_e2e import BIN, Pipeline, assert_no_personal_data, check_pipeline, wait_for
+from memberflow_e2e import BIN, Pipeline, assert_no_personal_data, drain_and_check, produce_generated, wait_for
 
 ISS = "https://issuer.test/pool-1"
 AUD = "memberflow-api"
@@ -384,12 +384,9 @@ def test_pipeline_with_an_external_issuer_and_no_personal_data_in_logs(keyset):
                           "token_url": f"{base}/oauth2/token"})
     p.token = lambda *scopes: mint("RS256", scope=" ".join(scopes), client_id="oracle")  # the oracle reads
     try:
-        gen = p.cli("generate", "--seed", "41", "--count", "800", "--members", "80").stdout
-        lines = gen.splitlines()
-        p.cli("produce", "-", input=gen)
+        lines = produce_generated(p, 41, 800, 80)
         p.start()
-        wait_for(lambda: p.idle(len(lines)), 180, "the pipeline to drain")
-        check_pipeline(p, lines, len(lines))
+        drain_and_check(p, lines, 180)
         assert p.dlq("changes") == [] or all("api_" not in m["attributes"].get("reason", "") for m in p.dlq("changes"))
         # One token, refused (rotated-out key), refreshed once; tokens are cached, not fetched per call.
         assert 2 <= issuer.calls <= 4, issuer.calls

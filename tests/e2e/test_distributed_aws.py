@@ -4,16 +4,14 @@ the raw archive and the lake, DynamoDB for the ledger — and every stage a sepa
 The same oracle as the embedded end-to-end test checks the result."""
 import json
 import os
+import re
 import tempfile
 import uuid
 
 import boto3
 import pytest
 
-import re
-import signal
-
-from memberflow_e2e import AwsPipeline, PgServer, check_pipeline, wait_for
+from memberflow_e2e import AwsPipeline, PgServer, drain_and_check, produce_generated, wait_for
 
 ENDPOINT = os.environ.get("MEMBERFLOW_TEST_AWS_ENDPOINT")
 if not ENDPOINT and not os.environ.get("MEMBERFLOW_SKIP_AWS"):
@@ -34,15 +32,12 @@ def test_every_stage_a_process_against_aws():
             json.dump(rules, f)
         p = AwsPipeline(tmp, tag, ENDPOINT, bus={"rules_file": f"{tmp}/rules.json"})
         try:
-            gen = p.cli("generate", "--seed", "31", "--count", "1200", "--members", "120").stdout
-            lines = gen.splitlines()
-            p.cli("produce", "-", input=gen)
+            lines = produce_generated(p, 31, 1200, 120)
             p.cli("aws", "provision")
             procs = [p.start("--stages", "api,sync")]
             for stage in ("ingest", "relay", "route", "lake"):
                 procs.append(p.spawn("--stages", stage))
-            wait_for(lambda: p.idle(len(lines)), 240, "the distributed pipeline to drain")
-            check_pipeline(p, lines, len(lines))
+            drain_and_check(p, lines, 240, "the distributed pipeline to drain")
             # EventBridge delivered exactly the deletes to the provisioned queue.
             sqs = boto3.client("sqs", **KW)
             url = sqs.get_queue_url(QueueName=f"mf-{tag}-audit.fifo")["QueueUrl"]
@@ -80,9 +75,7 @@ def test_several_relay_processes_on_postgres():
                                   "migrate_on_start": 1},
                         auth={"client_secret": f"mf-{tag}-sync-client"})
         try:
-            gen = p.cli("generate", "--seed", "37", "--count", "1500", "--members", "150").stdout
-            lines = gen.splitlines()
-            p.cli("produce", "-", input=gen)
+            lines = produce_generated(p, 37, 1500, 150)
             procs = [p.start("--stages", "api,sync")]
             for stage in ("ingest", "route", "lake"):
                 procs.append(p.spawn("--stages", stage))
@@ -92,8 +85,7 @@ def test_several_relay_processes_on_postgres():
                      "writes under way")
             relays[0].kill()  # its claim (an open transaction) ends with its connection
             relays[0].wait()
-            wait_for(lambda: p.idle(len(lines)), 240, "the pipeline to drain")
-            check_pipeline(p, lines, len(lines))
+            drain_and_check(p, lines, 240)
             for proc in procs + relays[1:]:
                 assert p.stop(proc) == 0
             published = []

@@ -2,7 +2,6 @@
 produce it, run all stages, and check every member through the API against the oracle."""
 import json
 import os
-import re
 import tempfile
 
 import pytest

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import tempfile
 
-from memberflow_e2e import Pipeline, Receiver, check_pipeline, wait_for
+from memberflow_e2e import Pipeline, Receiver, drain_and_check, produce_generated, wait_for
 
 
 def test_webhooks_and_lake():
@@ -43,12 +43,9 @@ def test_webhooks_and_lake():
         with open(f"{tmp}/var/secrets/crm-token", "w") as f:
             f.write("Bearer crm-secret")
         try:
-            gen = p.cli("generate", "--seed", "5", "--count", "3000", "--members", "200").stdout
-            lines = gen.splitlines()
-            p.cli("produce", "-", input=gen)
+            lines = produce_generated(p, 5, 3000, 200)
             run = p.start()
-            wait_for(lambda: p.idle(len(lines)), 180, "the pipeline to drain")
-            check_pipeline(p, lines, len(lines))
+            drain_and_check(p, lines, 180)
 
             lake = p.lake_events()
             want_crm = [e for e in lake if e["type"] in ("member.created", "member.updated")

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from memberflow_e2e import PgServer, check_pipeline, pg_pipeline, wait_for
+from memberflow_e2e import PgServer, drain_and_check, pg_pipeline, produce_generated, wait_for
 
 
 @pytest.fixture
@@ -37,12 +37,9 @@ def test_pipeline_on_postgres_and_migrations(env):
     first = json.loads(p.cli("db", "migrate").stdout)
     again = json.loads(p.cli("db", "migrate").stdout)
     assert first["applied"] == [1, 2] and again == {"applied": [], "version": first["version"]}
-    gen = p.cli("generate", "--seed", "23", "--count", "3000", "--members", "300").stdout
-    lines = gen.splitlines()
-    p.cli("produce", "-", input=gen)
+    lines = produce_generated(p, 23, 3000, 300)
     p.start()
-    wait_for(lambda: p.idle(len(lines)), 180, "the pipeline to drain")
-    check_pipeline(p, lines, len(lines))
+    drain_and_check(p, lines, 180)
     assert server.password not in open(p.logs[-1]).read()
     # A newer schema (a later release migrated it during a rolling deployment): this build
     # still starts, and says so.
@@ -169,8 +166,7 @@ def test_database_restart_mid_stream(env):
     time.sleep(3)  # the database stays down a while: sync keeps retrying (checked by the outcome)
     server.start()
     wait_for(lambda: readiness(p.port) == 200, 60, "readiness to recover")
-    wait_for(lambda: p.idle(len(lines)), 180, "the pipeline to drain after the restart")
-    check_pipeline(p, lines, len(lines))
+    drain_and_check(p, lines, 180, "the pipeline to drain after the restart")
     assert p.dlq("changes") == [], "nothing may be dead-lettered for a database outage"
 
 
