@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "common/log.h"
+
 namespace memberflow::postgres {
 namespace {
 
@@ -81,6 +83,16 @@ Result<std::unique_ptr<PgConn>> PgConn::connect(const std::string& conninfo, con
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
     return Status::unavailable("postgres: cannot connect: " + why.substr(0, 300));
   }
+  // Server notices ("... already exists, skipping") would go raw to stderr and break the
+  // JSON-lines log; they are logged at debug level instead. Our SQL raises no notice that
+  // carries member data.
+  PQsetNoticeReceiver(
+      c,
+      [](void*, const PGresult* r) {
+        const char* msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        log::debug("postgres notice", {"postgres", {}, {}, {}, "notice", std::string(msg ? msg : "").substr(0, 200)});
+      },
+      nullptr);
   return std::unique_ptr<PgConn>(new PgConn(c));
 }
 
