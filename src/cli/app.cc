@@ -7,6 +7,8 @@
 #include <cerrno>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -53,6 +55,7 @@
 #include "stages/relay.h"
 #include "stages/route.h"
 #include "stages/sync.h"
+#include "cli/supervisor.h"
 
 namespace memberflow::cli {
 namespace {
@@ -97,7 +100,13 @@ aws::AwsConfig awsConfigOf(const Config& cfg) {
 namespace emb = memberflow::embedded;
 
 std::atomic<bool> gStop{false};
-extern "C" void onSignal(int) { gStop = true; }
+// While a run opens its adapters nothing is in flight, and an open can block in a dependency
+// that does not answer (an S3 bucket check, say): a signal then ends the process at once.
+std::atomic<bool> gOpening{false};
+extern "C" void onSignal(int sig) {
+  if (gOpening) ::_exit(128 + sig);  // async-signal-safe; nothing to finish or commit yet
+  gStop = true;
+}
 
 void installSignals() {
   std::signal(SIGTERM, onSignal);
@@ -200,7 +209,9 @@ struct Runtime {
   Status openObjects() {
     if (objects) return Status::ok();
     if (cfg.objectStoreAdapter != "s3") {
-      objects = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
+      auto dir = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
+      MF_RETURN_IF_ERROR(dir->ensureWritable());
+      objects = std::move(dir);
       return Status::ok();
     }
     auto s3 = std::make_unique<aws::S3ObjectStore>(
@@ -601,6 +612,10 @@ struct ApiRunner {
 };
 
 // Runs the chosen stages until a signal, or until idle. Returns the exit code.
+// Everything the stages need is opened before any of them starts, so a start failure (an
+// unreachable database, an unwritable object store, a missing setting) exits with the error
+// and leaves nothing running. The supervisor then owns the threads: a stage that fails stops
+// them all, and shutdown is bounded by run.shutdown_timeout_ms.
 int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
   bool wantIngest = opts.stages.count("ingest") > 0;
   bool wantSync = opts.stages.count("sync") > 0;
@@ -608,115 +623,154 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
   bool wantRelay = opts.stages.count("relay") > 0;
   bool wantRoute = opts.stages.count("route") > 0;
   bool wantLake = opts.stages.count("lake") > 0;
-  ApiRunner apiRunner;
-  if (wantApi) {
-    if (Status s = apiRunner.start(rt); !s.isOk()) return fail(s);
+  const Config& cfg = rt.cfg;
+
+  // ---- 1. open what the chosen stages use; nothing runs yet -------------------------------
+  struct Opening {
+    Opening() { gOpening = !gStop; }
+    ~Opening() { gOpening = false; }
+  } opening;
+  if (gStop) return 0;
+  if (wantSync && cfg.authTokenUrl.empty() && cfg.externalIssuer()) {
+    return fail(Status::invalidArgument("auth.token_url is required for sync with an external issuer"));
   }
   if (wantIngest) {
     if (Status s = rt.openIngestSide(); !s.isOk()) return fail(s);
   }
   if (Status s = rt.openQueues(); !s.isOk()) return fail(s);
+  if (wantApi || wantRelay) {
+    if (Status s = rt.openMembers(); !s.isOk()) return fail(s);
+  }
+  if (wantRoute) {
+    if (Status s = rt.openRouting(); !s.isOk()) return fail(s);
+  }
+  if (wantLake) {
+    if (Status s = rt.openLake(); !s.isOk()) return fail(s);
+  }
+  ApiRunner apiRunner;
+  if (wantApi) {
+    if (Status s = apiRunner.start(rt); !s.isOk()) return fail(s);  // listens from here on
+  }
 
+  gOpening = false;
+
+  // ---- 2. the stages, declared before the supervisor so that they outlive its threads -----
   std::unique_ptr<IngestStage> ingest;
   std::unique_ptr<SyncStage> sync;
   http::CurlHttpClient httpClient;
   std::unique_ptr<api::ClientCredentialsTokens> tokens;
-  std::stop_source stop;
-  std::vector<std::jthread> threads;
+  std::unique_ptr<RelayStage> relay;
+  std::unique_ptr<RouteStage> route;
+  std::vector<std::unique_ptr<emb::TargetDelivery>> deliveries;
+  std::unique_ptr<LakeStage> lake;
   if (wantIngest) {
     ingest = std::make_unique<IngestStage>(*rt.source, *rt.objects, *rt.ledger, *rt.changes,
                                            *rt.ingestDlq, rt.clock, rt.ingestOptions());
-    threads.emplace_back([&, token = stop.get_token()] { ingest->run(token); });
   }
   if (wantSync) {
     // Client credentials against auth.token_url, or this deployment's own API (embedded issuer).
-    if (rt.cfg.authTokenUrl.empty() && rt.cfg.externalIssuer()) {
-      return fail(Status::invalidArgument("auth.token_url is required for sync with an external issuer"));
-    }
-    std::string tokenUrl = rt.cfg.authTokenUrl.empty() ? rt.syncOptions().apiBaseUrl + "/oauth2/token" : rt.cfg.authTokenUrl;
+    std::string tokenUrl = cfg.authTokenUrl.empty() ? rt.syncOptions().apiBaseUrl + "/oauth2/token" : cfg.authTokenUrl;
     tokens = std::make_unique<api::ClientCredentialsTokens>(
-        httpClient, tokenUrl, rt.cfg.authClientId, [&rt] { return rt.clientSecret(); }, rt.cfg.authScopes, rt.clock);
+        httpClient, tokenUrl, cfg.authClientId, [&rt] { return rt.clientSecret(); }, cfg.authScopes, rt.clock);
     sync = std::make_unique<SyncStage>(*rt.changes, *rt.changesDlq, httpClient, *tokens, rt.clock,
                                        rt.syncOptions());
-    threads.emplace_back([&, token = stop.get_token()] { sync->run(token); });
   }
-  std::unique_ptr<RelayStage> relay;
-  if (wantRelay) {
-    if (Status s = rt.openMembers(); !s.isOk()) return fail(s);
-    relay = std::make_unique<RelayStage>(*rt.members, *rt.topic, rt.clock, RelayOptions{});
-    threads.emplace_back([&, token = stop.get_token()] { relay->run(token); });
-  }
-  std::unique_ptr<RouteStage> route;
-  std::vector<std::unique_ptr<emb::TargetDelivery>> deliveries;
+  if (wantRelay) relay = std::make_unique<RelayStage>(*rt.members, *rt.topic, rt.clock, RelayOptions{});
   if (wantRoute) {
-    if (Status s = rt.openRouting(); !s.isOk()) return fail(s);
     RouteOptions ro;
-    ro.visibilityMs = rt.cfg.busVisibilityMs;
+    ro.visibilityMs = cfg.busVisibilityMs;
     route = std::make_unique<RouteStage>(*rt.routeQueue, *rt.routeDlq, *rt.buses.at("default"), ro);
-    threads.emplace_back([&, token = stop.get_token()] { route->run(token); });
     for (const auto& t : rt.embeddedTargets()) {
       Queue* in = rt.queueNamed(emb::targetQueueName(t.name));
       Queue* dlq = rt.queueNamed(emb::targetDlqName(t.name));
-      auto d = std::make_unique<emb::TargetDelivery>(
+      if (!in || !dlq) return fail(Status::unavailable("cannot open the queues of target " + t.name));
+      deliveries.push_back(std::make_unique<emb::TargetDelivery>(
           t, *in, *dlq, httpClient, rt.secretsPort(),
           [&rt](const std::string& n) -> EventBus* {
             auto it = rt.buses.find(n);
             return it == rt.buses.end() ? nullptr : it->second.get();
           },
           [&rt](const std::string& n) { return rt.queueNamed(n); },
-          BackoffPolicy{rt.cfg.syncBackoffBaseMs, rt.cfg.syncBackoffCapMs, t.maxAttempts}, rt.cfg.busVisibilityMs);
-      auto* dp = d.get();
-      deliveries.push_back(std::move(d));
-      threads.emplace_back([dp, token = stop.get_token()] { dp->run(token); });
+          BackoffPolicy{cfg.syncBackoffBaseMs, cfg.syncBackoffCapMs, t.maxAttempts}, cfg.busVisibilityMs));
     }
   }
-  std::unique_ptr<LakeStage> lake;
   if (wantLake) {
-    if (Status s = rt.openLake(); !s.isOk()) return fail(s);
     LakeOptions lo;
-    lo.writer = rt.cfg.lakeWriter;
-    lo.flushAfter = std::chrono::milliseconds(rt.cfg.lakeFlushMs);
-    lo.maxEvents = static_cast<size_t>(rt.cfg.lakeMaxEvents);
-    lo.visibilityMs = rt.cfg.lakeVisibilityMs;
-    if (!rt.cfg.kmsKeyId.empty()) lo.kmsKeyId = rt.cfg.kmsKeyId;
+    lo.writer = cfg.lakeWriter;
+    lo.flushAfter = std::chrono::milliseconds(cfg.lakeFlushMs);
+    lo.maxEvents = static_cast<size_t>(cfg.lakeMaxEvents);
+    lo.visibilityMs = cfg.lakeVisibilityMs;
+    if (!cfg.kmsKeyId.empty()) lo.kmsKeyId = cfg.kmsKeyId;
     lake = std::make_unique<LakeStage>(*rt.lakeQueue, *rt.lakeDlq, *rt.objects, *rt.lakeJournal, rt.clock, lo);
-    threads.emplace_back([&, token = stop.get_token()] { lake->run(token); });
   }
-  int idleChecks = 0;
-  auto lastGauge = std::chrono::steady_clock::now();
-  while (!gStop) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (std::chrono::steady_clock::now() - lastGauge > std::chrono::seconds(1)) {
-      publishGauges(rt);
-      lastGauge = std::chrono::steady_clock::now();
-    }
-    if (opts.untilIdle) {
-      // Idle for the stages that run: ingest has consumed the source, sync has drained the
-      // changes queue.
-      bool idle = true;
-      if (wantIngest) idle = sourceLag(*rt.source) == 0;
-      auto empty = [](Queue* q) {
-        auto st = q->stats();
-        return st.isOk() && st->visible + st->inFlight == 0;
-      };
-      if (wantSync) idle = idle && empty(rt.changes.get());
+
+  // ---- 3. run them under the supervisor ----------------------------------------------------
+  StageSupervisor::Options so;
+  so.shutdownDeadline = std::chrono::milliseconds(cfg.shutdownTimeoutMs);
+  StageSupervisor supervisor(so);
+  if (apiRunner.server) {
+    api::HttpServer* server = apiRunner.server.get();
+    supervisor.start("api", [server](std::stop_token t) {
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock lock(m);
+      cv.wait(lock, t, [] { return false; });  // until stop is requested
+      server->stop();
+    });
+  }
+  if (ingest) supervisor.start("ingest", [&](std::stop_token t) { ingest->run(t); });
+  if (sync) supervisor.start("sync", [&](std::stop_token t) { sync->run(t); });
+  if (relay) supervisor.start("relay", [&](std::stop_token t) { relay->run(t); });
+  if (route) supervisor.start("route", [&](std::stop_token t) { route->run(t); });
+  for (auto& d : deliveries) {
+    supervisor.start("target " + d->name(), [dp = d.get()](std::stop_token t) { dp->run(t); });
+  }
+  if (lake) supervisor.start("lake", [&](std::stop_token t) { lake->run(t); });
+
+  // Idle for the stages that run: ingest has consumed the source, sync has drained the changes
+  // queue, relay the outbox, route and lake their queues.
+  auto empty = [](Queue* q) {
+    auto st = q->stats();
+    return st.isOk() && st->visible + st->inFlight == 0;
+  };
+  std::function<bool()> idle;
+  if (opts.untilIdle) {
+    idle = [&] {
+      if (wantIngest && sourceLag(*rt.source) != 0) return false;
+      if (wantSync && !empty(rt.changes.get())) return false;
       if (wantRelay) {
         auto ob = rt.members->outbox(1);
-        idle = idle && ob.isOk() && ob->empty();
+        if (!ob.isOk() || !ob->empty()) return false;
       }
       if (wantRoute) {
-        idle = idle && empty(rt.routeQueue.get());
-        for (const auto& t : rt.embeddedTargets()) idle = idle && empty(rt.queueNamed(emb::targetQueueName(t.name)));
+        if (!empty(rt.routeQueue.get())) return false;
+        for (const auto& t : rt.embeddedTargets()) {
+          if (!empty(rt.queueNamed(emb::targetQueueName(t.name)))) return false;
+        }
       }
-      if (wantLake) idle = idle && empty(rt.lakeQueue.get());
-      idleChecks = idle ? idleChecks + 1 : 0;
-      if (idleChecks >= 3) break;
-    }
+      return !wantLake || empty(rt.lakeQueue.get());
+    };
   }
-  if (!quietIdle || gStop) log::info("shutting down", {"run"});
-  stop.request_stop();
-  threads.clear();  // joins: in-flight batches finish and commit
-  if (apiRunner.server) apiRunner.server->stop();
+  auto ended = supervisor.supervise(gStop, idle, [&rt] { publishGauges(rt); });
+  if (ended == StageSupervisor::Ended::kStageFailed) {
+    log::error("a stage failed, stopping the others", {supervisor.failedStage(), {}, {}, {}, "failed", supervisor.failure()});
+  } else if (!quietIdle || ended == StageSupervisor::Ended::kSignal) {
+    log::info("shutting down", {"run"});
+  }
+  // In-flight batches finish and commit; a stage blocked in a dependency past the deadline is
+  // abandoned: what it had not committed is redone after a restart, as after kill -9.
+  auto stuck = supervisor.stopAndJoin();
+  if (!stuck.empty()) {
+    std::string names;
+    for (const auto& n : stuck) names += (names.empty() ? "" : ",") + n;
+    log::error("shutdown deadline passed, exiting without waiting for these stages",
+               {"run", {}, {}, {}, "abandoned", names});
+    std::cerr.flush();
+    std::_Exit(1);
+  }
+  if (ended == StageSupervisor::Ended::kStageFailed) {
+    return fail(Status::internal("stage " + supervisor.failedStage() + " failed: " + supervisor.failure()));
+  }
   return 0;
 }
 

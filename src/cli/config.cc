@@ -131,6 +131,7 @@ const std::vector<Key>& keys() {
       intKey<int64_t>("lake", "flush_ms", &Config::lakeFlushMs),
       intKey<int64_t>("lake", "max_events", &Config::lakeMaxEvents),
       strKey<std::string>("log", "level", &Config::logLevel),
+      intKey<int64_t>("run", "shutdown_timeout_ms", &Config::shutdownTimeoutMs),
   };
   return k;
 }
@@ -234,6 +235,7 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.authAudienceClaim != "aud" && c.authAudienceClaim != "client_id") p.push_back("auth.audience_claim must be aud or client_id");
   if (c.authAlgorithms.find("none") != std::string::npos) p.push_back("auth.algorithms must not list none");
   if (c.pgPoolSize < 1 || c.pgPoolSize > 500) p.push_back("postgres.pool_size must be 1..500");
+  if (c.shutdownTimeoutMs < 100 || c.shutdownTimeoutMs > 600000) p.push_back("run.shutdown_timeout_ms must be 100..600000");
   if (c.pgMigrateOnStart != 0 && c.pgMigrateOnStart != 1) p.push_back("postgres.migrate_on_start must be 0 or 1");
   if (c.memberStoreAdapter == "postgres") {
     auto parsed = postgres::conninfoHasPassword(c.pgConninfo);

@@ -111,6 +111,11 @@ struct Config {
   int64_t lakeVisibilityMs = 60000;  // must exceed flush_ms plus a write
   // [log]
   std::string logLevel = "info";
+  // [run]
+  // On SIGTERM the stages finish their in-flight batches; one still busy after this long (blocked
+  // in a dependency that does not answer) is abandoned and the process exits: safe, since every
+  // stage survives kill -9. Keep it below the orchestrator's own stop timeout (ECS: 30 s).
+  int64_t shutdownTimeoutMs = 20000;
 
   std::string path(const std::string& name) const { return dataDir + "/" + name; }
   // Tokens come from an external issuer's key set (else the embedded issuer).

@@ -279,6 +279,85 @@ class Receiver:
         self.server.shutdown()
 
 
+class Proxy:
+    """Forwards 127.0.0.1:port to the target port while up; down() refuses and resets, as a
+    stopped endpoint does; hold() keeps accepting and reading but answers nothing, as an
+    endpoint that hangs does (requests in flight hang too) until up() again."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.port = free_port()
+        self.lock = threading.Lock()
+        self.conns = set()
+        self.listener = None
+        self.accepted = 0
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.up()
+
+    def hold(self):
+        self.flowing.clear()
+
+    def release(self):
+        self.flowing.set()
+
+    def up(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(128)
+        s.settimeout(0.2)
+        self.listener = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def down(self):
+        s, self.listener = self.listener, None
+        s.close()
+        with self.lock:
+            conns, self.conns = self.conns, set()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+
+    def _accept(self, s):
+        while self.listener is s:
+            try:
+                client, _ = s.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns |= {client, upstream}
+                self.accepted += 1
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while data := a.recv(65536):
+                self.flowing.wait()  # held: the bytes wait here, nothing is answered
+                b.sendall(data)
+        except OSError:
+            pass
+        for c in (a, b):
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        with self.lock:
+            self.conns.discard(a)
+        a.close()  # each pump closes the socket it reads; the shutdown ends the other pump
+
+
 # ---- the oracle ------------------------------------------------------------------------
 
 class Invalid(Exception):

@@ -6,16 +6,14 @@ keeps its state (a stopped moto would forget every queue and object, which real 
 not). Records keep arriving during the outage. Every stage must back off, stay up, and
 finish with the same result the oracle expects: nothing lost, nothing twice."""
 import os
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 
 import pytest
 
-from memberflow_e2e import AwsPipeline, check_pipeline, free_port, wait_for
+from memberflow_e2e import AwsPipeline, Proxy, check_pipeline, wait_for
 
 if not os.environ.get("MEMBERFLOW_TEST_AWS_ENDPOINT") and not os.environ.get("MEMBERFLOW_SKIP_AWS"):
     raise RuntimeError("no AWS endpoint: run scripts/test (MEMBERFLOW_SKIP_AWS=1 skips these tests)")
@@ -24,74 +22,6 @@ pytestmark = pytest.mark.skipif(not os.environ.get("MEMBERFLOW_TEST_AWS_ENDPOINT
 
 MOTO = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "moto-server")
 OUTAGE_S = 20
-
-
-class Proxy:
-    """Forwards 127.0.0.1:port to the target port while up; down() refuses and resets."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.port = free_port()
-        self.lock = threading.Lock()
-        self.conns = set()
-        self.listener = None
-        self.accepted = 0
-        self.up()
-
-    def up(self):
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
-        s.listen(128)
-        s.settimeout(0.2)
-        self.listener = s
-        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
-
-    def down(self):
-        s, self.listener = self.listener, None
-        s.close()
-        with self.lock:
-            conns, self.conns = self.conns, set()
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            c.close()
-
-    def _accept(self, s):
-        while self.listener is s:
-            try:
-                client, _ = s.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target))
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.conns |= {client, upstream}
-                self.accepted += 1
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, a, b):
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        for c in (a, b):
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        with self.lock:
-            self.conns.discard(a)
-        a.close()  # each pump closes the socket it reads; the shutdown ends the other pump
 
 
 def test_endpoint_gone_for_20_seconds_mid_stream():

@@ -27,6 +27,20 @@ static Status ioError(const std::string& what) {
   return Status::unavailable(what + ": " + std::strerror(errno));
 }
 
+Status DirObjectStore::ensureWritable() {
+  std::error_code ec;
+  fs::create_directories(root_, ec);
+  if (ec || !fs::is_directory(root_, ec)) {
+    return Status::unavailable("object store " + root_ + " is not a directory that can be created");
+  }
+  std::string probe = root_ + "/.write-probe-" + crypto::hex(crypto::randomBytes(6));
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) return ioError("object store " + root_ + " is not writable");
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return Status::ok();
+}
+
 Status DirObjectStore::put(const std::string& key, const std::string& data, const PutOptions&) {
   auto path = pathFor(key);
   if (!path.isOk()) return path.status();

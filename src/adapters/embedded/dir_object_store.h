@@ -12,6 +12,10 @@ namespace memberflow::embedded {
 class DirObjectStore final : public ObjectStore {
  public:
   explicit DirObjectStore(std::string root) : root_(std::move(root)) {}
+  // Creates the root directory and checks that files can be written in it (the embedded
+  // counterpart of S3ObjectStore::ensureBucket), so a process that will write objects fails at
+  // start rather than at its first batch. Unavailable with the reason otherwise.
+  Status ensureWritable();
   Status put(const std::string& key, const std::string& data, const PutOptions& opts) override;
   Result<std::string> get(const std::string& key) override;
   Result<std::vector<std::string>> list(const std::string& prefix) override;

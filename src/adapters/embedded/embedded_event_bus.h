@@ -55,6 +55,7 @@ class TargetDelivery {
         buses_(std::move(buses)), queues_(std::move(queues)), backoff_(backoff),
         visibilityMs_(std::max<int64_t>(visibilityMs, target.timeoutMs * 2)) {}
 
+  const std::string& name() const { return target_.name; }
   // Receives and delivers one batch; returns how many were delivered.
   Result<size_t> processOnce(int64_t waitMs);
   void run(std::stop_token stop);
