@@ -142,12 +142,47 @@ std::string envName(const Key& k) {
   return n;
 }
 
+// Sets each key of the table on c; InvalidArgument on an unknown key or a wrong type.
+Status applyToml(const toml::table& t, Config& c) {
+  for (const auto& [section, node] : t) {
+    const toml::table* st = node.as_table();
+    if (!st) return Status::invalidArgument("config: [" + std::string(section.str()) + "] is not a table");
+    for (const auto& [name, value] : *st) {
+      const Key* k = nullptr;
+      for (const auto& cand : keys()) {
+        if (section.str() == cand.section && name.str() == cand.name) k = &cand;
+      }
+      if (!k) {
+        return Status::invalidArgument("config: unknown key " + std::string(section.str()) +
+                                       "." + std::string(name.str()));
+      }
+      if (!k->setToml(c, value)) {
+        return Status::invalidArgument("config: " + std::string(section.str()) + "." +
+                                       std::string(name.str()) + " has the wrong type");
+      }
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 std::string Config::apiUrl() const {
   if (!syncApiUrl.empty()) return syncApiUrl;
   std::string host = apiListen == "0.0.0.0" ? "127.0.0.1" : apiListen;
   return "http://" + host + ":" + std::to_string(apiPort);
+}
+
+Result<Config> parseConfigToml(std::string_view text, const std::string& source) {
+  Config c;
+  toml::table t;
+  try {
+    t = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return Status::invalidArgument("config " + source + ": " + std::string(e.description()));
+  }
+  MF_RETURN_IF_ERROR(applyToml(t, c));
+  return c;
 }
 
 Result<Config> loadConfig(const std::optional<std::string>& file) {
@@ -160,24 +195,7 @@ Result<Config> loadConfig(const std::optional<std::string>& file) {
     } catch (const toml::parse_error& e) {
       return Status::invalidArgument("config " + *file + ": " + std::string(e.description()));
     }
-    for (const auto& [section, node] : t) {
-      const toml::table* st = node.as_table();
-      if (!st) return Status::invalidArgument("config: [" + std::string(section.str()) + "] is not a table");
-      for (const auto& [name, value] : *st) {
-        const Key* k = nullptr;
-        for (const auto& cand : keys()) {
-          if (section.str() == cand.section && name.str() == cand.name) k = &cand;
-        }
-        if (!k) {
-          return Status::invalidArgument("config: unknown key " + std::string(section.str()) +
-                                         "." + std::string(name.str()));
-        }
-        if (!k->setToml(c, value)) {
-          return Status::invalidArgument("config: " + std::string(section.str()) + "." +
-                                         std::string(name.str()) + " has the wrong type");
-        }
-      }
-    }
+    MF_RETURN_IF_ERROR(applyToml(t, c));
   }
   for (const auto& k : keys()) {
     std::string env = envName(k);

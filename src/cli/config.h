@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -126,6 +127,9 @@ struct Config {
 // Loads the file (when given and present), then applies the environment. InvalidArgument
 // names the key and what is wrong with it.
 Result<Config> loadConfig(const std::optional<std::string>& file);
+// The file part of loadConfig on TOML text (named `source` in messages): the defaults with the
+// text's keys set, no environment, not checked (checkConfig does that). Pure, no I/O.
+Result<Config> parseConfigToml(std::string_view text, const std::string& source);
 // Every rule a config must satisfy; the list of problems, empty when fine.
 std::vector<std::string> checkConfig(const Config& c);
 

@@ -24,6 +24,11 @@ std::string awsErrorCode(const std::string& body) {
   return hash == std::string::npos ? t : t.substr(hash + 1);
 }
 
+std::string queryErrorCode(const std::string& body) {
+  auto start = body.find("<Code>"), end = body.find("</Code>");
+  return start != std::string::npos && end != std::string::npos ? body.substr(start + 6, end - start - 6) : "";
+}
+
 std::string AwsClient::endpointFor(const std::string& service) const {
   if (auto it = cfg_.serviceEndpoints.find(service); it != cfg_.serviceEndpoints.end()) return it->second;
   if (!cfg_.endpoint.empty()) return cfg_.endpoint;
@@ -120,8 +125,7 @@ Result<std::string> AwsClient::query(const std::string& service, const std::stri
   auto r = send(service, req);
   if (!r.isOk()) return r.status();
   if (r->status >= 200 && r->status < 300) return std::move(r->body);
-  auto start = r->body.find("<Code>"), end = r->body.find("</Code>");
-  std::string code = start != std::string::npos && end != std::string::npos ? r->body.substr(start + 6, end - start - 6) : "";
+  std::string code = queryErrorCode(r->body);
   std::string msg = service + " " + action + ": " + code;
   if (code.find("NotFound") != std::string::npos) return Status::notFound(msg);
   if (r->status == 400) return Status::invalidArgument(msg);

@@ -90,4 +90,7 @@ class AwsClient {
 // after '#').
 std::string awsErrorCode(const std::string& body);
 
+// The <Code> of an AWS query-protocol (XML) error document ("NotFound"), or empty.
+std::string queryErrorCode(const std::string& body);
+
 }  // namespace memberflow::aws

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <thread>
 
+#include "adapters/aws/dynamodb_json.h"
+
 namespace memberflow::aws {
 namespace {
 
@@ -35,14 +37,6 @@ Status forEachConcurrently(size_t n, size_t workers, F&& fn) {
 
 json::object S(const std::string& v) { return json::object{{"S", v}}; }
 json::object N(int64_t v) { return json::object{{"N", std::to_string(v)}}; }
-std::string getS(const json::object& item, const char* k) {
-  const json::value* v = field(item, k);
-  return v && v->is_object() ? stringField(v->get_object(), "S").value_or("") : "";
-}
-int64_t getN(const json::object& item, const char* k) {
-  const json::value* v = field(item, k);
-  return v && v->is_object() ? std::atoll(stringField(v->get_object(), "N").value_or("0").c_str()) : 0;
-}
 
 }  // namespace
 
@@ -112,19 +106,7 @@ Status DynamoDbLedger::complete(const std::vector<LedgerOutcome>& outcomes, int6
 Result<LedgerEntry> DynamoDbLedger::get(const std::string& messageId) {
   auto r = call("GetItem", json::object{{"Key", json::object{{"messageId", S(messageId)}}}, {"ConsistentRead", true}});
   if (!r.isOk()) return r.status();
-  const json::value* item = field(r->as_object(), "Item");
-  if (!item || !item->is_object()) return Status::notFound("message id not in the ledger");
-  const auto& it = item->get_object();
-  LedgerEntry e;
-  e.outcome.messageId = messageId;
-  e.outcome.outcome = getS(it, "outcome");
-  e.outcome.reason = getS(it, "reason");
-  e.outcome.archiveKey = getS(it, "archiveKey");
-  e.outcome.archiveLine = getN(it, "archiveLine");
-  e.claimedAtMs = getN(it, "claimedAt");
-  e.completedAtMs = getN(it, "completedAt");
-  e.expiresAtMs = getN(it, "expiresAt") * 1000;
-  return e;
+  return parseLedgerItem(*r, messageId);
 }
 
 Result<size_t> DynamoDbLedger::purgeExpired(int64_t nowMs) {
@@ -139,17 +121,15 @@ Result<size_t> DynamoDbLedger::purgeExpired(int64_t nowMs) {
     if (!start.is_null()) req["ExclusiveStartKey"] = start;
     auto r = call("Scan", req);
     if (!r.isOk()) return r.status();
-    const auto& o = r->as_object();
-    if (const json::value* items = field(o, "Items"); items && items->is_array()) {
-      for (const auto& it : items->get_array()) {
-        auto d = call("DeleteItem", json::object{{"Key", json::object{{"messageId", S(getS(it.as_object(), "messageId"))}}}});
-        if (!d.isOk()) return d.status();
-        ++removed;
-      }
+    auto page = parseLedgerScanPage(*r);
+    if (!page.isOk()) return page.status();
+    for (const auto& id : page->messageIds) {
+      auto d = call("DeleteItem", json::object{{"Key", json::object{{"messageId", S(id)}}}});
+      if (!d.isOk()) return d.status();
+      ++removed;
     }
-    const json::value* last = field(o, "LastEvaluatedKey");
-    if (!last || last->is_null()) break;
-    start = *last;
+    if (page->lastEvaluatedKey.is_null()) break;
+    start = std::move(page->lastEvaluatedKey);
   }
   return removed;
 }

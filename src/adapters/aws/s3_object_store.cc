@@ -1,16 +1,15 @@
 #include "adapters/aws/s3_object_store.h"
 
-#include <pugixml.hpp>
+#include <algorithm>
 
+#include "adapters/aws/s3_xml.h"
 #include "common/text.h"
 
 namespace memberflow::aws {
 namespace {
 
 Status s3Error(const std::string& what, const HttpResponse& r) {
-  pugi::xml_document doc;
-  std::string code;
-  if (doc.load_string(r.body.c_str())) code = doc.child("Error").child_value("Code");
+  std::string code = s3ErrorCode(r.body);
   std::string msg = "s3 " + what + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code);
   if (r.status == 404) return Status::notFound(msg);
   if (r.status == 403 || r.status == 400) return Status::invalidArgument(msg);
@@ -78,14 +77,11 @@ Result<std::vector<std::string>> S3ObjectStore::list(const std::string& prefix) 
     auto r = client_.send("s3", req);
     if (!r.isOk()) return r.status();
     if (r->status != 200) return s3Error("list", *r);
-    pugi::xml_document doc;
-    if (!doc.load_string(r->body.c_str())) return Status::internal("s3 list: response is not XML");
-    auto root = doc.child("ListBucketResult");
-    for (auto c = root.child("Contents"); c; c = c.next_sibling("Contents")) {
-      out.emplace_back(c.child_value("Key"));
-    }
-    if (std::string(root.child_value("IsTruncated")) != "true") break;
-    token = root.child_value("NextContinuationToken");
+    auto page = parseS3ListPage(r->body);
+    if (!page.isOk()) return page.status();
+    for (auto& k : page->keys) out.push_back(std::move(k));
+    if (!page->truncated) break;
+    token = std::move(page->nextContinuationToken);
     if (token.empty()) break;
   }
   std::sort(out.begin(), out.end());

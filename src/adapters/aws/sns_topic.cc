@@ -1,6 +1,8 @@
 #include "adapters/aws/sns_topic.h"
 
-#include <pugixml.hpp>
+#include <algorithm>
+
+#include "adapters/aws/sns_xml.h"
 
 namespace memberflow::aws {
 
@@ -15,11 +17,9 @@ Result<std::unique_ptr<SnsTopic>> SnsTopic::create(AwsClient& client, const std:
                          {"Attributes.entry.2.key", "ContentBasedDeduplication"}, {"Attributes.entry.2.value", "false"}},
                         kVersion);
   if (!r.isOk()) return r.status();
-  pugi::xml_document doc;
-  if (!doc.load_string(r->c_str())) return Status::internal("sns CreateTopic: response is not XML");
-  std::string arn = doc.child("CreateTopicResponse").child("CreateTopicResult").child_value("TopicArn");
-  if (arn.empty()) return Status::internal("sns CreateTopic: no TopicArn");
-  return std::unique_ptr<SnsTopic>(new SnsTopic(client, name, arn));
+  auto arn = parseSnsTopicArn(*r);
+  if (!arn.isOk()) return arn.status();
+  return std::unique_ptr<SnsTopic>(new SnsTopic(client, name, *arn));
 }
 
 Status SnsTopic::subscribeQueue(const std::string& queueArn) {
@@ -43,9 +43,7 @@ Status SnsTopic::publish(const std::vector<OutgoingMessage>& messages) {
     }
     auto r = client_.query("sns", "PublishBatch", p, kVersion);
     if (!r.isOk()) return r.status();
-    pugi::xml_document doc;
-    if (doc.load_string(r->c_str()) &&
-        doc.child("PublishBatchResponse").child("PublishBatchResult").child("Failed").child("member")) {
+    if (snsPublishBatchFailed(*r)) {
       // Publishing the batch again is safe: the dedup ids drop what was accepted.
       return Status::unavailable("sns PublishBatch: some entries failed");
     }

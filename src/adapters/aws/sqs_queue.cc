@@ -2,9 +2,10 @@
 
 #include <algorithm>
 
+#include "adapters/aws/sqs_json.h"
+
 namespace memberflow::aws {
 namespace {
-constexpr const char* kDedupAttribute = "memberflow-dedup-id";
 
 int64_t seconds(int64_t ms) { return std::max<int64_t>(0, (ms + 999) / 1000); }
 
@@ -34,8 +35,8 @@ Result<std::unique_ptr<SqsQueue>> SqsQueue::open(AwsClient& client, const std::s
   }
   auto r = client.json("sqs", "AmazonSQS.GetQueueUrl", json::object{{"QueueName", name}}, "application/x-amz-json-1.0");
   if (!r.isOk()) return r.status();
-  auto url = stringField(r->as_object(), "QueueUrl");
-  if (!url) return Status::internal("sqs GetQueueUrl: no QueueUrl");
+  auto url = parseSqsQueueUrl(*r);
+  if (!url.isOk()) return url.status();
   return std::unique_ptr<SqsQueue>(
       new SqsQueue(client, opts.displayName.empty() ? name : opts.displayName, *url, opts.fifo));
 }
@@ -43,9 +44,7 @@ Result<std::unique_ptr<SqsQueue>> SqsQueue::open(AwsClient& client, const std::s
 Result<std::string> SqsQueue::arn() {
   auto r = call("GetQueueAttributes", json::object{{"AttributeNames", json::array{"QueueArn"}}});
   if (!r.isOk()) return r.status();
-  auto a = stringField(r->at("Attributes").as_object(), "QueueArn");
-  if (!a) return Status::internal("sqs: no QueueArn");
-  return *a;
+  return parseSqsQueueArn(*r);
 }
 
 Status SqsQueue::send(const std::vector<OutgoingMessage>& messages) {
@@ -63,16 +62,18 @@ Status SqsQueue::send(const std::vector<OutgoingMessage>& messages) {
       // A standard queue has no dedup ids and delivers at least once: the id travels as an
       // attribute, so readers (dlq list, redrive) can drop the copies a retried send left.
       if (!fifo_ && !m.dedupId.empty()) {
-        attrs[kDedupAttribute] = json::object{{"DataType", "String"}, {"StringValue", m.dedupId}};
+        attrs[kSqsDedupAttribute] = json::object{{"DataType", "String"}, {"StringValue", m.dedupId}};
       }
       if (!attrs.empty()) e["MessageAttributes"] = std::move(attrs);
       entries.push_back(std::move(e));
     }
     auto r = call("SendMessageBatch", json::object{{"Entries", entries}});
     if (!r.isOk()) return r.status();
-    if (const json::value* failed = field(r->as_object(), "Failed"); failed && failed->is_array() && !failed->get_array().empty()) {
+    auto failed = parseSqsFailedCount(*r);
+    if (!failed.isOk()) return failed.status();
+    if (*failed > 0) {
       // Retrying the whole batch is safe: the dedup ids drop what was accepted.
-      return Status::unavailable("sqs SendMessageBatch: " + std::to_string(failed->get_array().size()) + " entries failed");
+      return Status::unavailable("sqs SendMessageBatch: " + std::to_string(*failed) + " entries failed");
     }
   }
   return Status::ok();
@@ -89,35 +90,12 @@ Result<std::vector<ReceivedMessage>> SqsQueue::receive(size_t max, int64_t visib
                                {"AttributeNames", json::array{"All"}},
                                {"MessageAttributeNames", json::array{"All"}}});
     if (!r.isOk()) return r.status();
-    const json::value* msgs = field(r->as_object(), "Messages");
-    if (!msgs || !msgs->is_array() || msgs->get_array().empty()) break;
-    for (const auto& mv : msgs->get_array()) {
-      const auto& m = mv.as_object();
-      ReceivedMessage rm;
-      rm.messageId = stringField(m, "MessageId").value_or("");
-      rm.receiptHandle = stringField(m, "ReceiptHandle").value_or("");
-      rm.body = stringField(m, "Body").value_or("");
-      if (const json::value* a = field(m, "Attributes"); a && a->is_object()) {
-        const auto& ao = a->get_object();
-        rm.groupId = stringField(ao, "MessageGroupId").value_or("");
-        rm.dedupId = stringField(ao, "MessageDeduplicationId").value_or("");
-        rm.receiveCount = std::atoi(stringField(ao, "ApproximateReceiveCount").value_or("1").c_str());
-        rm.sentAtMs = std::atoll(stringField(ao, "SentTimestamp").value_or("0").c_str());
-      }
-      if (const json::value* a = field(m, "MessageAttributes"); a && a->is_object()) {
-        for (const auto& kv : a->get_object()) {
-          if (kv.value().is_object()) {
-            rm.attributes[std::string(kv.key())] = stringField(kv.value().get_object(), "StringValue").value_or("");
-          }
-        }
-      }
-      if (auto d = rm.attributes.find(kDedupAttribute); d != rm.attributes.end()) {
-        if (rm.dedupId.empty()) rm.dedupId = d->second;
-        rm.attributes.erase(d);
-      }
-      out.push_back(std::move(rm));
-    }
-    if (msgs->get_array().size() < 10) break;
+    auto got = parseSqsMessages(*r);
+    if (!got.isOk()) return got.status();
+    if (got->empty()) break;
+    size_t n = got->size();
+    for (auto& m : *got) out.push_back(std::move(m));
+    if (n < 10) break;
   }
   return out;
 }
@@ -148,11 +126,7 @@ Result<QueueStats> SqsQueue::stats() {
                 json::object{{"AttributeNames", json::array{"ApproximateNumberOfMessages",
                                                             "ApproximateNumberOfMessagesNotVisible"}}});
   if (!r.isOk()) return r.status();
-  const auto& a = r->at("Attributes").as_object();
-  QueueStats s;
-  s.visible = std::atoll(stringField(a, "ApproximateNumberOfMessages").value_or("0").c_str());
-  s.inFlight = std::atoll(stringField(a, "ApproximateNumberOfMessagesNotVisible").value_or("0").c_str());
-  return s;
+  return parseSqsQueueStats(*r);
 }
 
 Result<std::vector<ReceivedMessage>> SqsQueue::peek(size_t max) {

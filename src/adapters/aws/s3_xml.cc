@@ -1,0 +1,26 @@
+#include "adapters/aws/s3_xml.h"
+
+#include <pugixml.hpp>
+
+namespace memberflow::aws {
+
+Result<S3ListPage> parseS3ListPage(const std::string& body) {
+  pugi::xml_document doc;
+  if (!doc.load_string(body.c_str())) return Status::internal("s3 list: response is not XML");
+  S3ListPage page;
+  auto root = doc.child("ListBucketResult");
+  for (auto c = root.child("Contents"); c; c = c.next_sibling("Contents")) {
+    page.keys.emplace_back(c.child_value("Key"));
+  }
+  page.truncated = std::string(root.child_value("IsTruncated")) == "true";
+  page.nextContinuationToken = root.child_value("NextContinuationToken");
+  return page;
+}
+
+std::string s3ErrorCode(const std::string& body) {
+  pugi::xml_document doc;
+  if (!doc.load_string(body.c_str())) return {};
+  return doc.child("Error").child_value("Code");
+}
+
+}  // namespace memberflow::aws

@@ -1,0 +1,31 @@
+// File: sqs_json.h
+// SQS's JSON-protocol responses read into plain values: GetQueueUrl, GetQueueAttributes,
+// SendMessageBatch and ReceiveMessage. Pure functions, no I/O, so the SQS adapter's parsing is
+// fuzzed alone (fuzz_sqs). Each takes the response body as AwsClient::json returns it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "common/status.h"
+#include "ports/queue.h"
+
+namespace memberflow::aws {
+
+// The message attribute that carries a standard queue's dedup id (SqsQueue::send sets it);
+// parseSqsMessages moves it into ReceivedMessage::dedupId.
+inline constexpr const char* kSqsDedupAttribute = "memberflow-dedup-id";
+
+// GetQueueUrl: the QueueUrl. Internal when there is none.
+Result<std::string> parseSqsQueueUrl(const json::value& response);
+// GetQueueAttributes with QueueArn: the ARN. Internal when there is none.
+Result<std::string> parseSqsQueueArn(const json::value& response);
+// GetQueueAttributes with the two message counts (visible, in flight; 0 when absent).
+Result<QueueStats> parseSqsQueueStats(const json::value& response);
+// SendMessageBatch: how many entries failed (0: all were accepted).
+Result<size_t> parseSqsFailedCount(const json::value& response);
+// ReceiveMessage: the messages, one per element of Messages, in order (none when absent).
+Result<std::vector<ReceivedMessage>> parseSqsMessages(const json::value& response);
+
+}  // namespace memberflow::aws
