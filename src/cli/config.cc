@@ -16,7 +16,59 @@ struct Key {
   const char* name;
   std::function<bool(Config&, const std::string&)> setString;  // from env
   std::function<bool(Config&, const toml::node&)> setToml;
+  std::string expected = {};  // what a rejected value should have been, when not just its type
 };
+
+// The names of a closed choice, in the order of its enum.
+template <class E>
+struct Choice {
+  E value;
+  std::string_view name;
+};
+
+constexpr Choice<SourceAdapter> kSources[] = {{SourceAdapter::kEmbedded, "embedded"}, {SourceAdapter::kKafka, "kafka"}};
+constexpr Choice<ObjectStoreAdapter> kObjectStores[] = {{ObjectStoreAdapter::kEmbedded, "embedded"},
+                                                        {ObjectStoreAdapter::kS3, "s3"}};
+constexpr Choice<LedgerAdapter> kLedgers[] = {{LedgerAdapter::kEmbedded, "embedded"}, {LedgerAdapter::kDynamoDb, "dynamodb"}};
+constexpr Choice<QueueAdapter> kQueues[] = {{QueueAdapter::kEmbedded, "embedded"}, {QueueAdapter::kSqs, "sqs"}};
+constexpr Choice<MemberStoreAdapter> kMemberStores[] = {{MemberStoreAdapter::kEmbedded, "embedded"},
+                                                        {MemberStoreAdapter::kPostgres, "postgres"}};
+constexpr Choice<SecretsAdapter> kSecrets[] = {{SecretsAdapter::kEmbedded, "embedded"},
+                                               {SecretsAdapter::kSecretsManager, "secretsmanager"}};
+constexpr Choice<TopicAdapter> kTopics[] = {{TopicAdapter::kEmbedded, "embedded"}, {TopicAdapter::kSns, "sns"}};
+constexpr Choice<EventBusAdapter> kBuses[] = {{EventBusAdapter::kEmbedded, "embedded"},
+                                              {EventBusAdapter::kEventBridge, "eventbridge"}};
+constexpr Choice<Synchronous> kSynchronous[] = {{Synchronous::kNormal, "normal"}, {Synchronous::kFull, "full"}};
+constexpr Choice<S3Addressing> kAddressing[] = {
+    {S3Addressing::kAuto, "auto"}, {S3Addressing::kPath, "path"}, {S3Addressing::kVirtual, "virtual"}};
+constexpr Choice<log::Level> kLevels[] = {
+    {log::Level::kDebug, "debug"}, {log::Level::kInfo, "info"}, {log::Level::kWarn, "warn"}, {log::Level::kError, "error"}};
+
+template <class E, size_t N>
+std::string_view nameIn(const Choice<E> (&choices)[N], E v) {
+  for (const auto& c : choices) {
+    if (c.value == v) return c.name;
+  }
+  return "?";
+}
+
+template <class E, size_t N>
+Key choiceKey(const char* s, const char* n, E Config::*m, const Choice<E> (&choices)[N]) {
+  auto set = [m, &choices](Config& c, std::string_view v) {
+    for (const auto& ch : choices) {
+      if (ch.name == v) {
+        c.*m = ch.value;
+        return true;
+      }
+    }
+    return false;
+  };
+  std::string expected = "must be one of ";
+  for (size_t i = 0; i < N; ++i) expected += (i ? ", " : "") + std::string(choices[i].name);
+  return {s, n, [set](Config& c, const std::string& v) { return set(c, v); },
+          [set](Config& c, const toml::node& v) { return v.is_string() && set(c, v.as_string()->get()); },
+          std::move(expected)};
+}
 
 template <class T>
 Key strKey(const char* s, const char* n, std::string Config::*m) {
@@ -52,15 +104,15 @@ Key intKey(const char* s, const char* n, T Config::*m) {
 const std::vector<Key>& keys() {
   static const std::vector<Key> k = {
       strKey<std::string>("storage", "data_dir", &Config::dataDir),
-      strKey<std::string>("storage", "synchronous", &Config::synchronous),
-      strKey<std::string>("adapters", "source", &Config::sourceAdapter),
-      strKey<std::string>("adapters", "object_store", &Config::objectStoreAdapter),
-      strKey<std::string>("adapters", "ledger", &Config::ledgerAdapter),
-      strKey<std::string>("adapters", "queue", &Config::queueAdapter),
-      strKey<std::string>("adapters", "member_store", &Config::memberStoreAdapter),
-      strKey<std::string>("adapters", "secrets", &Config::secretsAdapter),
-      strKey<std::string>("adapters", "topic", &Config::topicAdapter),
-      strKey<std::string>("adapters", "event_bus", &Config::eventBusAdapter),
+      choiceKey("storage", "synchronous", &Config::synchronous, kSynchronous),
+      choiceKey("adapters", "source", &Config::sourceAdapter, kSources),
+      choiceKey("adapters", "object_store", &Config::objectStoreAdapter, kObjectStores),
+      choiceKey("adapters", "ledger", &Config::ledgerAdapter, kLedgers),
+      choiceKey("adapters", "queue", &Config::queueAdapter, kQueues),
+      choiceKey("adapters", "member_store", &Config::memberStoreAdapter, kMemberStores),
+      choiceKey("adapters", "secrets", &Config::secretsAdapter, kSecrets),
+      choiceKey("adapters", "topic", &Config::topicAdapter, kTopics),
+      choiceKey("adapters", "event_bus", &Config::eventBusAdapter, kBuses),
       strKey<std::string>("kafka", "bootstrap_servers", &Config::kafkaBootstrapServers),
       strKey<std::string>("kafka", "security_protocol", &Config::kafkaSecurityProtocol),
       strKey<std::string>("kafka", "sasl_mechanism", &Config::kafkaSaslMechanism),
@@ -75,7 +127,7 @@ const std::vector<Key>& keys() {
       strKey<std::string>("aws", "name_prefix", &Config::awsNamePrefix),
       strKey<std::string>("aws", "events_role_arn", &Config::awsEventsRoleArn),
       strKey<std::string>("aws", "service_endpoints", &Config::awsServiceEndpoints),
-      strKey<std::string>("aws", "s3_addressing", &Config::awsS3Addressing),
+      choiceKey("aws", "s3_addressing", &Config::awsS3Addressing, kAddressing),
       intKey<int64_t>("api", "cache_entries", &Config::apiCacheEntries),
       intKey<int64_t>("api", "rate_per_client", &Config::apiRatePerClient),
       intKey<int64_t>("api", "rate_burst", &Config::apiRateBurst),
@@ -130,7 +182,7 @@ const std::vector<Key>& keys() {
       intKey<int64_t>("lake", "visibility_ms", &Config::lakeVisibilityMs),
       intKey<int64_t>("lake", "flush_ms", &Config::lakeFlushMs),
       intKey<int64_t>("lake", "max_events", &Config::lakeMaxEvents),
-      strKey<std::string>("log", "level", &Config::logLevel),
+      choiceKey("log", "level", &Config::logLevel, kLevels),
       intKey<int64_t>("run", "shutdown_timeout_ms", &Config::shutdownTimeoutMs),
   };
   return k;
@@ -157,8 +209,8 @@ Status applyToml(const toml::table& t, Config& c) {
                                        "." + std::string(name.str()));
       }
       if (!k->setToml(c, value)) {
-        return Status::invalidArgument("config: " + std::string(section.str()) + "." +
-                                       std::string(name.str()) + " has the wrong type");
+        return Status::invalidArgument("config: " + std::string(section.str()) + "." + std::string(name.str()) +
+                                       (k->expected.empty() ? " has the wrong type" : " " + k->expected));
       }
     }
   }
@@ -166,6 +218,17 @@ Status applyToml(const toml::table& t, Config& c) {
 }
 
 }  // namespace
+
+std::string_view name(SourceAdapter v) { return nameIn(kSources, v); }
+std::string_view name(ObjectStoreAdapter v) { return nameIn(kObjectStores, v); }
+std::string_view name(LedgerAdapter v) { return nameIn(kLedgers, v); }
+std::string_view name(QueueAdapter v) { return nameIn(kQueues, v); }
+std::string_view name(MemberStoreAdapter v) { return nameIn(kMemberStores, v); }
+std::string_view name(SecretsAdapter v) { return nameIn(kSecrets, v); }
+std::string_view name(TopicAdapter v) { return nameIn(kTopics, v); }
+std::string_view name(EventBusAdapter v) { return nameIn(kBuses, v); }
+std::string_view name(Synchronous v) { return nameIn(kSynchronous, v); }
+std::string_view name(S3Addressing v) { return nameIn(kAddressing, v); }
 
 std::string Config::apiUrl() const {
   if (!syncApiUrl.empty()) return syncApiUrl;
@@ -200,7 +263,9 @@ Result<Config> loadConfig(const std::optional<std::string>& file) {
   for (const auto& k : keys()) {
     std::string env = envName(k);
     if (const char* v = std::getenv(env.c_str())) {
-      if (!k.setString(c, v)) return Status::invalidArgument(env + " is not a valid value");
+      if (!k.setString(c, v)) {
+        return Status::invalidArgument(env + (k.expected.empty() ? " is not a valid value" : " " + k.expected));
+      }
     }
   }
   auto problems = checkConfig(c);
@@ -210,24 +275,9 @@ Result<Config> loadConfig(const std::optional<std::string>& file) {
 
 std::vector<std::string> checkConfig(const Config& c) {
   std::vector<std::string> p;
-  if (c.sourceAdapter != "embedded" && c.sourceAdapter != "kafka") {
-    p.push_back("adapters.source must be embedded or kafka");
-  }
-  if (c.sourceAdapter == "kafka" && c.kafkaBootstrapServers.empty()) {
+  if (c.sourceAdapter == SourceAdapter::kKafka && c.kafkaBootstrapServers.empty()) {
     p.push_back("kafka.bootstrap_servers is required when adapters.source = kafka");
   }
-  auto oneOf = [&](const std::string& key, const std::string& v, std::initializer_list<const char*> ok) {
-    for (const char* o : ok) {
-      if (v == o) return;
-    }
-    std::string list;
-    for (const char* o : ok) list += (list.empty() ? "" : ", ") + std::string(o);
-    p.push_back("adapters." + key + " must be one of " + list);
-  };
-  oneOf("object_store", c.objectStoreAdapter, {"embedded", "s3"});
-  oneOf("ledger", c.ledgerAdapter, {"embedded", "dynamodb"});
-  oneOf("queue", c.queueAdapter, {"embedded", "sqs"});
-  oneOf("member_store", c.memberStoreAdapter, {"embedded", "postgres"});
   if (c.apiCacheEntries < 0) p.push_back("api.cache_entries must be 0 or more");
   if (c.apiRatePerClient < 0 || c.apiRateBurst < 0 || c.apiFailedAuthPerAddress < 0) {
     p.push_back("api.rate_per_client, api.rate_burst and api.failed_auth_per_address must be 0 or more");
@@ -255,29 +305,20 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.pgPoolSize < 1 || c.pgPoolSize > 500) p.push_back("postgres.pool_size must be 1..500");
   if (c.shutdownTimeoutMs < 100 || c.shutdownTimeoutMs > 600000) p.push_back("run.shutdown_timeout_ms must be 100..600000");
   if (c.pgMigrateOnStart != 0 && c.pgMigrateOnStart != 1) p.push_back("postgres.migrate_on_start must be 0 or 1");
-  if (c.memberStoreAdapter == "postgres") {
+  if (c.memberStoreAdapter == MemberStoreAdapter::kPostgres) {
     auto parsed = postgres::conninfoHasPassword(c.pgConninfo);
     if (!parsed.isOk()) p.push_back("postgres.conninfo: " + parsed.status().message());
     if (parsed.isOk() && *parsed) {
       p.push_back("postgres.conninfo must not hold a password: name it in postgres.password_secret");
     }
   }
-  oneOf("secrets", c.secretsAdapter, {"embedded", "secretsmanager"});
-  oneOf("topic", c.topicAdapter, {"embedded", "sns"});
-  oneOf("event_bus", c.eventBusAdapter, {"embedded", "eventbridge"});
-  if ((c.topicAdapter == "sns") != (c.queueAdapter == "sqs")) {
+  if ((c.topicAdapter == TopicAdapter::kSns) != (c.queueAdapter == QueueAdapter::kSqs)) {
     p.push_back("adapters.topic = sns goes with adapters.queue = sqs (its subscriptions are SQS queues)");
   }
-  if (c.eventBusAdapter == "eventbridge" && c.queueAdapter != "sqs") {
+  if (c.eventBusAdapter == EventBusAdapter::kEventBridge && c.queueAdapter != QueueAdapter::kSqs) {
     p.push_back("adapters.event_bus = eventbridge goes with adapters.queue = sqs");
   }
-  if (c.awsS3Addressing != "auto" && c.awsS3Addressing != "path" && c.awsS3Addressing != "virtual") {
-    p.push_back("aws.s3_addressing must be auto, path or virtual");
-  }
   if (auto e = parseServiceEndpoints(c.awsServiceEndpoints); !e.isOk()) p.push_back(e.status().message());
-  if (c.synchronous != "normal" && c.synchronous != "full") {
-    p.push_back("storage.synchronous must be normal or full");
-  }
   if (c.partitions < 1 || c.partitions > 1024) p.push_back("source.partitions must be 1..1024");
   if (c.apiPort < 0 || c.apiPort > 65535) p.push_back("api.port must be 0..65535");
   if (c.apiThreads < 1 || c.apiThreads > 64) p.push_back("api.threads must be 1..64");
@@ -291,10 +332,6 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.lakeMaxEvents < 1) p.push_back("lake.max_events must be positive");
   if (c.lakeVisibilityMs <= c.lakeFlushMs) p.push_back("lake.visibility_ms must exceed lake.flush_ms");
   if (c.busVisibilityMs < 1000) p.push_back("bus.visibility_ms must be at least 1000");
-  if (c.logLevel != "debug" && c.logLevel != "info" && c.logLevel != "warn" &&
-      c.logLevel != "error") {
-    p.push_back("log.level must be debug, info, warn or error");
-  }
   return p;
 }
 

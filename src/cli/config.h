@@ -10,23 +10,50 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log.h"
 #include "common/status.h"
 
 namespace memberflow {
 
+// Each port's adapter, and the other closed choices of the file: parsed and checked once when
+// the configuration loads, compared as enums everywhere, named only where they meet text (the
+// file, the environment, messages): see name() below.
+enum class SourceAdapter { kEmbedded, kKafka };
+enum class ObjectStoreAdapter { kEmbedded, kS3 };
+enum class LedgerAdapter { kEmbedded, kDynamoDb };
+enum class QueueAdapter { kEmbedded, kSqs };
+enum class MemberStoreAdapter { kEmbedded, kPostgres };
+enum class SecretsAdapter { kEmbedded, kSecretsManager };
+enum class TopicAdapter { kEmbedded, kSns };
+enum class EventBusAdapter { kEmbedded, kEventBridge };
+enum class Synchronous { kNormal, kFull };
+enum class S3Addressing { kAuto, kPath, kVirtual };
+
+// The configuration file's name of each choice ("kafka", "secretsmanager", "full", ...).
+std::string_view name(SourceAdapter v);
+std::string_view name(ObjectStoreAdapter v);
+std::string_view name(LedgerAdapter v);
+std::string_view name(QueueAdapter v);
+std::string_view name(MemberStoreAdapter v);
+std::string_view name(SecretsAdapter v);
+std::string_view name(TopicAdapter v);
+std::string_view name(EventBusAdapter v);
+std::string_view name(Synchronous v);
+std::string_view name(S3Addressing v);
+
 struct Config {
   // [storage]
   std::string dataDir = "./var";
-  std::string synchronous = "normal";  // normal | full (fsync on every commit)
-  // [adapters]: embedded only in this release; the names are checked.
-  std::string sourceAdapter = "embedded";
-  std::string objectStoreAdapter = "embedded";
-  std::string ledgerAdapter = "embedded";
-  std::string queueAdapter = "embedded";
-  std::string memberStoreAdapter = "embedded";
-  std::string secretsAdapter = "embedded";
-  std::string topicAdapter = "embedded";     // embedded | sns
-  std::string eventBusAdapter = "embedded";  // embedded | eventbridge
+  Synchronous synchronous = Synchronous::kNormal;  // normal | full (fsync on every commit)
+  // [adapters]
+  SourceAdapter sourceAdapter = SourceAdapter::kEmbedded;                 // embedded | kafka
+  ObjectStoreAdapter objectStoreAdapter = ObjectStoreAdapter::kEmbedded;  // embedded | s3
+  LedgerAdapter ledgerAdapter = LedgerAdapter::kEmbedded;                 // embedded | dynamodb
+  QueueAdapter queueAdapter = QueueAdapter::kEmbedded;                    // embedded | sqs
+  MemberStoreAdapter memberStoreAdapter = MemberStoreAdapter::kEmbedded;  // embedded | postgres
+  SecretsAdapter secretsAdapter = SecretsAdapter::kEmbedded;              // embedded | secretsmanager
+  TopicAdapter topicAdapter = TopicAdapter::kEmbedded;                    // embedded | sns
+  EventBusAdapter eventBusAdapter = EventBusAdapter::kEmbedded;           // embedded | eventbridge
   // [kafka] (adapters.source = "kafka")
   std::string kafkaBootstrapServers;
   std::string kafkaSecurityProtocol;  // plaintext | ssl | sasl_plaintext | sasl_ssl
@@ -43,7 +70,7 @@ struct Config {
   std::string awsNamePrefix = "memberflow-";     // SQS queues, the SNS topic, API destinations
   std::string awsEventsRoleArn;  // the role EventBridge assumes for webhook targets
   std::string awsServiceEndpoints;  // "s3=http://…,sqs=http://…": per-service endpoint overrides
-  std::string awsS3Addressing = "auto";  // auto (path-style iff an endpoint override) | path | virtual
+  S3Addressing awsS3Addressing = S3Addressing::kAuto;  // auto (path-style iff an endpoint override) | path | virtual
   // [postgres]  (adapters.member_store = "postgres")
   std::string pgConninfo = "host=127.0.0.1 port=5432 dbname=memberflow user=memberflow";  // no password
   std::string pgPasswordSecret;   // name of the password in the Secrets port (RDS); empty: none
@@ -111,7 +138,7 @@ struct Config {
   int64_t lakeMaxEvents = 5000;
   int64_t lakeVisibilityMs = 60000;  // must exceed flush_ms plus a write
   // [log]
-  std::string logLevel = "info";
+  log::Level logLevel = log::Level::kInfo;  // debug | info | warn | error
   // [run]
   // On SIGTERM the stages finish their in-flight batches; one still busy after this long (blocked
   // in a dependency that does not answer) is abandoned and the process exits: safe, since every

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "cli/app.h"
+#include "cli/commands.h"
 #include "common/text.h"
 #include "common/time.h"
 

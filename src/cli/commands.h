@@ -1,6 +1,7 @@
-// File: app.h
-// The composition root: builds the adapters the configuration names and runs the commands
-// of the `memberflow` binary. The only place that knows concrete adapter types.
+// File: commands.h
+// The commands of the `memberflow` binary, one file each under src/cli/commands/ (named after
+// the command). Each returns the process's exit status. main.cc parses the command line; the
+// commands get their ports from a Wiring (wiring.h), the composition root.
 #pragma once
 
 #include <optional>
@@ -10,13 +11,9 @@
 
 #include "cli/config.h"
 #include "cli/generator.h"
+#include "cli/stage_runner.h"
 
 namespace memberflow::cli {
-
-struct RunOptions {
-  std::set<std::string> stages{"ingest", "sync", "api", "relay", "route", "lake"};
-  bool untilIdle = false;  // exit once the source is consumed and the queues are empty
-};
 
 int runCommand(const Config& cfg, const RunOptions& opts);
 int apiCommand(const Config& cfg);

@@ -1,0 +1,35 @@
+// File: api_runner.h
+// The Member API of one process: its bearer-token verifier (an external issuer's key set, or
+// the embedded issuer with its token endpoint and key set), the handlers and the HTTP server.
+#pragma once
+
+#include <memory>
+
+#include "api/auth.h"
+#include "api/handlers.h"
+#include "api/http_server.h"
+#include "api/jwt.h"
+#include "api/oauth.h"
+#include "cli/wiring.h"
+
+namespace memberflow::cli {
+
+class ApiRunner {
+ public:
+  // Opens the member store, the read cache and the verifier, and starts serving (the server
+  // listens from here on). REQUIRES: called once.
+  Status start(Wiring& w);
+  // The running server, or nullptr before start.
+  api::HttpServer* server() { return server_.get(); }
+
+ private:
+  Status openAuth(Wiring& w, api::ApiOptions& ao, const api::Authenticator** auth);
+
+  std::unique_ptr<api::JwtVerifier> external_;
+  std::unique_ptr<api::VerifiedTokenCache> tokens_;
+  std::unique_ptr<api::TokenEndpoint> tokenEndpoint_;
+  std::unique_ptr<api::MemberApi> handler_;
+  std::unique_ptr<api::HttpServer> server_;
+};
+
+}  // namespace memberflow::cli

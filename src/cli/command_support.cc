@@ -1,0 +1,32 @@
+#include "cli/command_support.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "common/log.h"
+
+namespace memberflow::cli {
+
+int fail(const Status& s) {
+  std::cerr << "memberflow: " << s.toString() << "\n";
+  return s.code() == Code::kInvalidArgument ? 2 : 1;
+}
+
+void applyLogLevel(const Config& cfg) { log::setLevel(cfg.logLevel); }
+
+Progress::Progress(const char* what) : what_(what), tty_(isatty(STDERR_FILENO) != 0) {}
+
+void Progress::update(int64_t n, bool final) {
+  if (!tty_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (!final && now - last_ < std::chrono::milliseconds(250)) return;
+  last_ = now;
+  double secs = std::chrono::duration<double>(now - start_).count();
+  std::fprintf(stderr, "\r%s %lld records (%.0f/s)%s", what_, static_cast<long long>(n),
+               secs > 0 ? static_cast<double>(n) / secs : 0.0, final ? "\n" : "");
+  std::fflush(stderr);
+}
+
+}  // namespace memberflow::cli
