@@ -13,8 +13,9 @@ using namespace memberflow;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string in(reinterpret_cast<const char*>(data), size);
-  // An error code is the text of one <Code> element: it never holds markup.
-  if (aws::queryErrorCode(in).find('<') != std::string::npos) std::abort();
+  // An error code is what one <Code>...</Code> of the body encloses.
+  std::string code = aws::queryErrorCode(in);
+  if (!code.empty() && in.find("<Code>" + code + "</Code>") == std::string::npos) std::abort();
   auto arn = aws::parseSnsTopicArn(in);
   if (arn.isOk() && arn->empty()) std::abort();
   (void)aws::snsPublishBatchFailed(in);
