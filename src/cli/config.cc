@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <toml++/toml.h>
 
 #include "adapters/postgres/pg.h"
@@ -15,17 +16,24 @@ struct Key {
   const char* section;
   const char* name;
   std::function<bool(Config&, const std::string&)> setString;  // from env
-  std::function<bool(Config&, const toml::node&)> setToml;
+  // nullptr when set, else what is wrong with the value ("has the wrong type").
+  std::function<const char*(Config&, const toml::node&)> setToml;
 };
 
 template <class T>
 Key strKey(const char* s, const char* n, std::string Config::*m) {
   return {s, n, [m](Config& c, const std::string& v) { c.*m = v; return true; },
-          [m](Config& c, const toml::node& v) {
-            if (!v.is_string()) return false;
+          [m](Config& c, const toml::node& v) -> const char* {
+            if (!v.is_string()) return "has the wrong type";
             c.*m = v.as_string()->get();
-            return true;
+            return nullptr;
           }};
+}
+
+// A value the setting's type cannot hold is refused: cast, 4294967297 partitions would be 1.
+template <class T>
+bool fits(long long x) {
+  return x >= std::numeric_limits<T>::min() && x <= std::numeric_limits<T>::max();
 }
 
 template <class T>
@@ -35,17 +43,18 @@ Key intKey(const char* s, const char* n, T Config::*m) {
             try {
               size_t pos = 0;
               long long x = std::stoll(v, &pos);
-              if (pos != v.size()) return false;
+              if (pos != v.size() || !fits<T>(x)) return false;
               c.*m = static_cast<T>(x);
               return true;
             } catch (...) {
               return false;
             }
           },
-          [m](Config& c, const toml::node& v) {
-            if (!v.is_integer()) return false;
+          [m](Config& c, const toml::node& v) -> const char* {
+            if (!v.is_integer()) return "has the wrong type";
+            if (!fits<T>(v.as_integer()->get())) return "is out of range";
             c.*m = static_cast<T>(v.as_integer()->get());
-            return true;
+            return nullptr;
           }};
 }
 
@@ -141,7 +150,8 @@ std::string envName(const Key& k) {
   return n;
 }
 
-// Sets each key of the table on c; InvalidArgument on an unknown key or a wrong type.
+// Sets each key of the table on c; InvalidArgument on an unknown key, a wrong type or a value
+// out of the setting's range.
 Status applyToml(const toml::table& t, Config& c) {
   for (const auto& [section, node] : t) {
     const toml::table* st = node.as_table();
@@ -155,9 +165,9 @@ Status applyToml(const toml::table& t, Config& c) {
         return Status::invalidArgument("config: unknown key " + std::string(section.str()) +
                                        "." + std::string(name.str()));
       }
-      if (!k->setToml(c, value)) {
+      if (const char* wrong = k->setToml(c, value)) {
         return Status::invalidArgument("config: " + std::string(section.str()) + "." +
-                                       std::string(name.str()) + " has the wrong type");
+                                       std::string(name.str()) + " " + wrong);
       }
     }
   }
