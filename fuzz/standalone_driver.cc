@@ -1,10 +1,13 @@
 // Runs a libFuzzer target without libFuzzer (for g++ builds and ctest): every seed file
-// given on the command line, then deterministic random mutations of each seed (bit flips,
-// byte insertions and deletions, truncations, splices). Not coverage-guided: a smoke test
-// that keeps the targets compiling and catches crashes on malformed input in every CI run.
+// given on the command line (a folder: each file in it, in name order), then deterministic
+// random mutations of each seed (bit flips, byte insertions and deletions, truncations,
+// splices). Not coverage-guided: a smoke test that keeps the targets compiling and catches
+// crashes on malformed input in every CI run; fuzz/run does the coverage-guided fuzzing.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -18,6 +21,14 @@ static void run(const std::string& s) {
   LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
 
+static void readSeed(const std::filesystem::path& p, std::vector<std::string>& seeds) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  seeds.push_back(ss.str());
+}
+
 int main(int argc, char** argv) {
   int iterations = 2000;
   std::vector<std::string> seeds;
@@ -27,11 +38,17 @@ int main(int argc, char** argv) {
       iterations = std::atoi(a.c_str() + 13);
       continue;
     }
-    std::ifstream in(a, std::ios::binary);
-    if (!in) continue;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    seeds.push_back(ss.str());
+    std::error_code ec;
+    if (std::filesystem::is_directory(a, ec)) {
+      std::vector<std::filesystem::path> files;
+      for (const auto& e : std::filesystem::directory_iterator(a, ec)) {
+        if (e.is_regular_file()) files.push_back(e.path());
+      }
+      std::sort(files.begin(), files.end());
+      for (const auto& f : files) readSeed(f, seeds);
+    } else {
+      readSeed(a, seeds);
+    }
   }
   seeds.push_back("");
   seeds.push_back("{}");

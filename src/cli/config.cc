@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <toml++/toml.h>
 
 #include "adapters/postgres/pg.h"
@@ -15,8 +16,10 @@ struct Key {
   const char* section;
   const char* name;
   std::function<bool(Config&, const std::string&)> setString;  // from env
-  std::function<bool(Config&, const toml::node&)> setToml;
-  std::string expected = {};  // what a rejected value should have been, when not just its type
+  // nullptr when set, else what is wrong with the value ("has the wrong type", "must be one
+  // of embedded, sqs").
+  std::function<const char*(Config&, const toml::node&)> setToml;
+  std::string expected = {};  // what a rejected value from the environment should have been
 };
 
 // The names of a closed choice, in the order of its enum.
@@ -66,18 +69,26 @@ Key choiceKey(const char* s, const char* n, E Config::*m, const Choice<E> (&choi
   std::string expected = "must be one of ";
   for (size_t i = 0; i < N; ++i) expected += (i ? ", " : "") + std::string(choices[i].name);
   return {s, n, [set](Config& c, const std::string& v) { return set(c, v); },
-          [set](Config& c, const toml::node& v) { return v.is_string() && set(c, v.as_string()->get()); },
-          std::move(expected)};
+          [set, expected](Config& c, const toml::node& v) -> const char* {
+            return v.is_string() && set(c, v.as_string()->get()) ? nullptr : expected.c_str();
+          },
+          expected};
 }
 
 template <class T>
 Key strKey(const char* s, const char* n, std::string Config::*m) {
   return {s, n, [m](Config& c, const std::string& v) { c.*m = v; return true; },
-          [m](Config& c, const toml::node& v) {
-            if (!v.is_string()) return false;
+          [m](Config& c, const toml::node& v) -> const char* {
+            if (!v.is_string()) return "has the wrong type";
             c.*m = v.as_string()->get();
-            return true;
+            return nullptr;
           }};
+}
+
+// A value the setting's type cannot hold is refused: cast, 4294967297 partitions would be 1.
+template <class T>
+bool fits(long long x) {
+  return x >= std::numeric_limits<T>::min() && x <= std::numeric_limits<T>::max();
 }
 
 template <class T>
@@ -87,17 +98,18 @@ Key intKey(const char* s, const char* n, T Config::*m) {
             try {
               size_t pos = 0;
               long long x = std::stoll(v, &pos);
-              if (pos != v.size()) return false;
+              if (pos != v.size() || !fits<T>(x)) return false;
               c.*m = static_cast<T>(x);
               return true;
             } catch (...) {
               return false;
             }
           },
-          [m](Config& c, const toml::node& v) {
-            if (!v.is_integer()) return false;
+          [m](Config& c, const toml::node& v) -> const char* {
+            if (!v.is_integer()) return "has the wrong type";
+            if (!fits<T>(v.as_integer()->get())) return "is out of range";
             c.*m = static_cast<T>(v.as_integer()->get());
-            return true;
+            return nullptr;
           }};
 }
 
@@ -194,7 +206,8 @@ std::string envName(const Key& k) {
   return n;
 }
 
-// Sets each key of the table on c; InvalidArgument on an unknown key or a wrong type.
+// Sets each key of the table on c; InvalidArgument on an unknown key, a wrong type or a value
+// out of the setting's range.
 Status applyToml(const toml::table& t, Config& c) {
   for (const auto& [section, node] : t) {
     const toml::table* st = node.as_table();
@@ -208,9 +221,9 @@ Status applyToml(const toml::table& t, Config& c) {
         return Status::invalidArgument("config: unknown key " + std::string(section.str()) +
                                        "." + std::string(name.str()));
       }
-      if (!k->setToml(c, value)) {
-        return Status::invalidArgument("config: " + std::string(section.str()) + "." + std::string(name.str()) +
-                                       (k->expected.empty() ? " has the wrong type" : " " + k->expected));
+      if (const char* wrong = k->setToml(c, value)) {
+        return Status::invalidArgument("config: " + std::string(section.str()) + "." +
+                                       std::string(name.str()) + " " + wrong);
       }
     }
   }

@@ -37,7 +37,12 @@ Result<ProduceRecord> parseProduceLine(const std::string& line) {
     if (!n || *n < 0 || *n > INT32_MAX) return Status::invalidArgument("partition must be an integer");
     r.partition = static_cast<int32_t>(*n);
   }
-  if (auto ts = intField(o, "timestamp")) r.timestampMs = *ts;
+  if (const json::value* t = field(o, "timestamp"); t && !t->is_null()) {
+    // Like partition: a timestamp that cannot be used is refused, not replaced by "now".
+    auto ts = intField(o, "timestamp");
+    if (!ts) return Status::invalidArgument("timestamp must be an integer (milliseconds since the epoch)");
+    r.timestampMs = *ts;
+  }
   return r;
 }
 

@@ -25,8 +25,13 @@ std::string awsErrorCode(const std::string& body) {
 }
 
 std::string queryErrorCode(const std::string& body) {
-  auto start = body.find("<Code>"), end = body.find("</Code>");
-  return start != std::string::npos && end != std::string::npos ? body.substr(start + 6, end - start - 6) : "";
+  auto start = body.find("<Code>");
+  if (start == std::string::npos) return "";
+  start += 6;
+  // The first </Code> after it: one found before would make the length wrap around and the
+  // code run on to the end of the body.
+  auto end = body.find("</Code>", start);
+  return end == std::string::npos ? "" : body.substr(start, end - start);
 }
 
 std::string AwsClient::endpointFor(const std::string& service) const {

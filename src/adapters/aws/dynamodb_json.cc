@@ -1,6 +1,7 @@
 #include "adapters/aws/dynamodb_json.h"
 
 #include <cstdlib>
+#include <limits>
 
 namespace memberflow::aws {
 namespace {
@@ -14,10 +15,24 @@ int64_t getN(const json::object& item, const char* k) {
   return v && v->is_object() ? std::atoll(stringField(v->get_object(), "N").value_or("0").c_str()) : 0;
 }
 
+// A 2xx body that is not what the protocol says is an error of the call, never an exception.
+Status malformed(const char* action) {
+  return Status::internal(std::string("dynamodb ") + action + ": malformed response");
+}
+
+// Seconds to milliseconds, saturating: an expiry too far out for int64 milliseconds is never.
+int64_t secondsToMs(int64_t s) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  if (s > kMax / 1000) return kMax;
+  if (s < kMin / 1000) return kMin;
+  return s * 1000;
+}
+
 }  // namespace
 
 Result<LedgerEntry> parseLedgerItem(const json::value& response, const std::string& messageId) {
-  const json::value* item = field(response.as_object(), "Item");
+  if (!response.is_object()) return malformed("GetItem");
+  const json::value* item = field(response.get_object(), "Item");
   if (!item || !item->is_object()) return Status::notFound("message id not in the ledger");
   const auto& it = item->get_object();
   LedgerEntry e;
@@ -28,17 +43,26 @@ Result<LedgerEntry> parseLedgerItem(const json::value& response, const std::stri
   e.outcome.archiveLine = getN(it, "archiveLine");
   e.claimedAtMs = getN(it, "claimedAt");
   e.completedAtMs = getN(it, "completedAt");
-  e.expiresAtMs = getN(it, "expiresAt") * 1000;
+  e.expiresAtMs = secondsToMs(getN(it, "expiresAt"));
   return e;
 }
 
 Result<LedgerScanPage> parseLedgerScanPage(const json::value& response) {
   LedgerScanPage page;
-  const auto& o = response.as_object();
+  if (!response.is_object()) return malformed("Scan");
+  const auto& o = response.get_object();
   if (const json::value* items = field(o, "Items"); items && items->is_array()) {
-    for (const auto& it : items->get_array()) page.messageIds.push_back(getS(it.as_object(), "messageId"));
+    for (const auto& it : items->get_array()) {
+      if (!it.is_object()) return malformed("Scan");
+      page.messageIds.push_back(getS(it.get_object(), "messageId"));
+    }
   }
-  if (const json::value* last = field(o, "LastEvaluatedKey")) page.lastEvaluatedKey = *last;
+  if (const json::value* last = field(o, "LastEvaluatedKey"); last && !last->is_null()) {
+    // A key to start the next page from is an item key: anything else would go back to
+    // DynamoDB as ExclusiveStartKey.
+    if (!last->is_object()) return malformed("Scan");
+    page.lastEvaluatedKey = *last;
+  }
   return page;
 }
 

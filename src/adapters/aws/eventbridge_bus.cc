@@ -19,7 +19,8 @@ Result<std::string> createOrUpdate(AwsClient& c, const std::string& kind, const 
   auto r = events(c, "Create" + kind, body);
   if (!r.isOk() && alreadyExists(r.status())) r = events(c, "Update" + kind, body);
   if (!r.isOk()) return r.status();
-  auto arn = stringField(r->as_object(), arnField);
+  if (!r->is_object()) return Status::internal("eventbridge " + kind + ": malformed response");
+  auto arn = stringField(r->get_object(), arnField);
   if (!arn) return Status::internal("eventbridge " + kind + ": no " + arnField);
   return *arn;
 }
@@ -84,7 +85,8 @@ Result<std::vector<Status>> EventBridgeBus::put(const std::vector<BusEntry>& ent
     }
     auto r = events(client_, "PutEvents", json::object{{"Entries", batch}});
     if (!r.isOk()) return r.status();
-    const json::value* results = field(r->as_object(), "Entries");
+    if (!r->is_object()) return Status::internal("eventbridge PutEvents: malformed response");
+    const json::value* results = field(r->get_object(), "Entries");
     for (size_t j = 0; j < batch.size(); ++j) {
       const json::object* e = results && results->is_array() && j < results->get_array().size() &&
                                       results->get_array()[j].is_object()
@@ -111,7 +113,8 @@ Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg, const P
     }
     auto d = events(client, "DescribeEventBus", json::object{{"Name", b}});
     if (!d.isOk()) return d.status();
-    busArn[b] = stringField(d->as_object(), "Arn").value_or("");
+    if (!d->is_object()) return Status::internal("eventbridge DescribeEventBus: malformed response");
+    busArn[b] = stringField(d->get_object(), "Arn").value_or("");
   }
   for (const auto& r : cfg.rules) {
     auto pr = events(client, "PutRule", json::object{{"Name", r.name}, {"EventBusName", r.bus},

@@ -15,7 +15,8 @@ Result<std::string> SecretsManager::get(const std::string& name) {
     if (r.status().code() == Code::kNotFound) return Status::notFound("no secret named " + name);
     return Status(r.status().code(), "secrets manager: cannot read the secret " + name);
   }
-  auto value = stringField(r->as_object(), "SecretString");
+  if (!r->is_object()) return Status::internal("secrets manager GetSecretValue: malformed response");
+  auto value = stringField(r->get_object(), "SecretString");
   if (!value) return Status::invalidArgument("secret " + name + " has no string value");
   std::lock_guard lock(mu_);
   cache_[name] = {*value, now};

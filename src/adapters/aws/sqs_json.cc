@@ -3,21 +3,39 @@
 #include <cstdlib>
 
 namespace memberflow::aws {
+namespace {
+
+// A 2xx body that is not what the protocol says (a proxy's page, a truncated answer) is an
+// error of the call, never an exception: the adapters' callers only know Status.
+Status malformed(const char* action) { return Status::internal(std::string("sqs ") + action + ": malformed response"); }
+
+// The response's Attributes object, or nullptr.
+const json::object* attributesOf(const json::value& response) {
+  if (!response.is_object()) return nullptr;
+  const json::value* a = field(response.get_object(), "Attributes");
+  return a && a->is_object() ? &a->get_object() : nullptr;
+}
+
+}  // namespace
 
 Result<std::string> parseSqsQueueUrl(const json::value& response) {
-  auto url = stringField(response.as_object(), "QueueUrl");
+  if (!response.is_object()) return malformed("GetQueueUrl");
+  auto url = stringField(response.get_object(), "QueueUrl");
   if (!url) return Status::internal("sqs GetQueueUrl: no QueueUrl");
   return *url;
 }
 
 Result<std::string> parseSqsQueueArn(const json::value& response) {
-  auto a = stringField(response.at("Attributes").as_object(), "QueueArn");
+  const json::object* attrs = attributesOf(response);
+  auto a = attrs ? stringField(*attrs, "QueueArn") : std::nullopt;
   if (!a) return Status::internal("sqs: no QueueArn");
   return *a;
 }
 
 Result<QueueStats> parseSqsQueueStats(const json::value& response) {
-  const auto& a = response.at("Attributes").as_object();
+  const json::object* attrs = attributesOf(response);
+  if (!attrs) return malformed("GetQueueAttributes");
+  const json::object& a = *attrs;
   QueueStats s;
   s.visible = std::atoll(stringField(a, "ApproximateNumberOfMessages").value_or("0").c_str());
   s.inFlight = std::atoll(stringField(a, "ApproximateNumberOfMessagesNotVisible").value_or("0").c_str());
@@ -25,17 +43,22 @@ Result<QueueStats> parseSqsQueueStats(const json::value& response) {
 }
 
 Result<size_t> parseSqsFailedCount(const json::value& response) {
-  const json::value* failed = field(response.as_object(), "Failed");
+  if (!response.is_object()) return malformed("SendMessageBatch");
+  const json::value* failed = field(response.get_object(), "Failed");
   if (failed && failed->is_array()) return failed->get_array().size();
   return size_t{0};
 }
 
 Result<std::vector<ReceivedMessage>> parseSqsMessages(const json::value& response) {
   std::vector<ReceivedMessage> out;
-  const json::value* msgs = field(response.as_object(), "Messages");
+  if (!response.is_object()) return malformed("ReceiveMessage");
+  const json::value* msgs = field(response.get_object(), "Messages");
   if (!msgs || !msgs->is_array()) return out;
   for (const auto& mv : msgs->get_array()) {
-    const auto& m = mv.as_object();
+    // Not a message: the whole answer is refused (its messages come back after the
+    // visibility timeout, and one that never reads goes to the dead-letter queue).
+    if (!mv.is_object()) return malformed("ReceiveMessage");
+    const auto& m = mv.get_object();
     ReceivedMessage rm;
     rm.messageId = stringField(m, "MessageId").value_or("");
     rm.receiptHandle = stringField(m, "ReceiptHandle").value_or("");

@@ -1,7 +1,8 @@
 // File: sqs_json.h
 // SQS's JSON-protocol responses read into plain values: GetQueueUrl, GetQueueAttributes,
 // SendMessageBatch and ReceiveMessage. Pure functions, no I/O, so the SQS adapter's parsing is
-// fuzzed alone (fuzz_sqs). Each takes the response body as AwsClient::json returns it.
+// fuzzed alone (fuzz_sqs). Each takes the response body as AwsClient::json returns it and
+// returns Internal when it is not what the protocol describes (no exception escapes).
 #pragma once
 
 #include <string>
@@ -22,10 +23,12 @@ Result<std::string> parseSqsQueueUrl(const json::value& response);
 // GetQueueAttributes with QueueArn: the ARN. Internal when there is none.
 Result<std::string> parseSqsQueueArn(const json::value& response);
 // GetQueueAttributes with the two message counts (visible, in flight; 0 when absent).
+// Internal without Attributes.
 Result<QueueStats> parseSqsQueueStats(const json::value& response);
 // SendMessageBatch: how many entries failed (0: all were accepted).
 Result<size_t> parseSqsFailedCount(const json::value& response);
 // ReceiveMessage: the messages, one per element of Messages, in order (none when absent).
+// Internal when an element is not a message object.
 Result<std::vector<ReceivedMessage>> parseSqsMessages(const json::value& response);
 
 }  // namespace memberflow::aws
