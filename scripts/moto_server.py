@@ -24,7 +24,8 @@ against one clock reading per scan:
 - The attribute dict turns each attribute's name into a field name with a regex-heavy
   camelcase_to_underscores, twice per send: the sqs module's reference is memoised.
 - A send reads the attribute dict only for ContentBasedDeduplication, so while a send runs the
-  three counts are not computed (they are read as 0 there and nowhere else).
+  three counts are not computed (they are read as 0 there and nowhere else). The same holds
+  while EventBridge sends an event to a FIFO queue target: it reads that attribute first.
 - A receive checks each message's retention period through get_queue_attributes, which builds
   the whole dict with its three counts: the check reads the queue's field instead.
 What remains linear per send (the FIFO dedup scan) and per delete costs well under a
@@ -49,6 +50,7 @@ import time
 import jsonpath_ng.ext
 from moto import backends
 from moto.core.utils import unix_time
+from moto.events import models as events_models
 from moto.server import main
 from moto.sqs import models
 
@@ -110,6 +112,9 @@ def _without_counts(method):
 
 for _name in ("send_message", "send_message_batch"):
     setattr(models.SQSBackend, _name, _without_counts(getattr(models.SQSBackend, _name)))
+# EventBridge reads a FIFO target queue's ContentBasedDeduplication (through the whole
+# attribute dict, with its three counts) before every event it sends there.
+events_models.Rule._send_to_sqs_queue = _without_counts(events_models.Rule._send_to_sqs_queue)
 
 
 def _retained(self, queue_name, message):

@@ -283,8 +283,11 @@ class Servers:
                        f"({'started here' if self.pg.owned else 'given'})")
         return ", ".join(out)
 
-    def stop(self):
-        if self.pg:
+    def stop(self, keep=False):
+        """keep: a PostgreSQL cluster started here is stopped, not removed (its data stays)."""
+        if self.pg and keep and self.pg.owned:
+            self.pg.stop()
+        elif self.pg:
             self.pg.remove()
         for script, d in reversed(self.started):
             subprocess.run([os.path.join(SCRIPTS, script), "stop", d], check=False, capture_output=True,
