@@ -24,20 +24,41 @@ against one clock reading per scan:
 - The attribute dict turns each attribute's name into a field name with a regex-heavy
   camelcase_to_underscores, twice per send: the sqs module's reference is memoised.
 - A send reads the attribute dict only for ContentBasedDeduplication, so while a send runs the
-  three counts are not computed (they are read as 0 there and nowhere else).
+  three counts are not computed (they are read as 0 there and nowhere else). The same holds
+  while EventBridge sends an event to a FIFO queue target: it reads that attribute first.
 - A receive checks each message's retention period through get_queue_attributes, which builds
   the whole dict with its three counts: the check reads the queue's field instead.
 What remains linear per send (the FIFO dedup scan) and per delete costs well under a
 microsecond per message in the queue.
+
+EventBridge: for every event and every target of a matching rule, moto builds the target's
+input with jsonpath_ng's `parse` on each of its ten default input paths, and every call to
+`parse` generates the jsonpath grammar's LALR tables again (ply's yacc). That was 59% of the
+server's CPU in the distributed soak (bench/soak --distributed), which moto held at about 15
+changes/s. Parsed paths are immutable, so `parse` is memoised per path string.
+
+Per request, after that: werkzeug logged every request line to moto.out (18% of the CPU left),
+and moto listed its own package directory (an isdir per service) to route each request (7%).
+Requests are no longer logged (warnings and errors still are); the directory is listed once.
 """
 import functools
+import logging
 import sys
 import threading
 import time
 
+import jsonpath_ng.ext
+from moto import backends
 from moto.core.utils import unix_time
+from moto.events import models as events_models
 from moto.server import main
 from moto.sqs import models
+
+# moto.events.utils imports `parse` from jsonpath_ng.ext inside the function, at each call.
+jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+_moto_modules = tuple(backends.list_of_moto_modules())
+backends.list_of_moto_modules = lambda: _moto_modules
 
 _original_receive = models.SQSBackend.receive_message
 _original_millis = models.unix_time_millis
@@ -91,6 +112,9 @@ def _without_counts(method):
 
 for _name in ("send_message", "send_message_batch"):
     setattr(models.SQSBackend, _name, _without_counts(getattr(models.SQSBackend, _name)))
+# EventBridge reads a FIFO target queue's ContentBasedDeduplication (through the whole
+# attribute dict, with its three counts) before every event it sends there.
+events_models.Rule._send_to_sqs_queue = _without_counts(events_models.Rule._send_to_sqs_queue)
 
 
 def _retained(self, queue_name, message):

@@ -30,13 +30,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(cond, timeout, what):
+def wait_for(cond, timeout, what, interval=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = cond()
         if value:
             return value
-        time.sleep(0.05)  # poll interval inside a deadline
+        time.sleep(interval)  # poll interval inside a deadline
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
@@ -81,10 +81,10 @@ class Pipeline:
         self.logs.append(log.name)
         return p
 
-    def start(self, *args):
+    def start(self, *args, timeout=30):
         """A `run` process serving the API, once it answers /readyz."""
         p = self.spawn(*args)
-        wait_for(lambda: self.ready() or p.poll() is not None, 30, "the API")
+        wait_for(lambda: self.ready() or p.poll() is not None, timeout, "the API")
         assert p.poll() is None, f"run exited early: {open(self.logs[-1]).read()}"
         return p
 
@@ -142,16 +142,31 @@ class Pipeline:
 
     def lake_events(self):
         """Every event in the lake, in object-name order and line order."""
-        import gzip
-        root = os.path.join(self.dir, "var", "objects", "lake")
+        return list(self.iter_lake_events())
+
+    def lake_objects(self):
+        """(name, reader) of every lake object in name order; reader() returns its bytes."""
+        root = os.path.join(self.dir, "var", "objects")
         files = []
-        for d, _, names in os.walk(root):
+        for d, _, names in os.walk(os.path.join(root, "lake")):
             files += [os.path.join(d, n) for n in names if n.endswith(".ndjson.gz")]
-        out = []
         for f in sorted(files):
-            with gzip.open(f, "rt") as fh:
-                out += [json.loads(line) for line in fh if line.strip()]
-        return out
+            yield os.path.relpath(f, root), (lambda f=f: open(f, "rb").read())
+
+    def iter_lake_events(self, errors=None):
+        """The lake's events one at a time, in object-name and line order. An object that cannot
+        be read raises, or with an `errors` list is appended to it as (name, reason) and skipped."""
+        import gzip
+        for name, read in self.lake_objects():
+            try:
+                text = gzip.decompress(read()).decode()
+                events = [json.loads(line) for line in text.splitlines() if line.strip()]
+            except (OSError, EOFError, ValueError) as e:
+                if errors is None:
+                    raise
+                errors.append((name, f"{type(e).__name__}: {e}"))
+                continue
+            yield from events
 
     def members_db(self):
         return sqlite3.connect(os.path.join(self.dir, "var", "members.db"))
@@ -170,29 +185,30 @@ class AwsPipeline(Pipeline):
                          aws={"endpoint": endpoint, "bucket": self.bucket, "ledger_table": f"ledger-{tag}",
                               "name_prefix": f"mf-{tag}-"}, **kw)
 
-    def lake_events(self):
-        import gzip
+    def lake_objects(self):
         import boto3
         s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
                           aws_access_key_id="a", aws_secret_access_key="b")
         keys = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix="lake/"):
             keys += [o["Key"] for o in page.get("Contents", [])]
-        out = []
         for k in sorted(keys):
-            body = gzip.decompress(s3.get_object(Bucket=self.bucket, Key=k)["Body"].read()).decode()
-            out += [json.loads(line) for line in body.splitlines() if line.strip()]
-        return out
+            yield k, (lambda k=k: s3.get_object(Bucket=self.bucket, Key=k)["Body"].read())
+
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
 
 
 class PgServer:
-    """A throwaway PostgreSQL cluster of this test's own (scripts/pg-server), and fresh schemas in it."""
-    SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "pg-server")
+    """A throwaway PostgreSQL cluster of this test's own (scripts/pg-server), and fresh schemas in it.
+    With `uri`, a server someone else started (scripts/test's): schemas only, never stopped here."""
+    SCRIPT = os.path.join(SCRIPTS, "pg-server")
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, uri=None):
         self.dir = os.path.join(tmp, "pg")
-        self.uri = subprocess.run([self.SCRIPT, "start", self.dir], check=True, capture_output=True,
-                                  text=True).stdout.strip().splitlines()[-1]
+        self.owned = uri is None
+        self.uri = uri or subprocess.run([self.SCRIPT, "start", self.dir], check=True, capture_output=True,
+                                         text=True).stdout.strip().splitlines()[-1]
         # postgresql://memberflow:<password>@127.0.0.1:<port>/memberflow
         rest = self.uri.split("://", 1)[1]
         self.password = rest.split("@", 1)[0].split(":", 1)[1]
@@ -222,7 +238,61 @@ class PgServer:
         self.restart()
 
     def remove(self):
-        subprocess.run([self.SCRIPT, "remove", self.dir], check=False, capture_output=True)
+        if self.owned:
+            subprocess.run([self.SCRIPT, "remove", self.dir], check=False, capture_output=True)
+
+
+class Servers:
+    """Kafka, the moto AWS emulator and PostgreSQL for a run outside ctest: the ones scripts/test
+    started (MEMBERFLOW_TEST_KAFKA, MEMBERFLOW_TEST_AWS_ENDPOINT, MEMBERFLOW_TEST_POSTGRES) when
+    set, else throwaway ones started here on free loopback ports under `tmp`. stop() stops only
+    what was started here; call it in a finally."""
+
+    def __init__(self, tmp, kafka=False, aws=False, postgres=False):
+        self.tmp = tmp
+        self.started = []  # (script, dir) to stop
+        self.kafka = self.aws = self.pg = None
+        try:
+            if kafka:
+                self.kafka = os.environ.get("MEMBERFLOW_TEST_KAFKA") or self._start("kafka-server", "kafka")
+            if aws:
+                self.aws = os.environ.get("MEMBERFLOW_TEST_AWS_ENDPOINT") or self._start("moto-server", "moto")
+            if postgres:
+                self.pg = PgServer(tmp, uri=os.environ.get("MEMBERFLOW_TEST_POSTGRES"))
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, script, name):
+        d = os.path.join(self.tmp, name)
+        self.started.append((script, d))
+        out = subprocess.run([os.path.join(SCRIPTS, script), "start", d], check=True, capture_output=True,
+                             text=True, timeout=600).stdout
+        return out.strip().splitlines()[-1]
+
+    def describe(self):
+        def who(v, env):
+            return "given" if v and os.environ.get(env) else "started here"
+        out = []
+        if self.kafka:
+            out.append(f"Kafka {self.kafka} ({who(self.kafka, 'MEMBERFLOW_TEST_KAFKA')})")
+        if self.aws:
+            out.append(f"moto {self.aws} ({who(self.aws, 'MEMBERFLOW_TEST_AWS_ENDPOINT')})")
+        if self.pg:
+            out.append(f"PostgreSQL 127.0.0.1:{self.pg.hostpart.split('/')[0].split(':')[-1]} "
+                       f"({'started here' if self.pg.owned else 'given'})")
+        return ", ".join(out)
+
+    def stop(self, keep=False):
+        """keep: a PostgreSQL cluster started here is stopped, not removed (its data stays)."""
+        if self.pg and keep and self.pg.owned:
+            self.pg.stop()
+        elif self.pg:
+            self.pg.remove()
+        for script, d in reversed(self.started):
+            subprocess.run([os.path.join(SCRIPTS, script), "stop", d], check=False, capture_output=True,
+                           timeout=120)
+        self.started = []
 
 
 def pg_pipeline(tmp, server, schema, **overrides):
@@ -234,28 +304,39 @@ def pg_pipeline(tmp, server, schema, **overrides):
 
 
 class Receiver:
-    """A webhook receiver on a free port. Records (event id, body) per path; a path listed in
-    `failing` answers 500 until it is removed."""
+    """A webhook receiver on a free port. Records (event id, body) per path in arrival order; a
+    path listed in `failing` answers 500 until it is removed. `keep` turns a body into what is
+    recorded (a long run keeps a summary instead of every body). A request whose sender dies
+    before its body has arrived (a kill -9) is not recorded."""
 
-    def __init__(self, failing=()):
+    def __init__(self, failing=(), keep=None):
         self.lock = threading.Lock()
         self.got = {}
         self.auth = set()
         self.failing = set(failing)
+        keep = keep or (lambda body: body)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                size = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(size)
+                if len(raw) < size:
+                    self.close_connection = True
+                    return  # the sender died mid-request: nothing was delivered
+                body = json.loads(raw)
                 with outer.lock:
                     outer.auth.add(self.headers.get("Authorization"))
                     if self.path in outer.failing:
                         self.send_response(500)
                         self.end_headers()
                         return
-                    outer.got.setdefault(self.path, []).append((self.headers["X-Memberflow-Event-Id"], body))
-                self.send_response(204)
-                self.end_headers()
+                    outer.got.setdefault(self.path, []).append((self.headers["X-Memberflow-Event-Id"], keep(body)))
+                try:
+                    self.send_response(204)
+                    self.end_headers()
+                except OSError:
+                    self.close_connection = True  # received; the sender died before the answer
 
             def log_message(self, *args):
                 pass
@@ -551,9 +632,12 @@ def decode(rec, today):
         return mid, "invalid", e.code
 
 
-def expected_state(lines, today=None):
+def expected_state(lines, today=None, on_change=None):
     """Replays records in order (one member's records share a partition, so their relative
-    order is the pipeline's order). Returns members, invalid ids with reasons, event count."""
+    order is the pipeline's order). Returns members, invalid ids with reasons, event count.
+    on_change(member, version, op, message_id, seq, content) is called for every change that
+    makes a version (and an event), in order; op is created, updated or deleted and content
+    None for a delete."""
     today = today if today is not None else (datetime.date.today() - EPOCH).days
     seen = set()
     members = {}  # id -> {"content", "seq", "version", "deleted"}
@@ -580,11 +664,15 @@ def expected_state(lines, today=None):
             if live:
                 st.update(deleted=True, version=st["version"] + 1)
                 events += 1
+                if on_change:
+                    on_change(member, st["version"], "deleted", mid, seq, None)
         elif live and st["content"] == content:
             pass  # no-op: sequence recorded, no version, no event
         else:
             st.update(content=content, deleted=False, version=st["version"] + 1)
             events += 1
+            if on_change:
+                on_change(member, st["version"], "updated" if live else "created", mid, seq, content)
     return members, invalid, events
 
 
