@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
          std::vector<LedgerOutcome> outs;
          for (int i = 0; i < 10; ++i) {
            ids.push_back("bench:" + std::to_string(++seq));
-           outs.push_back({ids.back(), "enqueued", "", "raw/x", i + 1});
+           outs.push_back({ids.back(), MessageOutcome::kEnqueued, "", "raw/x", i + 1});
          }
          int64_t now = clock.nowMs();
          if (!ledger.claim(ids, now).isOk() || !ledger.complete(outs, now).isOk()) return -1;

@@ -27,10 +27,10 @@ Member member(const std::string& id, int64_t n) {
   m.memberId = id;
   m.name = {"Ada", std::nullopt, "Lovelace" + std::to_string(n), std::nullopt};
   m.birthDate = "1990-01-31";
-  m.gender = "female";
+  m.gender = Gender::kFemale;
   m.contact.email = id + "@example.org";
   m.address.city = "Des Moines";
-  m.status = "active";
+  m.status = MemberStatus::kActive;
   return m;
 }
 
@@ -49,7 +49,6 @@ void BM_MemberStoreApply(benchmark::State& state) {
     w.requestFingerprint = "fp";
     w.lineage = json::object{{"topic", "t"}, {"partition", 1}, {"offset", n}};
     w.nowMs = n;
-    w.render = [](const WriteOutcome&) { return StoredResponse{200, "{}", "\"1\"", ""}; };
     auto r = store->apply(w);
     if (!r.isOk()) state.SkipWithError(r.status().toString().c_str());
   }
@@ -88,7 +87,7 @@ void BM_LedgerClaimComplete(benchmark::State& state) {
     std::vector<LedgerOutcome> outs;
     for (size_t i = 0; i < batch; ++i, ++n) {
       ids.push_back("core:" + std::to_string(n));
-      outs.push_back({ids.back(), "enqueued", "", "raw/k", static_cast<int64_t>(i)});
+      outs.push_back({ids.back(), MessageOutcome::kEnqueued, "", "raw/k", static_cast<int64_t>(i)});
     }
     (void)ledger->claim(ids, 1);
     (void)ledger->complete(outs, 1);

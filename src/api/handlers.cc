@@ -54,7 +54,7 @@ json::value mergePatch(const json::value& target, const json::value& patch) {
 }
 
 ApiResponse unprocessable(const Status& s) {
-  return problem(422, "validation-failed", "The member breaks a validation rule", s.message());
+  return problem(422, "validation-failed", "The member breaks a validation rule", describe(s));
 }
 
 }  // namespace
@@ -324,24 +324,19 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
   if (auto lin = req.header("x-lineage"); !lin.empty()) {
     if (auto v = parseJson(lin); v.isOk() && v->is_object()) w.lineage = v->get_object();
   }
-  const std::string location = "/member/" + w.memberId;
-  w.render = [location](const WriteOutcome& o) -> StoredResponse {
-    StoredResponse r;
-    switch (o.result) {
-      case WriteResult::kCreated:
-        r = {201, json::serialize(storedMemberJson(*o.member)), etagOf(o.member->version), location};
-        break;
-      case WriteResult::kUpdated:
-      case WriteResult::kNoOp:
-        r = {200, json::serialize(storedMemberJson(*o.member)), etagOf(o.member->version), {}};
-        break;
-      case WriteResult::kDeleted:
-        r = {204, {}, {}, {}};
-        break;
-      default:
-        r = {0, {}, {}, {}};  // not stored: it had no effect, a retry is evaluated afresh
-        break;
+  // The response of a write that took effect, the first time and when its key replays it.
+  auto render = [location = "/member/" + w.memberId](WriteResult result, const std::optional<StoredMember>& m) {
+    ApiResponse r{result == WriteResult::kCreated ? 201 : 200, {}, {}};
+    if (result == WriteResult::kDeleted) {
+      r.status = 204;
+      return r;
     }
+    if (m) {
+      r.body = json::serialize(storedMemberJson(*m));
+      r.headers.emplace_back("Content-Type", "application/json");
+      r.headers.emplace_back("ETag", etagOf(m->version));
+    }
+    if (result == WriteResult::kCreated) r.headers.emplace_back("Location", location);
     return r;
   };
 
@@ -355,25 +350,16 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
     return r;
   }
   const WriteOutcome& o = *out;
-  log::debug("member write", {kStage, w.messageId, w.memberId, o.eventId,
-                              std::to_string(static_cast<int>(o.result)), {}});
+  log::debug("member write", {kStage, w.messageId, w.memberId, o.eventId, name(o.result), {}});
   switch (o.result) {
     case WriteResult::kCreated:
     case WriteResult::kUpdated:
     case WriteResult::kNoOp:
-    case WriteResult::kDeleted: {
-      StoredResponse s = w.render(o);
-      ApiResponse r{s.status, {}, s.body};
-      if (!s.body.empty()) r.headers.emplace_back("Content-Type", "application/json");
-      if (!s.etag.empty()) r.headers.emplace_back("ETag", s.etag);
-      if (!s.location.empty()) r.headers.emplace_back("Location", s.location);
-      return r;
-    }
+    case WriteResult::kDeleted:
+      return render(o.result, o.member);
     case WriteResult::kReplayed: {
-      ApiResponse r{o.replay.status, {{"Idempotent-Replayed", "true"}}, o.replay.body};
-      if (!o.replay.body.empty()) r.headers.emplace_back("Content-Type", "application/json");
-      if (!o.replay.etag.empty()) r.headers.emplace_back("ETag", o.replay.etag);
-      if (!o.replay.location.empty()) r.headers.emplace_back("Location", o.replay.location);
+      ApiResponse r = render(o.replayed, o.member);
+      r.headers.emplace(r.headers.begin(), "Idempotent-Replayed", "true");
       return r;
     }
     case WriteResult::kKeyReused:

@@ -1,11 +1,8 @@
 // File: oauth.h
-// OAuth 2.0 client credentials (RFC 6749 §4.4) on both sides:
-// - ClientCredentialsTokens: the sync stage's TokenProvider. Amazon Cognito's /oauth2/token
-//   shape: POST, form body grant_type=client_credentials&scope=…, client authenticated with
-//   HTTP Basic; the secret comes from the Secrets port. Tokens are cached until shortly before
-//   they expire; forceRefresh (after a 401) fetches a new one.
-// - TokenEndpoint: the embedded mode's own /oauth2/token, issuing tokens signed with the local
-//   key, so the sync stage runs the same code path everywhere.
+// The embedded mode's own OAuth 2.0 token endpoint (client credentials, RFC 6749 §4.4): POST
+// /oauth2/token issues tokens signed with the local key, so the sync stage's client
+// (adapters/http/oauth_client.h) runs the same code path against it as against an external
+// issuer.
 #pragma once
 
 #include <functional>
@@ -20,39 +17,8 @@
 #include "api/auth.h"
 #include "api/handlers.h"
 #include "common/status.h"
-#include "ports/clock.h"
-#include "ports/http_client.h"
-#include "ports/token_provider.h"
 
 namespace memberflow::api {
-
-// application/x-www-form-urlencoded, both ways. Decoding: nullopt when a parameter repeats.
-std::string formEncode(const std::vector<std::pair<std::string, std::string>>& fields);
-std::optional<std::map<std::string, std::string>> formDecode(std::string_view body);
-
-class ClientCredentialsTokens final : public TokenProvider {
- public:
-  using SecretFn = std::function<Result<std::string>()>;
-  ClientCredentialsTokens(HttpClient& http, std::string tokenUrl, std::string clientId, SecretFn secret,
-                          std::string scopes, const Clock& clock)
-      : http_(http), url_(std::move(tokenUrl)), clientId_(std::move(clientId)), secret_(std::move(secret)),
-        scopes_(std::move(scopes)), clock_(clock) {}
-  // Unavailable when the endpoint cannot be reached or refuses (the reason names the OAuth
-  // error code, never the secret or the token).
-  Result<std::string> token(bool forceRefresh) override;
-  Result<std::string> refresh(const std::string& rejected) override;
-
- private:
-  Result<std::string> fetch(int64_t now);  // mu_ held
-  HttpClient& http_;
-  std::string url_, clientId_;
-  SecretFn secret_;
-  std::string scopes_;
-  const Clock& clock_;
-  std::mutex mu_;
-  std::string cached_;
-  int64_t refreshAtMs_ = 0;
-};
 
 struct OAuthClient {
   std::string secret;

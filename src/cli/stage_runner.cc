@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "adapters/embedded/embedded_event_bus.h"
-#include "api/oauth.h"
+#include "adapters/http/oauth_client.h"
 #include "cli/api_runner.h"
 #include "cli/command_support.h"
 #include "cli/signals.h"
@@ -79,7 +79,7 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
 
   // ---- 2. the stages, declared before the supervisor so that they outlive its threads -----
   std::unique_ptr<IngestStage> ingest;
-  std::unique_ptr<api::ClientCredentialsTokens> tokens;
+  std::unique_ptr<http::ClientCredentialsTokens> tokens;
   std::unique_ptr<SyncStage> sync;
   std::unique_ptr<RelayStage> relay;
   std::unique_ptr<RouteStage> route;
@@ -92,7 +92,7 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   if (wantSync) {
     // Client credentials against auth.token_url, or this deployment's own API (embedded issuer).
     std::string tokenUrl = cfg.authTokenUrl.empty() ? w.syncOptions().apiBaseUrl + "/oauth2/token" : cfg.authTokenUrl;
-    tokens = std::make_unique<api::ClientCredentialsTokens>(
+    tokens = std::make_unique<http::ClientCredentialsTokens>(
         w.http(), tokenUrl, cfg.authClientId, [&w] { return w.clientSecret(); }, cfg.authScopes, w.clock());
     sync = std::make_unique<SyncStage>(w.changes(), w.changesDlq(), w.http(), *tokens, w.clock(), w.syncOptions());
   }

@@ -1,12 +1,14 @@
 #include "common/crypto.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include <stdexcept>
 
 namespace memberflow::crypto {
 
@@ -104,7 +106,8 @@ std::optional<std::string> base64UrlDecode(std::string_view text) {
 std::string randomBytes(size_t n) {
   std::string out(n, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
+    std::fputs("memberflow: OpenSSL's random generator failed; no key, token or id can be trusted\n", stderr);
+    std::abort();
   }
   return out;
 }

@@ -18,6 +18,9 @@ std::optional<std::string> base64Decode(std::string_view text);
 std::string base64UrlEncode(std::string_view bytes);  // no padding
 std::optional<std::string> base64UrlDecode(std::string_view text);
 
+// Cryptographically secure random bytes (OpenSSL). A random generator that fails is no error a
+// caller could handle (no key, token or id made afterwards could be trusted): the process
+// aborts with a message instead of returning a Status.
 std::string randomBytes(size_t n);
 std::string uuidV4();
 

@@ -2,14 +2,13 @@
 
 #include <zlib.h>
 
-#include <stdexcept>
 
 namespace memberflow {
 
-std::string gzipCompress(std::string_view data, int level) {
+Result<std::string> gzipCompress(std::string_view data, int level) {
   z_stream zs{};
   if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::runtime_error("deflateInit2 failed");
+    return Status::internal("gzip: deflateInit2 failed");
   }
   std::string out;
   out.resize(deflateBound(&zs, static_cast<uLong>(data.size())) + 32);
@@ -19,7 +18,7 @@ std::string gzipCompress(std::string_view data, int level) {
   zs.avail_out = static_cast<uInt>(out.size());
   int rc = deflate(&zs, Z_FINISH);
   deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate failed");
+  if (rc != Z_STREAM_END) return Status::internal("gzip: deflate failed");
   out.resize(zs.total_out);
   return out;
 }

@@ -9,7 +9,8 @@
 
 namespace memberflow {
 
-std::string gzipCompress(std::string_view data, int level = 6);
+// One gzip member. Internal when zlib fails (it can only run out of memory here).
+Result<std::string> gzipCompress(std::string_view data, int level = 6);
 // Decompresses one or more concatenated gzip members; InvalidArgument when corrupt.
 Result<std::string> gzipDecompress(std::string_view data);
 

@@ -19,7 +19,14 @@ const char* codeName(Code code) {
 
 std::string Status::toString() const {
   if (isOk()) return "OK";
-  return std::string(codeName(code_)) + ": " + message_;
+  std::string out = codeName(code_);
+  out += ": ";
+  if (!reason_.empty()) {
+    out += reason_;
+    out += ": ";
+  }
+  out += message_;
+  return out;
 }
 
 Result<json::value> parseJson(std::string_view text) {

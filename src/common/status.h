@@ -37,14 +37,26 @@ class [[nodiscard]] Status {
   }
   static Status internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
+  // The same status with a stable reason code: the machine-readable cause of bad input
+  // ("invalid_email", "malformed_json"), which dead letters, ledger entries and logs carry as a
+  // field of their own. The message stays for humans.
+  Status withReason(std::string reason) && {
+    reason_ = std::move(reason);
+    return std::move(*this);
+  }
+
   bool isOk() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  // Empty unless set with withReason.
+  const std::string& reason() const { return reason_; }
+  // "CODE: message", or "CODE: reason: message" when there is a reason.
   std::string toString() const;
 
  private:
   Code code_ = Code::kOk;
   std::string message_;
+  std::string reason_;
 };
 
 // A value or the Status that explains why there is none.

@@ -1,5 +1,7 @@
 #include "common/text.h"
 
+#include <algorithm>
+
 #include <cctype>
 
 namespace memberflow {
@@ -48,6 +50,25 @@ std::string percentDecode(std::string_view s) {
     } else {
       out.push_back(s[i]);
     }
+  }
+  return out;
+}
+
+std::string formEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out;
+  for (const auto& [k, v] : fields) out += (out.empty() ? "" : "&") + percentEncode(k) + "=" + percentEncode(v);
+  return out;
+}
+
+std::optional<std::map<std::string, std::string>> formDecode(std::string_view body) {
+  std::map<std::string, std::string> out;
+  for (std::string pair : splitList(body, '&')) {
+    std::replace(pair.begin(), pair.end(), '+', ' ');  // before decoding: "%2B" stays a plus
+    size_t eq = pair.find('=');
+    std::string k = percentDecode(pair.substr(0, eq));
+    std::string v = eq == std::string::npos ? "" : percentDecode(pair.substr(eq + 1));
+    // RFC 6749 §3.2: a parameter sent twice makes the request invalid.
+    if (!out.emplace(std::move(k), std::move(v)).second) return std::nullopt;
   }
   return out;
 }

@@ -3,6 +3,12 @@
 // comma-separated config lists, RFC 3986 percent-encoding.
 #pragma once
 
+#include <utility>
+
+#include <optional>
+
+#include <map>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,5 +24,10 @@ std::vector<std::string> splitList(std::string_view text, char sep = ',');
 std::string percentEncode(std::string_view s, bool keepSlash = false);
 // %XX sequences decoded; anything else (a stray '%' included) kept as it is.
 std::string percentDecode(std::string_view s);
+
+// application/x-www-form-urlencoded (OAuth's token requests), both ways. Decoding: nullopt
+// when a parameter repeats (RFC 6749 §3.2 makes such a request invalid).
+std::string formEncode(const std::vector<std::pair<std::string, std::string>>& fields);
+std::optional<std::map<std::string, std::string>> formDecode(std::string_view body);
 
 }  // namespace memberflow

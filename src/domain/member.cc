@@ -8,18 +8,50 @@
 namespace memberflow {
 
 Status rejection(std::string_view code, std::string_view message) {
-  std::string m(code);
-  m += ": ";
-  m += message;
-  return Status::invalidArgument(std::move(m));
+  return Status::invalidArgument(std::string(message)).withReason(std::string(code));
+}
+
+std::string_view name(Gender g) {
+  switch (g) {
+    case Gender::kMale: return "male";
+    case Gender::kFemale: return "female";
+    case Gender::kUnknown: return "unknown";
+    case Gender::kOther: return "other";
+  }
+  return "unknown";
+}
+
+std::string_view name(MemberStatus s) {
+  switch (s) {
+    case MemberStatus::kActive: return "active";
+    case MemberStatus::kInactive: return "inactive";
+    case MemberStatus::kTerminated: return "terminated";
+  }
+  return "active";
+}
+
+std::optional<Gender> genderNamed(std::string_view n) {
+  for (Gender g : {Gender::kMale, Gender::kFemale, Gender::kUnknown, Gender::kOther}) {
+    if (name(g) == n) return g;
+  }
+  return std::nullopt;
+}
+
+std::optional<MemberStatus> memberStatusNamed(std::string_view n) {
+  for (MemberStatus s : {MemberStatus::kActive, MemberStatus::kInactive, MemberStatus::kTerminated}) {
+    if (name(s) == n) return s;
+  }
+  return std::nullopt;
 }
 
 std::string reasonCode(const Status& s) {
-  const std::string& m = s.message();
-  auto pos = m.find(':');
-  if (pos == std::string::npos) return m;
-  return m.substr(0, pos);
+  if (!s.reason().empty()) return s.reason();
+  std::string code = codeName(s.code());
+  for (char& c : code) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return code;
 }
+
+std::string describe(const Status& s) { return s.reason().empty() ? s.message() : s.reason() + ": " + s.message(); }
 
 namespace rules {
 
@@ -197,7 +229,7 @@ json::object memberJson(const Member& m) {
                            {"last", m.name.last},
                            {"suffix", orNull(m.name.suffix)}};
   o["birthDate"] = m.birthDate;
-  o["gender"] = m.gender;
+  o["gender"] = name(m.gender);
   o["contact"] =
       json::object{{"email", orNull(m.contact.email)}, {"phone", orNull(m.contact.phone)}};
   o["address"] = json::object{{"line1", orNull(m.address.line1)},
@@ -212,7 +244,7 @@ json::object memberJson(const Member& m) {
                                {"relationship", orNull(m.coverage.relationship)},
                                {"startDate", orNull(m.coverage.startDate)},
                                {"endDate", orNull(m.coverage.endDate)}};
-  o["status"] = m.status;
+  o["status"] = name(m.status);
   return o;
 }
 
@@ -299,11 +331,9 @@ Result<Member> memberFromJson(const json::value& body, std::optional<std::string
 
   OptString gender;
   MF_ASSIGN_OR_RETURN(gender, optString(o, "", "gender"));
-  if (!gender || (*gender != "male" && *gender != "female" && *gender != "unknown" &&
-                  *gender != "other")) {
-    return rejection("invalid_gender", "gender must be male, female, unknown or other");
-  }
-  m.gender = *gender;
+  auto g = gender ? genderNamed(*gender) : std::nullopt;
+  if (!g) return rejection("invalid_gender", "gender must be male, female, unknown or other");
+  m.gender = *g;
 
   const json::object* contact = nullptr;
   MF_ASSIGN_OR_RETURN(contact, subObject(o, "contact", false));
@@ -365,10 +395,9 @@ Result<Member> memberFromJson(const json::value& body, std::optional<std::string
 
   OptString status;
   MF_ASSIGN_OR_RETURN(status, optString(o, "", "status"));
-  if (!status || (*status != "active" && *status != "inactive" && *status != "terminated")) {
-    return rejection("invalid_status", "status must be active, inactive or terminated");
-  }
-  m.status = *status;
+  auto st = status ? memberStatusNamed(*status) : std::nullopt;
+  if (!st) return rejection("invalid_status", "status must be active, inactive or terminated");
+  m.status = *st;
   return m;
 }
 

@@ -47,16 +47,26 @@ struct MemberCoverage {
   bool operator==(const MemberCoverage&) const = default;
 };
 
+// FHIR administrative-gender (the source's M, F, U, X).
+enum class Gender { kMale, kFemale, kUnknown, kOther };
+// The source's A, I, T.
+enum class MemberStatus { kActive, kInactive, kTerminated };
+// The canonical names ("female", "terminated"), used in JSON only.
+std::string_view name(Gender g);
+std::string_view name(MemberStatus s);
+std::optional<Gender> genderNamed(std::string_view name);
+std::optional<MemberStatus> memberStatusNamed(std::string_view name);
+
 // The content of a member: what a change can change. Equality is content equality.
 struct Member {
   std::string memberId;
   MemberName name;
   std::string birthDate;  // YYYY-MM-DD
-  std::string gender;     // male | female | unknown | other
+  Gender gender = Gender::kUnknown;
   MemberContact contact;
   MemberAddress address;
   MemberCoverage coverage;
-  std::string status;  // active | inactive | terminated
+  MemberStatus status = MemberStatus::kActive;
   bool operator==(const Member&) const = default;
 };
 
@@ -70,10 +80,14 @@ struct StoredMember {
   bool deleted = false;
 };
 
-// Builds an InvalidArgument status whose message starts with a stable reason code:
-// "<code>: <human message>". reasonCode() extracts the code again.
+// An InvalidArgument status with a stable reason code (Status::reason) and a message for
+// humans. The message names fields and rules, never values.
 Status rejection(std::string_view code, std::string_view message);
+// The reason code of a status: its reason, or for a status without one its code's name in
+// lower case ("unavailable"), so that every failure has a code to record.
 std::string reasonCode(const Status& s);
+// "<reason>: <message>" (the message alone without a reason): the detail shown to API clients.
+std::string describe(const Status& s);
 
 // Canonical JSON (§3.3). memberJson carries content only; storedMemberJson adds version,
 // sourceSequence and updatedAt.

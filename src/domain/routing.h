@@ -17,7 +17,7 @@
 
 #include "common/json.h"
 #include "common/status.h"
-#include "ports/event_bus.h"
+#include "domain/bus_entry.h"
 
 namespace memberflow {
 

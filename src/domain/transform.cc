@@ -61,10 +61,10 @@ Result<Member> memberFromRow(const json::object& row, int64_t todayDays) {
 
   MF_ASSIGN_OR_RETURN(s, col(row, "gender"));
   std::string g = rules::trim(s.value_or(""));
-  if (g == "M") m.gender = "male";
-  else if (g == "F") m.gender = "female";
-  else if (g == "U") m.gender = "unknown";
-  else if (g == "X") m.gender = "other";
+  if (g == "M") m.gender = Gender::kMale;
+  else if (g == "F") m.gender = Gender::kFemale;
+  else if (g == "U") m.gender = Gender::kUnknown;
+  else if (g == "X") m.gender = Gender::kOther;
   else return rejection("invalid_gender", "gender must be M, F, U or X");
 
   MF_ASSIGN_OR_RETURN(s, col(row, "email"));
@@ -102,9 +102,9 @@ Result<Member> memberFromRow(const json::object& row, int64_t todayDays) {
 
   MF_ASSIGN_OR_RETURN(s, col(row, "status"));
   std::string st = rules::trim(s.value_or(""));
-  if (st == "A") m.status = "active";
-  else if (st == "I") m.status = "inactive";
-  else if (st == "T") m.status = "terminated";
+  if (st == "A") m.status = MemberStatus::kActive;
+  else if (st == "I") m.status = MemberStatus::kInactive;
+  else if (st == "T") m.status = MemberStatus::kTerminated;
   else return rejection("invalid_status", "status must be A, I or T");
 
   // updated_at is bookkeeping of the source row, not content; only its type is checked.

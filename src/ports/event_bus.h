@@ -8,18 +8,9 @@
 #include <vector>
 
 #include "common/status.h"
+#include "domain/bus_entry.h"
 
 namespace memberflow {
-
-// One PutEvents entry (DESIGN.md §3.4: Source, DetailType, Detail = the whole CloudEvent).
-struct BusEntry {
-  std::string eventId;
-  std::string source;
-  std::string detailType;
-  std::string detail;   // JSON text
-  std::string time;     // RFC 3339
-  std::string groupId;  // member id: per-member order towards FIFO targets
-};
 
 // Thread-safe.
 class EventBus {

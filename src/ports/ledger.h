@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -19,16 +20,28 @@ enum class ClaimState {
   kDone,     // completed before: skip
 };
 
+// What became of a message.
+enum class MessageOutcome {
+  kPending,   // claimed, not completed yet
+  kEnqueued,  // a change command went to the changes queue
+  kRejected,  // invalid: on the ingest DLQ with its reason
+  kSkipped,   // nothing to do (a tombstone)
+};
+// The stored names ("" for pending, "enqueued", ...), in the ledger's tables and items.
+std::string_view name(MessageOutcome o);
+// nullopt for a name no adapter writes.
+std::optional<MessageOutcome> messageOutcomeNamed(std::string_view name);
+
 struct LedgerOutcome {
   std::string messageId;
-  std::string outcome;  // enqueued | rejected | skipped | duplicate
-  std::string reason;   // reason code for rejected / skipped
+  MessageOutcome outcome = MessageOutcome::kPending;
+  std::string reason;  // reason code for rejected / skipped
   std::string archiveKey;
   int64_t archiveLine = 0;
 };
 
 struct LedgerEntry {
-  LedgerOutcome outcome;  // outcome empty while pending
+  LedgerOutcome outcome;  // kPending until completed
   int64_t claimedAtMs = 0;
   int64_t completedAtMs = 0;  // 0 while pending
   int64_t expiresAtMs = 0;
@@ -50,5 +63,23 @@ class Ledger {
   // Removes entries whose TTL passed; returns how many.
   virtual Result<size_t> purgeExpired(int64_t nowMs) = 0;
 };
+
+inline std::string_view name(MessageOutcome o) {
+  switch (o) {
+    case MessageOutcome::kPending: return "";
+    case MessageOutcome::kEnqueued: return "enqueued";
+    case MessageOutcome::kRejected: return "rejected";
+    case MessageOutcome::kSkipped: return "skipped";
+  }
+  return "";
+}
+
+inline std::optional<MessageOutcome> messageOutcomeNamed(std::string_view n) {
+  for (auto o : {MessageOutcome::kPending, MessageOutcome::kEnqueued, MessageOutcome::kRejected,
+                 MessageOutcome::kSkipped}) {
+    if (name(o) == n) return o;
+  }
+  return std::nullopt;
+}
 
 }  // namespace memberflow

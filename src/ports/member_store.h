@@ -1,7 +1,8 @@
 // File: member_store.h
 // MemberStore: the Member API's database. Each write applies a change to one member, records
-// history, writes the outbox event and stores the idempotent response — all in ONE
-// transaction (the transactional outbox, DESIGN.md §1).
+// history, writes the outbox event and keeps its outcome under its idempotency key — all in ONE
+// transaction (the transactional outbox, DESIGN.md §1). What a write is and does is data
+// (domain/member_write.h); how an outcome is shown to an HTTP client is the API's business.
 #pragma once
 
 #include <functional>
@@ -13,69 +14,9 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "domain/member.h"
+#include "domain/member_write.h"
 
 namespace memberflow {
-
-// The HTTP response stored under an Idempotency-Key and replayed for repeats.
-struct StoredResponse {
-  int status = 0;
-  std::string body;
-  std::string etag;
-  std::string location;
-};
-
-enum class WriteKind { kPut, kCreate, kPatch, kDelete };
-
-enum class WriteResult {
-  kCreated,             // new member (or resurrected after a delete), event written
-  kUpdated,             // content changed, version bumped, event written
-  kNoOp,                // same content: no version bump, no event; the sequence is recorded
-  kDeleted,             // tombstoned, event written
-  kStale,               // source sequence not greater than the stored one: nothing applied
-  kNotFound,            // PATCH / DELETE of a member that does not exist
-  kPreconditionFailed,  // If-Match did not match the version
-  kAlreadyExists,       // POST of an existing member
-  kInvalid,             // the new content broke a rule (PATCH result); see `invalid`
-  kReplayed,            // Idempotency-Key seen before with the same request: `replay` holds it
-  kKeyReused,           // Idempotency-Key seen before with a different request
-};
-
-struct WriteOutcome {
-  WriteResult result = WriteResult::kNoOp;
-  std::optional<StoredMember> member;  // the state after the write (or the current one)
-  std::string eventId;                 // set when an event was written
-  Status invalid;                      // for kInvalid
-  StoredResponse replay;               // for kReplayed
-};
-
-struct StoreWrite {
-  WriteKind kind = WriteKind::kPut;
-  std::string memberId;
-  // The new content given the current live member (nullptr when absent or deleted). Used by
-  // put, create and patch; a rejection yields kInvalid.
-  std::function<Result<Member>(const StoredMember* current)> content;
-  std::optional<int64_t> sourceSequence;  // X-Source-Sequence: the stale guard
-  std::optional<int64_t> ifMatchVersion;  // If-Match
-  std::optional<std::string> idempotencyKey;
-  std::string requestFingerprint;  // hash of the request; a reused key must match it
-  std::string messageId;           // for history (empty for direct API writes)
-  json::object lineage;            // §3.2 lineage or {"via": "api"}
-  int64_t nowMs = 0;
-  // Renders the response to store under the idempotency key; called inside the transaction.
-  // Only 2xx/3xx responses are stored: a write that had no effect is evaluated again.
-  std::function<StoredResponse(const WriteOutcome&)> render;
-};
-
-struct HistoryEntry {
-  int64_t version = 0;
-  std::string op;  // created | updated | deleted | noop
-  std::string eventId;
-  std::string messageId;
-  int64_t sourceSequence = 0;
-  std::vector<std::string> changedFields;
-  json::object lineage;
-  int64_t appliedAtMs = 0;
-};
 
 struct OutboxEntry {
   int64_t seq = 0;  // commit order

@@ -1,6 +1,7 @@
 // File: token_provider.h
 // TokenProvider: bearer tokens for outbound calls to the Member API (the sync stage).
-// OAuth client credentials (api/oauth.h), against the embedded issuer or an external one.
+// OAuth client credentials (adapters/http/oauth_client.h), against the embedded issuer or an
+// external one.
 #pragma once
 
 #include <string>

@@ -135,7 +135,9 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
       po.contentType = "application/x-ndjson";
       po.contentEncoding = "gzip";
       po.kmsKeyId = opts_.kmsKeyId;
-      MF_RETURN_IF_ERROR(store_.put(key, gzipCompress(ndjson), po));
+      auto gz = gzipCompress(ndjson);
+      if (!gz.isOk()) return gz.status();
+      MF_RETURN_IF_ERROR(store_.put(key, *gz, po));
       report.nextOffsets[p] = batch[idx.back()].offset + 1;
     }
   }
@@ -164,9 +166,9 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
       log::debug("duplicate message", {kStage, d.messageId, d.memberId, {}, "duplicate", {}});
       continue;
     }
-    LedgerOutcome o{d.messageId, "", "", l.archiveKey, l.archiveLine};
+    LedgerOutcome o{d.messageId, MessageOutcome::kPending, "", l.archiveKey, l.archiveLine};
     if (d.status.isOk() && d.op == ChangeOp::kTombstone) {
-      o.outcome = "skipped";
+      o.outcome = MessageOutcome::kSkipped;
       o.reason = "tombstone";
       ++report.skipped;
       outcomes.push_back(std::move(o));
@@ -193,7 +195,7 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
                       {"partition", std::to_string(l.partition)},
                       {"offset", std::to_string(l.offset)}};
       rejects.push_back(std::move(m));
-      o.outcome = "rejected";
+      o.outcome = MessageOutcome::kRejected;
       o.reason = code;
       ++report.rejected;
       log::warn("record rejected", {kStage, d.messageId, d.memberId, {}, "rejected", code});
@@ -205,7 +207,7 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
     m.dedupId = cmd->messageId;
     m.body = serializeCommand(*cmd);
     commands.push_back(std::move(m));
-    o.outcome = "enqueued";
+    o.outcome = MessageOutcome::kEnqueued;
     ++report.enqueued;
     outcomes.push_back(std::move(o));
   }

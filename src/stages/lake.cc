@@ -93,9 +93,11 @@ Result<size_t> LakeStage::flush(const std::vector<ReceivedMessage>& batch) {
     // (queue sequence numbers would not: a redelivered old message can land in a later object).
     auto first = journal_.reserve(list.size());
     if (!first.isOk()) return first.status();
+    auto gz = gzipCompress(ndjson);
+    if (!gz.isOk()) return gz.status();
     StagedObject obj{lakeObjectKey(part.first, part.second, opts_.writer, *first,
                                    *first + static_cast<int64_t>(list.size()) - 1),
-                     gzipCompress(ndjson)};
+                     std::move(gz).value()};
     unwritten_ = true;
     MF_RETURN_IF_ERROR(journal_.stage(obj, partIds));
     MF_RETURN_IF_ERROR(store_.put(obj.key, obj.content, po));

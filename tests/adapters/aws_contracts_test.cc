@@ -327,7 +327,7 @@ TEST(DynamoDb, LedgerItemsInteroperateWithBoto3) {
   aws::DynamoDbLedger l(h.client, table, 3600000);
   ASSERT_TRUE(l.ensureTable().isOk());
   ASSERT_TRUE(l.claim({"core:1"}, 1767225600000).isOk());
-  ASSERT_TRUE(l.complete({{"core:1", "enqueued", "", "raw/k", 7}}, 1767225600005).isOk());
+  ASSERT_TRUE(l.complete({{"core:1", MessageOutcome::kEnqueued, "", "raw/k", 7}}, 1767225600005).isOk());
   std::string seen = boto3("i=ddb.get_item(TableName='" + table + "',Key={'messageId':{'S':'core:1'}},ConsistentRead=True)['Item']\n"
                            "print(i['outcome']['S'],i['archiveLine']['N'],i['expiresAt']['N'])\n"
                            "ddb.put_item(TableName='" + table + "',Item={'messageId':{'S':'core:2'},'claimedAt':{'N':'1'},"

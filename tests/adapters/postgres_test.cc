@@ -181,7 +181,6 @@ TEST(PgMemberStore, ExpiredIdempotencyKeysArePurged) {
     w.idempotencyKey = "key-" + std::to_string(i);
     w.requestFingerprint = "fp";
     w.nowMs = 1767225600000 + i * 10;
-    w.render = [](const WriteOutcome&) { return StoredResponse{200, "b", "\"1\"", ""}; };
     ASSERT_TRUE(store.apply(w).isOk());
   }
   auto c = *pg::PgConn::connect(h.uri, "");

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "api/jwt.h"
+#include "adapters/http/oauth_client.h"
 #include "api/oauth.h"
 #include "api/rate_limit.h"
 #include "common/crypto.h"
@@ -240,7 +241,7 @@ class FakeTokenServer final : public HttpClient {
 TEST(ClientCredentials, CognitoShapeCachedUntilExpiryAndOneRefreshPerRejectedToken) {
   FakeTokenServer http;
   FakeClock clock{1'000'000};
-  ClientCredentialsTokens tokens(http, "https://auth.example/oauth2/token", "sync client",
+  memberflow::http::ClientCredentialsTokens tokens(http, "https://auth.example/oauth2/token", "sync client",
                                  [] { return Result<std::string>(std::string("s3cr:et")); }, "member:read member:write",
                                  clock);
   EXPECT_EQ(*tokens.token(false), "t1");

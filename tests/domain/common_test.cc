@@ -42,7 +42,7 @@ TEST(Crypto, Base64AndSha256) {
 }
 
 TEST(Gzip, RoundTripsAndConcatenatedMembers) {
-  std::string a = gzipCompress("hello\n"), b = gzipCompress("world\n");
+  std::string a = *gzipCompress("hello\n"), b = *gzipCompress("world\n");
   EXPECT_EQ(*gzipDecompress(a + b), "hello\nworld\n");
   EXPECT_FALSE(gzipDecompress("not gzip").isOk());
 }

@@ -125,11 +125,11 @@ TEST(Debezium, DecodesAMemberCreateAndTransformsIt) {
   const Member& m = *cmd->member;
   EXPECT_EQ(m.name.first, "Ada");  // trimmed
   EXPECT_EQ(m.birthDate, "1990-01-31");
-  EXPECT_EQ(m.gender, "female");
+  EXPECT_EQ(m.gender, Gender::kFemale);
   EXPECT_EQ(m.contact.phone, "+15155550100");
   EXPECT_EQ(m.address.state, "IA");
   EXPECT_EQ(m.address.country, "US");  // default
-  EXPECT_EQ(m.status, "active");
+  EXPECT_EQ(m.status, MemberStatus::kActive);
   // The command survives the queue.
   auto back = parseCommand(serializeCommand(*cmd), 20000);
   ASSERT_TRUE(back.isOk()) << back.status().toString();

@@ -36,7 +36,8 @@ def test_pipeline_on_postgres_and_migrations(env):
     assert refused.returncode != 0 and "db migrate" in refused.stderr, refused.stderr
     first = json.loads(p.cli("db", "migrate").stdout)
     again = json.loads(p.cli("db", "migrate").stdout)
-    assert first["applied"] == [1, 2] and again == {"applied": [], "version": first["version"]}
+    assert first["applied"] == list(range(1, first["version"] + 1)) and first["version"] >= 3
+    assert again == {"applied": [], "version": first["version"]}
     lines = produce_generated(p, 23, 3000, 300)
     p.start()
     drain_and_check(p, lines, 180)

@@ -112,7 +112,7 @@ TEST_F(IngestTest, ArchivesLedgersEnqueuesAndDeadLetters) {
   EXPECT_EQ((*dead)[0].attributes.at("reason"), "malformed_json");
   EXPECT_EQ((*dead)[0].attributes.at("offset"), "2");
   EXPECT_EQ((*dead)[0].groupId, "M2");
-  EXPECT_EQ(ledger->get("core:1")->outcome.outcome, "enqueued");
+  EXPECT_EQ(ledger->get("core:1")->outcome.outcome, MessageOutcome::kEnqueued);
 }
 
 TEST_F(IngestTest, AFailedEnqueueLeavesClaimsPendingAndTheRetryCompletesThem) {

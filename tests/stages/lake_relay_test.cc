@@ -117,8 +117,8 @@ TEST(RelayTest, PublishesInCommitOrderAndDeletesOnlyAfterThePublish) {
     m.memberId = "M1";
     m.name = {"Ada", std::nullopt, "L" + std::to_string(i), std::nullopt};
     m.birthDate = "1990-01-31";
-    m.gender = "female";
-    m.status = "active";
+    m.gender = Gender::kFemale;
+    m.status = MemberStatus::kActive;
     w.content = [m](const StoredMember*) -> Result<Member> { return m; };
     w.lineage = json::object{};
     w.nowMs = i;

@@ -67,8 +67,8 @@ Member member(const std::string& id) {
   m.memberId = id;
   m.name = {"Ada", std::nullopt, "Lovelace", std::nullopt};
   m.birthDate = "1990-01-31";
-  m.gender = "female";
-  m.status = "active";
+  m.gender = Gender::kFemale;
+  m.status = MemberStatus::kActive;
   return m;
 }
 

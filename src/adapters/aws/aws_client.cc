@@ -107,15 +107,16 @@ Result<json::value> AwsClient::json(const std::string& service, const std::strin
     if (!v.isOk()) return Status::internal(service + ": response is not JSON");
     return *v;
   }
+  // The service's error code goes along as the status's reason, for callers that act on it.
   std::string code = awsErrorCode(r->body);
   std::string msg = service + " " + target.substr(target.find('.') + 1) + ": " + code;
   if (code.find("NotFound") != std::string::npos || code == "QueueDoesNotExist" ||
       code == "AWS.SimpleQueueService.NonExistentQueue") {
-    return Status::notFound(msg);
+    return Status::notFound(msg).withReason(code);
   }
-  if (code == "ConditionalCheckFailedException") return Status::alreadyExists(msg);
-  if (r->status == 400 || r->status == 404) return Status::invalidArgument(msg);
-  return Status::internal(msg + " (HTTP " + std::to_string(r->status) + ")");
+  if (code == "ConditionalCheckFailedException") return Status::alreadyExists(msg).withReason(code);
+  if (r->status == 400 || r->status == 404) return Status::invalidArgument(msg).withReason(code);
+  return Status::internal(msg + " (HTTP " + std::to_string(r->status) + ")").withReason(code);
 }
 
 Result<std::string> AwsClient::query(const std::string& service, const std::string& action,
@@ -132,9 +133,9 @@ Result<std::string> AwsClient::query(const std::string& service, const std::stri
   if (r->status >= 200 && r->status < 300) return std::move(r->body);
   std::string code = queryErrorCode(r->body);
   std::string msg = service + " " + action + ": " + code;
-  if (code.find("NotFound") != std::string::npos) return Status::notFound(msg);
-  if (r->status == 400) return Status::invalidArgument(msg);
-  return Status::internal(msg + " (HTTP " + std::to_string(r->status) + ")");
+  if (code.find("NotFound") != std::string::npos) return Status::notFound(msg).withReason(code);
+  if (r->status == 400) return Status::invalidArgument(msg).withReason(code);
+  return Status::internal(msg + " (HTTP " + std::to_string(r->status) + ")").withReason(code);
 }
 
 }  // namespace memberflow::aws

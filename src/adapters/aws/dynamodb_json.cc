@@ -37,7 +37,9 @@ Result<LedgerEntry> parseLedgerItem(const json::value& response, const std::stri
   const auto& it = item->get_object();
   LedgerEntry e;
   e.outcome.messageId = messageId;
-  e.outcome.outcome = getS(it, "outcome");
+  auto outcome = messageOutcomeNamed(getS(it, "outcome"));
+  if (!outcome) return Status::internal("ledger item with an unknown outcome");
+  e.outcome.outcome = *outcome;
   e.outcome.reason = getS(it, "reason");
   e.outcome.archiveKey = getS(it, "archiveKey");
   e.outcome.archiveLine = getN(it, "archiveLine");

@@ -52,7 +52,7 @@ Status DynamoDbLedger::ensureTable() {
                              {"KeySchema", json::array{json::object{{"AttributeName", "messageId"},
                                                                     {"KeyType", "HASH"}}}},
                              {"BillingMode", "PAY_PER_REQUEST"}});
-  if (r.isOk() || r.status().message().find("ResourceInUse") != std::string::npos) {
+  if (r.isOk() || r.status().reason().find("ResourceInUse") != std::string::npos) {
     auto ttl = call("UpdateTimeToLive", json::object{{"TimeToLiveSpecification",
                                                       json::object{{"Enabled", true}, {"AttributeName", "expiresAt"}}}});
     (void)ttl;  // TTL is configuration: already on, or not supported by the emulator
@@ -96,7 +96,7 @@ Status DynamoDbLedger::complete(const std::vector<LedgerOutcome>& outcomes, int6
                                 "SET completedAt = :t, outcome = :o, reason = :r, archiveKey = :k, archiveLine = :l"},
                                {"ConditionExpression", "completedAt = :zero"},
                                {"ExpressionAttributeValues",
-                                json::object{{":t", N(nowMs)}, {":o", S(o.outcome)}, {":r", S(o.reason)},
+                                json::object{{":t", N(nowMs)}, {":o", S(std::string(name(o.outcome)))}, {":r", S(o.reason)},
                                              {":k", S(o.archiveKey)}, {":l", N(o.archiveLine)}, {":zero", N(0)}}}});
     if (!r.isOk() && r.status().code() != Code::kAlreadyExists) return r.status();  // first outcome stays
     return Status::ok();

@@ -10,7 +10,7 @@ Result<json::value> events(AwsClient& c, const std::string& op, const json::obje
   return c.json("events", "AWSEvents." + op, body, "application/x-amz-json-1.1");
 }
 
-bool alreadyExists(const Status& s) { return s.message().find("ResourceAlreadyExists") != std::string::npos; }
+bool alreadyExists(const Status& s) { return s.reason().find("ResourceAlreadyExists") != std::string::npos; }
 
 // Creates the resource, or updates it when it exists (AWS refuses a second create; moto
 // replaces), and returns the ARN field of the answer.
@@ -109,7 +109,7 @@ Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg, const P
   for (const auto& b : buses) {
     if (b != "default") {
       auto c = events(client, "CreateEventBus", json::object{{"Name", b}});
-      if (!c.isOk() && c.status().message().find("ResourceAlreadyExists") == std::string::npos) return c.status();
+      if (!c.isOk() && c.status().reason().find("ResourceAlreadyExists") == std::string::npos) return c.status();
     }
     auto d = events(client, "DescribeEventBus", json::object{{"Name", b}});
     if (!d.isOk()) return d.status();

@@ -26,7 +26,7 @@ Result<std::string> SecretsManager::get(const std::string& name) {
 Status SecretsManager::put(const std::string& name, const std::string& value) {
   auto r = client_.json("secretsmanager", "secretsmanager.CreateSecret",
                         json::object{{"Name", name}, {"SecretString", value}}, "application/x-amz-json-1.1");
-  if (!r.isOk() && r.status().message().find("ResourceExists") != std::string::npos) {
+  if (!r.isOk() && r.status().reason().find("ResourceExists") != std::string::npos) {
     r = client_.json("secretsmanager", "secretsmanager.PutSecretValue",
                      json::object{{"SecretId", name}, {"SecretString", value}}, "application/x-amz-json-1.1");
   }

@@ -31,7 +31,7 @@ Result<std::unique_ptr<SqsQueue>> SqsQueue::open(AwsClient& client, const std::s
     auto r = client.json("sqs", "AmazonSQS.CreateQueue", json::object{{"QueueName", name}, {"Attributes", attrs}},
                          "application/x-amz-json-1.0");
     // Creating is idempotent: a queue that exists (even with other attributes) is used as is.
-    if (!r.isOk() && r.status().message().find("QueueNameExists") == std::string::npos) return r.status();
+    if (!r.isOk() && r.status().reason().find("QueueNameExists") == std::string::npos) return r.status();
   }
   auto r = client.json("sqs", "AmazonSQS.GetQueueUrl", json::object{{"QueueName", name}}, "application/x-amz-json-1.0");
   if (!r.isOk()) return r.status();

@@ -66,7 +66,7 @@ Status SqliteLedger::complete(const std::vector<LedgerOutcome>& outcomes, int64_
   MF_RETURN_IF_ERROR(tx.begin());
   for (const auto& o : outcomes) {
     up->reset();
-    up->bind(1, nowMs).bind(2, o.outcome).bind(3, o.reason).bind(4, o.archiveKey)
+    up->bind(1, nowMs).bind(2, std::string(name(o.outcome))).bind(3, o.reason).bind(4, o.archiveKey)
         .bind(5, o.archiveLine).bind(6, o.messageId);
     MF_RETURN_IF_ERROR(up->run());
   }
@@ -86,7 +86,9 @@ Result<LedgerEntry> SqliteLedger::get(const std::string& messageId) {
   e.claimedAtMs = sel->i64(0);
   e.completedAtMs = sel->i64(1);
   e.outcome.messageId = messageId;
-  e.outcome.outcome = sel->str(2);
+  auto outcome = messageOutcomeNamed(sel->str(2));
+  if (!outcome) return Status::internal("ledger row with an unknown outcome");
+  e.outcome.outcome = *outcome;
   e.outcome.reason = sel->str(3);
   e.outcome.archiveKey = sel->str(4);
   e.outcome.archiveLine = sel->i64(5);

@@ -1,6 +1,6 @@
 #include "adapters/embedded/sqlite_member_store.h"
 
-#include "adapters/member_write_plan.h"
+#include "domain/member_write.h"
 #include "common/crypto.h"
 
 namespace memberflow::embedded {
@@ -22,10 +22,13 @@ Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::st
       "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
       " event_id TEXT NOT NULL UNIQUE, member_id TEXT NOT NULL, event TEXT NOT NULL,"
       " created_at INTEGER NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS idempotency(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
-      " status INTEGER NOT NULL, body TEXT NOT NULL, etag TEXT NOT NULL, location TEXT NOT NULL,"
-      " expires_at INTEGER NOT NULL) WITHOUT ROWID;"
-      "CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency(expires_at);"));
+      // What a write with an idempotency key did: its result and the member it left.
+      // (Releases before it kept rendered HTTP responses in `idempotency`; this process
+      // owns its database alone, so that table goes.)
+      "DROP TABLE IF EXISTS idempotency;"
+      "CREATE TABLE IF NOT EXISTS write_replays(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
+      " result TEXT NOT NULL, member TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE INDEX IF NOT EXISTS write_replays_expiry ON write_replays(expires_at);"));
   return std::unique_ptr<SqliteMemberStore>(new SqliteMemberStore(std::move(db).value(), opts));
 }
 
@@ -93,7 +96,7 @@ void SqliteMemberStore::commitGroup(std::vector<Pending*>& group) {
   writes_ += group.size();
   if (writes_ >= 1000) {
     writes_ = 0;
-    auto purge = db_->prepare("DELETE FROM idempotency WHERE expires_at <= ?");
+    auto purge = db_->prepare("DELETE FROM write_replays WHERE expires_at <= ?");
     if (purge.isOk()) {
       (*purge)->bind(1, lastNow);
       (void)(*purge)->run();
@@ -105,17 +108,19 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
   WriteOutcome out;
   if (w.idempotencyKey) {
     MF_PREPARE(sel, *db_,
-               "SELECT fingerprint, status, body, etag, location FROM idempotency"
-               " WHERE key = ? AND expires_at > ?");
+               "SELECT fingerprint, result, member FROM write_replays WHERE key = ? AND expires_at > ?");
     sel->bind(1, *w.idempotencyKey).bind(2, w.nowMs);
     auto row = sel->step();
     if (!row.isOk()) return row.status();
     if (*row) {
       bool same = sel->str(0) == w.requestFingerprint;
-      out.replay = {static_cast<int>(sel->i64(1)), sel->str(2), sel->str(3), sel->str(4)};
+      auto replay = replayOutcome(sel->str(1), sel->str(2));
       sel->reset();
-      out.result = same ? WriteResult::kReplayed : WriteResult::kKeyReused;
-      return out;
+      if (!same) {
+        out.result = WriteResult::kKeyReused;
+        return out;
+      }
+      return replay;
     }
   }
 
@@ -165,19 +170,15 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
     }
   }
   out = std::move(plan.outcome);
-  if (w.idempotencyKey && w.render) {
-    StoredResponse resp = w.render(out);
-    // Only responses of writes that took effect are replayed; a failure changed nothing
-    // and is evaluated afresh on a retry (a stale change stays stale, a fixed one passes).
-    if (resp.status >= 200 && resp.status < 400) {
-      MF_PREPARE(ins, *db_,
-                 "INSERT OR REPLACE INTO idempotency(key, fingerprint, status, body, etag,"
-                 " location, expires_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
-      ins->bind(1, *w.idempotencyKey).bind(2, w.requestFingerprint).bind(3, resp.status)
-          .bind(4, resp.body).bind(5, resp.etag).bind(6, resp.location)
-          .bind(7, w.nowMs + opts_.idempotencyTtlMs);
-      MF_RETURN_IF_ERROR(ins->run());
-    }
+  // Only writes that took effect are replayed; a failure changed nothing and is evaluated
+  // afresh on a retry (a stale change stays stale, a fixed one passes).
+  if (w.idempotencyKey && keptForReplay(out.result)) {
+    MF_PREPARE(ins, *db_,
+               "INSERT OR REPLACE INTO write_replays(key, fingerprint, result, member, expires_at)"
+               " VALUES(?, ?, ?, ?, ?)");
+    ins->bind(1, *w.idempotencyKey).bind(2, w.requestFingerprint).bind(3, std::string(name(out.result)))
+        .bind(4, replayMemberJson(out)).bind(5, w.nowMs + opts_.idempotencyTtlMs);
+    MF_RETURN_IF_ERROR(ins->run());
   }
   return out;
 }

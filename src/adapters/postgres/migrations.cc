@@ -75,6 +75,21 @@ BEGIN
 END
 $$;
 )sql"},
+      {3, "write_replays: the outcome of a write kept under its idempotency key", R"sql(
+-- What a write with an Idempotency-Key did, as data: its result and the member it left (the
+-- API renders the response from them, the first time and on a repeat alike). Releases before
+-- this one kept rendered HTTP responses in idempotency, which stays until no release reads it;
+-- a request repeated across the two releases is evaluated again rather than replayed (its
+-- sequence guard makes that harmless).
+CREATE TABLE write_replays (
+  key         text PRIMARY KEY,
+  fingerprint text NOT NULL,
+  result      text NOT NULL,
+  member      text NOT NULL,           -- storedMemberJson, '' after a delete
+  expires_at  bigint NOT NULL
+);
+CREATE INDEX write_replays_expiry ON write_replays (expires_at);
+)sql"},
   };
   return all;
 }

@@ -23,7 +23,7 @@ Status fromResult(PGconn* c, PGresult* r) {
                     (primary ? std::string(primary).substr(0, 200) : std::string(PQerrorMessage(c)).substr(0, 200));
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   if (PQstatus(c) != CONNECTION_OK || state.empty() || unavailableState(state)) return Status::unavailable(msg);
-  if (state == "40001" || state == "40P01") return Status::unavailable("retry: " + msg);
+  if (state == "40001" || state == "40P01") return Status::unavailable(msg).withReason("serialization_failure");
   if (state == "23505") return Status::alreadyExists(msg);
   return Status::internal(msg);
 }
@@ -68,7 +68,7 @@ Result<bool> conninfoHasPassword(const std::string& conninfo) {
   return has;
 }
 
-bool isRetryable(const Status& s) { return s.code() == Code::kUnavailable && s.message().rfind("retry: ", 0) == 0; }
+bool isRetryable(const Status& s) { return s.code() == Code::kUnavailable && s.reason() == "serialization_failure"; }
 
 Result<std::unique_ptr<PgConn>> PgConn::connect(const std::string& conninfo, const std::string& password) {
   const char* keys[] = {"dbname", "password", "connect_timeout", "application_name", nullptr};

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "adapters/member_write_plan.h"
+#include "domain/member_write.h"
 #include "common/crypto.h"
 #include "common/log.h"
 
@@ -69,8 +69,8 @@ Result<WriteOutcome> PgMemberStore::apply(const StoreWrite& w) {
   // Expired idempotency keys are already ignored by lookups; every 1,000 writes of this process
   // remove up to 1,000 of them so the table stays the size of the expiry window.
   if (++writes_ % 1000 == 0) {
-    auto purged = (*lease)->exec("mf_idem_purge",
-                                 "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency"
+    auto purged = (*lease)->exec("mf_replay_purge",
+                                 "DELETE FROM write_replays WHERE key IN (SELECT key FROM write_replays"
                                  " WHERE expires_at <= $1 LIMIT 1000)",
                                  {n(w.nowMs)});
     if (!purged.isOk()) return purged.status();
@@ -96,9 +96,8 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
   first.push_back({"mf_writer_lock", kWriterLock, {w.memberId}});
   first.push_back({"mf_load_w", kLoadForUpdate, {w.memberId}});
   if (w.idempotencyKey) {
-    first.push_back({"mf_idem_get",
-                     "SELECT fingerprint, status, body, etag, location FROM idempotency"
-                     " WHERE key = $1 AND expires_at > $2",
+    first.push_back({"mf_replay_get",
+                     "SELECT fingerprint, result, member FROM write_replays WHERE key = $1 AND expires_at > $2",
                      {*w.idempotencyKey, n(w.nowMs)}});
   }
   tx.opened();  // rolled back if anything below fails
@@ -108,10 +107,15 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
   WriteOutcome out;
   if (w.idempotencyKey && (*read)[3].rows() > 0) {
     const PgResult& r = (*read)[3];
-    out.replay = {static_cast<int>(r.i64(0, 1)), r.str(0, 2), r.str(0, 3), r.str(0, 4)};
-    out.result = r.str(0, 0) == w.requestFingerprint ? WriteResult::kReplayed : WriteResult::kKeyReused;
+    Result<WriteOutcome> replay = out;
+    if (r.str(0, 0) == w.requestFingerprint) {
+      replay = replayOutcome(r.str(0, 1), r.str(0, 2));
+    } else {
+      out.result = WriteResult::kKeyReused;
+      replay = out;
+    }
     MF_RETURN_IF_ERROR(tx.commit());
-    return out;
+    return replay;
   }
   auto cur = storedOfRow(w.memberId, (*read)[2]);
   if (!cur.isOk()) return cur.status();
@@ -160,18 +164,15 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
     second.push_back({"mf_notify", "SELECT pg_notify('memberflow_member', $1)", {w.memberId}});
   }
   out = std::move(plan.outcome);
-  if (w.idempotencyKey && w.render) {
-    StoredResponse resp = w.render(out);
-    // Only responses of writes that took effect are replayed (as in the embedded store).
-    if (resp.status >= 200 && resp.status < 400) {
-      second.push_back({"mf_idem_put",
-                        "INSERT INTO idempotency(key, fingerprint, status, body, etag, location, expires_at)"
-                        " VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO UPDATE SET"
-                        " fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body,"
-                        " etag = EXCLUDED.etag, location = EXCLUDED.location, expires_at = EXCLUDED.expires_at",
-                        {*w.idempotencyKey, w.requestFingerprint, std::to_string(resp.status), resp.body, resp.etag,
-                         resp.location, n(w.nowMs + opts_.idempotencyTtlMs)}});
-    }
+  // Only writes that took effect are replayed (as in the embedded store).
+  if (w.idempotencyKey && keptForReplay(out.result)) {
+    second.push_back({"mf_replay_put",
+                      "INSERT INTO write_replays(key, fingerprint, result, member, expires_at)"
+                      " VALUES($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
+                      " fingerprint = EXCLUDED.fingerprint, result = EXCLUDED.result, member = EXCLUDED.member,"
+                      " expires_at = EXCLUDED.expires_at",
+                      {*w.idempotencyKey, w.requestFingerprint, std::string(name(out.result)), replayMemberJson(out),
+                       n(w.nowMs + opts_.idempotencyTtlMs)}});
   }
   second.push_back({nullptr, "COMMIT", {}});
   auto wrote = c.pipeline(second);

@@ -1,13 +1,70 @@
-#include "adapters/member_write_plan.h"
+#include "domain/member_write.h"
 
 #include <limits>
 
 #include "common/crypto.h"
+#include "common/time.h"
 
 namespace memberflow {
 namespace {
 constexpr int64_t kNoDateBound = std::numeric_limits<int32_t>::max();
 }  // namespace
+
+std::string_view name(WriteResult r) {
+  switch (r) {
+    case WriteResult::kCreated: return "created";
+    case WriteResult::kUpdated: return "updated";
+    case WriteResult::kNoOp: return "noop";
+    case WriteResult::kDeleted: return "deleted";
+    case WriteResult::kStale: return "stale";
+    case WriteResult::kNotFound: return "not_found";
+    case WriteResult::kPreconditionFailed: return "precondition_failed";
+    case WriteResult::kAlreadyExists: return "already_exists";
+    case WriteResult::kInvalid: return "invalid";
+    case WriteResult::kReplayed: return "replayed";
+    case WriteResult::kKeyReused: return "key_reused";
+  }
+  return "?";
+}
+
+std::optional<WriteResult> writeResultNamed(std::string_view n) {
+  for (int i = 0; i <= static_cast<int>(WriteResult::kKeyReused); ++i) {
+    auto r = static_cast<WriteResult>(i);
+    if (name(r) == n) return r;
+  }
+  return std::nullopt;
+}
+
+bool keptForReplay(WriteResult r) {
+  return r == WriteResult::kCreated || r == WriteResult::kUpdated || r == WriteResult::kNoOp ||
+         r == WriteResult::kDeleted;
+}
+
+std::string replayMemberJson(const WriteOutcome& o) {
+  if (o.result == WriteResult::kDeleted || !o.member) return {};
+  return json::serialize(storedMemberJson(*o.member));
+}
+
+Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& memberJson) {
+  auto r = writeResultNamed(result);
+  if (!r || !keptForReplay(*r)) return Status::internal("stored replay with an unknown result");
+  WriteOutcome out;
+  out.result = WriteResult::kReplayed;
+  out.replayed = *r;
+  if (memberJson.empty()) return out;
+  auto v = parseJson(memberJson);
+  if (!v.isOk() || !v->is_object()) return Status::internal("stored replay member is not a JSON object");
+  const json::object& o = v->get_object();
+  auto m = memberFromJson(*v, std::nullopt, kNoDateBound);
+  if (!m.isOk()) return Status::internal("stored replay member breaks a rule");
+  StoredMember s;
+  s.member = std::move(m).value();
+  s.version = intField(o, "version").value_or(0);
+  s.sourceSequence = intField(o, "sourceSequence").value_or(0);
+  if (auto at = stringField(o, "updatedAt")) s.updatedAtMs = epochMsFromIso(*at).value_or(0);
+  out.member = std::move(s);
+  return out;
+}
 
 Result<Member> memberFromStoredBody(const std::string& body) {
   auto v = parseJson(body);
