@@ -61,7 +61,7 @@ TEST(DynamoDbJson, ReadsALedgerItem) {
                              R"("expiresAt":{"N":"7"},"outcome":{"S":"enqueued"},"archiveLine":{"N":"2"}}})"),
                            "k");
   ASSERT_TRUE(e.isOk());
-  EXPECT_EQ(e->outcome.outcome, "enqueued");
+  EXPECT_EQ(e->outcome.outcome, MessageOutcome::kEnqueued);
   EXPECT_EQ(e->outcome.archiveLine, 2);
   EXPECT_EQ(e->claimedAtMs, 5);
   EXPECT_EQ(e->completedAtMs, 6);
