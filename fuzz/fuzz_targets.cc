@@ -24,6 +24,10 @@ namespace {
 class FixedClock final : public Clock {
  public:
   int64_t nowMs() const override { return 1767225600000; }
+  MonotonicTime monotonicNow() const override { return {}; }
+  bool sleepFor(std::chrono::milliseconds, std::stop_token stop) const override {
+    return !stop.stop_requested();  // the parsers never sleep
+  }
 };
 }  // namespace
 

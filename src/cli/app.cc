@@ -679,7 +679,7 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
   if (wantRoute) {
     RouteOptions ro;
     ro.visibilityMs = cfg.busVisibilityMs;
-    route = std::make_unique<RouteStage>(*rt.routeQueue, *rt.routeDlq, *rt.buses.at("default"), ro);
+    route = std::make_unique<RouteStage>(*rt.routeQueue, *rt.routeDlq, *rt.buses.at("default"), rt.clock, ro);
     for (const auto& t : rt.embeddedTargets()) {
       Queue* in = rt.queueNamed(emb::targetQueueName(t.name));
       Queue* dlq = rt.queueNamed(emb::targetDlqName(t.name));
