@@ -55,6 +55,7 @@
 #include "stages/relay.h"
 #include "stages/route.h"
 #include "stages/sync.h"
+#include "stages/target_delivery.h"
 #include "cli/supervisor.h"
 
 namespace memberflow::cli {
@@ -661,7 +662,7 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
   std::unique_ptr<api::ClientCredentialsTokens> tokens;
   std::unique_ptr<RelayStage> relay;
   std::unique_ptr<RouteStage> route;
-  std::vector<std::unique_ptr<emb::TargetDelivery>> deliveries;
+  std::vector<std::unique_ptr<TargetDelivery>> deliveries;
   std::unique_ptr<LakeStage> lake;
   if (wantIngest) {
     ingest = std::make_unique<IngestStage>(*rt.source, *rt.objects, *rt.ledger, *rt.changes,
@@ -684,14 +685,16 @@ int runStages(Runtime& rt, const RunOptions& opts, bool quietIdle = false) {
       Queue* in = rt.queueNamed(emb::targetQueueName(t.name));
       Queue* dlq = rt.queueNamed(emb::targetDlqName(t.name));
       if (!in || !dlq) return fail(Status::unavailable("cannot open the queues of target " + t.name));
-      deliveries.push_back(std::make_unique<emb::TargetDelivery>(
+      TargetDeliveryOptions tdo;
+      tdo.backoff = BackoffPolicy{cfg.syncBackoffBaseMs, cfg.syncBackoffCapMs, t.maxAttempts};
+      tdo.visibilityMs = cfg.busVisibilityMs;
+      deliveries.push_back(std::make_unique<TargetDelivery>(
           t, *in, *dlq, httpClient, rt.secretsPort(),
           [&rt](const std::string& n) -> EventBus* {
             auto it = rt.buses.find(n);
             return it == rt.buses.end() ? nullptr : it->second.get();
           },
-          [&rt](const std::string& n) { return rt.queueNamed(n); },
-          BackoffPolicy{cfg.syncBackoffBaseMs, cfg.syncBackoffCapMs, t.maxAttempts}, cfg.busVisibilityMs));
+          [&rt](const std::string& n) { return rt.queueNamed(n); }, rt.clock, tdo));
     }
   }
   if (wantLake) {
