@@ -17,6 +17,7 @@
 #include "stages/relay.h"
 #include "stages/route.h"
 #include "stages/sync.h"
+#include "stages/target_delivery.h"
 
 namespace memberflow::cli {
 namespace {
@@ -83,7 +84,7 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   std::unique_ptr<SyncStage> sync;
   std::unique_ptr<RelayStage> relay;
   std::unique_ptr<RouteStage> route;
-  std::vector<std::unique_ptr<emb::TargetDelivery>> deliveries;
+  std::vector<std::unique_ptr<TargetDelivery>> deliveries;
   std::unique_ptr<LakeStage> lake;
   if (wantIngest) {
     ingest = std::make_unique<IngestStage>(w.source(), w.objects(), w.ledger(), w.changes(), w.ingestDlq(),
@@ -100,15 +101,17 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   if (wantRoute) {
     RouteOptions ro;
     ro.visibilityMs = cfg.busVisibilityMs;
-    route = std::make_unique<RouteStage>(w.routeQueue(), w.routeDlq(), *w.bus("default"), ro);
+    route = std::make_unique<RouteStage>(w.routeQueue(), w.routeDlq(), *w.bus("default"), w.clock(), ro);
     for (const auto& t : w.deliveredTargets()) {
       Queue* in = w.queueNamed(emb::targetQueueName(t.name));
       Queue* dlq = w.queueNamed(emb::targetDlqName(t.name));
       if (!in || !dlq) return fail(Status::unavailable("cannot open the queues of target " + t.name));
-      deliveries.push_back(std::make_unique<emb::TargetDelivery>(
+      TargetDeliveryOptions tdo;
+      tdo.backoff = BackoffPolicy{cfg.syncBackoffBaseMs, cfg.syncBackoffCapMs, t.maxAttempts};
+      tdo.visibilityMs = cfg.busVisibilityMs;
+      deliveries.push_back(std::make_unique<TargetDelivery>(
           t, *in, *dlq, w.http(), w.secrets(), [&w](const std::string& n) { return w.bus(n); },
-          [&w](const std::string& n) { return w.queueNamed(n); },
-          BackoffPolicy{cfg.syncBackoffBaseMs, cfg.syncBackoffCapMs, t.maxAttempts}, cfg.busVisibilityMs));
+          [&w](const std::string& n) { return w.queueNamed(n); }, w.clock(), tdo));
     }
   }
   if (wantLake) {

@@ -1,6 +1,5 @@
 #include "stages/ingest.h"
 
-#include <thread>
 #include <unordered_set>
 
 #include "common/crypto.h"
@@ -92,7 +91,7 @@ std::optional<SourceRecord> recordFromArchiveLine(const json::object& ro, const 
 
 Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch,
                                           const std::vector<Lineage>* archived) {
-  auto started = std::chrono::steady_clock::now();
+  auto started = clock_.monotonicNow();
   IngestReport report;
   report.records = batch.size();
   if (batch.empty()) return report;
@@ -223,12 +222,12 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
   c.rejected.Increment(static_cast<double>(report.rejected));
   c.skipped.Increment(static_cast<double>(report.skipped));
   c.duplicate.Increment(static_cast<double>(report.duplicates));
-  c.batch.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  c.batch.Observe(std::chrono::duration<double>(clock_.monotonicNow() - started).count());
   return report;
 }
 
 void IngestStage::run(std::stop_token stop) {
-  int failures = 0;
+  Retry retry(withoutAttemptLimit(opts_.backoff), clock_, stop, std::nullopt, opts_.jitterSeed);
   log::info("stage started", {kStage});
   while (!stop.stop_requested()) {
     auto batch = source_.poll(opts_.maxBatch, opts_.pollWait);
@@ -239,18 +238,13 @@ void IngestStage::run(std::stop_token stop) {
       if (s.isOk()) s = source_.commit(report->nextOffsets);
     }
     if (s.isOk()) {
-      failures = 0;
+      retry.reset();
       continue;
     }
-    ++failures;
     counters().retried.Increment();
-    int64_t delay = fullJitterDelayMs(opts_.backoff, failures, rng_);
     log::warn("batch failed, will retry", {kStage, {}, {}, {}, "retry", s.toString()});
     (void)source_.rewindToCommitted();
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay);
-    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    if (!retry.backoff()) break;
   }
   log::info("stage stopped", {kStage});
 }

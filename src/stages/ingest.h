@@ -7,7 +7,6 @@
 #include <chrono>
 #include <map>
 #include <optional>
-#include <random>
 #include <stop_token>
 #include <string>
 
@@ -18,7 +17,7 @@
 #include "ports/ledger.h"
 #include "ports/object_store.h"
 #include "ports/queue.h"
-#include "common/backoff.h"
+#include "ports/retry.h"
 
 namespace memberflow {
 
@@ -27,7 +26,8 @@ struct IngestOptions {
   std::chrono::milliseconds pollWait{200};
   DecodeOptions decode;
   std::optional<std::string> kmsKeyId;  // SSE-KMS for the raw archive
-  BackoffPolicy backoff{200, 10000, 0};
+  BackoffPolicy backoff{200, 10000, 0};  // after a failed batch; no attempt limit in run()
+  uint64_t jitterSeed = 0;               // 0: random (tests fix it)
 };
 
 struct IngestReport {
@@ -57,8 +57,9 @@ class IngestStage {
   Result<IngestReport> process(const std::vector<SourceRecord>& batch,
                                const std::vector<Lineage>* archived = nullptr);
 
-  // Polls, processes and commits until stop is requested; backs off on failures and rewinds
-  // to the committed offsets so nothing is skipped.
+  // Polls, processes and commits until stop is requested; after a failure rewinds to the
+  // committed offsets (so nothing is skipped) and backs off (Retry, on the clock; a stop ends
+  // the backoff at once). An empty poll is no failure: the source's poll wait paces it.
   void run(std::stop_token stop);
 
   // Re-runs decode and transform on a dead-lettered record (after a fix): enqueues it when it
@@ -73,7 +74,6 @@ class IngestStage {
   Queue& dlq_;
   const Clock& clock_;
   IngestOptions opts_;
-  std::mt19937_64 rng_{std::random_device{}()};
 };
 
 }  // namespace memberflow

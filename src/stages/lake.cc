@@ -2,7 +2,6 @@
 
 #include <map>
 #include <set>
-#include <thread>
 
 #include "common/gzip.h"
 #include "common/json.h"
@@ -37,7 +36,7 @@ Status LakeStage::recover() {
 
 Result<size_t> LakeStage::flush(const std::vector<ReceivedMessage>& batch) {
   if (batch.empty()) return size_t{0};
-  auto started = std::chrono::steady_clock::now();
+  auto started = clock_.monotonicNow();
   if (unwritten_) {
     MF_RETURN_IF_ERROR(recover());
     unwritten_ = false;
@@ -112,41 +111,52 @@ Result<size_t> LakeStage::flush(const std::vector<ReceivedMessage>& batch) {
   m.records(kStage, "written").Increment(static_cast<double>(written));
   m.records(kStage, "dead_lettered").Increment(static_cast<double>(dead.size()));
   m.batchSeconds(kStage).Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      std::chrono::duration<double>(clock_.monotonicNow() - started).count());
   return written;
 }
 
 void LakeStage::run(std::stop_token stop) {
   log::info("stage started", {kStage});
+  BackoffPolicy policy = withoutAttemptLimit(opts_.backoff);
+  Retry writing(policy, clock_, stop, std::nullopt, opts_.jitterSeed);
+  Retry receiving(policy, clock_, stop, std::nullopt, opts_.jitterSeed);
   while (!stop.stop_requested()) {
     Status s = recover();
     if (s.isOk()) break;
     log::warn("lake recovery failed, will retry", {kStage, {}, {}, {}, "retry", s.toString()});
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (!writing.backoff()) break;
   }
+  writing.reset();
   std::vector<ReceivedMessage> buffer;
   size_t bytes = 0;
-  auto oldest = std::chrono::steady_clock::now();
+  auto oldest = clock_.monotonicNow();
   while (!stop.stop_requested()) {
     auto got = lake_.receive(opts_.receiveBatch, opts_.visibilityMs, 100);
-    if (got.isOk()) {
-      if (buffer.empty() && !got->empty()) oldest = std::chrono::steady_clock::now();
-      for (auto& m : *got) {
-        bytes += m.body.size();
-        buffer.push_back(std::move(m));
-      }
+    if (!got.isOk()) {
+      log::warn("lake receive failed, will retry", {kStage, {}, {}, {}, "retry", got.status().toString()});
+      if (!receiving.backoff()) break;
+      continue;
+    }
+    receiving.reset();
+    if (buffer.empty() && !got->empty()) oldest = clock_.monotonicNow();
+    for (auto& m : *got) {
+      bytes += m.body.size();
+      buffer.push_back(std::move(m));
     }
     bool due = !buffer.empty() &&
                (buffer.size() >= opts_.maxEvents || bytes >= opts_.maxBytes ||
-                std::chrono::steady_clock::now() - oldest >= opts_.flushAfter);
+                clock_.monotonicNow() - oldest >= opts_.flushAfter);
     if (!due) continue;
     auto n = flush(buffer);
-    if (!n.isOk()) {
-      // The messages stay in flight and come back after their visibility timeout.
-      log::warn("lake flush failed, will retry", {kStage, {}, {}, {}, "retry", n.status().toString()});
-    }
     buffer.clear();
     bytes = 0;
+    if (n.isOk()) {
+      writing.reset();
+      continue;
+    }
+    // The messages stay in flight and come back after their visibility timeout.
+    log::warn("lake flush failed, will retry", {kStage, {}, {}, {}, "retry", n.status().toString()});
+    if (!writing.backoff()) break;
   }
   if (!buffer.empty()) (void)flush(buffer);  // finish in-flight work on shutdown
   log::info("stage stopped", {kStage});

@@ -15,6 +15,7 @@
 #include "ports/lake_journal.h"
 #include "ports/object_store.h"
 #include "ports/queue.h"
+#include "ports/retry.h"
 
 namespace memberflow {
 
@@ -26,6 +27,8 @@ struct LakeOptions {
   size_t receiveBatch = 500;
   int64_t visibilityMs = 60000;  // longer than flushAfter plus a write
   std::optional<std::string> kmsKeyId;
+  BackoffPolicy backoff{100, 5000, 0};  // after a failed receive or flush; no attempt limit
+  uint64_t jitterSeed = 0;              // 0: random (tests fix it)
 };
 
 class LakeStage {
@@ -40,6 +43,11 @@ class LakeStage {
   // Places the events of these messages in the lake, then deletes the messages. Events
   // already placed are skipped; unreadable messages go to the DLQ. Returns events written.
   Result<size_t> flush(const std::vector<ReceivedMessage>& batch);
+  // Recovers (retrying until it succeeds), then receives and flushes until stop is requested,
+  // flushing what is buffered on the way out. The age of the buffer is the clock's monotonic
+  // time. A failed receive, flush or recovery backs off (Retry, on the clock; receiving and
+  // writing count their failures apart), a stop ending the backoff at once; the messages of a
+  // failed flush stay in flight and come back after their visibility timeout.
   void run(std::stop_token stop);
 
  private:

@@ -1,7 +1,5 @@
 #include "stages/relay.h"
 
-#include <thread>
-
 #include "common/log.h"
 #include "common/metrics.h"
 
@@ -13,7 +11,7 @@ constexpr const char* kStage = "relay";
 Result<size_t> RelayStage::process(OutboxClaim& claim) {
   const std::vector<OutboxEntry>& batch = claim.entries;
   if (batch.empty()) return size_t{0};
-  auto started = std::chrono::steady_clock::now();
+  auto started = clock_.monotonicNow();
   std::vector<OutgoingMessage> messages;
   messages.reserve(batch.size());
   for (const auto& e : batch) messages.push_back({e.memberId, e.eventId, e.event, {{"eventId", e.eventId}}});
@@ -25,7 +23,7 @@ Result<size_t> RelayStage::process(OutboxClaim& claim) {
   int64_t now = clock_.nowMs();
   for (const auto& e : batch) lag.Observe(static_cast<double>(now - e.createdAtMs) / 1000.0);
   m.batchSeconds(kStage).Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      std::chrono::duration<double>(clock_.monotonicNow() - started).count());
   return batch.size();
 }
 
@@ -37,25 +35,19 @@ Result<size_t> RelayStage::pumpOnce() {
 
 void RelayStage::run(std::stop_token stop) {
   log::info("stage started", {kStage});
-  int failures = 0;
+  Retry retry(withoutAttemptLimit(opts_.backoff), clock_, stop, std::nullopt, opts_.jitterSeed);
   uint64_t published = 0;
   while (!stop.stop_requested()) {
     auto n = pumpOnce();
-    if (n.isOk()) published += *n;
-    int64_t pauseMs = 0;
     if (!n.isOk()) {
-      ++failures;
-      pauseMs = fullJitterDelayMs(opts_.backoff, failures, rng_);
       log::warn("publish failed, will retry", {kStage, {}, {}, {}, "retry", n.status().toString()});
-    } else {
-      failures = 0;
-      if (*n > 0) continue;
-      pauseMs = opts_.idleWait.count();
+      if (!retry.backoff()) break;
+      continue;
     }
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(pauseMs);
-    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(pauseMs, 20)));
-    }
+    retry.reset();
+    published += *n;
+    if (*n > 0) continue;
+    if (!clock_.sleepFor(opts_.idleWait, stop)) break;
   }
   log::info("stage stopped", {kStage, {}, {}, {}, "published", std::to_string(published)});
 }

@@ -6,20 +6,20 @@
 #pragma once
 
 #include <chrono>
-#include <random>
 #include <stop_token>
 
 #include "ports/clock.h"
 #include "ports/member_store.h"
+#include "ports/retry.h"
 #include "ports/topic.h"
-#include "common/backoff.h"
 
 namespace memberflow {
 
 struct RelayOptions {
   size_t maxBatch = 500;
   std::chrono::milliseconds idleWait{20};  // pause when the outbox is empty
-  BackoffPolicy backoff{100, 5000, 0};
+  BackoffPolicy backoff{100, 5000, 0};     // after a failed batch; no attempt limit in run()
+  uint64_t jitterSeed = 0;                 // 0: random (tests fix it)
 };
 
 class RelayStage {
@@ -31,6 +31,9 @@ class RelayStage {
   Result<size_t> process(OutboxClaim& claim);
   // Reads one batch from the outbox and processes it.
   Result<size_t> pumpOnce();
+  // Pumps until stop is requested: at once again after a full batch, after idleWait on the
+  // clock when the outbox was empty, after a backoff (Retry) when a batch failed. A stop ends
+  // either pause at once.
   void run(std::stop_token stop);
 
  private:
@@ -38,7 +41,6 @@ class RelayStage {
   Topic& topic_;
   const Clock& clock_;
   RelayOptions opts_;
-  std::mt19937_64 rng_{std::random_device{}()};
 };
 
 }  // namespace memberflow

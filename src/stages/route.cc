@@ -1,7 +1,5 @@
 #include "stages/route.h"
 
-#include <thread>
-
 #include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -53,14 +51,27 @@ Result<size_t> RouteStage::process(const std::vector<ReceivedMessage>& batch) {
 
 void RouteStage::run(std::stop_token stop) {
   log::info("stage started", {kStage});
+  // The queue and the bus fail apart: an empty receive while the bus is down (its messages
+  // in flight until their visibility timeout) does not reset the bus's backoff.
+  BackoffPolicy policy = withoutAttemptLimit(opts_.backoff);
+  Retry receiving(policy, clock_, stop, std::nullopt, opts_.jitterSeed);
+  Retry routing(policy, clock_, stop, std::nullopt, opts_.jitterSeed);
   while (!stop.stop_requested()) {
     auto batch = in_.receive(opts_.maxBatch, opts_.visibilityMs, opts_.waitMs);
     Status s = batch.status();
-    if (s.isOk()) s = process(*batch).status();
-    if (!s.isOk()) {
-      log::warn("route batch failed, will retry", {kStage, {}, {}, {}, "retry", s.toString()});
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    Retry* retry = &receiving;
+    if (s.isOk()) {
+      receiving.reset();
+      if (batch->empty()) continue;
+      s = process(*batch).status();
+      retry = &routing;
     }
+    if (s.isOk()) {
+      routing.reset();
+      continue;
+    }
+    log::warn("route batch failed, will retry", {kStage, {}, {}, {}, "retry", s.toString()});
+    if (!retry->backoff()) break;
   }
   log::info("stage stopped", {kStage});
 }

@@ -2,7 +2,7 @@
 
 #include <atomic>
 #include <map>
-#include <thread>
+#include <thread>  // process()'s workers
 
 #include "common/json.h"
 #include "common/log.h"
@@ -106,7 +106,7 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
 }
 
 Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch) {
-  auto started = std::chrono::steady_clock::now();
+  auto started = clock_.monotonicNow();
   SyncReport report;
   if (batch.empty()) return report;
   counters().in.Increment(static_cast<double>(batch.size()));
@@ -204,7 +204,7 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   c.stale.Increment(static_cast<double>(report.stale));
   c.dlq.Increment(static_cast<double>(report.deadLettered));
   c.retried.Increment(static_cast<double>(report.retried));
-  c.batch.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  c.batch.Observe(std::chrono::duration<double>(clock_.monotonicNow() - started).count());
   return report;
 }
 
@@ -214,8 +214,13 @@ bool SyncStage::waitForApi(std::stop_token stop) {
   HttpRequest probe;
   probe.url = opts_.apiBaseUrl + "/readyz";
   probe.timeoutMs = opts_.requestTimeoutMs;
+  // No attempt limit (an outage is waited out), and a probe at least every 512 base delays
+  // however small the configured cap is not.
+  BackoffPolicy policy = withoutAttemptLimit(opts_.backoff);
+  policy.capMs = std::min(policy.capMs, policy.baseMs << 9);
+  Retry retry(policy, clock_, stop, std::nullopt, opts_.jitterSeed);
   bool logged = false;
-  for (int attempt = 1; !stop.stop_requested(); ++attempt) {
+  while (!stop.stop_requested()) {
     // Ready means the API and its database answer, and a token can be had (the token endpoint
     // can be down on its own). The token goes along in case readiness is protected.
     std::string tokenProblem;
@@ -236,22 +241,14 @@ bool SyncStage::waitForApi(std::stop_token stop) {
                                                                           : tokenProblem});
       logged = true;
     }
-    int64_t delay;
-    {
-      std::lock_guard lock(rngMu_);
-      delay = fullJitterDelayMs(opts_.backoff, std::min(attempt, 10), rng_);
-    }
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay);
-    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    if (!retry.backoff()) break;
   }
   return logged;
 }
 
 void SyncStage::run(std::stop_token stop) {
   log::info("stage started", {kStage});
-  int failures = 0;
+  Retry retry(withoutAttemptLimit(opts_.backoff), clock_, stop, std::nullopt, opts_.jitterSeed);
   while (!stop.stop_requested()) {
     auto batch = changes_.receive(opts_.maxBatch, opts_.visibilityMs, opts_.waitMs);
     Status s = batch.status();
@@ -261,20 +258,11 @@ void SyncStage::run(std::stop_token stop) {
       if (s.isOk() && report->apiUnavailable) (void)waitForApi(stop);
     }
     if (s.isOk()) {
-      failures = 0;
+      retry.reset();
       continue;
     }
-    ++failures;
     log::warn("queue failed, will retry", {kStage, {}, {}, {}, "retry", s.toString()});
-    int64_t delay;
-    {
-      std::lock_guard lock(rngMu_);
-      delay = fullJitterDelayMs(opts_.backoff, failures, rng_);
-    }
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay);
-    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    if (!retry.backoff()) break;
   }
   log::info("stage stopped", {kStage});
 }

@@ -13,8 +13,8 @@
 #include "ports/clock.h"
 #include "ports/http_client.h"
 #include "ports/queue.h"
+#include "ports/retry.h"
 #include "ports/token_provider.h"
-#include "common/backoff.h"
 
 namespace memberflow {
 
@@ -26,6 +26,7 @@ struct SyncOptions {
   int workers = 8;  // members applied in parallel within a batch
   long requestTimeoutMs = 10000;
   BackoffPolicy backoff{200, 20000, 6};  // maxAttempts: deliveries before the DLQ
+  uint64_t jitterSeed = 0;               // 0: random (tests fix it)
 };
 
 struct SyncReport {
@@ -38,15 +39,20 @@ class SyncStage {
   SyncStage(Queue& changes, Queue& dlq, HttpClient& http, TokenProvider& tokens,
             const Clock& clock, SyncOptions opts)
       : changes_(changes), dlq_(dlq), http_(http), tokens_(tokens), clock_(clock),
-        opts_(std::move(opts)) {}
+        opts_(std::move(opts)),
+        rng_(opts_.jitterSeed != 0 ? opts_.jitterSeed : std::random_device{}()) {}
 
   // Applies one received batch; deletes what is done, dead-letters what cannot be done and
   // reschedules the rest. Unavailable: the queue itself failed (messages reappear after
   // their visibility timeout, nothing is lost).
   Result<SyncReport> process(const std::vector<ReceivedMessage>& batch);
 
-  // Waits until the API answers /readyz with 200; true when it had to wait.
+  // Waits until the API answers /readyz with 200, probing with backoff (Retry, on the clock);
+  // true when it had to wait. A stop ends the wait at once.
   bool waitForApi(std::stop_token stop);
+  // Receives and processes until stop is requested: backs off after a failed receive, and
+  // pauses in waitForApi while the API is unavailable. An empty receive is no failure: the
+  // queue's receive wait paces it.
   void run(std::stop_token stop);
 
  private:
@@ -64,7 +70,7 @@ class SyncStage {
   const Clock& clock_;
   SyncOptions opts_;
   std::mutex rngMu_;
-  std::mt19937_64 rng_{std::random_device{}()};
+  std::mt19937_64 rng_;  // the per-change visibility delays of process()
 };
 
 }  // namespace memberflow

@@ -15,7 +15,7 @@
 namespace memberflow::aws {
 namespace {
 
-using memberflow::testing::FakeClock;
+using memberflow::testing::ManualClock;
 using memberflow::testing::TempDir;
 
 class CredentialsTest : public ::testing::Test {
@@ -30,7 +30,7 @@ class CredentialsTest : public ::testing::Test {
     setenv("HOME", dir.path().c_str(), 1);  // no ~/.aws of the machine
   }
   TempDir dir;
-  FakeClock clock{1795008556853};
+  ManualClock clock{1795008556853};
   http::CurlHttpClient http;
 };
 

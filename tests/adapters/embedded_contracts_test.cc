@@ -16,13 +16,13 @@
 namespace memberflow::contracts {
 namespace {
 
-using testing::FakeClock;
+using testing::ManualClock;
 using testing::TempDir;
 namespace emb = memberflow::embedded;
 
 struct EmbeddedQueues final : QueueHarness {
   TempDir dir;
-  FakeClock clock;
+  ManualClock clock;
   std::shared_ptr<emb::SqliteQueueStore> store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> fifo(const std::string& name, const std::string& dlq, int max) override {
     emb::QueueOptions o;
@@ -105,7 +105,7 @@ TEST(EmbeddedSecretsEnv, EnvironmentWinsOverFilesAndNamesCannotEscape) {
 
 struct EmbeddedTopic final : TopicHarness {
   TempDir dir;
-  FakeClock clock;
+  ManualClock clock;
   std::shared_ptr<emb::SqliteQueueStore> store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   emb::SqliteTopic t{store, "member-events", {"route", "lake"}};
   std::unique_ptr<Queue> subs[2] = {store->queue("route", {}), store->queue("lake", {})};
@@ -118,7 +118,7 @@ INSTANTIATE_TEST_SUITE_P(Embedded, TopicContract,
 
 TEST(EmbeddedQueue, AnOutdatedReceiptDeletesNothingAndAgeIsKnown) {
   TempDir dir;
-  FakeClock clock;
+  ManualClock clock;
   auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   auto q = store->queue("q", {});
   ASSERT_TRUE(q->send({{"g", "d", "x", {}}}).isOk());
@@ -134,7 +134,7 @@ TEST(EmbeddedQueue, AnOutdatedReceiptDeletesNothingAndAgeIsKnown) {
 
 TEST(EmbeddedDurability, QueueMessagesSurviveReopen) {
   TempDir dir;
-  FakeClock clock;
+  ManualClock clock;
   {
     auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
     ASSERT_TRUE(store->queue("q", {})->send({{"g", "d", "kept", {}}}).isOk());
@@ -147,7 +147,7 @@ TEST(EmbeddedDurability, QueueMessagesSurviveReopen) {
 
 TEST(EmbeddedDurability, TwoProcessesShareOneQueueFile) {
   TempDir dir;
-  FakeClock clock;
+  ManualClock clock;
   auto a = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   auto b = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   ASSERT_TRUE(a->queue("q", {})->send({{"g", "1", "x", {}}}).isOk());

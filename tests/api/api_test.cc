@@ -17,7 +17,7 @@
 namespace memberflow::api {
 namespace {
 
-using memberflow::testing::FakeClock;
+using memberflow::testing::ManualClock;
 using memberflow::testing::TempDir;
 
 const char* kBody = R"({"name":{"first":"Ada","last":"Lovelace"},"birthDate":"1990-01-31",
@@ -29,7 +29,7 @@ enum class ApiMemberStore { kCached, kOther };
 class ApiTest : public ::testing::Test {
  protected:
   TempDir dir;
-  FakeClock clock{1795008556853};
+  ManualClock clock{1795008556853};
   std::unique_ptr<embedded::SqliteMemberStore> store =
       *embedded::SqliteMemberStore::open(dir.file("m.db"), {});
   std::shared_ptr<LocalSigningKey> key = *LocalSigningKey::loadOrCreate(dir.file("k/key"), clock);

@@ -20,7 +20,7 @@ namespace memberflow::api {
 namespace {
 
 namespace fs = std::filesystem;
-using memberflow::testing::FakeClock;
+using memberflow::testing::ManualClock;
 
 using memberflow::testing::readFile;
 
@@ -180,7 +180,7 @@ TEST(JwtKeySources, UrlSetFollowsCacheControlRefreshesOnUnknownKidRateLimitedAnd
   };
   FakeJwksServer http;
   http.body = R"({"keys":[)" + key("k1") + "]}";
-  FakeClock clock{1'000'000};
+  ManualClock clock{1'000'000};
   UrlKeySource src(http, "https://issuer.example/.well-known/jwks.json", clock, 30000);
   auto s = src.keys(false);
   ASSERT_TRUE(s.isOk()) << s.status().toString();
@@ -240,7 +240,7 @@ class FakeTokenServer final : public HttpClient {
 
 TEST(ClientCredentials, CognitoShapeCachedUntilExpiryAndOneRefreshPerRejectedToken) {
   FakeTokenServer http;
-  FakeClock clock{1'000'000};
+  ManualClock clock{1'000'000};
   memberflow::http::ClientCredentialsTokens tokens(http, "https://auth.example/oauth2/token", "sync client",
                                  [] { return Result<std::string>(std::string("s3cr:et")); }, "member:read member:write",
                                  clock);

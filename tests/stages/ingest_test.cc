@@ -9,39 +9,24 @@
 #include "adapters/embedded/sqlite_queue.h"
 #include "common/gzip.h"
 #include "domain/change_command.h"
+#include "common/metrics.h"
+#include "support/fault_injection.h"
+#include "support/stage_loop.h"
 #include "support/test_support.h"
 
 namespace memberflow {
 namespace {
 
-using testing::FakeClock;
+using testing::FlakyQueue;
+using testing::FlakySource;
+using testing::FlakyStore;
+using testing::jitterCeiling;
+using testing::jitterDelays;
+using testing::kStep;
+using testing::LoopThread;
+using testing::ManualClock;
 using testing::TempDir;
 namespace emb = memberflow::embedded;
-
-// Forwards to a real queue; fails the next `failSends` sends (fault injection).
-class FlakyQueue final : public Queue {
- public:
-  explicit FlakyQueue(Queue& q) : q_(q) {}
-  int failSends = 0;
-  const std::string& name() const override { return q_.name(); }
-  Status send(const std::vector<OutgoingMessage>& m) override {
-    if (failSends > 0) {
-      --failSends;
-      return Status::unavailable("injected send failure");
-    }
-    return q_.send(m);
-  }
-  Result<std::vector<ReceivedMessage>> receive(size_t n, int64_t v, int64_t w) override {
-    return q_.receive(n, v, w);
-  }
-  Status remove(const std::vector<std::string>& r) override { return q_.remove(r); }
-  Status changeVisibility(const std::string& r, int64_t v) override { return q_.changeVisibility(r, v); }
-  Result<QueueStats> stats() override { return q_.stats(); }
-  Result<std::vector<ReceivedMessage>> peek(size_t n) override { return q_.peek(n); }
-
- private:
-  Queue& q_;
-};
 
 std::string row(const std::string& id, const std::string& last) {
   return R"({"member_id":")" + id + R"(","first_name":"Ada","last_name":")" + last +
@@ -55,7 +40,7 @@ std::string env(const std::string& op, const std::string& after, int64_t lsn) {
 class IngestTest : public ::testing::Test {
  protected:
   TempDir dir;
-  FakeClock clock;
+  ManualClock clock;
   std::unique_ptr<emb::SourceLog> log = *emb::SourceLog::open(dir.file("s.db"), "member.changes", 2, "ingest");
   emb::DirObjectStore objects{dir.file("objects")};
   std::unique_ptr<emb::SqliteLedger> ledger = *emb::SqliteLedger::open(dir.file("l.db"), 3600000);
@@ -118,7 +103,7 @@ TEST_F(IngestTest, ArchivesLedgersEnqueuesAndDeadLetters) {
 TEST_F(IngestTest, AFailedEnqueueLeavesClaimsPendingAndTheRetryCompletesThem) {
   ASSERT_TRUE(log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 7), {}, 0, {}}}).isOk());
   auto batch = pollAll();
-  changes.failSends = 1;
+  changes.sends.failNext(1);
   auto first = stage.process(batch);
   EXPECT_EQ(first.status().code(), Code::kUnavailable);
   EXPECT_EQ(ledger->get("core:7")->completedAtMs, 0);  // claimed, not done
@@ -164,6 +149,96 @@ TEST(RawArchive, KeysDeriveFromCoordinatesAndBinaryIsBase64) {
   auto line = json::parse(rawArchiveLine(r)).as_object();
   EXPECT_EQ(line.at("keyEncoding").as_string(), "base64");
   EXPECT_EQ(line.at("value").as_string(), "{}");
+}
+
+// run() on its own thread, over the embedded adapters behind fault-injecting wrappers, with a
+// ManualClock: the source's poll waits on that clock, so the test steps the loop through its
+// sleeps and sees each one it asks for.
+class IngestRunTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  ManualClock clock;
+  std::unique_ptr<emb::SourceLog> log = *emb::SourceLog::open(dir.file("s.db"), "member.changes", 2, "ingest");
+  emb::DirObjectStore objectsReal{dir.file("objects")};
+  std::unique_ptr<emb::SqliteLedger> ledger = *emb::SqliteLedger::open(dir.file("l.db"), 3600000);
+  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::unique_ptr<Queue> changes = queues->queue("changes", {});
+  std::unique_ptr<Queue> dlq = queues->queue("ingest-dlq", {});
+  FlakySource source{*log};
+  FlakyStore objects{objectsReal};
+  IngestOptions opts = [] {
+    IngestOptions o;
+    o.backoff = {100, 10000, 0};
+    o.jitterSeed = 42;
+    return o;
+  }();
+  std::unique_ptr<IngestStage> stage;
+  LoopThread loop;  // declared last: joined before the rest goes
+
+  void start() {
+    stage = std::make_unique<IngestStage>(source, objects, *ledger, *changes, *dlq, clock, opts);
+    source.waitOn(clock, loop.token());
+    loop.start([this](std::stop_token t) { stage->run(t); });
+  }
+  static double retried() { return Metrics::instance().records("ingest", "retried").Value(); }
+};
+
+TEST_F(IngestRunTest, IdlePollingWaitsInThePollAndNeverBacksOff) {
+  double retriedBefore = retried();
+  start();
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    EXPECT_EQ(source.polls.calls(), i);  // one poll per wait while time stands still: no spinning
+    clock.advance(opts.pollWait);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  // Every sleep was the poll's own wait: nothing backed off.
+  EXPECT_EQ(clock.sleeps(), std::vector<std::chrono::milliseconds>(6, opts.pollWait));
+  EXPECT_EQ(retried(), retriedBefore);
+  EXPECT_TRUE(source.committed().empty());
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(IngestRunTest, AnOutageBacksOffWithFullJitterThenTheBatchGoesThroughOnce) {
+  ASSERT_TRUE(log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 1), {}, 0, {}},
+                           {R"({"member_id":"M2"})", env("c", row("M2", "B"), 2), {}, 0, {}}})
+                  .isOk());
+  objects.puts.failNext(4);  // the object store is down for four batches
+  auto expected = jitterDelays(opts.backoff, opts.jitterSeed, 4);
+  double retriedBefore = retried();
+  start();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_GT(expected[i].count(), 0) << "choose a seed without zero delays";
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    ASSERT_EQ(clock.sleeps().size(), i + 1);
+    EXPECT_EQ(clock.sleeps()[i], expected[i]) << "failure " << i + 1;
+    EXPECT_LE(clock.sleeps()[i].count(), jitterCeiling(opts.backoff, static_cast<int>(i) + 1));
+    EXPECT_TRUE(source.committed().empty());  // nothing committed during the outage
+    clock.advance(expected[i]);
+  }
+  // The store is back: the rewound batch is archived, enqueued and committed once; then the
+  // stage waits in its poll again.
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_EQ(clock.sleeps().back(), opts.pollWait);
+  EXPECT_EQ(source.committed(), (std::vector<std::map<int32_t, int64_t>>{{{0, 2}}}));
+  EXPECT_EQ(source.rewinds.calls(), 4);
+  EXPECT_EQ(objects.puts.calls(), 5);
+  EXPECT_EQ(changes->stats()->visible, 2);
+  EXPECT_EQ(retried() - retriedBefore, 4.0);
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(IngestRunTest, AStopDuringABackoffEndsRunAtOnce) {
+  source.polls.failAlways();
+  opts.backoff = {60000, 600000, 0};  // minutes of backoff, on a clock that never moves
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  int polls = source.polls.calls();
+  EXPECT_GE(polls, 1);
+  auto before = clock.monotonicNow();
+  ASSERT_TRUE(loop.stop(kStep));  // woken by the stop, not by time
+  EXPECT_EQ(clock.monotonicNow(), before);
+  EXPECT_EQ(source.polls.calls(), polls);  // and nothing polled after it
 }
 
 }  // namespace

@@ -9,33 +9,24 @@
 #include "domain/routing.h"
 #include "stages/lake.h"
 #include "stages/relay.h"
+#include "support/fault_injection.h"
+#include "support/stage_loop.h"
 #include "support/test_support.h"
 
 namespace memberflow {
 namespace {
 
-using testing::FakeClock;
+using testing::FlakyQueue;
+using testing::FlakyStore;
+using testing::FlakyTopic;
+using testing::jitterDelays;
+using testing::kStep;
+using testing::LoopThread;
+using testing::ManualClock;
+using testing::runClockUntil;
 using testing::TempDir;
+using std::chrono::milliseconds;
 namespace emb = memberflow::embedded;
-
-// Forwards to a real store; fails the next `failPuts` puts.
-class FlakyStore final : public ObjectStore {
- public:
-  explicit FlakyStore(ObjectStore& s) : s_(s) {}
-  int failPuts = 0;
-  Status put(const std::string& k, const std::string& d, const PutOptions& o) override {
-    if (failPuts > 0) {
-      --failPuts;
-      return Status::unavailable("injected put failure");
-    }
-    return s_.put(k, d, o);
-  }
-  Result<std::string> get(const std::string& k) override { return s_.get(k); }
-  Result<std::vector<std::string>> list(const std::string& p) override { return s_.list(p); }
-
- private:
-  ObjectStore& s_;
-};
 
 std::string event(const std::string& id, const std::string& member, int version) {
   return R"({"specversion":"1.0","id":")" + id + R"(","source":"memberflow/member-api","type":"member.updated","subject":")" +
@@ -45,7 +36,7 @@ std::string event(const std::string& id, const std::string& member, int version)
 class LakeTest : public ::testing::Test {
  protected:
   TempDir dir;
-  FakeClock clock;
+  ManualClock clock;
   std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> lakeQ = queues->queue("lake", {});
   std::unique_ptr<Queue> dlq = queues->queue("lake-dlq", {});
@@ -71,7 +62,7 @@ class LakeTest : public ::testing::Test {
 // placed. (The AWS outage test found them waiting for a restart instead.)
 TEST_F(LakeTest, AFailedWriteIsWrittenByTheNextFlushWithoutARestart) {
   ASSERT_TRUE(lakeQ->send({{"M1", "e1", event("e1", "M1", 1), {}}, {"M2", "e2", event("e2", "M2", 1), {}}}).isOk());
-  flaky.failPuts = 1;
+  flaky.puts.failNext(1);
   EXPECT_EQ(lake.flush(*lakeQ->receive(10, 1000, 0)).status().code(), Code::kUnavailable);
   EXPECT_TRUE(objects.list("lake/")->empty());
   clock.advance(2000);
@@ -86,7 +77,7 @@ TEST_F(LakeTest, AFailedWriteIsRecoveredAndRedeliveriesAreNotWrittenTwice) {
                            {"M2", "e3", event("e3", "M2", 1), {}}, {"M2", "junk", "not json", {}}})
                   .isOk());
   auto batch = *lakeQ->receive(10, 1000, 0);
-  flaky.failPuts = 1;
+  flaky.puts.failNext(1);
   EXPECT_EQ(lake.flush(batch).status().code(), Code::kUnavailable);  // staged, not written
   EXPECT_TRUE(objects.list("lake/")->empty());
   ASSERT_TRUE(lake.recover().isOk());  // a restart writes what was staged
@@ -105,25 +96,28 @@ TEST_F(LakeTest, AFailedWriteIsRecoveredAndRedeliveriesAreNotWrittenTwice) {
   EXPECT_EQ(keys[0], lakeObjectKey("2026-11-24", 13, "lake-0", 1, 3));
 }
 
+// Applies a change of member `id` (last name L<i>): one outbox event.
+Status writeMember(MemberStore& store, const std::string& id, int i) {
+  StoreWrite w;
+  w.memberId = id;
+  Member m;
+  m.memberId = id;
+  m.name = {"Ada", std::nullopt, "L" + std::to_string(i), std::nullopt};
+  m.birthDate = "1990-01-31";
+  m.gender = Gender::kFemale;
+  m.status = MemberStatus::kActive;
+  w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+  w.lineage = json::object{};
+  w.nowMs = i;
+  return store.apply(w).status();
+}
+
 TEST(RelayTest, PublishesInCommitOrderAndDeletesOnlyAfterThePublish) {
   TempDir dir;
-  FakeClock clock;
+  ManualClock clock;
   auto store = *emb::SqliteMemberStore::open(dir.file("m.db"), {});
   auto queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
-  for (int i = 1; i <= 3; ++i) {
-    StoreWrite w;
-    w.memberId = "M1";
-    Member m;
-    m.memberId = "M1";
-    m.name = {"Ada", std::nullopt, "L" + std::to_string(i), std::nullopt};
-    m.birthDate = "1990-01-31";
-    m.gender = Gender::kFemale;
-    m.status = MemberStatus::kActive;
-    w.content = [m](const StoredMember*) -> Result<Member> { return m; };
-    w.lineage = json::object{};
-    w.nowMs = i;
-    ASSERT_TRUE(store->apply(w).isOk());
-  }
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(writeMember(*store, "M1", i).isOk());
   emb::SqliteTopic topic(queues, "member-events", {"route", "lake"});
   RelayStage relay(*store, topic, clock, {});
   auto n = relay.pumpOnce();
@@ -167,6 +161,207 @@ TEST(Routing, RulesFileIsValidatedAndPathsSelect) {
   auto env = busEnvelope(e, "default");
   EXPECT_EQ(env.at("detail-type").as_string(), "member.updated");
   EXPECT_EQ(env.at("detail").at("data").at("version").as_int64(), 2);
+}
+
+// run() on its own thread with a ManualClock: the relay sleeps idleWait on it when the outbox
+// is empty and backs off on it when the topic fails.
+class RelayRunTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  ManualClock clock;
+  std::unique_ptr<emb::SqliteMemberStore> store = *emb::SqliteMemberStore::open(dir.file("m.db"), {});
+  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  emb::SqliteTopic topicReal{queues, "member-events", {"route", "lake"}};
+  FlakyTopic topic{topicReal};
+  RelayOptions opts = [] {
+    RelayOptions o;
+    o.backoff = {100, 5000, 0};
+    o.jitterSeed = 11;
+    return o;
+  }();
+  std::unique_ptr<RelayStage> relay;
+  LoopThread loop;  // declared last: joined before the rest goes
+
+  void start() {
+    relay = std::make_unique<RelayStage>(*store, topic, clock, opts);
+    loop.start([this](std::stop_token t) { relay->run(t); });
+  }
+};
+
+TEST_F(RelayRunTest, IdlePollingSleepsIdleWaitAndNeverBacksOff) {
+  start();
+  for (size_t i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    EXPECT_EQ(clock.sleeps().size(), i);  // one outbox read per sleep: no spinning
+    clock.advance(opts.idleWait);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_EQ(clock.sleeps(), std::vector<milliseconds>(6, opts.idleWait));
+  EXPECT_EQ(topic.publishes.calls(), 0);  // nothing to publish, nothing failed
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(RelayRunTest, ATopicOutageBacksOffWithFullJitterThenEverythingIsPublished) {
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(writeMember(*store, "M" + std::to_string(i), i).isOk());
+  topic.publishes.failNext(4);
+  auto expected = jitterDelays(opts.backoff, opts.jitterSeed, 4);
+  start();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_GT(expected[i].count(), 0) << "choose a seed without zero delays";
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    ASSERT_EQ(clock.sleeps().size(), i + 1);
+    EXPECT_EQ(clock.sleeps()[i], expected[i]) << "failure " << i + 1;
+    EXPECT_EQ(store->outbox(10)->size(), 3u);  // nothing deleted during the outage
+    clock.advance(expected[i]);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));  // published, then idle
+  EXPECT_EQ(clock.sleeps().back(), opts.idleWait);
+  EXPECT_TRUE(store->outbox(10)->empty());
+  EXPECT_EQ(topic.publishes.calls(), 5);
+  for (const char* sub : {"route", "lake"}) EXPECT_EQ(queues->queue(sub, {})->peek(10)->size(), 3u);
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(RelayRunTest, AStopDuringABackoffEndsRunAtOnce) {
+  ASSERT_TRUE(writeMember(*store, "M1", 1).isOk());
+  topic.publishes.failAlways();
+  opts.backoff = {60000, 600000, 0};  // minutes of backoff, on a clock that never moves
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  int publishes = topic.publishes.calls();
+  auto before = clock.monotonicNow();
+  ASSERT_TRUE(loop.stop(kStep));
+  EXPECT_EQ(clock.monotonicNow(), before);
+  EXPECT_EQ(topic.publishes.calls(), publishes);
+  EXPECT_EQ(store->outbox(10)->size(), 1u);
+}
+
+// run() on its own thread with a ManualClock; the lake queue (behind FlakyQueue) waits its
+// receive wait on that clock, and the age of the buffer is the clock's monotonic time.
+class LakeRunTest : public ::testing::Test {
+ protected:
+  static constexpr milliseconds kReceiveWait{100};  // the lake's receive wait
+  TempDir dir;
+  ManualClock clock;
+  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::unique_ptr<Queue> lakeReal = queues->queue("lake", {});
+  std::unique_ptr<Queue> dlq = queues->queue("lake-dlq", {});
+  FlakyQueue lakeQ{*lakeReal};
+  emb::DirObjectStore objectsReal{dir.file("objects")};
+  FlakyStore objects{objectsReal};
+  std::unique_ptr<emb::SqliteLakeJournal> journal = *emb::SqliteLakeJournal::open(dir.file("lake.db"));
+  LakeOptions opts = [] {
+    LakeOptions o;
+    o.maxEvents = 2;
+    o.flushAfter = milliseconds(1000);
+    o.visibilityMs = 1000;
+    o.backoff = {100, 5000, 0};
+    o.jitterSeed = 5;
+    return o;
+  }();
+  std::unique_ptr<LakeStage> lake;
+  LoopThread loop;  // declared last: joined before the rest goes
+
+  void start() {
+    lake = std::make_unique<LakeStage>(lakeQ, *dlq, objects, *journal, clock, opts);
+    lakeQ.waitOn(clock, loop.token());
+    loop.start([this](std::stop_token t) { lake->run(t); });
+  }
+  size_t objectCount() { return objectsReal.list("lake/")->size(); }
+  Status send(const std::string& id, const std::string& member) {
+    return lakeReal->send({{member, id, event(id, member, 1), {}}});
+  }
+};
+
+TEST_F(LakeRunTest, IdlePollingWaitsInTheReceiveAndNeverBacksOff) {
+  start();
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    EXPECT_EQ(lakeQ.receives.calls(), i);  // one receive per wait: no spinning
+    clock.advance(kReceiveWait);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_EQ(clock.sleeps(), std::vector<milliseconds>(6, kReceiveWait));
+  EXPECT_EQ(objectCount(), 0u);
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(LakeRunTest, AQueueOutageBacksOffWithFullJitterThenTheEventsAreWritten) {
+  ASSERT_TRUE(send("e1", "M1").isOk());
+  ASSERT_TRUE(send("e2", "M2").isOk());
+  lakeQ.receives.failNext(4);
+  auto expected = jitterDelays(opts.backoff, opts.jitterSeed, 4);
+  start();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_GT(expected[i].count(), 0) << "choose a seed without zero delays";
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    ASSERT_EQ(clock.sleeps().size(), i + 1);
+    EXPECT_EQ(clock.sleeps()[i], expected[i]) << "failure " << i + 1;
+    clock.advance(expected[i]);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));  // written (maxEvents), then receiving again
+  EXPECT_EQ(clock.sleeps().back(), kReceiveWait);
+  EXPECT_EQ(objectCount(), 1u);
+  EXPECT_EQ(lakeReal->stats()->visible + lakeReal->stats()->inFlight, 0);
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+// A failed write backs off, and so does the next one: receives in between (the events are in
+// flight until their visibility timeout) do not reset the writer's backoff.
+TEST_F(LakeRunTest, FailedWritesBackOffWithGrowingDelaysUntilTheEventsComeBackAndAreWritten) {
+  ASSERT_TRUE(send("e1", "M1").isOk());
+  ASSERT_TRUE(send("e2", "M2").isOk());
+  objects.puts.failNext(2);
+  auto expected = jitterDelays(opts.backoff, opts.jitterSeed, 2);
+  for (auto d : expected) ASSERT_TRUE(d.count() > 0 && d != kReceiveWait) << "choose another seed";
+  start();
+  ASSERT_TRUE(runClockUntil(clock, [&] { return objectCount() == 1; }));
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  std::vector<milliseconds> backoffs;
+  for (auto d : clock.sleeps()) {
+    if (d != kReceiveWait) backoffs.push_back(d);
+  }
+  EXPECT_EQ(backoffs, expected);
+  EXPECT_EQ(clock.sleeps()[0], expected[0]);  // the first write failed at once: backoff first
+  EXPECT_EQ(objects.puts.calls(), 3);
+  EXPECT_EQ(lakeReal->stats()->visible + lakeReal->stats()->inFlight, 0);
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(LakeRunTest, FlushesWhatHasWaitedFlushAfterOnTheClock) {
+  opts.maxEvents = 5000;
+  ASSERT_TRUE(send("e1", "M1").isOk());
+  start();
+  for (int waited = 0; waited < 1000; waited += 100) {
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << waited;
+    EXPECT_EQ(objectCount(), 0u) << waited;  // younger than flushAfter: buffered
+    clock.advance(kReceiveWait);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_EQ(objectCount(), 1u);
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(LakeRunTest, AStopWritesWhatIsBuffered) {
+  opts.maxEvents = 5000;
+  ASSERT_TRUE(send("e1", "M1").isOk());
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));  // e1 buffered, waiting for more
+  EXPECT_EQ(objectCount(), 0u);
+  ASSERT_TRUE(loop.stop(kStep));
+  EXPECT_EQ(objectCount(), 1u);
+}
+
+TEST_F(LakeRunTest, AStopDuringABackoffEndsRunAtOnce) {
+  lakeQ.receives.failAlways();
+  opts.backoff = {60000, 600000, 0};  // minutes of backoff, on a clock that never moves
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  int receives = lakeQ.receives.calls();
+  auto before = clock.monotonicNow();
+  ASSERT_TRUE(loop.stop(kStep));
+  EXPECT_EQ(clock.monotonicNow(), before);
+  EXPECT_EQ(lakeQ.receives.calls(), receives);
 }
 
 }  // namespace

@@ -4,49 +4,25 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <mutex>
-
 #include "adapters/embedded/sqlite_queue.h"
 #include "domain/change_command.h"
+#include "support/fakes.h"
+#include "support/fault_injection.h"
+#include "support/stage_loop.h"
 #include "support/test_support.h"
 
 namespace memberflow {
 namespace {
 
-using testing::FakeClock;
+using testing::FlakyQueue;
+using testing::jitterDelays;
+using testing::kStep;
+using testing::LoopThread;
+using testing::ManualClock;
+using testing::runClockUntil;
+using testing::ScriptedHttp;
 using testing::TempDir;
 namespace emb = memberflow::embedded;
-
-class ScriptedHttp final : public HttpClient {
- public:
-  // Responses per member id, consumed in order; the last one repeats.
-  std::map<std::string, std::deque<HttpResult>> script;
-  std::vector<HttpRequest> seen;
-  std::mutex mu;
-  HttpResult send(const HttpRequest& r) override {
-    std::lock_guard lock(mu);
-    seen.push_back(r);
-    std::string id = r.url.substr(r.url.rfind('/') + 1);
-    auto& q = script[id];
-    if (q.empty()) return status(200);
-    HttpResult out = q.front();
-    if (q.size() > 1) q.pop_front();
-    return out;
-  }
-  static HttpResult status(int s, std::string body = "{}") {
-    HttpResult r;
-    r.response.status = s;
-    r.response.body = std::move(body);
-    return r;
-  }
-  static HttpResult unreachable() {
-    HttpResult r;
-    r.transport = HttpResult::Transport::kNotSent;
-    r.error = "connection refused";
-    return r;
-  }
-};
 
 class CountingTokens final : public TokenProvider {
  public:
@@ -85,7 +61,7 @@ OutgoingMessage command(const std::string& id, int64_t seq, bool del = false) {
 class SyncTest : public ::testing::Test {
  protected:
   TempDir dir;
-  FakeClock clock;
+  ManualClock clock;
   std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> changes = queues->queue("changes", {});
   std::unique_ptr<Queue> dlq = queues->queue("changes-dlq", {});
@@ -96,6 +72,7 @@ class SyncTest : public ::testing::Test {
     o.apiBaseUrl = "http://api";
     o.backoff = {100, 1000, 3};
     o.workers = 4;
+    o.jitterSeed = 7;  // fixed delays: a random zero delay would leave nothing in flight
     return o;
   }();
   SyncStage stage{*changes, *dlq, http, tokens, clock, opts};
@@ -223,6 +200,132 @@ TEST_F(SyncTest, RefreshesTheTokenOnceOn401) {
   EXPECT_EQ(runOnce().applied, 1u);
   EXPECT_EQ(tokens.refreshes, 1);
   EXPECT_EQ(tokens.rejected, "cached");  // the token the API refused is named
+}
+
+// run() on its own thread with a ManualClock; the changes queue (behind FlakyQueue) waits its
+// receive wait on that clock, so the test steps the loop through every sleep it asks for.
+class SyncRunTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  ManualClock clock;
+  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::unique_ptr<Queue> changesReal = queues->queue("changes", {});
+  std::unique_ptr<Queue> dlq = queues->queue("changes-dlq", {});
+  FlakyQueue changes{*changesReal};
+  ScriptedHttp http;
+  CountingTokens tokens;
+  SyncOptions opts = [] {
+    SyncOptions o;
+    o.apiBaseUrl = "http://api";
+    o.backoff = {100, 10000, 3};
+    o.workers = 2;
+    o.jitterSeed = 7;
+    return o;
+  }();
+  std::unique_ptr<SyncStage> stage;
+  LoopThread loop;  // declared last: joined before the rest goes
+
+  void start() {
+    stage = std::make_unique<SyncStage>(changes, *dlq, http, tokens, clock, opts);
+    changes.waitOn(clock, loop.token());
+    loop.start([this](std::stop_token t) { stage->run(t); });
+  }
+  // The paths the API saw, in order.
+  std::vector<std::string> paths() {
+    std::lock_guard lock(http.mu);
+    std::vector<std::string> out;
+    for (const auto& r : http.seen) out.push_back(r.url.substr(std::string("http://api").size()));
+    return out;
+  }
+  int64_t queued() { return changesReal->stats()->visible + changesReal->stats()->inFlight; }
+};
+
+TEST_F(SyncRunTest, IdlePollingWaitsInTheReceiveAndNeverBacksOff) {
+  start();
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    EXPECT_EQ(changes.receives.calls(), i);  // one receive per wait: no spinning
+    clock.advance(opts.waitMs);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_EQ(clock.sleeps(), std::vector<std::chrono::milliseconds>(6, std::chrono::milliseconds(opts.waitMs)));
+  for (int64_t w : changes.receiveWaits()) EXPECT_EQ(w, opts.waitMs);
+  EXPECT_TRUE(paths().empty());
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(SyncRunTest, AQueueOutageBacksOffWithFullJitterThenTheChangeIsApplied) {
+  ASSERT_TRUE(changesReal->send({command("M1", 5)}).isOk());
+  changes.receives.failNext(4);
+  auto expected = jitterDelays(withoutAttemptLimit(opts.backoff), opts.jitterSeed, 4);
+  start();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_GT(expected[i].count(), 0) << "choose a seed without zero delays";
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    ASSERT_EQ(clock.sleeps().size(), i + 1);
+    EXPECT_EQ(clock.sleeps()[i], expected[i]) << "failure " << i + 1;
+    clock.advance(expected[i]);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));  // applied, then waiting in the receive again
+  EXPECT_EQ(clock.sleeps().back(), std::chrono::milliseconds(opts.waitMs));
+  EXPECT_EQ(paths(), std::vector<std::string>{"/member/M1"});
+  EXPECT_EQ(queued(), 0);
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+// The API answers 503: sync pauses, probing /readyz with growing full-jitter delays instead of
+// receiving more changes, and resumes once it is ready; the change is applied, never
+// dead-lettered.
+TEST_F(SyncRunTest, AnApiOutagePausesSyncWhichProbesReadinessWithBackoffThenResumes) {
+  http.script["M1"] = {ScriptedHttp::status(503), ScriptedHttp::status(200)};
+  http.script["readyz"] = {ScriptedHttp::status(503), ScriptedHttp::status(503), ScriptedHttp::status(503),
+                           ScriptedHttp::status(200)};
+  ASSERT_TRUE(changesReal->send({command("M1", 5)}).isOk());
+  BackoffPolicy probing = withoutAttemptLimit(opts.backoff);
+  auto expected = jitterDelays(probing, opts.jitterSeed, 3);
+  start();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_GT(expected[i].count(), 0) << "choose a seed without zero delays";
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    ASSERT_EQ(clock.sleeps().size(), i + 1);
+    EXPECT_EQ(clock.sleeps()[i], expected[i]) << "probe " << i + 1;
+    clock.advance(expected[i]);
+  }
+  // Ready again: the change comes back after its own (visibility) delay and is applied.
+  ASSERT_TRUE(runClockUntil(clock, [&] { return paths().size() == 6; }));
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_EQ(paths(), (std::vector<std::string>{"/member/M1", "/readyz", "/readyz", "/readyz", "/readyz",
+                                               "/member/M1"}));
+  EXPECT_EQ(queued(), 0);
+  EXPECT_TRUE(dlq->peek(10)->empty());
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(SyncRunTest, AStopDuringABackoffEndsRunAtOnce) {
+  changes.receives.failAlways();
+  opts.backoff = {60000, 600000, 3};  // minutes of backoff, on a clock that never moves
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  int receives = changes.receives.calls();
+  auto before = clock.monotonicNow();
+  ASSERT_TRUE(loop.stop(kStep));
+  EXPECT_EQ(clock.monotonicNow(), before);
+  EXPECT_EQ(changes.receives.calls(), receives);
+}
+
+TEST_F(SyncRunTest, AStopWhileWaitingForTheApiEndsRunAtOnceAndKeepsTheChange) {
+  http.script["M1"] = {ScriptedHttp::status(503)};
+  http.script["readyz"] = {ScriptedHttp::unreachable()};
+  opts.backoff = {60000, 600000, 3};
+  ASSERT_TRUE(changesReal->send({command("M1", 5)}).isOk());
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));  // in waitForApi's backoff
+  EXPECT_EQ(paths(), (std::vector<std::string>{"/member/M1", "/readyz"}));
+  auto before = clock.monotonicNow();
+  ASSERT_TRUE(loop.stop(kStep));
+  EXPECT_EQ(clock.monotonicNow(), before);
+  EXPECT_EQ(queued(), 1);
+  EXPECT_TRUE(dlq->peek(10)->empty());
 }
 
 }  // namespace

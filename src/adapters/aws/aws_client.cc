@@ -1,7 +1,7 @@
 #include "adapters/aws/aws_client.h"
 
+#include <algorithm>
 #include <cstdlib>
-#include <thread>
 
 #include "common/log.h"
 #include "common/text.h"
@@ -47,7 +47,10 @@ Result<HttpResponse> AwsClient::send(const std::string& service, const AwsReques
   size_t scheme = base.find("://") + 3;
   base.insert(scheme, req.hostPrefix);
   std::string host = base.substr(scheme);
-  for (int attempt = 1;; ++attempt) {
+  BackoffPolicy policy = cfg_.retry;
+  policy.maxAttempts = std::max(policy.maxAttempts, 1);  // one try at least; never unlimited
+  Retry retry(policy, clock_, stop_, std::nullopt, cfg_.jitterSeed);
+  for (;;) {
     SignableRequest sr{req.method, req.path, req.query, req.headers, req.body};
     sr.headers.emplace_back("Host", host);
     SigningOptions so;
@@ -82,13 +85,8 @@ Result<HttpResponse> AwsClient::send(const std::string& service, const AwsReques
         return r.response;
       }
     }
-    if (attempt >= cfg_.retry.maxAttempts) return Status::unavailable(service + ": " + why);
-    int64_t delay;
-    {
-      std::lock_guard lock(rngMu_);
-      delay = fullJitterDelayMs(cfg_.retry, attempt, rng_);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay));  // backoff between attempts
+    // Out of tries, or stopped while backing off: the caller sees an outage.
+    if (!retry.backoff()) return Status::unavailable(service + ": " + why);
   }
 }
 

@@ -1,12 +1,12 @@
 // File: aws_client.h
 // One client for every AWS adapter: signs each request with SigV4, sends it through the
 // HttpClient port, retries what is safe to retry (request never sent, throttling, 5xx) with
-// exponential backoff and full jitter, and maps AWS errors to Status codes once, here.
+// exponential backoff and full jitter (ports/retry.h, sleeping on the Clock port), and maps
+// AWS errors to Status codes once, here.
 #pragma once
 
 #include <map>
-#include <mutex>
-#include <random>
+#include <stop_token>
 #include <string>
 
 #include "adapters/aws/sigv4.h"
@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "ports/clock.h"
 #include "ports/http_client.h"
+#include "ports/retry.h"
 
 namespace memberflow::aws {
 
@@ -37,8 +38,9 @@ struct AwsConfig {
   std::string region = "us-east-1";
   std::string endpoint;  // override for every service (moto, compatible stores); empty: AWS
   long timeoutMs = 10000;
-  BackoffPolicy retry{100, 5000, 4};
+  BackoffPolicy retry{100, 5000, 4};  // maxAttempts: tries of one request (at least one)
   std::map<std::string, std::string> serviceEndpoints;  // per service ("s3"), before `endpoint`
+  uint64_t jitterSeed = 0;  // 0: random (tests fix it)
 };
 
 struct AwsRequest {
@@ -53,11 +55,16 @@ struct AwsRequest {
 
 class AwsClient {
  public:
-  AwsClient(HttpClient& http, CredentialsProvider& creds, const Clock& clock, AwsConfig cfg)
-      : http_(http), creds_(creds), clock_(clock), cfg_(std::move(cfg)) {}
+  // `stop` ends the backoff between tries at once (the request then ends as Unavailable);
+  // without one, a request's backoff is bounded by the policy: at most maxAttempts - 1
+  // sleeps of at most capMs each.
+  AwsClient(HttpClient& http, CredentialsProvider& creds, const Clock& clock, AwsConfig cfg,
+            std::stop_token stop = {})
+      : http_(http), creds_(creds), clock_(clock), cfg_(std::move(cfg)), stop_(std::move(stop)) {}
 
   // Sends a signed request; any HTTP status comes back (the caller interprets 4xx), except
-  // that retryable failures are retried and end as Unavailable.
+  // that retryable failures are retried (up to cfg.retry.maxAttempts tries, backing off on
+  // the clock) and end as Unavailable. Thread-safe.
   Result<HttpResponse> send(const std::string& service, const AwsRequest& req);
   // AWS JSON protocol (SQS, DynamoDB, SNS-less services): X-Amz-Target and a JSON body.
   // Errors are mapped from the `__type` of the error body.
@@ -82,8 +89,7 @@ class AwsClient {
   CredentialsProvider& creds_;
   const Clock& clock_;
   AwsConfig cfg_;
-  std::mutex rngMu_;
-  std::mt19937_64 rng_{std::random_device{}()};
+  std::stop_token stop_;
 };
 
 // The short error code of an AWS JSON error body ("...#ResourceNotFoundException" -> the part

@@ -1,0 +1,76 @@
+// File: target_delivery.h
+// The target delivery stage of the embedded event bus (DESIGN.md §1, "rules ─▶ targets"): the
+// embedded bus (adapters/embedded/embedded_event_bus.h) appends one delivery per matched
+// (rule, target) to that target's durable queue; one TargetDelivery per target consumes the
+// queue and delivers: POST to a webhook, put on another bus, send to a queue. Per-member
+// order: a failed delivery holds back that member's later deliveries. Transient failures come
+// back after a jittered delay; after the target's maxAttempts deliveries, or at once for a
+// webhook 4xx other than 408/429, the delivery goes to the target's DLQ.
+#pragma once
+
+#include <algorithm>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <stop_token>
+#include <string>
+
+#include "domain/routing.h"
+#include "ports/clock.h"
+#include "ports/event_bus.h"
+#include "ports/http_client.h"
+#include "ports/queue.h"
+#include "ports/retry.h"
+#include "ports/secrets.h"
+
+namespace memberflow {
+
+struct TargetDeliveryOptions {
+  // The delay before a failed delivery comes back (full jitter of its receive count); the
+  // loop backs off with the same delays, without an attempt limit, after a failed batch. The
+  // attempt limit of a delivery is the target's maxAttempts.
+  BackoffPolicy backoff{200, 20000, 0};
+  int64_t visibilityMs = 30000;  // at least twice the target's timeout
+  int64_t waitMs = 100;          // receive wait
+  size_t maxBatch = 100;
+  uint64_t jitterSeed = 0;  // 0: random (tests fix it)
+};
+
+class TargetDelivery {
+ public:
+  using BusLookup = std::function<EventBus*(const std::string&)>;
+  using QueueLookup = std::function<Queue*(const std::string&)>;
+  TargetDelivery(const TargetConfig& target, Queue& in, Queue& dlq, HttpClient& http,
+                 Secrets& secrets, BusLookup buses, QueueLookup queues, const Clock& clock,
+                 TargetDeliveryOptions opts)
+      : target_(target), in_(in), dlq_(dlq), http_(http), secrets_(secrets),
+        buses_(std::move(buses)), queues_(std::move(queues)), clock_(clock), opts_(opts),
+        visibilityMs_(std::max<int64_t>(opts.visibilityMs, target.timeoutMs * 2)),
+        rng_(opts.jitterSeed != 0 ? opts.jitterSeed : std::random_device{}()) {}
+
+  const std::string& name() const { return target_.name; }
+  // Receives and delivers one batch; returns how many were delivered. Unavailable: the
+  // target's queue or DLQ failed (the batch comes back after its visibility timeout).
+  Result<size_t> processOnce(int64_t waitMs);
+  // Delivers until stop is requested; backs off (Retry, on the clock) after a failed batch, a
+  // stop ending the backoff at once. An empty receive is no failure: the receive wait paces it.
+  void run(std::stop_token stop);
+
+ private:
+  enum class Outcome { kDone, kRetry, kDead };
+  Outcome deliver(const ReceivedMessage& m, std::string& reason);
+
+  const TargetConfig& target_;
+  Queue& in_;
+  Queue& dlq_;
+  HttpClient& http_;
+  Secrets& secrets_;
+  BusLookup buses_;
+  QueueLookup queues_;
+  const Clock& clock_;
+  TargetDeliveryOptions opts_;
+  int64_t visibilityMs_;
+  std::mt19937_64 rng_;  // the per-delivery delays of processOnce()
+};
+
+}  // namespace memberflow

@@ -1,0 +1,267 @@
+// The target delivery stage: deliveries from a target's queue to a webhook (a scripted
+// HttpClient), another bus (a recording one) or a queue, with per-member order, retries,
+// the DLQ; and its run() loop on a ManualClock.
+#include "stages/target_delivery.h"
+
+#include <gtest/gtest.h>
+
+#include "adapters/embedded/sqlite_queue.h"
+#include "support/fakes.h"
+#include "support/fault_injection.h"
+#include "support/stage_loop.h"
+#include "support/test_support.h"
+
+namespace memberflow {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::FlakyQueue;
+using testing::headerOf;
+using testing::jitterCeiling;
+using testing::jitterDelays;
+using testing::kStep;
+using testing::LoopThread;
+using testing::ManualClock;
+using testing::MapSecrets;
+using testing::RecordingBus;
+using testing::ScriptedHttp;
+using testing::TempDir;
+namespace emb = memberflow::embedded;
+
+// A delivery as the embedded bus enqueues it for a target (embedded_event_bus.cc).
+OutgoingMessage delivery(const std::string& eventId, const std::string& member, const std::string& target,
+                         bool withEntry = false) {
+  json::object d{{"eventId", eventId}, {"rule", "r1"}, {"target", target},
+                 {"payload", json::object{{"memberId", member}, {"eventId", eventId}}}};
+  if (withEntry) {
+    d["entry"] = json::object{{"eventId", eventId}, {"source", "memberflow/member-api"},
+                              {"detailType", "member.updated"}, {"detail", R"({"id":")" + eventId + R"("})"},
+                              {"time", "2026-11-24T13:29:16.853Z"}, {"groupId", member}};
+  }
+  return {member, eventId + "/r1/" + target, json::serialize(d), {{"eventId", eventId}}};
+}
+
+TargetConfig webhook() {
+  TargetConfig t;
+  t.name = "crm";
+  t.kind = TargetConfig::Kind::kWebhook;
+  t.url = "http://crm.example/hook";
+  t.authSecret = "crm-token";
+  t.authHeader = "X-Api-Key";
+  t.timeoutMs = 1000;
+  t.maxAttempts = 3;
+  return t;
+}
+
+class TargetDeliveryTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  ManualClock clock;
+  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::unique_ptr<Queue> inReal = queues->queue("target-crm", {});
+  std::unique_ptr<Queue> dlq = queues->queue("target-crm-dlq", {});
+  std::unique_ptr<Queue> audit = queues->queue("audit", {});
+  FlakyQueue in{*inReal};
+  ScriptedHttp http;
+  MapSecrets secrets;
+  RecordingBus partner{"partner"};
+  TargetConfig target = webhook();
+  TargetDeliveryOptions opts = [] {
+    TargetDeliveryOptions o;
+    o.backoff = {100, 1000, 0};
+    o.visibilityMs = 2000;
+    o.jitterSeed = 13;
+    return o;
+  }();
+  std::unique_ptr<TargetDelivery> stage;
+  LoopThread loop;  // declared last: joined before the rest goes
+
+  TargetDeliveryTest() {
+    secrets.values["crm-token"] = "s3cret";
+    make();
+  }
+  void make() {
+    stage = std::make_unique<TargetDelivery>(
+        target, in, *dlq, http, secrets,
+        [this](const std::string& n) -> EventBus* { return n == "partner" ? &partner : nullptr; },
+        [this](const std::string& n) -> Queue* { return n == "audit" ? audit.get() : nullptr; }, clock, opts);
+  }
+  void start() {
+    make();
+    in.waitOn(clock, loop.token());
+    loop.start([this](std::stop_token t) { stage->run(t); });
+  }
+  size_t processOnce() {
+    auto n = stage->processOnce(0);
+    EXPECT_TRUE(n.isOk()) << n.status().toString();
+    return n.isOk() ? *n : 0;
+  }
+  int64_t queued() { return inReal->stats()->visible + inReal->stats()->inFlight; }
+  std::vector<std::string> deliveredEventIds() {
+    std::vector<std::string> out;
+    for (const auto& r : http.sentTo("/hook")) out.push_back(headerOf(r, "X-Memberflow-Event-Id"));
+    return out;
+  }
+};
+
+TEST_F(TargetDeliveryTest, AWebhookGetsThePayloadWithTheEventIdRuleAndSecretHeader) {
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm")}).isOk());
+  EXPECT_EQ(processOnce(), 1u);
+  auto sent = http.sentTo("/hook");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].method, "POST");
+  EXPECT_EQ(sent[0].url, "http://crm.example/hook");
+  EXPECT_EQ(sent[0].timeoutMs, 1000);
+  EXPECT_EQ(json::parse(sent[0].body), json::parse(R"({"memberId":"M1","eventId":"e1"})"));
+  EXPECT_EQ(headerOf(sent[0], "X-Memberflow-Event-Id"), "e1");
+  EXPECT_EQ(headerOf(sent[0], "X-Memberflow-Rule"), "r1");
+  EXPECT_EQ(headerOf(sent[0], "X-Api-Key"), "s3cret");
+  EXPECT_EQ(queued(), 0);
+}
+
+TEST_F(TargetDeliveryTest, AClientErrorGoesToTheDlqAtOnce) {
+  http.script["hook"] = {ScriptedHttp::status(400)};
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm")}).isOk());
+  EXPECT_EQ(processOnce(), 0u);
+  auto dead = *dlq->peek(10);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].attributes.at("reason"), "webhook_status_400");
+  EXPECT_EQ(dead[0].attributes.at("target"), "crm");
+  EXPECT_EQ(dead[0].attributes.at("eventId"), "e1");
+  EXPECT_EQ(queued(), 0);
+}
+
+// A failing delivery comes back after the full-jitter delay of its receive count and holds
+// back its member's later deliveries while other members go on.
+TEST_F(TargetDeliveryTest, AFailedDeliveryComesBackAfterItsBackoffAndHoldsBackItsMember) {
+  http.script["hook"] = {ScriptedHttp::status(503), ScriptedHttp::status(200)};
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm"), delivery("e2", "M1", "crm"), delivery("e3", "M2", "crm")})
+                  .isOk());
+  EXPECT_EQ(processOnce(), 1u);  // e1 failed, e2 held behind it, e3 (another member) delivered
+  EXPECT_EQ(deliveredEventIds(), (std::vector<std::string>{"e1", "e3"}));
+  milliseconds delay = jitterDelays(opts.backoff, opts.jitterSeed, 1)[0];  // receive count 1
+  ASSERT_GT(delay.count(), 0) << "choose a seed without a zero delay";
+  EXPECT_LE(delay.count(), jitterCeiling(opts.backoff, 1));
+  clock.advance(delay.count() - 1);
+  EXPECT_EQ(processOnce(), 0u);  // e1 still hidden, and M1's e2 waits for it
+  clock.advance(1);
+  EXPECT_EQ(processOnce(), 2u);
+  EXPECT_EQ(deliveredEventIds(), (std::vector<std::string>{"e1", "e3", "e1", "e2"}));
+  EXPECT_EQ(queued(), 0);
+  EXPECT_TRUE(dlq->peek(10)->empty());
+}
+
+TEST_F(TargetDeliveryTest, ADeliveryFailingMaxAttemptsTimesGoesToTheDlqAndItsMemberMovesOn) {
+  http.script["hook"] = {ScriptedHttp::status(503), ScriptedHttp::status(503), ScriptedHttp::status(503),
+                         ScriptedHttp::status(200)};
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm"), delivery("e2", "M1", "crm")}).isOk());
+  for (int attempt = 1; attempt < target.maxAttempts; ++attempt) {
+    EXPECT_EQ(processOnce(), 0u) << attempt;
+    EXPECT_TRUE(dlq->peek(10)->empty()) << attempt;
+    clock.advance(opts.backoff.capMs);
+  }
+  EXPECT_EQ(processOnce(), 1u);  // e1's last attempt fails: dead-lettered; e2 follows
+  auto dead = *dlq->peek(10);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].attributes.at("reason"), "attempts_exhausted:webhook_status_503");
+  EXPECT_EQ(deliveredEventIds(), (std::vector<std::string>{"e1", "e1", "e1", "e2"}));
+  EXPECT_EQ(queued(), 0);
+}
+
+TEST_F(TargetDeliveryTest, AnUnavailableSecretIsRetriedWithoutCallingTheWebhook) {
+  secrets.values.clear();
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm")}).isOk());
+  EXPECT_EQ(processOnce(), 0u);
+  EXPECT_TRUE(http.sentTo("/hook").empty());
+  EXPECT_EQ(inReal->stats()->inFlight, 1);
+  EXPECT_TRUE(dlq->peek(10)->empty());
+}
+
+TEST_F(TargetDeliveryTest, AQueueTargetSendsThePayloadToItsQueue) {
+  target.kind = TargetConfig::Kind::kQueue;
+  target.queue = "audit";
+  make();
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm")}).isOk());
+  EXPECT_EQ(processOnce(), 1u);
+  auto got = *audit->peek(10);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].groupId, "M1");
+  EXPECT_EQ(got[0].dedupId, "e1/r1/crm");
+  EXPECT_EQ(got[0].attributes.at("eventId"), "e1");
+  EXPECT_EQ(json::parse(got[0].body), json::parse(R"({"memberId":"M1","eventId":"e1"})"));
+
+  target.queue = "missing";
+  make();
+  ASSERT_TRUE(inReal->send({delivery("e2", "M2", "crm")}).isOk());
+  EXPECT_EQ(processOnce(), 0u);
+  EXPECT_EQ((*dlq->peek(10))[0].attributes.at("reason"), "unknown_queue");
+}
+
+TEST_F(TargetDeliveryTest, ABusTargetPutsTheEventItselfOnTheOtherBus) {
+  target.kind = TargetConfig::Kind::kBus;
+  target.bus = "partner";
+  make();
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm", true)}).isOk());
+  EXPECT_EQ(processOnce(), 1u);
+  auto got = partner.got();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].eventId, "e1");
+  EXPECT_EQ(got[0].detailType, "member.updated");
+  EXPECT_EQ(got[0].detail, R"({"id":"e1"})");
+  EXPECT_EQ(got[0].groupId, "M1");
+
+  target.bus = "nowhere";
+  make();
+  ASSERT_TRUE(inReal->send({delivery("e2", "M2", "crm", true)}).isOk());
+  EXPECT_EQ(processOnce(), 0u);
+  EXPECT_EQ((*dlq->peek(10))[0].attributes.at("reason"), "unknown_bus");
+}
+
+TEST_F(TargetDeliveryTest, IdlePollingWaitsInTheReceiveAndNeverBacksOff) {
+  start();
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    EXPECT_EQ(in.receives.calls(), i);  // one receive per wait: no spinning
+    clock.advance(opts.waitMs);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_EQ(clock.sleeps(), std::vector<milliseconds>(6, milliseconds(opts.waitMs)));
+  for (int64_t w : in.receiveWaits()) EXPECT_EQ(w, opts.waitMs);
+  EXPECT_TRUE(http.sentTo("/hook").empty());
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(TargetDeliveryTest, AQueueOutageBacksOffWithFullJitterThenDelivers) {
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm")}).isOk());
+  in.receives.failNext(4);
+  auto expected = jitterDelays(opts.backoff, opts.jitterSeed, 4);
+  start();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_GT(expected[i].count(), 0) << "choose a seed without zero delays";
+    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
+    ASSERT_EQ(clock.sleeps().size(), i + 1);
+    EXPECT_EQ(clock.sleeps()[i], expected[i]) << "failure " << i + 1;
+    EXPECT_LE(clock.sleeps()[i].count(), jitterCeiling(opts.backoff, static_cast<int>(i) + 1));
+    clock.advance(expected[i]);
+  }
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));  // delivered, then waiting in the receive again
+  EXPECT_EQ(clock.sleeps().back(), milliseconds(opts.waitMs));
+  EXPECT_EQ(deliveredEventIds(), std::vector<std::string>{"e1"});
+  EXPECT_EQ(queued(), 0);
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+TEST_F(TargetDeliveryTest, AStopDuringABackoffEndsRunAtOnce) {
+  in.receives.failAlways();
+  opts.backoff = {60000, 600000, 0};  // minutes of backoff, on a clock that never moves
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  int receives = in.receives.calls();
+  auto before = clock.monotonicNow();
+  ASSERT_TRUE(loop.stop(kStep));
+  EXPECT_EQ(clock.monotonicNow(), before);
+  EXPECT_EQ(in.receives.calls(), receives);
+}
+
+}  // namespace
+}  // namespace memberflow
