@@ -37,24 +37,48 @@ std::string problemType(const std::string& body) {
 
 // The API or its database is down: nothing wrong with the change itself. Such retries never
 // exhaust a change's attempts (an outage must not fill the DLQ); the stage pauses instead.
-bool apiUnavailable(const std::string& reason) {
-  return reason == "api_unreachable" || reason == "api_no_response" || reason == "api_status_502" ||
-         reason == "api_status_503" || reason == "api_status_504" || reason == "token_unavailable";
+}  // namespace
+
+std::string SyncStage::reasonCode(const Decision& d) {
+  std::string r;
+  switch (d.cause) {
+    case Cause::kNone: break;
+    case Cause::kInvalidCommand: r = d.detail; break;
+    case Cause::kGroupMismatch: r = "group_mismatch"; break;
+    case Cause::kTokenUnavailable: r = "token_unavailable"; break;
+    case Cause::kApiUnreachable: r = "api_unreachable"; break;
+    case Cause::kApiNoResponse: r = "api_no_response"; break;
+    case Cause::kApiStatus: r = "api_status_" + std::to_string(d.status); break;
+    case Cause::kApiRejected: r = "api_rejected_" + std::to_string(d.status); break;
+    case Cause::kStale: r = "stale"; break;
+    case Cause::kNotFound: r = "not_found"; break;
+    case Cause::kBehindRetry: r = "behind_retry"; break;
+  }
+  return d.exhausted ? "attempts_exhausted:" + r : r;
+}
+
+// The API (or its token endpoint) is down or overloaded: sync pauses until it is ready.
+bool SyncStage::apiUnavailable(const Decision& d) {
+  switch (d.cause) {
+    case Cause::kApiUnreachable:
+    case Cause::kApiNoResponse:
+    case Cause::kTokenUnavailable: return true;
+    case Cause::kApiStatus: return d.status == 502 || d.status == 503 || d.status == 504;
+    default: return false;
+  }
 }
 
 // Whether a retry counts toward the change's attempt limit: not when it only waited behind an
 // earlier change of its member, found the API unavailable, or was throttled (429) — none of
 // those says anything about the change.
-bool spendsAnAttempt(const std::string& reason) {
-  return reason != "behind_retry" && reason != "api_status_429" && !apiUnavailable(reason);
+bool SyncStage::spendsAnAttempt(const Decision& d) {
+  return d.cause != Cause::kBehindRetry && !(d.cause == Cause::kApiStatus && d.status == 429) && !apiUnavailable(d);
 }
-
-}  // namespace
 
 SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
   auto cmd = parseCommand(m.body, std::numeric_limits<int32_t>::max());
-  if (!cmd.isOk()) return {Verdict::kDeadLetter, reasonCode(cmd.status())};
-  if (cmd->memberId != m.groupId) return {Verdict::kDeadLetter, "group_mismatch"};
+  if (!cmd.isOk()) return {Verdict::kDeadLetter, Cause::kInvalidCommand, 0, memberflow::reasonCode(cmd.status())};
+  if (cmd->memberId != m.groupId) return {Verdict::kDeadLetter, Cause::kGroupMismatch};
 
   HttpRequest req;
   bool isDelete = cmd->op == ChangeCommand::Op::kDelete;
@@ -73,13 +97,13 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
   std::string rejected;
   for (int authAttempt = 0; authAttempt < 2; ++authAttempt) {
     auto token = authAttempt == 0 ? tokens_.token(false) : tokens_.refresh(rejected);
-    if (!token.isOk()) return {Verdict::kRetry, "token_unavailable"};
+    if (!token.isOk()) return {Verdict::kRetry, Cause::kTokenUnavailable};
     auto sent = req;
     sent.headers.emplace_back("Authorization", "Bearer " + *token);
     HttpResult r = http_.send(sent);
     if (!r.ok()) {
       return {Verdict::kRetry,
-              r.transport == HttpResult::Transport::kNotSent ? "api_unreachable" : "api_no_response"};
+              r.transport == HttpResult::Transport::kNotSent ? Cause::kApiUnreachable : Cause::kApiNoResponse};
     }
     int st = r.response.status;
     if (st == 401 && authAttempt == 0) {  // refresh the token once
@@ -90,19 +114,19 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
       if (cmd->sourceTsMs > 0) {
         counters().lag.Observe(static_cast<double>(clock_.nowMs() - cmd->sourceTsMs) / 1000.0);
       }
-      return {Verdict::kDone, {}};
+      return {Verdict::kDone, Cause::kNone};
     }
     std::string type = problemType(r.response.body);
     if (st == 409 && type.find("stale-source-sequence") != std::string::npos) {
-      return {Verdict::kStale, "stale"};
+      return {Verdict::kStale, Cause::kStale};
     }
-    if (st == 404 && isDelete) return {Verdict::kDone, "not_found"};
+    if (st == 404 && isDelete) return {Verdict::kDone, Cause::kNotFound};
     if (st == 401 || st == 403 || st == 408 || st == 429 || st >= 500) {
-      return {Verdict::kRetry, "api_status_" + std::to_string(st)};
+      return {Verdict::kRetry, Cause::kApiStatus, st};
     }
-    return {Verdict::kDeadLetter, "api_rejected_" + std::to_string(st)};
+    return {Verdict::kDeadLetter, Cause::kApiRejected, st};
   }
-  return {Verdict::kRetry, "unauthorized"};
+  return {Verdict::kRetry, Cause::kApiStatus, 401};  // rejected after a refresh too
 }
 
 Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch) {
@@ -132,7 +156,7 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
       for (const ReceivedMessage* m : groups[g]) {
         Decision& d = decisions[slot[m]];
         if (blocked) {
-          d = {Verdict::kRetry, "behind_retry"};  // keep per-member order
+          d = {Verdict::kRetry, Cause::kBehindRetry};  // keep per-member order
           continue;
         }
         d = apply(*m);
@@ -151,15 +175,17 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   for (size_t i = 0; i < batch.size(); ++i) {
     const ReceivedMessage& m = batch[i];
     Decision& d = decisions[i];
-    if (d.verdict == Verdict::kRetry && apiUnavailable(d.reason)) report.apiUnavailable = true;
-    if (d.verdict == Verdict::kRetry && spendsAnAttempt(d.reason) && m.receiveCount >= opts_.backoff.maxAttempts) {
-      d = {Verdict::kDeadLetter, "attempts_exhausted:" + d.reason};
+    if (d.verdict == Verdict::kRetry && apiUnavailable(d)) report.apiUnavailable = true;
+    if (d.verdict == Verdict::kRetry && spendsAnAttempt(d) && m.receiveCount >= opts_.backoff.maxAttempts) {
+      d.verdict = Verdict::kDeadLetter;
+      d.exhausted = true;
     }
+    const std::string reason = reasonCode(d);
     switch (d.verdict) {
       case Verdict::kDone:
         ++report.applied;
         done.push_back(m.receiptHandle);
-        log::debug("change applied", {kStage, m.dedupId, m.groupId, {}, "applied", d.reason});
+        log::debug("change applied", {kStage, m.dedupId, m.groupId, {}, "applied", reason});
         break;
       case Verdict::kStale:
         ++report.stale;
@@ -173,21 +199,21 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
         o.dedupId = m.dedupId + ":dlq:" + m.messageId;
         o.body = m.body;
         o.attributes = m.attributes;
-        o.attributes["reason"] = d.reason;
+        o.attributes["reason"] = reason;
         o.attributes["stage"] = kStage;
         o.attributes["receiveCount"] = std::to_string(m.receiveCount);
         dead.push_back(std::move(o));
         done.push_back(m.receiptHandle);
-        log::warn("change dead-lettered", {kStage, m.dedupId, m.groupId, {}, "dead_lettered", d.reason});
+        log::warn("change dead-lettered", {kStage, m.dedupId, m.groupId, {}, "dead_lettered", reason});
         break;
       }
       case Verdict::kRetry: {
         ++report.retried;
         int64_t delay = 0;
-        if (d.reason != "behind_retry") {
+        if (d.cause != Cause::kBehindRetry) {
           std::lock_guard lock(rngMu_);
           delay = fullJitterDelayMs(opts_.backoff, m.receiveCount, rng_);
-          log::warn("change will be retried", {kStage, m.dedupId, m.groupId, {}, "retry", d.reason});
+          log::warn("change will be retried", {kStage, m.dedupId, m.groupId, {}, "retry", reason});
         }
         // Messages behind a retried one become visible at once but stay blocked behind it.
         (void)changes_.changeVisibility(m.receiptHandle, delay);

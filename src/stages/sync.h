@@ -9,6 +9,7 @@
 #include <random>
 #include <stop_token>
 #include <string>
+#include <utility>
 
 #include "ports/clock.h"
 #include "ports/http_client.h"
@@ -57,10 +58,34 @@ class SyncStage {
 
  private:
   enum class Verdict { kDone, kStale, kDeadLetter, kRetry };
-  struct Decision {
-    Verdict verdict = Verdict::kRetry;
-    std::string reason;  // reason code for DLQ / retry
+  // Why a change got its verdict. Named (reasonCode in sync.cc) only where it leaves the stage:
+  // the DLQ entry's reason attribute and the log line.
+  enum class Cause {
+    kNone,              // applied
+    kInvalidCommand,    // the queue message is no change command (detail: its reason code)
+    kGroupMismatch,     // the message's FIFO group is not its member
+    kTokenUnavailable,  // no token from the issuer
+    kApiUnreachable,    // the request was not sent (connect failed)
+    kApiNoResponse,     // sent, no answer (timeout, reset)
+    kApiStatus,         // a status worth retrying (401 twice, 403, 408, 429, 5xx)
+    kApiRejected,       // a status that no retry changes (4xx)
+    kStale,             // 409 stale-source-sequence: a later change is already applied
+    kNotFound,          // a delete of a member that is not there: done
+    kBehindRetry,       // waits behind an earlier change of its member that is retried
   };
+  struct Decision {
+    Decision() = default;
+    Decision(Verdict v, Cause c, int st = 0, std::string why = {})
+        : verdict(v), cause(c), status(st), detail(std::move(why)) {}
+    Verdict verdict = Verdict::kRetry;
+    Cause cause = Cause::kNone;
+    int status = 0;           // the API's HTTP status, for kApiStatus and kApiRejected
+    std::string detail;       // kInvalidCommand: the command parser's reason code
+    bool exhausted = false;   // a retry turned dead letter: the attempt limit was reached
+  };
+  static std::string reasonCode(const Decision& d);
+  static bool apiUnavailable(const Decision& d);
+  static bool spendsAnAttempt(const Decision& d);
   Decision apply(const ReceivedMessage& m);
 
   Queue& changes_;
