@@ -4,8 +4,11 @@
 
 #include <cstdio>
 #include <iostream>
+#include <unordered_set>
 
+#include "common/json.h"
 #include "common/log.h"
+#include "common/time.h"
 
 namespace memberflow::cli {
 
@@ -15,6 +18,24 @@ int fail(const Status& s) {
 }
 
 void applyLogLevel(const Config& cfg) { log::setLevel(cfg.logLevel); }
+
+void printMessages(const std::string& queue, const std::vector<ReceivedMessage>& msgs,
+                   bool withBody) {
+  std::unordered_set<std::string> listed;
+  for (const auto& m : msgs) {
+    if (!m.dedupId.empty() && !listed.insert(m.dedupId).second) continue;
+    json::object attrs;
+    for (const auto& [k, v] : m.attributes) attrs[k] = v;
+    json::object o{{"queue", queue},
+                   {"id", m.messageId},
+                   {"groupId", m.groupId},
+                   {"dedupId", m.dedupId},
+                   {"sentAt", isoMillis(m.sentAtMs)},
+                   {"attributes", std::move(attrs)}};
+    if (withBody) o["body"] = m.body;
+    std::cout << json::serialize(o) << "\n";
+  }
+}
 
 Progress::Progress(const char* what) : what_(what), tty_(isatty(STDERR_FILENO) != 0) {}
 

@@ -5,15 +5,24 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "cli/config.h"
 #include "common/status.h"
+#include "ports/queue.h"
 
 namespace memberflow::cli {
 
 // Prints "memberflow: <status>" on stderr; returns 2 for invalid arguments, 1 otherwise.
 int fail(const Status& s);
 void applyLogLevel(const Config& cfg);
+
+// Prints the messages of a queue as JSON lines on stdout (id, group, dedup id, sent at,
+// attributes; the body only with withBody: it holds member data), each dedup id once (a
+// standard SQS queue can hold a message twice after a retried send).
+void printMessages(const std::string& queue, const std::vector<ReceivedMessage>& msgs,
+                   bool withBody);
 
 // "<what> N records (R/s)" on stderr, rewritten in place at most 4 times a second; silent when
 // stderr is no terminal.

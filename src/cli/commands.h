@@ -33,6 +33,7 @@ int authVerifyCommand(const VerifyOptions& o);
 int tokenCommand(const Config& cfg, const std::vector<std::string>& scopes, int64_t ttlSeconds);
 int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody);
 int dlqRedriveCommand(const Config& cfg, const std::string& queue);
+int queuePeekCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody);
 int statusCommand(const Config& cfg);
 
 // Re-drives archived raw records through ingest (not archived again). Empty bounds: all.

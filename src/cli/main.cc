@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run the pipeline stages (default: all)");
   std::string stages = "ingest,sync,api,relay,route,lake";
   bool untilIdle = false;
-  run->add_option("--stages", stages, "comma-separated stages: ingest, sync, api, relay, route, lake");
+  run->add_option("--stages", stages,
+                  "comma-separated stages: ingest, sync, api, relay, route, lake");
   run->add_flag("--until-idle", untilIdle, "exit once the source is consumed and queues are empty");
 
   auto* api = app.add_subcommand("api", "serve the Member API");
@@ -32,12 +33,16 @@ int main(int argc, char** argv) {
     c->add_option("--seed", gen.seed, "random seed (same seed, same output)");
     c->add_option("--count", gen.count, "records to generate")->check(CLI::PositiveNumber);
     c->add_option("--members", gen.members, "distinct members")->check(CLI::PositiveNumber);
-    c->add_option("--duplicates", gen.duplicateRatio, "ratio of exact duplicates")->check(CLI::Range(0.0, 0.5));
+    c->add_option("--duplicates", gen.duplicateRatio, "ratio of exact duplicates")
+        ->check(CLI::Range(0.0, 0.5));
     c->add_option("--stale", gen.staleRatio, "ratio of stale replays")->check(CLI::Range(0.0, 0.5));
     c->add_option("--deletes", gen.deleteRatio, "ratio of deletes")->check(CLI::Range(0.0, 0.5));
-    c->add_option("--tombstones", gen.tombstoneRatio, "share of deletes followed by a tombstone")->check(CLI::Range(0.0, 1.0));
-    c->add_option("--invalid", gen.invalidRatio, "ratio of invalid records")->check(CLI::Range(0.0, 0.5));
-    c->add_option("--noop", gen.noopRatio, "ratio of updates that change nothing")->check(CLI::Range(0.0, 0.5));
+    c->add_option("--tombstones", gen.tombstoneRatio, "share of deletes followed by a tombstone")
+        ->check(CLI::Range(0.0, 1.0));
+    c->add_option("--invalid", gen.invalidRatio, "ratio of invalid records")
+        ->check(CLI::Range(0.0, 0.5));
+    c->add_option("--noop", gen.noopRatio, "ratio of updates that change nothing")
+        ->check(CLI::Range(0.0, 0.5));
   };
   auto* generate = app.add_subcommand("generate", "write synthetic raw messages as JSONL");
   addGen(generate);
@@ -72,7 +77,17 @@ int main(int argc, char** argv) {
   auto* dlqRedrive = dlq->add_subcommand("redrive", "send dead letters back through the pipeline");
   dlqRedrive->add_option("--queue", dlqName, "ingest, changes, route, lake or target-<name>");
 
-  auto* replay = app.add_subcommand("replay", "re-drive archived raw records through ingest (deduplicated)");
+  auto* queueCmd = app.add_subcommand("queue", "inspect queues");
+  queueCmd->require_subcommand(1);
+  std::string queueName;
+  auto* queuePeek = queueCmd->add_subcommand(
+      "peek", "list a queue's messages without consuming them (e.g. a bus target's queue)");
+  queuePeek->add_option("--queue", queueName, "the queue's name")->required();
+  queuePeek->add_option("--limit", limit, "at most this many");
+  queuePeek->add_flag("--with-body", withBody, "include message bodies (they hold member data)");
+
+  auto* replay =
+      app.add_subcommand("replay", "re-drive archived raw records through ingest (deduplicated)");
   cli::ReplayOptions replayOpts;
   std::optional<std::string> since, until;
   replay->add_option("--partition", replayOpts.partition, "only this partition");
@@ -86,24 +101,31 @@ int main(int argc, char** argv) {
   auto* awsCmd = app.add_subcommand("aws", "AWS tools");
   awsCmd->require_subcommand(1);
   auto* awsProvision = awsCmd->add_subcommand(
-      "provision", "create the EventBridge buses, rules and targets (and SQS queue targets) of bus.rules_file");
+      "provision",
+      "create the EventBridge buses, rules and targets (and SQS queue targets) of bus.rules_file");
 
   auto* dbCmd = app.add_subcommand("db", "database tools (adapters.member_store = postgres)");
   dbCmd->require_subcommand(1);
-  auto* dbMigrate = dbCmd->add_subcommand("migrate", "apply the pending PostgreSQL migrations (safe to repeat)");
+  auto* dbMigrate =
+      dbCmd->add_subcommand("migrate", "apply the pending PostgreSQL migrations (safe to repeat)");
 
   auto* authCmd = app.add_subcommand("auth", "bearer-token tools");
   authCmd->require_subcommand(1);
-  auto* authVerify = authCmd->add_subcommand(
-      "verify", "verify one compact JWS read from stdin against a key set: exit 0 if valid, 1 if not (with the reason)");
+  auto* authVerify = authCmd->add_subcommand("verify",
+                                             "verify one compact JWS read from stdin against a key "
+                                             "set: exit 0 if valid, 1 if not (with the reason)");
   cli::VerifyOptions verifyOpts;
   std::string verifyAlgs;
-  authVerify->add_option("--jwks", verifyOpts.jwksFile, "JWKS (or single JWK) file")->required()->check(CLI::ExistingFile);
+  authVerify->add_option("--jwks", verifyOpts.jwksFile, "JWKS (or single JWK) file")
+      ->required()
+      ->check(CLI::ExistingFile);
   authVerify->add_option("--issuer", verifyOpts.issuer, "required iss");
   authVerify->add_option("--audience", verifyOpts.audience, "required aud");
-  authVerify->add_flag("--no-claims", verifyOpts.noClaims, "check header and signature only (not exp, nbf, iat, iss, aud)");
-  authVerify->add_option("--alg", verifyAlgs,
-                         "accepted algorithms, comma-separated (default: RS*, PS*, ES*, EdDSA; HS* only when listed)");
+  authVerify->add_flag("--no-claims", verifyOpts.noClaims,
+                       "check header and signature only (not exp, nbf, iat, iss, aud)");
+  authVerify->add_option(
+      "--alg", verifyAlgs,
+      "accepted algorithms, comma-separated (default: RS*, PS*, ES*, EdDSA; HS* only when listed)");
   authVerify->add_option("--skew", verifyOpts.skewSeconds, "clock skew allowed, seconds (0..300)");
 
   auto* config = app.add_subcommand("config", "configuration tools");
@@ -127,7 +149,8 @@ int main(int argc, char** argv) {
     o.stages.clear();
     std::stringstream ss(stages);
     for (std::string s; std::getline(ss, s, ',');) {
-      if (s != "ingest" && s != "sync" && s != "api" && s != "relay" && s != "route" && s != "lake") {
+      if (s != "ingest" && s != "sync" && s != "api" && s != "relay" && s != "route" &&
+          s != "lake") {
         std::cerr << "memberflow: unknown stage " << s << "\n";
         return 2;
       }
@@ -142,11 +165,13 @@ int main(int argc, char** argv) {
   if (*demo) return cli::demoCommand(*cfg, gen, serve);
   if (*token) return cli::tokenCommand(*cfg, scopes, ttl);
   if (*dlqList) return cli::dlqListCommand(*cfg, dlqName, limit, withBody);
+  if (*queuePeek) return cli::queuePeekCommand(*cfg, queueName, limit, withBody);
   if (*dlqRedrive) return cli::dlqRedriveCommand(*cfg, dlqName);
   if (*status) return cli::statusCommand(*cfg);
   if (*dbMigrate) return cli::dbMigrateCommand(*cfg);
   if (*replay) {
-    for (auto [text, slot] : {std::pair{&since, &replayOpts.sinceMs}, std::pair{&until, &replayOpts.untilMs}}) {
+    for (auto [text, slot] :
+         {std::pair{&since, &replayOpts.sinceMs}, std::pair{&until, &replayOpts.untilMs}}) {
       if (!*text) continue;
       auto ms = epochMsFromIso(**text);
       if (!ms) {

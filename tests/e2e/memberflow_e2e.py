@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -167,9 +166,6 @@ class Pipeline:
                 errors.append((name, f"{type(e).__name__}: {e}"))
                 continue
             yield from events
-
-    def members_db(self):
-        return sqlite3.connect(os.path.join(self.dir, "var", "members.db"))
 
 
 class AwsPipeline(Pipeline):

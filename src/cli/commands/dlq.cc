@@ -15,24 +15,12 @@ int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bo
   Wiring w(cfg);
   if (Status s = w.openQueues(); !s.isOk()) return fail(s);
   Queue* q = w.dlqNamed(queue);
-  if (!q) return fail(Status::invalidArgument("no DLQ named " + queue + " (ingest, changes, route, lake or target-<name>)"));
+  if (!q)
+    return fail(Status::invalidArgument("no DLQ named " + queue +
+                                        " (ingest, changes, route, lake or target-<name>)"));
   auto msgs = q->peek(limit);
   if (!msgs.isOk()) return fail(msgs.status());
-  // A standard SQS queue can hold a dead letter twice (a retried send): list each once.
-  std::unordered_set<std::string> listed;
-  for (const auto& m : *msgs) {
-    if (!m.dedupId.empty() && !listed.insert(m.dedupId).second) continue;
-    json::object attrs;
-    for (const auto& [k, v] : m.attributes) attrs[k] = v;
-    json::object o{{"queue", q->name()},
-                   {"id", m.messageId},
-                   {"groupId", m.groupId},
-                   {"dedupId", m.dedupId},
-                   {"sentAt", isoMillis(m.sentAtMs)},
-                   {"attributes", std::move(attrs)}};
-    if (withBody) o["body"] = m.body;
-    std::cout << json::serialize(o) << "\n";
-  }
+  printMessages(q->name(), *msgs, withBody);
   return 0;
 }
 
@@ -44,12 +32,15 @@ int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
   Wiring w(cfg);
   if (Status s = w.openIngestSide(/*observe=*/true); !s.isOk()) return fail(s);
   Queue* q = w.dlqNamed(queue);
-  if (!q) return fail(Status::invalidArgument("no DLQ named " + queue + " (ingest, changes, route, lake or target-<name>)"));
+  if (!q)
+    return fail(Status::invalidArgument("no DLQ named " + queue +
+                                        " (ingest, changes, route, lake or target-<name>)"));
   auto st = q->stats();
   if (!st.isOk()) return fail(st.status());
   int64_t total = st->visible, seen = 0, redriven = 0, kept = 0, copies = 0;
   std::unordered_set<std::string> driven;  // dedup ids redriven (or kept) in this run
-  IngestStage ingest(w.source(), w.objects(), w.ledger(), w.changes(), w.ingestDlq(), w.clock(), w.ingestOptions());
+  IngestStage ingest(w.source(), w.objects(), w.ledger(), w.changes(), w.ingestDlq(), w.clock(),
+                     w.ingestOptions());
   Progress progress("redriven");
   std::vector<std::string> keptReceipts;
   Queue* back = nullptr;
@@ -92,8 +83,10 @@ int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
   }
   for (const auto& r : keptReceipts) (void)q->changeVisibility(r, 0);
   progress.update(seen, true);
-  std::cout << json::serialize(
-                   json::object{{"queue", q->name()}, {"redriven", redriven}, {"kept", kept}, {"copiesDropped", copies}})
+  std::cout << json::serialize(json::object{{"queue", q->name()},
+                                            {"redriven", redriven},
+                                            {"kept", kept},
+                                            {"copiesDropped", copies}})
             << "\n";
   return 0;
 }
