@@ -36,13 +36,17 @@ namespace memberflow {
 namespace {
 
 struct StaticCredentials final : aws::CredentialsProvider {
-  Result<aws::Credentials> get() override { return aws::Credentials{"AKIDBENCH", "bench-secret", ""}; }
+  Result<aws::Credentials> get() override {
+    return aws::Credentials{"AKIDBENCH", "bench-secret", ""};
+  }
 };
 
 double cpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
@@ -76,7 +80,8 @@ Figures measure(const std::function<int()>& op, double seconds) {
       std::exit(1);
     }
     requests += n;
-    lat.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    lat.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double cpu = cpuSeconds() - cpu0;
@@ -140,15 +145,18 @@ int main(int argc, char** argv) {
       perSig.push_back((cpuSeconds() - cpu0) / n * 1e6);
       if (sink == 0) return 1;
     }
-    std::printf("sigv4 sign (11 KB body, header signing): %.2f us CPU per signature (median of 5 x 20000)\n",
-                median(perSig));
+    std::printf(
+        "sigv4 sign (11 KB body, header signing): %.2f us CPU per signature (median of 5 x "
+        "20000)\n",
+        median(perSig));
   }
 
   // 2. The adapters against the endpoint.
   http::CurlHttpClient http;
   StaticCredentials creds;
   SystemClock clock;
-  aws::AwsClient client{http, creds, clock, aws::AwsConfig{"us-east-1", endpoint, 10000, {100, 2000, 4}, {}}};
+  aws::AwsClient client{http, creds, clock,
+                        aws::AwsConfig{"us-east-1", endpoint, 10000, {100, 2000, 4}, {}}};
   std::string tag = std::to_string(std::random_device{}() % 100000000);
 
   aws::S3ObjectStore s3{client, "memberflow-bench-" + tag};
@@ -173,7 +181,8 @@ int main(int argc, char** argv) {
     std::vector<OutgoingMessage> ms;
     for (int i = 0; i < 10; ++i) {
       ++seq;
-      ms.push_back({"M" + std::to_string(seq % 50), "d" + std::to_string(seq), body, {{"stage", "bench"}}});
+      ms.push_back(
+          {"M" + std::to_string(seq % 50), "d" + std::to_string(seq), body, {{"stage", "bench"}}});
     }
     return ms;
   };
@@ -183,11 +192,13 @@ int main(int argc, char** argv) {
   };
   std::vector<Op> ops = {
       {"baseline: sqs GetQueueAttributes", [&] { return probe->stats().isOk() ? 1 : -1; }},
-      {"s3 put 64 KiB", [&] { return s3.put("bench/put/" + std::to_string(++seq), object, {}).isOk() ? 1 : -1; }},
+      {"s3 put 64 KiB",
+       [&] { return s3.put("bench/put/" + std::to_string(++seq), object, {}).isOk() ? 1 : -1; }},
       {"s3 get 64 KiB", [&] { return s3.get("bench/get").isOk() ? 1 : -1; }},
       {"s3 list 100 keys", [&] { return s3.list("bench/list/").isOk() ? 1 : -1; }},
       {"sqs send batch of 10", [&] { return sqs->send(batch10()).isOk() ? 1 : -1; }},
-      {"sqs receive 10 + delete batch", [&] {
+      {"sqs receive 10 + delete batch",
+       [&] {
          if (!sqs->send(batch10()).isOk()) return -1;
          auto got = sqs->receive(10, 30000, 0);
          if (!got.isOk()) return -1;
@@ -195,7 +206,8 @@ int main(int argc, char** argv) {
          for (const auto& m : *got) rh.push_back(m.receiptHandle);
          return sqs->remove(rh).isOk() ? 3 : -1;
        }},
-      {"dynamodb ledger claim+complete 10 ids", [&] {
+      {"dynamodb ledger claim+complete 10 ids",
+       [&] {
          std::vector<std::string> ids;
          std::vector<LedgerOutcome> outs;
          for (int i = 0; i < 10; ++i) {
@@ -206,21 +218,23 @@ int main(int argc, char** argv) {
          if (!ledger.claim(ids, now).isOk() || !ledger.complete(outs, now).isOk()) return -1;
          return 20;  // one conditional PutItem and one UpdateItem per id
        }},
-      {"sns publish batch of 10 (to 1 SQS sub)", [&] { return sns->publish(batch10()).isOk() ? 1 : -1; }},
-      {"eventbridge put 10 entries", [&] {
+      {"sns publish batch of 10 (to 1 SQS sub)",
+       [&] { return sns->publish(batch10()).isOk() ? 1 : -1; }},
+      {"eventbridge put 10 entries",
+       [&] {
          std::vector<BusEntry> es;
          for (int i = 0; i < 10; ++i) {
            ++seq;
-           es.push_back({"e" + std::to_string(seq), "memberflow", "member.updated", "{\"id\":\"x\"}",
-                         "2026-11-24T00:00:00Z", "M1"});
+           es.push_back({"e" + std::to_string(seq), "memberflow", "member.updated",
+                         "{\"id\":\"x\"}", "2026-11-24T00:00:00Z", "M1"});
          }
          auto r = bus.put(es);
          return r.isOk() ? 1 : -1;
        }},
   };
 
-  std::printf("\n%-42s %10s %9s %9s %9s %12s\n", "operation", "ops/s", "p50 ms",
-              "p99 ms", "x base", "CPU us/req");
+  std::printf("\n%-42s %10s %9s %9s %9s %12s\n", "operation", "ops/s", "p50 ms", "p99 ms", "x base",
+              "CPU us/req");
   double base = 0;
   for (const auto& op : ops) {
     std::vector<double> rate, p50, p99, cpu;
@@ -233,10 +247,11 @@ int main(int argc, char** argv) {
     }
     double m = median(rate);
     if (base == 0) base = m;
-    std::printf("%-42s %10.1f %9.2f %9.2f %9.2f %12.1f\n", op.name, m, median(p50), median(p99), m / base,
-                median(cpu));
+    std::printf("%-42s %10.1f %9.2f %9.2f %9.2f %12.1f\n", op.name, m, median(p50), median(p99),
+                m / base, median(cpu));
   }
-  std::printf("(medians of %d rounds of %.1f s; \"x base\" = ops/s relative to the baseline in this run)\n",
-              rounds, seconds);
+  std::printf(
+      "(medians of %d rounds of %.1f s; \"x base\" = ops/s relative to the baseline in this run)\n",
+      rounds, seconds);
   return 0;
 }

@@ -28,15 +28,17 @@ std::vector<json::value> memberEvents(size_t n) {
   for (size_t i = 0; i < n; ++i) {
     char zip[8];
     std::snprintf(zip, sizeof zip, "5%04d", static_cast<int>(rng() % 10000));
-    json::object member{{"memberId", "M" + std::to_string(rng() % 20000)},
-                        {"address", json::object{{"state", states[rng() % 6]}, {"postalCode", zip}}},
-                        {"coverage", json::object{{"planId", plans[rng() % 4]}}},
-                        {"status", statuses[rng() % 3]}};
-    out.push_back(json::object{{"specversion", "1.0"},
-                               {"source", "memberflow/member-api"},
-                               {"type", types[rng() % 3]},
-                               {"data", json::object{{"member", member},
-                                                     {"changedFields", json::array{"address.city", "status"}}}}});
+    json::object member{
+        {"memberId", "M" + std::to_string(rng() % 20000)},
+        {"address", json::object{{"state", states[rng() % 6]}, {"postalCode", zip}}},
+        {"coverage", json::object{{"planId", plans[rng() % 4]}}},
+        {"status", statuses[rng() % 3]}};
+    out.push_back(json::object{
+        {"specversion", "1.0"},
+        {"source", "memberflow/member-api"},
+        {"type", types[rng() % 3]},
+        {"data", json::object{{"member", member},
+                              {"changedFields", json::array{"address.city", "status"}}}}});
   }
   return out;
 }
@@ -50,10 +52,20 @@ json::value memberRule(size_t i) {
   const char* plans[] = {"PPO-GOLD", "HMO-SILVER", "EPO-BRONZE", "HDHP-1"};
   if (i % 1000 == 999) return json::parse(R"({"type":["member.deleted"]})");
   switch (i % 4) {
-    case 0: return json::parse(std::string(R"({"type":["member.updated"],"data":{"member":{"address":{"postalCode":[")") + zip + R"("]}}}})");
-    case 1: return json::parse(std::string(R"({"data":{"member":{"address":{"postalCode":[{"prefix":")") + std::string(zip).substr(0, 5) + R"("}]},"status":["active"]}}})");
-    case 2: return json::parse(R"({"data":{"member":{"memberId":[")" + id + R"("],"status":[{"anything-but":"terminated"}]}}})");
-    default: return json::parse(std::string(R"({"data":{"member":{"coverage":{"planId":[")") + plans[i % 4] + R"("]},"memberId":[{"prefix":")" + id + R"("}]}}})");
+    case 0:
+      return json::parse(
+          std::string(
+              R"({"type":["member.updated"],"data":{"member":{"address":{"postalCode":[")") +
+          zip + R"("]}}}})");
+    case 1:
+      return json::parse(std::string(R"({"data":{"member":{"address":{"postalCode":[{"prefix":")") +
+                         std::string(zip).substr(0, 5) + R"("}]},"status":["active"]}}})");
+    case 2:
+      return json::parse(R"({"data":{"member":{"memberId":[")" + id +
+                         R"("],"status":[{"anything-but":"terminated"}]}}})");
+    default:
+      return json::parse(std::string(R"({"data":{"member":{"coverage":{"planId":[")") +
+                         plans[i % 4] + R"("]},"memberId":[{"prefix":")" + id + R"("}]}}})");
   }
 }
 
@@ -68,13 +80,14 @@ void BM_MemberEvents(benchmark::State& state) {
     matched += rules.match(events[i++ & 4095]).size();
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["matches_per_event"] = static_cast<double>(matched) / static_cast<double>(state.iterations());
+  state.counters["matches_per_event"] =
+      static_cast<double>(matched) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_MemberEvents)->Arg(1)->Arg(100)->Arg(10000);
 
 std::string corpus() {
-  auto p = std::filesystem::path(MEMBERFLOW_SOURCE_DIR) / ".." / "shared" / "corpora" / "eventbridge-patterns" /
-           "citylots2-benchmark-expectations.TRANSCRIBED.json";
+  auto p = std::filesystem::path(MEMBERFLOW_SOURCE_DIR) / ".." / "shared" / "corpora" /
+           "eventbridge-patterns" / "citylots2-benchmark-expectations.TRANSCRIBED.json";
   std::ifstream in(p);
   std::ostringstream ss;
   ss << in.rdbuf();
@@ -84,7 +97,8 @@ std::string corpus() {
 // Documents shaped like citylots2: properties strings, geometry with structured coordinates.
 std::vector<json::value> cityLots(size_t n) {
   std::mt19937_64 rng(11);
-  const char* streets[] = {"FULTON", "JEFFERSON", "ACACIA", "GREENWICH", "MASON", "ACTON", "JACKSON"};
+  const char* streets[] = {"FULTON", "JEFFERSON", "ACACIA", "GREENWICH",
+                           "MASON",  "ACTON",     "JACKSON"};
   std::vector<json::value> out;
   for (size_t i = 0; i < n; ++i) {
     char lot[8];
@@ -96,11 +110,14 @@ std::vector<json::value> cityLots(size_t n) {
                                     {"z", 0}});
     }
     json::object first = coords[0].as_object();
-    out.push_back(json::object{{"type", "Feature"},
-                               {"properties", json::object{{"MAPBLKLOT", lot}, {"BLKLOT", lot},
-                                                           {"STREET", streets[rng() % 7]}, {"ST_TYPE", "ST"}}},
-                               {"geometry", json::object{{"type", "Polygon"}, {"coordinates", coords},
-                                                         {"firstCoordinates", first}}}});
+    out.push_back(json::object{
+        {"type", "Feature"},
+        {"properties", json::object{{"MAPBLKLOT", lot},
+                                    {"BLKLOT", lot},
+                                    {"STREET", streets[rng() % 7]},
+                                    {"ST_TYPE", "ST"}}},
+        {"geometry",
+         json::object{{"type", "Polygon"}, {"coordinates", coords}, {"firstCoordinates", first}}}});
   }
   return out;
 }
@@ -111,7 +128,8 @@ void BM_CityLots2(benchmark::State& state, size_t group) {
   RuleSet rules;
   size_t r = 0;
   for (const auto& p : g.at("patterns").as_array()) {
-    if (!rules.add("r" + std::to_string(r++), p.at("pattern")).isOk()) state.SkipWithError("bad rule");
+    if (!rules.add("r" + std::to_string(r++), p.at("pattern")).isOk())
+      state.SkipWithError("bad rule");
   }
   auto events = cityLots(4096);
   size_t i = 0;

@@ -63,12 +63,21 @@ int main(int argc, char** argv) {
       for (int e = 0; e < edits; ++e) {
         size_t pos = s.empty() ? 0 : rng() % s.size();
         switch (rng() % 6) {
-          case 0: if (!s.empty()) s[pos] = static_cast<char>(s[pos] ^ (1 << (rng() % 8))); break;
+          case 0:
+            if (!s.empty()) s[pos] = static_cast<char>(s[pos] ^ (1 << (rng() % 8)));
+            break;
           case 1: s.insert(pos, 1, static_cast<char>(rng() % 256)); break;
-          case 2: if (!s.empty()) s.erase(pos, 1 + rng() % 8); break;
+          case 2:
+            if (!s.empty()) s.erase(pos, 1 + rng() % 8);
+            break;
           case 3: s.resize(pos); break;
-          case 4: s.insert(pos, std::string("{\"\":[null,1e999,\"\\u0000\"]}").substr(0, 1 + rng() % 20)); break;
-          default: { const auto& other = seeds[rng() % seeds.size()]; if (!other.empty()) s.insert(pos, other.substr(rng() % other.size(), 16)); }
+          case 4:
+            s.insert(pos, std::string("{\"\":[null,1e999,\"\\u0000\"]}").substr(0, 1 + rng() % 20));
+            break;
+          default: {
+            const auto& other = seeds[rng() % seeds.size()];
+            if (!other.empty()) s.insert(pos, other.substr(rng() % other.size(), 16));
+          }
         }
       }
       run(s);

@@ -17,8 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto b = parseCommand(serializeCommand(*c), 20000);
     if (!b.isOk()) std::abort();
     if (b->messageId != c->messageId || b->memberId != c->memberId || b->op != c->op ||
-        b->sourceSequence != c->sourceSequence || b->member != c->member || !(b->lineage == c->lineage) ||
-        b->receivedAtMs != c->receivedAtMs || b->sourceTsMs != c->sourceTsMs) {
+        b->sourceSequence != c->sourceSequence || b->member != c->member ||
+        !(b->lineage == c->lineage) || b->receivedAtMs != c->receivedAtMs ||
+        b->sourceTsMs != c->sourceTsMs) {
       std::abort();
     }
   }

@@ -2,13 +2,14 @@
 // is `key NUL value` (no NUL: no key, the input is the value; nothing after the NUL: a
 // tombstone). Any crash, sanitizer report, uncaught exception or broken invariant (abort) is a
 // finding.
+#include "domain/debezium.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "domain/change_command.h"
-#include "domain/debezium.h"
 #include "domain/transform.h"
 
 using namespace memberflow;

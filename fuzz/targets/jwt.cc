@@ -1,13 +1,13 @@
 // Fuzz target: a bearer token through the JWS verifier and the claims check, with an HMAC and
 // an EC key (RFC 7515 A.1 and A.3) and every algorithm on. Any crash, sanitizer report,
 // uncaught exception or broken invariant (abort) is a finding.
+#include "api/jwt.h"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-
-#include "api/jwt.h"
 
 using namespace memberflow;
 

@@ -1,5 +1,7 @@
 // Fuzz target: an API request body through the canonical member parser. Any crash, sanitizer
 // report, uncaught exception or broken invariant (abort) is a finding.
+#include "domain/member.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -7,7 +9,6 @@
 #include <string>
 
 #include "common/json.h"
-#include "domain/member.h"
 
 using namespace memberflow;
 

@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (p.isOk()) {
     (void)p->matches(event);
     RuleSet rs;
-    if (!rs.add("r", json::parse(in)).isOk()) std::abort();  // parse and add agree
+    if (!rs.add("r", json::parse(in)).isOk()) std::abort();                // parse and add agree
     if ((rs.match(event).size() == 1) != p->matches(event)) std::abort();  // index is exact
   }
   return 0;

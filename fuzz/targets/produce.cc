@@ -32,12 +32,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A field the line sets is used or the line is refused, never silently dropped.
   auto v = parseJson(in);
   const json::object& o = v->get_object();
-  if (const json::value* p = field(o, "partition"); p && !p->is_null() && !r->partition) std::abort();
-  if (const json::value* t = field(o, "timestamp"); t && !t->is_null() && !r->timestampMs) std::abort();
+  if (const json::value* p = field(o, "partition"); p && !p->is_null() && !r->partition)
+    std::abort();
+  if (const json::value* t = field(o, "timestamp"); t && !t->is_null() && !r->timestampMs)
+    std::abort();
   // The record written back as a line reads the same.
   auto back = cli::parseProduceLine(lineOf(*r));
-  if (!back.isOk() || back->key != r->key || back->value != r->value || back->headers != r->headers ||
-      back->partition != r->partition || back->timestampMs != r->timestampMs) {
+  if (!back.isOk() || back->key != r->key || back->value != r->value ||
+      back->headers != r->headers || back->partition != r->partition ||
+      back->timestampMs != r->timestampMs) {
     std::abort();
   }
   return 0;

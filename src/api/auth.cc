@@ -1,6 +1,11 @@
 #include "api/auth.h"
 
 #include <fcntl.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,12 +13,6 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
-
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "api/jwt.h"
 #include "common/crypto.h"
@@ -24,12 +23,14 @@ namespace memberflow::api {
 namespace {
 
 std::shared_ptr<EVP_PKEY> readKey(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   EVP_PKEY* k = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
   if (!k) return nullptr;
   char group[32] = {0};
   size_t len = 0;
-  if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) != 1 ||
+  if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) !=
+          1 ||
       std::string(group) != "prime256v1") {
     EVP_PKEY_free(k);
     return nullptr;
@@ -50,7 +51,7 @@ std::string coordinate(EVP_PKEY* k, const char* name) {
 }  // namespace
 
 Result<std::shared_ptr<LocalSigningKey>> LocalSigningKey::loadOrCreate(const std::string& path,
-                                                                      const Clock& clock) {
+                                                                       const Clock& clock) {
   std::error_code ec;
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
@@ -68,7 +69,8 @@ Result<std::shared_ptr<LocalSigningKey>> LocalSigningKey::loadOrCreate(const std
   if (!fresh) return Status::internal("cannot create a signing key");
   std::shared_ptr<EVP_PKEY> key(fresh, EVP_PKEY_free);
   std::unique_ptr<BIO, decltype(&BIO_free)> mem(BIO_new(BIO_s_mem()), BIO_free);
-  if (!mem || PEM_write_bio_PrivateKey(mem.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!mem ||
+      PEM_write_bio_PrivateKey(mem.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return Status::internal("cannot encode the signing key");
   }
   char* data = nullptr;
@@ -98,26 +100,29 @@ LocalSigningKey::LocalSigningKey(std::shared_ptr<EVP_PKEY> key, const Clock& clo
   // RFC 7638 thumbprint: the required members in lexicographic order, no whitespace.
   kid_ = crypto::base64UrlEncode(
       crypto::sha256("{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"" + x + "\",\"y\":\"" + y + "\"}"));
-  json::object jwk{{"kty", "EC"}, {"crv", "P-256"}, {"x", x}, {"y", y}, {"kid", kid_}, {"alg", "ES256"}, {"use", "sig"}};
+  json::object jwk{{"kty", "EC"}, {"crv", "P-256"}, {"x", x},      {"y", y},
+                   {"kid", kid_}, {"alg", "ES256"}, {"use", "sig"}};
   jwks_ = json::serialize(json::object{{"keys", json::array{jwk}}});
   JwtPolicy policy;
   policy.algorithms = {"ES256"};
   policy.issuer = kIssuer;
   policy.audience = kAudience;
-  verifier_ = std::make_unique<JwtVerifier>(std::make_shared<StaticKeySource>(*JwkSet::parse(jwks_)), policy, clock);
+  verifier_ = std::make_unique<JwtVerifier>(
+      std::make_shared<StaticKeySource>(*JwkSet::parse(jwks_)), policy, clock);
 }
 
 LocalSigningKey::~LocalSigningKey() = default;
 
-std::string LocalSigningKey::mint(const std::string& subject, const std::vector<std::string>& scopes,
-                                  int64_t ttlSeconds, const std::string& clientId) const {
+std::string LocalSigningKey::mint(const std::string& subject,
+                                  const std::vector<std::string>& scopes, int64_t ttlSeconds,
+                                  const std::string& clientId) const {
   int64_t now = clock_.nowMs() / 1000;
   std::string scope;
   for (const auto& s : scopes) scope += (scope.empty() ? "" : " ") + s;
   json::object header{{"alg", "ES256"}, {"typ", "JWT"}, {"kid", kid_}};
-  json::object claims{{"iss", kIssuer}, {"aud", kAudience}, {"sub", subject},
-                      {"scope", scope}, {"iat", now},       {"nbf", now},
-                      {"exp", now + ttlSeconds}, {"jti", crypto::uuidV4()}};
+  json::object claims{
+      {"iss", kIssuer}, {"aud", kAudience}, {"sub", subject},          {"scope", scope},
+      {"iat", now},     {"nbf", now},       {"exp", now + ttlSeconds}, {"jti", crypto::uuidV4()}};
   if (!clientId.empty()) claims["client_id"] = clientId;
   std::string input = crypto::base64UrlEncode(json::serialize(header)) + "." +
                       crypto::base64UrlEncode(json::serialize(claims));
@@ -125,7 +130,8 @@ std::string LocalSigningKey::mint(const std::string& subject, const std::vector<
   size_t len = 0;
   std::string der;
   if (md && EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key_.get()) == 1 &&
-      EVP_DigestSign(md.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1) {
+      EVP_DigestSign(md.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size()) == 1) {
     der.resize(len);
     if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(der.data()), &len,
                        reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1) {
@@ -144,7 +150,9 @@ std::string LocalSigningKey::mint(const std::string& subject, const std::vector<
   return input + "." + crypto::base64UrlEncode(sig);
 }
 
-Result<Claims> LocalSigningKey::verify(const std::string& token) const { return verifier_->verify(token); }
+Result<Claims> LocalSigningKey::verify(const std::string& token) const {
+  return verifier_->verify(token);
+}
 
 Result<Claims> VerifiedTokenCache::verify(const std::string& token) const {
   int64_t now = clock_.nowMs();

@@ -9,9 +9,9 @@
 #include <array>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -46,7 +46,7 @@ class LocalSigningKey final : public Authenticator {
 
   // Loads the P-256 private key (PEM) at path, creating one (mode 0600) if absent.
   static Result<std::shared_ptr<LocalSigningKey>> loadOrCreate(const std::string& path,
-                                                              const Clock& clock);
+                                                               const Clock& clock);
   ~LocalSigningKey() override;
 
   // An ES256 access token of this issuer for the API's audience.
@@ -73,7 +73,10 @@ class VerifiedTokenCache final : public Authenticator {
  public:
   VerifiedTokenCache(const Authenticator& inner, const Clock& clock, size_t maxEntries = 10000,
                      int64_t maxAgeSeconds = 60)
-      : inner_(inner), clock_(clock), perShard_(std::max<size_t>(1, maxEntries / kShards)), maxAge_(maxAgeSeconds) {}
+      : inner_(inner),
+        clock_(clock),
+        perShard_(std::max<size_t>(1, maxEntries / kShards)),
+        maxAge_(maxAgeSeconds) {}
   Result<Claims> verify(const std::string& token) const override;
 
  private:

@@ -46,8 +46,8 @@ json::value mergePatch(const json::value& target, const json::value& patch) {
       result.erase(kv.key());
     } else {
       auto it = result.find(kv.key());
-      result[kv.key()] = mergePatch(it == result.end() ? json::value(nullptr) : it->value(),
-                                    kv.value());
+      result[kv.key()] =
+          mergePatch(it == result.end() ? json::value(nullptr) : it->value(), kv.value());
     }
   }
   return result;
@@ -69,7 +69,8 @@ ApiResponse problem(int status, const std::string& slug, const std::string& titl
 }
 
 ApiResponse MemberApi::tooMany(int64_t retryAfterSeconds) {
-  ApiResponse r = problem(429, "too-many-requests", "Too many requests", "this client's request rate is over its limit");
+  ApiResponse r = problem(429, "too-many-requests", "Too many requests",
+                          "this client's request rate is over its limit");
   r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, retryAfterSeconds)));
   return r;
 }
@@ -101,7 +102,8 @@ ApiResponse MemberApi::operations(const std::string& name) const {
     if (s.isOk()) return jsonResponse(200, {{"status", "ready"}});
     return problem(503, "not-ready", "Not ready", "the member store does not answer");
   }
-  if (name == "metrics") return {200, {{"Content-Type", "text/plain; version=0.0.4"}}, Metrics::instance().serialize()};
+  if (name == "metrics")
+    return {200, {{"Content-Type", "text/plain; version=0.0.4"}}, Metrics::instance().serialize()};
   return {200, {{"Content-Type", "application/json"}}, std::string(openapiDocument())};
 }
 
@@ -125,8 +127,8 @@ ApiResponse MemberApi::handle(const ApiRequest& req) const {
   }
   auto& m = Metrics::instance();
   m.httpRequests(req.method, resp.status).Increment();
-  m.httpSeconds(req.method).Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  m.httpSeconds(req.method)
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return resp;
 }
 
@@ -150,8 +152,8 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
   // Everything else needs a bearer token (RFC 6750).
   const std::string& authz = req.header("authorization");
   if (authz.size() < 7 || strncasecmp(authz.c_str(), "Bearer ", 7) != 0) {
-    ApiResponse r = problem(401, "unauthorized", "Authentication required",
-                            "send an OAuth 2.0 bearer token");
+    ApiResponse r =
+        problem(401, "unauthorized", "Authentication required", "send an OAuth 2.0 bearer token");
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"memberflow\"");
     return r;
   }
@@ -160,8 +162,10 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
     if (claims.status().code() == Code::kUnavailable) {
       // The issuer's key set could not be had: not the client's fault (the failed fetch is
       // logged, at most every 30 s, by the key source; not once per request here).
-      log::debug("token not verifiable", {kStage, {}, {}, {}, "auth_unavailable", claims.status().message()});
-      ApiResponse r = problem(503, "auth-unavailable", "Service unavailable", "tokens cannot be verified now");
+      log::debug("token not verifiable",
+                 {kStage, {}, {}, {}, "auth_unavailable", claims.status().message()});
+      ApiResponse r =
+          problem(503, "auth-unavailable", "Service unavailable", "tokens cannot be verified now");
       r.headers.emplace_back("Retry-After", "5");
       return r;
     }
@@ -170,7 +174,8 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
     ApiResponse r = problem(401, "invalid-token", "Invalid token", claims.status().message());
     r.headers.emplace_back("WWW-Authenticate",
                            "Bearer realm=\"memberflow\", error=\"invalid_token\", "
-                           "error_description=\"" + claims.status().message() + "\"");
+                           "error_description=\"" +
+                               claims.status().message() + "\"");
     return r;
   }
   int64_t wait = 1;
@@ -187,7 +192,8 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
                             std::string("this request needs the scope ") + needed);
     r.headers.emplace_back("WWW-Authenticate",
                            std::string("Bearer realm=\"memberflow\", error=\"insufficient_scope\", "
-                                       "scope=\"") + needed + "\"");
+                                       "scope=\"") +
+                               needed + "\"");
     return r;
   }
 
@@ -219,7 +225,8 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
     if (method == "PUT") return write(WriteKind::kPut, rest, req);
     if (method == "PATCH") return write(WriteKind::kPatch, rest, req);
     if (method == "DELETE") return write(WriteKind::kDelete, rest, req);
-    return problem(405, "method-not-allowed", "Method not allowed", "use GET, PUT, PATCH or DELETE");
+    return problem(405, "method-not-allowed", "Method not allowed",
+                   "use GET, PUT, PATCH or DELETE");
   }
   return problem(404, "not-found", "Not found", "no such resource");
 }
@@ -242,7 +249,8 @@ ApiResponse MemberApi::getMember(const std::string& id, const ApiRequest& req) c
     e = fresh;
     if (cache_) cache_->fill(id, std::move(fresh), epoch);
   }
-  if (e->deleted) return problem(404, "member-not-found", "Member not found", "the member was deleted");
+  if (e->deleted)
+    return problem(404, "member-not-found", "Member not found", "the member was deleted");
   if (auto inm = req.header("if-none-match"); !inm.empty() && parseEtag(inm) == e->version) {
     return {304, {{"ETag", etagOf(e->version)}}, {}};
   }
@@ -308,7 +316,8 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
   if (auto im = req.header("if-match"); !im.empty()) {
     w.ifMatchVersion = parseEtag(im);
     if (!w.ifMatchVersion) {
-      return problem(412, "precondition-failed", "Precondition failed", "If-Match names no version");
+      return problem(412, "precondition-failed", "Precondition failed",
+                     "If-Match names no version");
     }
   }
   if (auto key = req.header("idempotency-key"); !key.empty()) {
@@ -325,7 +334,8 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
     if (auto v = parseJson(lin); v.isOk() && v->is_object()) w.lineage = v->get_object();
   }
   // The response of a write that took effect, the first time and when its key replays it.
-  auto render = [location = "/member/" + w.memberId](WriteResult result, const std::optional<StoredMember>& m) {
+  auto render = [location = "/member/" + w.memberId](WriteResult result,
+                                                     const std::optional<StoredMember>& m) {
     ApiResponse r{result == WriteResult::kCreated ? 201 : 200, {}, {}};
     if (result == WriteResult::kDeleted) {
       r.status = 204;
@@ -343,8 +353,8 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
   auto out = store_.apply(w);
   if (cache_) cache_->invalidate(w.memberId);  // whatever happened: the next read goes to the store
   if (!out.isOk()) {
-    log::error("member write failed", {kStage, w.messageId, w.memberId, {}, "error",
-                                       out.status().toString()});
+    log::error("member write failed",
+               {kStage, w.messageId, w.memberId, {}, "error", out.status().toString()});
     ApiResponse r = problem(503, "store-unavailable", "Store unavailable", "try again later");
     r.headers.emplace_back("Retry-After", "1");
     return r;
@@ -355,8 +365,7 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
     case WriteResult::kCreated:
     case WriteResult::kUpdated:
     case WriteResult::kNoOp:
-    case WriteResult::kDeleted:
-      return render(o.result, o.member);
+    case WriteResult::kDeleted: return render(o.result, o.member);
     case WriteResult::kReplayed: {
       ApiResponse r = render(o.replayed, o.member);
       r.headers.emplace(r.headers.begin(), "Idempotent-Replayed", "true");
@@ -376,8 +385,7 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
       return problem(409, "member-exists", "Member exists", "use PUT to replace a member");
     case WriteResult::kNotFound:
       return problem(404, "member-not-found", "Member not found", "no member with this id");
-    case WriteResult::kInvalid:
-      return unprocessable(o.invalid);
+    case WriteResult::kInvalid: return unprocessable(o.invalid);
   }
   return problem(500, "internal", "Internal error", "unexpected write outcome");
 }
@@ -394,15 +402,15 @@ ApiResponse MemberApi::history(const std::string& id) const {
   for (const auto& e : *h) {
     json::array fields;
     for (const auto& f : e.changedFields) fields.emplace_back(f);
-    items.push_back(json::object{{"version", e.version},
-                                 {"op", e.op},
-                                 {"eventId", e.eventId},
-                                 {"messageId", e.messageId.empty() ? json::value(nullptr)
-                                                                   : json::value(e.messageId)},
-                                 {"sourceSequence", e.sourceSequence},
-                                 {"changedFields", std::move(fields)},
-                                 {"lineage", e.lineage},
-                                 {"appliedAt", isoMillis(e.appliedAtMs)}});
+    items.push_back(json::object{
+        {"version", e.version},
+        {"op", e.op},
+        {"eventId", e.eventId},
+        {"messageId", e.messageId.empty() ? json::value(nullptr) : json::value(e.messageId)},
+        {"sourceSequence", e.sourceSequence},
+        {"changedFields", std::move(fields)},
+        {"lineage", e.lineage},
+        {"appliedAt", isoMillis(e.appliedAtMs)}});
   }
   return jsonResponse(200, json::object{{"memberId", id}, {"changes", std::move(items)}});
 }
@@ -444,10 +452,10 @@ ApiResponse MemberApi::list(const std::map<std::string, std::string>& query) con
   }
   json::array items;
   for (const auto& m : page->members) items.push_back(storedMemberJson(m));
-  return jsonResponse(200, json::object{{"members", std::move(items)},
-                                        {"nextCursor", page->nextCursor.empty()
-                                                           ? json::value(nullptr)
-                                                           : json::value(page->nextCursor)}});
+  return jsonResponse(
+      200, json::object{{"members", std::move(items)},
+                        {"nextCursor", page->nextCursor.empty() ? json::value(nullptr)
+                                                                : json::value(page->nextCursor)}});
 }
 
 }  // namespace memberflow::api

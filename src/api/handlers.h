@@ -21,7 +21,7 @@ namespace memberflow::api {
 
 struct ApiRequest {
   std::string method;
-  std::string target;  // origin-form: path and query
+  std::string target;                          // origin-form: path and query
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::string remoteAddress;  // the peer's IP address (rate limiting of failed authentications)
@@ -71,9 +71,14 @@ class MemberApi {
   // `cache` (optional) serves reads without the store; this API invalidates what it writes.
   MemberApi(MemberStore& store, const Authenticator& auth, const Clock& clock, ApiOptions opts,
             MemberCache* cache = nullptr)
-      : store_(store), auth_(auth), clock_(clock), opts_(std::move(opts)), cache_(cache),
+      : store_(store),
+        auth_(auth),
+        clock_(clock),
+        opts_(std::move(opts)),
+        cache_(cache),
         clientLimit_(std::make_unique<RateLimiter>(opts_.ratePerClient, opts_.rateBurst)),
-        failureLimit_(std::make_unique<RateLimiter>(opts_.failedAuthPerAddress, 10 * opts_.failedAuthPerAddress)) {}
+        failureLimit_(std::make_unique<RateLimiter>(opts_.failedAuthPerAddress,
+                                                    10 * opts_.failedAuthPerAddress)) {}
 
   // Thread-safe.
   ApiResponse handle(const ApiRequest& req) const;

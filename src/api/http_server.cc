@@ -1,12 +1,12 @@
 #include "api/http_server.h"
 
+#include <array>
 #include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <array>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -48,7 +48,9 @@ namespace {
 // A header line must not be able to end the head early (response splitting): our handlers
 // never put CR, LF or NUL in a name or value, and if one ever did the header is dropped.
 bool safeHeader(const std::string& name, const std::string& value) {
-  auto bad = [](const std::string& s) { return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos; };
+  auto bad = [](const std::string& s) {
+    return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos;
+  };
   return !name.empty() && !bad(name) && !bad(value);
 }
 
@@ -67,7 +69,8 @@ void writeHead(std::string& out, const ApiResponse& r, unsigned version, bool ke
   out += "\r\nServer: memberflow\r\n";
   for (const auto& [name, value] : r.headers) {
     if (!safeHeader(name, value)) {
-      log::error("response header dropped: it contains a line break", {"api", {}, {}, {}, "bad_header", name.substr(0, 64)});
+      log::error("response header dropped: it contains a line break",
+                 {"api", {}, {}, {}, "bad_header", name.substr(0, 64)});
       continue;
     }
     out += name;
@@ -89,8 +92,8 @@ template <class Stream>
 asio::awaitable<beast::error_code> send(Stream& stream, std::string& head, const ApiResponse& r,
                                         unsigned version, bool keep) {
   writeHead(head, r, version, keep);
-  std::array<asio::const_buffer, 2> buffers{asio::buffer(head),
-                                            asio::buffer(r.body.data(), mayHaveBody(r.status) ? r.body.size() : 0)};
+  std::array<asio::const_buffer, 2> buffers{
+      asio::buffer(head), asio::buffer(r.body.data(), mayHaveBody(r.status) ? r.body.size() : 0)};
   auto [ec, n] = co_await asio::async_write(stream, buffers, asio::as_tuple(asio::use_awaitable));
   (void)n;
   co_return ec;
@@ -109,7 +112,8 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
   auto& tcp = beast::get_lowest_layer(stream);
   tcp.expires_after(std::chrono::seconds(opts.idleTimeoutSeconds));
-  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+  auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                               asio::as_tuple(asio::use_awaitable));
   if (hec) co_return;  // not TLS, or a client that gave up: close quietly
   co_await serve(stream, tcp);
   auto [sec] = co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
@@ -145,8 +149,8 @@ asio::awaitable<void> HttpServer::Impl::serve(Stream& stream, beast::tcp_stream&
     parser.header_limit(static_cast<std::uint32_t>(opts.maxHeaderBytes));
     // The whole request must arrive within the deadline: a client trickling bytes is cut off.
     tcp.expires_after(std::chrono::seconds(opts.idleTimeoutSeconds));
-    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser,
-                                              asio::as_tuple(asio::use_awaitable));
+    auto [ec, n] =
+        co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     (void)n;
     if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
       bool body = ec == bhttp::error::body_limit;
@@ -205,7 +209,8 @@ Status HttpServer::start() {
                             asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
     impl_->tls->use_certificate_chain_file(impl_->opts.tlsCertFile, ec);
     if (!ec) impl_->tls->use_private_key_file(impl_->opts.tlsKeyFile, asio::ssl::context::pem, ec);
-    if (ec) return Status::invalidArgument("api.tls_cert / api.tls_key: cannot load: " + ec.message());
+    if (ec)
+      return Status::invalidArgument("api.tls_cert / api.tls_key: cannot load: " + ec.message());
   }
   auto addr = asio::ip::make_address(impl_->opts.address, ec);
   if (ec) return Status::invalidArgument("bad listen address " + impl_->opts.address);
@@ -223,7 +228,8 @@ Status HttpServer::start() {
   for (int i = 0; i < std::max(1, impl_->opts.threads); ++i) {
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   }
-  log::info("api listening", {"api", {}, {}, {}, {}, impl_->opts.address + ":" + std::to_string(port())});
+  log::info("api listening",
+            {"api", {}, {}, {}, {}, impl_->opts.address + ":" + std::to_string(port())});
   return Status::ok();
 }
 

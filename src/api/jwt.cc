@@ -37,7 +37,9 @@ using EcdsaSig = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, ECDSA_SIG_free>>;
 
 std::shared_ptr<EVP_PKEY> own(EVP_PKEY* k) { return std::shared_ptr<EVP_PKEY>(k, EVP_PKEY_free); }
 
-const unsigned char* u8(const std::string& s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* u8(const std::string& s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 // A base64url member of a JWK (strictly decoded).
 std::optional<std::string> b64Field(const json::object& o, std::string_view name) {
@@ -89,7 +91,8 @@ std::shared_ptr<EVP_PKEY> ecKey(const json::object& o, const std::string& crv) {
   std::string point = "\x04" + *x + *y;
   ParamBld bld(OSSL_PARAM_BLD_new());
   if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
-      !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size())) {
+      !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                        point.size())) {
     return nullptr;
   }
   return fromParams("EC", bld.get());  // the point must lie on the curve
@@ -112,7 +115,8 @@ std::optional<Jwk> parseKey(const json::object& o) {
   if (auto use = stringField(o, "use"); use && *use != "sig") return std::nullopt;
   if (const json::value* ops = field(o, "key_ops"); ops && ops->is_array()) {
     bool verify = false;
-    for (const auto& op : ops->get_array()) verify = verify || (op.is_string() && op.get_string() == "verify");
+    for (const auto& op : ops->get_array())
+      verify = verify || (op.is_string() && op.get_string() == "verify");
     if (!verify) return std::nullopt;
   }
   if (k.kty == "RSA") {
@@ -143,12 +147,18 @@ const EVP_MD* noMd() { return nullptr; }
 
 const Alg* findAlg(std::string_view name) {
   static const Alg algs[] = {
-      {"RS256", "RSA", EVP_sha256, Alg::kRsa, ""},   {"RS384", "RSA", EVP_sha384, Alg::kRsa, ""},
-      {"RS512", "RSA", EVP_sha512, Alg::kRsa, ""},   {"PS256", "RSA", EVP_sha256, Alg::kPss, ""},
-      {"PS384", "RSA", EVP_sha384, Alg::kPss, ""},   {"PS512", "RSA", EVP_sha512, Alg::kPss, ""},
-      {"ES256", "EC", EVP_sha256, Alg::kEc, "P-256"}, {"ES384", "EC", EVP_sha384, Alg::kEc, "P-384"},
-      {"ES512", "EC", EVP_sha512, Alg::kEc, "P-521"}, {"EdDSA", "OKP", noMd, Alg::kEd, ""},
-      {"HS256", "oct", EVP_sha256, Alg::kHmac, ""},  {"HS384", "oct", EVP_sha384, Alg::kHmac, ""},
+      {"RS256", "RSA", EVP_sha256, Alg::kRsa, ""},
+      {"RS384", "RSA", EVP_sha384, Alg::kRsa, ""},
+      {"RS512", "RSA", EVP_sha512, Alg::kRsa, ""},
+      {"PS256", "RSA", EVP_sha256, Alg::kPss, ""},
+      {"PS384", "RSA", EVP_sha384, Alg::kPss, ""},
+      {"PS512", "RSA", EVP_sha512, Alg::kPss, ""},
+      {"ES256", "EC", EVP_sha256, Alg::kEc, "P-256"},
+      {"ES384", "EC", EVP_sha384, Alg::kEc, "P-384"},
+      {"ES512", "EC", EVP_sha512, Alg::kEc, "P-521"},
+      {"EdDSA", "OKP", noMd, Alg::kEd, ""},
+      {"HS256", "oct", EVP_sha256, Alg::kHmac, ""},
+      {"HS384", "oct", EVP_sha384, Alg::kHmac, ""},
       {"HS512", "oct", EVP_sha512, Alg::kHmac, ""},
   };
   for (const auto& a : algs) {
@@ -161,7 +171,8 @@ bool keyFits(const Jwk& k, const Alg& a) {
   if (k.kty != a.kty) return false;  // an RSA public key is never an HMAC secret
   if (!k.alg.empty() && k.alg != a.name) return false;
   if (a.kind == Alg::kEc && k.crv != a.crv) return false;
-  if (a.kind == Alg::kHmac && k.secret.size() < static_cast<size_t>(EVP_MD_get_size(a.md()))) return false;
+  if (a.kind == Alg::kHmac && k.secret.size() < static_cast<size_t>(EVP_MD_get_size(a.md())))
+    return false;
   return true;
 }
 
@@ -199,7 +210,8 @@ bool verifySignature(const Alg& a, const Jwk& k, std::string_view input, const s
   MdCtx md(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   if (!md || EVP_DigestVerifyInit(md.get(), &pctx, a.md(), nullptr, k.key.get()) != 1) return false;
-  if (a.kind == Alg::kRsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return false;
+  if (a.kind == Alg::kRsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+    return false;
   if (a.kind == Alg::kPss) {
     // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
     if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
@@ -208,8 +220,8 @@ bool verifySignature(const Alg& a, const Jwk& k, std::string_view input, const s
       return false;
     }
   }
-  return EVP_DigestVerify(md.get(), u8(*s), s->size(), reinterpret_cast<const unsigned char*>(input.data()),
-                          input.size()) == 1;
+  return EVP_DigestVerify(md.get(), u8(*s), s->size(),
+                          reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
 }
 
 // A NumericDate (RFC 7519 §2): a JSON number, possibly with a fraction.
@@ -246,14 +258,18 @@ Result<JwkSet> JwkSet::parse(std::string_view text) {
 Status checkPolicy(const JwtPolicy& p) {
   if (p.algorithms.empty()) return bad("auth: no algorithm is accepted");
   for (const auto& a : p.algorithms) {
-    if (!findAlg(a)) return Status::invalidArgument("auth: unknown or refused algorithm " + a.substr(0, 20));
+    if (!findAlg(a))
+      return Status::invalidArgument("auth: unknown or refused algorithm " + a.substr(0, 20));
   }
-  if (p.skewSeconds < 0 || p.skewSeconds > 300) return bad("auth: the clock skew must be 0..300 seconds");
-  if (p.audienceClaim != "aud" && p.audienceClaim != "client_id") return bad("auth: audience_claim is aud or client_id");
+  if (p.skewSeconds < 0 || p.skewSeconds > 300)
+    return bad("auth: the clock skew must be 0..300 seconds");
+  if (p.audienceClaim != "aud" && p.audienceClaim != "client_id")
+    return bad("auth: audience_claim is aud or client_id");
   return Status::ok();
 }
 
-Result<std::string> verifyJws(std::string_view token, const JwkSet& keys, const JwtPolicy& p, bool* unknownKid) {
+Result<std::string> verifyJws(std::string_view token, const JwkSet& keys, const JwtPolicy& p,
+                              bool* unknownKid) {
   if (unknownKid) *unknownKid = false;
   if (token.size() > p.maxTokenBytes) return bad("token is too large");
   auto d1 = token.find('.');
@@ -265,7 +281,8 @@ Result<std::string> verifyJws(std::string_view token, const JwkSet& keys, const 
   auto payload = crypto::base64UrlDecode(token.substr(d1 + 1, d2 - d1 - 1));
   auto sig = crypto::base64UrlDecode(token.substr(d2 + 1));
   if (!headerRaw || !payload || !sig) return bad("token has malformed base64url");
-  if (d1 == 0 || d2 == d1 + 1) return bad("token has an empty part");  // detached payloads are not tokens
+  if (d1 == 0 || d2 == d1 + 1)
+    return bad("token has an empty part");  // detached payloads are not tokens
   auto header = parseJson(*headerRaw);
   if (!header.isOk() || !header->is_object()) return bad("token header is not a JSON object");
   const json::object& h = header->get_object();
@@ -302,7 +319,8 @@ Result<std::string> verifyJws(std::string_view token, const JwkSet& keys, const 
     }
     if (!key) return bad("token algorithm does not match any key");
   }
-  if (!verifySignature(*alg, *key, token.substr(0, d2), *sig)) return bad("token signature is invalid");
+  if (!verifySignature(*alg, *key, token.substr(0, d2), *sig))
+    return bad("token signature is invalid");
   return std::move(*payload);
 }
 
@@ -323,14 +341,16 @@ Result<Claims> checkJwtClaims(std::string_view payloadText, const JwtPolicy& p, 
   if (iat && t + skew < *iat) return bad("token was issued in the future");
   if (!p.issuer.empty()) {
     const json::value* iss = field(c, "iss");
-    if (!iss || !iss->is_string() || iss->get_string() != p.issuer) return bad("token issuer is not accepted");
+    if (!iss || !iss->is_string() || iss->get_string() != p.issuer)
+      return bad("token issuer is not accepted");
   }
   if (!p.audience.empty()) {
     bool ok = false;
     if (const json::value* aud = field(c, p.audienceClaim)) {
       if (aud->is_string()) ok = aud->get_string() == p.audience;
       if (aud->is_array()) {
-        for (const auto& a : aud->get_array()) ok = ok || (a.is_string() && a.get_string() == p.audience);
+        for (const auto& a : aud->get_array())
+          ok = ok || (a.is_string() && a.get_string() == p.audience);
       }
     }
     if (!ok) return bad("token audience is not accepted");
@@ -343,7 +363,8 @@ Result<Claims> checkJwtClaims(std::string_view payloadText, const JwtPolicy& p, 
   if (auto cid = stringField(c, "client_id")) out.clientId = *cid;
   out.expiresAt = static_cast<int64_t>(*exp);
   auto addScope = [&](std::string s) {
-    if (!p.scopePrefix.empty() && s.rfind(p.scopePrefix, 0) == 0) s = s.substr(p.scopePrefix.size());
+    if (!p.scopePrefix.empty() && s.rfind(p.scopePrefix, 0) == 0)
+      s = s.substr(p.scopePrefix.size());
     out.scopes.insert(std::move(s));
   };
   auto addScopes = [&](std::string_view text) {
@@ -416,11 +437,14 @@ Result<std::shared_ptr<const JwkSet>> UrlKeySource::keys(bool refresh) {
   } else {
     fresh = std::make_shared<const JwkSet>(std::move(*set));
     std::string cc = asciiLower(r.response.header("cache-control"));
-    if (auto at = cc.find("max-age="); at != std::string::npos) maxAge = std::strtoll(cc.c_str() + at + 8, nullptr, 10);
-    if (cc.find("no-store") != std::string::npos || cc.find("no-cache") != std::string::npos) maxAge = 0;
+    if (auto at = cc.find("max-age="); at != std::string::npos)
+      maxAge = std::strtoll(cc.c_str() + at + 8, nullptr, 10);
+    if (cc.find("no-store") != std::string::npos || cc.find("no-cache") != std::string::npos)
+      maxAge = 0;
   }
   if (!why.empty()) {
-    log::warn("key set fetch failed, keeping the last one", {"api", {}, {}, {}, "jwks_fetch_failed", why});
+    log::warn("key set fetch failed, keeping the last one",
+              {"api", {}, {}, {}, "jwks_fetch_failed", why});
   }
   std::lock_guard lock(mu_);
   fetching_ = false;

@@ -26,9 +26,9 @@ namespace memberflow::api {
 
 struct Jwk {
   std::string kid;
-  std::string kty;  // RSA, EC, OKP, oct
-  std::string crv;  // EC and OKP
-  std::string alg;  // when set, the one algorithm this key verifies
+  std::string kty;                // RSA, EC, OKP, oct
+  std::string crv;                // EC and OKP
+  std::string alg;                // when set, the one algorithm this key verifies
   std::shared_ptr<EVP_PKEY> key;  // public key (RSA, EC, OKP)
   std::string secret;             // oct
 };
@@ -47,8 +47,8 @@ class JwkSet {
 
 struct JwtPolicy {
   // Accepted algorithms. HS* only when listed; "none" never (refused by checkPolicy).
-  std::set<std::string> algorithms{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-                                   "ES256", "ES384", "ES512", "EdDSA"};
+  std::set<std::string> algorithms{"RS256", "RS384", "RS512", "PS256", "PS384",
+                                   "PS512", "ES256", "ES384", "ES512", "EdDSA"};
   std::string issuer;    // empty: not checked
   std::string audience;  // empty: not checked
   // The claim holding the audience: "aud" (RFC 7519), or "client_id" for issuers whose access

@@ -10,7 +10,8 @@ std::shared_ptr<const MemberCache::Entry> MemberCache::get(const std::string& id
   return it == s.map.end() ? nullptr : it->second;
 }
 
-void MemberCache::fill(const std::string& id, std::shared_ptr<const Entry> e, uint64_t epochBefore) {
+void MemberCache::fill(const std::string& id, std::shared_ptr<const Entry> e,
+                       uint64_t epochBefore) {
   if (!enabled()) return;
   Shard& s = shard(id);
   std::lock_guard lock(s.mu);

@@ -43,7 +43,9 @@ class MemberCache {
     mutable std::mutex mu;
     std::unordered_map<std::string, std::shared_ptr<const Entry>> map;
   };
-  Shard& shard(const std::string& id) const { return shards_[std::hash<std::string>{}(id) % kShards]; }
+  Shard& shard(const std::string& id) const {
+    return shards_[std::hash<std::string>{}(id) % kShards];
+  }
   void clear();
 
   size_t perShard_;

@@ -23,7 +23,8 @@ bool sameSecret(const std::string& a, const std::string& b) {
 ApiResponse oauthError(int status, const char* code, const char* description) {
   ApiResponse r;
   r.status = status;
-  r.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}};
+  r.headers = {
+      {"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}};
   if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"memberflow\"");
   r.body = json::serialize(json::object{{"error", code}, {"error_description", description}});
   return r;
@@ -49,10 +50,12 @@ ApiResponse TokenEndpoint::handle(const ApiRequest& req) const {
   if (authz.size() > 6 && strncasecmp(authz.c_str(), "Basic ", 6) == 0) {
     auto raw = crypto::base64Decode(authz.substr(6));
     auto colon = raw ? raw->find(':') : std::string::npos;
-    if (colon == std::string::npos) return oauthError(401, "invalid_client", "client authentication failed");
+    if (colon == std::string::npos)
+      return oauthError(401, "invalid_client", "client authentication failed");
     id = percentDecode(raw->substr(0, colon));
     secret = percentDecode(raw->substr(colon + 1));
-    if (form.count("client_secret")) return oauthError(400, "invalid_request", "use one client authentication method");
+    if (form.count("client_secret"))
+      return oauthError(400, "invalid_request", "use one client authentication method");
   } else {
     id = form.count("client_id") ? form["client_id"] : "";
     secret = form.count("client_secret") ? form["client_secret"] : "";
@@ -72,14 +75,16 @@ ApiResponse TokenEndpoint::handle(const ApiRequest& req) const {
   if (form.count("scope") && !form["scope"].empty()) {
     std::istringstream ss(form["scope"]);
     for (std::string s; ss >> s;) {
-      if (!client->second.scopes.count(s)) return oauthError(400, "invalid_scope", "a requested scope is not allowed");
+      if (!client->second.scopes.count(s))
+        return oauthError(400, "invalid_scope", "a requested scope is not allowed");
       scopes.push_back(s);
     }
   } else {
     scopes.assign(client->second.scopes.begin(), client->second.scopes.end());
   }
   ApiResponse r;
-  r.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}};
+  r.headers = {
+      {"Content-Type", "application/json"}, {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}};
   std::string scopeText;
   for (const auto& s : scopes) scopeText += (scopeText.empty() ? "" : " ") + s;
   r.body = json::serialize(json::object{{"access_token", key_->mint(id, scopes, kTokenSeconds, id)},

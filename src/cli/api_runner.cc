@@ -37,14 +37,19 @@ Status ApiRunner::openAuth(Wiring& w, api::ApiOptions& ao, const api::Authentica
   auto key = w.signingKey();
   if (!key.isOk()) return key.status();
   auto secret = w.clientSecret();
-  if (!secret.isOk()) return Status(secret.status().code(), "auth.client_secret: " + secret.status().message());
+  if (!secret.isOk())
+    return Status(secret.status().code(), "auth.client_secret: " + secret.status().message());
   tokenEndpoint_ = std::make_unique<api::TokenEndpoint>(
-      *key, std::map<std::string, api::OAuthClient>{{cfg.authClientId, {*secret, {"member:read", "member:write"}}}});
+      *key, std::map<std::string, api::OAuthClient>{
+                {cfg.authClientId, {*secret, {"member:read", "member:write"}}}});
   api::TokenEndpoint* te = tokenEndpoint_.get();
   ao.extraRoutes["/oauth2/token"] = [te](const api::ApiRequest& r) { return te->handle(r); };
   std::string jwks = (*key)->jwks();
   ao.extraRoutes["/.well-known/jwks.json"] = [jwks](const api::ApiRequest&) {
-    return api::ApiResponse{200, {{"Content-Type", "application/json"}, {"Cache-Control", "public, max-age=300"}}, jwks};
+    return api::ApiResponse{
+        200,
+        {{"Content-Type", "application/json"}, {"Cache-Control", "public, max-age=300"}},
+        jwks};
   };
   *auth = key->get();
   return Status::ok();
@@ -68,12 +73,13 @@ Status ApiRunner::start(Wiring& w) {
     w.readCache() = std::make_unique<api::MemberCache>(static_cast<size_t>(cfg.apiCacheEntries));
     api::MemberCache* c = w.readCache().get();
     MF_RETURN_IF_ERROR(w.members().watchChanges([c](const std::string& id) { c->invalidate(id); },
-                                                 [c](bool live) { c->setFeed(live); }));
+                                                [c](bool live) { c->setFeed(live); }));
   }
   const api::Authenticator* auth = nullptr;
   MF_RETURN_IF_ERROR(openAuth(w, ao, &auth));
   tokens_ = std::make_unique<api::VerifiedTokenCache>(*auth, w.clock());
-  handler_ = std::make_unique<api::MemberApi>(w.members(), *tokens_, w.clock(), ao, w.readCache().get());
+  handler_ =
+      std::make_unique<api::MemberApi>(w.members(), *tokens_, w.clock(), ao, w.readCache().get());
   api::ServerOptions so;
   so.address = cfg.apiListen;
   so.port = static_cast<uint16_t>(cfg.apiPort);
@@ -84,7 +90,8 @@ Status ApiRunner::start(Wiring& w) {
   so.tlsCertFile = cfg.apiTlsCert;
   so.tlsKeyFile = cfg.apiTlsKey;
   auto* h = handler_.get();
-  server_ = std::make_unique<api::HttpServer>([h](const api::ApiRequest& r) { return h->handle(r); }, so);
+  server_ =
+      std::make_unique<api::HttpServer>([h](const api::ApiRequest& r) { return h->handle(r); }, so);
   return server_->start();
 }
 

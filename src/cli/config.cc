@@ -1,10 +1,11 @@
 #include "cli/config.h"
 
+#include <toml++/toml.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <limits>
-#include <toml++/toml.h>
 
 #include "adapters/postgres/pg.h"
 #include "common/text.h"
@@ -29,23 +30,31 @@ struct Choice {
   std::string_view name;
 };
 
-constexpr Choice<SourceAdapter> kSources[] = {{SourceAdapter::kEmbedded, "embedded"}, {SourceAdapter::kKafka, "kafka"}};
+constexpr Choice<SourceAdapter> kSources[] = {{SourceAdapter::kEmbedded, "embedded"},
+                                              {SourceAdapter::kKafka, "kafka"}};
 constexpr Choice<ObjectStoreAdapter> kObjectStores[] = {{ObjectStoreAdapter::kEmbedded, "embedded"},
                                                         {ObjectStoreAdapter::kS3, "s3"}};
-constexpr Choice<LedgerAdapter> kLedgers[] = {{LedgerAdapter::kEmbedded, "embedded"}, {LedgerAdapter::kDynamoDb, "dynamodb"}};
-constexpr Choice<QueueAdapter> kQueues[] = {{QueueAdapter::kEmbedded, "embedded"}, {QueueAdapter::kSqs, "sqs"}};
-constexpr Choice<MemberStoreAdapter> kMemberStores[] = {{MemberStoreAdapter::kEmbedded, "embedded"},
-                                                        {MemberStoreAdapter::kPostgres, "postgres"}};
+constexpr Choice<LedgerAdapter> kLedgers[] = {{LedgerAdapter::kEmbedded, "embedded"},
+                                              {LedgerAdapter::kDynamoDb, "dynamodb"}};
+constexpr Choice<QueueAdapter> kQueues[] = {{QueueAdapter::kEmbedded, "embedded"},
+                                            {QueueAdapter::kSqs, "sqs"}};
+constexpr Choice<MemberStoreAdapter> kMemberStores[] = {
+    {MemberStoreAdapter::kEmbedded, "embedded"}, {MemberStoreAdapter::kPostgres, "postgres"}};
 constexpr Choice<SecretsAdapter> kSecrets[] = {{SecretsAdapter::kEmbedded, "embedded"},
                                                {SecretsAdapter::kSecretsManager, "secretsmanager"}};
-constexpr Choice<TopicAdapter> kTopics[] = {{TopicAdapter::kEmbedded, "embedded"}, {TopicAdapter::kSns, "sns"}};
+constexpr Choice<TopicAdapter> kTopics[] = {{TopicAdapter::kEmbedded, "embedded"},
+                                            {TopicAdapter::kSns, "sns"}};
 constexpr Choice<EventBusAdapter> kBuses[] = {{EventBusAdapter::kEmbedded, "embedded"},
                                               {EventBusAdapter::kEventBridge, "eventbridge"}};
-constexpr Choice<Synchronous> kSynchronous[] = {{Synchronous::kNormal, "normal"}, {Synchronous::kFull, "full"}};
-constexpr Choice<S3Addressing> kAddressing[] = {
-    {S3Addressing::kAuto, "auto"}, {S3Addressing::kPath, "path"}, {S3Addressing::kVirtual, "virtual"}};
-constexpr Choice<log::Level> kLevels[] = {
-    {log::Level::kDebug, "debug"}, {log::Level::kInfo, "info"}, {log::Level::kWarn, "warn"}, {log::Level::kError, "error"}};
+constexpr Choice<Synchronous> kSynchronous[] = {{Synchronous::kNormal, "normal"},
+                                                {Synchronous::kFull, "full"}};
+constexpr Choice<S3Addressing> kAddressing[] = {{S3Addressing::kAuto, "auto"},
+                                                {S3Addressing::kPath, "path"},
+                                                {S3Addressing::kVirtual, "virtual"}};
+constexpr Choice<log::Level> kLevels[] = {{log::Level::kDebug, "debug"},
+                                          {log::Level::kInfo, "info"},
+                                          {log::Level::kWarn, "warn"},
+                                          {log::Level::kError, "error"}};
 
 template <class E, size_t N>
 std::string_view nameIn(const Choice<E> (&choices)[N], E v) {
@@ -77,7 +86,11 @@ Key choiceKey(const char* s, const char* n, E Config::*m, const Choice<E> (&choi
 
 template <class T>
 Key strKey(const char* s, const char* n, std::string Config::*m) {
-  return {s, n, [m](Config& c, const std::string& v) { c.*m = v; return true; },
+  return {s, n,
+          [m](Config& c, const std::string& v) {
+            c.*m = v;
+            return true;
+          },
           [m](Config& c, const toml::node& v) -> const char* {
             if (!v.is_string()) return "has the wrong type";
             c.*m = v.as_string()->get();
@@ -211,15 +224,16 @@ std::string envName(const Key& k) {
 Status applyToml(const toml::table& t, Config& c) {
   for (const auto& [section, node] : t) {
     const toml::table* st = node.as_table();
-    if (!st) return Status::invalidArgument("config: [" + std::string(section.str()) + "] is not a table");
+    if (!st)
+      return Status::invalidArgument("config: [" + std::string(section.str()) + "] is not a table");
     for (const auto& [name, value] : *st) {
       const Key* k = nullptr;
       for (const auto& cand : keys()) {
         if (section.str() == cand.section && name.str() == cand.name) k = &cand;
       }
       if (!k) {
-        return Status::invalidArgument("config: unknown key " + std::string(section.str()) +
-                                       "." + std::string(name.str()));
+        return Status::invalidArgument("config: unknown key " + std::string(section.str()) + "." +
+                                       std::string(name.str()));
       }
       if (const char* wrong = k->setToml(c, value)) {
         return Status::invalidArgument("config: " + std::string(section.str()) + "." +
@@ -277,7 +291,8 @@ Result<Config> loadConfig(const std::optional<std::string>& file) {
     std::string env = envName(k);
     if (const char* v = std::getenv(env.c_str())) {
       if (!k.setString(c, v)) {
-        return Status::invalidArgument(env + (k.expected.empty() ? " is not a valid value" : " " + k.expected));
+        return Status::invalidArgument(
+            env + (k.expected.empty() ? " is not a valid value" : " " + k.expected));
       }
     }
   }
@@ -293,45 +308,62 @@ std::vector<std::string> checkConfig(const Config& c) {
   }
   if (c.apiCacheEntries < 0) p.push_back("api.cache_entries must be 0 or more");
   if (c.apiRatePerClient < 0 || c.apiRateBurst < 0 || c.apiFailedAuthPerAddress < 0) {
-    p.push_back("api.rate_per_client, api.rate_burst and api.failed_auth_per_address must be 0 or more");
+    p.push_back(
+        "api.rate_per_client, api.rate_burst and api.failed_auth_per_address must be 0 or more");
   }
-  if (c.apiIdleTimeoutSeconds < 1 || c.apiIdleTimeoutSeconds > 3600) p.push_back("api.idle_timeout_seconds must be 1..3600");
-  if (c.apiMaxHeaderBytes < 1024 || c.apiMaxHeaderBytes > (1 << 20)) p.push_back("api.max_header_bytes must be 1024..1048576");
+  if (c.apiIdleTimeoutSeconds < 1 || c.apiIdleTimeoutSeconds > 3600)
+    p.push_back("api.idle_timeout_seconds must be 1..3600");
+  if (c.apiMaxHeaderBytes < 1024 || c.apiMaxHeaderBytes > (1 << 20))
+    p.push_back("api.max_header_bytes must be 1024..1048576");
   for (const auto& e : splitList(c.apiOpenEndpoints)) {
     if (e != "healthz" && e != "readyz" && e != "metrics" && e != "openapi") {
-      p.push_back("api.open_endpoints lists healthz, readyz, metrics or openapi, not " + e.substr(0, 30));
+      p.push_back("api.open_endpoints lists healthz, readyz, metrics or openapi, not " +
+                  e.substr(0, 30));
     }
   }
-  if (c.apiTlsCert.empty() != c.apiTlsKey.empty()) p.push_back("api.tls_cert and api.tls_key go together");
-  if (!c.authJwksUrl.empty() && !c.authJwksFile.empty()) p.push_back("auth.jwks_url and auth.jwks_file exclude each other");
+  if (c.apiTlsCert.empty() != c.apiTlsKey.empty())
+    p.push_back("api.tls_cert and api.tls_key go together");
+  if (!c.authJwksUrl.empty() && !c.authJwksFile.empty())
+    p.push_back("auth.jwks_url and auth.jwks_file exclude each other");
   if (c.externalIssuer() && (c.authIssuer.empty() || c.authAudience.empty())) {
-    p.push_back("auth.issuer and auth.audience are required with an external key set (tokens of other applications"
-                " of the same issuer must not be accepted)");
+    p.push_back(
+        "auth.issuer and auth.audience are required with an external key set (tokens of other "
+        "applications"
+        " of the same issuer must not be accepted)");
   }
-  if (!c.authJwksUrl.empty() && c.authJwksUrl.rfind("https://", 0) != 0 && c.authJwksUrl.rfind("http://127.", 0) != 0 &&
+  if (!c.authJwksUrl.empty() && c.authJwksUrl.rfind("https://", 0) != 0 &&
+      c.authJwksUrl.rfind("http://127.", 0) != 0 &&
       c.authJwksUrl.rfind("http://localhost", 0) != 0) {
     p.push_back("auth.jwks_url must be https (http only on loopback)");
   }
-  if (c.authSkewSeconds < 0 || c.authSkewSeconds > 300) p.push_back("auth.skew_seconds must be 0..300");
-  if (c.authAudienceClaim != "aud" && c.authAudienceClaim != "client_id") p.push_back("auth.audience_claim must be aud or client_id");
-  if (c.authAlgorithms.find("none") != std::string::npos) p.push_back("auth.algorithms must not list none");
+  if (c.authSkewSeconds < 0 || c.authSkewSeconds > 300)
+    p.push_back("auth.skew_seconds must be 0..300");
+  if (c.authAudienceClaim != "aud" && c.authAudienceClaim != "client_id")
+    p.push_back("auth.audience_claim must be aud or client_id");
+  if (c.authAlgorithms.find("none") != std::string::npos)
+    p.push_back("auth.algorithms must not list none");
   if (c.pgPoolSize < 1 || c.pgPoolSize > 500) p.push_back("postgres.pool_size must be 1..500");
-  if (c.shutdownTimeoutMs < 100 || c.shutdownTimeoutMs > 600000) p.push_back("run.shutdown_timeout_ms must be 100..600000");
-  if (c.pgMigrateOnStart != 0 && c.pgMigrateOnStart != 1) p.push_back("postgres.migrate_on_start must be 0 or 1");
+  if (c.shutdownTimeoutMs < 100 || c.shutdownTimeoutMs > 600000)
+    p.push_back("run.shutdown_timeout_ms must be 100..600000");
+  if (c.pgMigrateOnStart != 0 && c.pgMigrateOnStart != 1)
+    p.push_back("postgres.migrate_on_start must be 0 or 1");
   if (c.memberStoreAdapter == MemberStoreAdapter::kPostgres) {
     auto parsed = postgres::conninfoHasPassword(c.pgConninfo);
     if (!parsed.isOk()) p.push_back("postgres.conninfo: " + parsed.status().message());
     if (parsed.isOk() && *parsed) {
-      p.push_back("postgres.conninfo must not hold a password: name it in postgres.password_secret");
+      p.push_back(
+          "postgres.conninfo must not hold a password: name it in postgres.password_secret");
     }
   }
   if ((c.topicAdapter == TopicAdapter::kSns) != (c.queueAdapter == QueueAdapter::kSqs)) {
-    p.push_back("adapters.topic = sns goes with adapters.queue = sqs (its subscriptions are SQS queues)");
+    p.push_back(
+        "adapters.topic = sns goes with adapters.queue = sqs (its subscriptions are SQS queues)");
   }
   if (c.eventBusAdapter == EventBusAdapter::kEventBridge && c.queueAdapter != QueueAdapter::kSqs) {
     p.push_back("adapters.event_bus = eventbridge goes with adapters.queue = sqs");
   }
-  if (auto e = parseServiceEndpoints(c.awsServiceEndpoints); !e.isOk()) p.push_back(e.status().message());
+  if (auto e = parseServiceEndpoints(c.awsServiceEndpoints); !e.isOk())
+    p.push_back(e.status().message());
   if (c.partitions < 1 || c.partitions > 1024) p.push_back("source.partitions must be 1..1024");
   if (c.apiPort < 0 || c.apiPort > 65535) p.push_back("api.port must be 0..65535");
   if (c.apiThreads < 1 || c.apiThreads > 64) p.push_back("api.threads must be 1..64");
@@ -343,7 +375,8 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.syncVisibilityMs < 1000) p.push_back("sync.visibility_ms must be at least 1000");
   if (c.lakeFlushMs < 10) p.push_back("lake.flush_ms must be at least 10");
   if (c.lakeMaxEvents < 1) p.push_back("lake.max_events must be positive");
-  if (c.lakeVisibilityMs <= c.lakeFlushMs) p.push_back("lake.visibility_ms must exceed lake.flush_ms");
+  if (c.lakeVisibilityMs <= c.lakeFlushMs)
+    p.push_back("lake.visibility_ms must exceed lake.flush_ms");
   if (c.busVisibilityMs < 1000) p.push_back("bus.visibility_ms must be at least 1000");
   return p;
 }
@@ -353,7 +386,8 @@ Result<std::map<std::string, std::string>> parseServiceEndpoints(const std::stri
   size_t pos = 0;
   while (pos < text.size()) {
     size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string item =
+        text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     pos = comma == std::string::npos ? text.size() : comma + 1;
     if (item.find_first_not_of(' ') == std::string::npos) continue;
     size_t eq = item.find('=');
@@ -366,7 +400,8 @@ Result<std::map<std::string, std::string>> parseServiceEndpoints(const std::stri
     trim(service);
     trim(url);
     if (service.empty() || (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)) {
-      return Status::invalidArgument("aws.service_endpoints: expected service=http(s)://host[:port], comma-separated");
+      return Status::invalidArgument(
+          "aws.service_endpoints: expected service=http(s)://host[:port], comma-separated");
     }
     out[service] = url;
   }

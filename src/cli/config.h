@@ -51,9 +51,9 @@ struct Config {
   LedgerAdapter ledgerAdapter = LedgerAdapter::kEmbedded;                 // embedded | dynamodb
   QueueAdapter queueAdapter = QueueAdapter::kEmbedded;                    // embedded | sqs
   MemberStoreAdapter memberStoreAdapter = MemberStoreAdapter::kEmbedded;  // embedded | postgres
-  SecretsAdapter secretsAdapter = SecretsAdapter::kEmbedded;              // embedded | secretsmanager
-  TopicAdapter topicAdapter = TopicAdapter::kEmbedded;                    // embedded | sns
-  EventBusAdapter eventBusAdapter = EventBusAdapter::kEmbedded;           // embedded | eventbridge
+  SecretsAdapter secretsAdapter = SecretsAdapter::kEmbedded;     // embedded | secretsmanager
+  TopicAdapter topicAdapter = TopicAdapter::kEmbedded;           // embedded | sns
+  EventBusAdapter eventBusAdapter = EventBusAdapter::kEmbedded;  // embedded | eventbridge
   // [kafka] (adapters.source = "kafka")
   std::string kafkaBootstrapServers;
   std::string kafkaSecurityProtocol;  // plaintext | ssl | sasl_plaintext | sasl_ssl
@@ -64,18 +64,20 @@ struct Config {
   std::string kafkaProperties;  // more librdkafka properties: "k=v,k=v"
   // [aws]
   std::string awsRegion = "us-east-1";
-  std::string awsEndpoint;  // one endpoint for every service (moto, compatible stores)
-  std::string awsBucket = "memberflow";          // adapters.object_store = s3
+  std::string awsEndpoint;               // one endpoint for every service (moto, compatible stores)
+  std::string awsBucket = "memberflow";  // adapters.object_store = s3
   std::string awsLedgerTable = "memberflow-ledger";  // adapters.ledger = dynamodb
-  std::string awsNamePrefix = "memberflow-";     // SQS queues, the SNS topic, API destinations
-  std::string awsEventsRoleArn;  // the role EventBridge assumes for webhook targets
+  std::string awsNamePrefix = "memberflow-";         // SQS queues, the SNS topic, API destinations
+  std::string awsEventsRoleArn;     // the role EventBridge assumes for webhook targets
   std::string awsServiceEndpoints;  // "s3=http://…,sqs=http://…": per-service endpoint overrides
-  S3Addressing awsS3Addressing = S3Addressing::kAuto;  // auto (path-style iff an endpoint override) | path | virtual
+  S3Addressing awsS3Addressing =
+      S3Addressing::kAuto;  // auto (path-style iff an endpoint override) | path | virtual
   // [postgres]  (adapters.member_store = "postgres")
-  std::string pgConninfo = "host=127.0.0.1 port=5432 dbname=memberflow user=memberflow";  // no password
-  std::string pgPasswordSecret;   // name of the password in the Secrets port (RDS); empty: none
+  std::string pgConninfo =
+      "host=127.0.0.1 port=5432 dbname=memberflow user=memberflow";  // no password
+  std::string pgPasswordSecret;  // name of the password in the Secrets port (RDS); empty: none
   int64_t pgPoolSize = 8;
-  int64_t pgMigrateOnStart = 0;   // 1: apply pending migrations when the store opens
+  int64_t pgMigrateOnStart = 0;  // 1: apply pending migrations when the store opens
   // [source]
   std::string topic = "member.changes";
   int32_t partitions = 8;
@@ -92,22 +94,23 @@ struct Config {
   int64_t apiThreads = 4;
   int64_t apiMaxBodyBytes = 1 << 20;
   int64_t apiCacheEntries = 100000;  // read cache of GET /member/{id}; 0: off
-  int64_t apiRatePerClient = 2000;     // requests/s per OAuth client; 0: no limit
+  int64_t apiRatePerClient = 2000;   // requests/s per OAuth client; 0: no limit
   int64_t apiRateBurst = 4000;
   // Not limited: the pipeline's own sync client (paced by its queue; a 429 would only delay it).
   std::string apiRateExemptClients = "memberflow-sync";
   int64_t apiFailedAuthPerAddress = 20;  // failed authentications/s per remote address (burst 10x)
-  std::string apiTrustedProxies;  // load balancer addresses whose X-Forwarded-For is believed
-  int64_t apiIdleTimeoutSeconds = 30;    // a request must arrive within this (slow clients)
+  std::string apiTrustedProxies;       // load balancer addresses whose X-Forwarded-For is believed
+  int64_t apiIdleTimeoutSeconds = 30;  // a request must arrive within this (slow clients)
   int64_t apiMaxHeaderBytes = 16384;
   std::string apiOpenEndpoints = "healthz,readyz,metrics,openapi";  // the rest need a token
   std::string apiTlsCert;  // PEM chain; with api.tls_key the API terminates TLS itself
   std::string apiTlsKey;
   // [auth]  (empty jwks_url and jwks_file: the embedded issuer, keys/signing-key.pem)
-  std::string authJwksUrl;   // e.g. https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json
+  std::string
+      authJwksUrl;  // e.g. https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json
   std::string authJwksFile;
-  std::string authIssuer;    // required with an external key set
-  std::string authAudience;  // required with an external key set
+  std::string authIssuer;                 // required with an external key set
+  std::string authAudience;               // required with an external key set
   std::string authAudienceClaim = "aud";  // or "client_id" (Cognito access tokens carry no aud)
   std::string authScopePrefix;            // stripped from scopes (Cognito: "<resource server>/")
   std::string authAlgorithms = "RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512,EdDSA";
@@ -130,7 +133,7 @@ struct Config {
   // [topic]
   std::string topicExtraSubscriptions;  // comma-separated queue names fed besides route, lake
   // [bus]
-  std::string rulesFile;  // routing rules (JSON); empty: the bus has no rules
+  std::string rulesFile;            // routing rules (JSON); empty: the bus has no rules
   int64_t busVisibilityMs = 30000;  // route queue and target deliveries
   // [lake]
   std::string lakeWriter = "lake-0";

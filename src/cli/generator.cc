@@ -9,10 +9,11 @@
 namespace memberflow {
 namespace {
 
-const char* kFirst[] = {"Ada", "Grace", "Alan", "Zoë", "José", "Łukasz", "Amélie", "美咲",
+const char* kFirst[] = {"Ada", "Grace", "Alan",  "Zoë",   "José",  "Łukasz", "Amélie",  "美咲",
                         "Olu", "Priya", "Søren", "Chloé", "Mateo", "Aiyana", "Nikolai", "Fatima"};
-const char* kLast[] = {"Lovelace", "Hopper", "Turing", "Müller", "García", "Nowak", "O'Brien",
-                       "山田", "Okafor", "Patel", "Kierkegaard", "Dubois", "Rossi", "Smith-Jones"};
+const char* kLast[] = {"Lovelace",    "Hopper",  "Turing", "Müller",     "García",
+                       "Nowak",       "O'Brien", "山田",   "Okafor",     "Patel",
+                       "Kierkegaard", "Dubois",  "Rossi",  "Smith-Jones"};
 const char* kCity[] = {"Des Moines", "Ames", "Cedar Rapids", "Iowa City", "Omaha", "Chicago"};
 const char* kState[] = {"IA", "ia", "NE", "IL", "mn"};
 const char* kPlan[] = {"PPO-GOLD", "HMO-SILVER", "EPO-BRONZE", "HDHP-1"};
@@ -30,7 +31,9 @@ class Gen {
   double u() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
   int64_t pick(int64_t n) { return std::uniform_int_distribution<int64_t>(0, n - 1)(rng_); }
   template <class T, size_t N>
-  const char* any(T (&a)[N]) { return a[pick(static_cast<int64_t>(N))]; }
+  const char* any(T (&a)[N]) {
+    return a[pick(static_cast<int64_t>(N))];
+  }
 
   std::string memberId(int64_t n) {
     char buf[32];
@@ -85,7 +88,10 @@ class Gen {
     switch (pick(6)) {
       case 0: r["last_name"] = any(kLast); break;
       case 1: r["city"] = any(kCity); break;
-      case 2: r["email"] = json::value(std::string(r["member_id"].as_string()) + "+" + std::to_string(pick(100)) + "@example.org"); break;
+      case 2:
+        r["email"] = json::value(std::string(r["member_id"].as_string()) + "+" +
+                                 std::to_string(pick(100)) + "@example.org");
+        break;
       case 3: r["status"] = pick(2) == 0 ? "I" : "A"; break;
       case 4: r["plan_id"] = any(kPlan); break;
       default: r["address_line1"] = std::to_string(1 + pick(999)) + " Oak Ave"; break;
@@ -111,8 +117,9 @@ class Gen {
 
   json::value maybeWrap(json::object env) {
     if (u() >= o_.schemaWrapperRatio) return env;
-    return json::object{{"schema", json::object{{"type", "struct"}, {"name", "coresys.public.member.Envelope"}}},
-                        {"payload", std::move(env)}};
+    return json::object{
+        {"schema", json::object{{"type", "struct"}, {"name", "coresys.public.member.Envelope"}}},
+        {"payload", std::move(env)}};
   }
 
   // Bounded memory: duplicates and replays are drawn from the most recent records.
@@ -138,7 +145,8 @@ class Gen {
     double r = u();
     double acc = o_.duplicateRatio;
     if (r < acc && !history_.empty()) {
-      std::string again = history_[static_cast<size_t>(pick(static_cast<int64_t>(history_.size())))];
+      std::string again =
+          history_[static_cast<size_t>(pick(static_cast<int64_t>(history_.size())))];
       emit_(again);
       return 1;
     }
@@ -157,7 +165,8 @@ class Gen {
     auto it = live_.find(id);
     if (it == live_.end()) {
       json::object row = newRow(id);
-      json::object line{{"key", keyOf(id)}, {"value", maybeWrap(envelope("c", nullptr, row, lsn_, ts))}};
+      json::object line{{"key", keyOf(id)},
+                        {"value", maybeWrap(envelope("c", nullptr, row, lsn_, ts))}};
       live_[id] = row;
       remember(changes_, line);
       out(line);
@@ -211,12 +220,8 @@ class Gen {
         row.erase("last_name");
         line["value"] = envelope("u", nullptr, row, lsn_, ts);
         break;
-      case 5:
-        line["value"] = json::array{1, 2, 3};
-        break;
-      case 6:
-        line["value"] = envelope("x", nullptr, row, lsn_, ts);
-        break;
+      case 5: line["value"] = json::array{1, 2, 3}; break;
+      case 6: line["value"] = envelope("x", nullptr, row, lsn_, ts); break;
       case 7:
         row["postal_code"] = "5030";
         line["value"] = envelope("c", nullptr, row, lsn_, ts);

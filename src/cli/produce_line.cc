@@ -34,13 +34,15 @@ Result<ProduceRecord> parseProduceLine(const std::string& line) {
   }
   if (const json::value* p = field(o, "partition"); p && !p->is_null()) {
     auto n = intField(o, "partition");
-    if (!n || *n < 0 || *n > INT32_MAX) return Status::invalidArgument("partition must be an integer");
+    if (!n || *n < 0 || *n > INT32_MAX)
+      return Status::invalidArgument("partition must be an integer");
     r.partition = static_cast<int32_t>(*n);
   }
   if (const json::value* t = field(o, "timestamp"); t && !t->is_null()) {
     // Like partition: a timestamp that cannot be used is refused, not replaced by "now".
     auto ts = intField(o, "timestamp");
-    if (!ts) return Status::invalidArgument("timestamp must be an integer (milliseconds since the epoch)");
+    if (!ts)
+      return Status::invalidArgument("timestamp must be an integer (milliseconds since the epoch)");
     r.timestampMs = *ts;
   }
   return r;

@@ -32,7 +32,8 @@ void publishGauges(Wiring& w) {
     if (!s.isOk()) continue;
     m.queueDepth(q->name()).Set(static_cast<double>(s->visible + s->inFlight));
     m.queueOldestAge(q->name()).Set(
-        s->oldestSentAtMs ? static_cast<double>(w.clock().nowMs() - s->oldestSentAtMs) / 1000.0 : 0);
+        s->oldestSentAtMs ? static_cast<double>(w.clock().nowMs() - s->oldestSentAtMs) / 1000.0
+                          : 0);
   }
 }
 
@@ -57,7 +58,8 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   OpeningPhase opening;
   if (stopSignal()) return 0;
   if (wantSync && cfg.authTokenUrl.empty() && cfg.externalIssuer()) {
-    return fail(Status::invalidArgument("auth.token_url is required for sync with an external issuer"));
+    return fail(
+        Status::invalidArgument("auth.token_url is required for sync with an external issuer"));
   }
   if (wantIngest) {
     if (Status s = w.openIngestSide(); !s.isOk()) return fail(s);
@@ -87,25 +89,31 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   std::vector<std::unique_ptr<TargetDelivery>> deliveries;
   std::unique_ptr<LakeStage> lake;
   if (wantIngest) {
-    ingest = std::make_unique<IngestStage>(w.source(), w.objects(), w.ledger(), w.changes(), w.ingestDlq(),
-                                           w.clock(), w.ingestOptions());
+    ingest = std::make_unique<IngestStage>(w.source(), w.objects(), w.ledger(), w.changes(),
+                                           w.ingestDlq(), w.clock(), w.ingestOptions());
   }
   if (wantSync) {
     // Client credentials against auth.token_url, or this deployment's own API (embedded issuer).
-    std::string tokenUrl = cfg.authTokenUrl.empty() ? w.syncOptions().apiBaseUrl + "/oauth2/token" : cfg.authTokenUrl;
+    std::string tokenUrl =
+        cfg.authTokenUrl.empty() ? w.syncOptions().apiBaseUrl + "/oauth2/token" : cfg.authTokenUrl;
     tokens = std::make_unique<http::ClientCredentialsTokens>(
-        w.http(), tokenUrl, cfg.authClientId, [&w] { return w.clientSecret(); }, cfg.authScopes, w.clock());
-    sync = std::make_unique<SyncStage>(w.changes(), w.changesDlq(), w.http(), *tokens, w.clock(), w.syncOptions());
+        w.http(), tokenUrl, cfg.authClientId, [&w] { return w.clientSecret(); }, cfg.authScopes,
+        w.clock());
+    sync = std::make_unique<SyncStage>(w.changes(), w.changesDlq(), w.http(), *tokens, w.clock(),
+                                       w.syncOptions());
   }
-  if (wantRelay) relay = std::make_unique<RelayStage>(w.members(), w.topic(), w.clock(), RelayOptions{});
+  if (wantRelay)
+    relay = std::make_unique<RelayStage>(w.members(), w.topic(), w.clock(), RelayOptions{});
   if (wantRoute) {
     RouteOptions ro;
     ro.visibilityMs = cfg.busVisibilityMs;
-    route = std::make_unique<RouteStage>(w.routeQueue(), w.routeDlq(), *w.bus("default"), w.clock(), ro);
+    route = std::make_unique<RouteStage>(w.routeQueue(), w.routeDlq(), *w.bus("default"), w.clock(),
+                                         ro);
     for (const auto& t : w.deliveredTargets()) {
       Queue* in = w.queueNamed(emb::targetQueueName(t.name));
       Queue* dlq = w.queueNamed(emb::targetDlqName(t.name));
-      if (!in || !dlq) return fail(Status::unavailable("cannot open the queues of target " + t.name));
+      if (!in || !dlq)
+        return fail(Status::unavailable("cannot open the queues of target " + t.name));
       TargetDeliveryOptions tdo;
       tdo.backoff = BackoffPolicy{cfg.syncBackoffBaseMs, cfg.syncBackoffCapMs, t.maxAttempts};
       tdo.visibilityMs = cfg.busVisibilityMs;
@@ -121,7 +129,8 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
     lo.maxEvents = static_cast<size_t>(cfg.lakeMaxEvents);
     lo.visibilityMs = cfg.lakeVisibilityMs;
     if (!cfg.kmsKeyId.empty()) lo.kmsKeyId = cfg.kmsKeyId;
-    lake = std::make_unique<LakeStage>(w.lakeQueue(), w.lakeDlq(), w.objects(), w.lakeJournal(), w.clock(), lo);
+    lake = std::make_unique<LakeStage>(w.lakeQueue(), w.lakeDlq(), w.objects(), w.lakeJournal(),
+                                       w.clock(), lo);
   }
 
   // ---- 3. run them under the supervisor ----------------------------------------------------
@@ -171,7 +180,8 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   }
   auto ended = supervisor.supervise(stopSignal(), idle, [&w] { publishGauges(w); });
   if (ended == StageSupervisor::Ended::kStageFailed) {
-    log::error("a stage failed, stopping the others", {supervisor.failedStage(), {}, {}, {}, "failed", supervisor.failure()});
+    log::error("a stage failed, stopping the others",
+               {supervisor.failedStage(), {}, {}, {}, "failed", supervisor.failure()});
   } else if (!quietIdle || ended == StageSupervisor::Ended::kSignal) {
     log::info("shutting down", {"run"});
   }
@@ -187,7 +197,8 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
     std::_Exit(1);
   }
   if (ended == StageSupervisor::Ended::kStageFailed) {
-    return fail(Status::internal("stage " + supervisor.failedStage() + " failed: " + supervisor.failure()));
+    return fail(
+        Status::internal("stage " + supervisor.failedStage() + " failed: " + supervisor.failure()));
   }
   return 0;
 }

@@ -28,9 +28,9 @@ class StageSupervisor {
  public:
   struct Options {
     std::chrono::milliseconds shutdownDeadline{20000};
-    std::chrono::milliseconds tick{100};        // how often the signal flag and idle probe are read
+    std::chrono::milliseconds tick{100};  // how often the signal flag and idle probe are read
     std::chrono::milliseconds gaugeEvery{1000};  // how often the gauges are published
-    int idleChecksToStop = 3;                   // consecutive idle answers that end the run
+    int idleChecksToStop = 3;                    // consecutive idle answers that end the run
   };
   enum class Ended { kSignal, kIdle, kStageFailed };
 

@@ -14,7 +14,9 @@ namespace memberflow::cli {
 using namespace wiring;
 
 Wiring::Wiring(Config cfg)
-    : cfg_(std::move(cfg)), clock_(std::make_unique<SystemClock>()), families_(std::make_unique<Families>()) {
+    : cfg_(std::move(cfg)),
+      clock_(std::make_unique<SystemClock>()),
+      families_(std::make_unique<Families>()) {
   families_->db.synchronousFull = cfg_.synchronous == Synchronous::kFull;
 }
 
@@ -97,11 +99,12 @@ Ledger& Wiring::ledger() { return *ledger_; }
 
 // ---- queues and the topic -----------------------------------------------------------------------
 
-Result<std::unique_ptr<Queue>> Wiring::makeQueue(const std::string& name, const std::string& dlq, int maxReceives,
-                                                 bool fifo) {
+Result<std::unique_ptr<Queue>> Wiring::makeQueue(const std::string& name, const std::string& dlq,
+                                                 int maxReceives, bool fifo) {
   switch (cfg_.queueAdapter) {
     case QueueAdapter::kEmbedded: return embedded_family::queue(*families_, name, dlq, maxReceives);
-    case QueueAdapter::kSqs: return aws_family::queue(*families_, cfg_, *clock_, name, dlq, maxReceives, fifo);
+    case QueueAdapter::kSqs:
+      return aws_family::queue(*families_, cfg_, *clock_, name, dlq, maxReceives, fifo);
   }
   return Status::internal("unknown adapters.queue");
 }
@@ -121,13 +124,14 @@ Status Wiring::openQueues() {
     const char* dlq;
     int maxReceives;
     bool fifo;
-  } specs[] = {{&changesDlq_, kChangesDlq, "", 0, true},
-               {&changes_, kChangesQueue, kChangesDlq, static_cast<int>(cfg_.syncMaxAttempts) + 4, true},
-               {&ingestDlq_, kIngestDlq, "", 0, false},
-               {&routeDlq_, kRouteDlq, "", 0, true},
-               {&routeQueue_, kRouteQueue, kRouteDlq, 10, true},
-               {&lakeDlq_, kLakeDlq, "", 0, true},
-               {&lakeQueue_, kLakeQueue, kLakeDlq, 10, true}};
+  } specs[] = {
+      {&changesDlq_, kChangesDlq, "", 0, true},
+      {&changes_, kChangesQueue, kChangesDlq, static_cast<int>(cfg_.syncMaxAttempts) + 4, true},
+      {&ingestDlq_, kIngestDlq, "", 0, false},
+      {&routeDlq_, kRouteDlq, "", 0, true},
+      {&routeQueue_, kRouteQueue, kRouteDlq, 10, true},
+      {&lakeDlq_, kLakeDlq, "", 0, true},
+      {&lakeQueue_, kLakeQueue, kLakeDlq, 10, true}};
   for (auto& sp : specs) {
     auto q = makeQueue(sp.name, sp.dlq, sp.maxReceives, sp.fifo);
     if (!q.isOk()) {
@@ -138,13 +142,18 @@ Status Wiring::openQueues() {
   }
   std::vector<std::string> subscriptions{kRouteQueue, kLakeQueue};
   for (const auto& q : splitList(cfg_.topicExtraSubscriptions)) {
-    if (!queueNamed(q)) return Status::unavailable("cannot open topic.extra_subscriptions queue " + q);
+    if (!queueNamed(q))
+      return Status::unavailable("cannot open topic.extra_subscriptions queue " + q);
     subscriptions.push_back(q);
   }
   Result<std::unique_ptr<Topic>> t = Status::internal("unknown adapters.topic");
   switch (cfg_.topicAdapter) {
-    case TopicAdapter::kEmbedded: t = embedded_family::topic(*families_, "member-events", subscriptions); break;
-    case TopicAdapter::kSns: t = aws_family::topic(*families_, cfg_, *clock_, "member-events", subscriptions); break;
+    case TopicAdapter::kEmbedded:
+      t = embedded_family::topic(*families_, "member-events", subscriptions);
+      break;
+    case TopicAdapter::kSns:
+      t = aws_family::topic(*families_, cfg_, *clock_, "member-events", subscriptions);
+      break;
   }
   if (!t.isOk()) {
     changes_.reset();
@@ -182,7 +191,8 @@ Queue* Wiring::dlqNamed(const std::string& n) {
   if (n == "route" || n == kRouteDlq) return routeDlq_.get();
   if (n == "lake" || n == kLakeDlq) return lakeDlq_.get();
   if (n.rfind("target-", 0) == 0) {
-    std::string base = n.size() > 4 && n.compare(n.size() - 4, 4, "-dlq") == 0 ? n.substr(0, n.size() - 4) : n;
+    std::string base =
+        n.size() > 4 && n.compare(n.size() - 4, 4, "-dlq") == 0 ? n.substr(0, n.size() - 4) : n;
     return queueNamed(base + "-dlq");
   }
   return nullptr;
@@ -190,14 +200,16 @@ Queue* Wiring::dlqNamed(const std::string& n) {
 
 std::vector<Queue*> Wiring::openedQueues() {
   std::vector<Queue*> all;
-  for (auto* q : {&changes_, &changesDlq_, &ingestDlq_, &routeQueue_, &routeDlq_, &lakeQueue_, &lakeDlq_}) {
+  for (auto* q :
+       {&changes_, &changesDlq_, &ingestDlq_, &routeQueue_, &routeDlq_, &lakeQueue_, &lakeDlq_}) {
     if (*q) all.push_back(q->get());
   }
   for (auto& [n, q] : namedQueues_) all.push_back(q.get());
   return all;
 }
 
-// ---- member store ---------------------------------------------------------------------------------
+// ---- member store
+// ---------------------------------------------------------------------------------
 
 Status Wiring::openMembers() {
   if (members_) return Status::ok();
@@ -213,7 +225,8 @@ Status Wiring::openMembers() {
 
 MemberStore& Wiring::members() { return *members_; }
 
-// ---- event bus ---------------------------------------------------------------------------------------
+// ---- event bus
+// ---------------------------------------------------------------------------------------
 
 Result<RoutingConfig> Wiring::readRules() const {
   if (cfg_.rulesFile.empty()) return RoutingConfig{};  // a bus without rules
@@ -271,7 +284,8 @@ const std::vector<TargetConfig>& Wiring::deliveredTargets() {
   return cfg_.eventBusAdapter == EventBusAdapter::kEventBridge ? kNone : routing_->targets;
 }
 
-// ---- lake, secrets, keys --------------------------------------------------------------------------
+// ---- lake, secrets, keys
+// --------------------------------------------------------------------------
 
 Status Wiring::openLake() {
   if (lakeJournal_) return Status::ok();
@@ -289,7 +303,9 @@ Secrets& Wiring::secrets() {
   if (!secrets_) {
     switch (cfg_.secretsAdapter) {
       case SecretsAdapter::kEmbedded: secrets_ = embedded_family::secrets(cfg_); break;
-      case SecretsAdapter::kSecretsManager: secrets_ = aws_family::secrets(*families_, cfg_, *clock_); break;
+      case SecretsAdapter::kSecretsManager:
+        secrets_ = aws_family::secrets(*families_, cfg_, *clock_);
+        break;
     }
   }
   return *secrets_;
@@ -306,7 +322,9 @@ Result<std::shared_ptr<api::LocalSigningKey>> Wiring::signingKey() {
 
 Result<std::string> Wiring::clientSecret() {
   auto s = secrets().get(cfg_.authClientSecret);
-  if (s.isOk() || s.status().code() != Code::kNotFound || cfg_.secretsAdapter != SecretsAdapter::kEmbedded) return s;
+  if (s.isOk() || s.status().code() != Code::kNotFound ||
+      cfg_.secretsAdapter != SecretsAdapter::kEmbedded)
+    return s;
   return embedded_family::createdClientSecret(secrets(), cfg_);
 }
 
@@ -335,7 +353,8 @@ SyncOptions Wiring::syncOptions() const {
   o.maxBatch = static_cast<size_t>(cfg_.syncMaxBatch);
   o.visibilityMs = cfg_.syncVisibilityMs;
   o.requestTimeoutMs = static_cast<long>(cfg_.syncTimeoutMs);
-  o.backoff = {cfg_.syncBackoffBaseMs, cfg_.syncBackoffCapMs, static_cast<int>(cfg_.syncMaxAttempts)};
+  o.backoff = {cfg_.syncBackoffBaseMs, cfg_.syncBackoffCapMs,
+               static_cast<int>(cfg_.syncMaxAttempts)};
   return o;
 }
 

@@ -116,7 +116,7 @@ class Wiring {
   // The rules file and one event bus per bus it names (embedded, or EventBridge which holds
   // the rules itself). Opens the queues.
   Status openRouting();
-  const RoutingConfig& routing();  // REQUIRES: openRouting
+  const RoutingConfig& routing();          // REQUIRES: openRouting
   EventBus* bus(const std::string& name);  // nullptr when unknown. REQUIRES: openRouting
   // The targets memberflow delivers itself: all of them on the embedded bus, none when
   // EventBridge delivers. REQUIRES: openRouting.
@@ -152,8 +152,8 @@ class Wiring {
 
  private:
   Result<RoutingConfig> readRules() const;
-  Result<std::unique_ptr<Queue>> makeQueue(const std::string& name, const std::string& dlq, int maxReceives,
-                                           bool fifo = true);
+  Result<std::unique_ptr<Queue>> makeQueue(const std::string& name, const std::string& dlq,
+                                           int maxReceives, bool fifo = true);
 
   Config cfg_;
   std::unique_ptr<Clock> clock_;
@@ -164,7 +164,8 @@ class Wiring {
   std::unique_ptr<ChangeSink> ownedSink_;
   std::unique_ptr<ObjectStore> objects_;
   std::unique_ptr<Ledger> ledger_;
-  std::unique_ptr<Queue> changes_, changesDlq_, ingestDlq_, routeQueue_, routeDlq_, lakeQueue_, lakeDlq_;
+  std::unique_ptr<Queue> changes_, changesDlq_, ingestDlq_, routeQueue_, routeDlq_, lakeQueue_,
+      lakeDlq_;
   std::unique_ptr<Topic> topic_;
   std::map<std::string, std::unique_ptr<Queue>> namedQueues_;
   // Declared before the store: the store's change-feed thread calls into it until it stops.

@@ -12,7 +12,8 @@ namespace memberflow::cli::wiring::aws_family {
 
 aws::AwsClient& client(Families& f, const Config& cfg, Clock& clock) {
   if (!f.awsClient) {
-    std::string sts = cfg.awsEndpoint.empty() ? "https://sts." + cfg.awsRegion + ".amazonaws.com" : cfg.awsEndpoint;
+    std::string sts = cfg.awsEndpoint.empty() ? "https://sts." + cfg.awsRegion + ".amazonaws.com"
+                                              : cfg.awsEndpoint;
     f.awsCreds = aws::CredentialsChain::standard(f.awsHttp, sts, clock);
     aws::AwsConfig a{cfg.awsRegion, cfg.awsEndpoint, 10000, {200, 5000, 4}, {}};
     // checkConfig has validated aws.service_endpoints.
@@ -41,8 +42,9 @@ Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg, Clock& cl
   return std::unique_ptr<Ledger>(std::move(d));
 }
 
-Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& clock, const std::string& name,
-                                     const std::string& dlq, int maxReceives, bool fifo) {
+Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& clock,
+                                     const std::string& name, const std::string& dlq,
+                                     int maxReceives, bool fifo) {
   aws::AwsClient& c = client(f, cfg, clock);
   aws::SqsQueueOptions o;
   o.displayName = name;
@@ -65,13 +67,15 @@ Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& cloc
   return std::unique_ptr<Queue>(std::move(q).value());
 }
 
-Result<std::unique_ptr<Topic>> topic(Families& f, const Config& cfg, Clock& clock, const std::string& name,
+Result<std::unique_ptr<Topic>> topic(Families& f, const Config& cfg, Clock& clock,
+                                     const std::string& name,
                                      const std::vector<std::string>& subscriptions) {
   auto t = aws::SnsTopic::create(client(f, cfg, clock), cfg.awsNamePrefix + name + ".fifo");
   if (!t.isOk()) return t.status();
   for (const auto& sub : subscriptions) {
     auto q = f.sqsQueues.find(sub);
-    if (q == f.sqsQueues.end()) return Status::failedPrecondition("topic subscription " + sub + " is no opened SQS queue");
+    if (q == f.sqsQueues.end())
+      return Status::failedPrecondition("topic subscription " + sub + " is no opened SQS queue");
     auto arn = q->second->arn();
     if (!arn.isOk()) return arn.status();
     MF_RETURN_IF_ERROR((*t)->subscribeQueue(*arn));
@@ -79,7 +83,8 @@ Result<std::unique_ptr<Topic>> topic(Families& f, const Config& cfg, Clock& cloc
   return std::unique_ptr<Topic>(std::move(t).value());
 }
 
-std::unique_ptr<EventBus> bus(Families& f, const Config& cfg, Clock& clock, const std::string& name) {
+std::unique_ptr<EventBus> bus(Families& f, const Config& cfg, Clock& clock,
+                              const std::string& name) {
   return std::make_unique<aws::EventBridgeBus>(client(f, cfg, clock), name);
 }
 

@@ -25,7 +25,8 @@ Result<std::unique_ptr<ObjectStore>> objects(const Config& cfg) {
 
 Status log(Families& f, const Config& cfg) {
   if (f.log) return Status::ok();
-  auto s = emb::SourceLog::open(cfg.path("source.db"), cfg.topic, cfg.partitions, cfg.consumerGroup, f.db);
+  auto s = emb::SourceLog::open(cfg.path("source.db"), cfg.topic, cfg.partitions, cfg.consumerGroup,
+                                f.db);
   if (!s.isOk()) return s.status();
   f.log = std::move(s).value();
   return Status::ok();
@@ -45,13 +46,15 @@ Status queueStore(Families& f, const Config& cfg, Clock& clock) {
   return Status::ok();
 }
 
-Result<std::unique_ptr<Queue>> queue(Families& f, const std::string& name, const std::string& dlq, int maxReceives) {
+Result<std::unique_ptr<Queue>> queue(Families& f, const std::string& name, const std::string& dlq,
+                                     int maxReceives) {
   emb::QueueOptions o;
   if (!dlq.empty()) o.redrive = emb::RedrivePolicy{dlq, maxReceives};
   return f.queues->queue(name, o);
 }
 
-std::unique_ptr<Topic> topic(Families& f, const std::string& name, const std::vector<std::string>& subscriptions) {
+std::unique_ptr<Topic> topic(Families& f, const std::string& name,
+                             const std::vector<std::string>& subscriptions) {
   return std::make_unique<emb::SqliteTopic>(f.queues, name, subscriptions);
 }
 
@@ -63,7 +66,8 @@ Result<std::unique_ptr<MemberStore>> members(Families& f, const Config& cfg) {
   return std::unique_ptr<MemberStore>(std::move(m).value());
 }
 
-Result<std::unique_ptr<EventBus>> bus(Families& f, const std::string& name, const RoutingConfig& routing) {
+Result<std::unique_ptr<EventBus>> bus(Families& f, const std::string& name,
+                                      const RoutingConfig& routing) {
   auto b = emb::EmbeddedEventBus::create(name, routing, f.queues);
   if (!b.isOk()) return b.status();
   return std::unique_ptr<EventBus>(std::move(b).value());
@@ -75,7 +79,9 @@ Result<std::unique_ptr<LakeJournal>> lakeJournal(Families& f, const Config& cfg)
   return std::unique_ptr<LakeJournal>(std::move(j).value());
 }
 
-std::unique_ptr<Secrets> secrets(const Config& cfg) { return std::make_unique<emb::EnvSecrets>(cfg.path("secrets")); }
+std::unique_ptr<Secrets> secrets(const Config& cfg) {
+  return std::make_unique<emb::EnvSecrets>(cfg.path("secrets"));
+}
 
 Result<std::string> createdClientSecret(Secrets& secrets, const Config& cfg) {
   std::error_code ec;
@@ -84,7 +90,8 @@ Result<std::string> createdClientSecret(Secrets& secrets, const Config& cfg) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) {
     std::string secret = crypto::base64UrlEncode(crypto::randomBytes(32));
-    bool ok = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) && ::fsync(fd) == 0;
+    bool ok = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) &&
+              ::fsync(fd) == 0;
     ::close(fd);
     if (!ok) return Status::unavailable("cannot write the sync client secret");
   }

@@ -57,10 +57,13 @@ Result<std::unique_ptr<ObjectStore>> objects(const Config& cfg);
 Status log(Families& f, const Config& cfg);  // opens f.log
 Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg);
 Status queueStore(Families& f, const Config& cfg, Clock& clock);  // opens f.queues
-Result<std::unique_ptr<Queue>> queue(Families& f, const std::string& name, const std::string& dlq, int maxReceives);
-std::unique_ptr<Topic> topic(Families& f, const std::string& name, const std::vector<std::string>& subscriptions);
+Result<std::unique_ptr<Queue>> queue(Families& f, const std::string& name, const std::string& dlq,
+                                     int maxReceives);
+std::unique_ptr<Topic> topic(Families& f, const std::string& name,
+                             const std::vector<std::string>& subscriptions);
 Result<std::unique_ptr<MemberStore>> members(Families& f, const Config& cfg);
-Result<std::unique_ptr<EventBus>> bus(Families& f, const std::string& name, const RoutingConfig& routing);
+Result<std::unique_ptr<EventBus>> bus(Families& f, const std::string& name,
+                                      const RoutingConfig& routing);
 Result<std::unique_ptr<LakeJournal>> lakeJournal(Families& f, const Config& cfg);
 std::unique_ptr<Secrets> secrets(const Config& cfg);
 // The sync client's secret, created at random (mode 0600) when the embedded store lacks it.
@@ -81,12 +84,15 @@ Result<std::unique_ptr<ObjectStore>> objects(Families& f, const Config& cfg, Clo
 Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg, Clock& clock);
 // A queue named aws.name_prefix + name (+ ".fifo"); with a DLQ when `dlq` is given. Recorded
 // in f.sqsQueues.
-Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& clock, const std::string& name,
-                                     const std::string& dlq, int maxReceives, bool fifo);
+Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& clock,
+                                     const std::string& name, const std::string& dlq,
+                                     int maxReceives, bool fifo);
 // The SNS FIFO topic with the named queues (opened by queue() before) subscribed.
-Result<std::unique_ptr<Topic>> topic(Families& f, const Config& cfg, Clock& clock, const std::string& name,
+Result<std::unique_ptr<Topic>> topic(Families& f, const Config& cfg, Clock& clock,
+                                     const std::string& name,
                                      const std::vector<std::string>& subscriptions);
-std::unique_ptr<EventBus> bus(Families& f, const Config& cfg, Clock& clock, const std::string& name);
+std::unique_ptr<EventBus> bus(Families& f, const Config& cfg, Clock& clock,
+                              const std::string& name);
 std::unique_ptr<Secrets> secrets(Families& f, const Config& cfg, Clock& clock);
 // `memberflow aws provision`: EventBridge buses, rules and targets from the rules file, and the
 // SQS queues they deliver to. Returns how many queues it opened.

@@ -12,13 +12,15 @@ Result<kafka::KafkaOptions> options(const Config& cfg, Secrets& secrets) {
   o.bootstrapServers = cfg.kafkaBootstrapServers;
   o.topic = cfg.topic;
   o.group = cfg.consumerGroup;
-  if (!cfg.kafkaSecurityProtocol.empty()) o.properties["security.protocol"] = cfg.kafkaSecurityProtocol;
+  if (!cfg.kafkaSecurityProtocol.empty())
+    o.properties["security.protocol"] = cfg.kafkaSecurityProtocol;
   if (!cfg.kafkaSaslMechanism.empty()) o.properties["sasl.mechanism"] = cfg.kafkaSaslMechanism;
   if (!cfg.kafkaSaslUsername.empty()) o.properties["sasl.username"] = cfg.kafkaSaslUsername;
   if (!cfg.kafkaSslCaLocation.empty()) o.properties["ssl.ca.location"] = cfg.kafkaSslCaLocation;
   if (!cfg.kafkaSaslPasswordSecret.empty()) {
     auto pw = secrets.get(cfg.kafkaSaslPasswordSecret);
-    if (!pw.isOk()) return Status::invalidArgument("kafka.sasl_password_secret: " + pw.status().message());
+    if (!pw.isOk())
+      return Status::invalidArgument("kafka.sasl_password_secret: " + pw.status().message());
     o.properties["sasl.password"] = *pw;
   }
   std::stringstream ss(cfg.kafkaProperties);

@@ -32,22 +32,25 @@ Status checkSchema(postgres::PgPool& pool, bool migrate) {
   if (!v.isOk()) return v.status();
   int known = postgres::migrations().back().version;
   if (*v > known) {
-    log::warn("postgres schema is newer than this build, running on it",
-              {"store", {}, {}, {}, "schema_newer", std::to_string(*v) + ">" + std::to_string(known)});
+    log::warn(
+        "postgres schema is newer than this build, running on it",
+        {"store", {}, {}, {}, "schema_newer", std::to_string(*v) + ">" + std::to_string(known)});
     return Status::ok();
   }
   if (migrate) {
     auto r = postgres::migrate(**lease);
     if (!r.isOk()) return r.status();
     for (int applied : r->applied) {
-      log::info("postgres migration applied", {"store", {}, {}, {}, "migrated", std::to_string(applied)});
+      log::info("postgres migration applied",
+                {"store", {}, {}, {}, "migrated", std::to_string(applied)});
     }
     return Status::ok();
   }
   if (*v != known) {
-    return Status::failedPrecondition("postgres: schema version " + std::to_string(*v) + ", this build needs " +
-                                      std::to_string(known) +
-                                      ": run `memberflow db migrate` (or set postgres.migrate_on_start = 1)");
+    return Status::failedPrecondition(
+        "postgres: schema version " + std::to_string(*v) + ", this build needs " +
+        std::to_string(known) +
+        ": run `memberflow db migrate` (or set postgres.migrate_on_start = 1)");
   }
   return Status::ok();
 }

@@ -1,14 +1,13 @@
 #include "common/crypto.h"
 
-#include <cstdio>
-#include <cstdlib>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <cstdio>
+#include <cstdlib>
 
 namespace memberflow::crypto {
 
@@ -67,8 +66,10 @@ std::string base64UrlEncode(std::string_view bytes) {
   std::string s = base64Encode(bytes);
   while (!s.empty() && s.back() == '=') s.pop_back();
   for (char& c : s) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   return s;
 }
@@ -106,7 +107,9 @@ std::optional<std::string> base64UrlDecode(std::string_view text) {
 std::string randomBytes(size_t n) {
   std::string out(n, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
-    std::fputs("memberflow: OpenSSL's random generator failed; no key, token or id can be trusted\n", stderr);
+    std::fputs(
+        "memberflow: OpenSSL's random generator failed; no key, token or id can be trusted\n",
+        stderr);
     std::abort();
   }
   return out;

@@ -2,7 +2,6 @@
 
 #include <zlib.h>
 
-
 namespace memberflow {
 
 Result<std::string> gzipCompress(std::string_view data, int level) {

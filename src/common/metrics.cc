@@ -58,8 +58,8 @@ prometheus::Histogram& Metrics::lagSeconds(const std::string& stage) {
   return lag_->Add({{"stage", stage}}, secondsBuckets());
 }
 namespace {
-constexpr std::array<std::string_view, 10> kMethodNames{"GET",     "HEAD",  "POST",    "PUT",  "PATCH",
-                                                        "DELETE",  "OPTIONS", "TRACE", "CONNECT", "other"};
+constexpr std::array<std::string_view, 10> kMethodNames{
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "other"};
 size_t methodIndex(std::string_view method) {
   for (size_t i = 0; i + 1 < kMethodNames.size(); ++i) {
     if (kMethodNames[i] == method) return i;
@@ -77,7 +77,8 @@ prometheus::Counter& Metrics::httpRequests(std::string_view method, int status) 
   int code = status >= 100 && status <= 599 ? status : 599;
   auto& slot = httpCounters_[m * 500 + static_cast<size_t>(code - 100)];
   if (auto* c = slot.load(std::memory_order_acquire)) return *c;
-  auto* c = &http_->Add({{"method", std::string(kMethodNames[m])}, {"status", std::to_string(code)}});
+  auto* c =
+      &http_->Add({{"method", std::string(kMethodNames[m])}, {"status", std::to_string(code)}});
   slot.store(c, std::memory_order_release);
   return *c;
 }

@@ -47,7 +47,8 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* httpSeconds_;
   prometheus::Family<prometheus::Gauge>* depth_;
   prometheus::Family<prometheus::Gauge>* age_;
-  static constexpr size_t kMethods = 10;  // GET HEAD POST PUT PATCH DELETE OPTIONS TRACE CONNECT other
+  static constexpr size_t kMethods =
+      10;  // GET HEAD POST PUT PATCH DELETE OPTIONS TRACE CONNECT other
   std::array<std::atomic<prometheus::Counter*>, kMethods * 500> httpCounters_{};
   std::array<std::atomic<prometheus::Histogram*>, kMethods> httpHistograms_{};
 };

@@ -63,7 +63,7 @@ class [[nodiscard]] Status {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool isOk() const { return v_.index() == 0; }
@@ -82,17 +82,17 @@ class [[nodiscard]] Result {
   std::variant<T, Status> v_;
 };
 
-#define MF_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::memberflow::Status mf_s_ = (expr);      \
-    if (!mf_s_.isOk()) return mf_s_;          \
+#define MF_RETURN_IF_ERROR(expr)         \
+  do {                                   \
+    ::memberflow::Status mf_s_ = (expr); \
+    if (!mf_s_.isOk()) return mf_s_;     \
   } while (0)
 
-#define MF_ASSIGN_OR_RETURN(lhs, expr)             \
-  do {                                              \
-    auto mf_r_ = (expr);                            \
-    if (!mf_r_.isOk()) return mf_r_.status();       \
-    lhs = std::move(mf_r_).value();                 \
+#define MF_ASSIGN_OR_RETURN(lhs, expr)        \
+  do {                                        \
+    auto mf_r_ = (expr);                      \
+    if (!mf_r_.isOk()) return mf_r_.status(); \
+    lhs = std::move(mf_r_).value();           \
   } while (0)
 
 }  // namespace memberflow

@@ -1,7 +1,6 @@
 #include "common/text.h"
 
 #include <algorithm>
-
 #include <cctype>
 
 namespace memberflow {
@@ -28,7 +27,8 @@ std::string percentEncode(std::string_view s, bool keepSlash) {
   static const char* hexd = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keepSlash && c == '/')) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keepSlash && c == '/')) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -40,7 +40,9 @@ std::string percentEncode(std::string_view s, bool keepSlash) {
 }
 
 std::string percentDecode(std::string_view s) {
-  auto hexv = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10); };
+  auto hexv = [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10);
+  };
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
@@ -56,7 +58,8 @@ std::string percentDecode(std::string_view s) {
 
 std::string formEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;
-  for (const auto& [k, v] : fields) out += (out.empty() ? "" : "&") + percentEncode(k) + "=" + percentEncode(v);
+  for (const auto& [k, v] : fields)
+    out += (out.empty() ? "" : "&") + percentEncode(k) + "=" + percentEncode(v);
   return out;
 }
 

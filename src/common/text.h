@@ -3,14 +3,11 @@
 // comma-separated config lists, RFC 3986 percent-encoding.
 #pragma once
 
-#include <utility>
-
-#include <optional>
-
 #include <map>
-
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace memberflow {

@@ -7,13 +7,11 @@ namespace memberflow {
 namespace chr = std::chrono;
 
 int64_t wallNowMs() {
-  return chr::duration_cast<chr::milliseconds>(chr::system_clock::now().time_since_epoch())
-      .count();
+  return chr::duration_cast<chr::milliseconds>(chr::system_clock::now().time_since_epoch()).count();
 }
 
 int64_t steadyNowUs() {
-  return chr::duration_cast<chr::microseconds>(chr::steady_clock::now().time_since_epoch())
-      .count();
+  return chr::duration_cast<chr::microseconds>(chr::steady_clock::now().time_since_epoch()).count();
 }
 
 static void civil(int64_t days, int& y, unsigned& m, unsigned& d) {
@@ -32,7 +30,9 @@ std::string isoDateFromDays(int64_t days) {
   return buf;
 }
 
-static int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+static int64_t floorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 std::string isoMillis(int64_t epochMs) {
   int64_t days = floorDiv(epochMs, 86400000);

@@ -18,7 +18,7 @@ struct Lineage {
   std::string topic;
   int32_t partition = 0;
   int64_t offset = 0;
-  std::string archiveKey;  // object holding the raw record
+  std::string archiveKey;   // object holding the raw record
   int64_t archiveLine = 0;  // 1-based line within that object
   bool operator==(const Lineage&) const = default;
 };

@@ -96,10 +96,14 @@ DecodedChange decodeChange(const SourceRecord& r, const DecodeOptions& opts) {
     d.status = rejection("missing_op", "envelope has no op");
     return d;
   }
-  if (*op == "c") d.op = ChangeOp::kCreate;
-  else if (*op == "u") d.op = ChangeOp::kUpdate;
-  else if (*op == "d") d.op = ChangeOp::kDelete;
-  else if (*op == "r") d.op = ChangeOp::kRead;
+  if (*op == "c")
+    d.op = ChangeOp::kCreate;
+  else if (*op == "u")
+    d.op = ChangeOp::kUpdate;
+  else if (*op == "d")
+    d.op = ChangeOp::kDelete;
+  else if (*op == "r")
+    d.op = ChangeOp::kRead;
   else {
     d.status = rejection("unsupported_op", "op must be c, u, d or r");
     return d;

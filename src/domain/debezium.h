@@ -35,9 +35,9 @@ struct DecodedChange {
   std::string messageId;
   Status status;  // ok, or a rejection() with a stable reason code
   ChangeOp op = ChangeOp::kTombstone;
-  std::string memberId;          // from the key, else from the row
-  int64_t sourceSequence = 0;    // source.lsn, else source.ts_ms
-  int64_t sourceTsMs = 0;        // source.ts_ms (0 when absent)
+  std::string memberId;                // from the key, else from the row
+  int64_t sourceSequence = 0;          // source.lsn, else source.ts_ms
+  int64_t sourceTsMs = 0;              // source.ts_ms (0 when absent)
   std::optional<json::object> after;   // the row after the change (c/u/r)
   std::optional<json::object> before;  // the row before (u/d), when present
 };

@@ -16,7 +16,8 @@ namespace memberflow {
 namespace {
 
 Status bad(const std::string& where, const std::string& what) {
-  return Status::invalidArgument("event pattern" + (where.empty() ? "" : " at " + where) + ": " + what);
+  return Status::invalidArgument("event pattern" + (where.empty() ? "" : " at " + where) + ": " +
+                                 what);
 }
 
 bool isOperator(std::string_view k) {
@@ -120,10 +121,24 @@ bool prefixBitsEqual(const std::array<unsigned char, 16>& a, const std::array<un
 
 struct Condition {
   enum class Kind {
-    kString, kNumber, kBool, kNull,
-    kPrefix, kPrefixIC, kSuffix, kSuffixIC, kEqualsIC, kWildcard,
-    kAnythingBut, kAnythingButPrefix, kAnythingButSuffix, kAnythingButIC, kAnythingButWildcard,
-    kNumeric, kExists, kCidr,
+    kString,
+    kNumber,
+    kBool,
+    kNull,
+    kPrefix,
+    kPrefixIC,
+    kSuffix,
+    kSuffixIC,
+    kEqualsIC,
+    kWildcard,
+    kAnythingBut,
+    kAnythingButPrefix,
+    kAnythingButSuffix,
+    kAnythingButIC,
+    kAnythingButWildcard,
+    kNumeric,
+    kExists,
+    kCidr,
   };
   Kind kind = Kind::kNull;
   std::string s;
@@ -154,12 +169,17 @@ bool Condition::matches(const json::value& v) const {
   std::string_view str = isStr ? std::string_view(v.get_string()) : std::string_view();
   switch (kind) {
     case Kind::kString: return isStr && str == s;
-    case Kind::kNumber: { auto n = number(v); return n && *n == num; }
+    case Kind::kNumber: {
+      auto n = number(v);
+      return n && *n == num;
+    }
     case Kind::kBool: return v.is_bool() && v.get_bool() == flag;
     case Kind::kNull: return v.is_null();
     case Kind::kPrefix: return isStr && str.substr(0, s.size()) == s;
-    case Kind::kPrefixIC: return isStr && str.size() >= s.size() && asciiLower(str.substr(0, s.size())) == s;
-    case Kind::kSuffix: return isStr && str.size() >= s.size() && str.substr(str.size() - s.size()) == s;
+    case Kind::kPrefixIC:
+      return isStr && str.size() >= s.size() && asciiLower(str.substr(0, s.size())) == s;
+    case Kind::kSuffix:
+      return isStr && str.size() >= s.size() && str.substr(str.size() - s.size()) == s;
     case Kind::kSuffixIC:
       return isStr && str.size() >= s.size() && asciiLower(str.substr(str.size() - s.size())) == s;
     case Kind::kEqualsIC: return isStr && asciiLower(str) == s;
@@ -229,9 +249,12 @@ Result<Condition> parseAnythingBut(const std::string& where, const json::value& 
   Condition c;
   c.kind = Condition::Kind::kAnythingBut;
   auto addValue = [&](const json::value& e) -> Status {
-    if (e.is_string()) c.strings.emplace_back(e.get_string());
-    else if (auto n = number(e)) c.numbers.push_back(*n);
-    else return bad(where, "anything-but takes strings or numbers");
+    if (e.is_string())
+      c.strings.emplace_back(e.get_string());
+    else if (auto n = number(e))
+      c.numbers.push_back(*n);
+    else
+      return bad(where, "anything-but takes strings or numbers");
     return Status::ok();
   };
   if (v.is_string() || v.is_number()) {
@@ -253,12 +276,14 @@ Result<Condition> parseAnythingBut(const std::string& where, const json::value& 
       if (!kv.value().is_string() || kv.value().get_string().empty()) {
         return bad(where, "anything-but " + op + " takes a non-empty string");
       }
-      c.kind = op == "prefix" ? Condition::Kind::kAnythingButPrefix : Condition::Kind::kAnythingButSuffix;
+      c.kind = op == "prefix" ? Condition::Kind::kAnythingButPrefix
+                              : Condition::Kind::kAnythingButSuffix;
       c.strings.emplace_back(kv.value().get_string());
       return c;
     }
     if (op == "equals-ignore-case") {
-      MF_ASSIGN_OR_RETURN(c.strings, stringOrStrings(where, kv.value(), "anything-but equals-ignore-case"));
+      MF_ASSIGN_OR_RETURN(c.strings,
+                          stringOrStrings(where, kv.value(), "anything-but equals-ignore-case"));
       for (auto& s : c.strings) s = asciiLower(s);
       c.kind = Condition::Kind::kAnythingButIC;
       return c;
@@ -276,8 +301,9 @@ Result<Condition> parseAnythingBut(const std::string& where, const json::value& 
     }
     return bad(where, "anything-but does not take '" + op + "'");
   }
-  return bad(where, "anything-but takes a value, a list, or one of prefix, suffix, "
-                    "equals-ignore-case, wildcard");
+  return bad(where,
+             "anything-but takes a value, a list, or one of prefix, suffix, "
+             "equals-ignore-case, wildcard");
 }
 
 Result<Condition> parseNumeric(const std::string& where, const json::value& v) {
@@ -327,7 +353,8 @@ Result<Condition> parseOperator(const std::string& where, const json::object& o)
   };
   if (op == "prefix" || op == "suffix") {
     bool pre = op == "prefix";
-    if (v.is_object() && v.get_object().size() == 1 && v.get_object().contains("equals-ignore-case") &&
+    if (v.is_object() && v.get_object().size() == 1 &&
+        v.get_object().contains("equals-ignore-case") &&
         v.get_object().at("equals-ignore-case").is_string()) {
       c.kind = pre ? Condition::Kind::kPrefixIC : Condition::Kind::kSuffixIC;
       c.s = asciiLower(v.get_object().at("equals-ignore-case").get_string());
@@ -369,10 +396,12 @@ Result<Condition> parseOperator(const std::string& where, const json::object& o)
     std::string bitsText(s.substr(slash + 1));
     int bits = -1;
     if (!bitsText.empty() && bitsText.size() <= 3 &&
-        std::all_of(bitsText.begin(), bitsText.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+        std::all_of(bitsText.begin(), bitsText.end(),
+                    [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
       bits = std::stoi(bitsText);
     }
-    if (!ip || bits < 0 || bits > (c.cidr.v6 ? 128 : 32)) return bad(where, "cidr is not an IP prefix");
+    if (!ip || bits < 0 || bits > (c.cidr.v6 ? 128 : 32))
+      return bad(where, "cidr is not an IP prefix");
     c.kind = Condition::Kind::kCidr;
     c.cidr.net = *ip;
     c.cidr.bits = bits;
@@ -407,7 +436,8 @@ Result<std::vector<Condition>> parseLeaf(const std::string& where, const json::a
   return out;
 }
 
-Result<std::unique_ptr<Node>> parseNode(const std::string& where, const json::object& o, bool inOr) {
+Result<std::unique_ptr<Node>> parseNode(const std::string& where, const json::object& o,
+                                        bool inOr) {
   if (o.empty()) return bad(where, "an empty object matches nothing");
   auto node = std::make_unique<Node>();
   for (const auto& kv : o) {
@@ -427,7 +457,8 @@ Result<std::unique_ptr<Node>> parseNode(const std::string& where, const json::ob
       continue;
     }
     if (inOr && isOperator(key)) {
-      return bad(at, "'" + key + "' is an operator: inside $or, write field: [{\"" + key + "\": ...}]");
+      return bad(at,
+                 "'" + key + "' is an operator: inside $or, write field: [{\"" + key + "\": ...}]");
     }
     if (v.is_array()) {
       std::vector<Condition> conds;
@@ -487,7 +518,8 @@ bool matchNode(const Node& n, const json::value* ev) {
     if (!matchNode(*child, obj ? field(*obj, name) : nullptr)) return false;
   }
   if (!n.ors.empty()) {
-    return std::any_of(n.ors.begin(), n.ors.end(), [&](const auto& alt) { return matchNode(*alt, ev); });
+    return std::any_of(n.ors.begin(), n.ors.end(),
+                       [&](const auto& alt) { return matchNode(*alt, ev); });
   }
   return true;
 }
@@ -535,7 +567,8 @@ using Anchor = std::tuple<std::vector<std::string>, bool, std::vector<std::strin
 
 // Leaves of the top-level conjunction (not under $or) whose conditions are all exact strings,
 // or all plain prefixes: (path, isPrefix, values).
-void anchorsOf(const json::object& pattern, std::vector<std::string>& path, std::vector<Anchor>& out) {
+void anchorsOf(const json::object& pattern, std::vector<std::string>& path,
+               std::vector<Anchor>& out) {
   for (const auto& kv : pattern) {
     if (kv.key() == "$or") continue;
     path.emplace_back(kv.key());
@@ -548,8 +581,8 @@ void anchorsOf(const json::object& pattern, std::vector<std::string>& path, std:
         if (e.is_string()) {
           prefix = false;
           values.emplace_back(e.get_string());
-        } else if (e.is_object() && e.get_object().size() == 1 && e.get_object().contains("prefix") &&
-                   e.get_object().at("prefix").is_string()) {
+        } else if (e.is_object() && e.get_object().size() == 1 &&
+                   e.get_object().contains("prefix") && e.get_object().at("prefix").is_string()) {
           exact = false;
           values.emplace_back(e.get_object().at("prefix").get_string());
         } else {

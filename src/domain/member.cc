@@ -38,7 +38,8 @@ std::optional<Gender> genderNamed(std::string_view n) {
 }
 
 std::optional<MemberStatus> memberStatusNamed(std::string_view n) {
-  for (MemberStatus s : {MemberStatus::kActive, MemberStatus::kInactive, MemberStatus::kTerminated}) {
+  for (MemberStatus s :
+       {MemberStatus::kActive, MemberStatus::kInactive, MemberStatus::kTerminated}) {
     if (name(s) == n) return s;
   }
   return std::nullopt;
@@ -51,7 +52,9 @@ std::string reasonCode(const Status& s) {
   return code;
 }
 
-std::string describe(const Status& s) { return s.reason().empty() ? s.message() : s.reason() + ": " + s.message(); }
+std::string describe(const Status& s) {
+  return s.reason().empty() ? s.message() : s.reason() + ": " + s.message();
+}
 
 namespace rules {
 
@@ -73,7 +76,11 @@ std::optional<size_t> utf8Length(std::string_view s) {
   size_t n = 0;
   for (size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
     if (len == 0 || i + len > s.size()) return std::nullopt;
     for (size_t k = 1; k < len; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return std::nullopt;
@@ -263,8 +270,8 @@ Status onlyKnown(const json::object& o, std::string_view where,
                  std::initializer_list<std::string_view> allowed) {
   for (const auto& kv : o) {
     if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
-      return rejection("unknown_field", std::string(where) + "." + std::string(kv.key()) +
-                                            " is not a member field");
+      return rejection("unknown_field",
+                       std::string(where) + "." + std::string(kv.key()) + " is not a member field");
     }
   }
   return Status::ok();
@@ -349,8 +356,8 @@ Result<Member> memberFromJson(const json::value& body, std::optional<std::string
   const json::object* addr = nullptr;
   MF_ASSIGN_OR_RETURN(addr, subObject(o, "address", false));
   if (addr) {
-    MF_RETURN_IF_ERROR(onlyKnown(*addr, "address",
-                                 {"line1", "line2", "city", "state", "postalCode", "country"}));
+    MF_RETURN_IF_ERROR(
+        onlyKnown(*addr, "address", {"line1", "line2", "city", "state", "postalCode", "country"}));
     OptString l1, l2, city, st, pc, ctry;
     MF_ASSIGN_OR_RETURN(l1, optString(*addr, "address.", "line1"));
     MF_ASSIGN_OR_RETURN(l2, optString(*addr, "address.", "line2"));
@@ -369,9 +376,9 @@ Result<Member> memberFromJson(const json::value& body, std::optional<std::string
   const json::object* cov = nullptr;
   MF_ASSIGN_OR_RETURN(cov, subObject(o, "coverage", false));
   if (cov) {
-    MF_RETURN_IF_ERROR(onlyKnown(*cov, "coverage",
-                                 {"planId", "groupNumber", "subscriberId", "relationship",
-                                  "startDate", "endDate"}));
+    MF_RETURN_IF_ERROR(onlyKnown(
+        *cov, "coverage",
+        {"planId", "groupNumber", "subscriberId", "relationship", "startDate", "endDate"}));
     OptString plan, grp, sub, rel, sd, ed;
     MF_ASSIGN_OR_RETURN(plan, optString(*cov, "coverage.", "planId"));
     MF_ASSIGN_OR_RETURN(grp, optString(*cov, "coverage.", "groupNumber"));
@@ -380,8 +387,10 @@ Result<Member> memberFromJson(const json::value& body, std::optional<std::string
     MF_ASSIGN_OR_RETURN(sd, optString(*cov, "coverage.", "startDate"));
     MF_ASSIGN_OR_RETURN(ed, optString(*cov, "coverage.", "endDate"));
     MF_ASSIGN_OR_RETURN(m.coverage.planId, rules::optionalText("coverage.planId", plan, 64));
-    MF_ASSIGN_OR_RETURN(m.coverage.groupNumber, rules::optionalText("coverage.groupNumber", grp, 64));
-    MF_ASSIGN_OR_RETURN(m.coverage.subscriberId, rules::optionalText("coverage.subscriberId", sub, 64));
+    MF_ASSIGN_OR_RETURN(m.coverage.groupNumber,
+                        rules::optionalText("coverage.groupNumber", grp, 64));
+    MF_ASSIGN_OR_RETURN(m.coverage.subscriberId,
+                        rules::optionalText("coverage.subscriberId", sub, 64));
     MF_ASSIGN_OR_RETURN(m.coverage.relationship, rules::relationship(rel));
     for (auto* d : {&sd, &ed}) {
       if (*d && !daysFromIsoDate(**d)) {

@@ -53,7 +53,8 @@ Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& m
   out.replayed = *r;
   if (memberJson.empty()) return out;
   auto v = parseJson(memberJson);
-  if (!v.isOk() || !v->is_object()) return Status::internal("stored replay member is not a JSON object");
+  if (!v.isOk() || !v->is_object())
+    return Status::internal("stored replay member is not a JSON object");
   const json::object& o = v->get_object();
   auto m = memberFromJson(*v, std::nullopt, kNoDateBound);
   if (!m.isOk()) return Status::internal("stored replay member breaks a rule");
@@ -97,7 +98,8 @@ std::string listCursor(const StoredMember& last) {
   return crypto::base64UrlEncode(std::to_string(last.updatedAtMs) + ":" + last.member.memberId);
 }
 
-void readHistoryJson(HistoryEntry& h, const std::string& changedFields, const std::string& lineage) {
+void readHistoryJson(HistoryEntry& h, const std::string& changedFields,
+                     const std::string& lineage) {
   if (auto f = parseJson(changedFields); f.isOk() && f->is_array()) {
     for (const auto& v : f->get_array()) {
       if (v.is_string()) h.changedFields.emplace_back(v.get_string());
@@ -117,7 +119,8 @@ WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& cur)
     return p;
   };
 
-  if (w.sourceSequence && cur && *w.sourceSequence <= cur->sourceSequence) return stop(WriteResult::kStale, true);
+  if (w.sourceSequence && cur && *w.sourceSequence <= cur->sourceSequence)
+    return stop(WriteResult::kStale, true);
   if (w.ifMatchVersion && (!live || cur->version != *w.ifMatchVersion)) {
     return stop(WriteResult::kPreconditionFailed, live);
   }

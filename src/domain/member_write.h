@@ -81,18 +81,18 @@ struct HistoryEntry {
 
 struct WritePlan {
   enum class Action {
-    kNothing,           // no row changes (stale, precondition failed, invalid, …)
-    kGuardUnknown,      // a sourced delete of an unknown member: a tombstone holding its sequence
-    kSequenceOnly,      // same content: record the higher source sequence, no version, no event
-    kWrite,             // new row state, a history entry and an outbox event
+    kNothing,       // no row changes (stale, precondition failed, invalid, …)
+    kGuardUnknown,  // a sourced delete of an unknown member: a tombstone holding its sequence
+    kSequenceOnly,  // same content: record the higher source sequence, no version, no event
+    kWrite,         // new row state, a history entry and an outbox event
   };
   Action action = Action::kNothing;
-  WriteOutcome outcome;          // result and member as the caller sees them
-  StoredMember next;             // kWrite: the row to store; kSequenceOnly: its sequence
-  MemberEvent event;             // kWrite
-  std::string body;              // kWrite: the member JSON ("" for a tombstone)
-  std::string eventJson;         // kWrite: the CloudEvent as stored in the outbox
-  std::string changedFieldsJson; // kWrite
+  WriteOutcome outcome;           // result and member as the caller sees them
+  StoredMember next;              // kWrite: the row to store; kSequenceOnly: its sequence
+  MemberEvent event;              // kWrite
+  std::string body;               // kWrite: the member JSON ("" for a tombstone)
+  std::string eventJson;          // kWrite: the CloudEvent as stored in the outbox
+  std::string changedFieldsJson;  // kWrite
 };
 
 WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& current);

@@ -32,7 +32,8 @@ Result<RoutingConfig> parseRoutingConfig(std::string_view text) {
   RoutingConfig cfg;
   const json::object& root = v->get_object();
   for (const auto& kv : root) {
-    if (kv.key() != "targets" && kv.key() != "rules") return badConfig("unknown key " + std::string(kv.key()));
+    if (kv.key() != "targets" && kv.key() != "rules")
+      return badConfig("unknown key " + std::string(kv.key()));
   }
   std::set<std::string> names;
   if (const json::value* ts = field(root, "targets")) {
@@ -43,7 +44,8 @@ Result<RoutingConfig> parseRoutingConfig(std::string_view text) {
       TargetConfig tc;
       tc.name = stringField(t, "name").value_or("");
       if (!validName(tc.name)) return badConfig("target name '" + tc.name + "' is not valid");
-      if (!names.insert(tc.name).second) return badConfig("target '" + tc.name + "' is defined twice");
+      if (!names.insert(tc.name).second)
+        return badConfig("target '" + tc.name + "' is defined twice");
       std::string type = stringField(t, "type").value_or("");
       if (type == "webhook") {
         tc.kind = TargetConfig::Kind::kWebhook;
@@ -60,7 +62,8 @@ Result<RoutingConfig> parseRoutingConfig(std::string_view text) {
       } else if (type == "queue") {
         tc.kind = TargetConfig::Kind::kQueue;
         tc.queue = stringField(t, "queue").value_or("");
-        if (!validName(tc.queue)) return badConfig("target '" + tc.name + "': queue name is not valid");
+        if (!validName(tc.queue))
+          return badConfig("target '" + tc.name + "': queue name is not valid");
       } else {
         return badConfig("target '" + tc.name + "': type must be webhook, bus or queue");
       }
@@ -81,12 +84,14 @@ Result<RoutingConfig> parseRoutingConfig(std::string_view text) {
       RuleConfig rc;
       rc.name = stringField(r, "name").value_or("");
       if (!validName(rc.name)) return badConfig("rule name '" + rc.name + "' is not valid");
-      if (!ruleNames.insert(rc.name).second) return badConfig("rule '" + rc.name + "' is defined twice");
+      if (!ruleNames.insert(rc.name).second)
+        return badConfig("rule '" + rc.name + "' is defined twice");
       rc.bus = stringField(r, "bus").value_or("default");
       const json::value* p = field(r, "pattern");
       if (!p) return badConfig("rule '" + rc.name + "' has no pattern");
       auto compiled = EventPattern::parse(*p);
-      if (!compiled.isOk()) return badConfig("rule '" + rc.name + "': " + compiled.status().message());
+      if (!compiled.isOk())
+        return badConfig("rule '" + rc.name + "': " + compiled.status().message());
       rc.pattern = *p;
       const json::value* ts = field(r, "targets");
       if (!ts || !ts->is_array() || ts->get_array().empty()) {
@@ -126,7 +131,8 @@ json::object busEnvelope(const BusEntry& e, const std::string& busName) {
 }
 
 Result<json::value> selectPath(const json::value& v, std::string_view path) {
-  if (path.empty() || path[0] != '$') return Status::invalidArgument("input path must start with $");
+  if (path.empty() || path[0] != '$')
+    return Status::invalidArgument("input path must start with $");
   const json::value* cur = &v;
   size_t i = 1;
   while (i < path.size()) {
@@ -135,18 +141,22 @@ Result<json::value> selectPath(const json::value& v, std::string_view path) {
       while (j < path.size() && path[j] != '.' && path[j] != '[') ++j;
       if (j == i + 1) return Status::invalidArgument("input path has an empty field name");
       std::string name(path.substr(i + 1, j - i - 1));
-      if (!cur->is_object() || !cur->get_object().contains(name)) return Status::notFound("path selects nothing");
+      if (!cur->is_object() || !cur->get_object().contains(name))
+        return Status::notFound("path selects nothing");
       cur = &cur->get_object().at(name);
       i = j;
     } else if (path[i] == '[') {
       size_t j = path.find(']', i);
-      if (j == std::string_view::npos || j == i + 1) return Status::invalidArgument("input path has a bad index");
+      if (j == std::string_view::npos || j == i + 1)
+        return Status::invalidArgument("input path has a bad index");
       std::string digits(path.substr(i + 1, j - i - 1));
-      if (!std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      if (!std::all_of(digits.begin(), digits.end(),
+                       [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
         return Status::invalidArgument("input path index must be a number");
       }
       size_t idx = std::stoul(digits);
-      if (!cur->is_array() || idx >= cur->get_array().size()) return Status::notFound("path selects nothing");
+      if (!cur->is_array() || idx >= cur->get_array().size())
+        return Status::notFound("path selects nothing");
       cur = &cur->get_array()[idx];
       i = j + 1;
     } else {

@@ -61,11 +61,16 @@ Result<Member> memberFromRow(const json::object& row, int64_t todayDays) {
 
   MF_ASSIGN_OR_RETURN(s, col(row, "gender"));
   std::string g = rules::trim(s.value_or(""));
-  if (g == "M") m.gender = Gender::kMale;
-  else if (g == "F") m.gender = Gender::kFemale;
-  else if (g == "U") m.gender = Gender::kUnknown;
-  else if (g == "X") m.gender = Gender::kOther;
-  else return rejection("invalid_gender", "gender must be M, F, U or X");
+  if (g == "M")
+    m.gender = Gender::kMale;
+  else if (g == "F")
+    m.gender = Gender::kFemale;
+  else if (g == "U")
+    m.gender = Gender::kUnknown;
+  else if (g == "X")
+    m.gender = Gender::kOther;
+  else
+    return rejection("invalid_gender", "gender must be M, F, U or X");
 
   MF_ASSIGN_OR_RETURN(s, col(row, "email"));
   MF_ASSIGN_OR_RETURN(m.contact.email, rules::email(s));
@@ -102,13 +107,18 @@ Result<Member> memberFromRow(const json::object& row, int64_t todayDays) {
 
   MF_ASSIGN_OR_RETURN(s, col(row, "status"));
   std::string st = rules::trim(s.value_or(""));
-  if (st == "A") m.status = MemberStatus::kActive;
-  else if (st == "I") m.status = MemberStatus::kInactive;
-  else if (st == "T") m.status = MemberStatus::kTerminated;
-  else return rejection("invalid_status", "status must be A, I or T");
+  if (st == "A")
+    m.status = MemberStatus::kActive;
+  else if (st == "I")
+    m.status = MemberStatus::kInactive;
+  else if (st == "T")
+    m.status = MemberStatus::kTerminated;
+  else
+    return rejection("invalid_status", "status must be A, I or T");
 
   // updated_at is bookkeeping of the source row, not content; only its type is checked.
-  if (const json::value* u = field(row, "updated_at"); u && !u->is_null() && !intField(row, "updated_at")) {
+  if (const json::value* u = field(row, "updated_at");
+      u && !u->is_null() && !intField(row, "updated_at")) {
     return rejection("invalid_type", "updated_at must be epoch milliseconds");
   }
   return m;
@@ -132,11 +142,8 @@ Result<ChangeCommand> toCommand(const DecodedChange& d, const Lineage& lineage,
       MF_ASSIGN_OR_RETURN(c.member, memberFromRow(*d.after, todayDays));
       break;
     }
-    case ChangeOp::kDelete:
-      c.op = ChangeCommand::Op::kDelete;
-      break;
-    case ChangeOp::kTombstone:
-      return Status::internal("a tombstone has no command");
+    case ChangeOp::kDelete: c.op = ChangeCommand::Op::kDelete; break;
+    case ChangeOp::kTombstone: return Status::internal("a tombstone has no command");
   }
   return c;
 }

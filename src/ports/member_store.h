@@ -90,7 +90,8 @@ class MemberStore {
   // feed(false) when notices may have been missed (the feed connection dropped), feed(true)
   // once they flow again. Runs until the store is destroyed. A store without other writers
   // (the embedded store belongs to one process) has no feed: it returns ok and never calls.
-  virtual Status watchChanges(std::function<void(const std::string&)> changed, std::function<void(bool)> feed) {
+  virtual Status watchChanges(std::function<void(const std::string&)> changed,
+                              std::function<void(bool)> feed) {
     (void)changed;
     (void)feed;
     return Status::ok();

@@ -18,7 +18,10 @@ class TokenProvider {
   virtual Result<std::string> token(bool forceRefresh) = 0;
   // After the API refused `rejected` (401): a new token, unless another caller has already
   // replaced it (then the current one) — many workers meeting one 401 cause one refresh.
-  virtual Result<std::string> refresh(const std::string& rejected) { (void)rejected; return token(true); }
+  virtual Result<std::string> refresh(const std::string& rejected) {
+    (void)rejected;
+    return token(true);
+  }
 };
 
 }  // namespace memberflow

@@ -64,7 +64,8 @@ std::string rawArchiveLine(const SourceRecord& r) {
   return json::serialize(line);
 }
 
-std::optional<SourceRecord> recordFromArchiveLine(const json::object& ro, const std::string& topic) {
+std::optional<SourceRecord> recordFromArchiveLine(const json::object& ro,
+                                                  const std::string& topic) {
   SourceRecord r;
   r.topic = topic;
   auto partition = intField(ro, "partition");
@@ -76,7 +77,8 @@ std::optional<SourceRecord> recordFromArchiveLine(const json::object& ro, const 
   auto bytes = [&](const char* name, const char* enc) -> std::optional<std::string> {
     auto s = stringField(ro, name);
     if (!s) return std::nullopt;
-    if (stringField(ro, enc) == std::optional<std::string>("base64")) return crypto::base64Decode(*s);
+    if (stringField(ro, enc) == std::optional<std::string>("base64"))
+      return crypto::base64Decode(*s);
     return s;
   };
   r.key = bytes("key", "keyEncoding");
@@ -117,8 +119,8 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
     }
     for (const auto& [p, idx] : byPartition) {
       const SourceRecord& first = batch[idx.front()];
-      std::string key = rawArchiveKey(first.topic, p, first.offset, batch[idx.back()].offset,
-                                      first.timestampMs);
+      std::string key =
+          rawArchiveKey(first.topic, p, first.offset, batch[idx.back()].offset, first.timestampMs);
       std::string ndjson;
       for (size_t n = 0; n < idx.size(); ++n) {
         ndjson += lines[idx[n]];
@@ -284,7 +286,8 @@ Status IngestStage::redrive(const std::string& dlqBody) {
   m.dedupId = cmd->messageId + ":redrive";
   m.body = serializeCommand(*cmd);
   MF_RETURN_IF_ERROR(changes_.send({m}));
-  log::info("rejected record redriven", {kStage, cmd->messageId, cmd->memberId, {}, "enqueued", {}});
+  log::info("rejected record redriven",
+            {kStage, cmd->messageId, cmd->memberId, {}, "enqueued", {}});
   return Status::ok();
 }
 

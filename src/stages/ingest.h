@@ -25,7 +25,7 @@ struct IngestOptions {
   size_t maxBatch = 1000;
   std::chrono::milliseconds pollWait{200};
   DecodeOptions decode;
-  std::optional<std::string> kmsKeyId;  // SSE-KMS for the raw archive
+  std::optional<std::string> kmsKeyId;   // SSE-KMS for the raw archive
   BackoffPolicy backoff{200, 10000, 0};  // after a failed batch; no attempt limit in run()
   uint64_t jitterSeed = 0;               // 0: random (tests fix it)
 };
@@ -40,14 +40,20 @@ std::string rawArchiveKey(const std::string& topic, int32_t partition, int64_t f
                           int64_t lastOffset, int64_t firstTimestampMs);
 // One NDJSON line of the raw archive for a record, and back.
 std::string rawArchiveLine(const SourceRecord& r);
-std::optional<SourceRecord> recordFromArchiveLine(const json::object& line, const std::string& topic);
+std::optional<SourceRecord> recordFromArchiveLine(const json::object& line,
+                                                  const std::string& topic);
 
 class IngestStage {
  public:
-  IngestStage(ChangeSource& source, ObjectStore& store, Ledger& ledger, Queue& changes,
-              Queue& dlq, const Clock& clock, IngestOptions opts)
-      : source_(source), store_(store), ledger_(ledger), changes_(changes), dlq_(dlq),
-        clock_(clock), opts_(std::move(opts)) {}
+  IngestStage(ChangeSource& source, ObjectStore& store, Ledger& ledger, Queue& changes, Queue& dlq,
+              const Clock& clock, IngestOptions opts)
+      : source_(source),
+        store_(store),
+        ledger_(ledger),
+        changes_(changes),
+        dlq_(dlq),
+        clock_(clock),
+        opts_(std::move(opts)) {}
 
   // Archives, ledgers and enqueues (or dead-letters) one batch. Does not commit: the caller
   // commits report.nextOffsets once this returns ok. Unavailable: a dependency failed; the

@@ -29,7 +29,8 @@ Status LakeStage::recover() {
   for (const auto& obj : *staged) {
     MF_RETURN_IF_ERROR(store_.put(obj.key, obj.content, po));
     MF_RETURN_IF_ERROR(journal_.written(obj.key));
-    log::info("staged lake object written after restart", {kStage, {}, {}, {}, "recovered", obj.key});
+    log::info("staged lake object written after restart",
+              {kStage, {}, {}, {}, "recovered", obj.key});
   }
   return Status::ok();
 }
@@ -58,7 +59,9 @@ Result<size_t> LakeStage::flush(const std::vector<ReceivedMessage>& batch) {
     auto time = o ? stringField(*o, "time") : std::nullopt;
     auto ms = time ? epochMsFromIso(*time) : std::nullopt;
     if (!id || !ms) {
-      dead.push_back({m.groupId, m.dedupId + ":lake-dlq:" + m.messageId, m.body,
+      dead.push_back({m.groupId,
+                      m.dedupId + ":lake-dlq:" + m.messageId,
+                      m.body,
                       {{"reason", "not_a_member_event"}, {"stage", kStage}}});
       continue;
     }
@@ -133,7 +136,8 @@ void LakeStage::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     auto got = lake_.receive(opts_.receiveBatch, opts_.visibilityMs, 100);
     if (!got.isOk()) {
-      log::warn("lake receive failed, will retry", {kStage, {}, {}, {}, "retry", got.status().toString()});
+      log::warn("lake receive failed, will retry",
+                {kStage, {}, {}, {}, "retry", got.status().toString()});
       if (!receiving.backoff()) break;
       continue;
     }
@@ -143,9 +147,8 @@ void LakeStage::run(std::stop_token stop) {
       bytes += m.body.size();
       buffer.push_back(std::move(m));
     }
-    bool due = !buffer.empty() &&
-               (buffer.size() >= opts_.maxEvents || bytes >= opts_.maxBytes ||
-                clock_.monotonicNow() - oldest >= opts_.flushAfter);
+    bool due = !buffer.empty() && (buffer.size() >= opts_.maxEvents || bytes >= opts_.maxBytes ||
+                                   clock_.monotonicNow() - oldest >= opts_.flushAfter);
     if (!due) continue;
     auto n = flush(buffer);
     buffer.clear();
@@ -155,7 +158,8 @@ void LakeStage::run(std::stop_token stop) {
       continue;
     }
     // The messages stay in flight and come back after their visibility timeout.
-    log::warn("lake flush failed, will retry", {kStage, {}, {}, {}, "retry", n.status().toString()});
+    log::warn("lake flush failed, will retry",
+              {kStage, {}, {}, {}, "retry", n.status().toString()});
     if (!writing.backoff()) break;
   }
   if (!buffer.empty()) (void)flush(buffer);  // finish in-flight work on shutdown

@@ -21,8 +21,8 @@ namespace memberflow {
 
 struct LakeOptions {
   std::string writer = "lake-0";
-  size_t maxEvents = 5000;              // flush when this many are buffered
-  size_t maxBytes = 8 << 20;            // or this many bytes
+  size_t maxEvents = 5000;                     // flush when this many are buffered
+  size_t maxBytes = 8 << 20;                   // or this many bytes
   std::chrono::milliseconds flushAfter{1000};  // or when the oldest has waited this long
   size_t receiveBatch = 500;
   int64_t visibilityMs = 60000;  // longer than flushAfter plus a write
@@ -33,9 +33,13 @@ struct LakeOptions {
 
 class LakeStage {
  public:
-  LakeStage(Queue& lake, Queue& dlq, ObjectStore& store, LakeJournal& journal,
-            const Clock& clock, LakeOptions opts)
-      : lake_(lake), dlq_(dlq), store_(store), journal_(journal), clock_(clock),
+  LakeStage(Queue& lake, Queue& dlq, ObjectStore& store, LakeJournal& journal, const Clock& clock,
+            LakeOptions opts)
+      : lake_(lake),
+        dlq_(dlq),
+        store_(store),
+        journal_(journal),
+        clock_(clock),
         opts_(std::move(opts)) {}
 
   // Writes objects staged before a crash. Call before consuming.

@@ -14,7 +14,8 @@ Result<size_t> RelayStage::process(OutboxClaim& claim) {
   auto started = clock_.monotonicNow();
   std::vector<OutgoingMessage> messages;
   messages.reserve(batch.size());
-  for (const auto& e : batch) messages.push_back({e.memberId, e.eventId, e.event, {{"eventId", e.eventId}}});
+  for (const auto& e : batch)
+    messages.push_back({e.memberId, e.eventId, e.event, {{"eventId", e.eventId}}});
   MF_RETURN_IF_ERROR(topic_.publish(messages));
   MF_RETURN_IF_ERROR(claim.done());
   auto& m = Metrics::instance();

@@ -21,7 +21,9 @@ Result<size_t> RouteStage::process(const std::vector<ReceivedMessage>& batch) {
     auto id = o ? stringField(*o, "id") : std::nullopt;
     auto type = o ? stringField(*o, "type") : std::nullopt;
     if (!id || !type) {
-      dead.push_back({m.groupId, m.dedupId + ":route-dlq:" + m.messageId, m.body,
+      dead.push_back({m.groupId,
+                      m.dedupId + ":route-dlq:" + m.messageId,
+                      m.body,
                       {{"reason", "not_a_member_event"}, {"stage", kStage}}});
       done.push_back(m.receiptHandle);
       continue;

@@ -72,12 +72,14 @@ bool SyncStage::apiUnavailable(const Decision& d) {
 // earlier change of its member, found the API unavailable, or was throttled (429) — none of
 // those says anything about the change.
 bool SyncStage::spendsAnAttempt(const Decision& d) {
-  return d.cause != Cause::kBehindRetry && !(d.cause == Cause::kApiStatus && d.status == 429) && !apiUnavailable(d);
+  return d.cause != Cause::kBehindRetry && !(d.cause == Cause::kApiStatus && d.status == 429) &&
+         !apiUnavailable(d);
 }
 
 SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
   auto cmd = parseCommand(m.body, std::numeric_limits<int32_t>::max());
-  if (!cmd.isOk()) return {Verdict::kDeadLetter, Cause::kInvalidCommand, 0, memberflow::reasonCode(cmd.status())};
+  if (!cmd.isOk())
+    return {Verdict::kDeadLetter, Cause::kInvalidCommand, 0, memberflow::reasonCode(cmd.status())};
   if (cmd->memberId != m.groupId) return {Verdict::kDeadLetter, Cause::kGroupMismatch};
 
   HttpRequest req;
@@ -102,8 +104,9 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
     sent.headers.emplace_back("Authorization", "Bearer " + *token);
     HttpResult r = http_.send(sent);
     if (!r.ok()) {
-      return {Verdict::kRetry,
-              r.transport == HttpResult::Transport::kNotSent ? Cause::kApiUnreachable : Cause::kApiNoResponse};
+      return {Verdict::kRetry, r.transport == HttpResult::Transport::kNotSent
+                                   ? Cause::kApiUnreachable
+                                   : Cause::kApiNoResponse};
     }
     int st = r.response.status;
     if (st == 401 && authAttempt == 0) {  // refresh the token once
@@ -176,7 +179,8 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
     const ReceivedMessage& m = batch[i];
     Decision& d = decisions[i];
     if (d.verdict == Verdict::kRetry && apiUnavailable(d)) report.apiUnavailable = true;
-    if (d.verdict == Verdict::kRetry && spendsAnAttempt(d) && m.receiveCount >= opts_.backoff.maxAttempts) {
+    if (d.verdict == Verdict::kRetry && spendsAnAttempt(d) &&
+        m.receiveCount >= opts_.backoff.maxAttempts) {
       d.verdict = Verdict::kDeadLetter;
       d.exhausted = true;
     }
@@ -204,7 +208,8 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
         o.attributes["receiveCount"] = std::to_string(m.receiveCount);
         dead.push_back(std::move(o));
         done.push_back(m.receiptHandle);
-        log::warn("change dead-lettered", {kStage, m.dedupId, m.groupId, {}, "dead_lettered", reason});
+        log::warn("change dead-lettered",
+                  {kStage, m.dedupId, m.groupId, {}, "dead_lettered", reason});
         break;
       }
       case Verdict::kRetry: {
@@ -258,13 +263,20 @@ bool SyncStage::waitForApi(std::stop_token stop) {
     }
     HttpResult r = http_.send(sent);
     if (r.ok() && r.response.status == 200 && tokenProblem.empty()) {
-      if (logged) log::info("member API ready again, sync resumes", {kStage, {}, {}, {}, "resumed", {}});
+      if (logged)
+        log::info("member API ready again, sync resumes", {kStage, {}, {}, {}, "resumed", {}});
       return logged;
     }
     if (!logged) {
-      log::warn("member API unavailable, sync paused until it is ready", {kStage, {}, {}, {}, "paused",
-                !r.ok() ? "api_unreachable" : r.response.status != 200 ? "readyz_" + std::to_string(r.response.status)
-                                                                          : tokenProblem});
+      log::warn("member API unavailable, sync paused until it is ready",
+                {kStage,
+                 {},
+                 {},
+                 {},
+                 "paused",
+                 !r.ok()                    ? "api_unreachable"
+                 : r.response.status != 200 ? "readyz_" + std::to_string(r.response.status)
+                                            : tokenProblem});
       logged = true;
     }
     if (!retry.backoff()) break;

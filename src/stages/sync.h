@@ -37,9 +37,13 @@ struct SyncReport {
 
 class SyncStage {
  public:
-  SyncStage(Queue& changes, Queue& dlq, HttpClient& http, TokenProvider& tokens,
-            const Clock& clock, SyncOptions opts)
-      : changes_(changes), dlq_(dlq), http_(http), tokens_(tokens), clock_(clock),
+  SyncStage(Queue& changes, Queue& dlq, HttpClient& http, TokenProvider& tokens, const Clock& clock,
+            SyncOptions opts)
+      : changes_(changes),
+        dlq_(dlq),
+        http_(http),
+        tokens_(tokens),
+        clock_(clock),
         opts_(std::move(opts)),
         rng_(opts_.jitterSeed != 0 ? opts_.jitterSeed : std::random_device{}()) {}
 
@@ -79,9 +83,9 @@ class SyncStage {
         : verdict(v), cause(c), status(st), detail(std::move(why)) {}
     Verdict verdict = Verdict::kRetry;
     Cause cause = Cause::kNone;
-    int status = 0;           // the API's HTTP status, for kApiStatus and kApiRejected
-    std::string detail;       // kInvalidCommand: the command parser's reason code
-    bool exhausted = false;   // a retry turned dead letter: the attempt limit was reached
+    int status = 0;          // the API's HTTP status, for kApiStatus and kApiRejected
+    std::string detail;      // kInvalidCommand: the command parser's reason code
+    bool exhausted = false;  // a retry turned dead letter: the attempt limit was reached
   };
   static std::string reasonCode(const Decision& d);
   static bool apiUnavailable(const Decision& d);

@@ -37,7 +37,8 @@ TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, std::s
       }
       HttpResult r = http_.send(req);
       if (!r.ok()) {
-        reason = r.transport == HttpResult::Transport::kNotSent ? "webhook_unreachable" : "webhook_no_response";
+        reason = r.transport == HttpResult::Transport::kNotSent ? "webhook_unreachable"
+                                                                : "webhook_no_response";
         return Outcome::kRetry;
       }
       int st = r.response.status;
@@ -54,9 +55,10 @@ TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, std::s
         return Outcome::kDead;
       }
       const json::object& eo = entry->get_object();
-      BusEntry be{stringField(eo, "eventId").value_or(""), stringField(eo, "source").value_or(""),
-                  stringField(eo, "detailType").value_or(""), stringField(eo, "detail").value_or(""),
-                  stringField(eo, "time").value_or(""), stringField(eo, "groupId").value_or("")};
+      BusEntry be{
+          stringField(eo, "eventId").value_or(""),    stringField(eo, "source").value_or(""),
+          stringField(eo, "detailType").value_or(""), stringField(eo, "detail").value_or(""),
+          stringField(eo, "time").value_or(""),       stringField(eo, "groupId").value_or("")};
       auto res = bus->put({be});
       if (res.isOk() && (*res)[0].isOk()) return Outcome::kDone;
       reason = "bus_put_failed";
@@ -68,7 +70,9 @@ TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, std::s
         reason = "unknown_queue";
         return Outcome::kDead;
       }
-      Status s = q->send({{m.groupId, m.dedupId, payload ? json::serialize(*payload) : "null",
+      Status s = q->send({{m.groupId,
+                           m.dedupId,
+                           payload ? json::serialize(*payload) : "null",
                            {{"eventId", eventId}}}});
       if (s.isOk()) return Outcome::kDone;
       reason = "queue_send_failed";
@@ -108,12 +112,19 @@ Result<size_t> TargetDelivery::processOnce(int64_t waitMs) {
         attrs["target"] = target_.name;
         dead.push_back({m.groupId, m.dedupId + ":dlq:" + m.messageId, m.body, attrs});
         done.push_back(m.receiptHandle);
-        log::warn("delivery dead-lettered", {stage, {}, m.groupId, m.attributes.count("eventId") ? m.attributes.at("eventId") : "", "dead_lettered", reason});
+        log::warn("delivery dead-lettered",
+                  {stage,
+                   {},
+                   m.groupId,
+                   m.attributes.count("eventId") ? m.attributes.at("eventId") : "",
+                   "dead_lettered",
+                   reason});
         break;
       }
       case Outcome::kRetry:
         blocked.insert(m.groupId);
-        (void)in_.changeVisibility(m.receiptHandle, fullJitterDelayMs(opts_.backoff, m.receiveCount, rng_));
+        (void)in_.changeVisibility(m.receiptHandle,
+                                   fullJitterDelayMs(opts_.backoff, m.receiveCount, rng_));
         log::warn("delivery will be retried", {stage, {}, m.groupId, {}, "retry", reason});
         break;
     }

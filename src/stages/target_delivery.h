@@ -43,8 +43,15 @@ class TargetDelivery {
   TargetDelivery(const TargetConfig& target, Queue& in, Queue& dlq, HttpClient& http,
                  Secrets& secrets, BusLookup buses, QueueLookup queues, const Clock& clock,
                  TargetDeliveryOptions opts)
-      : target_(target), in_(in), dlq_(dlq), http_(http), secrets_(secrets),
-        buses_(std::move(buses)), queues_(std::move(queues)), clock_(clock), opts_(opts),
+      : target_(target),
+        in_(in),
+        dlq_(dlq),
+        http_(http),
+        secrets_(secrets),
+        buses_(std::move(buses)),
+        queues_(std::move(queues)),
+        clock_(clock),
+        opts_(opts),
         visibilityMs_(std::max<int64_t>(opts.visibilityMs, target.timeoutMs * 2)),
         rng_(opts.jitterSeed != 0 ? opts.jitterSeed : std::random_device{}()) {}
 

@@ -19,7 +19,8 @@ Result<Credentials> EnvCredentials::get() {
 std::string awsErrorCode(const std::string& body) {
   auto v = parseJson(body);
   if (!v.isOk() || !v->is_object()) return {};
-  std::string t = stringField(v->get_object(), "__type").value_or(stringField(v->get_object(), "code").value_or(""));
+  std::string t = stringField(v->get_object(), "__type")
+                      .value_or(stringField(v->get_object(), "code").value_or(""));
   auto hash = t.rfind('#');
   return hash == std::string::npos ? t : t.substr(hash + 1);
 }
@@ -35,7 +36,8 @@ std::string queryErrorCode(const std::string& body) {
 }
 
 std::string AwsClient::endpointFor(const std::string& service) const {
-  if (auto it = cfg_.serviceEndpoints.find(service); it != cfg_.serviceEndpoints.end()) return it->second;
+  if (auto it = cfg_.serviceEndpoints.find(service); it != cfg_.serviceEndpoints.end())
+    return it->second;
   if (!cfg_.endpoint.empty()) return cfg_.endpoint;
   return "https://" + service + "." + cfg_.region + ".amazonaws.com";
 }
@@ -77,7 +79,8 @@ Result<HttpResponse> AwsClient::send(const std::string& service, const AwsReques
       int st = r.response.status;
       std::string code = awsErrorCode(r.response.body);
       bool throttled = st == 429 || code.find("Throttl") != std::string::npos ||
-                       code == "ProvisionedThroughputExceededException" || code == "RequestLimitExceeded" ||
+                       code == "ProvisionedThroughputExceededException" ||
+                       code == "RequestLimitExceeded" ||
                        r.response.body.find("<Code>SlowDown</Code>") != std::string::npos;
       if (st >= 500 || throttled) {
         why = "HTTP " + std::to_string(st) + (code.empty() ? "" : " " + code);
@@ -125,7 +128,8 @@ Result<std::string> AwsClient::query(const std::string& service, const std::stri
   req.path = "/";
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
   req.body = "Action=" + percentEncode(action, false) + "&Version=" + percentEncode(version, false);
-  for (const auto& [k, v] : params) req.body += "&" + percentEncode(k, false) + "=" + percentEncode(v, false);
+  for (const auto& [k, v] : params)
+    req.body += "&" + percentEncode(k, false) + "=" + percentEncode(v, false);
   auto r = send(service, req);
   if (!r.isOk()) return r.status();
   if (r->status >= 200 && r->status < 300) return std::move(r->body);

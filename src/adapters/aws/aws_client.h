@@ -40,7 +40,7 @@ struct AwsConfig {
   long timeoutMs = 10000;
   BackoffPolicy retry{100, 5000, 4};  // maxAttempts: tries of one request (at least one)
   std::map<std::string, std::string> serviceEndpoints;  // per service ("s3"), before `endpoint`
-  uint64_t jitterSeed = 0;  // 0: random (tests fix it)
+  uint64_t jitterSeed = 0;                              // 0: random (tests fix it)
 };
 
 struct AwsRequest {
@@ -49,7 +49,7 @@ struct AwsRequest {
   std::string query;  // already encoded
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  bool s3 = false;  // S3 signing rules: no path normalisation, x-amz-content-sha256
+  bool s3 = false;         // S3 signing rules: no path normalisation, x-amz-content-sha256
   std::string hostPrefix;  // put before the endpoint's host: "bucket." (S3 virtual-hosted style)
 };
 

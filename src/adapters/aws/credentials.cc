@@ -49,12 +49,17 @@ Result<Credentials> ProfileCredentials::get() {
     auto eq = line.find('=');
     if (eq == std::string::npos) continue;
     std::string k = trim(line.substr(0, eq)), v = trim(line.substr(eq + 1));
-    if (k == "aws_access_key_id") c.accessKeyId = v, found = true;
-    else if (k == "aws_secret_access_key") c.secretAccessKey = v;
-    else if (k == "aws_session_token") c.sessionToken = v;
+    if (k == "aws_access_key_id")
+      c.accessKeyId = v, found = true;
+    else if (k == "aws_secret_access_key")
+      c.secretAccessKey = v;
+    else if (k == "aws_session_token")
+      c.sessionToken = v;
   }
-  if (!found) return Status::notFound("profile " + profile + " is not in the shared credentials file");
-  if (c.secretAccessKey.empty()) return Status::invalidArgument("profile " + profile + " has no secret key");
+  if (!found)
+    return Status::notFound("profile " + profile + " is not in the shared credentials file");
+  if (c.secretAccessKey.empty())
+    return Status::invalidArgument("profile " + profile + " has no secret key");
   return c;
 }
 
@@ -76,14 +81,17 @@ Result<Credentials> ContainerCredentials::get() {
   HttpResult r = http_.send(req);
   if (!r.ok()) return Status::unavailable("container credentials endpoint: " + r.error);
   if (r.response.status != 200) {
-    return Status::unavailable("container credentials endpoint: HTTP " + std::to_string(r.response.status));
+    return Status::unavailable("container credentials endpoint: HTTP " +
+                               std::to_string(r.response.status));
   }
   auto v = parseJson(r.response.body);
   if (!v.isOk() || !v->is_object()) return Status::unavailable("container credentials: not JSON");
   const auto& o = v->get_object();
-  Credentials c{stringField(o, "AccessKeyId").value_or(""), stringField(o, "SecretAccessKey").value_or(""),
-                stringField(o, "Token").value_or(""), expiry(stringField(o, "Expiration").value_or(""))};
-  if (c.accessKeyId.empty() || c.secretAccessKey.empty()) return Status::unavailable("container credentials: incomplete");
+  Credentials c{
+      stringField(o, "AccessKeyId").value_or(""), stringField(o, "SecretAccessKey").value_or(""),
+      stringField(o, "Token").value_or(""), expiry(stringField(o, "Expiration").value_or(""))};
+  if (c.accessKeyId.empty() || c.secretAccessKey.empty())
+    return Status::unavailable("container credentials: incomplete");
   return c;
 }
 
@@ -94,27 +102,36 @@ Result<Credentials> WebIdentityCredentials::get() {
   if (!in) return Status::unavailable("cannot read AWS_WEB_IDENTITY_TOKEN_FILE");
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string session = env("AWS_ROLE_SESSION_NAME").empty() ? "memberflow" : env("AWS_ROLE_SESSION_NAME");
+  std::string session =
+      env("AWS_ROLE_SESSION_NAME").empty() ? "memberflow" : env("AWS_ROLE_SESSION_NAME");
   HttpRequest req;
   req.method = "POST";
   req.url = endpoint_;
   req.timeoutMs = 10000;
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-  req.body = "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + percentEncode(role, false) +
-             "&RoleSessionName=" + percentEncode(session, false) + "&WebIdentityToken=" + percentEncode(trim(ss.str()), false);
+  req.body =
+      "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=" + percentEncode(role, false) +
+      "&RoleSessionName=" + percentEncode(session, false) +
+      "&WebIdentityToken=" + percentEncode(trim(ss.str()), false);
   HttpResult r = http_.send(req);
   if (!r.ok()) return Status::unavailable("sts: " + r.error);
-  if (r.response.status != 200) return Status::unavailable("sts AssumeRoleWithWebIdentity: HTTP " + std::to_string(r.response.status));
+  if (r.response.status != 200)
+    return Status::unavailable("sts AssumeRoleWithWebIdentity: HTTP " +
+                               std::to_string(r.response.status));
   pugi::xml_document doc;
-  if (!doc.load_string(r.response.body.c_str())) return Status::unavailable("sts: response is not XML");
-  auto cr = doc.child("AssumeRoleWithWebIdentityResponse").child("AssumeRoleWithWebIdentityResult").child("Credentials");
-  Credentials c{cr.child_value("AccessKeyId"), cr.child_value("SecretAccessKey"), cr.child_value("SessionToken"),
-                expiry(cr.child_value("Expiration"))};
+  if (!doc.load_string(r.response.body.c_str()))
+    return Status::unavailable("sts: response is not XML");
+  auto cr = doc.child("AssumeRoleWithWebIdentityResponse")
+                .child("AssumeRoleWithWebIdentityResult")
+                .child("Credentials");
+  Credentials c{cr.child_value("AccessKeyId"), cr.child_value("SecretAccessKey"),
+                cr.child_value("SessionToken"), expiry(cr.child_value("Expiration"))};
   if (c.accessKeyId.empty()) return Status::unavailable("sts: no credentials in the response");
   return c;
 }
 
-std::unique_ptr<CredentialsChain> CredentialsChain::standard(HttpClient& http, const std::string& stsEndpoint,
+std::unique_ptr<CredentialsChain> CredentialsChain::standard(HttpClient& http,
+                                                             const std::string& stsEndpoint,
                                                              const Clock& clock) {
   std::vector<std::unique_ptr<CredentialsProvider>> p;
   p.push_back(std::make_unique<EnvCredentials>());
@@ -127,7 +144,8 @@ std::unique_ptr<CredentialsChain> CredentialsChain::standard(HttpClient& http, c
 Result<Credentials> CredentialsChain::get() {
   std::lock_guard lock(mu_);
   int64_t now = clock_.nowMs();
-  if (cached_ && (cached_->expiresAtMs == 0 || now < cached_->expiresAtMs - 5 * 60 * 1000)) return *cached_;
+  if (cached_ && (cached_->expiresAtMs == 0 || now < cached_->expiresAtMs - 5 * 60 * 1000))
+    return *cached_;
   for (auto& p : providers_) {
     auto c = p->get();
     if (c.isOk()) {
@@ -136,7 +154,8 @@ Result<Credentials> CredentialsChain::get() {
     }
     if (c.status().code() != Code::kNotFound) return c.status();  // configured, and failing
   }
-  return Status::unavailable("no AWS credentials: environment, shared file, container and web identity all absent");
+  return Status::unavailable(
+      "no AWS credentials: environment, shared file, container and web identity all absent");
 }
 
 }  // namespace memberflow::aws

@@ -47,7 +47,8 @@ class CredentialsChain final : public CredentialsProvider {
   CredentialsChain(std::vector<std::unique_ptr<CredentialsProvider>> providers, const Clock& clock)
       : providers_(std::move(providers)), clock_(clock) {}
   // environment, profile, container, web identity.
-  static std::unique_ptr<CredentialsChain> standard(HttpClient& http, const std::string& stsEndpoint,
+  static std::unique_ptr<CredentialsChain> standard(HttpClient& http,
+                                                    const std::string& stsEndpoint,
                                                     const Clock& clock);
   Result<Credentials> get() override;
 

@@ -12,7 +12,8 @@ std::string getS(const json::object& item, const char* k) {
 }
 int64_t getN(const json::object& item, const char* k) {
   const json::value* v = field(item, k);
-  return v && v->is_object() ? std::atoll(stringField(v->get_object(), "N").value_or("0").c_str()) : 0;
+  return v && v->is_object() ? std::atoll(stringField(v->get_object(), "N").value_or("0").c_str())
+                             : 0;
 }
 
 // A 2xx body that is not what the protocol says is an error of the call, never an exception.
@@ -22,7 +23,8 @@ Status malformed(const char* action) {
 
 // Seconds to milliseconds, saturating: an expiry too far out for int64 milliseconds is never.
 int64_t secondsToMs(int64_t s) {
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(),
+                    kMin = std::numeric_limits<int64_t>::min();
   if (s > kMax / 1000) return kMax;
   if (s < kMin / 1000) return kMin;
   return s * 1000;

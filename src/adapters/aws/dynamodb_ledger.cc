@@ -46,33 +46,39 @@ Result<json::value> DynamoDbLedger::call(const std::string& op, json::object bod
 }
 
 Status DynamoDbLedger::ensureTable() {
-  auto r = call("CreateTable",
-                json::object{{"AttributeDefinitions", json::array{json::object{{"AttributeName", "messageId"},
-                                                                               {"AttributeType", "S"}}}},
-                             {"KeySchema", json::array{json::object{{"AttributeName", "messageId"},
-                                                                    {"KeyType", "HASH"}}}},
-                             {"BillingMode", "PAY_PER_REQUEST"}});
+  auto r = call(
+      "CreateTable",
+      json::object{{"AttributeDefinitions", json::array{json::object{{"AttributeName", "messageId"},
+                                                                     {"AttributeType", "S"}}}},
+                   {"KeySchema",
+                    json::array{json::object{{"AttributeName", "messageId"}, {"KeyType", "HASH"}}}},
+                   {"BillingMode", "PAY_PER_REQUEST"}});
   if (r.isOk() || r.status().reason().find("ResourceInUse") != std::string::npos) {
-    auto ttl = call("UpdateTimeToLive", json::object{{"TimeToLiveSpecification",
-                                                      json::object{{"Enabled", true}, {"AttributeName", "expiresAt"}}}});
+    auto ttl =
+        call("UpdateTimeToLive",
+             json::object{{"TimeToLiveSpecification",
+                           json::object{{"Enabled", true}, {"AttributeName", "expiresAt"}}}});
     (void)ttl;  // TTL is configuration: already on, or not supported by the emulator
     return Status::ok();
   }
   return r.status();
 }
 
-Result<std::vector<ClaimState>> DynamoDbLedger::claim(const std::vector<std::string>& ids, int64_t nowMs) {
+Result<std::vector<ClaimState>> DynamoDbLedger::claim(const std::vector<std::string>& ids,
+                                                      int64_t nowMs) {
   std::vector<ClaimState> out(ids.size());
   Status s = forEachConcurrently(ids.size(), kConcurrency, [&](size_t i) -> Status {
     const std::string& id = ids[i];
     // expiresAt is in seconds (DynamoDB TTL); an expired entry counts as absent.
-    auto r = call("PutItem",
-                  json::object{{"Item", json::object{{"messageId", S(id)},
-                                                     {"claimedAt", N(nowMs)},
-                                                     {"completedAt", N(0)},
-                                                     {"expiresAt", N((nowMs + ttlMs_) / 1000)}}},
-                               {"ConditionExpression", "attribute_not_exists(messageId) OR expiresAt <= :now"},
-                               {"ExpressionAttributeValues", json::object{{":now", N(nowMs / 1000)}}}});
+    auto r =
+        call("PutItem",
+             json::object{
+                 {"Item", json::object{{"messageId", S(id)},
+                                       {"claimedAt", N(nowMs)},
+                                       {"completedAt", N(0)},
+                                       {"expiresAt", N((nowMs + ttlMs_) / 1000)}}},
+                 {"ConditionExpression", "attribute_not_exists(messageId) OR expiresAt <= :now"},
+                 {"ExpressionAttributeValues", json::object{{":now", N(nowMs / 1000)}}}});
     if (r.isOk()) {
       out[i] = ClaimState::kClaimed;
       return Status::ok();
@@ -90,21 +96,28 @@ Result<std::vector<ClaimState>> DynamoDbLedger::claim(const std::vector<std::str
 Status DynamoDbLedger::complete(const std::vector<LedgerOutcome>& outcomes, int64_t nowMs) {
   return forEachConcurrently(outcomes.size(), kConcurrency, [&](size_t i) -> Status {
     const LedgerOutcome& o = outcomes[i];
-    auto r = call("UpdateItem",
-                  json::object{{"Key", json::object{{"messageId", S(o.messageId)}}},
-                               {"UpdateExpression",
-                                "SET completedAt = :t, outcome = :o, reason = :r, archiveKey = :k, archiveLine = :l"},
-                               {"ConditionExpression", "completedAt = :zero"},
-                               {"ExpressionAttributeValues",
-                                json::object{{":t", N(nowMs)}, {":o", S(std::string(name(o.outcome)))}, {":r", S(o.reason)},
-                                             {":k", S(o.archiveKey)}, {":l", N(o.archiveLine)}, {":zero", N(0)}}}});
-    if (!r.isOk() && r.status().code() != Code::kAlreadyExists) return r.status();  // first outcome stays
+    auto r = call(
+        "UpdateItem",
+        json::object{
+            {"Key", json::object{{"messageId", S(o.messageId)}}},
+            {"UpdateExpression",
+             "SET completedAt = :t, outcome = :o, reason = :r, archiveKey = :k, archiveLine = :l"},
+            {"ConditionExpression", "completedAt = :zero"},
+            {"ExpressionAttributeValues", json::object{{":t", N(nowMs)},
+                                                       {":o", S(std::string(name(o.outcome)))},
+                                                       {":r", S(o.reason)},
+                                                       {":k", S(o.archiveKey)},
+                                                       {":l", N(o.archiveLine)},
+                                                       {":zero", N(0)}}}});
+    if (!r.isOk() && r.status().code() != Code::kAlreadyExists)
+      return r.status();  // first outcome stays
     return Status::ok();
   });
 }
 
 Result<LedgerEntry> DynamoDbLedger::get(const std::string& messageId) {
-  auto r = call("GetItem", json::object{{"Key", json::object{{"messageId", S(messageId)}}}, {"ConsistentRead", true}});
+  auto r = call("GetItem", json::object{{"Key", json::object{{"messageId", S(messageId)}}},
+                                        {"ConsistentRead", true}});
   if (!r.isOk()) return r.status();
   return parseLedgerItem(*r, messageId);
 }

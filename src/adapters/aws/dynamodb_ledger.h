@@ -15,7 +15,8 @@ class DynamoDbLedger final : public Ledger {
       : client_(client), table_(std::move(table)), ttlMs_(ttlMs) {}
   // Creates the table (on-demand capacity) if absent: tests and local use.
   Status ensureTable();
-  Result<std::vector<ClaimState>> claim(const std::vector<std::string>& ids, int64_t nowMs) override;
+  Result<std::vector<ClaimState>> claim(const std::vector<std::string>& ids,
+                                        int64_t nowMs) override;
   Status complete(const std::vector<LedgerOutcome>& outcomes, int64_t nowMs) override;
   Result<LedgerEntry> get(const std::string& messageId) override;
   Result<size_t> purgeExpired(int64_t nowMs) override;

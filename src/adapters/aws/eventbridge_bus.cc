@@ -10,7 +10,9 @@ Result<json::value> events(AwsClient& c, const std::string& op, const json::obje
   return c.json("events", "AWSEvents." + op, body, "application/x-amz-json-1.1");
 }
 
-bool alreadyExists(const Status& s) { return s.reason().find("ResourceAlreadyExists") != std::string::npos; }
+bool alreadyExists(const Status& s) {
+  return s.reason().find("ResourceAlreadyExists") != std::string::npos;
+}
 
 // Creates the resource, or updates it when it exists (AWS refuses a second create; moto
 // replaces), and returns the ARN field of the answer.
@@ -27,11 +29,13 @@ Result<std::string> createOrUpdate(AwsClient& c, const std::string& kind, const 
 
 // A webhook target as an EventBridge API destination: a connection that adds the target's
 // auth header (its value from the Secrets port) and the destination that POSTs to the URL.
-Result<json::object> webhookTarget(AwsClient& client, const TargetConfig& t, const ProvisionOptions& o) {
+Result<json::object> webhookTarget(AwsClient& client, const TargetConfig& t,
+                                   const ProvisionOptions& o) {
   if (o.eventsRoleArn.empty()) {
-    return Status::invalidArgument("webhook target " + t.name +
-                                   ": aws.events_role_arn is not set (EventBridge assumes that role to "
-                                   "invoke API destinations)");
+    return Status::invalidArgument(
+        "webhook target " + t.name +
+        ": aws.events_role_arn is not set (EventBridge assumes that role to "
+        "invoke API destinations)");
   }
   std::string name = o.namePrefix + t.name;
   // EventBridge connections always authorize; a target without a secret sends its own name.
@@ -47,27 +51,30 @@ Result<json::object> webhookTarget(AwsClient& client, const TargetConfig& t, con
       json::object{{"Name", name},
                    {"AuthorizationType", "API_KEY"},
                    {"AuthParameters",
-                    json::object{{"ApiKeyAuthParameters", json::object{{"ApiKeyName", header}, {"ApiKeyValue", value}}}}}},
+                    json::object{{"ApiKeyAuthParameters",
+                                  json::object{{"ApiKeyName", header}, {"ApiKeyValue", value}}}}}},
       "ConnectionArn");
   if (!connection.isOk()) return connection.status();
-  auto destination = createOrUpdate(client, "ApiDestination",
-                                    json::object{{"Name", name},
-                                                 {"ConnectionArn", *connection},
-                                                 {"InvocationEndpoint", t.url},
-                                                 {"HttpMethod", "POST"},
-                                                 {"InvocationRateLimitPerSecond", o.invocationRateLimit}},
-                                    "ApiDestinationArn");
+  auto destination =
+      createOrUpdate(client, "ApiDestination",
+                     json::object{{"Name", name},
+                                  {"ConnectionArn", *connection},
+                                  {"InvocationEndpoint", t.url},
+                                  {"HttpMethod", "POST"},
+                                  {"InvocationRateLimitPerSecond", o.invocationRateLimit}},
+                     "ApiDestinationArn");
   if (!destination.isOk()) return destination.status();
   // Undeliverable events go to a standard queue (EventBridge dead-letter queues cannot be FIFO)
   // with EventBridge's ERROR_CODE and ERROR_MESSAGE attributes as the reason.
   auto dlq = o.queueArn(name + "-webhook-dlq");
   if (!dlq.isOk()) return dlq.status();
-  return json::object{{"Id", t.name},
-                      {"Arn", *destination},
-                      {"RoleArn", o.eventsRoleArn},
-                      {"RetryPolicy", json::object{{"MaximumRetryAttempts", std::max(0, t.maxAttempts - 1)},
-                                                   {"MaximumEventAgeInSeconds", 86400}}},
-                      {"DeadLetterConfig", json::object{{"Arn", *dlq}}}};
+  return json::object{
+      {"Id", t.name},
+      {"Arn", *destination},
+      {"RoleArn", o.eventsRoleArn},
+      {"RetryPolicy", json::object{{"MaximumRetryAttempts", std::max(0, t.maxAttempts - 1)},
+                                   {"MaximumEventAgeInSeconds", 86400}}},
+      {"DeadLetterConfig", json::object{{"Arn", *dlq}}}};
 }
 
 }  // namespace
@@ -99,7 +106,8 @@ Result<std::vector<Status>> EventBridgeBus::put(const std::vector<BusEntry>& ent
   return out;
 }
 
-Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg, const ProvisionOptions& o) {
+Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg,
+                            const ProvisionOptions& o) {
   std::set<std::string> buses{"default"};
   for (const auto& r : cfg.rules) buses.insert(r.bus);
   for (const auto& t : cfg.targets) {
@@ -109,17 +117,21 @@ Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg, const P
   for (const auto& b : buses) {
     if (b != "default") {
       auto c = events(client, "CreateEventBus", json::object{{"Name", b}});
-      if (!c.isOk() && c.status().reason().find("ResourceAlreadyExists") == std::string::npos) return c.status();
+      if (!c.isOk() && c.status().reason().find("ResourceAlreadyExists") == std::string::npos)
+        return c.status();
     }
     auto d = events(client, "DescribeEventBus", json::object{{"Name", b}});
     if (!d.isOk()) return d.status();
-    if (!d->is_object()) return Status::internal("eventbridge DescribeEventBus: malformed response");
+    if (!d->is_object())
+      return Status::internal("eventbridge DescribeEventBus: malformed response");
     busArn[b] = stringField(d->get_object(), "Arn").value_or("");
   }
   for (const auto& r : cfg.rules) {
-    auto pr = events(client, "PutRule", json::object{{"Name", r.name}, {"EventBusName", r.bus},
-                                                     {"EventPattern", json::serialize(r.pattern)},
-                                                     {"State", "ENABLED"}});
+    auto pr = events(client, "PutRule",
+                     json::object{{"Name", r.name},
+                                  {"EventBusName", r.bus},
+                                  {"EventPattern", json::serialize(r.pattern)},
+                                  {"State", "ENABLED"}});
     if (!pr.isOk()) return pr.status();
     json::array targets;
     for (const auto& tn : r.targets) {
@@ -143,7 +155,8 @@ Status provisionEventBridge(AwsClient& client, const RoutingConfig& cfg, const P
       if (!r.inputPath.empty()) target["InputPath"] = r.inputPath;
       targets.push_back(std::move(target));
     }
-    auto pt = events(client, "PutTargets", json::object{{"Rule", r.name}, {"EventBusName", r.bus}, {"Targets", targets}});
+    auto pt = events(client, "PutTargets",
+                     json::object{{"Rule", r.name}, {"EventBusName", r.bus}, {"Targets", targets}});
     if (!pt.isOk()) return pt.status();
   }
   return Status::ok();

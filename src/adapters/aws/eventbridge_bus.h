@@ -33,8 +33,8 @@ struct ProvisionOptions {
   std::function<Result<std::string>(const std::string&)> queueArn;
   // A secret's value by name (the Secrets port): webhook auth header values.
   std::function<Result<std::string>(const std::string&)> secret;
-  std::string namePrefix;   // of connections, API destinations and webhook DLQs
-  std::string eventsRoleArn;  // the role EventBridge assumes to invoke API destinations
+  std::string namePrefix;             // of connections, API destinations and webhook DLQs
+  std::string eventsRoleArn;          // the role EventBridge assumes to invoke API destinations
   int64_t invocationRateLimit = 300;  // per API destination, per second
 };
 

@@ -10,7 +10,8 @@ namespace {
 
 Status s3Error(const std::string& what, const HttpResponse& r) {
   std::string code = s3ErrorCode(r.body);
-  std::string msg = "s3 " + what + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code);
+  std::string msg =
+      "s3 " + what + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code);
   if (r.status == 404) return Status::notFound(msg);
   if (r.status == 403 || r.status == 400) return Status::invalidArgument(msg);
   return Status::internal(msg);
@@ -35,8 +36,10 @@ AwsRequest S3ObjectStore::request(const std::string& method, const std::string& 
 Status S3ObjectStore::ensureBucket() {
   AwsRequest req = request("PUT", "");
   if (client_.config().region != "us-east-1") {  // elsewhere S3 wants the region named
-    req.body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
-               client_.config().region + "</LocationConstraint></CreateBucketConfiguration>";
+    req.body =
+        "<CreateBucketConfiguration "
+        "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>" +
+        client_.config().region + "</LocationConstraint></CreateBucketConfiguration>";
   }
   auto r = client_.send("s3", req);
   if (!r.isOk()) return r.status();
@@ -48,7 +51,8 @@ Status S3ObjectStore::put(const std::string& key, const std::string& data, const
   AwsRequest req = request("PUT", key);
   req.body = data;
   req.headers = {{"Content-Type", opts.contentType}};
-  if (!opts.contentEncoding.empty()) req.headers.emplace_back("Content-Encoding", opts.contentEncoding);
+  if (!opts.contentEncoding.empty())
+    req.headers.emplace_back("Content-Encoding", opts.contentEncoding);
   if (opts.kmsKeyId) {
     req.headers.emplace_back("x-amz-server-side-encryption", "aws:kms");
     req.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", *opts.kmsKeyId);

@@ -10,11 +10,16 @@ namespace memberflow::aws {
 
 class S3ObjectStore final : public ObjectStore {
  public:
-  enum class Addressing { kAuto, kPath, kVirtualHosted };  // auto: path-style iff the endpoint is overridden
+  enum class Addressing {
+    kAuto,
+    kPath,
+    kVirtualHosted
+  };  // auto: path-style iff the endpoint is overridden
   S3ObjectStore(AwsClient& client, std::string bucket, Addressing a = Addressing::kAuto)
       : client_(client),
         bucket_(std::move(bucket)),
-        pathStyle_(a == Addressing::kPath || (a == Addressing::kAuto && client.hasEndpointOverride("s3"))) {}
+        pathStyle_(a == Addressing::kPath ||
+                   (a == Addressing::kAuto && client.hasEndpointOverride("s3"))) {}
   // Creates the bucket if it does not exist (tests, local use). Idempotent.
   Status ensureBucket();
   Status put(const std::string& key, const std::string& data, const PutOptions& opts) override;

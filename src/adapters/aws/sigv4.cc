@@ -43,20 +43,23 @@ std::string canonicalPath(const std::string& raw, bool normalize) {
       }
       i = j + 1;
     }
-    bool trailing = path.size() > 1 && path.back() == '/' ;
+    bool trailing = path.size() > 1 && path.back() == '/';
     std::string last = path.substr(path.find_last_of('/') + 1);
     if (last == "." || last == "..") trailing = !segs.empty();
     std::string out;
     for (const auto& s : segs) out += "/" + s;
-    if (out.empty()) out = "/";
-    else if (trailing) out += "/";
+    if (out.empty())
+      out = "/";
+    else if (trailing)
+      out += "/";
     path = out;
   }
   // Each segment is decoded once and encoded with the AWS rules.
   return percentEncode(percentDecode(path), true);
 }
 
-std::string canonicalQuery(const std::string& raw, const std::vector<std::pair<std::string, std::string>>& extra) {
+std::string canonicalQuery(const std::string& raw,
+                           const std::vector<std::pair<std::string, std::string>>& extra) {
   std::vector<std::pair<std::string, std::string>> params;
   size_t i = 0;
   while (i < raw.size()) {
@@ -67,11 +70,13 @@ std::string canonicalQuery(const std::string& raw, const std::vector<std::pair<s
       size_t eq = kv.find('=');
       std::string k = eq == std::string::npos ? kv : kv.substr(0, eq);
       std::string v = eq == std::string::npos ? "" : kv.substr(eq + 1);
-      params.emplace_back(percentEncode(percentDecode(k), false), percentEncode(percentDecode(v), false));
+      params.emplace_back(percentEncode(percentDecode(k), false),
+                          percentEncode(percentDecode(v), false));
     }
     i = j + 1;
   }
-  for (const auto& [k, v] : extra) params.emplace_back(percentEncode(k, false), percentEncode(v, false));
+  for (const auto& [k, v] : extra)
+    params.emplace_back(percentEncode(k, false), percentEncode(v, false));
   std::sort(params.begin(), params.end());
   std::string out;
   for (const auto& [k, v] : params) {
@@ -94,15 +99,19 @@ struct Canonical {
   std::string request, signedHeaders;
 };
 
-Canonical canonicalRequest(const SignableRequest& r, const std::vector<std::pair<std::string, std::string>>& headers,
-                           const std::string& query, const std::string& payloadHash, bool normalize) {
+Canonical canonicalRequest(const SignableRequest& r,
+                           const std::vector<std::pair<std::string, std::string>>& headers,
+                           const std::string& query, const std::string& payloadHash,
+                           bool normalize) {
   std::map<std::string, std::string> h;  // sorted by lower-cased name; duplicates joined by ','
   for (const auto& [k, v] : headers) {
     std::string name = asciiLower(k);
     std::string value = foldSpaces(v);
     auto it = h.find(name);
-    if (it == h.end()) h.emplace(name, value);
-    else it->second += "," + value;
+    if (it == h.end())
+      h.emplace(name, value);
+    else
+      it->second += "," + value;
   }
   Canonical c;
   c.request = r.method + "\n" + canonicalPath(r.path, normalize) + "\n" + query + "\n";
@@ -150,13 +159,13 @@ Signature signHeaders(const SignableRequest& r, const Credentials& c, const Sign
   }
   Canonical can = canonicalRequest(r, headers, canonicalQuery(r.query, {}), hash, o.normalizePath);
   s.canonicalRequest = can.request;
-  s.stringToSign = "AWS4-HMAC-SHA256\n" + date + "\n" + scopeOf(o, date) + "\n" +
-                   crypto::sha256Hex(can.request);
+  s.stringToSign =
+      "AWS4-HMAC-SHA256\n" + date + "\n" + scopeOf(o, date) + "\n" + crypto::sha256Hex(can.request);
   s.signature = sign(c, o, date, s.stringToSign);
   if (!c.sessionToken.empty()) s.headers.emplace_back("X-Amz-Security-Token", c.sessionToken);
-  s.headers.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=" + c.accessKeyId + "/" +
-                                              scopeOf(o, date) + ", SignedHeaders=" +
-                                              can.signedHeaders + ", Signature=" + s.signature);
+  s.headers.emplace_back("Authorization",
+                         "AWS4-HMAC-SHA256 Credential=" + c.accessKeyId + "/" + scopeOf(o, date) +
+                             ", SignedHeaders=" + can.signedHeaders + ", Signature=" + s.signature);
   return s;
 }
 
@@ -178,12 +187,13 @@ Signature presignQuery(const SignableRequest& r, const Credentials& c, const Sig
       {"X-Amz-Date", date},
       {"X-Amz-Expires", std::to_string(o.expiresSeconds)},
       {"X-Amz-SignedHeaders", signedHeaders}};
-  if (!c.sessionToken.empty() && !o.omitSessionToken) extra.emplace_back("X-Amz-Security-Token", c.sessionToken);
+  if (!c.sessionToken.empty() && !o.omitSessionToken)
+    extra.emplace_back("X-Amz-Security-Token", c.sessionToken);
   std::string query = canonicalQuery(r.query, extra);
   Canonical can = canonicalRequest(r, r.headers, query, hash, o.normalizePath);
   s.canonicalRequest = can.request;
-  s.stringToSign = "AWS4-HMAC-SHA256\n" + date + "\n" + scopeOf(o, date) + "\n" +
-                   crypto::sha256Hex(can.request);
+  s.stringToSign =
+      "AWS4-HMAC-SHA256\n" + date + "\n" + scopeOf(o, date) + "\n" + crypto::sha256Hex(can.request);
   s.signature = sign(c, o, date, s.stringToSign);
   s.query = query + "&X-Amz-Signature=" + s.signature;
   if (!c.sessionToken.empty() && o.omitSessionToken) {

@@ -13,8 +13,10 @@ constexpr const char* kVersion = "2010-03-31";
 Result<std::unique_ptr<SnsTopic>> SnsTopic::create(AwsClient& client, const std::string& name) {
   auto r = client.query("sns", "CreateTopic",
                         {{"Name", name},
-                         {"Attributes.entry.1.key", "FifoTopic"}, {"Attributes.entry.1.value", "true"},
-                         {"Attributes.entry.2.key", "ContentBasedDeduplication"}, {"Attributes.entry.2.value", "false"}},
+                         {"Attributes.entry.1.key", "FifoTopic"},
+                         {"Attributes.entry.1.value", "true"},
+                         {"Attributes.entry.2.key", "ContentBasedDeduplication"},
+                         {"Attributes.entry.2.value", "false"}},
                         kVersion);
   if (!r.isOk()) return r.status();
   auto arn = parseSnsTopicArn(*r);
@@ -23,11 +25,15 @@ Result<std::unique_ptr<SnsTopic>> SnsTopic::create(AwsClient& client, const std:
 }
 
 Status SnsTopic::subscribeQueue(const std::string& queueArn) {
-  return client_.query("sns", "Subscribe",
-                       {{"TopicArn", arn_}, {"Protocol", "sqs"}, {"Endpoint", queueArn},
-                        {"Attributes.entry.1.key", "RawMessageDelivery"}, {"Attributes.entry.1.value", "true"},
-                        {"ReturnSubscriptionArn", "true"}},
-                       kVersion)
+  return client_
+      .query("sns", "Subscribe",
+             {{"TopicArn", arn_},
+              {"Protocol", "sqs"},
+              {"Endpoint", queueArn},
+              {"Attributes.entry.1.key", "RawMessageDelivery"},
+              {"Attributes.entry.1.value", "true"},
+              {"ReturnSubscriptionArn", "true"}},
+             kVersion)
       .status();
 }
 

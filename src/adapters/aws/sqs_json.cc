@@ -7,7 +7,9 @@ namespace {
 
 // A 2xx body that is not what the protocol says (a proxy's page, a truncated answer) is an
 // error of the call, never an exception: the adapters' callers only know Status.
-Status malformed(const char* action) { return Status::internal(std::string("sqs ") + action + ": malformed response"); }
+Status malformed(const char* action) {
+  return Status::internal(std::string("sqs ") + action + ": malformed response");
+}
 
 // The response's Attributes object, or nullptr.
 const json::object* attributesOf(const json::value& response) {
@@ -38,7 +40,8 @@ Result<QueueStats> parseSqsQueueStats(const json::value& response) {
   const json::object& a = *attrs;
   QueueStats s;
   s.visible = std::atoll(stringField(a, "ApproximateNumberOfMessages").value_or("0").c_str());
-  s.inFlight = std::atoll(stringField(a, "ApproximateNumberOfMessagesNotVisible").value_or("0").c_str());
+  s.inFlight =
+      std::atoll(stringField(a, "ApproximateNumberOfMessagesNotVisible").value_or("0").c_str());
   return s;
 }
 
@@ -73,7 +76,8 @@ Result<std::vector<ReceivedMessage>> parseSqsMessages(const json::value& respons
     if (const json::value* a = field(m, "MessageAttributes"); a && a->is_object()) {
       for (const auto& kv : a->get_object()) {
         if (kv.value().is_object()) {
-          rm.attributes[std::string(kv.key())] = stringField(kv.value().get_object(), "StringValue").value_or("");
+          rm.attributes[std::string(kv.key())] =
+              stringField(kv.value().get_object(), "StringValue").value_or("");
         }
       }
     }

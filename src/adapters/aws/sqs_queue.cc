@@ -16,8 +16,8 @@ Result<json::value> SqsQueue::call(const std::string& action, json::object body)
   return client_.json("sqs", "AmazonSQS." + action, body, "application/x-amz-json-1.0");
 }
 
-Result<std::unique_ptr<SqsQueue>> SqsQueue::open(AwsClient& client, const std::string& name, bool create,
-                                                 const SqsQueueOptions& opts) {
+Result<std::unique_ptr<SqsQueue>> SqsQueue::open(AwsClient& client, const std::string& name,
+                                                 bool create, const SqsQueueOptions& opts) {
   if (create) {
     json::object attrs;
     if (opts.fifo) {
@@ -25,15 +25,19 @@ Result<std::unique_ptr<SqsQueue>> SqsQueue::open(AwsClient& client, const std::s
       attrs["ContentBasedDeduplication"] = opts.contentBasedDedup ? "true" : "false";
     }
     if (opts.deadLetterQueueArn) {
-      attrs["RedrivePolicy"] = json::serialize(json::object{{"deadLetterTargetArn", *opts.deadLetterQueueArn},
-                                                            {"maxReceiveCount", opts.maxReceiveCount}});
+      attrs["RedrivePolicy"] =
+          json::serialize(json::object{{"deadLetterTargetArn", *opts.deadLetterQueueArn},
+                                       {"maxReceiveCount", opts.maxReceiveCount}});
     }
-    auto r = client.json("sqs", "AmazonSQS.CreateQueue", json::object{{"QueueName", name}, {"Attributes", attrs}},
+    auto r = client.json("sqs", "AmazonSQS.CreateQueue",
+                         json::object{{"QueueName", name}, {"Attributes", attrs}},
                          "application/x-amz-json-1.0");
     // Creating is idempotent: a queue that exists (even with other attributes) is used as is.
-    if (!r.isOk() && r.status().reason().find("QueueNameExists") == std::string::npos) return r.status();
+    if (!r.isOk() && r.status().reason().find("QueueNameExists") == std::string::npos)
+      return r.status();
   }
-  auto r = client.json("sqs", "AmazonSQS.GetQueueUrl", json::object{{"QueueName", name}}, "application/x-amz-json-1.0");
+  auto r = client.json("sqs", "AmazonSQS.GetQueueUrl", json::object{{"QueueName", name}},
+                       "application/x-amz-json-1.0");
   if (!r.isOk()) return r.status();
   auto url = parseSqsQueueUrl(*r);
   if (!url.isOk()) return url.status();
@@ -58,11 +62,13 @@ Status SqsQueue::send(const std::vector<OutgoingMessage>& messages) {
         e["MessageDeduplicationId"] = m.dedupId;
       }
       json::object attrs;
-      for (const auto& [k, v] : m.attributes) attrs[k] = json::object{{"DataType", "String"}, {"StringValue", v}};
+      for (const auto& [k, v] : m.attributes)
+        attrs[k] = json::object{{"DataType", "String"}, {"StringValue", v}};
       // A standard queue has no dedup ids and delivers at least once: the id travels as an
       // attribute, so readers (dlq list, redrive) can drop the copies a retried send left.
       if (!fifo_ && !m.dedupId.empty()) {
-        attrs[kSqsDedupAttribute] = json::object{{"DataType", "String"}, {"StringValue", m.dedupId}};
+        attrs[kSqsDedupAttribute] =
+            json::object{{"DataType", "String"}, {"StringValue", m.dedupId}};
       }
       if (!attrs.empty()) e["MessageAttributes"] = std::move(attrs);
       entries.push_back(std::move(e));
@@ -73,22 +79,26 @@ Status SqsQueue::send(const std::vector<OutgoingMessage>& messages) {
     if (!failed.isOk()) return failed.status();
     if (*failed > 0) {
       // Retrying the whole batch is safe: the dedup ids drop what was accepted.
-      return Status::unavailable("sqs SendMessageBatch: " + std::to_string(*failed) + " entries failed");
+      return Status::unavailable("sqs SendMessageBatch: " + std::to_string(*failed) +
+                                 " entries failed");
     }
   }
   return Status::ok();
 }
 
-Result<std::vector<ReceivedMessage>> SqsQueue::receive(size_t max, int64_t visibilityMs, int64_t waitMs) {
+Result<std::vector<ReceivedMessage>> SqsQueue::receive(size_t max, int64_t visibilityMs,
+                                                       int64_t waitMs) {
   std::vector<ReceivedMessage> out;
   while (out.size() < max) {
-    auto r = call("ReceiveMessage",
-                  json::object{{"MaxNumberOfMessages", static_cast<int64_t>(std::min<size_t>(10, max - out.size()))},
-                               {"VisibilityTimeout", seconds(visibilityMs)},
-                               {"WaitTimeSeconds", out.empty() ? std::min<int64_t>(20, waitMs / 1000) : 0},
-                               {"MessageSystemAttributeNames", json::array{"All"}},
-                               {"AttributeNames", json::array{"All"}},
-                               {"MessageAttributeNames", json::array{"All"}}});
+    auto r = call(
+        "ReceiveMessage",
+        json::object{
+            {"MaxNumberOfMessages", static_cast<int64_t>(std::min<size_t>(10, max - out.size()))},
+            {"VisibilityTimeout", seconds(visibilityMs)},
+            {"WaitTimeSeconds", out.empty() ? std::min<int64_t>(20, waitMs / 1000) : 0},
+            {"MessageSystemAttributeNames", json::array{"All"}},
+            {"AttributeNames", json::array{"All"}},
+            {"MessageAttributeNames", json::array{"All"}}});
     if (!r.isOk()) return r.status();
     auto got = parseSqsMessages(*r);
     if (!got.isOk()) return got.status();
@@ -104,7 +114,8 @@ Status SqsQueue::remove(const std::vector<std::string>& receiptHandles) {
   for (size_t i = 0; i < receiptHandles.size(); i += 10) {
     json::array entries;
     for (size_t j = i; j < std::min(receiptHandles.size(), i + 10); ++j) {
-      entries.push_back(json::object{{"Id", std::to_string(j)}, {"ReceiptHandle", receiptHandles[j]}});
+      entries.push_back(
+          json::object{{"Id", std::to_string(j)}, {"ReceiptHandle", receiptHandles[j]}});
     }
     auto r = call("DeleteMessageBatch", json::object{{"Entries", entries}});
     if (!r.isOk()) return r.status();
@@ -113,8 +124,9 @@ Status SqsQueue::remove(const std::vector<std::string>& receiptHandles) {
 }
 
 Status SqsQueue::changeVisibility(const std::string& receiptHandle, int64_t visibilityMs) {
-  auto r = call("ChangeMessageVisibility",
-                json::object{{"ReceiptHandle", receiptHandle}, {"VisibilityTimeout", seconds(visibilityMs)}});
+  auto r = call(
+      "ChangeMessageVisibility",
+      json::object{{"ReceiptHandle", receiptHandle}, {"VisibilityTimeout", seconds(visibilityMs)}});
   if (!r.isOk() && r.status().code() == Code::kInvalidArgument) {
     return Status::notFound("receipt handle is stale or the message is gone");
   }
@@ -122,9 +134,10 @@ Status SqsQueue::changeVisibility(const std::string& receiptHandle, int64_t visi
 }
 
 Result<QueueStats> SqsQueue::stats() {
-  auto r = call("GetQueueAttributes",
-                json::object{{"AttributeNames", json::array{"ApproximateNumberOfMessages",
-                                                            "ApproximateNumberOfMessagesNotVisible"}}});
+  auto r =
+      call("GetQueueAttributes",
+           json::object{{"AttributeNames", json::array{"ApproximateNumberOfMessages",
+                                                       "ApproximateNumberOfMessagesNotVisible"}}});
   if (!r.isOk()) return r.status();
   return parseSqsQueueStats(*r);
 }

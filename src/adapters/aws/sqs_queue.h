@@ -32,7 +32,8 @@ class SqsQueue final : public Queue {
   const std::string& url() const { return url_; }
   Result<std::string> arn();
   Status send(const std::vector<OutgoingMessage>& messages) override;
-  Result<std::vector<ReceivedMessage>> receive(size_t max, int64_t visibilityMs, int64_t waitMs) override;
+  Result<std::vector<ReceivedMessage>> receive(size_t max, int64_t visibilityMs,
+                                               int64_t waitMs) override;
   Status remove(const std::vector<std::string>& receiptHandles) override;
   Status changeVisibility(const std::string& receiptHandle, int64_t visibilityMs) override;
   Result<QueueStats> stats() override;

@@ -11,7 +11,8 @@ std::string targetDlqName(const std::string& target) { return "target-" + target
 
 Result<std::unique_ptr<EmbeddedEventBus>> EmbeddedEventBus::create(
     std::string name, const RoutingConfig& cfg, std::shared_ptr<SqliteQueueStore> queues) {
-  std::unique_ptr<EmbeddedEventBus> bus(new EmbeddedEventBus(std::move(name), cfg, std::move(queues)));
+  std::unique_ptr<EmbeddedEventBus> bus(
+      new EmbeddedEventBus(std::move(name), cfg, std::move(queues)));
   for (const auto& r : cfg.rules) {
     if (r.bus != bus->name_) continue;
     MF_RETURN_IF_ERROR(bus->rules_.add(r.name, r.pattern));
@@ -36,16 +37,18 @@ Result<std::vector<Status>> EmbeddedEventBus::put(const std::vector<BusEntry>& e
         payload = sel.isOk() ? *sel : json::value(nullptr);
       }
       for (const auto& t : rule->targets) {
-        json::object delivery{{"eventId", e.eventId}, {"rule", rule->name}, {"target", t},
-                              {"payload", payload}};
+        json::object delivery{
+            {"eventId", e.eventId}, {"rule", rule->name}, {"target", t}, {"payload", payload}};
         // A bus target forwards the event itself, not the selection.
         if (cfg_.target(t)->kind == TargetConfig::Kind::kBus) {
-          delivery["entry"] = json::object{{"eventId", e.eventId}, {"source", e.source},
-                                            {"detailType", e.detailType}, {"detail", e.detail},
-                                            {"time", e.time}, {"groupId", e.groupId}};
+          delivery["entry"] = json::object{
+              {"eventId", e.eventId}, {"source", e.source}, {"detailType", e.detailType},
+              {"detail", e.detail},   {"time", e.time},     {"groupId", e.groupId}};
         }
-        perTarget[t].push_back({e.groupId, e.eventId + "/" + rule->name + "/" + t,
-                                json::serialize(delivery), {{"eventId", e.eventId}}});
+        perTarget[t].push_back({e.groupId,
+                                e.eventId + "/" + rule->name + "/" + t,
+                                json::serialize(delivery),
+                                {{"eventId", e.eventId}}});
       }
     }
   }

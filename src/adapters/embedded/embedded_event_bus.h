@@ -21,7 +21,8 @@ std::string targetDlqName(const std::string& target);
 class EmbeddedEventBus final : public EventBus {
  public:
   // InvalidArgument when a rule of this bus does not compile.
-  static Result<std::unique_ptr<EmbeddedEventBus>> create(std::string name, const RoutingConfig& cfg,
+  static Result<std::unique_ptr<EmbeddedEventBus>> create(std::string name,
+                                                          const RoutingConfig& cfg,
                                                           std::shared_ptr<SqliteQueueStore> queues);
   const std::string& name() const override { return name_; }
   Result<std::vector<Status>> put(const std::vector<BusEntry>& entries) override;

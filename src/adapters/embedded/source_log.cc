@@ -27,9 +27,7 @@ int32_t kafkaMurmur2(std::string_view data) {
   switch (length % 4) {
     case 3: h ^= byte((length & ~size_t{3}) + 2) << 16; [[fallthrough]];
     case 2: h ^= byte((length & ~size_t{3}) + 1) << 8; [[fallthrough]];
-    case 1:
-      h ^= byte(length & ~size_t{3});
-      h *= m;
+    case 1: h ^= byte(length & ~size_t{3}); h *= m;
   }
   h ^= h >> 13;
   h *= m;
@@ -48,13 +46,13 @@ Result<std::unique_ptr<SourceLog>> SourceLog::open(const std::string& path, std:
   auto db = SqliteDb::open(path, opts);
   if (!db.isOk()) return db.status();
   SqliteDb& d = **db;
-  MF_RETURN_IF_ERROR(d.exec(
-      "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS records(part INTEGER NOT NULL, off INTEGER NOT NULL,"
-      " ts INTEGER NOT NULL, key BLOB, value BLOB, headers TEXT NOT NULL,"
-      " PRIMARY KEY(part, off)) WITHOUT ROWID;"
-      "CREATE TABLE IF NOT EXISTS commits(grp TEXT NOT NULL, part INTEGER NOT NULL,"
-      " next_off INTEGER NOT NULL, PRIMARY KEY(grp, part)) WITHOUT ROWID;"));
+  MF_RETURN_IF_ERROR(
+      d.exec("CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+             "CREATE TABLE IF NOT EXISTS records(part INTEGER NOT NULL, off INTEGER NOT NULL,"
+             " ts INTEGER NOT NULL, key BLOB, value BLOB, headers TEXT NOT NULL,"
+             " PRIMARY KEY(part, off)) WITHOUT ROWID;"
+             "CREATE TABLE IF NOT EXISTS commits(grp TEXT NOT NULL, part INTEGER NOT NULL,"
+             " next_off INTEGER NOT NULL, PRIMARY KEY(grp, part)) WITHOUT ROWID;"));
   {
     MF_PREPARE(ins, d, "INSERT OR IGNORE INTO meta(k, v) VALUES('partitions', ?)");
     ins->bind(1, std::to_string(partitions));
@@ -184,11 +182,18 @@ Status SourceLog::append(const std::vector<ProduceRecord>& records) {
       maxOff->reset();
     }
     json::array hdrs;
-    for (const auto& [k, v] : r.headers) hdrs.push_back(json::array{json::string(k), json::string(v)});
+    for (const auto& [k, v] : r.headers)
+      hdrs.push_back(json::array{json::string(k), json::string(v)});
     ins->reset();
     ins->bind(1, static_cast<int64_t>(p)).bind(2, it->second).bind(3, r.timestampMs.value_or(now));
-    if (r.key) ins->bindBlob(4, *r.key); else ins->bindNull(4);
-    if (r.value) ins->bindBlob(5, *r.value); else ins->bindNull(5);
+    if (r.key)
+      ins->bindBlob(4, *r.key);
+    else
+      ins->bindNull(4);
+    if (r.value)
+      ins->bindBlob(5, *r.value);
+    else
+      ins->bindNull(5);
     ins->bind(6, json::serialize(hdrs));
     MF_RETURN_IF_ERROR(ins->run());
     ++it->second;

@@ -41,9 +41,10 @@ class SourceLog final : public ChangeSource, public ChangeSink {
   Result<std::map<int32_t, int64_t>> endOffsets();
 
  private:
-  SourceLog(std::unique_ptr<SqliteDb> db, std::string topic, int32_t partitions,
-            std::string group)
-      : db_(std::move(db)), topic_(std::move(topic)), partitions_(partitions),
+  SourceLog(std::unique_ptr<SqliteDb> db, std::string topic, int32_t partitions, std::string group)
+      : db_(std::move(db)),
+        topic_(std::move(topic)),
+        partitions_(partitions),
         group_(std::move(group)) {}
   Result<std::vector<SourceRecord>> readOnce(size_t maxRecords);
 

@@ -36,9 +36,8 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     Status s = sqliteStatus(db, rc, "open " + path);
     sqlite3_close(db);
@@ -47,8 +46,8 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
   std::unique_ptr<SqliteDb> out(new SqliteDb(db));
   sqlite3_busy_timeout(db, opts.busyTimeoutMs);
   MF_RETURN_IF_ERROR(out->exec("PRAGMA journal_mode=WAL"));
-  MF_RETURN_IF_ERROR(out->exec(opts.synchronousFull ? "PRAGMA synchronous=FULL"
-                                                    : "PRAGMA synchronous=NORMAL"));
+  MF_RETURN_IF_ERROR(
+      out->exec(opts.synchronousFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   MF_RETURN_IF_ERROR(out->exec("PRAGMA foreign_keys=ON"));
   MF_RETURN_IF_ERROR(out->exec("PRAGMA wal_autocheckpoint=10000"));
   return out;

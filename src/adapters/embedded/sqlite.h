@@ -25,8 +25,14 @@ class Stmt {
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
-  Stmt& bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); return *this; }
-  Stmt& bind(int i, int v) { sqlite3_bind_int(s_, i, v); return *this; }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, int v) {
+    sqlite3_bind_int(s_, i, v);
+    return *this;
+  }
   Stmt& bind(int i, std::string_view v) {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -42,7 +48,10 @@ class Stmt {
     sqlite3_bind_null(s_, i);
     return *this;
   }
-  Stmt& bindNull(int i) { sqlite3_bind_null(s_, i); return *this; }
+  Stmt& bindNull(int i) {
+    sqlite3_bind_null(s_, i);
+    return *this;
+  }
 
   // true: a row is available; false: done.
   Result<bool> step();
@@ -117,7 +126,7 @@ class Transaction {
   bool open_ = false;
 };
 
-#define MF_PREPARE(var, db, sql)             \
+#define MF_PREPARE(var, db, sql)              \
   Stmt* var = nullptr;                        \
   {                                           \
     auto mf_p_ = (db).prepare(sql);           \

@@ -3,7 +3,7 @@
 namespace memberflow::embedded {
 
 Result<std::unique_ptr<SqliteLakeJournal>> SqliteLakeJournal::open(const std::string& path,
-                                                                  const SqliteDb::Options& opts) {
+                                                                   const SqliteDb::Options& opts) {
   auto db = SqliteDb::open(path, opts);
   if (!db.isOk()) return db.status();
   MF_RETURN_IF_ERROR((*db)->exec(
@@ -48,7 +48,8 @@ Result<std::vector<bool>> SqliteLakeJournal::placed(const std::vector<std::strin
   return out;
 }
 
-Status SqliteLakeJournal::stage(const StagedObject& object, const std::vector<std::string>& eventIds) {
+Status SqliteLakeJournal::stage(const StagedObject& object,
+                                const std::vector<std::string>& eventIds) {
   std::lock_guard lock(mu_);
   MF_PREPARE(ev, *db_, "INSERT INTO lake_events(event_id, object_key) VALUES(?, ?)");
   MF_PREPARE(obj, *db_, "INSERT OR REPLACE INTO lake_staged(object_key, content) VALUES(?, ?)");

@@ -3,7 +3,7 @@
 namespace memberflow::embedded {
 
 Result<std::unique_ptr<SqliteLedger>> SqliteLedger::open(const std::string& path, int64_t ttlMs,
-                                                        const SqliteDb::Options& opts) {
+                                                         const SqliteDb::Options& opts) {
   auto db = SqliteDb::open(path, opts);
   if (!db.isOk()) return db.status();
   MF_RETURN_IF_ERROR((*db)->exec(
@@ -66,8 +66,12 @@ Status SqliteLedger::complete(const std::vector<LedgerOutcome>& outcomes, int64_
   MF_RETURN_IF_ERROR(tx.begin());
   for (const auto& o : outcomes) {
     up->reset();
-    up->bind(1, nowMs).bind(2, std::string(name(o.outcome))).bind(3, o.reason).bind(4, o.archiveKey)
-        .bind(5, o.archiveLine).bind(6, o.messageId);
+    up->bind(1, nowMs)
+        .bind(2, std::string(name(o.outcome)))
+        .bind(3, o.reason)
+        .bind(4, o.archiveKey)
+        .bind(5, o.archiveLine)
+        .bind(6, o.messageId);
     MF_RETURN_IF_ERROR(up->run());
   }
   return tx.commit();

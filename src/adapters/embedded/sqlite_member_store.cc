@@ -1,7 +1,7 @@
 #include "adapters/embedded/sqlite_member_store.h"
 
-#include "domain/member_write.h"
 #include "common/crypto.h"
+#include "domain/member_write.h"
 
 namespace memberflow::embedded {
 
@@ -107,8 +107,9 @@ void SqliteMemberStore::commitGroup(std::vector<Pending*>& group) {
 Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
   WriteOutcome out;
   if (w.idempotencyKey) {
-    MF_PREPARE(sel, *db_,
-               "SELECT fingerprint, result, member FROM write_replays WHERE key = ? AND expires_at > ?");
+    MF_PREPARE(
+        sel, *db_,
+        "SELECT fingerprint, result, member FROM write_replays WHERE key = ? AND expires_at > ?");
     sel->bind(1, *w.idempotencyKey).bind(2, w.nowMs);
     auto row = sel->step();
     if (!row.isOk()) return row.status();
@@ -128,8 +129,7 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
   if (!loaded.isOk()) return loaded.status();
   WritePlan plan = planWrite(w, *loaded);
   switch (plan.action) {
-    case WritePlan::Action::kNothing:
-      break;
+    case WritePlan::Action::kNothing: break;
     case WritePlan::Action::kGuardUnknown: {
       MF_PREPARE(up, *db_,
                  "INSERT INTO members(member_id, body, version, source_sequence, updated_at,"
@@ -147,20 +147,31 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
     }
     case WritePlan::Action::kWrite: {
       const StoredMember& next = plan.next;
-      MF_PREPARE(upsert, *db_,
-                 "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
-                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(member_id) DO UPDATE SET body = ?2,"
-                 " version = ?3, source_sequence = ?4, updated_at = ?5, deleted = ?6");
-      upsert->bind(1, w.memberId).bind(2, plan.body).bind(3, next.version).bind(4, next.sourceSequence)
-          .bind(5, next.updatedAtMs).bind(6, next.deleted ? 1 : 0);
+      MF_PREPARE(
+          upsert, *db_,
+          "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
+          " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(member_id) DO UPDATE SET body = ?2,"
+          " version = ?3, source_sequence = ?4, updated_at = ?5, deleted = ?6");
+      upsert->bind(1, w.memberId)
+          .bind(2, plan.body)
+          .bind(3, next.version)
+          .bind(4, next.sourceSequence)
+          .bind(5, next.updatedAtMs)
+          .bind(6, next.deleted ? 1 : 0);
       MF_RETURN_IF_ERROR(upsert->run());
-      MF_PREPARE(hist, *db_,
-                 "INSERT INTO history(member_id, version, op, event_id, message_id, source_sequence,"
-                 " changed_fields, lineage, applied_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      hist->bind(1, w.memberId).bind(2, next.version)
-          .bind(3, plan.event.type.substr(7)).bind(4, plan.event.id).bind(5, w.messageId)
-          .bind(6, next.sourceSequence).bind(7, plan.changedFieldsJson)
-          .bind(8, json::serialize(w.lineage)).bind(9, w.nowMs);
+      MF_PREPARE(
+          hist, *db_,
+          "INSERT INTO history(member_id, version, op, event_id, message_id, source_sequence,"
+          " changed_fields, lineage, applied_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      hist->bind(1, w.memberId)
+          .bind(2, next.version)
+          .bind(3, plan.event.type.substr(7))
+          .bind(4, plan.event.id)
+          .bind(5, w.messageId)
+          .bind(6, next.sourceSequence)
+          .bind(7, plan.changedFieldsJson)
+          .bind(8, json::serialize(w.lineage))
+          .bind(9, w.nowMs);
       MF_RETURN_IF_ERROR(hist->run());
       MF_PREPARE(ob, *db_,
                  "INSERT INTO outbox(event_id, member_id, event, created_at) VALUES(?, ?, ?, ?)");
@@ -176,8 +187,11 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
     MF_PREPARE(ins, *db_,
                "INSERT OR REPLACE INTO write_replays(key, fingerprint, result, member, expires_at)"
                " VALUES(?, ?, ?, ?, ?)");
-    ins->bind(1, *w.idempotencyKey).bind(2, w.requestFingerprint).bind(3, std::string(name(out.result)))
-        .bind(4, replayMemberJson(out)).bind(5, w.nowMs + opts_.idempotencyTtlMs);
+    ins->bind(1, *w.idempotencyKey)
+        .bind(2, w.requestFingerprint)
+        .bind(3, std::string(name(out.result)))
+        .bind(4, replayMemberJson(out))
+        .bind(5, w.nowMs + opts_.idempotencyTtlMs);
     MF_RETURN_IF_ERROR(ins->run());
   }
   return out;
@@ -229,7 +243,9 @@ Result<MemberPage> SqliteMemberStore::listUpdated(int64_t sinceMs, const std::st
              "SELECT member_id, body, version, source_sequence, updated_at FROM members"
              " WHERE deleted = 0 AND updated_at >= ?1 AND (updated_at > ?2 OR"
              " (updated_at = ?2 AND member_id > ?3)) ORDER BY updated_at, member_id LIMIT ?4");
-  sel->bind(1, sinceMs).bind(2, after->afterUpdatedAtMs).bind(3, after->afterMemberId)
+  sel->bind(1, sinceMs)
+      .bind(2, after->afterUpdatedAtMs)
+      .bind(3, after->afterMemberId)
       .bind(4, static_cast<int64_t>(limit + 1));
   MemberPage page;
   for (;;) {

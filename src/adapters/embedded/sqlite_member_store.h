@@ -27,16 +27,14 @@ class SqliteMemberStore final : public MemberStore {
   Result<WriteOutcome> apply(const StoreWrite& write) override;
   Result<StoredMember> get(const std::string& memberId) override;
   Result<std::vector<HistoryEntry>> history(const std::string& memberId) override;
-  Result<MemberPage> listUpdated(int64_t sinceMs, const std::string& cursor,
-                                 size_t limit) override;
+  Result<MemberPage> listUpdated(int64_t sinceMs, const std::string& cursor, size_t limit) override;
   Result<std::vector<OutboxEntry>> outbox(size_t limit) override;
   Result<int64_t> outboxCount() override;
   Status deleteOutbox(const std::vector<int64_t>& seqs) override;
   Status ping() override;
 
  private:
-  SqliteMemberStore(std::unique_ptr<SqliteDb> db, Options opts)
-      : db_(std::move(db)), opts_(opts) {}
+  SqliteMemberStore(std::unique_ptr<SqliteDb> db, Options opts) : db_(std::move(db)), opts_(opts) {}
   struct Pending {
     const StoreWrite* write;
     Result<WriteOutcome> outcome{Status::internal("not applied")};

@@ -28,8 +28,8 @@ std::map<std::string, std::string> attrsFrom(const std::string& text) {
 }  // namespace
 
 Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::string& path,
-                                                                const Clock& clock,
-                                                                const SqliteDb::Options& opts) {
+                                                                 const Clock& clock,
+                                                                 const SqliteDb::Options& opts) {
   auto db = SqliteDb::open(path, opts);
   if (!db.isOk()) return db.status();
   MF_RETURN_IF_ERROR((*db)->exec(
@@ -101,16 +101,18 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
       "SELECT m.id, m.group_id, m.dedup_id, m.body, m.attrs, m.sent_at, m.receive_count"
       " FROM messages m WHERE m.queue = ?1 AND m.visible_at <= ?2";
   if (opts_.fifo) {
-    sql += " AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.queue = ?1 AND"
-           " e.group_id = m.group_id AND e.id < m.id AND e.visible_at > ?2)";
+    sql +=
+        " AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.queue = ?1 AND"
+        " e.group_id = m.group_id AND e.id < m.id AND e.visible_at > ?2)";
   }
   sql += " ORDER BY m.id LIMIT ?3";
   MF_PREPARE(sel, db, sql);
   MF_PREPARE(mark, db,
              "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt = ?"
              " WHERE id = ?");
-  MF_PREPARE(move, db, "UPDATE messages SET queue = ?, attrs = ?, visible_at = ?,"
-                       " receive_count = 0, receipt = NULL WHERE id = ?");
+  MF_PREPARE(move, db,
+             "UPDATE messages SET queue = ?, attrs = ?, visible_at = ?,"
+             " receive_count = 0, receipt = NULL WHERE id = ?");
   Transaction tx(db);
   MF_RETURN_IF_ERROR(tx.begin());
   std::vector<ReceivedMessage> out;
@@ -142,7 +144,9 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
       attrs["sourceQueue"] = name_;
       attrs["receiveCount"] = std::to_string(row.m.receiveCount - 1);
       move->reset();
-      move->bind(1, opts_.redrive->deadLetterQueue).bind(2, attrsJson(attrs)).bind(3, now)
+      move->bind(1, opts_.redrive->deadLetterQueue)
+          .bind(2, attrsJson(attrs))
+          .bind(3, now)
           .bind(4, row.id);
       MF_RETURN_IF_ERROR(move->run());
       continue;

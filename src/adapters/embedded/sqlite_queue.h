@@ -28,14 +28,13 @@ struct QueueOptions {
 
 class SqliteQueueStore : public std::enable_shared_from_this<SqliteQueueStore> {
  public:
-  static Result<std::shared_ptr<SqliteQueueStore>> open(const std::string& path,
-                                                        const Clock& clock,
+  static Result<std::shared_ptr<SqliteQueueStore>> open(const std::string& path, const Clock& clock,
                                                         const SqliteDb::Options& opts = {});
   // A handle on the named queue (created on first use: queues are rows, not tables).
   std::unique_ptr<Queue> queue(const std::string& name, const QueueOptions& opts);
   // Sends the messages to every named queue in ONE transaction: the topic fan-out.
-  Status sendToAll(const std::vector<std::string>& queues, const std::vector<OutgoingMessage>& messages,
-                   int64_t dedupWindowMs);
+  Status sendToAll(const std::vector<std::string>& queues,
+                   const std::vector<OutgoingMessage>& messages, int64_t dedupWindowMs);
 
  private:
   friend class SqliteQueue;
@@ -55,7 +54,9 @@ class SqliteTopic final : public Topic {
  public:
   SqliteTopic(std::shared_ptr<SqliteQueueStore> store, std::string name,
               std::vector<std::string> subscriptions, int64_t dedupWindowMs = 5 * 60 * 1000)
-      : store_(std::move(store)), name_(std::move(name)), subs_(std::move(subscriptions)),
+      : store_(std::move(store)),
+        name_(std::move(name)),
+        subs_(std::move(subscriptions)),
         dedupWindowMs_(dedupWindowMs) {}
   const std::string& name() const override { return name_; }
   Status publish(const std::vector<OutgoingMessage>& messages) override {

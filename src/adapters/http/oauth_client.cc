@@ -24,7 +24,9 @@ Result<std::string> ClientCredentialsTokens::refresh(const std::string& rejected
 
 Result<std::string> ClientCredentialsTokens::fetch(int64_t now) {
   auto secret = secret_();
-  if (!secret.isOk()) return Status::unavailable("oauth: the client secret is not available: " + secret.status().message());
+  if (!secret.isOk())
+    return Status::unavailable("oauth: the client secret is not available: " +
+                               secret.status().message());
   HttpRequest req;
   req.method = "POST";
   req.url = url_;
@@ -32,7 +34,8 @@ Result<std::string> ClientCredentialsTokens::fetch(int64_t now) {
   // RFC 6749 §2.3.1: id and secret form-encoded, then Basic.
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                  {"Accept", "application/json"},
-                 {"Authorization", "Basic " + crypto::base64Encode(percentEncode(clientId_) + ":" + percentEncode(*secret))}};
+                 {"Authorization", "Basic " + crypto::base64Encode(percentEncode(clientId_) + ":" +
+                                                                   percentEncode(*secret))}};
   std::vector<std::pair<std::string, std::string>> form{{"grant_type", "client_credentials"}};
   if (!scopes_.empty()) form.emplace_back("scope", scopes_);
   req.body = formEncode(form);
@@ -40,11 +43,14 @@ Result<std::string> ClientCredentialsTokens::fetch(int64_t now) {
   if (!r.ok()) return Status::unavailable("oauth: token endpoint unreachable: " + r.error);
   auto doc = parseJson(r.response.body);
   if (r.response.status != 200) {
-    std::string code = doc.isOk() && doc->is_object() ? stringField(doc->get_object(), "error").value_or("") : "";
-    return Status::unavailable("oauth: token endpoint answered " + std::to_string(r.response.status) +
+    std::string code =
+        doc.isOk() && doc->is_object() ? stringField(doc->get_object(), "error").value_or("") : "";
+    return Status::unavailable("oauth: token endpoint answered " +
+                               std::to_string(r.response.status) +
                                (code.empty() ? "" : " " + code.substr(0, 40)));
   }
-  if (!doc.isOk() || !doc->is_object()) return Status::unavailable("oauth: token response is not JSON");
+  if (!doc.isOk() || !doc->is_object())
+    return Status::unavailable("oauth: token response is not JSON");
   const json::object& o = doc->get_object();
   auto access = stringField(o, "access_token");
   auto type = stringField(o, "token_type");

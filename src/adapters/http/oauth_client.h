@@ -21,10 +21,14 @@ namespace memberflow::http {
 class ClientCredentialsTokens final : public TokenProvider {
  public:
   using SecretFn = std::function<Result<std::string>()>;
-  ClientCredentialsTokens(HttpClient& http, std::string tokenUrl, std::string clientId, SecretFn secret,
-                          std::string scopes, const Clock& clock)
-      : http_(http), url_(std::move(tokenUrl)), clientId_(std::move(clientId)), secret_(std::move(secret)),
-        scopes_(std::move(scopes)), clock_(clock) {}
+  ClientCredentialsTokens(HttpClient& http, std::string tokenUrl, std::string clientId,
+                          SecretFn secret, std::string scopes, const Clock& clock)
+      : http_(http),
+        url_(std::move(tokenUrl)),
+        clientId_(std::move(clientId)),
+        secret_(std::move(secret)),
+        scopes_(std::move(scopes)),
+        clock_(clock) {}
   // Unavailable when the endpoint cannot be reached or refuses (the reason names the OAuth
   // error code, never the secret or the token).
   Result<std::string> token(bool forceRefresh) override;

@@ -13,7 +13,8 @@ namespace {
 
 constexpr const char* kStage = "kafka";
 
-Result<rd_kafka_conf_t*> makeConf(const KafkaOptions& o, const std::map<std::string, std::string>& own) {
+Result<rd_kafka_conf_t*> makeConf(const KafkaOptions& o,
+                                  const std::map<std::string, std::string>& own) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   std::map<std::string, std::string> all = own;
@@ -53,7 +54,8 @@ std::vector<int32_t> partitionsOf(rd_kafka_t* rk, const std::string& topic, Stat
   } else {
     for (int i = 0; i < md->topic_cnt; ++i) {
       if (md->topics[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-      for (int p = 0; p < md->topics[i].partition_cnt; ++p) out.push_back(md->topics[i].partitions[p].id);
+      for (int p = 0; p < md->topics[i].partition_cnt; ++p)
+        out.push_back(md->topics[i].partitions[p].id);
     }
     rd_kafka_metadata_destroy(md);
   }
@@ -65,14 +67,15 @@ std::vector<int32_t> partitionsOf(rd_kafka_t* rk, const std::string& topic, Stat
 
 Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(const KafkaOptions& opts) {
   std::unique_ptr<KafkaChangeSource> self(new KafkaChangeSource(opts));
-  auto conf = makeConf(opts, {{"group.id", opts.group},
-                              {"enable.auto.commit", "false"},
-                              {"enable.auto.offset.store", "false"},
-                              {"auto.offset.reset", "earliest"},
-                              {"enable.partition.eof", "false"},
-                              {"queued.max.messages.kbytes", std::to_string(opts.maxBufferedKbytes)},
-                              {"session.timeout.ms", "10000"},
-                              {"heartbeat.interval.ms", "1000"}});
+  auto conf =
+      makeConf(opts, {{"group.id", opts.group},
+                      {"enable.auto.commit", "false"},
+                      {"enable.auto.offset.store", "false"},
+                      {"auto.offset.reset", "earliest"},
+                      {"enable.partition.eof", "false"},
+                      {"queued.max.messages.kbytes", std::to_string(opts.maxBufferedKbytes)},
+                      {"session.timeout.ms", "10000"},
+                      {"heartbeat.interval.ms", "1000"}});
   if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_rebalance_cb(*conf, rebalance);
   rd_kafka_conf_set_opaque(*conf, self.get());
@@ -88,7 +91,8 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(const KafkaOp
   rd_kafka_topic_partition_list_add(topics, opts.topic.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t e = rd_kafka_subscribe(self->rk_, topics);
   rd_kafka_topic_partition_list_destroy(topics);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::unavailable(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::unavailable(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
   return self;
 }
 
@@ -102,20 +106,24 @@ KafkaChangeSource::~KafkaChangeSource() {
 void KafkaChangeSource::onAssign(const std::set<int32_t>& partitions) {
   std::lock_guard lock(mu_);
   assigned_.insert(partitions.begin(), partitions.end());
-  log::info("partitions assigned", {kStage, {}, {}, {}, "assigned", std::to_string(partitions.size())});
+  log::info("partitions assigned",
+            {kStage, {}, {}, {}, "assigned", std::to_string(partitions.size())});
 }
 
 void KafkaChangeSource::onRevoke(const std::set<int32_t>& partitions) {
   std::lock_guard lock(mu_);
   for (int32_t p : partitions) assigned_.erase(p);
-  log::info("partitions revoked", {kStage, {}, {}, {}, "revoked", std::to_string(partitions.size())});
+  log::info("partitions revoked",
+            {kStage, {}, {}, {}, "revoked", std::to_string(partitions.size())});
 }
 
-Result<std::vector<SourceRecord>> KafkaChangeSource::poll(size_t maxRecords, std::chrono::milliseconds wait) {
+Result<std::vector<SourceRecord>> KafkaChangeSource::poll(size_t maxRecords,
+                                                          std::chrono::milliseconds wait) {
   std::vector<SourceRecord> out;
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (out.size() < maxRecords) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     int timeout = out.empty() ? static_cast<int>(std::max<int64_t>(0, left.count())) : 0;
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout);
     if (!m) {
@@ -147,8 +155,11 @@ Result<std::vector<SourceRecord>> KafkaChangeSource::poll(size_t maxRecords, std
       const char* name;
       const void* val;
       size_t size;
-      for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-        r.headers.emplace_back(name, val ? std::string(static_cast<const char*>(val), size) : std::string());
+      for (size_t i = 0;
+           rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        r.headers.emplace_back(
+            name, val ? std::string(static_cast<const char*>(val), size) : std::string());
       }
     }
     rd_kafka_message_destroy(m);
@@ -160,7 +171,8 @@ Result<std::vector<SourceRecord>> KafkaChangeSource::poll(size_t maxRecords, std
 Status KafkaChangeSource::commit(const std::map<int32_t, int64_t>& nextOffsets) {
   // Rebalance callbacks run inside poll() on this same thread, so the assignment cannot
   // change between this check and the commit.
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(nextOffsets.size()));
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(nextOffsets.size()));
   {
     std::lock_guard lock(mu_);
     for (const auto& [p, off] : nextOffsets) {
@@ -175,8 +187,8 @@ Status KafkaChangeSource::commit(const std::map<int32_t, int64_t>& nextOffsets) 
   rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 0);
   rd_kafka_topic_partition_list_destroy(list);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::ok();
-  if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
-      err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID) {
+  if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+      err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION || err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID) {
     return Status::failedPrecondition(std::string("kafka commit: ") + rd_kafka_err2str(err));
   }
   return Status::unavailable(std::string("kafka commit: ") + rd_kafka_err2str(err));
@@ -213,10 +225,12 @@ Result<ChangeSource::Progress> KafkaChangeSource::progress() {
   auto parts = partitionsOf(rk_, opts_.topic, s);
   if (!s.isOk()) return s;
   Progress p;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()) + 1);
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()) + 1);
   for (int32_t part : parts) {
     int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_, opts_.topic.c_str(), part, &lo, &hi, 10000);
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk_, opts_.topic.c_str(), part, &lo, &hi, 10000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_topic_partition_list_destroy(list);
       return Status::unavailable(std::string("kafka watermarks: ") + rd_kafka_err2str(err));
@@ -229,7 +243,8 @@ Result<ChangeSource::Progress> KafkaChangeSource::progress() {
   // for a moment: retriable, so retry briefly before reporting the source unavailable.
   for (int attempt = 0; attempt < 20; ++attempt) {
     err = rd_kafka_committed(rk_, list, 10000);
-    if (err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR && err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+    if (err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
+        err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
         err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE) {
       break;
     }
@@ -239,7 +254,8 @@ Result<ChangeSource::Progress> KafkaChangeSource::progress() {
     for (int i = 0; i < list->cnt; ++i) p.committed += std::max<int64_t>(0, list->elems[i].offset);
   }
   rd_kafka_topic_partition_list_destroy(list);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::unavailable(std::string("kafka committed: ") + rd_kafka_err2str(err));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::unavailable(std::string("kafka committed: ") + rd_kafka_err2str(err));
   return p;
 }
 
@@ -292,7 +308,8 @@ Status KafkaChangeSink::append(const std::vector<ProduceRecord>& records) {
   for (const auto& r : records) {
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(r.headers.size());
     for (const auto& [k, v] : r.headers) {
-      rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(), static_cast<ssize_t>(v.size()));
+      rd_kafka_header_add(hdrs, k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                          static_cast<ssize_t>(v.size()));
     }
     // The RD_KAFKA_V_* macros cast their arguments unparenthesised: compute them first.
     const int32_t partition = r.partition ? *r.partition : RD_KAFKA_PARTITION_UA;
@@ -304,9 +321,9 @@ Status KafkaChangeSink::append(const std::vector<ProduceRecord>& records) {
     for (;;) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_, RD_KAFKA_V_TOPIC(opts_.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_KEY(key, keyLen), RD_KAFKA_V_VALUE(value, valueLen),
-          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_TIMESTAMP(timestamp),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
+          RD_KAFKA_V_KEY(key, keyLen), RD_KAFKA_V_VALUE(value, valueLen), RD_KAFKA_V_HEADERS(hdrs),
+          RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_OPAQUE(&d), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;  // the message owns the headers now
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(rk_, 100);

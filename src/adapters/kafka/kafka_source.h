@@ -39,7 +39,8 @@ class KafkaChangeSource final : public ChangeSource {
   static Result<std::unique_ptr<KafkaChangeSource>> open(const KafkaOptions& opts);
   ~KafkaChangeSource() override;
 
-  Result<std::vector<SourceRecord>> poll(size_t maxRecords, std::chrono::milliseconds wait) override;
+  Result<std::vector<SourceRecord>> poll(size_t maxRecords,
+                                         std::chrono::milliseconds wait) override;
   Status commit(const std::map<int32_t, int64_t>& nextOffsets) override;
   Status rewindToCommitted() override;
   Result<Progress> progress() override;

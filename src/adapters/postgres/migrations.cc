@@ -110,32 +110,37 @@ Result<MigrateReport> migrate(PgConn& c) {
     ~Unlock() { (void)c.run(kUnlock); }
   } unlock{c};
   auto t = c.run(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT "
+      "NULL,"
       " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
   if (!t.isOk()) return t.status();
   auto rows = c.run("SELECT version, checksum FROM schema_migrations ORDER BY version");
   if (!rows.isOk()) return rows.status();
   std::map<int, std::string> recorded;
-  for (int i = 0; i < rows->rows(); ++i) recorded[static_cast<int>(rows->i64(i, 0))] = rows->str(i, 1);
+  for (int i = 0; i < rows->rows(); ++i)
+    recorded[static_cast<int>(rows->i64(i, 0))] = rows->str(i, 1);
   MigrateReport report;
   const auto& all = migrations();
   if (!recorded.empty() && recorded.rbegin()->first > all.back().version) {
-    return Status::internal("postgres: the database schema (version " + std::to_string(recorded.rbegin()->first) +
-                            ") is newer than this build knows (" + std::to_string(all.back().version) + ")");
+    return Status::internal(
+        "postgres: the database schema (version " + std::to_string(recorded.rbegin()->first) +
+        ") is newer than this build knows (" + std::to_string(all.back().version) + ")");
   }
   for (const auto& m : all) {
     std::string sum = crypto::sha256Hex(m.sql);
     if (auto it = recorded.find(m.version); it != recorded.end()) {
       if (it->second != sum) {
-        return Status::internal("postgres: migration " + std::to_string(m.version) +
-                                " differs from the one applied (released migrations must not change)");
+        return Status::internal(
+            "postgres: migration " + std::to_string(m.version) +
+            " differs from the one applied (released migrations must not change)");
       }
       continue;
     }
     PgTransaction tx(c);
     MF_RETURN_IF_ERROR(tx.begin());
     if (auto r = c.run(m.sql); !r.isOk()) return r.status();
-    auto rec = c.exec("mf_record_migration", "INSERT INTO schema_migrations(version, name, checksum) VALUES($1, $2, $3)",
+    auto rec = c.exec("mf_record_migration",
+                      "INSERT INTO schema_migrations(version, name, checksum) VALUES($1, $2, $3)",
                       {std::to_string(m.version), std::string(m.name), sum});
     if (!rec.isOk()) return rec.status();
     MF_RETURN_IF_ERROR(tx.commit());

@@ -20,10 +20,13 @@ Status fromResult(PGconn* c, PGresult* r) {
   const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string state = st ? st : "";
   std::string msg = "postgres: " + (state.empty() ? std::string("no SQLSTATE") : state) + " " +
-                    (primary ? std::string(primary).substr(0, 200) : std::string(PQerrorMessage(c)).substr(0, 200));
+                    (primary ? std::string(primary).substr(0, 200)
+                             : std::string(PQerrorMessage(c)).substr(0, 200));
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  if (PQstatus(c) != CONNECTION_OK || state.empty() || unavailableState(state)) return Status::unavailable(msg);
-  if (state == "40001" || state == "40P01") return Status::unavailable(msg).withReason("serialization_failure");
+  if (PQstatus(c) != CONNECTION_OK || state.empty() || unavailableState(state))
+    return Status::unavailable(msg);
+  if (state == "40001" || state == "40P01")
+    return Status::unavailable(msg).withReason("serialization_failure");
   if (state == "23505") return Status::alreadyExists(msg);
   return Status::internal(msg);
 }
@@ -46,7 +49,9 @@ bool PgResult::null(int row, int col) const { return PQgetisnull(r_, row, col) !
 std::string PgResult::str(int row, int col) const {
   return std::string(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
 }
-int64_t PgResult::i64(int row, int col) const { return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10); }
+int64_t PgResult::i64(int row, int col) const {
+  return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
+}
 std::string PgResult::commandTag() const { return r_ ? PQcmdStatus(r_) : ""; }
 int64_t PgResult::affected() const {
   const char* n = r_ ? PQcmdTuples(r_) : "";
@@ -68,12 +73,15 @@ Result<bool> conninfoHasPassword(const std::string& conninfo) {
   return has;
 }
 
-bool isRetryable(const Status& s) { return s.code() == Code::kUnavailable && s.reason() == "serialization_failure"; }
+bool isRetryable(const Status& s) {
+  return s.code() == Code::kUnavailable && s.reason() == "serialization_failure";
+}
 
-Result<std::unique_ptr<PgConn>> PgConn::connect(const std::string& conninfo, const std::string& password) {
+Result<std::unique_ptr<PgConn>> PgConn::connect(const std::string& conninfo,
+                                                const std::string& password) {
   const char* keys[] = {"dbname", "password", "connect_timeout", "application_name", nullptr};
-  const char* values[] = {conninfo.c_str(), password.empty() ? nullptr : password.c_str(), "5", "memberflow",
-                          nullptr};
+  const char* values[] = {conninfo.c_str(), password.empty() ? nullptr : password.c_str(), "5",
+                          "memberflow", nullptr};
   // expand_dbname: conninfo may be a URI or keywords; the password stays out of it (and of logs).
   PGconn* c = PQconnectdbParams(keys, values, 1);
   if (!c) return Status::unavailable("postgres: out of memory");
@@ -90,7 +98,8 @@ Result<std::unique_ptr<PgConn>> PgConn::connect(const std::string& conninfo, con
       c,
       [](void*, const PGresult* r) {
         const char* msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-        log::debug("postgres notice", {"postgres", {}, {}, {}, "notice", std::string(msg ? msg : "").substr(0, 200)});
+        log::debug("postgres notice",
+                   {"postgres", {}, {}, {}, "notice", std::string(msg ? msg : "").substr(0, 200)});
       },
       nullptr);
   return std::unique_ptr<PgConn>(new PgConn(c));
@@ -103,7 +112,8 @@ bool PgConn::broken() const { return PQstatus(c_) != CONNECTION_OK; }
 int PgConn::socket() const { return PQsocket(c_); }
 
 Result<std::vector<std::string>> PgConn::notifications() {
-  if (!PQconsumeInput(c_) || broken()) return Status::unavailable("postgres: the listening connection is gone");
+  if (!PQconsumeInput(c_) || broken())
+    return Status::unavailable("postgres: the listening connection is gone");
   std::vector<std::string> out;
   while (PGnotify* n = PQnotifies(c_)) {
     out.emplace_back(n->extra ? n->extra : "");
@@ -114,7 +124,8 @@ Result<std::vector<std::string>> PgConn::notifications() {
 
 Status PgConn::check(PGresult* r, int okStatus) {
   if (r && PQresultStatus(r) == okStatus) return Status::ok();
-  if (r && okStatus == PGRES_COMMAND_OK && PQresultStatus(r) == PGRES_TUPLES_OK) return Status::ok();
+  if (r && okStatus == PGRES_COMMAND_OK && PQresultStatus(r) == PGRES_TUPLES_OK)
+    return Status::ok();
   return fromResult(c_, r);
 }
 
@@ -128,16 +139,19 @@ Result<PgResult> PgConn::exec(const char* name, const char* sql, const std::vect
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PGresult* r = PQexecPrepared(c_, name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
+  PGresult* r =
+      PQexecPrepared(c_, name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
   PgResult out(r);
-  if (r && (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)) return out;
+  if (r && (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK))
+    return out;
   return fromResult(c_, r);
 }
 
 Result<PgResult> PgConn::run(const std::string& sql) {
   PGresult* r = PQexec(c_, sql.c_str());
   PgResult out(r);
-  if (r && (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)) return out;
+  if (r && (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK))
+    return out;
   return fromResult(c_, r);
 }
 
@@ -160,7 +174,8 @@ Result<std::vector<PgResult>> PgConn::pipeline(const std::vector<Stmt>& stmts) {
     for (const auto& p : st.params) values.push_back(p ? p->c_str() : nullptr);
     int n = static_cast<int>(values.size());
     ok = ok && (st.name ? PQsendQueryPrepared(c_, st.name, n, values.data(), nullptr, nullptr, 0)
-                        : PQsendQueryParams(c_, st.sql, n, nullptr, values.data(), nullptr, nullptr, 0)) == 1;
+                        : PQsendQueryParams(c_, st.sql, n, nullptr, values.data(), nullptr, nullptr,
+                                            0)) == 1;
     sent.emplace_back(false, nullptr);
   }
   if (!ok || PQpipelineSync(c_) != 1) return fromResult(c_, nullptr);  // the connection is gone
@@ -173,7 +188,8 @@ Result<std::vector<PgResult>> PgConn::pipeline(const std::vector<Stmt>& stmts) {
     int st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     bool good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!good && first.isOk()) {
-      first = st == PGRES_PIPELINE_ABORTED ? Status::unavailable("postgres: pipeline aborted") : fromResult(c_, r);
+      first = st == PGRES_PIPELINE_ABORTED ? Status::unavailable("postgres: pipeline aborted")
+                                           : fromResult(c_, r);
     }
     if (isPrepare) {
       if (good) prepared_.insert(name);
@@ -259,7 +275,8 @@ Status PgTransaction::commit() {
   auto r = c_.run("COMMIT");
   open_ = false;
   if (!r.isOk()) return r.status();
-  if (r->commandTag() == "ROLLBACK") return Status::unavailable("postgres: the transaction was rolled back");
+  if (r->commandTag() == "ROLLBACK")
+    return Status::unavailable("postgres: the transaction was rolled back");
   return Status::ok();
 }
 

@@ -52,7 +52,8 @@ bool isRetryable(const Status& s);
 
 class PgConn {
  public:
-  static Result<std::unique_ptr<PgConn>> connect(const std::string& conninfo, const std::string& password);
+  static Result<std::unique_ptr<PgConn>> connect(const std::string& conninfo,
+                                                 const std::string& password);
   ~PgConn();
   PgConn(const PgConn&) = delete;
   PgConn& operator=(const PgConn&) = delete;

@@ -4,9 +4,9 @@
 
 #include <set>
 
-#include "domain/member_write.h"
 #include "common/crypto.h"
 #include "common/log.h"
+#include "domain/member_write.h"
 
 namespace memberflow::postgres {
 namespace {
@@ -40,9 +40,11 @@ std::string arrayElement(const std::string& v) {
 }
 
 constexpr const char* kLoad =
-    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id = $1";
+    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id "
+    "= $1";
 constexpr const char* kLoadForUpdate =
-    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id = $1 FOR UPDATE";
+    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id "
+    "= $1 FOR UPDATE";
 
 Result<std::optional<StoredMember>> storedOfRow(const std::string& memberId, const PgResult& r) {
   if (r.rows() == 0) return std::optional<StoredMember>{};
@@ -51,7 +53,8 @@ Result<std::optional<StoredMember>> storedOfRow(const std::string& memberId, con
   s.sourceSequence = r.i64(0, 2);
   s.updatedAtMs = r.i64(0, 3);
   s.deleted = r.boolean(0, 4);
-  MF_ASSIGN_OR_RETURN(s.member, memberOfRow(memberId, r.null(0, 0) ? std::nullopt : std::optional(r.str(0, 0))));
+  MF_ASSIGN_OR_RETURN(
+      s.member, memberOfRow(memberId, r.null(0, 0) ? std::nullopt : std::optional(r.str(0, 0))));
   return std::optional<StoredMember>{std::move(s)};
 }
 
@@ -69,10 +72,11 @@ Result<WriteOutcome> PgMemberStore::apply(const StoreWrite& w) {
   // Expired idempotency keys are already ignored by lookups; every 1,000 writes of this process
   // remove up to 1,000 of them so the table stays the size of the expiry window.
   if (++writes_ % 1000 == 0) {
-    auto purged = (*lease)->exec("mf_replay_purge",
-                                 "DELETE FROM write_replays WHERE key IN (SELECT key FROM write_replays"
-                                 " WHERE expires_at <= $1 LIMIT 1000)",
-                                 {n(w.nowMs)});
+    auto purged =
+        (*lease)->exec("mf_replay_purge",
+                       "DELETE FROM write_replays WHERE key IN (SELECT key FROM write_replays"
+                       " WHERE expires_at <= $1 LIMIT 1000)",
+                       {n(w.nowMs)});
     if (!purged.isOk()) return purged.status();
   }
   for (int attempt = 1;; ++attempt) {
@@ -96,9 +100,10 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
   first.push_back({"mf_writer_lock", kWriterLock, {w.memberId}});
   first.push_back({"mf_load_w", kLoadForUpdate, {w.memberId}});
   if (w.idempotencyKey) {
-    first.push_back({"mf_replay_get",
-                     "SELECT fingerprint, result, member FROM write_replays WHERE key = $1 AND expires_at > $2",
-                     {*w.idempotencyKey, n(w.nowMs)}});
+    first.push_back(
+        {"mf_replay_get",
+         "SELECT fingerprint, result, member FROM write_replays WHERE key = $1 AND expires_at > $2",
+         {*w.idempotencyKey, n(w.nowMs)}});
   }
   tx.opened();  // rolled back if anything below fails
   auto read = c.pipeline(first);
@@ -123,17 +128,18 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
 
   std::vector<PgConn::Stmt> second;
   switch (plan.action) {
-    case WritePlan::Action::kNothing:
-      break;
+    case WritePlan::Action::kNothing: break;
     case WritePlan::Action::kGuardUnknown:
-      second.push_back({"mf_guard",
-                        "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
-                        " VALUES($1, NULL, 0, $2, $3, true) ON CONFLICT (member_id) DO UPDATE SET"
-                        " source_sequence = greatest(members.source_sequence, EXCLUDED.source_sequence)",
-                        {w.memberId, n(plan.next.sourceSequence), n(plan.next.updatedAtMs)}});
+      second.push_back(
+          {"mf_guard",
+           "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
+           " VALUES($1, NULL, 0, $2, $3, true) ON CONFLICT (member_id) DO UPDATE SET"
+           " source_sequence = greatest(members.source_sequence, EXCLUDED.source_sequence)",
+           {w.memberId, n(plan.next.sourceSequence), n(plan.next.updatedAtMs)}});
       break;
     case WritePlan::Action::kSequenceOnly:
-      second.push_back({"mf_seq", "UPDATE members SET source_sequence = $2 WHERE member_id = $1",
+      second.push_back({"mf_seq",
+                        "UPDATE members SET source_sequence = $2 WHERE member_id = $1",
                         {w.memberId, n(plan.next.sourceSequence)}});
       break;
     case WritePlan::Action::kWrite: {
@@ -142,20 +148,26 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
       // the guarded upsert wrote the row.
       second.push_back(
           {"mf_write",
-           "WITH up AS (INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
-           " VALUES($1, $2::jsonb, $3, $4, $5, $6) ON CONFLICT (member_id) DO UPDATE SET body = EXCLUDED.body,"
+           "WITH up AS (INSERT INTO members(member_id, body, version, source_sequence, updated_at, "
+           "deleted)"
+           " VALUES($1, $2::jsonb, $3, $4, $5, $6) ON CONFLICT (member_id) DO UPDATE SET body = "
+           "EXCLUDED.body,"
            " version = EXCLUDED.version, source_sequence = EXCLUDED.source_sequence,"
            " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted"
            " WHERE members.version = EXCLUDED.version - 1 RETURNING member_id),"
-           " h AS (INSERT INTO history(member_id, version, op, event_id, message_id, source_sequence,"
-           " changed_fields, lineage, applied_at) SELECT member_id, $3::bigint, $7::text, $8::text, $9::text, $4::bigint, $10::jsonb, $11::jsonb,"
+           " h AS (INSERT INTO history(member_id, version, op, event_id, message_id, "
+           "source_sequence,"
+           " changed_fields, lineage, applied_at) SELECT member_id, $3::bigint, $7::text, "
+           "$8::text, $9::text, $4::bigint, $10::jsonb, $11::jsonb,"
            " $12::bigint FROM up),"
-           " o AS (INSERT INTO outbox(event_id, member_id, event, created_at) SELECT $8::text, member_id, $13::text, $12::bigint"
+           " o AS (INSERT INTO outbox(event_id, member_id, event, created_at) SELECT $8::text, "
+           "member_id, $13::text, $12::bigint"
            " FROM up)"
            " SELECT memberflow_expect_one(count(*)) FROM up",
-           {w.memberId, next.deleted ? Param{} : Param{plan.body}, n(next.version), n(next.sourceSequence),
-            n(next.updatedAtMs), next.deleted ? "true" : "false", plan.event.type.substr(7), plan.event.id,
-            w.messageId, plan.changedFieldsJson, json::serialize(w.lineage), n(w.nowMs), plan.eventJson}});
+           {w.memberId, next.deleted ? Param{} : Param{plan.body}, n(next.version),
+            n(next.sourceSequence), n(next.updatedAtMs), next.deleted ? "true" : "false",
+            plan.event.type.substr(7), plan.event.id, w.messageId, plan.changedFieldsJson,
+            json::serialize(w.lineage), n(w.nowMs), plan.eventJson}});
       break;
     }
   }
@@ -166,19 +178,21 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
   out = std::move(plan.outcome);
   // Only writes that took effect are replayed (as in the embedded store).
   if (w.idempotencyKey && keptForReplay(out.result)) {
-    second.push_back({"mf_replay_put",
-                      "INSERT INTO write_replays(key, fingerprint, result, member, expires_at)"
-                      " VALUES($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
-                      " fingerprint = EXCLUDED.fingerprint, result = EXCLUDED.result, member = EXCLUDED.member,"
-                      " expires_at = EXCLUDED.expires_at",
-                      {*w.idempotencyKey, w.requestFingerprint, std::string(name(out.result)), replayMemberJson(out),
-                       n(w.nowMs + opts_.idempotencyTtlMs)}});
+    second.push_back(
+        {"mf_replay_put",
+         "INSERT INTO write_replays(key, fingerprint, result, member, expires_at)"
+         " VALUES($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
+         " fingerprint = EXCLUDED.fingerprint, result = EXCLUDED.result, member = EXCLUDED.member,"
+         " expires_at = EXCLUDED.expires_at",
+         {*w.idempotencyKey, w.requestFingerprint, std::string(name(out.result)),
+          replayMemberJson(out), n(w.nowMs + opts_.idempotencyTtlMs)}});
   }
   second.push_back({nullptr, "COMMIT", {}});
   auto wrote = c.pipeline(second);
   if (!wrote.isOk()) return wrote.status();  // the transaction failed: tx rolls it back
   tx.ended();
-  if (wrote->back().commandTag() == "ROLLBACK") return Status::unavailable("postgres: the transaction was rolled back");
+  if (wrote->back().commandTag() == "ROLLBACK")
+    return Status::unavailable("postgres: the transaction was rolled back");
   return out;
 }
 
@@ -194,10 +208,11 @@ Result<StoredMember> PgMemberStore::get(const std::string& memberId) {
 Result<std::vector<HistoryEntry>> PgMemberStore::history(const std::string& memberId) {
   auto lease = pool_.acquire();
   if (!lease.isOk()) return lease.status();
-  auto r = (*lease)->exec("mf_history_get",
-                          "SELECT version, op, event_id, message_id, source_sequence, changed_fields::text,"
-                          " lineage::text, applied_at FROM history WHERE member_id = $1 ORDER BY seq",
-                          {memberId});
+  auto r = (*lease)->exec(
+      "mf_history_get",
+      "SELECT version, op, event_id, message_id, source_sequence, changed_fields::text,"
+      " lineage::text, applied_at FROM history WHERE member_id = $1 ORDER BY seq",
+      {memberId});
   if (!r.isOk()) return r.status();
   std::vector<HistoryEntry> out;
   for (int i = 0; i < r->rows(); ++i) {
@@ -219,16 +234,19 @@ Result<std::vector<HistoryEntry>> PgMemberStore::history(const std::string& memb
   return out;
 }
 
-Result<MemberPage> PgMemberStore::listUpdated(int64_t sinceMs, const std::string& cursor, size_t limit) {
+Result<MemberPage> PgMemberStore::listUpdated(int64_t sinceMs, const std::string& cursor,
+                                              size_t limit) {
   auto after = listPosition(sinceMs, cursor);
   if (!after.isOk()) return after.status();
   auto lease = pool_.acquire();
   if (!lease.isOk()) return lease.status();
-  auto r = (*lease)->exec("mf_list",
-                          "SELECT member_id, body::text, version, source_sequence, updated_at FROM members"
-                          " WHERE NOT deleted AND updated_at >= $1 AND (updated_at, member_id) > ($2, $3)"
-                          " ORDER BY updated_at, member_id LIMIT $4",
-                          {n(sinceMs), n(after->afterUpdatedAtMs), after->afterMemberId, n(static_cast<int64_t>(limit + 1))});
+  auto r = (*lease)->exec(
+      "mf_list",
+      "SELECT member_id, body::text, version, source_sequence, updated_at FROM members"
+      " WHERE NOT deleted AND updated_at >= $1 AND (updated_at, member_id) > ($2, $3)"
+      " ORDER BY updated_at, member_id LIMIT $4",
+      {n(sinceMs), n(after->afterUpdatedAtMs), after->afterMemberId,
+       n(static_cast<int64_t>(limit + 1))});
   if (!r.isOk()) return r.status();
   MemberPage page;
   for (int i = 0; i < r->rows(); ++i) {
@@ -252,9 +270,10 @@ Result<MemberPage> PgMemberStore::listUpdated(int64_t sinceMs, const std::string
 Result<std::vector<OutboxEntry>> PgMemberStore::outbox(size_t limit) {
   auto lease = pool_.acquire();
   if (!lease.isOk()) return lease.status();
-  auto r = (*lease)->exec("mf_outbox_peek",
-                          "SELECT seq, event_id, member_id, event, created_at FROM outbox ORDER BY seq LIMIT $1",
-                          {n(static_cast<int64_t>(limit))});
+  auto r = (*lease)->exec(
+      "mf_outbox_peek",
+      "SELECT seq, event_id, member_id, event, created_at FROM outbox ORDER BY seq LIMIT $1",
+      {n(static_cast<int64_t>(limit))});
   if (!r.isOk()) return r.status();
   std::vector<OutboxEntry> out;
   for (int i = 0; i < r->rows(); ++i) {
@@ -306,8 +325,9 @@ Result<std::unique_ptr<OutboxClaim>> PgMemberStore::claimOutbox(size_t limit) {
   // the relay holding its lock, in seq order, so nobody overtakes within a member; per member
   // seq order is commit order, because writers of a member are serialised. The locks taken
   // are bounded by the limit, whatever plan the database picks.
-  auto heads = claim->lease->exec("mf_outbox_heads", "SELECT member_id FROM outbox ORDER BY seq LIMIT $1",
-                                  {n(static_cast<int64_t>(limit))});
+  auto heads =
+      claim->lease->exec("mf_outbox_heads", "SELECT member_id FROM outbox ORDER BY seq LIMIT $1",
+                         {n(static_cast<int64_t>(limit))});
   if (!heads.isOk()) return heads.status();
   std::set<std::string> seen;
   std::string candidates = "{";
@@ -330,7 +350,8 @@ Result<std::unique_ptr<OutboxClaim>> PgMemberStore::claimOutbox(size_t limit) {
                               " WHERE member_id = ANY($1::text[]) ORDER BY seq LIMIT $2",
                               {mine->str(0, 0), n(static_cast<int64_t>(limit))});
   for (int i = 0; i < r->rows(); ++i) {
-    claim->entries.push_back({r->i64(i, 0), r->str(i, 1), r->str(i, 2), r->str(i, 3), r->i64(i, 4)});
+    claim->entries.push_back(
+        {r->i64(i, 0), r->str(i, 1), r->str(i, 2), r->str(i, 3), r->i64(i, 4)});
   }
   return std::unique_ptr<OutboxClaim>(std::move(claim));
 }
@@ -342,33 +363,36 @@ PgMemberStore::~PgMemberStore() {
   }
 }
 
-Status PgMemberStore::watchChanges(std::function<void(const std::string&)> changed, std::function<void(bool)> feed) {
+Status PgMemberStore::watchChanges(std::function<void(const std::string&)> changed,
+                                   std::function<void(bool)> feed) {
   feed(false);  // nothing is known until the first LISTEN is in place
-  watcher_ = std::jthread([this, changed = std::move(changed), feed = std::move(feed)](std::stop_token stop) {
-    bool live = false;
-    while (!stop.stop_requested()) {
-      auto c = PgConn::connect(opts_.pool.conninfo, opts_.pool.password);
-      if (c.isOk() && (*c)->run("LISTEN memberflow_member").isOk()) {
-        feed(true);
-        live = true;
+  watcher_ = std::jthread(
+      [this, changed = std::move(changed), feed = std::move(feed)](std::stop_token stop) {
+        bool live = false;
         while (!stop.stop_requested()) {
-          pollfd p{(*c)->socket(), POLLIN, 0};
-          (void)::poll(&p, 1, 200);
-          auto notes = (*c)->notifications();
-          if (!notes.isOk()) break;
-          for (const auto& id : *notes) changed(id);
+          auto c = PgConn::connect(opts_.pool.conninfo, opts_.pool.password);
+          if (c.isOk() && (*c)->run("LISTEN memberflow_member").isOk()) {
+            feed(true);
+            live = true;
+            while (!stop.stop_requested()) {
+              pollfd p{(*c)->socket(), POLLIN, 0};
+              (void)::poll(&p, 1, 200);
+              auto notes = (*c)->notifications();
+              if (!notes.isOk()) break;
+              for (const auto& id : *notes) changed(id);
+            }
+          }
+          if (live) {
+            feed(false);
+            live = false;
+            log::warn("member change feed lost, read cache off until it is back",
+                      {"store", {}, {}, {}, "feed_down", {}});
+          }
+          for (int i = 0; i < 25 && !stop.stop_requested(); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));  // reconnect backoff: 0.5 s
+          }
         }
-      }
-      if (live) {
-        feed(false);
-        live = false;
-        log::warn("member change feed lost, read cache off until it is back", {"store", {}, {}, {}, "feed_down", {}});
-      }
-      for (int i = 0; i < 25 && !stop.stop_requested(); ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // reconnect backoff: 0.5 s
-      }
-    }
-  });
+      });
   return Status::ok();
 }
 

@@ -39,7 +39,8 @@ class PgMemberStore final : public MemberStore {
   Status ping() override;
   // LISTEN memberflow_member on a connection of its own (reconnected with backoff); writers
   // NOTIFY in their transaction, so a notice arrives after the change is committed.
-  Status watchChanges(std::function<void(const std::string&)> changed, std::function<void(bool)> feed) override;
+  Status watchChanges(std::function<void(const std::string&)> changed,
+                      std::function<void(bool)> feed) override;
 
   PgPool& pool() { return pool_; }
 

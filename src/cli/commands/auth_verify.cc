@@ -46,7 +46,8 @@ int authVerifyCommand(const VerifyOptions& o) {
   }
   std::string scopes;
   for (const auto& s : claims->scopes) scopes += (scopes.empty() ? "" : " ") + s;
-  std::cout << "valid: sub=" << json::serialize(json::value(claims->subject)) << " scopes=\"" << scopes << "\"\n";
+  std::cout << "valid: sub=" << json::serialize(json::value(claims->subject)) << " scopes=\""
+            << scopes << "\"\n";
   return 0;
 }
 

@@ -10,7 +10,8 @@ namespace memberflow::cli {
 
 int awsProvisionCommand(const Config& cfg) {
   applyLogLevel(cfg);
-  if (cfg.rulesFile.empty()) return fail(Status::invalidArgument("bus.rules_file is not set: nothing to provision"));
+  if (cfg.rulesFile.empty())
+    return fail(Status::invalidArgument("bus.rules_file is not set: nothing to provision"));
   Wiring w(cfg);
   auto provisioned = w.provisionEventBridge();
   if (!provisioned.isOk()) return fail(provisioned.status());

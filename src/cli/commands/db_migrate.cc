@@ -11,14 +11,17 @@ namespace memberflow::cli {
 int dbMigrateCommand(const Config& cfg) {
   applyLogLevel(cfg);
   if (cfg.memberStoreAdapter != MemberStoreAdapter::kPostgres) {
-    return fail(Status::invalidArgument("adapters.member_store is not postgres: nothing to migrate"));
+    return fail(
+        Status::invalidArgument("adapters.member_store is not postgres: nothing to migrate"));
   }
   Wiring w(cfg);
   auto r = w.migrateMembers();
   if (!r.isOk()) return fail(r.status());
   json::array applied;
   for (int v : r->applied) applied.emplace_back(v);
-  std::cout << json::serialize(json::object{{"applied", std::move(applied)}, {"version", r->version}}) << "\n";
+  std::cout << json::serialize(
+                   json::object{{"applied", std::move(applied)}, {"version", r->version}})
+            << "\n";
   return 0;
 }
 

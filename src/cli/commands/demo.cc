@@ -21,8 +21,8 @@ int demoCommand(Config cfg, const GeneratorOptions& gen, bool serve) {
   std::error_code ec;
   std::filesystem::remove_all(cfg.dataDir, ec);
   Wiring w(cfg);
-  std::cerr << "== memberflow demo: " << gen.count << " generated changes of " << gen.members << " members (seed "
-            << gen.seed << "), data in " << cfg.dataDir << "\n";
+  std::cerr << "== memberflow demo: " << gen.count << " generated changes of " << gen.members
+            << " members (seed " << gen.seed << "), data in " << cfg.dataDir << "\n";
   if (Status s = w.openSink(); !s.isOk()) return fail(s);
   LineProducer producer(w.sink());
   Status added;
@@ -58,21 +58,23 @@ int demoCommand(Config cfg, const GeneratorOptions& gen, bool serve) {
   }
   std::cout << "\nprocessed " << produced << " records in " << secs << " s\n";
   std::cout << "  live members:        " << (page.isOk() ? page->members.size() : 0) << "\n";
-  std::cout << "  member events:       " << lakeEvents << " in the data lake (" << lakeObjects << " objects under "
-            << cfg.dataDir << "/objects/lake/)\n";
+  std::cout << "  member events:       " << lakeEvents << " in the data lake (" << lakeObjects
+            << " objects under " << cfg.dataDir << "/objects/lake/)\n";
   std::cout << "  rejected (ingest DLQ): " << (ing.isOk() ? ing->visible : 0) << "\n";
   std::cout << "  failed (changes DLQ):  " << (chg.isOk() ? chg->visible : 0) << "\n";
   if (page.isOk() && !page->members.empty()) {
     const auto& m = page->members.front();
     std::cout << "\nexample member " << m.member.memberId << " (version " << m.version << ")\n";
   }
-  std::string example =
-      page.isOk() && !page->members.empty() ? page->members.front().member.memberId : std::string("M0000001");
+  std::string example = page.isOk() && !page->members.empty()
+                            ? page->members.front().member.memberId
+                            : std::string("M0000001");
   std::string dd = " --data-dir " + cfg.dataDir;
   std::cout << "\nquery the API:\n"
             << "  build/memberflow" << dd << " api &\n"
             << "  TOKEN=$(build/memberflow" << dd << " token --scope member:read)\n"
-            << "  curl -s -H \"Authorization: Bearer $TOKEN\" " << cfg.apiUrl() << "/member/" << example << "\n"
+            << "  curl -s -H \"Authorization: Bearer $TOKEN\" " << cfg.apiUrl() << "/member/"
+            << example << "\n"
             << "  build/memberflow" << dd << " dlq list --queue ingest\n";
   if (serve) {
     std::cerr << "== serving the API on " << cfg.apiUrl() << " until Ctrl-C\n";

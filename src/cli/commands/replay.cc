@@ -44,7 +44,8 @@ int replayCommand(const Config& cfg, const ReplayOptions& o) {
     auto dt = key.find("/dt="), pp = key.find("/p="), dash = key.rfind('-'), slash = key.rfind('/');
     if (dt == std::string::npos || pp == std::string::npos || dash == std::string::npos) continue;
     std::string date = key.substr(dt + 4, 10);
-    if ((!sinceDate.empty() && date < sinceDate) || (!untilDate.empty() && date > untilDate)) continue;
+    if ((!sinceDate.empty() && date < sinceDate) || (!untilDate.empty() && date > untilDate))
+      continue;
     int32_t part = static_cast<int32_t>(std::atol(key.c_str() + pp + 3));
     int64_t first = std::atoll(key.c_str() + slash + 1), last = std::atoll(key.c_str() + dash + 1);
     if (o.partition && part != *o.partition) continue;
@@ -61,8 +62,9 @@ int replayCommand(const Config& cfg, const ReplayOptions& o) {
       if (!v.isOk() || !v->is_object()) continue;
       auto r = recordFromArchiveLine(v->get_object(), cfg.topic);
       if (!r) continue;
-      if ((o.partition && r->partition != *o.partition) || (o.fromOffset && r->offset < *o.fromOffset) ||
-          (o.toOffset && r->offset > *o.toOffset) || (o.sinceMs && r->timestampMs < *o.sinceMs) ||
+      if ((o.partition && r->partition != *o.partition) ||
+          (o.fromOffset && r->offset < *o.fromOffset) || (o.toOffset && r->offset > *o.toOffset) ||
+          (o.sinceMs && r->timestampMs < *o.sinceMs) ||
           (o.untilMs && r->timestampMs > *o.untilMs)) {
         continue;
       }
@@ -76,9 +78,12 @@ int replayCommand(const Config& cfg, const ReplayOptions& o) {
   }
   if (Status s = flush(); !s.isOk()) return fail(s);
   progress.update(selected, true);
-  std::cout << json::serialize(json::object{{"scanned", scanned}, {"selected", selected},
-                                            {"enqueued", enqueued}, {"duplicates", duplicates},
-                                            {"rejected", rejected}, {"skipped", skipped}})
+  std::cout << json::serialize(json::object{{"scanned", scanned},
+                                            {"selected", selected},
+                                            {"enqueued", enqueued},
+                                            {"duplicates", duplicates},
+                                            {"rejected", rejected},
+                                            {"skipped", skipped}})
             << "\n";
   return 0;
 }

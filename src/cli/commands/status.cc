@@ -17,11 +17,12 @@ int statusCommand(const Config& cfg) {
   json::object out;
   auto progress = w.source().progress();
   if (!progress.isOk()) return fail(progress.status());
-  out["source"] = json::object{{"topic", cfg.topic}, {"records", progress->end}, {"lag", progress->lag()}};
+  out["source"] =
+      json::object{{"topic", cfg.topic}, {"records", progress->end}, {"lag", progress->lag()}};
   json::object queues;
   if (Status s = w.openRouting(); !s.isOk()) return fail(s);
-  std::vector<Queue*> all{&w.changes(),    &w.changesDlq(), &w.ingestDlq(), &w.routeQueue(),
-                          &w.routeDlq(),   &w.lakeQueue(),  &w.lakeDlq()};
+  std::vector<Queue*> all{&w.changes(),  &w.changesDlq(), &w.ingestDlq(), &w.routeQueue(),
+                          &w.routeDlq(), &w.lakeQueue(),  &w.lakeDlq()};
   for (const auto& t : w.deliveredTargets()) {
     all.push_back(w.queueNamed(embedded::targetQueueName(t.name)));
     all.push_back(w.queueNamed(embedded::targetDlqName(t.name)));
