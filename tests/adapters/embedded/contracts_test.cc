@@ -1,5 +1,5 @@
-// The port contract suites on the embedded adapters (SQLite and files), plus what only the
-// embedded adapters promise: durability across reopen and path safety.
+// The port contract suites on the embedded adapters (SQLite and files). What only one embedded
+// adapter promises is tested beside it: sqlite_queue_test.cc, dir_object_store_test.cc, ...
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -92,17 +92,6 @@ INSTANTIATE_TEST_SUITE_P(Embedded, SecretsContract,
                          ::testing::Values([] { return std::unique_ptr<SecretsHarness>(new EmbeddedSecrets); }),
                          [](const auto&) { return std::string("SQLite"); });
 
-TEST(EmbeddedSecretsEnv, EnvironmentWinsOverFilesAndNamesCannotEscape) {
-  TempDir dir;
-  emb::EnvSecrets s(dir.path());
-  std::ofstream(dir.file("api-key")) << "from-file";
-  setenv("MEMBERFLOW_SECRET_API_KEY", "from-env", 1);
-  EXPECT_EQ(*s.get("api-key"), "from-env");
-  unsetenv("MEMBERFLOW_SECRET_API_KEY");
-  EXPECT_EQ(*s.get("api-key"), "from-file");
-  EXPECT_CODE(s.get("../etc/passwd").status(), kInvalidArgument);
-}
-
 struct EmbeddedTopic final : TopicHarness {
   TempDir dir;
   ManualClock clock;
@@ -116,60 +105,6 @@ INSTANTIATE_TEST_SUITE_P(Embedded, TopicContract,
                          ::testing::Values([] { return std::unique_ptr<TopicHarness>(new EmbeddedTopic); }),
                          [](const auto&) { return std::string("SQLite"); });
 
-TEST(EmbeddedQueue, AnOutdatedReceiptDeletesNothingAndAgeIsKnown) {
-  TempDir dir;
-  ManualClock clock;
-  auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
-  auto q = store->queue("q", {});
-  ASSERT_TRUE(q->send({{"g", "d", "x", {}}}).isOk());
-  EXPECT_GT(q->stats()->oldestSentAtMs, 0);
-  auto r1 = *q->receive(1, 1000, 0);
-  clock.advance(1500);
-  auto r2 = *q->receive(1, 1000, 0);
-  ASSERT_EQ(r2.size(), 1u);
-  ASSERT_TRUE(q->remove({r1[0].receiptHandle}).isOk());
-  clock.advance(1500);
-  EXPECT_EQ(q->receive(1, 1000, 0)->size(), 1u);
-}
-
-TEST(EmbeddedDurability, QueueMessagesSurviveReopen) {
-  TempDir dir;
-  ManualClock clock;
-  {
-    auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
-    ASSERT_TRUE(store->queue("q", {})->send({{"g", "d", "kept", {}}}).isOk());
-  }
-  auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
-  auto r = store->queue("q", {})->receive(1, 1000, 0);
-  ASSERT_EQ(r->size(), 1u);
-  EXPECT_EQ((*r)[0].body, "kept");
-}
-
-TEST(EmbeddedDurability, TwoProcessesShareOneQueueFile) {
-  TempDir dir;
-  ManualClock clock;
-  auto a = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
-  auto b = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
-  ASSERT_TRUE(a->queue("q", {})->send({{"g", "1", "x", {}}}).isOk());
-  EXPECT_EQ(b->queue("q", {})->receive(1, 1000, 0)->size(), 1u);
-  EXPECT_TRUE(a->queue("q", {})->receive(1, 1000, 0)->empty());  // in flight, seen by both
-}
-
-TEST(EmbeddedObjectStore, RefusesKeysThatLeaveTheRoot) {
-  TempDir dir;
-  emb::DirObjectStore s(dir.path() + "/root");
-  EXPECT_CODE(s.put("../escape", "x", {}), kInvalidArgument);
-  EXPECT_CODE(s.put("/abs", "x", {}), kInvalidArgument);
-  EXPECT_CODE(s.get("a/../../b").status(), kInvalidArgument);
-}
-
-TEST(EmbeddedSourceLog, PartitionCountIsFixedAtCreation) {
-  TempDir dir;
-  { auto l = *emb::SourceLog::open(dir.file("s.db"), "t", 3, "g"); }
-  auto l = *emb::SourceLog::open(dir.file("s.db"), "t", 8, "g");
-  EXPECT_EQ(l->partitionCount(), 3);
-  EXPECT_CODE(l->append({{"k", "v", {}, 5, {}}}), kInvalidArgument);
-}
 
 }  // namespace
 }  // namespace memberflow::contracts

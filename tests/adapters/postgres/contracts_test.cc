@@ -1,5 +1,7 @@
 // The PostgreSQL adapters against a real server (scripts/pg-server, started by scripts/test;
-// MEMBERFLOW_TEST_POSTGRES is its URI). Each harness works in a schema of its own.
+// MEMBERFLOW_TEST_POSTGRES is its URI). Each harness works in a schema of its own. The
+// MemberStore contract, then what the PostgreSQL units do beyond it (migrations, the
+// connection's pipeline and pool, the store's purge): they share the server harness.
 #include <cstdlib>
 #include <random>
 #include <thread>

@@ -1,6 +1,9 @@
 // The port contract suites on the AWS adapters, against the moto server on loopback
 // (scripts/test starts one with scripts/moto-server and exports MEMBERFLOW_TEST_AWS_ENDPOINT).
 // Without it these tests fail, not skip — unless MEMBERFLOW_SKIP_AWS=1 says so explicitly.
+// What one AWS adapter does beyond its port (EventBridge provisioning, S3 addressing, boto3
+// interoperability) is here too: those tests share the server harness. The AWS tests that
+// need no server are in aws_test (aws_client_test.cc, sigv4_test.cc, the parsers' tests).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
