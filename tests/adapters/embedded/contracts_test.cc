@@ -6,11 +6,14 @@
 
 #include "adapters/contracts.h"
 #include "adapters/embedded/dir_object_store.h"
+#include "adapters/embedded/embedded_event_bus.h"
 #include "adapters/embedded/env_secrets.h"
 #include "adapters/embedded/source_log.h"
+#include "adapters/embedded/sqlite_lake_journal.h"
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_member_store.h"
 #include "adapters/embedded/sqlite_queue.h"
+#include "domain/routing.h"
 #include "support/test_support.h"
 
 namespace memberflow::contracts {
@@ -105,6 +108,51 @@ INSTANTIATE_TEST_SUITE_P(Embedded, TopicContract,
                          ::testing::Values([] { return std::unique_ptr<TopicHarness>(new EmbeddedTopic); }),
                          [](const auto&) { return std::string("SQLite"); });
 
+
+// The target queue of the embedded bus is "target-audit" in the bus's queue store; each
+// message is a delivery whose payload is the rule's input (the CloudEvent).
+struct EmbeddedBus final : EventBusHarness {
+  TempDir dir;
+  ManualClock clock;
+  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  RoutingConfig cfg = *parseRoutingConfig(eventBusRules("members", "audit"));  // outlives the bus
+  std::unique_ptr<emb::EmbeddedEventBus> b = *emb::EmbeddedEventBus::create("members", cfg, queues);
+  std::unique_ptr<Queue> target = queues->queue(emb::targetQueueName("audit"), {});
+  EventBus& bus() override { return *b; }
+  std::vector<json::value> arrivals(size_t) override {
+    std::vector<json::value> out;
+    for (;;) {
+      auto got = target->receive(10, 60000, 0);
+      if (!got.isOk() || got->empty()) return out;
+      std::vector<std::string> receipts;
+      for (const auto& m : *got) {
+        out.push_back(json::parse(m.body).at("payload"));
+        receipts.push_back(m.receiptHandle);
+      }
+      EXPECT_TRUE(target->remove(receipts).isOk());
+    }
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, EventBusContract,
+                         ::testing::Values([] { return std::unique_ptr<EventBusHarness>(new EmbeddedBus); }),
+                         [](const auto&) { return std::string("SQLite"); });
+
+struct EmbeddedLakeJournal final : LakeJournalHarness {
+  TempDir dir;
+  std::unique_ptr<emb::SqliteLakeJournal> j = *emb::SqliteLakeJournal::open(dir.file("lake.db"));
+  LakeJournal& journal() override { return *j; }
+  LakeJournal& restart() override {
+    j.reset();
+    j = *emb::SqliteLakeJournal::open(dir.file("lake.db"));
+    return *j;
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, LakeJournalContract,
+                         ::testing::Values([] { return std::unique_ptr<LakeJournalHarness>(new EmbeddedLakeJournal); }),
+                         [](const auto&) { return std::string("SQLite"); });
+
+// The HttpClient contract runs in http_adapters_test (adapters/http/contracts_test.cc).
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(HttpClientContract);
 
 }  // namespace
 }  // namespace memberflow::contracts
