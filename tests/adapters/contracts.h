@@ -8,14 +8,27 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
+#include "api/http_server.h"
+#include "common/json.h"
 #include "domain/member.h"
 #include "ports/change_source.h"
+#include "ports/event_bus.h"
+#include "ports/http_client.h"
+#include "ports/lake_journal.h"
 #include "ports/ledger.h"
 #include "ports/member_store.h"
 #include "ports/object_store.h"
@@ -688,6 +701,443 @@ TEST_P(TopicContract, EverySubscriptionGetsEveryMessageInGroupOrderOnce) {
     EXPECT_EQ(m2, (std::vector<std::string>{"v0", "v2", "v4", "v6", "v8", "v10"}));
     EXPECT_TRUE(h_->subscription(s).receive(10, 1000, 0)->empty());
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// EventBus (ports/event_bus.h): one status per entry; an accepted entry is delivered to the
+// targets of the rules it matches, at least once, carrying its event id; a repeat (a failed
+// entry put again) is accepted and deduplicated by that id.
+struct EventBusHarness {
+  virtual ~EventBusHarness() = default;
+  // A bus built from eventBusRules(): the events of detail-type "member.deleted" from a
+  // source starting with "memberflow/" go to one queue target, with the CloudEvent
+  // ($.detail) as the input.
+  virtual EventBus& bus() = 0;
+  // The CloudEvents that reached the target since the last call, in arrival order. Waits
+  // until at least n arrived or a deadline (seconds) passed.
+  virtual std::vector<json::value> arrivals(size_t n) = 0;
+};
+using EventBusHarnessFactory = std::function<std::unique_ptr<EventBusHarness>()>;
+
+// The rules file of the harness's bus `bus`, its target the queue `queue`.
+inline std::string eventBusRules(const std::string& bus, const std::string& queue) {
+  return R"({"targets":[{"name":"audit","type":"queue","queue":")" + queue +
+         R"("}],"rules":[{"name":")" + bus + R"(-deletes","bus":")" + bus +
+         R"(","targets":["audit"],"inputPath":"$.detail","pattern":{"detail-type":["member.deleted"],)"
+         R"("source":[{"prefix":"memberflow/"}]}}]})";
+}
+
+class EventBusContract : public ContractTest<EventBusHarness> {
+ protected:
+  // A CloudEvent of member `member`, as the route stage puts it.
+  static BusEntry entry(const std::string& id, const std::string& member,
+                        const std::string& type = "member.deleted") {
+    std::string detail = R"({"specversion":"1.0","id":")" + id + R"(","type":")" + type +
+                         R"(","subject":")" + member + R"(","data":{"memberId":")" + member + R"("}})";
+    return {id, "memberflow/member-api", type, detail, "2026-11-24T13:29:16.853Z", member};
+  }
+  static std::string idOf(const json::value& event) {
+    const json::value* id = event.is_object() ? event.as_object().if_contains("id") : nullptr;
+    return id && id->is_string() ? std::string(id->as_string()) : std::string("<no id>");
+  }
+  static std::set<std::string> ids(const std::vector<json::value>& events) {
+    std::set<std::string> out;
+    for (const auto& e : events) out.insert(idOf(e));
+    return out;
+  }
+  static void expectAllOk(const Result<std::vector<Status>>& r, size_t n) {
+    ASSERT_TRUE(r.isOk()) << r.status().toString();
+    ASSERT_EQ(r->size(), n);
+    for (const auto& s : *r) EXPECT_TRUE(s.isOk()) << s.toString();
+  }
+};
+
+TEST_P(EventBusContract, AnAcceptedEntryReachesItsTargetWithItsEventIdAndContent) {
+  std::vector<BusEntry> put = {entry("e1", "M1"), entry("e2", "M2"), entry("e3", "M1")};
+  expectAllOk(h_->bus().put(put), 3);
+  auto got = h_->arrivals(3);
+  EXPECT_EQ(ids(got), (std::set<std::string>{"e1", "e2", "e3"}));
+  for (const auto& e : put) {
+    for (const auto& a : got) {
+      if (idOf(a) == e.eventId) {
+        EXPECT_EQ(a, json::parse(e.detail)) << e.eventId;
+      }
+    }
+  }
+}
+
+TEST_P(EventBusContract, OneStatusPerEntryAlsoBeyondOneBatch) {
+  std::vector<BusEntry> put;
+  std::set<std::string> want;
+  for (int i = 0; i < 23; ++i) {  // EventBridge takes 10 entries per call
+    put.push_back(entry("b" + std::to_string(i), "M" + std::to_string(i % 4)));
+    want.insert(put.back().eventId);
+  }
+  expectAllOk(h_->bus().put(put), 23);
+  EXPECT_EQ(ids(h_->arrivals(23)), want);
+}
+
+TEST_P(EventBusContract, AnEmptyPutReturnsNoStatuses) {
+  auto r = h_->bus().put({});
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_TRUE(r->empty());
+}
+
+// A caller that saw a failure puts the entry again: the repeat is accepted, and what reaches
+// the target can be deduplicated by the event id without losing content.
+TEST_P(EventBusContract, ARepeatedEntryIsAcceptedAndDeduplicatedByItsEventId) {
+  expectAllOk(h_->bus().put({entry("r1", "M1"), entry("r2", "M2")}), 2);
+  expectAllOk(h_->bus().put({entry("r1", "M1")}), 1);
+  auto got = h_->arrivals(2);
+  EXPECT_EQ(ids(got), (std::set<std::string>{"r1", "r2"}));
+  for (const auto& a : got) {
+    if (idOf(a) == "r1") {
+      EXPECT_EQ(a, json::parse(entry("r1", "M1").detail));
+    }
+  }
+}
+
+TEST_P(EventBusContract, AnEntryNoRuleMatchesIsAcceptedAndNotDelivered) {
+  // Put in one call: the matching entry arrives, and the other one was handled with it.
+  std::vector<BusEntry> put = {entry("u1", "M1", "member.updated"), entry("d1", "M1")};
+  put[0].source = "memberflow/member-api";
+  BusEntry foreign = entry("f1", "M2");
+  foreign.source = "billing/invoices";
+  put.push_back(foreign);
+  expectAllOk(h_->bus().put(put), 3);
+  auto got = h_->arrivals(1);
+  EXPECT_EQ(ids(got), std::set<std::string>{"d1"});
+}
+
+// ---------------------------------------------------------------------------------------
+// LakeJournal (ports/lake_journal.h): the lake stage's write-ahead record.
+struct LakeJournalHarness {
+  virtual ~LakeJournalHarness() = default;
+  virtual LakeJournal& journal() = 0;
+  // The journal as a process started after a crash sees it: the same storage, opened again.
+  // References from journal() before the call are invalid afterwards.
+  virtual LakeJournal& restart() = 0;
+};
+using LakeJournalHarnessFactory = std::function<std::unique_ptr<LakeJournalHarness>()>;
+
+class LakeJournalContract : public ContractTest<LakeJournalHarness> {
+ protected:
+  static std::vector<std::string> keys(const std::vector<StagedObject>& objects) {
+    std::vector<std::string> out;
+    for (const auto& o : objects) out.push_back(o.key);
+    return out;
+  }
+};
+
+TEST_P(LakeJournalContract, ReservedNumbersAreConsecutiveAndOnlyGrowAlsoAcrossARestart) {
+  auto a = h_->journal().reserve(3);
+  auto b = h_->journal().reserve(1);
+  auto c = h_->journal().reserve(5);
+  ASSERT_TRUE(a.isOk() && b.isOk() && c.isOk());
+  EXPECT_GE(*b, *a + 3);  // a, a+1, a+2 are the first reservation's
+  EXPECT_GE(*c, *b + 1);
+  auto d = h_->restart().reserve(1);
+  ASSERT_TRUE(d.isOk()) << d.status().toString();
+  EXPECT_GE(*d, *c + 5);
+}
+
+TEST_P(LakeJournalContract, ConcurrentReservationsNeverOverlap) {
+  LakeJournal& j = h_->journal();
+  std::mutex mu;
+  std::vector<int64_t> numbers;
+  std::atomic<int> failures{0};
+  std::atomic<size_t> requested{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        size_t n = static_cast<size_t>(1 + (i + t) % 3);
+        requested += n;
+        auto first = j.reserve(n);
+        if (!first.isOk()) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard lock(mu);
+        for (size_t k = 0; k < n; ++k) numbers.push_back(*first + static_cast<int64_t>(k));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(std::set<int64_t>(numbers.begin(), numbers.end()).size(), numbers.size());
+  EXPECT_EQ(numbers.size(), requested.load());
+  EXPECT_EQ(requested.load(), 199u);  // 4 threads x 25 reservations of 1 to 3 numbers
+}
+
+TEST_P(LakeJournalContract, StagedEventsArePlacedAndTheObjectIsListedUntilWritten) {
+  LakeJournal& j = h_->journal();
+  EXPECT_EQ(*j.placed({"e1", "e2", "e3"}), (std::vector<bool>{false, false, false}));
+  ASSERT_TRUE(j.stage({"lake/k1", "line1\nline2\n"}, {"e1", "e2"}).isOk());
+  EXPECT_EQ(*j.placed({"e1", "e2", "e3"}), (std::vector<bool>{true, true, false}));
+  auto staged = j.staged();
+  ASSERT_TRUE(staged.isOk());
+  ASSERT_EQ(keys(*staged), std::vector<std::string>{"lake/k1"});
+  EXPECT_EQ((*staged)[0].content, "line1\nline2\n");
+  ASSERT_TRUE(j.written("lake/k1").isOk());
+  EXPECT_TRUE(j.staged()->empty());
+  EXPECT_EQ(*j.placed({"e1", "e2", "e3"}), (std::vector<bool>{true, true, false}));  // still placed
+  EXPECT_TRUE(j.written("lake/k1").isOk());  // idempotent
+  EXPECT_TRUE(j.staged()->empty());
+}
+
+TEST_P(LakeJournalContract, StagingAPlacedEventIsAlreadyExistsAndRecordsNothing) {
+  LakeJournal& j = h_->journal();
+  ASSERT_TRUE(j.stage({"lake/k1", "a"}, {"e1"}).isOk());
+  EXPECT_CODE(j.stage({"lake/k2", "b"}, {"e2", "e1"}), kAlreadyExists);
+  EXPECT_EQ(*j.placed({"e2"}), std::vector<bool>{false});  // nothing of the refused object
+  EXPECT_EQ(keys(*j.staged()), std::vector<std::string>{"lake/k1"});
+  ASSERT_TRUE(j.written("lake/k1").isOk());
+  EXPECT_CODE(j.stage({"lake/k3", "c"}, {"e1"}), kAlreadyExists);  // placed in a written object
+  EXPECT_TRUE(j.staged()->empty());
+  EXPECT_TRUE(j.stage({"lake/k2", "b"}, {"e2"}).isOk());
+}
+
+TEST_P(LakeJournalContract, StagedObjectsComeBackOldestFirstWithTheirExactContent) {
+  LakeJournal& j = h_->journal();
+  std::string binary("\x1f\x8b\x08\x00\x00\xff", 6);  // gzip bytes, a NUL among them
+  ASSERT_TRUE(j.stage({"lake/z-first", binary}, {"e1"}).isOk());
+  ASSERT_TRUE(j.stage({"lake/a-second", "text"}, {"e2"}).isOk());
+  ASSERT_TRUE(j.stage({"lake/m-third", ""}, {"e3", "e4"}).isOk());
+  auto staged = j.staged();
+  ASSERT_TRUE(staged.isOk());
+  EXPECT_EQ(keys(*staged), (std::vector<std::string>{"lake/z-first", "lake/a-second", "lake/m-third"}));
+  ASSERT_EQ(staged->size(), 3u);
+  EXPECT_EQ((*staged)[0].content, binary);
+  EXPECT_EQ((*staged)[1].content, "text");
+  ASSERT_TRUE(j.written("lake/a-second").isOk());
+  EXPECT_EQ(keys(*j.staged()), (std::vector<std::string>{"lake/z-first", "lake/m-third"}));
+}
+
+// The point of the journal: after a crash between stage and write, the object is still there
+// to be written under the same key, and its events are recognised as placed.
+TEST_P(LakeJournalContract, AStagedObjectAndItsEventsSurviveARestart) {
+  ASSERT_TRUE(h_->journal().stage({"lake/k1", "content"}, {"e1", "e2"}).isOk());
+  LakeJournal& j = h_->restart();
+  auto staged = j.staged();
+  ASSERT_TRUE(staged.isOk()) << staged.status().toString();
+  ASSERT_EQ(keys(*staged), std::vector<std::string>{"lake/k1"});
+  EXPECT_EQ((*staged)[0].content, "content");
+  EXPECT_EQ(*j.placed({"e1", "e2", "e3"}), (std::vector<bool>{true, true, false}));
+  ASSERT_TRUE(j.written("lake/k1").isOk());
+  EXPECT_TRUE(h_->restart().staged()->empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// HttpClient (ports/http_client.h), against servers on loopback: the Member API's HTTP server
+// with a scripted handler, and raw sockets that take a request and then close or say nothing.
+struct HttpClientHarness {
+  virtual ~HttpClientHarness() = default;
+  virtual HttpClient& client() = 0;
+};
+using HttpClientHarnessFactory = std::function<std::unique_ptr<HttpClientHarness>()>;
+
+// A TCP listener on 127.0.0.1, port 0, that reads each request's head and then closes the
+// connection (kClose) or holds it open without a byte of answer (kSilent).
+class RawServer {
+ public:
+  enum class Mode { kClose, kSilent };
+  explicit RawServer(Mode mode) : mode_(mode) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+      return;
+    }
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~RawServer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    for (int c : held_) ::close(c);
+    ::close(fd_);
+  }
+  RawServer(const RawServer&) = delete;
+  RawServer& operator=(const RawServer&) = delete;
+  uint16_t port() const { return port_; }
+  // The request heads received so far.
+  std::vector<std::string> requests() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      std::string head;
+      char buf[4096];
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (head.find("\r\n\r\n") == std::string::npos && std::chrono::steady_clock::now() < until) {
+        pollfd q{c, POLLIN, 0};
+        if (::poll(&q, 1, 20) <= 0) continue;
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        head.append(buf, static_cast<size_t>(n));
+      }
+      {
+        std::lock_guard lock(mu_);
+        requests_.push_back(head);
+      }
+      if (mode_ == Mode::kClose) {
+        ::close(c);
+      } else {
+        held_.push_back(c);
+      }
+    }
+  }
+  Mode mode_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::string> requests_;
+  std::vector<int> held_;  // only the serving thread touches it until the join
+  std::thread thread_;
+};
+
+// A loopback port nothing listens on: bound and closed again, so connecting is refused.
+inline uint16_t refusedPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class HttpClientContract : public ContractTest<HttpClientHarness> {
+ protected:
+  void SetUp() override {
+    ContractTest<HttpClientHarness>::SetUp();
+    if (IsSkipped()) return;
+    api::ServerOptions so;
+    so.port = 0;
+    server_ = std::make_unique<api::HttpServer>(
+        [this](const api::ApiRequest& r) {
+          {
+            std::lock_guard lock(mu_);
+            seen_.push_back(r);
+          }
+          if (r.target == "/unavailable") return api::ApiResponse{503, {{"Retry-After", "7"}}, "busy"};
+          // Echoes what identifies the request, under a mixed-case header name.
+          return api::ApiResponse{202, {{"X-Echo-Method", r.method}, {"X-Echo-Tag", r.header("x-tag")}},
+                                  r.body};
+        },
+        so);
+    ASSERT_TRUE(server_->start().isOk());
+    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+  }
+  std::vector<api::ApiRequest> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+  std::unique_ptr<api::HttpServer> server_;
+  std::string base_;
+  std::mutex mu_;
+  std::vector<api::ApiRequest> seen_;
+};
+
+TEST_P(HttpClientContract, SendsMethodHeadersAndBodyAndReturnsTheResponseWithLowerCasedNames) {
+  std::string body("{\"a\":1}\n\0tail", 13);
+  auto r = h_->client().send({"PUT", base_ + "/echo?x=1", {{"X-Tag", "t-1"}, {"Content-Type", "application/json"}}, body, 5000});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.transport, HttpResult::Transport::kOk);
+  EXPECT_EQ(r.response.status, 202);
+  EXPECT_EQ(r.response.body, body);
+  EXPECT_EQ(r.response.header("x-echo-method"), "PUT");
+  EXPECT_EQ(r.response.header("x-echo-tag"), "t-1");
+  EXPECT_EQ(r.response.header("X-Echo-Tag"), "");  // names are lower-cased
+  auto s = seen();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].method, "PUT");
+  EXPECT_EQ(s[0].target, "/echo?x=1");
+  EXPECT_EQ(s[0].body, body);
+  EXPECT_EQ(s[0].header("content-type"), "application/json");
+}
+
+TEST_P(HttpClientContract, AnErrorStatusIsAResponseNotATransportFailure) {
+  auto r = h_->client().send({"POST", base_ + "/unavailable", {}, "x", 5000});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.response.status, 503);
+  EXPECT_EQ(r.response.header("retry-after"), "7");
+  EXPECT_EQ(r.response.body, "busy");
+}
+
+TEST_P(HttpClientContract, ARefusedConnectionIsNotSentAndTheErrorHoldsNoRequestContent) {
+  HttpRequest req{"POST", "http://127.0.0.1:" + std::to_string(refusedPort()) + "/x",
+                  {{"Authorization", "Bearer secret-token"}}, "secret-body", 5000};
+  auto r = h_->client().send(req);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.transport, HttpResult::Transport::kNotSent);
+  EXPECT_FALSE(r.error.empty());
+  EXPECT_EQ(r.error.find("secret"), std::string::npos) << r.error;
+}
+
+TEST_P(HttpClientContract, NoAnswerWithinTheTimeoutIsNoResponseAfterTheTimeout) {
+  RawServer silent(RawServer::Mode::kSilent);
+  auto start = std::chrono::steady_clock::now();
+  auto r = h_->client().send({"POST", "http://127.0.0.1:" + std::to_string(silent.port()) + "/slow",
+                              {}, "secret-body", 300});
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.transport, HttpResult::Transport::kNoResponse);
+  EXPECT_GE(took, std::chrono::milliseconds(250));
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_EQ(r.error.find("secret"), std::string::npos) << r.error;
+  auto got = silent.requests();
+  ASSERT_EQ(got.size(), 1u);  // it was sent: the server may have acted
+  EXPECT_EQ(got[0].rfind("POST /slow HTTP/1.1\r\n", 0), 0u) << got[0];
+}
+
+TEST_P(HttpClientContract, AConnectionClosedWithoutAnAnswerIsNoResponse) {
+  RawServer closing(RawServer::Mode::kClose);
+  auto r = h_->client().send({"GET", "http://127.0.0.1:" + std::to_string(closing.port()) + "/gone", {}, "", 5000});
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.transport, HttpResult::Transport::kNoResponse);
+  ASSERT_GE(closing.requests().size(), 1u);
+  EXPECT_EQ(closing.requests()[0].rfind("GET /gone HTTP/1.1\r\n", 0), 0u);
+}
+
+TEST_P(HttpClientContract, ConcurrentSendsEachGetTheirOwnResponse) {
+  HttpClient& c = h_->client();
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        std::string tag = std::to_string(t) + "-" + std::to_string(i);
+        auto r = c.send({"POST", base_ + "/echo", {{"X-Tag", tag}}, "body-" + tag, 5000});
+        if (!r.ok() || r.response.status != 202 || r.response.body != "body-" + tag ||
+            r.response.header("x-echo-tag") != tag) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(seen().size(), 40u);
 }
 
 }  // namespace memberflow::contracts

@@ -9,9 +9,6 @@
 #include <sstream>
 
 #include "api/jwt.h"
-#include "adapters/http/oauth_client.h"
-#include "api/oauth.h"
-#include "api/rate_limit.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "support/test_support.h"
@@ -221,63 +218,6 @@ TEST(JwtKeySources, KeySetsSkipKeysTheyCannotUse) {
                    R"({"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"y_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]})")
                    .isOk());
   EXPECT_FALSE(JwkSet::parse("not json").isOk());
-}
-
-class FakeTokenServer final : public HttpClient {
- public:
-  HttpResult send(const HttpRequest& r) override {
-    requests.push_back(r);
-    HttpResult out;
-    out.response.status = status;
-    out.response.body = status == 200 ? R"({"access_token":"t)" + std::to_string(requests.size()) +
-                                            R"(","token_type":"Bearer","expires_in":3600})"
-                                      : R"({"error":"invalid_client"})";
-    return out;
-  }
-  std::vector<HttpRequest> requests;
-  int status = 200;
-};
-
-TEST(ClientCredentials, CognitoShapeCachedUntilExpiryAndOneRefreshPerRejectedToken) {
-  FakeTokenServer http;
-  ManualClock clock{1'000'000};
-  memberflow::http::ClientCredentialsTokens tokens(http, "https://auth.example/oauth2/token", "sync client",
-                                 [] { return Result<std::string>(std::string("s3cr:et")); }, "member:read member:write",
-                                 clock);
-  EXPECT_EQ(*tokens.token(false), "t1");
-  const HttpRequest& r = http.requests.at(0);
-  EXPECT_EQ(r.method, "POST");
-  EXPECT_EQ(r.url, "https://auth.example/oauth2/token");
-  EXPECT_EQ(r.body, "grant_type=client_credentials&scope=member%3Aread%20member%3Awrite");
-  // RFC 6749 2.3.1: id and secret form-encoded (a space as %20, a colon as %3A) before Basic.
-  auto authz = std::find_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "Authorization"; });
-  ASSERT_NE(authz, r.headers.end());
-  EXPECT_EQ(authz->second, "Basic " + crypto::base64Encode("sync%20client:s3cr%3Aet"));
-  clock.advance(3'500'000);
-  EXPECT_EQ(*tokens.token(false), "t1");  // cached until a minute before expiry
-  // Many workers meeting the same 401: one refresh; a rejection of the old token after it is no-op.
-  EXPECT_EQ(*tokens.refresh("t1"), "t2");
-  EXPECT_EQ(*tokens.refresh("t1"), "t2");
-  EXPECT_EQ(http.requests.size(), 2u);
-  clock.advance(3'541'000);
-  EXPECT_EQ(*tokens.token(false), "t3");  // 59 s before expiry: refreshed
-  http.status = 401;
-  auto refused = tokens.refresh("t3");
-  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
-  EXPECT_EQ(refused.status().message(), "oauth: token endpoint answered 401 invalid_client");
-}
-
-TEST(RateLimit, BurstThenSteadyRatePerKeyWithRetryAfter) {
-  RateLimiter limit(2, 3, 64);
-  int64_t wait = 0;
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limit.allow("a", 1000, &wait));
-  EXPECT_FALSE(limit.allow("a", 1000, &wait));
-  EXPECT_EQ(wait, 1);
-  EXPECT_TRUE(limit.allow("b", 1000, &wait));  // another client has its own bucket
-  EXPECT_TRUE(limit.allow("a", 1500, &wait));  // 0.5 s at 2/s: one more
-  EXPECT_FALSE(limit.allow("a", 1500, &wait));
-  for (int i = 0; i < 1000; ++i) (void)limit.allow("k" + std::to_string(i), 2000, &wait);  // bounded memory
-  EXPECT_TRUE(RateLimiter(0, 0).allow("x", 0, &wait));  // 0: no limit
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // The PostgreSQL adapters against a real server (scripts/pg-server, started by scripts/test;
-// MEMBERFLOW_TEST_POSTGRES is its URI). Each harness works in a schema of its own.
+// MEMBERFLOW_TEST_POSTGRES is its URI). Each harness works in a schema of its own. The
+// MemberStore contract, then what the PostgreSQL units do beyond it (migrations, the
+// connection's pipeline and pool, the store's purge): they share the server harness.
 #include <cstdlib>
 #include <random>
 #include <thread>
@@ -76,6 +78,9 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ObjectStoreContract);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LedgerContract);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(TopicContract);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SecretsContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(EventBusContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LakeJournalContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(HttpClientContract);
 
 TEST(PgMigrations, RunTwiceAndFromTwoProcessesAtOnceAndRefuseEditedHistory) {
   if (!server()) GTEST_SKIP();

@@ -1,5 +1,6 @@
-// AwsClient's retry, without a server: a scripted HttpClient answers, and the backoff between
-// tries sleeps on a ManualClock, so every delay it asks for is seen and a stop can end it.
+// AwsClient without a server: its retry (a scripted HttpClient answers, and the backoff between
+// tries sleeps on a ManualClock, so every delay it asks for is seen and a stop can end it) and
+// the error codes it reads from the services' error bodies.
 #include "adapters/aws/aws_client.h"
 
 #include <gtest/gtest.h>
@@ -107,6 +108,18 @@ TEST_F(AwsClientRetryTest, AStopEndsTheBackoffAtOnceAsUnavailable) {
   ASSERT_EQ(result.wait_for(kStep), std::future_status::ready);
   EXPECT_EQ(result.get().status().code(), Code::kUnavailable);
   EXPECT_EQ(sends(), 1u);
+}
+
+
+// The error codes of aws_client, read from the services' error bodies.
+TEST(AwsErrorCodes, QueryCodeIsTheFirstCodeElement) {
+  EXPECT_EQ(queryErrorCode("<ErrorResponse><Error><Code>NotFound</Code></Error></ErrorResponse>"), "NotFound");
+  EXPECT_EQ(queryErrorCode("no code"), "");
+  // A </Code> before the <Code> made the length wrap: the code ran to the end of the body.
+  EXPECT_EQ(queryErrorCode("<Message>see </Code></Message><Code>Throttling</Code><More/>"), "Throttling");
+  EXPECT_EQ(queryErrorCode("<Message>see </Code></Message><Code>Throttling"), "");
+  EXPECT_EQ(awsErrorCode(R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist"})"), "QueueDoesNotExist");
+  EXPECT_EQ(awsErrorCode("<Error/>"), "");
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // The port contract suites on the AWS adapters, against the moto server on loopback
 // (scripts/test starts one with scripts/moto-server and exports MEMBERFLOW_TEST_AWS_ENDPOINT).
 // Without it these tests fail, not skip — unless MEMBERFLOW_SKIP_AWS=1 says so explicitly.
+// What one AWS adapter does beyond its port (EventBridge provisioning, S3 addressing, boto3
+// interoperability) is here too: those tests share the server harness. The AWS tests that
+// need no server are in aws_test (aws_client_test.cc, sigv4_test.cc, the parsers' tests).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -64,6 +67,8 @@ const auto* kEnv = ::testing::AddGlobalTestEnvironment(new AwsEnvironment);
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ChangeSourceContract);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(MemberStoreContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LakeJournalContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(HttpClientContract);
 
 struct DynamoHarness final : LedgerHarness, AwsHarnessBase {
   aws::DynamoDbLedger l{client, unique("memberflow-ledger"), 3600000};
@@ -197,6 +202,55 @@ TEST(EventBridge, RulesFromTheRulesFileRouteEventsToAQueue) {
   }
   EXPECT_EQ(got, (std::set<std::string>{"e0", "e3", "e6", "e9"}));  // the deletes, nothing else
 }
+
+// The harness's bus provisioned from the contract's rules file, its target a standard SQS
+// queue (EventBridge sends no dedup id; a FIFO target would need content-based dedup, which
+// would hide repeats the contract wants to see handled by id).
+struct EventBridgeHarness final : EventBusHarness, AwsHarnessBase {
+  std::string prefix = unique("mf");
+  std::unique_ptr<aws::SqsQueue> q;
+  std::unique_ptr<aws::EventBridgeBus> b;
+  RoutingConfig cfg;
+  EventBridgeHarness() {
+    aws::SqsQueueOptions qo;
+    qo.fifo = false;
+    auto queue = aws::SqsQueue::open(client, prefix + "-audit", true, qo);
+    EXPECT_TRUE(queue.isOk()) << queue.status().toString();
+    q = std::move(queue).value();
+    auto parsed = parseRoutingConfig(eventBusRules(prefix + "-members", prefix + "-audit"));
+    EXPECT_TRUE(parsed.isOk()) << parsed.status().toString();
+    cfg = *parsed;
+    aws::ProvisionOptions po;
+    po.queueArn = [&](const std::string&) { return q->arn(); };
+    Status s = aws::provisionEventBridge(client, cfg, po);
+    EXPECT_TRUE(s.isOk()) << s.toString();
+    b = std::make_unique<aws::EventBridgeBus>(client, prefix + "-members");
+  }
+  EventBus& bus() override { return *b; }
+  std::vector<json::value> arrivals(size_t n) override {
+    std::vector<json::value> out;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(n == 0 ? 2 : 20);
+    while (out.size() < n && std::chrono::steady_clock::now() < until) {
+      auto got = q->receive(10, 30000, 1000);
+      if (!got.isOk()) continue;
+      std::vector<std::string> receipts;
+      for (const auto& m : *got) {
+        // AWS applies InputPath ($.detail: the CloudEvent); moto delivers the whole envelope.
+        json::value body = json::parse(m.body);
+        out.push_back(body.as_object().contains("detail") ? body.at("detail") : body);
+        receipts.push_back(m.receiptHandle);
+      }
+      (void)q->remove(receipts);
+    }
+    return out;
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Moto, EventBusContract,
+                         ::testing::Values([]() -> std::unique_ptr<EventBusHarness> {
+                           if (!endpoint()) return nullptr;
+                           return std::unique_ptr<EventBusHarness>(new EventBridgeHarness);
+                         }),
+                         [](const auto&) { return std::string("EventBridge"); });
 
 // Runs a boto3 snippet (the official AWS SDK) against the same endpoint; returns its stdout.
 std::string boto3(const std::string& code) {

@@ -86,7 +86,7 @@ TEST_F(CredentialsTest, ContainerCredentialsAreRefreshedBeforeTheyExpire) {
 
 TEST_F(CredentialsTest, WebIdentityThroughSts) {
   const char* endpoint = std::getenv("MEMBERFLOW_TEST_AWS_ENDPOINT");
-  if (!endpoint) GTEST_SKIP() << "no AWS endpoint (see aws_contracts_test)";
+  if (!endpoint) GTEST_SKIP() << "no AWS endpoint (see adapters/aws/contracts_test.cc)";
   std::ofstream(dir.file("token")) << "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzYSJ9.c2ln\n";
   setenv("AWS_WEB_IDENTITY_TOKEN_FILE", dir.file("token").c_str(), 1);
   setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/memberflow-ingest", 1);

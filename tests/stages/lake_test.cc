@@ -1,14 +1,12 @@
-// The relay and lake stages over the embedded adapters, with failures injected.
+// The lake stage over the embedded adapters, with failures injected.
+#include "stages/lake.h"
+
 #include <gtest/gtest.h>
 
 #include "adapters/embedded/dir_object_store.h"
 #include "adapters/embedded/sqlite_lake_journal.h"
-#include "adapters/embedded/sqlite_member_store.h"
 #include "adapters/embedded/sqlite_queue.h"
 #include "common/gzip.h"
-#include "domain/routing.h"
-#include "stages/lake.h"
-#include "stages/relay.h"
 #include "support/fault_injection.h"
 #include "support/stage_loop.h"
 #include "support/test_support.h"
@@ -18,7 +16,6 @@ namespace {
 
 using testing::FlakyQueue;
 using testing::FlakyStore;
-using testing::FlakyTopic;
 using testing::jitterDelays;
 using testing::kStep;
 using testing::LoopThread;
@@ -94,146 +91,6 @@ TEST_F(LakeTest, AFailedWriteIsRecoveredAndRedeliveriesAreNotWrittenTwice) {
   auto keys = *objects.list("lake/member-events/dt=2026-11-24/hr=13/");
   ASSERT_EQ(keys.size(), 1u);
   EXPECT_EQ(keys[0], lakeObjectKey("2026-11-24", 13, "lake-0", 1, 3));
-}
-
-// Applies a change of member `id` (last name L<i>): one outbox event.
-Status writeMember(MemberStore& store, const std::string& id, int i) {
-  StoreWrite w;
-  w.memberId = id;
-  Member m;
-  m.memberId = id;
-  m.name = {"Ada", std::nullopt, "L" + std::to_string(i), std::nullopt};
-  m.birthDate = "1990-01-31";
-  m.gender = Gender::kFemale;
-  m.status = MemberStatus::kActive;
-  w.content = [m](const StoredMember*) -> Result<Member> { return m; };
-  w.lineage = json::object{};
-  w.nowMs = i;
-  return store.apply(w).status();
-}
-
-TEST(RelayTest, PublishesInCommitOrderAndDeletesOnlyAfterThePublish) {
-  TempDir dir;
-  ManualClock clock;
-  auto store = *emb::SqliteMemberStore::open(dir.file("m.db"), {});
-  auto queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
-  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(writeMember(*store, "M1", i).isOk());
-  emb::SqliteTopic topic(queues, "member-events", {"route", "lake"});
-  RelayStage relay(*store, topic, clock, {});
-  auto n = relay.pumpOnce();
-  ASSERT_TRUE(n.isOk());
-  EXPECT_EQ(*n, 3u);
-  EXPECT_TRUE(store->outbox(10)->empty());
-  for (const char* sub : {"route", "lake"}) {
-    auto got = *queues->queue(sub, {})->peek(10);
-    ASSERT_EQ(got.size(), 3u);
-    for (int i = 0; i < 3; ++i) {
-      EXPECT_EQ(json::parse(got[static_cast<size_t>(i)].body).at("data").at("version").as_int64(), i + 1);
-    }
-  }
-  // Publishing the same events again (a crash before the delete) delivers nothing new.
-  std::vector<OutgoingMessage> again;
-  for (const auto& m : *queues->queue("lake", {})->peek(10)) again.push_back({m.groupId, m.dedupId, m.body, {}});
-  ASSERT_TRUE(topic.publish(again).isOk());
-  EXPECT_EQ(queues->queue("lake", {})->peek(10)->size(), 3u);
-}
-
-TEST(Routing, RulesFileIsValidatedAndPathsSelect) {
-  auto ok = parseRoutingConfig(R"({"targets":[{"name":"crm","type":"webhook","url":"http://x/y"}],
-      "rules":[{"name":"r","pattern":{"detail-type":["member.updated"]},"targets":["crm"],"inputPath":"$.detail.data"}]})");
-  ASSERT_TRUE(ok.isOk()) << ok.status().toString();
-  EXPECT_EQ(ok->rules[0].bus, "default");
-  for (const char* bad : {
-           R"({"targets":[{"name":"a","type":"ftp"}]})",
-           R"({"targets":[{"name":"a","type":"webhook","url":"file:///etc"}]})",
-           R"({"rules":[{"name":"r","pattern":{"a":["b"]},"targets":["missing"]}]})",
-           R"({"targets":[{"name":"q","type":"queue","queue":"x"}],"rules":[{"name":"r","pattern":{"a":[{"bogus":1}]},"targets":["q"]}]})",
-           R"({"targets":[{"name":"q","type":"queue","queue":"x"}],"rules":[{"name":"r","pattern":{"a":["b"]},"targets":["q"],"inputPath":"detail"}]})",
-           R"({"extra":1})"}) {
-    EXPECT_EQ(parseRoutingConfig(bad).status().code(), Code::kInvalidArgument) << bad;
-  }
-  json::value v = json::parse(R"({"a":{"b":[{"c":1},{"c":2}]}})");
-  EXPECT_EQ(*selectPath(v, "$.a.b[1].c"), json::value(2));
-  EXPECT_EQ(*selectPath(v, "$"), v);
-  EXPECT_EQ(selectPath(v, "$.a.x").status().code(), Code::kNotFound);
-  EXPECT_EQ(selectPath(v, "$.a[x]").status().code(), Code::kInvalidArgument);
-  BusEntry e{"id1", "memberflow/member-api", "member.updated", R"({"data":{"version":2}})", "t", "M1"};
-  auto env = busEnvelope(e, "default");
-  EXPECT_EQ(env.at("detail-type").as_string(), "member.updated");
-  EXPECT_EQ(env.at("detail").at("data").at("version").as_int64(), 2);
-}
-
-// run() on its own thread with a ManualClock: the relay sleeps idleWait on it when the outbox
-// is empty and backs off on it when the topic fails.
-class RelayRunTest : public ::testing::Test {
- protected:
-  TempDir dir;
-  ManualClock clock;
-  std::unique_ptr<emb::SqliteMemberStore> store = *emb::SqliteMemberStore::open(dir.file("m.db"), {});
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
-  emb::SqliteTopic topicReal{queues, "member-events", {"route", "lake"}};
-  FlakyTopic topic{topicReal};
-  RelayOptions opts = [] {
-    RelayOptions o;
-    o.backoff = {100, 5000, 0};
-    o.jitterSeed = 11;
-    return o;
-  }();
-  std::unique_ptr<RelayStage> relay;
-  LoopThread loop;  // declared last: joined before the rest goes
-
-  void start() {
-    relay = std::make_unique<RelayStage>(*store, topic, clock, opts);
-    loop.start([this](std::stop_token t) { relay->run(t); });
-  }
-};
-
-TEST_F(RelayRunTest, IdlePollingSleepsIdleWaitAndNeverBacksOff) {
-  start();
-  for (size_t i = 1; i <= 5; ++i) {
-    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
-    EXPECT_EQ(clock.sleeps().size(), i);  // one outbox read per sleep: no spinning
-    clock.advance(opts.idleWait);
-  }
-  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
-  EXPECT_EQ(clock.sleeps(), std::vector<milliseconds>(6, opts.idleWait));
-  EXPECT_EQ(topic.publishes.calls(), 0);  // nothing to publish, nothing failed
-  ASSERT_TRUE(loop.stop(kStep));
-}
-
-TEST_F(RelayRunTest, ATopicOutageBacksOffWithFullJitterThenEverythingIsPublished) {
-  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(writeMember(*store, "M" + std::to_string(i), i).isOk());
-  topic.publishes.failNext(4);
-  auto expected = jitterDelays(opts.backoff, opts.jitterSeed, 4);
-  start();
-  for (size_t i = 0; i < expected.size(); ++i) {
-    ASSERT_GT(expected[i].count(), 0) << "choose a seed without zero delays";
-    ASSERT_TRUE(clock.waitForSleepers(1, kStep)) << i;
-    ASSERT_EQ(clock.sleeps().size(), i + 1);
-    EXPECT_EQ(clock.sleeps()[i], expected[i]) << "failure " << i + 1;
-    EXPECT_EQ(store->outbox(10)->size(), 3u);  // nothing deleted during the outage
-    clock.advance(expected[i]);
-  }
-  ASSERT_TRUE(clock.waitForSleepers(1, kStep));  // published, then idle
-  EXPECT_EQ(clock.sleeps().back(), opts.idleWait);
-  EXPECT_TRUE(store->outbox(10)->empty());
-  EXPECT_EQ(topic.publishes.calls(), 5);
-  for (const char* sub : {"route", "lake"}) EXPECT_EQ(queues->queue(sub, {})->peek(10)->size(), 3u);
-  ASSERT_TRUE(loop.stop(kStep));
-}
-
-TEST_F(RelayRunTest, AStopDuringABackoffEndsRunAtOnce) {
-  ASSERT_TRUE(writeMember(*store, "M1", 1).isOk());
-  topic.publishes.failAlways();
-  opts.backoff = {60000, 600000, 0};  // minutes of backoff, on a clock that never moves
-  start();
-  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
-  int publishes = topic.publishes.calls();
-  auto before = clock.monotonicNow();
-  ASSERT_TRUE(loop.stop(kStep));
-  EXPECT_EQ(clock.monotonicNow(), before);
-  EXPECT_EQ(topic.publishes.calls(), publishes);
-  EXPECT_EQ(store->outbox(10)->size(), 1u);
 }
 
 // run() on its own thread with a ManualClock; the lake queue (behind FlakyQueue) waits its

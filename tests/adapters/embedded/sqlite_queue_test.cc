@@ -1,0 +1,56 @@
+// What the SQLite queue adds to the Queue contract: outdated receipts, durability, sharing.
+#include <gtest/gtest.h>
+
+#include "adapters/embedded/sqlite_queue.h"
+#include "support/test_support.h"
+
+namespace memberflow {
+namespace {
+
+#define EXPECT_CODE(expr, c) EXPECT_EQ((expr).code(), ::memberflow::Code::c)
+
+using testing::ManualClock;
+using testing::TempDir;
+namespace emb = memberflow::embedded;
+
+TEST(EmbeddedQueue, AnOutdatedReceiptDeletesNothingAndAgeIsKnown) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  auto q = store->queue("q", {});
+  ASSERT_TRUE(q->send({{"g", "d", "x", {}}}).isOk());
+  EXPECT_GT(q->stats()->oldestSentAtMs, 0);
+  auto r1 = *q->receive(1, 1000, 0);
+  clock.advance(1500);
+  auto r2 = *q->receive(1, 1000, 0);
+  ASSERT_EQ(r2.size(), 1u);
+  ASSERT_TRUE(q->remove({r1[0].receiptHandle}).isOk());
+  clock.advance(1500);
+  EXPECT_EQ(q->receive(1, 1000, 0)->size(), 1u);
+}
+
+TEST(EmbeddedDurability, QueueMessagesSurviveReopen) {
+  TempDir dir;
+  ManualClock clock;
+  {
+    auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+    ASSERT_TRUE(store->queue("q", {})->send({{"g", "d", "kept", {}}}).isOk());
+  }
+  auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  auto r = store->queue("q", {})->receive(1, 1000, 0);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].body, "kept");
+}
+
+TEST(EmbeddedDurability, TwoProcessesShareOneQueueFile) {
+  TempDir dir;
+  ManualClock clock;
+  auto a = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  auto b = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  ASSERT_TRUE(a->queue("q", {})->send({{"g", "1", "x", {}}}).isOk());
+  EXPECT_EQ(b->queue("q", {})->receive(1, 1000, 0)->size(), 1u);
+  EXPECT_TRUE(a->queue("q", {})->receive(1, 1000, 0)->empty());  // in flight, seen by both
+}
+
+}  // namespace
+}  // namespace memberflow

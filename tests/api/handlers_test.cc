@@ -1,0 +1,151 @@
+// The Member API's handlers over the embedded store: methods, errors, auth, idempotency.
+#include <gtest/gtest.h>
+
+#include "api/api_fixture.h"
+#include "common/crypto.h"
+
+namespace memberflow::api {
+namespace {
+
+TEST_F(ApiTest, PutCreatesThenReplacesAndGetServesWithETag) {
+  auto c = call("PUT", "/member/M1", kBody);
+  ASSERT_EQ(c.status, 201) << c.body;
+  EXPECT_EQ(header(c, "Location"), "/member/M1");
+  EXPECT_EQ(header(c, "ETag"), "\"1\"");
+  EXPECT_EQ(body(c).at("contact").at("phone").as_string(), "+15155550100");
+  auto g = call("GET", "/member/M1");
+  ASSERT_EQ(g.status, 200);
+  EXPECT_EQ(header(g, "ETag"), "\"1\"");
+  EXPECT_EQ(body(g).at("version").as_int64(), 1);
+  EXPECT_EQ(call("GET", "/member/M1", "", {{"if-none-match", "\"1\""}}).status, 304);
+  std::string changed = kBody;
+  changed.replace(changed.find("Lovelace"), 8, "Byron");
+  auto u = call("PUT", "/member/M1", changed);
+  EXPECT_EQ(u.status, 200);
+  EXPECT_EQ(header(u, "ETag"), "\"2\"");
+  EXPECT_EQ(header(u, "Content-Type"), "application/json");
+}
+
+TEST_F(ApiTest, ErrorsAreProblemDocumentsWithStableTypes) {
+  auto v = call("PUT", "/member/M1", R"({"name":{"first":"A","last":"B"},"birthDate":"1990-01-31","gender":"robot","status":"active"})");
+  EXPECT_EQ(v.status, 422);
+  EXPECT_EQ(header(v, "Content-Type"), "application/problem+json");
+  EXPECT_EQ(body(v).at("type").as_string(), "urn:memberflow:problem:validation-failed");
+  EXPECT_EQ(call("PUT", "/member/M1", "{nope").status, 400);
+  EXPECT_EQ(call("PUT", "/member/M1", std::string(kBody).insert(1, "\"ssn\":\"1\",")).status, 422);
+  EXPECT_EQ(call("GET", "/member/bad%20id").status, 400);
+  EXPECT_EQ(call("GET", "/member/NOPE").status, 404);
+  EXPECT_EQ(call("DELETE", "/member/NOPE").status, 404);
+  EXPECT_EQ(call("GET", "/nothing").status, 404);
+  EXPECT_EQ(call("PUT", "/member/M1", kBody, {{"x-source-sequence", "abc"}}).status, 400);
+  EXPECT_EQ(call("PUT", "/member/M1", std::string(2 << 20, ' ')).status, 413);
+  EXPECT_EQ(call("GET", "/members?limit=0").status, 400);
+  EXPECT_EQ(call("GET", "/members?updatedSince=yesterday").status, 400);
+}
+
+TEST_F(ApiTest, AuthenticationAndScopes) {
+  ApiRequest r{"GET", "/member/M1", {}, "", ""};
+  auto none = api.handle(r);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(header(none, "WWW-Authenticate"), "Bearer realm=\"memberflow\"");
+  std::string tampered = rw;
+  tampered[tampered.size() - 2] = tampered[tampered.size() - 2] == 'A' ? 'B' : 'A';
+  auto bad = call("GET", "/member/M1", "", {}, &tampered);
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_NE(header(bad, "WWW-Authenticate").find("invalid_token"), std::string::npos);
+  std::string ro = key->mint("reader", {"member:read"}, 600);
+  EXPECT_EQ(call("GET", "/member/M1", "", {}, &ro).status, 404);
+  auto forbidden = call("PUT", "/member/M1", kBody, {}, &ro);
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_NE(header(forbidden, "WWW-Authenticate").find("insufficient_scope"), std::string::npos);
+  // alg=none and expired tokens are refused.
+  std::string none64 = crypto::base64UrlEncode(R"({"alg":"none"})") + "." +
+                       crypto::base64UrlEncode(R"({"iss":"memberflow-local","aud":"memberflow-api","scope":"member:read","exp":9999999999})") + ".";
+  EXPECT_EQ(call("GET", "/member/M1", "", {}, &none64).status, 401);
+  std::string old = key->mint("old", {"member:read"}, 1);
+  clock.advance(120000);
+  EXPECT_EQ(call("GET", "/member/M1", "", {}, &old).status, 401);
+  // Operations endpoints carry no member data and stay open.
+  ApiRequest health{"GET", "/healthz", {}, "", ""};
+  EXPECT_EQ(api.handle(health).status, 200);
+  ApiRequest ready{"GET", "/readyz", {}, "", ""};
+  EXPECT_EQ(api.handle(ready).status, 200);
+  ApiRequest doc{"GET", "/openapi.json", {}, "", ""};
+  auto d = api.handle(doc);
+  EXPECT_EQ(json::parse(d.body).at("openapi").as_string(), "3.1.0");
+}
+
+TEST_F(ApiTest, FailedAuthenticationsAreLimitedPerClientAddressAlsoBehindATrustedProxy) {
+  ApiOptions o;
+  o.failedAuthPerAddress = 1;  // burst 10
+  o.trustedProxies = {"10.0.0.1"};
+  MemberApi limited{*store, *key, clock, o};
+  auto attempt = [&](const std::string& peer, const std::string& xff) {
+    ApiRequest r{"GET", "/member/M1", {{"authorization", "Bearer not-a-token"}}, "", peer};
+    if (!xff.empty()) r.headers["x-forwarded-for"] = xff;
+    return limited.handle(r).status;
+  };
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(attempt("10.0.0.1", "203.0.113.7, 10.0.0.1"), 401) << i;
+  EXPECT_EQ(attempt("10.0.0.1", "203.0.113.7, 10.0.0.1"), 429);
+  EXPECT_EQ(attempt("10.0.0.1", "198.51.100.2"), 401);  // another client behind the same proxy
+  // An untrusted peer's X-Forwarded-For is ignored: its own address is limited.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(attempt("192.0.2.9", "198.51.100." + std::to_string(i)), 401) << i;
+  EXPECT_EQ(attempt("192.0.2.9", "198.51.100.99"), 429);
+  // A client cannot spoof its way past the proxy's own entry (the rightmost untrusted one counts).
+  EXPECT_EQ(attempt("10.0.0.1", "1.2.3.4, 203.0.113.7"), 429);
+}
+
+TEST_F(ApiTest, IdempotencyKeyReplaysTheFirstResponse) {
+  auto a = call("PUT", "/member/M2", kBody, {{"idempotency-key", "msg-1"}});
+  ASSERT_EQ(a.status, 201);
+  auto b = call("PUT", "/member/M2", kBody, {{"idempotency-key", "msg-1"}});
+  EXPECT_EQ(b.status, 201);
+  EXPECT_EQ(b.body, a.body);
+  EXPECT_EQ(header(b, "Idempotent-Replayed"), "true");
+  std::string other = kBody;
+  other.replace(other.find("Lovelace"), 8, "Other");
+  EXPECT_EQ(call("PUT", "/member/M2", other, {{"idempotency-key", "msg-1"}}).status, 422);
+  EXPECT_EQ(body(call("GET", "/member/M2")).at("version").as_int64(), 1);
+}
+
+TEST_F(ApiTest, SourceSequenceGuardAndTombstones) {
+  ASSERT_EQ(call("PUT", "/member/M3", kBody, {{"x-source-sequence", "10"}}).status, 201);
+  auto stale = call("PUT", "/member/M3", kBody, {{"x-source-sequence", "9"}});
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(body(stale).at("type").as_string(), "urn:memberflow:problem:stale-source-sequence");
+  EXPECT_EQ(call("DELETE", "/member/M3", "", {{"x-source-sequence", "20"}}).status, 204);
+  EXPECT_EQ(call("GET", "/member/M3").status, 404);
+  EXPECT_EQ(call("PUT", "/member/M3", kBody, {{"x-source-sequence", "15"}}).status, 409);
+  EXPECT_EQ(call("PUT", "/member/M3", kBody, {{"x-source-sequence", "25"}}).status, 201);
+}
+
+TEST_F(ApiTest, IfMatchPostPatchHistoryAndList) {
+  ASSERT_EQ(call("PUT", "/member/M4", kBody).status, 201);
+  EXPECT_EQ(call("PUT", "/member/M4", kBody, {{"if-match", "\"7\""}}).status, 412);
+  std::string post = std::string(kBody).insert(1, "\"memberId\":\"M5\",");
+  EXPECT_EQ(call("POST", "/member", post).status, 201);
+  EXPECT_EQ(call("POST", "/member", post).status, 409);
+  auto p = call("PATCH", "/member/M4", R"({"status":"inactive","contact":{"email":null}})",
+                {{"if-match", "\"1\""}});
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_EQ(body(p).at("status").as_string(), "inactive");
+  EXPECT_TRUE(body(p).at("contact").at("email").is_null());
+  EXPECT_EQ(call("PATCH", "/member/M4", R"({"gender":"robot"})").status, 422);
+  EXPECT_EQ(call("PATCH", "/member/M4", R"({"extra":1})").status, 422);
+  EXPECT_EQ(call("PATCH", "/member/NOPE", R"({"status":"inactive"})").status, 404);
+  auto h = call("GET", "/member/M4/history");
+  ASSERT_EQ(h.status, 200);
+  auto changes = body(h).at("changes").as_array();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1].at("lineage").at("via").as_string(), "api");
+  auto l = call("GET", "/members?limit=1");
+  ASSERT_EQ(l.status, 200);
+  EXPECT_EQ(body(l).at("members").as_array().size(), 1u);
+  std::string cursor(body(l).at("nextCursor").as_string());
+  auto l2 = call("GET", "/members?limit=10&cursor=" + cursor);
+  EXPECT_EQ(body(l2).at("members").as_array().size(), 1u);
+  EXPECT_TRUE(body(l2).at("nextCursor").is_null());
+}
+
+}  // namespace
+}  // namespace memberflow::api
