@@ -7,7 +7,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -201,10 +200,12 @@ class LedgerContract : public ContractTest<LedgerHarness> {
 
 TEST_P(LedgerContract, ClaimingTwiceIsPendingUntilCompleted) {
   Ledger& l = h_->ledger();
-  EXPECT_EQ(*l.claim({"m1", "m2"}, now_), (std::vector<ClaimState>{ClaimState::kClaimed, ClaimState::kClaimed}));
+  EXPECT_EQ(*l.claim({"m1", "m2"}, now_),
+            (std::vector<ClaimState>{ClaimState::kClaimed, ClaimState::kClaimed}));
   EXPECT_EQ(*l.claim({"m1"}, now_), std::vector<ClaimState>{ClaimState::kPending});
   ASSERT_TRUE(l.complete({{"m1", MessageOutcome::kEnqueued, "", "raw/k", 3}}, now_ + 5).isOk());
-  EXPECT_EQ(*l.claim({"m1", "m2"}, now_), (std::vector<ClaimState>{ClaimState::kDone, ClaimState::kPending}));
+  EXPECT_EQ(*l.claim({"m1", "m2"}, now_),
+            (std::vector<ClaimState>{ClaimState::kDone, ClaimState::kPending}));
   auto e = l.get("m1");
   ASSERT_TRUE(e.isOk());
   EXPECT_EQ(e->outcome.outcome, MessageOutcome::kEnqueued);
@@ -310,7 +311,8 @@ TEST_P(ChangeSourceContract, DeliversKeysValuesHeadersAndTombstonesInPartitionOr
       EXPECT_EQ(r.headers[0].second, "msg-" + r.value->substr(1));
     }
   }
-  for (const auto& [k, ps] : partitions) EXPECT_EQ(ps.size(), 1u) << k;  // one member, one partition
+  for (const auto& [k, ps] : partitions)
+    EXPECT_EQ(ps.size(), 1u) << k;  // one member, one partition
   EXPECT_EQ(perKey["member-0"].back(), "<tombstone>");
   for (const auto& [k, vs] : perKey) {
     for (size_t i = 1; i + 1 < vs.size(); ++i) {
@@ -321,7 +323,8 @@ TEST_P(ChangeSourceContract, DeliversKeysValuesHeadersAndTombstonesInPartitionOr
 
 TEST_P(ChangeSourceContract, ANewConsumerResumesAtTheCommittedOffsets) {
   std::vector<ProduceRecord> recs;
-  for (int i = 0; i < 20; ++i) recs.push_back({"k" + std::to_string(i), "v" + std::to_string(i), {}, 0, {}});
+  for (int i = 0; i < 20; ++i)
+    recs.push_back({"k" + std::to_string(i), "v" + std::to_string(i), {}, 0, {}});
   ASSERT_TRUE(h_->sink().append(recs).isOk());
   {
     auto c = h_->consumer("g2");
@@ -455,7 +458,7 @@ TEST_P(MemberStoreContract, IdempotencyKeyReplaysAndDetectsReuse) {
   auto replay = put("M4", sampleMember("M4"), std::nullopt, "key-1");
   EXPECT_EQ(replay->result, WriteResult::kReplayed);
   EXPECT_EQ(replay->replayed, WriteResult::kCreated);  // what the first write did,
-  ASSERT_TRUE(replay->member.has_value());               // with the member it left
+  ASSERT_TRUE(replay->member.has_value());             // with the member it left
   EXPECT_EQ(replay->member->version, 1);
   EXPECT_EQ(replay->member->member, sampleMember("M4"));
   auto reuse = put("M4", sampleMember("M4", "Other"), std::nullopt, "key-1");
@@ -528,7 +531,8 @@ TEST_P(MemberStoreContract, HistoryAndOutboxFollowAppliedChanges) {
     types.emplace_back(ev.at("type").as_string());
     EXPECT_EQ(ev.at("id").as_string(), e.eventId);
   }
-  EXPECT_EQ(types, (std::vector<std::string>{"member.created", "member.updated", "member.deleted"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"member.created", "member.updated", "member.deleted"}));
   std::vector<int64_t> seqs;
   for (const auto& e : *ob) seqs.push_back(e.seq);
   EXPECT_EQ(*h_->store().outboxCount(), static_cast<int64_t>(seqs.size()));
@@ -540,7 +544,8 @@ TEST_P(MemberStoreContract, HistoryAndOutboxFollowAppliedChanges) {
 
 TEST_P(MemberStoreContract, ListUpdatedPagesWithACursor) {
   for (int i = 0; i < 7; ++i) {
-    ASSERT_TRUE(put("L" + std::to_string(i), sampleMember("L" + std::to_string(i)), std::nullopt).isOk());
+    ASSERT_TRUE(
+        put("L" + std::to_string(i), sampleMember("L" + std::to_string(i)), std::nullopt).isOk());
   }
   ASSERT_TRUE(del("L3", std::nullopt).isOk());
   std::vector<std::string> ids;
@@ -573,7 +578,8 @@ TEST_P(MemberStoreContract, ConcurrentWritersNeverLoseTheNewestChange) {
         w.lineage = json::object{};
         w.nowMs = 1;
         auto r = h_->store().apply(w);
-        if (r.isOk() && (r->result == WriteResult::kCreated || r->result == WriteResult::kUpdated)) {
+        if (r.isOk() &&
+            (r->result == WriteResult::kCreated || r->result == WriteResult::kUpdated)) {
           ++applied;
         }
       }
@@ -606,8 +612,10 @@ TEST_P(MemberStoreContract, OutboxClaimsOfTwoRelaysNeverShareAMember) {
   auto b = h_->store().claimOutbox(100);
   ASSERT_TRUE(b.isOk()) << b.status().toString();
   std::map<std::string, std::vector<int64_t>> ofA, ofB;
-  for (const auto& e : (*a)->entries) ofA[e.memberId].push_back(json::parse(e.event).at("data").at("version").as_int64());
-  for (const auto& e : (*b)->entries) ofB[e.memberId].push_back(json::parse(e.event).at("data").at("version").as_int64());
+  for (const auto& e : (*a)->entries)
+    ofA[e.memberId].push_back(json::parse(e.event).at("data").at("version").as_int64());
+  for (const auto& e : (*b)->entries)
+    ofB[e.memberId].push_back(json::parse(e.event).at("data").at("version").as_int64());
   EXPECT_FALSE(ofA.empty());
   EXPECT_FALSE(ofB.empty());
   for (const auto& [m, v] : ofA) EXPECT_FALSE(ofB.count(m)) << m << " in both claims";
@@ -733,7 +741,8 @@ class EventBusContract : public ContractTest<EventBusHarness> {
   static BusEntry entry(const std::string& id, const std::string& member,
                         const std::string& type = "member.deleted") {
     std::string detail = R"({"specversion":"1.0","id":")" + id + R"(","type":")" + type +
-                         R"(","subject":")" + member + R"(","data":{"memberId":")" + member + R"("}})";
+                         R"(","subject":")" + member + R"(","data":{"memberId":")" + member +
+                         R"("}})";
     return {id, "memberflow/member-api", type, detail, "2026-11-24T13:29:16.853Z", member};
   }
   static std::string idOf(const json::value& event) {
@@ -882,7 +891,7 @@ TEST_P(LakeJournalContract, StagedEventsArePlacedAndTheObjectIsListedUntilWritte
   ASSERT_TRUE(j.written("lake/k1").isOk());
   EXPECT_TRUE(j.staged()->empty());
   EXPECT_EQ(*j.placed({"e1", "e2", "e3"}), (std::vector<bool>{true, true, false}));  // still placed
-  EXPECT_TRUE(j.written("lake/k1").isOk());  // idempotent
+  EXPECT_TRUE(j.written("lake/k1").isOk());                                          // idempotent
   EXPECT_TRUE(j.staged()->empty());
 }
 
@@ -906,7 +915,8 @@ TEST_P(LakeJournalContract, StagedObjectsComeBackOldestFirstWithTheirExactConten
   ASSERT_TRUE(j.stage({"lake/m-third", ""}, {"e3", "e4"}).isOk());
   auto staged = j.staged();
   ASSERT_TRUE(staged.isOk());
-  EXPECT_EQ(keys(*staged), (std::vector<std::string>{"lake/z-first", "lake/a-second", "lake/m-third"}));
+  EXPECT_EQ(keys(*staged),
+            (std::vector<std::string>{"lake/z-first", "lake/a-second", "lake/m-third"}));
   ASSERT_EQ(staged->size(), 3u);
   EXPECT_EQ((*staged)[0].content, binary);
   EXPECT_EQ((*staged)[1].content, "text");
@@ -982,7 +992,8 @@ class RawServer {
       std::string head;
       char buf[4096];
       auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-      while (head.find("\r\n\r\n") == std::string::npos && std::chrono::steady_clock::now() < until) {
+      while (head.find("\r\n\r\n") == std::string::npos &&
+             std::chrono::steady_clock::now() < until) {
         pollfd q{c, POLLIN, 0};
         if (::poll(&q, 1, 20) <= 0) continue;
         ssize_t n = ::recv(c, buf, sizeof buf, 0);
@@ -1036,10 +1047,11 @@ class HttpClientContract : public ContractTest<HttpClientHarness> {
             std::lock_guard lock(mu_);
             seen_.push_back(r);
           }
-          if (r.target == "/unavailable") return api::ApiResponse{503, {{"Retry-After", "7"}}, "busy"};
+          if (r.target == "/unavailable")
+            return api::ApiResponse{503, {{"Retry-After", "7"}}, "busy"};
           // Echoes what identifies the request, under a mixed-case header name.
-          return api::ApiResponse{202, {{"X-Echo-Method", r.method}, {"X-Echo-Tag", r.header("x-tag")}},
-                                  r.body};
+          return api::ApiResponse{
+              202, {{"X-Echo-Method", r.method}, {"X-Echo-Tag", r.header("x-tag")}}, r.body};
         },
         so);
     ASSERT_TRUE(server_->start().isOk());
@@ -1060,7 +1072,11 @@ class HttpClientContract : public ContractTest<HttpClientHarness> {
 
 TEST_P(HttpClientContract, SendsMethodHeadersAndBodyAndReturnsTheResponseWithLowerCasedNames) {
   std::string body("{\"a\":1}\n\0tail", 13);
-  auto r = h_->client().send({"PUT", base_ + "/echo?x=1", {{"X-Tag", "t-1"}, {"Content-Type", "application/json"}}, body, 5000});
+  auto r = h_->client().send({"PUT",
+                              base_ + "/echo?x=1",
+                              {{"X-Tag", "t-1"}, {"Content-Type", "application/json"}},
+                              body,
+                              5000});
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.transport, HttpResult::Transport::kOk);
   EXPECT_EQ(r.response.status, 202);
@@ -1085,8 +1101,11 @@ TEST_P(HttpClientContract, AnErrorStatusIsAResponseNotATransportFailure) {
 }
 
 TEST_P(HttpClientContract, ARefusedConnectionIsNotSentAndTheErrorHoldsNoRequestContent) {
-  HttpRequest req{"POST", "http://127.0.0.1:" + std::to_string(refusedPort()) + "/x",
-                  {{"Authorization", "Bearer secret-token"}}, "secret-body", 5000};
+  HttpRequest req{"POST",
+                  "http://127.0.0.1:" + std::to_string(refusedPort()) + "/x",
+                  {{"Authorization", "Bearer secret-token"}},
+                  "secret-body",
+                  5000};
   auto r = h_->client().send(req);
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.transport, HttpResult::Transport::kNotSent);
@@ -1097,8 +1116,11 @@ TEST_P(HttpClientContract, ARefusedConnectionIsNotSentAndTheErrorHoldsNoRequestC
 TEST_P(HttpClientContract, NoAnswerWithinTheTimeoutIsNoResponseAfterTheTimeout) {
   RawServer silent(RawServer::Mode::kSilent);
   auto start = std::chrono::steady_clock::now();
-  auto r = h_->client().send({"POST", "http://127.0.0.1:" + std::to_string(silent.port()) + "/slow",
-                              {}, "secret-body", 300});
+  auto r = h_->client().send({"POST",
+                              "http://127.0.0.1:" + std::to_string(silent.port()) + "/slow",
+                              {},
+                              "secret-body",
+                              300});
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.transport, HttpResult::Transport::kNoResponse);
@@ -1112,7 +1134,8 @@ TEST_P(HttpClientContract, NoAnswerWithinTheTimeoutIsNoResponseAfterTheTimeout) 
 
 TEST_P(HttpClientContract, AConnectionClosedWithoutAnAnswerIsNoResponse) {
   RawServer closing(RawServer::Mode::kClose);
-  auto r = h_->client().send({"GET", "http://127.0.0.1:" + std::to_string(closing.port()) + "/gone", {}, "", 5000});
+  auto r = h_->client().send(
+      {"GET", "http://127.0.0.1:" + std::to_string(closing.port()) + "/gone", {}, "", 5000});
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.transport, HttpResult::Transport::kNoResponse);
   ASSERT_GE(closing.requests().size(), 1u);

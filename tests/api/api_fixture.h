@@ -36,14 +36,16 @@ class ApiTest : public ::testing::Test {
   MemberApi api{*store, *key, clock, {}};
   std::string rw = key->mint("test", {"member:read", "member:write"}, 600);
 
-  ApiResponse call(const std::string& method, const std::string& target, const std::string& body = "",
-                   std::map<std::string, std::string> headers = {}, const std::string* token = nullptr) {
+  ApiResponse call(const std::string& method, const std::string& target,
+                   const std::string& body = "", std::map<std::string, std::string> headers = {},
+                   const std::string* token = nullptr) {
     ApiRequest r;
     r.method = method;
     r.target = target;
     r.body = body;
     r.headers = std::move(headers);
-    if (!r.headers.count("authorization")) r.headers["authorization"] = "Bearer " + (token ? *token : rw);
+    if (!r.headers.count("authorization"))
+      r.headers["authorization"] = "Bearer " + (token ? *token : rw);
     return api.handle(r);
   }
   static std::string header(const ApiResponse& r, const std::string& name) {

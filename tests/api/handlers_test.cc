@@ -27,7 +27,9 @@ TEST_F(ApiTest, PutCreatesThenReplacesAndGetServesWithETag) {
 }
 
 TEST_F(ApiTest, ErrorsAreProblemDocumentsWithStableTypes) {
-  auto v = call("PUT", "/member/M1", R"({"name":{"first":"A","last":"B"},"birthDate":"1990-01-31","gender":"robot","status":"active"})");
+  auto v = call(
+      "PUT", "/member/M1",
+      R"({"name":{"first":"A","last":"B"},"birthDate":"1990-01-31","gender":"robot","status":"active"})");
   EXPECT_EQ(v.status, 422);
   EXPECT_EQ(header(v, "Content-Type"), "application/problem+json");
   EXPECT_EQ(body(v).at("type").as_string(), "urn:memberflow:problem:validation-failed");
@@ -59,8 +61,11 @@ TEST_F(ApiTest, AuthenticationAndScopes) {
   EXPECT_EQ(forbidden.status, 403);
   EXPECT_NE(header(forbidden, "WWW-Authenticate").find("insufficient_scope"), std::string::npos);
   // alg=none and expired tokens are refused.
-  std::string none64 = crypto::base64UrlEncode(R"({"alg":"none"})") + "." +
-                       crypto::base64UrlEncode(R"({"iss":"memberflow-local","aud":"memberflow-api","scope":"member:read","exp":9999999999})") + ".";
+  std::string none64 =
+      crypto::base64UrlEncode(R"({"alg":"none"})") + "." +
+      crypto::base64UrlEncode(
+          R"({"iss":"memberflow-local","aud":"memberflow-api","scope":"member:read","exp":9999999999})") +
+      ".";
   EXPECT_EQ(call("GET", "/member/M1", "", {}, &none64).status, 401);
   std::string old = key->mint("old", {"member:read"}, 1);
   clock.advance(120000);
@@ -89,7 +94,8 @@ TEST_F(ApiTest, FailedAuthenticationsAreLimitedPerClientAddressAlsoBehindATruste
   EXPECT_EQ(attempt("10.0.0.1", "203.0.113.7, 10.0.0.1"), 429);
   EXPECT_EQ(attempt("10.0.0.1", "198.51.100.2"), 401);  // another client behind the same proxy
   // An untrusted peer's X-Forwarded-For is ignored: its own address is limited.
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(attempt("192.0.2.9", "198.51.100." + std::to_string(i)), 401) << i;
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(attempt("192.0.2.9", "198.51.100." + std::to_string(i)), 401) << i;
   EXPECT_EQ(attempt("192.0.2.9", "198.51.100.99"), 429);
   // A client cannot spoof its way past the proxy's own entry (the rightmost untrusted one counts).
   EXPECT_EQ(attempt("10.0.0.1", "1.2.3.4, 203.0.113.7"), 429);

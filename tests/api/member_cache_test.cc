@@ -1,7 +1,8 @@
 // The read cache behind the handlers: kept correct by writes and change notices.
+#include "api/member_cache.h"
+
 #include <gtest/gtest.h>
 
-#include "api/member_cache.h"
 #include "api/api_fixture.h"
 
 namespace memberflow::api {
@@ -30,9 +31,9 @@ TEST_F(ApiTest, ReadCacheIsKeptCorrectByWritesAndChangeNotices) {
   EXPECT_EQ(get({{"if-none-match", "\"1\""}}).status, 304);
   ASSERT_EQ(put("Two", ApiMemberStore::kCached).status, 200);  // this API's write
   EXPECT_EQ(body(get()).at("name").at("last").as_string(), "Two");
-  ASSERT_EQ(put("Three", ApiMemberStore::kOther).status, 200);  // another writer, no notice yet
+  ASSERT_EQ(put("Three", ApiMemberStore::kOther).status, 200);      // another writer, no notice yet
   EXPECT_EQ(body(get()).at("name").at("last").as_string(), "Two");  // what the notice is for
-  cache.invalidate("M1");                                            // the notice
+  cache.invalidate("M1");                                           // the notice
   EXPECT_EQ(body(get()).at("name").at("last").as_string(), "Three");
   EXPECT_EQ(header(get(), "ETag"), "\"3\"");
   cache.setFeed(false);  // notices could be missed: every read goes to the store

@@ -11,7 +11,8 @@ namespace memberflow {
 namespace {
 
 TEST(Config, TheExampleConfigsLoadAndPass) {
-  for (const char* f : {"/config/memberflow.example.toml", "/config/memberflow.kafka.example.toml"}) {
+  for (const char* f :
+       {"/config/memberflow.example.toml", "/config/memberflow.kafka.example.toml"}) {
     std::ifstream in(std::string(MEMBERFLOW_SOURCE_DIR) + f);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     ASSERT_FALSE(text.empty()) << f;
@@ -22,8 +23,10 @@ TEST(Config, TheExampleConfigsLoadAndPass) {
 }
 
 TEST(Config, UnknownKeysAndWrongTypesAreRefused) {
-  EXPECT_EQ(parseConfigToml("[api]\nport = \"8080\"\n", "t").status().message(), "config: api.port has the wrong type");
-  EXPECT_EQ(parseConfigToml("[api]\nprot = 1\n", "t").status().message(), "config: unknown key api.prot");
+  EXPECT_EQ(parseConfigToml("[api]\nport = \"8080\"\n", "t").status().message(),
+            "config: api.port has the wrong type");
+  EXPECT_EQ(parseConfigToml("[api]\nprot = 1\n", "t").status().message(),
+            "config: unknown key api.prot");
   EXPECT_EQ(parseConfigToml("api = 1\n", "t").status().message(), "config: [api] is not a table");
   EXPECT_EQ(parseConfigToml("[api\n", "t").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(parseConfigToml("[api]\nport = 9090\n", "t")->apiPort, 9090);
@@ -32,7 +35,8 @@ TEST(Config, UnknownKeysAndWrongTypesAreRefused) {
 TEST(Config, AValueBeyondTheSettingsTypeIsRefusedNotWrapped) {  // 2^32 + 1 partitions loaded as 1
   EXPECT_EQ(parseConfigToml("[source]\npartitions = 4294967297\n", "t").status().message(),
             "config: source.partitions is out of range");
-  EXPECT_EQ(parseConfigToml("[source]\npartitions = -4294967295\n", "t").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(parseConfigToml("[source]\npartitions = -4294967295\n", "t").status().code(),
+            Code::kInvalidArgument);
   EXPECT_EQ(parseConfigToml("[source]\npartitions = 12\n", "t")->partitions, 12);
 
   setenv("MEMBERFLOW_SOURCE_PARTITIONS", "4294967297", 1);

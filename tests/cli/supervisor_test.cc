@@ -77,7 +77,8 @@ TEST(StageSupervisor, IdleEndsTheRunOnlyAfterConsecutiveIdleAnswersAndGaugesAreP
   std::vector<bool> answers{false, true, false, true, true, true};
   size_t asked = 0;
   auto ended = s.supervise(
-      signalled, [&] { return asked < answers.size() ? static_cast<bool>(answers[asked++]) : true; }, nullptr);
+      signalled,
+      [&] { return asked < answers.size() ? static_cast<bool>(answers[asked++]) : true; }, nullptr);
   EXPECT_EQ(ended, StageSupervisor::Ended::kIdle);
   EXPECT_TRUE(s.stopAndJoin().empty());
   EXPECT_EQ(asked, answers.size());
@@ -88,7 +89,8 @@ TEST(StageSupervisor, GaugesArePublishedOnTheirPeriod) {
   s.start("polite", polite);
   std::atomic<bool> signalled{false};
   std::atomic<int> gauges{0};
-  auto ended = s.supervise(signalled, [&] { return gauges >= 3; }, [&] { ++gauges; });
+  auto ended = s.supervise(
+      signalled, [&] { return gauges >= 3; }, [&] { ++gauges; });
   EXPECT_EQ(ended, StageSupervisor::Ended::kIdle);
   EXPECT_TRUE(s.stopAndJoin().empty());
   EXPECT_GE(gauges, 3);

@@ -12,7 +12,8 @@ namespace {
 TEST(Crypto, Base64AndSha256) {
   EXPECT_EQ(crypto::sha256Hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\xff\x00\x01", 3)}) {
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
+                                                       "foobar", std::string("\xff\x00\x01", 3)}) {
     EXPECT_EQ(crypto::base64Decode(crypto::base64Encode(s)), s);
     EXPECT_EQ(crypto::base64UrlDecode(crypto::base64UrlEncode(s)), s);
   }

@@ -70,7 +70,8 @@ TEST_F(CorpusTest, DecodesEveryNormalizedValueSampleWithItsOp) {
     // not members: the envelope decodes, then the row is rejected for its missing member_id.
     auto sample = parseJson(readFile(dir_ + "/" + file));
     const auto& src = unwrapPayload(*sample).as_object().at("source").as_object();
-    bool hasPosition = src.contains("lsn") || (src.contains("ts_ms") && src.at("ts_ms").is_number());
+    bool hasPosition =
+        src.contains("lsn") || (src.contains("ts_ms") && src.at("ts_ms").is_number());
     EXPECT_EQ(reasonCode(d.status), hasPosition ? "missing_member_id" : "missing_source_position")
         << d.status.message();
     EXPECT_FALSE(d.messageId.empty());
@@ -80,7 +81,8 @@ TEST_F(CorpusTest, DecodesEveryNormalizedValueSampleWithItsOp) {
 }
 
 TEST_F(CorpusTest, PostgresSamplesUseLsnForIdAndSequence) {
-  SourceRecord r = rec(std::nullopt, readFile(dir_ + "/normalized/postgresql-04-delete-value.json"));
+  SourceRecord r =
+      rec(std::nullopt, readFile(dir_ + "/normalized/postgresql-04-delete-value.json"));
   DecodedChange d = decodeChange(r);
   EXPECT_EQ(d.op, ChangeOp::kDelete);
   EXPECT_EQ(d.sourceSequence, 46523128);
@@ -192,11 +194,13 @@ TEST(Debezium, RejectionsHaveStableReasonCodes) {
       {"k", R"({"after":{},"source":{"ts_ms":1}})", "missing_op"},
       {"k", R"({"op":"x","after":{},"source":{"ts_ms":1}})", "unsupported_op"},
       {"k", R"({"op":"c","after":{"member_id":"M1"}})", "missing_source"},
-      {"k", R"({"op":"c","after":{"member_id":"M1"},"source":{"name":"x"}})", "missing_source_position"},
+      {"k", R"({"op":"c","after":{"member_id":"M1"},"source":{"name":"x"}})",
+       "missing_source_position"},
       {"k", R"({"op":"c","after":null,"source":{"ts_ms":1}})", "missing_row"},
       {"k", R"({"op":"c","after":"row","source":{"ts_ms":1}})", "invalid_row"},
       {R"({"member_id":"M2"})", memberEnvelope("c", kRow, 1), "key_mismatch"},
-      {"k", R"({"op":"c","after":{"member_id":"bad id!"},"source":{"ts_ms":1}})", "invalid_member_id"},
+      {"k", R"({"op":"c","after":{"member_id":"bad id!"},"source":{"ts_ms":1}})",
+       "invalid_member_id"},
   };
   for (const auto& c : cases) {
     DecodedChange d = decodeChange(rec(c.key, c.value));

@@ -28,12 +28,14 @@ std::string rejection(std::string_view pattern) {
 }
 
 TEST(EventPattern, ExactValuesNestedFieldsAndArraysAsOr) {
-  EXPECT_TRUE(M(R"({"source":["memberflow/member-api"]})", R"({"source":"memberflow/member-api"})"));
+  EXPECT_TRUE(
+      M(R"({"source":["memberflow/member-api"]})", R"({"source":"memberflow/member-api"})"));
   EXPECT_FALSE(M(R"({"source":["x"]})", R"({"source":"y"})"));
   EXPECT_TRUE(M(R"({"type":["member.created","member.updated"]})", R"({"type":"member.updated"})"));
   EXPECT_TRUE(M(R"({"data":{"member":{"address":{"state":["IA"]}}}})",
                 R"({"data":{"member":{"address":{"state":"IA"}}}})"));
-  EXPECT_FALSE(M(R"({"data":{"member":{"address":{"state":["IA"]}}}})", R"({"data":{"member":null}})"));
+  EXPECT_FALSE(
+      M(R"({"data":{"member":{"address":{"state":["IA"]}}}})", R"({"data":{"member":null}})"));
   EXPECT_TRUE(M(R"({"n":[300]})", R"({"n":300.0})"));  // numbers compare as numbers
   EXPECT_FALSE(M(R"({"n":[300]})", R"({"n":"300"})"));
   EXPECT_TRUE(M(R"({"b":[true],"z":[null]})", R"({"b":true,"z":null})"));
@@ -85,10 +87,13 @@ TEST(EventPattern, NumericExistsCidr) {
 }
 
 TEST(EventPattern, OrAtAnyLevel) {
-  const char* p = R"({"source":["s"],"$or":[{"type":["member.deleted"]},{"data":{"member":{"status":["terminated"]}}}]})";
+  const char* p =
+      R"({"source":["s"],"$or":[{"type":["member.deleted"]},{"data":{"member":{"status":["terminated"]}}}]})";
   EXPECT_TRUE(M(p, R"({"source":"s","type":"member.deleted"})"));
-  EXPECT_TRUE(M(p, R"({"source":"s","type":"member.updated","data":{"member":{"status":"terminated"}}})"));
-  EXPECT_FALSE(M(p, R"({"source":"s","type":"member.updated","data":{"member":{"status":"active"}}})"));
+  EXPECT_TRUE(
+      M(p, R"({"source":"s","type":"member.updated","data":{"member":{"status":"terminated"}}})"));
+  EXPECT_FALSE(
+      M(p, R"({"source":"s","type":"member.updated","data":{"member":{"status":"active"}}})"));
   EXPECT_FALSE(M(p, R"({"source":"t","type":"member.deleted"})"));
   EXPECT_TRUE(M(R"({"d":{"$or":[{"a":["1"]},{"b":["2"]}]}})", R"({"d":{"b":"2"}})"));
 }
@@ -97,8 +102,10 @@ TEST(EventPattern, InvalidPatternsAreRejectedWithAClearReason) {
   EXPECT_NE(rejection(R"([1])").find("JSON object"), std::string::npos);
   EXPECT_NE(rejection(R"({"a":"x"})").find("at a"), std::string::npos);
   EXPECT_NE(rejection(R"({"a":[]})").find("empty"), std::string::npos);
-  EXPECT_NE(rejection(R"({"a":[{"contains":"x"}]})").find("unknown operator 'contains'"), std::string::npos);
-  EXPECT_NE(rejection(R"({"a":[{"prefix":"x","suffix":"y"}]})").find("exactly one"), std::string::npos);
+  EXPECT_NE(rejection(R"({"a":[{"contains":"x"}]})").find("unknown operator 'contains'"),
+            std::string::npos);
+  EXPECT_NE(rejection(R"({"a":[{"prefix":"x","suffix":"y"}]})").find("exactly one"),
+            std::string::npos);
   EXPECT_NE(rejection(R"({"a":[{"numeric":[">",5,"<",1]}]})").find("empty"), std::string::npos);
   EXPECT_NE(rejection(R"({"a":[{"numeric":["~",5]}]})").find("operator"), std::string::npos);
   EXPECT_NE(rejection(R"({"a":[{"numeric":[">",1,">",2]}]})").find("two lower"), std::string::npos);
@@ -116,7 +123,8 @@ TEST(RuleSet, IndexesRulesAndMatchesInOrder) {
   RuleSet rs;
   ASSERT_TRUE(rs.add("deletes", J(R"({"type":["member.deleted"]})")).isOk());
   ASSERT_TRUE(rs.add("iowa", J(R"({"data":{"member":{"address":{"state":["IA"]}}}})")).isOk());
-  ASSERT_TRUE(rs.add("any-terminated", J(R"({"data":{"member":{"status":[{"prefix":"term"}]}}})")).isOk());
+  ASSERT_TRUE(
+      rs.add("any-terminated", J(R"({"data":{"member":{"status":[{"prefix":"term"}]}}})")).isOk());
   ASSERT_TRUE(rs.add("all", J(R"({"source":[{"prefix":""}]})")).isOk());
   EXPECT_EQ(rs.add("iowa", J(R"({"a":["b"]})")).code(), Code::kInvalidArgument);
   EXPECT_EQ(rs.add("bad", J(R"({"a":[{"nope":1}]})")).code(), Code::kInvalidArgument);
@@ -140,25 +148,42 @@ TEST(RuleSet, TheIndexNeverChangesTheResult) {
     std::string zip = std::to_string(50000 + rng() % 300);
     std::string rule;
     switch (i % 6) {
-      case 0: rule = R"({"type":[")" + std::string(types[rng() % 3]) + R"("],"d":{"zip":[")" + zip + R"("]}})"; break;
-      case 1: rule = R"({"d":{"zip":[{"prefix":")" + zip.substr(0, 3 + rng() % 3) + R"("}],"state":["IA","NE"]}})"; break;
-      case 2: rule = R"({"d":{"state":[")" + std::string(states[rng() % 3]) + R"("]},"tags":["t)" + std::to_string(rng() % 20) + R"("]})"; break;
-      case 3: rule = R"({"$or":[{"type":["member.deleted"]},{"d":{"zip":[")" + zip + R"("]}}]})"; break;
-      case 4: rule = R"({"d":{"n":[{"numeric":[">",)" + std::to_string(rng() % 100) + R"(]}],"zip":[{"prefix":"50"}]}})"; break;
-      default: rule = R"({"items":{"k":["a)" + std::to_string(rng() % 5) + R"("],"v":[{"exists":true}]}})"; break;
+      case 0:
+        rule = R"({"type":[")" + std::string(types[rng() % 3]) + R"("],"d":{"zip":[")" + zip +
+               R"("]}})";
+        break;
+      case 1:
+        rule = R"({"d":{"zip":[{"prefix":")" + zip.substr(0, 3 + rng() % 3) +
+               R"("}],"state":["IA","NE"]}})";
+        break;
+      case 2:
+        rule = R"({"d":{"state":[")" + std::string(states[rng() % 3]) + R"("]},"tags":["t)" +
+               std::to_string(rng() % 20) + R"("]})";
+        break;
+      case 3:
+        rule = R"({"$or":[{"type":["member.deleted"]},{"d":{"zip":[")" + zip + R"("]}}]})";
+        break;
+      case 4:
+        rule = R"({"d":{"n":[{"numeric":[">",)" + std::to_string(rng() % 100) +
+               R"(]}],"zip":[{"prefix":"50"}]}})";
+        break;
+      default:
+        rule = R"({"items":{"k":["a)" + std::to_string(rng() % 5) + R"("],"v":[{"exists":true}]}})";
+        break;
     }
     ASSERT_TRUE(rs.add("r" + std::to_string(i), J(rule)).isOk()) << rule;
     all.emplace_back("r" + std::to_string(i), *EventPattern::parse(J(rule)));
   }
   int matched = 0;
   for (int e = 0; e < 400; ++e) {
-    json::object ev{{"type", types[rng() % 3]},
-                    {"d", json::object{{"zip", std::to_string(50000 + rng() % 300)},
-                                       {"state", states[rng() % 3]},
-                                       {"n", static_cast<int64_t>(rng() % 120)}}},
-                    {"tags", json::array{"t" + std::to_string(rng() % 20), "t" + std::to_string(rng() % 20)}},
-                    {"items", json::array{json::object{{"k", "a" + std::to_string(rng() % 5)}},
-                                          json::object{{"k", "a" + std::to_string(rng() % 5)}, {"v", 1}}}}};
+    json::object ev{
+        {"type", types[rng() % 3]},
+        {"d", json::object{{"zip", std::to_string(50000 + rng() % 300)},
+                           {"state", states[rng() % 3]},
+                           {"n", static_cast<int64_t>(rng() % 120)}}},
+        {"tags", json::array{"t" + std::to_string(rng() % 20), "t" + std::to_string(rng() % 20)}},
+        {"items", json::array{json::object{{"k", "a" + std::to_string(rng() % 5)}},
+                              json::object{{"k", "a" + std::to_string(rng() % 5)}, {"v", 1}}}}};
     json::value event = ev;
     std::vector<std::string> brute;
     for (const auto& [name, p] : all) {
@@ -195,12 +220,16 @@ TEST_F(EventRulerCorpus, NestedArraysMatchArrayConsistently) {
     std::string file = std::string("test-data/arrayRule") + r[4] + ".json";
     ASSERT_TRUE(rs.add(r, load(file)).isOk()) << file;
   }
-  auto expected = load("test-data-expectations.TRANSCRIBED.json").at("nestedArraysTest").at("expected").as_array();
+  auto expected = load("test-data-expectations.TRANSCRIBED.json")
+                      .at("nestedArraysTest")
+                      .at("expected")
+                      .as_array();
   ASSERT_EQ(expected.size(), 4u);
   for (const auto& e : expected) {
     std::string event(e.at("event").as_string());
     std::vector<std::string> want;
-    for (const auto& r : e.at("rulesForJSONEvent (array-consistent)").as_array()) want.emplace_back(r.as_string());
+    for (const auto& r : e.at("rulesForJSONEvent (array-consistent)").as_array())
+      want.emplace_back(r.as_string());
     EXPECT_EQ(rs.match(load("test-data/" + event)), want) << event;
   }
 }
@@ -212,7 +241,9 @@ TEST_F(EventRulerCorpus, BigEventMatchesQuickly) {
   for (int i = 0; i < 5; ++i) (void)rs.match(event);  // warm-up, as upstream
   auto start = std::chrono::steady_clock::now();
   auto m = rs.match(event);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
   EXPECT_EQ(m, std::vector<std::string>{"test"});
   EXPECT_LT(ms, 500);
 }
@@ -229,7 +260,8 @@ TEST_F(EventRulerCorpus, OrRulesExpandToTheUpstreamSubRuleCounts) {
 }
 
 TEST_F(EventRulerCorpus, WrongOrRulesAndOrAsAFieldNameAreRejected) {
-  for (const char* f : {"test-data/wrongOrRelationshipRules.json", "test-data/normalRulesWithOrWording.json"}) {
+  for (const char* f :
+       {"test-data/wrongOrRelationshipRules.json", "test-data/normalRulesWithOrWording.json"}) {
     json::value rules = load(f);
     for (const auto& r : rules.as_array()) {
       EXPECT_FALSE(EventPattern::parse(r).isOk()) << f << ": " << json::serialize(r);
@@ -242,12 +274,12 @@ TEST_F(EventRulerCorpus, CorrectnessCasesMatchTheirStatedIntent) {
   // transcribed from each case's name under array-consistent matching: e.g. "split" means
   // the fields sit in different array elements and must not match together.
   const bool expected[] = {
-      true,  false, true,  false, true,  true,  true,  true,  false, true,   //  0- 9
-      true,  false, true,  false, true,  false, true,  true,  false, true,   // 10-19
-      false, false, true,  true,  false, true,  false, true,  false, false,  // 20-29
-      false, true,  true,  true,  true,  true,  true,  false, true,  true,   // 30-39
-      true,  true,  true,  true,  false, true,  false, true,  true,  true,   // 40-49
-      false};                                                                // 50
+      true,  false, true, false, true,  true,  true,  true,  false, true,   //  0- 9
+      true,  false, true, false, true,  false, true,  true,  false, true,   // 10-19
+      false, false, true, true,  false, true,  false, true,  false, false,  // 20-29
+      false, true,  true, true,  true,  true,  true,  false, true,  true,   // 30-39
+      true,  true,  true, true,  false, true,  false, true,  true,  true,   // 40-49
+      false};                                                               // 50
   auto cases = load("test-resources/correctness-cases.json").as_array();
   ASSERT_EQ(cases.size(), std::size(expected));
   for (size_t i = 0; i < cases.size(); ++i) {

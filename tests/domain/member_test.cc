@@ -13,7 +13,8 @@ constexpr int64_t kToday = 20416;  // 2025-11-24
 
 json::object baseRow() {
   return json::parse(R"({"member_id":"M-1","first_name":"Ada","last_name":"Lovelace",
-    "birth_date":"1990-01-31","gender":"F","status":"A"})").as_object();
+    "birth_date":"1990-01-31","gender":"F","status":"A"})")
+      .as_object();
 }
 
 Result<Member> fromRow(const std::function<void(json::object&)>& edit) {

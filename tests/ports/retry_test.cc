@@ -26,7 +26,9 @@ using testing::ManualClock;
 class InstantClock final : public Clock {
  public:
   int64_t nowMs() const override { return 0; }
-  MonotonicTime monotonicNow() const override { return MonotonicTime(std::chrono::milliseconds(now_)); }
+  MonotonicTime monotonicNow() const override {
+    return MonotonicTime(std::chrono::milliseconds(now_));
+  }
   bool sleepFor(std::chrono::milliseconds d, std::stop_token stop) const override {
     if (stop.stop_requested()) return false;
     sleeps.push_back(d);
@@ -50,7 +52,8 @@ TEST(SystemClock, SleepsTheDurationAndAStopEndsTheSleepAtOnce) {
   // A stop requested while another thread sleeps an hour wakes it (or finds it before its
   // sleep: either way the hour is not slept).
   std::stop_source source;
-  auto sleeper = std::async(std::launch::async, [&] { return clock.sleepFor(1h, source.get_token()); });
+  auto sleeper =
+      std::async(std::launch::async, [&] { return clock.sleepFor(1h, source.get_token()); });
   source.request_stop();
   ASSERT_EQ(sleeper.wait_for(kStep), std::future_status::ready);
   EXPECT_FALSE(sleeper.get());

@@ -8,8 +8,8 @@
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_queue.h"
 #include "common/gzip.h"
-#include "domain/change_command.h"
 #include "common/metrics.h"
+#include "domain/change_command.h"
 #include "support/fault_injection.h"
 #include "support/stage_loop.h"
 #include "support/test_support.h"
@@ -41,10 +41,12 @@ class IngestTest : public ::testing::Test {
  protected:
   TempDir dir;
   ManualClock clock;
-  std::unique_ptr<emb::SourceLog> log = *emb::SourceLog::open(dir.file("s.db"), "member.changes", 2, "ingest");
+  std::unique_ptr<emb::SourceLog> log =
+      *emb::SourceLog::open(dir.file("s.db"), "member.changes", 2, "ingest");
   emb::DirObjectStore objects{dir.file("objects")};
   std::unique_ptr<emb::SqliteLedger> ledger = *emb::SqliteLedger::open(dir.file("l.db"), 3600000);
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> changesReal = queues->queue("changes", {});
   std::unique_ptr<Queue> dlq = queues->queue("ingest-dlq", {});
   FlakyQueue changes{*changesReal};
@@ -57,12 +59,13 @@ class IngestTest : public ::testing::Test {
 };
 
 TEST_F(IngestTest, ArchivesLedgersEnqueuesAndDeadLetters) {
-  ASSERT_TRUE(log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 1), {}, 0, {}},
-                           {R"({"member_id":"M1"})", env("c", row("M1", "A"), 1), {}, 0, {}},  // dup
-                           {R"({"member_id":"M2"})", "{broken", {}, 0, {}},
-                           {R"({"member_id":"M1"})", std::nullopt, {}, 0, {}},
-                           {R"({"member_id":"M3"})", env("u", row("M3", "C"), 2), {}, 1, {}}})
-                  .isOk());
+  ASSERT_TRUE(
+      log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 1), {}, 0, {}},
+                   {R"({"member_id":"M1"})", env("c", row("M1", "A"), 1), {}, 0, {}},  // dup
+                   {R"({"member_id":"M2"})", "{broken", {}, 0, {}},
+                   {R"({"member_id":"M1"})", std::nullopt, {}, 0, {}},
+                   {R"({"member_id":"M3"})", env("u", row("M3", "C"), 2), {}, 1, {}}})
+          .isOk());
   auto batch = pollAll();
   ASSERT_EQ(batch.size(), 5u);
   auto rep = stage.process(batch);
@@ -101,7 +104,8 @@ TEST_F(IngestTest, ArchivesLedgersEnqueuesAndDeadLetters) {
 }
 
 TEST_F(IngestTest, AFailedEnqueueLeavesClaimsPendingAndTheRetryCompletesThem) {
-  ASSERT_TRUE(log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 7), {}, 0, {}}}).isOk());
+  ASSERT_TRUE(
+      log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 7), {}, 0, {}}}).isOk());
   auto batch = pollAll();
   changes.sends.failNext(1);
   auto first = stage.process(batch);
@@ -117,7 +121,8 @@ TEST_F(IngestTest, AFailedEnqueueLeavesClaimsPendingAndTheRetryCompletesThem) {
 }
 
 TEST_F(IngestTest, ReprocessingADoneBatchChangesNothing) {
-  ASSERT_TRUE(log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 9), {}, 0, {}}}).isOk());
+  ASSERT_TRUE(
+      log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 9), {}, 0, {}}}).isOk());
   auto batch = pollAll();
   ASSERT_TRUE(stage.process(batch).isOk());
   auto again = stage.process(batch);
@@ -128,7 +133,8 @@ TEST_F(IngestTest, ReprocessingADoneBatchChangesNothing) {
 }
 
 TEST_F(IngestTest, RedriveEnqueuesARecordThatIsValidNow) {
-  ASSERT_TRUE(log->append({{R"({"member_id":"M9"})", env("c", row("M9", "Z"), 3), {}, 0, {}}}).isOk());
+  ASSERT_TRUE(
+      log->append({{R"({"member_id":"M9"})", env("c", row("M9", "Z"), 3), {}, 0, {}}}).isOk());
   auto batch = pollAll();
   // Build the DLQ body as ingest would have for a rejected record.
   json::object body{{"reason", "x"},
@@ -158,10 +164,12 @@ class IngestRunTest : public ::testing::Test {
  protected:
   TempDir dir;
   ManualClock clock;
-  std::unique_ptr<emb::SourceLog> log = *emb::SourceLog::open(dir.file("s.db"), "member.changes", 2, "ingest");
+  std::unique_ptr<emb::SourceLog> log =
+      *emb::SourceLog::open(dir.file("s.db"), "member.changes", 2, "ingest");
   emb::DirObjectStore objectsReal{dir.file("objects")};
   std::unique_ptr<emb::SqliteLedger> ledger = *emb::SqliteLedger::open(dir.file("l.db"), 3600000);
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> changes = queues->queue("changes", {});
   std::unique_ptr<Queue> dlq = queues->queue("ingest-dlq", {});
   FlakySource source{*log};

@@ -14,6 +14,7 @@
 namespace memberflow {
 namespace {
 
+using std::chrono::milliseconds;
 using testing::FlakyQueue;
 using testing::FlakyStore;
 using testing::jitterDelays;
@@ -22,24 +23,27 @@ using testing::LoopThread;
 using testing::ManualClock;
 using testing::runClockUntil;
 using testing::TempDir;
-using std::chrono::milliseconds;
 namespace emb = memberflow::embedded;
 
 std::string event(const std::string& id, const std::string& member, int version) {
-  return R"({"specversion":"1.0","id":")" + id + R"(","source":"memberflow/member-api","type":"member.updated","subject":")" +
-         member + R"(","time":"2026-11-24T13:29:16.853Z","data":{"version":)" + std::to_string(version) + "}}";
+  return R"({"specversion":"1.0","id":")" + id +
+         R"(","source":"memberflow/member-api","type":"member.updated","subject":")" + member +
+         R"(","time":"2026-11-24T13:29:16.853Z","data":{"version":)" + std::to_string(version) +
+         "}}";
 }
 
 class LakeTest : public ::testing::Test {
  protected:
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> lakeQ = queues->queue("lake", {});
   std::unique_ptr<Queue> dlq = queues->queue("lake-dlq", {});
   emb::DirObjectStore objects{dir.file("objects")};
   FlakyStore flaky{objects};
-  std::unique_ptr<emb::SqliteLakeJournal> journal = *emb::SqliteLakeJournal::open(dir.file("lake.db"));
+  std::unique_ptr<emb::SqliteLakeJournal> journal =
+      *emb::SqliteLakeJournal::open(dir.file("lake.db"));
   LakeStage lake{*lakeQ, *dlq, flaky, *journal, clock, {}};
 
   std::vector<std::string> lines() {
@@ -58,7 +62,9 @@ class LakeTest : public ::testing::Test {
 // failed one staged before it acknowledges the redelivered messages, whose events count as
 // placed. (The AWS outage test found them waiting for a restart instead.)
 TEST_F(LakeTest, AFailedWriteIsWrittenByTheNextFlushWithoutARestart) {
-  ASSERT_TRUE(lakeQ->send({{"M1", "e1", event("e1", "M1", 1), {}}, {"M2", "e2", event("e2", "M2", 1), {}}}).isOk());
+  ASSERT_TRUE(
+      lakeQ->send({{"M1", "e1", event("e1", "M1", 1), {}}, {"M2", "e2", event("e2", "M2", 1), {}}})
+          .isOk());
   flaky.puts.failNext(1);
   EXPECT_EQ(lake.flush(*lakeQ->receive(10, 1000, 0)).status().code(), Code::kUnavailable);
   EXPECT_TRUE(objects.list("lake/")->empty());
@@ -70,8 +76,11 @@ TEST_F(LakeTest, AFailedWriteIsWrittenByTheNextFlushWithoutARestart) {
 }
 
 TEST_F(LakeTest, AFailedWriteIsRecoveredAndRedeliveriesAreNotWrittenTwice) {
-  ASSERT_TRUE(lakeQ->send({{"M1", "e1", event("e1", "M1", 1), {}}, {"M1", "e2", event("e2", "M1", 2), {}},
-                           {"M2", "e3", event("e3", "M2", 1), {}}, {"M2", "junk", "not json", {}}})
+  ASSERT_TRUE(lakeQ
+                  ->send({{"M1", "e1", event("e1", "M1", 1), {}},
+                          {"M1", "e2", event("e2", "M1", 2), {}},
+                          {"M2", "e3", event("e3", "M2", 1), {}},
+                          {"M2", "junk", "not json", {}}})
                   .isOk());
   auto batch = *lakeQ->receive(10, 1000, 0);
   flaky.puts.failNext(1);
@@ -100,13 +109,15 @@ class LakeRunTest : public ::testing::Test {
   static constexpr milliseconds kReceiveWait{100};  // the lake's receive wait
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> lakeReal = queues->queue("lake", {});
   std::unique_ptr<Queue> dlq = queues->queue("lake-dlq", {});
   FlakyQueue lakeQ{*lakeReal};
   emb::DirObjectStore objectsReal{dir.file("objects")};
   FlakyStore objects{objectsReal};
-  std::unique_ptr<emb::SqliteLakeJournal> journal = *emb::SqliteLakeJournal::open(dir.file("lake.db"));
+  std::unique_ptr<emb::SqliteLakeJournal> journal =
+      *emb::SqliteLakeJournal::open(dir.file("lake.db"));
   LakeOptions opts = [] {
     LakeOptions o;
     o.maxEvents = 2;

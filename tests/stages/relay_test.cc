@@ -12,13 +12,13 @@
 namespace memberflow {
 namespace {
 
+using std::chrono::milliseconds;
 using testing::FlakyTopic;
 using testing::jitterDelays;
 using testing::kStep;
 using testing::LoopThread;
 using testing::ManualClock;
 using testing::TempDir;
-using std::chrono::milliseconds;
 namespace emb = memberflow::embedded;
 
 // Applies a change of member `id` (last name L<i>): one outbox event.
@@ -53,12 +53,14 @@ TEST(RelayTest, PublishesInCommitOrderAndDeletesOnlyAfterThePublish) {
     auto got = *queues->queue(sub, {})->peek(10);
     ASSERT_EQ(got.size(), 3u);
     for (int i = 0; i < 3; ++i) {
-      EXPECT_EQ(json::parse(got[static_cast<size_t>(i)].body).at("data").at("version").as_int64(), i + 1);
+      EXPECT_EQ(json::parse(got[static_cast<size_t>(i)].body).at("data").at("version").as_int64(),
+                i + 1);
     }
   }
   // Publishing the same events again (a crash before the delete) delivers nothing new.
   std::vector<OutgoingMessage> again;
-  for (const auto& m : *queues->queue("lake", {})->peek(10)) again.push_back({m.groupId, m.dedupId, m.body, {}});
+  for (const auto& m : *queues->queue("lake", {})->peek(10))
+    again.push_back({m.groupId, m.dedupId, m.body, {}});
   ASSERT_TRUE(topic.publish(again).isOk());
   EXPECT_EQ(queues->queue("lake", {})->peek(10)->size(), 3u);
 }
@@ -69,8 +71,10 @@ class RelayRunTest : public ::testing::Test {
  protected:
   TempDir dir;
   ManualClock clock;
-  std::unique_ptr<emb::SqliteMemberStore> store = *emb::SqliteMemberStore::open(dir.file("m.db"), {});
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::unique_ptr<emb::SqliteMemberStore> store =
+      *emb::SqliteMemberStore::open(dir.file("m.db"), {});
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   emb::SqliteTopic topicReal{queues, "member-events", {"route", "lake"}};
   FlakyTopic topic{topicReal};
   RelayOptions opts = [] {

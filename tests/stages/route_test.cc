@@ -27,15 +27,17 @@ using testing::TempDir;
 namespace emb = memberflow::embedded;
 
 std::string event(const std::string& id, const std::string& member) {
-  return R"({"specversion":"1.0","id":")" + id + R"(","source":"memberflow/member-api","type":"member.updated","subject":")" +
-         member + R"(","time":"2026-11-24T13:29:16.853Z","data":{"version":1}})";
+  return R"({"specversion":"1.0","id":")" + id +
+         R"(","source":"memberflow/member-api","type":"member.updated","subject":")" + member +
+         R"(","time":"2026-11-24T13:29:16.853Z","data":{"version":1}})";
 }
 
 class RouteTest : public ::testing::Test {
  protected:
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> inReal = queues->queue("route", {});
   std::unique_ptr<Queue> dlq = queues->queue("route-dlq", {});
   FlakyQueue in{*inReal};
@@ -87,8 +89,9 @@ TEST_F(RouteTest, PutsEachEventOnTheBusAsEventBridgeEntriesThenDeletesIt) {
 }
 
 TEST_F(RouteTest, MessagesThatAreNoMemberEventGoToTheDlq) {
-  ASSERT_TRUE(inReal->send({{"M1", "x1", "not json", {}}, {"M2", "x2", R"({"type":"member.updated"})", {}}})
-                  .isOk());
+  ASSERT_TRUE(
+      inReal->send({{"M1", "x1", "not json", {}}, {"M2", "x2", R"({"type":"member.updated"})", {}}})
+          .isOk());
   ASSERT_TRUE(send("e3", "M3").isOk());
   auto n = stage->process(receive());
   ASSERT_TRUE(n.isOk());
@@ -177,7 +180,8 @@ TEST_F(RouteTest, ABusOutageBacksOffWithGrowingDelaysAcrossRedeliveriesThenRoute
   ASSERT_TRUE(send("e1", "M1").isOk());
   bus.puts.failNext(3);
   auto expected = jitterDelays(opts.backoff, opts.jitterSeed, 3);
-  for (auto d : expected) ASSERT_TRUE(d.count() > 0 && d != milliseconds(opts.waitMs)) << "choose another seed";
+  for (auto d : expected)
+    ASSERT_TRUE(d.count() > 0 && d != milliseconds(opts.waitMs)) << "choose another seed";
   start();
   ASSERT_TRUE(runClockUntil(clock, [&] { return !busReal.got().empty(); }));
   ASSERT_TRUE(clock.waitForSleepers(1, kStep));

@@ -62,7 +62,8 @@ class SyncTest : public ::testing::Test {
  protected:
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> changes = queues->queue("changes", {});
   std::unique_ptr<Queue> dlq = queues->queue("changes-dlq", {});
   ScriptedHttp http;
@@ -96,15 +97,19 @@ TEST_F(SyncTest, AppliesWithIdempotencyKeyAndSequenceThenDeletes) {
     EXPECT_EQ(h["Idempotency-Key"].rfind("core:", 0), 0u);
     EXPECT_FALSE(h["X-Source-Sequence"].empty());
     EXPECT_EQ(h["Authorization"], "Bearer cached");
-    if (req.method == "PUT") EXPECT_NE(req.body.find("\"memberId\":\"M1\""), std::string::npos);
-    else EXPECT_EQ(req.method, "DELETE");
+    if (req.method == "PUT")
+      EXPECT_NE(req.body.find("\"memberId\":\"M1\""), std::string::npos);
+    else
+      EXPECT_EQ(req.method, "DELETE");
   }
   EXPECT_EQ(changes->stats()->visible + changes->stats()->inFlight, 0);
 }
 
 TEST_F(SyncTest, StaleAndDeleteOfAbsentAreAcknowledged) {
-  http.script["M1"] = {ScriptedHttp::status(409, R"({"type":"urn:memberflow:problem:stale-source-sequence"})")};
-  http.script["M2"] = {ScriptedHttp::status(404, R"({"type":"urn:memberflow:problem:member-not-found"})")};
+  http.script["M1"] = {
+      ScriptedHttp::status(409, R"({"type":"urn:memberflow:problem:stale-source-sequence"})")};
+  http.script["M2"] = {
+      ScriptedHttp::status(404, R"({"type":"urn:memberflow:problem:member-not-found"})")};
   ASSERT_TRUE(changes->send({command("M1", 5), command("M2", 6, true)}).isOk());
   auto r = runOnce();
   EXPECT_EQ(r.stale, 1u);
@@ -114,7 +119,8 @@ TEST_F(SyncTest, StaleAndDeleteOfAbsentAreAcknowledged) {
 }
 
 TEST_F(SyncTest, UnfixableClientErrorsGoToTheDlqAtOnce) {
-  http.script["M1"] = {ScriptedHttp::status(422, R"({"type":"urn:memberflow:problem:validation-failed"})")};
+  http.script["M1"] = {
+      ScriptedHttp::status(422, R"({"type":"urn:memberflow:problem:validation-failed"})")};
   ASSERT_TRUE(changes->send({command("M1", 5)}).isOk());
   auto r = runOnce();
   EXPECT_EQ(r.deadLettered, 1u);
@@ -139,7 +145,7 @@ TEST_F(SyncTest, FailingChangesRetryWithBackoffThenDeadLetter) {
     if (attempt < 3) {
       EXPECT_EQ(r.retried, 1u) << attempt;
       EXPECT_EQ(changes->stats()->inFlight, 1);  // hidden for the jittered backoff
-      clock.advance(1001);                        // the cap
+      clock.advance(1001);                       // the cap
     } else {
       EXPECT_EQ(r.deadLettered, 1u);
     }
@@ -208,7 +214,8 @@ class SyncRunTest : public ::testing::Test {
  protected:
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> changesReal = queues->queue("changes", {});
   std::unique_ptr<Queue> dlq = queues->queue("changes-dlq", {});
   FlakyQueue changes{*changesReal};
@@ -248,7 +255,8 @@ TEST_F(SyncRunTest, IdlePollingWaitsInTheReceiveAndNeverBacksOff) {
     clock.advance(opts.waitMs);
   }
   ASSERT_TRUE(clock.waitForSleepers(1, kStep));
-  EXPECT_EQ(clock.sleeps(), std::vector<std::chrono::milliseconds>(6, std::chrono::milliseconds(opts.waitMs)));
+  EXPECT_EQ(clock.sleeps(),
+            std::vector<std::chrono::milliseconds>(6, std::chrono::milliseconds(opts.waitMs)));
   for (int64_t w : changes.receiveWaits()) EXPECT_EQ(w, opts.waitMs);
   EXPECT_TRUE(paths().empty());
   ASSERT_TRUE(loop.stop(kStep));
@@ -278,8 +286,8 @@ TEST_F(SyncRunTest, AQueueOutageBacksOffWithFullJitterThenTheChangeIsApplied) {
 // dead-lettered.
 TEST_F(SyncRunTest, AnApiOutagePausesSyncWhichProbesReadinessWithBackoffThenResumes) {
   http.script["M1"] = {ScriptedHttp::status(503), ScriptedHttp::status(200)};
-  http.script["readyz"] = {ScriptedHttp::status(503), ScriptedHttp::status(503), ScriptedHttp::status(503),
-                           ScriptedHttp::status(200)};
+  http.script["readyz"] = {ScriptedHttp::status(503), ScriptedHttp::status(503),
+                           ScriptedHttp::status(503), ScriptedHttp::status(200)};
   ASSERT_TRUE(changesReal->send({command("M1", 5)}).isOk());
   BackoffPolicy probing = withoutAttemptLimit(opts.backoff);
   auto expected = jitterDelays(probing, opts.jitterSeed, 3);
@@ -294,8 +302,8 @@ TEST_F(SyncRunTest, AnApiOutagePausesSyncWhichProbesReadinessWithBackoffThenResu
   // Ready again: the change comes back after its own (visibility) delay and is applied.
   ASSERT_TRUE(runClockUntil(clock, [&] { return paths().size() == 6; }));
   ASSERT_TRUE(clock.waitForSleepers(1, kStep));
-  EXPECT_EQ(paths(), (std::vector<std::string>{"/member/M1", "/readyz", "/readyz", "/readyz", "/readyz",
-                                               "/member/M1"}));
+  EXPECT_EQ(paths(), (std::vector<std::string>{"/member/M1", "/readyz", "/readyz", "/readyz",
+                                               "/readyz", "/member/M1"}));
   EXPECT_EQ(queued(), 0);
   EXPECT_TRUE(dlq->peek(10)->empty());
   ASSERT_TRUE(loop.stop(kStep));

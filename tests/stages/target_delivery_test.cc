@@ -29,14 +29,19 @@ using testing::TempDir;
 namespace emb = memberflow::embedded;
 
 // A delivery as the embedded bus enqueues it for a target (embedded_event_bus.cc).
-OutgoingMessage delivery(const std::string& eventId, const std::string& member, const std::string& target,
-                         bool withEntry = false) {
-  json::object d{{"eventId", eventId}, {"rule", "r1"}, {"target", target},
+OutgoingMessage delivery(const std::string& eventId, const std::string& member,
+                         const std::string& target, bool withEntry = false) {
+  json::object d{{"eventId", eventId},
+                 {"rule", "r1"},
+                 {"target", target},
                  {"payload", json::object{{"memberId", member}, {"eventId", eventId}}}};
   if (withEntry) {
-    d["entry"] = json::object{{"eventId", eventId}, {"source", "memberflow/member-api"},
-                              {"detailType", "member.updated"}, {"detail", R"({"id":")" + eventId + R"("})"},
-                              {"time", "2026-11-24T13:29:16.853Z"}, {"groupId", member}};
+    d["entry"] = json::object{{"eventId", eventId},
+                              {"source", "memberflow/member-api"},
+                              {"detailType", "member.updated"},
+                              {"detail", R"({"id":")" + eventId + R"("})"},
+                              {"time", "2026-11-24T13:29:16.853Z"},
+                              {"groupId", member}};
   }
   return {member, eventId + "/r1/" + target, json::serialize(d), {{"eventId", eventId}}};
 }
@@ -57,7 +62,8 @@ class TargetDeliveryTest : public ::testing::Test {
  protected:
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> inReal = queues->queue("target-crm", {});
   std::unique_ptr<Queue> dlq = queues->queue("target-crm-dlq", {});
   std::unique_ptr<Queue> audit = queues->queue("audit", {});
@@ -84,7 +90,8 @@ class TargetDeliveryTest : public ::testing::Test {
     stage = std::make_unique<TargetDelivery>(
         target, in, *dlq, http, secrets,
         [this](const std::string& n) -> EventBus* { return n == "partner" ? &partner : nullptr; },
-        [this](const std::string& n) -> Queue* { return n == "audit" ? audit.get() : nullptr; }, clock, opts);
+        [this](const std::string& n) -> Queue* { return n == "audit" ? audit.get() : nullptr; },
+        clock, opts);
   }
   void start() {
     make();
@@ -135,7 +142,9 @@ TEST_F(TargetDeliveryTest, AClientErrorGoesToTheDlqAtOnce) {
 // back its member's later deliveries while other members go on.
 TEST_F(TargetDeliveryTest, AFailedDeliveryComesBackAfterItsBackoffAndHoldsBackItsMember) {
   http.script["hook"] = {ScriptedHttp::status(503), ScriptedHttp::status(200)};
-  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm"), delivery("e2", "M1", "crm"), delivery("e3", "M2", "crm")})
+  ASSERT_TRUE(inReal
+                  ->send({delivery("e1", "M1", "crm"), delivery("e2", "M1", "crm"),
+                          delivery("e3", "M2", "crm")})
                   .isOk());
   EXPECT_EQ(processOnce(), 1u);  // e1 failed, e2 held behind it, e3 (another member) delivered
   EXPECT_EQ(deliveredEventIds(), (std::vector<std::string>{"e1", "e3"}));
@@ -152,8 +161,8 @@ TEST_F(TargetDeliveryTest, AFailedDeliveryComesBackAfterItsBackoffAndHoldsBackIt
 }
 
 TEST_F(TargetDeliveryTest, ADeliveryFailingMaxAttemptsTimesGoesToTheDlqAndItsMemberMovesOn) {
-  http.script["hook"] = {ScriptedHttp::status(503), ScriptedHttp::status(503), ScriptedHttp::status(503),
-                         ScriptedHttp::status(200)};
+  http.script["hook"] = {ScriptedHttp::status(503), ScriptedHttp::status(503),
+                         ScriptedHttp::status(503), ScriptedHttp::status(200)};
   ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm"), delivery("e2", "M1", "crm")}).isOk());
   for (int attempt = 1; attempt < target.maxAttempts; ++attempt) {
     EXPECT_EQ(processOnce(), 0u) << attempt;

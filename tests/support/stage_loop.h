@@ -21,7 +21,7 @@ inline constexpr std::chrono::milliseconds kStep{10000};
 // The delays a Retry with this policy and jitter seed sleeps after failures 1..n (the
 // full-jitter sequence of common/backoff.h, drawn as Retry draws it).
 inline std::vector<std::chrono::milliseconds> jitterDelays(const BackoffPolicy& p, uint64_t seed,
-                                                          int n) {
+                                                           int n) {
   std::mt19937_64 rng(seed);
   std::vector<std::chrono::milliseconds> out;
   for (int attempt = 1; attempt <= n; ++attempt) {

@@ -188,7 +188,8 @@ inline std::string readFile(const std::filesystem::path& p) {
 
 // ../shared/corpora relative to the source tree (set by CMake), or empty when absent.
 inline std::string corporaDir() {
-  std::filesystem::path p = std::filesystem::path(MEMBERFLOW_SOURCE_DIR) / ".." / "shared" / "corpora";
+  std::filesystem::path p =
+      std::filesystem::path(MEMBERFLOW_SOURCE_DIR) / ".." / "shared" / "corpora";
   if (const char* env = std::getenv("MEMBERFLOW_CORPORA")) p = env;
   return std::filesystem::exists(p) ? p.string() : std::string();
 }

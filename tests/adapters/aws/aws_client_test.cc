@@ -53,8 +53,8 @@ class AwsClientRetryTest : public ::testing::Test {
 };
 
 TEST_F(AwsClientRetryTest, RetriesThrottlingAndServerErrorsWithFullJitterOnTheClock) {
-  http.script["key"] = {ScriptedHttp::status(503), ScriptedHttp::status(429), ScriptedHttp::unreachable(),
-                        ScriptedHttp::status(200, "ok")};
+  http.script["key"] = {ScriptedHttp::status(503), ScriptedHttp::status(429),
+                        ScriptedHttp::unreachable(), ScriptedHttp::status(200, "ok")};
   AwsClient client(http, creds, clock, cfg);
   auto expected = jitterDelays(cfg.retry, cfg.jitterSeed, 3);
   auto result = sendAsync(client);
@@ -110,15 +110,17 @@ TEST_F(AwsClientRetryTest, AStopEndsTheBackoffAtOnceAsUnavailable) {
   EXPECT_EQ(sends(), 1u);
 }
 
-
 // The error codes of aws_client, read from the services' error bodies.
 TEST(AwsErrorCodes, QueryCodeIsTheFirstCodeElement) {
-  EXPECT_EQ(queryErrorCode("<ErrorResponse><Error><Code>NotFound</Code></Error></ErrorResponse>"), "NotFound");
+  EXPECT_EQ(queryErrorCode("<ErrorResponse><Error><Code>NotFound</Code></Error></ErrorResponse>"),
+            "NotFound");
   EXPECT_EQ(queryErrorCode("no code"), "");
   // A </Code> before the <Code> made the length wrap: the code ran to the end of the body.
-  EXPECT_EQ(queryErrorCode("<Message>see </Code></Message><Code>Throttling</Code><More/>"), "Throttling");
+  EXPECT_EQ(queryErrorCode("<Message>see </Code></Message><Code>Throttling</Code><More/>"),
+            "Throttling");
   EXPECT_EQ(queryErrorCode("<Message>see </Code></Message><Code>Throttling"), "");
-  EXPECT_EQ(awsErrorCode(R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist"})"), "QueueDoesNotExist");
+  EXPECT_EQ(awsErrorCode(R"({"__type":"com.amazonaws.sqs#QueueDoesNotExist"})"),
+            "QueueDoesNotExist");
   EXPECT_EQ(awsErrorCode("<Error/>"), "");
 }
 

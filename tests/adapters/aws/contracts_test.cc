@@ -4,12 +4,14 @@
 // What one AWS adapter does beyond its port (EventBridge provisioning, S3 addressing, boto3
 // interoperability) is here too: those tests share the server harness. The AWS tests that
 // need no server are in aws_test (aws_client_test.cc, sigv4_test.cc, the parsers' tests).
+#include "adapters/contracts.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <map>
-#include <set>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "adapters/aws/aws_client.h"
@@ -19,9 +21,8 @@
 #include "adapters/aws/secrets_manager.h"
 #include "adapters/aws/sns_topic.h"
 #include "adapters/aws/sqs_queue.h"
-#include "adapters/contracts.h"
-#include "domain/routing.h"
 #include "adapters/http/curl_http_client.h"
+#include "domain/routing.h"
 
 namespace memberflow::contracts {
 namespace {
@@ -38,14 +39,17 @@ std::string unique(const char* prefix) {
 
 // moto checks no signatures; these static test credentials are signed like real ones.
 struct StaticCredentials final : aws::CredentialsProvider {
-  Result<aws::Credentials> get() override { return aws::Credentials{"AKIDTEST", "secret-test", ""}; }
+  Result<aws::Credentials> get() override {
+    return aws::Credentials{"AKIDTEST", "secret-test", ""};
+  }
 };
 
 struct AwsHarnessBase {
   http::CurlHttpClient http;
   StaticCredentials creds;
   SystemClock clock;
-  aws::AwsClient client{http, creds, clock, aws::AwsConfig{"us-east-1", *endpoint(), 10000, {100, 2000, 4}, {}}};
+  aws::AwsClient client{http, creds, clock,
+                        aws::AwsConfig{"us-east-1", *endpoint(), 10000, {100, 2000, 4}, {}}};
 };
 
 struct S3Harness final : ObjectStoreHarness, AwsHarnessBase {
@@ -128,7 +132,8 @@ INSTANTIATE_TEST_SUITE_P(Moto, TopicContract,
 struct SqsHarness final : QueueHarness, AwsHarnessBase {
   std::string prefix = unique("mf");
   std::map<std::string, std::unique_ptr<aws::SqsQueue>> dlqs;
-  std::unique_ptr<Queue> fifo(const std::string& name, const std::string& dlq, int maxReceives) override {
+  std::unique_ptr<Queue> fifo(const std::string& name, const std::string& dlq,
+                              int maxReceives) override {
     auto d = aws::SqsQueue::open(client, prefix + "-" + dlq + ".fifo", true, {});
     EXPECT_TRUE(d.isOk()) << d.status().toString();
     auto arn = (*d)->arn();
@@ -172,10 +177,11 @@ TEST(EventBridge, RulesFromTheRulesFileRouteEventsToAQueue) {
   auto q = aws::SqsQueue::open(h.client, prefix + "-audit.fifo", true, qo);
   ASSERT_TRUE(q.isOk()) << q.status().toString();
   std::string bus = prefix + "-members";
-  auto cfg = parseRoutingConfig(R"({"targets":[{"name":"audit","type":"queue","queue":")" + prefix +
-                                R"(-audit.fifo"}],"rules":[{"name":")" + prefix + R"(-deletes","bus":")" + bus +
-                                R"(","targets":["audit"],"inputPath":"$.detail","pattern":{"detail-type":["member.deleted"],)"
-                                R"("source":[{"prefix":"memberflow/"}]}}]})");
+  auto cfg = parseRoutingConfig(
+      R"({"targets":[{"name":"audit","type":"queue","queue":")" + prefix +
+      R"(-audit.fifo"}],"rules":[{"name":")" + prefix + R"(-deletes","bus":")" + bus +
+      R"(","targets":["audit"],"inputPath":"$.detail","pattern":{"detail-type":["member.deleted"],)"
+      R"("source":[{"prefix":"memberflow/"}]}}]})");
   ASSERT_TRUE(cfg.isOk()) << cfg.status().toString();
   aws::ProvisionOptions po;
   po.queueArn = [&](const std::string&) { return (*q)->arn(); };
@@ -184,7 +190,8 @@ TEST(EventBridge, RulesFromTheRulesFileRouteEventsToAQueue) {
   std::vector<BusEntry> entries;
   for (int i = 0; i < 12; ++i) {
     std::string type = i % 3 == 0 ? "member.deleted" : "member.updated";
-    std::string detail = R"({"id":"e)" + std::to_string(i) + R"(","type":")" + type + R"(","data":{"member":null}})";
+    std::string detail =
+        R"({"id":"e)" + std::to_string(i) + R"(","type":")" + type + R"(","data":{"member":null}})";
     entries.push_back({"e" + std::to_string(i), "memberflow/member-api", type, detail, "", "M1"});
   }
   auto res = eb.put(entries);
@@ -254,10 +261,12 @@ INSTANTIATE_TEST_SUITE_P(Moto, EventBusContract,
 
 // Runs a boto3 snippet (the official AWS SDK) against the same endpoint; returns its stdout.
 std::string boto3(const std::string& code) {
-  std::string script = "import boto3,sys,json\nkw=dict(endpoint_url='" + *endpoint() +
-                       "',region_name='us-east-1',aws_access_key_id='a',aws_secret_access_key='b')\n"
-                       "s3=boto3.client('s3',**kw)\nsqs=boto3.client('sqs',**kw)\n"
-                       "ddb=boto3.client('dynamodb',**kw)\nsns=boto3.client('sns',**kw)\n" + code;
+  std::string script =
+      "import boto3,sys,json\nkw=dict(endpoint_url='" + *endpoint() +
+      "',region_name='us-east-1',aws_access_key_id='a',aws_secret_access_key='b')\n"
+      "s3=boto3.client('s3',**kw)\nsqs=boto3.client('sqs',**kw)\n"
+      "ddb=boto3.client('dynamodb',**kw)\nsns=boto3.client('sns',**kw)\n" +
+      code;
   std::string cmd = "python3 -c \"$MF_PY\"";
   setenv("MF_PY", script.c_str(), 1);
   FILE* p = popen(cmd.c_str(), "r");
@@ -285,12 +294,18 @@ TEST(AwsEndpoints, PerServiceOverridesAndS3Addressing) {
   aws::AwsClient onAws{rec, creds, clock, aws::AwsConfig{"eu-west-1", "", 1000, {1, 1, 1}, {}}};
   ASSERT_TRUE(aws::S3ObjectStore(onAws, "bkt").put("a b/c", "x", {}).isOk());
   aws::AwsClient mixed{rec, creds, clock,
-                       aws::AwsConfig{"us-east-1", "http://127.0.0.1:5000", 1000, {1, 1, 1},
+                       aws::AwsConfig{"us-east-1",
+                                      "http://127.0.0.1:5000",
+                                      1000,
+                                      {1, 1, 1},
                                       {{"s3", "http://minio.local:9000"}}}};
   ASSERT_TRUE(aws::S3ObjectStore(mixed, "bkt").put("k", "x", {}).isOk());
-  ASSERT_TRUE(aws::S3ObjectStore(mixed, "bkt", aws::S3ObjectStore::Addressing::kVirtualHosted).put("k", "x", {}).isOk());
+  ASSERT_TRUE(aws::S3ObjectStore(mixed, "bkt", aws::S3ObjectStore::Addressing::kVirtualHosted)
+                  .put("k", "x", {})
+                  .isOk());
   EXPECT_EQ(rec.urls, (std::vector<std::string>{"https://bkt.s3.eu-west-1.amazonaws.com/a%20b/c",
-                                                "http://minio.local:9000/bkt/k", "http://bkt.minio.local:9000/k"}));
+                                                "http://minio.local:9000/bkt/k",
+                                                "http://bkt.minio.local:9000/k"}));
   EXPECT_EQ(mixed.endpointFor("sqs"), "http://127.0.0.1:5000");
 }
 
@@ -303,14 +318,16 @@ TEST(S3, VirtualHostedAddressingWorksAgainstTheServer) {
   http::CurlHttpClient http;
   StaticCredentials creds;
   SystemClock clock;
-  aws::AwsClient client{http, creds, clock, aws::AwsConfig{"us-east-1", local, 10000, {100, 2000, 4}, {}}};
+  aws::AwsClient client{http, creds, clock,
+                        aws::AwsConfig{"us-east-1", local, 10000, {100, 2000, 4}, {}}};
   std::string bucket = unique("memberflow-vhost");
   aws::S3ObjectStore s3{client, bucket, aws::S3ObjectStore::Addressing::kVirtualHosted};
   ASSERT_TRUE(s3.ensureBucket().isOk());
   ASSERT_TRUE(s3.put("dir/one", "1", {}).isOk());
   EXPECT_EQ(*s3.get("dir/one"), "1");
   EXPECT_EQ(*s3.list("dir/"), std::vector<std::string>{"dir/one"});
-  std::string seen = boto3("print(s3.get_object(Bucket='" + bucket + "',Key='dir/one')['Body'].read().decode())");
+  std::string seen =
+      boto3("print(s3.get_object(Bucket='" + bucket + "',Key='dir/one')['Body'].read().decode())");
   EXPECT_EQ(seen, "1\n");
 }
 
@@ -321,14 +338,17 @@ TEST(S3, InteroperatesWithBoto3BothWays) {
   ASSERT_TRUE(h.s3.put("raw/t/dt=2026-11-24/p=0/1-2.ndjson.gz", "hello from memberflow", o).isOk());
   // boto3 reads what memberflow wrote, with its encryption settings.
   std::string seen = boto3(
-      "b=[x['Name'] for x in s3.list_buckets()['Buckets'] if x['Name'].startswith('memberflow-test')]\n"
+      "b=[x['Name'] for x in s3.list_buckets()['Buckets'] if "
+      "x['Name'].startswith('memberflow-test')]\n"
       "for n in b:\n"
       "  try:\n"
       "    r=s3.get_object(Bucket=n,Key='raw/t/dt=2026-11-24/p=0/1-2.ndjson.gz')\n"
-      "    print(r['Body'].read().decode(), r.get('ServerSideEncryption'), r.get('SSEKMSKeyId'), r['ContentEncoding'])\n"
+      "    print(r['Body'].read().decode(), r.get('ServerSideEncryption'), r.get('SSEKMSKeyId'), "
+      "r['ContentEncoding'])\n"
       "    s3.put_object(Bucket=n,Key='from/boto3.txt',Body=b'hello from boto3')\n"
       "  except s3.exceptions.NoSuchKey: pass\n");
-  EXPECT_NE(seen.find("hello from memberflow aws:kms alias/memberflow gzip"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("hello from memberflow aws:kms alias/memberflow gzip"), std::string::npos)
+      << seen;
   // memberflow reads what boto3 wrote.
   EXPECT_EQ(*h.s3.get("from/boto3.txt"), "hello from boto3");
   EXPECT_EQ(h.s3.get("missing").status().code(), Code::kNotFound);
@@ -341,11 +361,15 @@ TEST(Sqs, InteroperatesWithBoto3BothWays) {
   auto q = aws::SqsQueue::open(h.client, name, true, {});
   ASSERT_TRUE(q.isOk()) << q.status().toString();
   ASSERT_TRUE((*q)->send({{"M1", "d1", "from memberflow", {{"reason", "test"}}}}).isOk());
-  std::string seen = boto3("u=sqs.get_queue_url(QueueName='" + name + "')['QueueUrl']\n"
-                           "m=sqs.receive_message(QueueUrl=u,MessageAttributeNames=['All'],MessageSystemAttributeNames=['All'])['Messages'][0]\n"
-                           "print(m['Body'],m['Attributes']['MessageGroupId'],m['MessageAttributes']['reason']['StringValue'])\n"
+  std::string seen = boto3("u=sqs.get_queue_url(QueueName='" + name +
+                           "')['QueueUrl']\n"
+                           "m=sqs.receive_message(QueueUrl=u,MessageAttributeNames=['All'],"
+                           "MessageSystemAttributeNames=['All'])['Messages'][0]\n"
+                           "print(m['Body'],m['Attributes']['MessageGroupId'],m['MessageAttributes'"
+                           "]['reason']['StringValue'])\n"
                            "sqs.delete_message(QueueUrl=u,ReceiptHandle=m['ReceiptHandle'])\n"
-                           "sqs.send_message(QueueUrl=u,MessageBody='from boto3',MessageGroupId='M2',MessageDeduplicationId='d2')\n");
+                           "sqs.send_message(QueueUrl=u,MessageBody='from "
+                           "boto3',MessageGroupId='M2',MessageDeduplicationId='d2')\n");
   EXPECT_NE(seen.find("from memberflow M1 test"), std::string::npos) << seen;
   auto got = (*q)->receive(10, 30000, 1000);
   ASSERT_TRUE(got.isOk());
@@ -381,12 +405,17 @@ TEST(DynamoDb, LedgerItemsInteroperateWithBoto3) {
   aws::DynamoDbLedger l(h.client, table, 3600000);
   ASSERT_TRUE(l.ensureTable().isOk());
   ASSERT_TRUE(l.claim({"core:1"}, 1767225600000).isOk());
-  ASSERT_TRUE(l.complete({{"core:1", MessageOutcome::kEnqueued, "", "raw/k", 7}}, 1767225600005).isOk());
-  std::string seen = boto3("i=ddb.get_item(TableName='" + table + "',Key={'messageId':{'S':'core:1'}},ConsistentRead=True)['Item']\n"
-                           "print(i['outcome']['S'],i['archiveLine']['N'],i['expiresAt']['N'])\n"
-                           "ddb.put_item(TableName='" + table + "',Item={'messageId':{'S':'core:2'},'claimedAt':{'N':'1'},"
-                           "'completedAt':{'N':'2'},'outcome':{'S':'rejected'},'reason':{'S':'invalid_email'},"
-                           "'expiresAt':{'N':'9999999999'}})\n");
+  ASSERT_TRUE(
+      l.complete({{"core:1", MessageOutcome::kEnqueued, "", "raw/k", 7}}, 1767225600005).isOk());
+  std::string seen =
+      boto3("i=ddb.get_item(TableName='" + table +
+            "',Key={'messageId':{'S':'core:1'}},ConsistentRead=True)['Item']\n"
+            "print(i['outcome']['S'],i['archiveLine']['N'],i['expiresAt']['N'])\n"
+            "ddb.put_item(TableName='" +
+            table +
+            "',Item={'messageId':{'S':'core:2'},'claimedAt':{'N':'1'},"
+            "'completedAt':{'N':'2'},'outcome':{'S':'rejected'},'reason':{'S':'invalid_email'},"
+            "'expiresAt':{'N':'9999999999'}})\n");
   EXPECT_NE(seen.find("enqueued 7 1767229200"), std::string::npos) << seen;
   auto e = l.get("core:2");
   ASSERT_TRUE(e.isOk()) << e.status().toString();
@@ -398,8 +427,10 @@ TEST(Sns, BotoPublishesReachMemberflowsSubscriptionAndBack) {
   if (!endpoint()) GTEST_SKIP() << "no endpoint";
   SnsHarness h;
   ASSERT_TRUE(h.t->publish({{"M1", "e1", "{\"id\":\"e1\"}", {}}}).isOk());
-  std::string seen = boto3("sns.publish(TopicArn='" + h.t->arn() + "',Message='{\"id\":\"e2\"}',"
-                           "MessageGroupId='M2',MessageDeduplicationId='e2')\nprint('published')\n");
+  std::string seen =
+      boto3("sns.publish(TopicArn='" + h.t->arn() +
+            "',Message='{\"id\":\"e2\"}',"
+            "MessageGroupId='M2',MessageDeduplicationId='e2')\nprint('published')\n");
   EXPECT_NE(seen.find("published"), std::string::npos);
   for (int s = 0; s < 2; ++s) {
     std::set<std::string> bodies;

@@ -21,10 +21,11 @@ using memberflow::testing::TempDir;
 class CredentialsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                          "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-                          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"}) {
+    for (const char* v :
+         {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+          "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"}) {
       unsetenv(v);
     }
     setenv("HOME", dir.path().c_str(), 1);  // no ~/.aws of the machine
@@ -35,8 +36,9 @@ class CredentialsTest : public ::testing::Test {
 };
 
 TEST_F(CredentialsTest, ProfileFileAndPrecedence) {
-  std::ofstream(dir.file("creds")) << "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n"
-                                      "\n[ci]\naws_access_key_id=AKIDCI\naws_secret_access_key=s2\naws_session_token=t2\n";
+  std::ofstream(dir.file("creds"))
+      << "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n"
+         "\n[ci]\naws_access_key_id=AKIDCI\naws_secret_access_key=s2\naws_session_token=t2\n";
   setenv("AWS_SHARED_CREDENTIALS_FILE", dir.file("creds").c_str(), 1);
   EXPECT_EQ(ProfileCredentials().get()->accessKeyId, "AKIDDEFAULT");
   setenv("AWS_PROFILE", "ci", 1);
@@ -50,9 +52,11 @@ TEST_F(CredentialsTest, ProfileFileAndPrecedence) {
   setenv("AWS_PROFILE", "ci", 1);
   setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
   setenv("AWS_SECRET_ACCESS_KEY", "s0", 1);
-  EXPECT_EQ(CredentialsChain::standard(http, "http://127.0.0.1:1", clock)->get()->accessKeyId, "AKIDENV");
+  EXPECT_EQ(CredentialsChain::standard(http, "http://127.0.0.1:1", clock)->get()->accessKeyId,
+            "AKIDENV");
   unsetenv("AWS_ACCESS_KEY_ID");
-  EXPECT_EQ(CredentialsChain::standard(http, "http://127.0.0.1:1", clock)->get()->accessKeyId, "AKIDCI");
+  EXPECT_EQ(CredentialsChain::standard(http, "http://127.0.0.1:1", clock)->get()->accessKeyId,
+            "AKIDCI");
 }
 
 TEST_F(CredentialsTest, ContainerCredentialsAreRefreshedBeforeTheyExpire) {
@@ -64,13 +68,15 @@ TEST_F(CredentialsTest, ContainerCredentialsAreRefreshedBeforeTheyExpire) {
         if (r.header("authorization") != "task-token") return {401, {}, "{}"};
         ++calls;
         std::string exp = isoMillis(clock.nowMs() + 10 * 60 * 1000);
-        return {200, {{"Content-Type", "application/json"}},
+        return {200,
+                {{"Content-Type", "application/json"}},
                 R"({"AccessKeyId":"ASIA)" + std::to_string(calls.load()) +
                     R"(","SecretAccessKey":"s","Token":"t","Expiration":")" + exp + R"("})"};
       },
       so);
   ASSERT_TRUE(server.start().isOk());
-  setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", ("http://127.0.0.1:" + std::to_string(server.port()) + "/creds").c_str(), 1);
+  setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+         ("http://127.0.0.1:" + std::to_string(server.port()) + "/creds").c_str(), 1);
   setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "task-token", 1);
   auto chain = CredentialsChain::standard(http, "http://127.0.0.1:1", clock);
   EXPECT_EQ(chain->get()->accessKeyId, "ASIA1");
@@ -80,7 +86,8 @@ TEST_F(CredentialsTest, ContainerCredentialsAreRefreshedBeforeTheyExpire) {
   EXPECT_EQ(chain->get()->accessKeyId, "ASIA2");
   EXPECT_EQ(calls.load(), 2);
   setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "wrong", 1);
-  EXPECT_EQ(ContainerCredentials(http).get().status().code(), Code::kUnavailable);  // configured, failing
+  EXPECT_EQ(ContainerCredentials(http).get().status().code(),
+            Code::kUnavailable);  // configured, failing
   server.stop();
 }
 

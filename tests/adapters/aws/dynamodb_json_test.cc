@@ -13,9 +13,10 @@ namespace {
 json::value J(const char* text) { return json::parse(text); }
 
 TEST(DynamoDbJson, ReadsALedgerItem) {
-  auto e = parseLedgerItem(J(R"({"Item":{"messageId":{"S":"k"},"claimedAt":{"N":"5"},"completedAt":{"N":"6"},)"
-                             R"("expiresAt":{"N":"7"},"outcome":{"S":"enqueued"},"archiveLine":{"N":"2"}}})"),
-                           "k");
+  auto e = parseLedgerItem(
+      J(R"({"Item":{"messageId":{"S":"k"},"claimedAt":{"N":"5"},"completedAt":{"N":"6"},)"
+        R"("expiresAt":{"N":"7"},"outcome":{"S":"enqueued"},"archiveLine":{"N":"2"}}})"),
+      "k");
   ASSERT_TRUE(e.isOk());
   EXPECT_EQ(e->outcome.outcome, MessageOutcome::kEnqueued);
   EXPECT_EQ(e->outcome.archiveLine, 2);

@@ -69,7 +69,8 @@ TEST(SigV4, PassesEveryV4CaseOfTheAwsSigningTestSuite) {
     o.epochSeconds = *epochMsFromIso(ctx.at("timestamp").as_string()) / 1000;
     o.normalizePath = ctx.at("normalize").as_bool();
     o.signBody = ctx.at("sign_body").as_bool();
-    o.omitSessionToken = ctx.contains("omit_session_token") && ctx.at("omit_session_token").as_bool();
+    o.omitSessionToken =
+        ctx.contains("omit_session_token") && ctx.at("omit_session_token").as_bool();
     o.expiresSeconds = ctx.at("expiration_in_seconds").as_int64();
     SignableRequest r = parseRequest(readFile(dir / "request.txt"));
 
@@ -93,8 +94,11 @@ TEST(SigV4, AuthorizationHeaderNamesScopeAndSignedHeaders) {
   std::map<std::string, std::string> h(s.headers.begin(), s.headers.end());
   EXPECT_EQ(h["X-Amz-Date"], "20150830T123600Z");
   EXPECT_EQ(h["X-Amz-Security-Token"], "TOKEN");
-  EXPECT_EQ(h["Authorization"].rfind("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, "
-                                     "SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=", 0), 0u);
+  EXPECT_EQ(h["Authorization"].rfind(
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sqs/aws4_request, "
+                "SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=",
+                0),
+            0u);
   EXPECT_EQ(h["Authorization"].find("SECRET"), std::string::npos);
 }
 

@@ -9,14 +9,17 @@ namespace memberflow::aws {
 namespace {
 
 TEST(SnsXml, ReadsCreateTopicAndPublishBatch) {
-  EXPECT_EQ(*parseSnsTopicArn("<CreateTopicResponse><CreateTopicResult><TopicArn>arn:aws:sns:us-east-1:1:t.fifo"
-                              "</TopicArn></CreateTopicResult></CreateTopicResponse>"),
+  EXPECT_EQ(*parseSnsTopicArn(
+                "<CreateTopicResponse><CreateTopicResult><TopicArn>arn:aws:sns:us-east-1:1:t.fifo"
+                "</TopicArn></CreateTopicResult></CreateTopicResponse>"),
             "arn:aws:sns:us-east-1:1:t.fifo");
   EXPECT_EQ(parseSnsTopicArn("<CreateTopicResponse/>").status().code(), Code::kInternal);
-  EXPECT_TRUE(snsPublishBatchFailed("<PublishBatchResponse><PublishBatchResult><Failed><member><Id>m0</Id>"
-                                    "</member></Failed></PublishBatchResult></PublishBatchResponse>"));
-  EXPECT_FALSE(snsPublishBatchFailed("<PublishBatchResponse><PublishBatchResult><Failed/></PublishBatchResult>"
-                                     "</PublishBatchResponse>"));
+  EXPECT_TRUE(
+      snsPublishBatchFailed("<PublishBatchResponse><PublishBatchResult><Failed><member><Id>m0</Id>"
+                            "</member></Failed></PublishBatchResult></PublishBatchResponse>"));
+  EXPECT_FALSE(snsPublishBatchFailed(
+      "<PublishBatchResponse><PublishBatchResult><Failed/></PublishBatchResult>"
+      "</PublishBatchResponse>"));
 }
 
 }  // namespace

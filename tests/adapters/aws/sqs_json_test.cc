@@ -31,7 +31,8 @@ TEST(SqsJson, MalformedResponsesAreInternalErrorsNotExceptions) {
   EXPECT_EQ(parseSqsQueueUrl(J("[]")).status().code(), Code::kInternal);  // threw "not an object"
   EXPECT_EQ(parseSqsQueueStats(J("[]")).status().code(), Code::kInternal);
   EXPECT_EQ(parseSqsFailedCount(J("1")).status().code(), Code::kInternal);
-  EXPECT_EQ(parseSqsMessages(J(R"({"Messages":[{"MessageId":"m1"},"m2"]})")).status().code(), Code::kInternal);
+  EXPECT_EQ(parseSqsMessages(J(R"({"Messages":[{"MessageId":"m1"},"m2"]})")).status().code(),
+            Code::kInternal);
   EXPECT_EQ(*parseSqsFailedCount(J(R"({"Failed":[{"Id":"3"}],"Successful":[]})")), 1u);
   EXPECT_TRUE(parseSqsMessages(J("{}"))->empty());
 }

@@ -1,10 +1,11 @@
 // The port contract suites on the embedded adapters (SQLite and files). What only one embedded
 // adapter promises is tested beside it: sqlite_queue_test.cc, dir_object_store_test.cc, ...
+#include "adapters/contracts.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "adapters/contracts.h"
 #include "adapters/embedded/dir_object_store.h"
 #include "adapters/embedded/embedded_event_bus.h"
 #include "adapters/embedded/env_secrets.h"
@@ -26,7 +27,8 @@ namespace emb = memberflow::embedded;
 struct EmbeddedQueues final : QueueHarness {
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> store =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> fifo(const std::string& name, const std::string& dlq, int max) override {
     emb::QueueOptions o;
     o.redrive = emb::RedrivePolicy{dlq, max};
@@ -39,8 +41,9 @@ struct EmbeddedQueues final : QueueHarness {
   }
   void advance(int64_t ms) override { clock.advance(ms); }
 };
-INSTANTIATE_TEST_SUITE_P(Embedded, QueueContract,
-                         ::testing::Values([] { return std::unique_ptr<QueueHarness>(new EmbeddedQueues); }),
+INSTANTIATE_TEST_SUITE_P(Embedded, QueueContract, ::testing::Values([] {
+                           return std::unique_ptr<QueueHarness>(new EmbeddedQueues);
+                         }),
                          [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedLedger final : LedgerHarness {
@@ -49,8 +52,9 @@ struct EmbeddedLedger final : LedgerHarness {
   Ledger& ledger() override { return *l; }
   int64_t ttlMs() const override { return 3600000; }
 };
-INSTANTIATE_TEST_SUITE_P(Embedded, LedgerContract,
-                         ::testing::Values([] { return std::unique_ptr<LedgerHarness>(new EmbeddedLedger); }),
+INSTANTIATE_TEST_SUITE_P(Embedded, LedgerContract, ::testing::Values([] {
+                           return std::unique_ptr<LedgerHarness>(new EmbeddedLedger);
+                         }),
                          [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedObjects final : ObjectStoreHarness {
@@ -58,20 +62,23 @@ struct EmbeddedObjects final : ObjectStoreHarness {
   emb::DirObjectStore s{dir.path()};
   ObjectStore& store() override { return s; }
 };
-INSTANTIATE_TEST_SUITE_P(Embedded, ObjectStoreContract,
-                         ::testing::Values([] { return std::unique_ptr<ObjectStoreHarness>(new EmbeddedObjects); }),
+INSTANTIATE_TEST_SUITE_P(Embedded, ObjectStoreContract, ::testing::Values([] {
+                           return std::unique_ptr<ObjectStoreHarness>(new EmbeddedObjects);
+                         }),
                          [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedSource final : ChangeSourceHarness {
   TempDir dir;
-  std::unique_ptr<emb::SourceLog> producer = *emb::SourceLog::open(dir.file("s.db"), "t", 4, "producer");
+  std::unique_ptr<emb::SourceLog> producer =
+      *emb::SourceLog::open(dir.file("s.db"), "t", 4, "producer");
   ChangeSink& sink() override { return *producer; }
   std::unique_ptr<ChangeSource> consumer(const std::string& group) override {
     return *emb::SourceLog::open(dir.file("s.db"), "t", 4, group);
   }
 };
-INSTANTIATE_TEST_SUITE_P(Embedded, ChangeSourceContract,
-                         ::testing::Values([] { return std::unique_ptr<ChangeSourceHarness>(new EmbeddedSource); }),
+INSTANTIATE_TEST_SUITE_P(Embedded, ChangeSourceContract, ::testing::Values([] {
+                           return std::unique_ptr<ChangeSourceHarness>(new EmbeddedSource);
+                         }),
                          [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedMembers final : MemberStoreHarness {
@@ -79,8 +86,9 @@ struct EmbeddedMembers final : MemberStoreHarness {
   std::unique_ptr<emb::SqliteMemberStore> s = *emb::SqliteMemberStore::open(dir.file("m.db"), {});
   MemberStore& store() override { return *s; }
 };
-INSTANTIATE_TEST_SUITE_P(Embedded, MemberStoreContract,
-                         ::testing::Values([] { return std::unique_ptr<MemberStoreHarness>(new EmbeddedMembers); }),
+INSTANTIATE_TEST_SUITE_P(Embedded, MemberStoreContract, ::testing::Values([] {
+                           return std::unique_ptr<MemberStoreHarness>(new EmbeddedMembers);
+                         }),
                          [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedSecrets final : SecretsHarness {
@@ -91,30 +99,33 @@ struct EmbeddedSecrets final : SecretsHarness {
     std::ofstream(dir.file(name), std::ios::binary) << value;
   }
 };
-INSTANTIATE_TEST_SUITE_P(Embedded, SecretsContract,
-                         ::testing::Values([] { return std::unique_ptr<SecretsHarness>(new EmbeddedSecrets); }),
+INSTANTIATE_TEST_SUITE_P(Embedded, SecretsContract, ::testing::Values([] {
+                           return std::unique_ptr<SecretsHarness>(new EmbeddedSecrets);
+                         }),
                          [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedTopic final : TopicHarness {
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> store =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   emb::SqliteTopic t{store, "member-events", {"route", "lake"}};
   std::unique_ptr<Queue> subs[2] = {store->queue("route", {}), store->queue("lake", {})};
   Topic& topic() override { return t; }
   Queue& subscription(int i) override { return *subs[i]; }
 };
-INSTANTIATE_TEST_SUITE_P(Embedded, TopicContract,
-                         ::testing::Values([] { return std::unique_ptr<TopicHarness>(new EmbeddedTopic); }),
+INSTANTIATE_TEST_SUITE_P(Embedded, TopicContract, ::testing::Values([] {
+                           return std::unique_ptr<TopicHarness>(new EmbeddedTopic);
+                         }),
                          [](const auto&) { return std::string("SQLite"); });
-
 
 // The target queue of the embedded bus is "target-audit" in the bus's queue store; each
 // message is a delivery whose payload is the rule's input (the CloudEvent).
 struct EmbeddedBus final : EventBusHarness {
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   RoutingConfig cfg = *parseRoutingConfig(eventBusRules("members", "audit"));  // outlives the bus
   std::unique_ptr<emb::EmbeddedEventBus> b = *emb::EmbeddedEventBus::create("members", cfg, queues);
   std::unique_ptr<Queue> target = queues->queue(emb::targetQueueName("audit"), {});
@@ -133,8 +144,9 @@ struct EmbeddedBus final : EventBusHarness {
     }
   }
 };
-INSTANTIATE_TEST_SUITE_P(Embedded, EventBusContract,
-                         ::testing::Values([] { return std::unique_ptr<EventBusHarness>(new EmbeddedBus); }),
+INSTANTIATE_TEST_SUITE_P(Embedded, EventBusContract, ::testing::Values([] {
+                           return std::unique_ptr<EventBusHarness>(new EmbeddedBus);
+                         }),
                          [](const auto&) { return std::string("SQLite"); });
 
 struct EmbeddedLakeJournal final : LakeJournalHarness {
@@ -147,8 +159,9 @@ struct EmbeddedLakeJournal final : LakeJournalHarness {
     return *j;
   }
 };
-INSTANTIATE_TEST_SUITE_P(Embedded, LakeJournalContract,
-                         ::testing::Values([] { return std::unique_ptr<LakeJournalHarness>(new EmbeddedLakeJournal); }),
+INSTANTIATE_TEST_SUITE_P(Embedded, LakeJournalContract, ::testing::Values([] {
+                           return std::unique_ptr<LakeJournalHarness>(new EmbeddedLakeJournal);
+                         }),
                          [](const auto&) { return std::string("SQLite"); });
 
 // The HttpClient contract runs in http_adapters_test (adapters/http/contracts_test.cc).

@@ -1,7 +1,8 @@
 // What the directory object store adds to the ObjectStore contract: keys stay under the root.
+#include "adapters/embedded/dir_object_store.h"
+
 #include <gtest/gtest.h>
 
-#include "adapters/embedded/dir_object_store.h"
 #include "support/test_support.h"
 
 namespace memberflow {

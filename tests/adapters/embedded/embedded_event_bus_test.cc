@@ -21,17 +21,23 @@ const char* kRules = R"({"targets":[{"name":"audit","type":"queue","queue":"audi
             "pattern":{"source":[{"prefix":"memberflow/"}]}}]})";
 
 BusEntry entry(const std::string& id, const std::string& member) {
-  return {id, "memberflow/member-api", "member.updated",
-          R"({"id":")" + id + R"(","subject":")" + member + R"("})", "2026-11-24T13:29:16.853Z", member};
+  return {id,
+          "memberflow/member-api",
+          "member.updated",
+          R"({"id":")" + id + R"(","subject":")" + member + R"("})",
+          "2026-11-24T13:29:16.853Z",
+          member};
 }
 
 class EmbeddedEventBusTest : public ::testing::Test {
  protected:
   TempDir dir;
   ManualClock clock;
-  std::shared_ptr<emb::SqliteQueueStore> queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  std::shared_ptr<emb::SqliteQueueStore> queues =
+      *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   RoutingConfig cfg = *parseRoutingConfig(kRules);
-  std::unique_ptr<emb::EmbeddedEventBus> bus = *emb::EmbeddedEventBus::create("members", cfg, queues);
+  std::unique_ptr<emb::EmbeddedEventBus> bus =
+      *emb::EmbeddedEventBus::create("members", cfg, queues);
   std::unique_ptr<Queue> target = queues->queue(emb::targetQueueName("audit"), {});
 };
 
@@ -51,8 +57,10 @@ TEST_F(EmbeddedEventBusTest, ARepeatedEntryIsDeliveredOnce) {
 TEST_F(EmbeddedEventBusTest, AMembersDeliveriesAreOneFifoGroupInPutOrder) {
   ASSERT_TRUE(bus->put({entry("a1", "M1"), entry("b1", "M2"), entry("a2", "M1")}).isOk());
   std::map<std::string, std::vector<std::string>> byMember;
-  for (const auto& m : *target->receive(10, 60000, 0)) byMember[m.groupId].push_back(m.attributes.at("eventId"));
-  EXPECT_EQ(byMember, (std::map<std::string, std::vector<std::string>>{{"M1", {"a1", "a2"}}, {"M2", {"b1"}}}));
+  for (const auto& m : *target->receive(10, 60000, 0))
+    byMember[m.groupId].push_back(m.attributes.at("eventId"));
+  EXPECT_EQ(byMember, (std::map<std::string, std::vector<std::string>>{{"M1", {"a1", "a2"}},
+                                                                       {"M2", {"b1"}}}));
 }
 
 TEST(EmbeddedEventBus, ARuleThatDoesNotCompileIsInvalidArgument) {

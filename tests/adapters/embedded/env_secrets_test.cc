@@ -1,10 +1,11 @@
 // What the embedded secrets add to the Secrets contract: the environment first, safe names.
+#include "adapters/embedded/env_secrets.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <fstream>
 
-#include "adapters/embedded/env_secrets.h"
 #include "support/test_support.h"
 
 namespace memberflow {

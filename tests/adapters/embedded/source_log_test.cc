@@ -1,7 +1,8 @@
 // The embedded source log: a fixed partition count and Kafka's partitioner.
+#include "adapters/embedded/source_log.h"
+
 #include <gtest/gtest.h>
 
-#include "adapters/embedded/source_log.h"
 #include "support/test_support.h"
 
 namespace memberflow {

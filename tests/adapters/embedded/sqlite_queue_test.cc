@@ -1,7 +1,8 @@
 // What the SQLite queue adds to the Queue contract: outdated receipts, durability, sharing.
+#include "adapters/embedded/sqlite_queue.h"
+
 #include <gtest/gtest.h>
 
-#include "adapters/embedded/sqlite_queue.h"
 #include "support/test_support.h"
 
 namespace memberflow {

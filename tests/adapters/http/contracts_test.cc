@@ -1,8 +1,9 @@
 // The HttpClient contract suite on the libcurl adapter, against servers on loopback port 0
 // started by the suite itself: no configuration, so it always runs.
+#include "adapters/contracts.h"
+
 #include <gtest/gtest.h>
 
-#include "adapters/contracts.h"
 #include "adapters/http/curl_http_client.h"
 
 namespace memberflow::contracts {
@@ -12,8 +13,9 @@ struct CurlHarness final : HttpClientHarness {
   http::CurlHttpClient c;
   HttpClient& client() override { return c; }
 };
-INSTANTIATE_TEST_SUITE_P(Curl, HttpClientContract,
-                         ::testing::Values([] { return std::unique_ptr<HttpClientHarness>(new CurlHarness); }),
+INSTANTIATE_TEST_SUITE_P(Curl, HttpClientContract, ::testing::Values([] {
+                           return std::unique_ptr<HttpClientHarness>(new CurlHarness);
+                         }),
                          [](const auto&) { return std::string("Curl"); });
 
 // The other ports have no adapter in this family.

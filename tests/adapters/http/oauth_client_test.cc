@@ -31,16 +31,18 @@ class FakeTokenServer final : public HttpClient {
 TEST(ClientCredentials, CognitoShapeCachedUntilExpiryAndOneRefreshPerRejectedToken) {
   FakeTokenServer http;
   ManualClock clock{1'000'000};
-  ClientCredentialsTokens tokens(http, "https://auth.example/oauth2/token", "sync client",
-                                 [] { return Result<std::string>(std::string("s3cr:et")); }, "member:read member:write",
-                                 clock);
+  ClientCredentialsTokens tokens(
+      http, "https://auth.example/oauth2/token", "sync client",
+      [] { return Result<std::string>(std::string("s3cr:et")); }, "member:read member:write",
+      clock);
   EXPECT_EQ(*tokens.token(false), "t1");
   const HttpRequest& r = http.requests.at(0);
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.url, "https://auth.example/oauth2/token");
   EXPECT_EQ(r.body, "grant_type=client_credentials&scope=member%3Aread%20member%3Awrite");
   // RFC 6749 2.3.1: id and secret form-encoded (a space as %20, a colon as %3A) before Basic.
-  auto authz = std::find_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "Authorization"; });
+  auto authz = std::find_if(r.headers.begin(), r.headers.end(),
+                            [](const auto& h) { return h.first == "Authorization"; });
   ASSERT_NE(authz, r.headers.end());
   EXPECT_EQ(authz->second, "Basic " + crypto::base64Encode("sync%20client:s3cr%3Aet"));
   clock.advance(3'500'000);

@@ -2,12 +2,13 @@
 // (KRaft) on loopback: scripts/test starts one with scripts/kafka-server and exports
 // MEMBERFLOW_TEST_KAFKA=host:port. Without a broker these tests fail, not skip — unless
 // MEMBERFLOW_SKIP_KAFKA=1 says so explicitly.
+#include "adapters/contracts.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <random>
 
-#include "adapters/contracts.h"
 #include "adapters/kafka/kafka_source.h"
 
 namespace memberflow::contracts {
@@ -85,7 +86,8 @@ TEST(KafkaSource, CommitOfARevokedPartitionIsRefused) {
   EXPECT_EQ(c->commit({{99, 1}}).code(), Code::kFailedPrecondition);
   std::vector<SourceRecord> got;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (got.empty() && std::chrono::steady_clock::now() < until) got = *c->poll(10, std::chrono::milliseconds(200));
+  while (got.empty() && std::chrono::steady_clock::now() < until)
+    got = *c->poll(10, std::chrono::milliseconds(200));
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(c->commit({{got[0].partition, got[0].offset + 1}}).isOk());
   auto p = c->progress();

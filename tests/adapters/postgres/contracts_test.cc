@@ -2,11 +2,12 @@
 // MEMBERFLOW_TEST_POSTGRES is its URI). Each harness works in a schema of its own. The
 // MemberStore contract, then what the PostgreSQL units do beyond it (migrations, the
 // connection's pipeline and pool, the store's purge): they share the server harness.
+#include "adapters/contracts.h"
+
 #include <cstdlib>
 #include <random>
 #include <thread>
 
-#include "adapters/contracts.h"
 #include "adapters/postgres/migrations.h"
 #include "adapters/postgres/pg_member_store.h"
 
@@ -47,7 +48,8 @@ std::string freshSchema() {
   EXPECT_TRUE(c.isOk()) << c.status().toString();
   EXPECT_TRUE((*c)->run("CREATE SCHEMA " + schema).isOk());
   std::string uri = *server();
-  return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+  return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+         schema;
 }
 
 struct PgMembers final : MemberStoreHarness {
@@ -91,7 +93,8 @@ TEST(PgMigrations, RunTwiceAndFromTwoProcessesAtOnceAndRefuseEditedHistory) {
   for (int i = 0; i < 2; ++i) {
     ts.emplace_back([&, i] {
       auto c = pg::PgConn::connect(uri, "");
-      reports[static_cast<size_t>(i)] = c.isOk() ? pg::migrate(**c) : Result<pg::MigrateReport>(c.status());
+      reports[static_cast<size_t>(i)] =
+          c.isOk() ? pg::migrate(**c) : Result<pg::MigrateReport>(c.status());
     });
   }
   for (auto& t : ts) t.join();
@@ -156,17 +159,19 @@ TEST(PgPool, AWrongPasswordIsUnavailableAndNamesNoSecret) {
 TEST(PgPool, TlsVerifiedAgainstTheServerCertificate) {
   if (!server()) GTEST_SKIP();
   const char* ca = std::getenv("MEMBERFLOW_TEST_POSTGRES_CA");
-  ASSERT_TRUE(ca && *ca) << "MEMBERFLOW_TEST_POSTGRES_CA (scripts/test sets it) names the server's certificate";
+  ASSERT_TRUE(ca && *ca)
+      << "MEMBERFLOW_TEST_POSTGRES_CA (scripts/test sets it) names the server's certificate";
   auto [base, password] = withoutPassword();
-  pg::PgPool tls({base + "?sslmode=verify-full&sslrootcert=" + ca, password, 1, std::chrono::milliseconds(3000)});
+  pg::PgPool tls({base + "?sslmode=verify-full&sslrootcert=" + ca, password, 1,
+                  std::chrono::milliseconds(3000)});
   auto l = tls.acquire();
   ASSERT_TRUE(l.isOk()) << l.status().toString();
   auto r = (*l)->run("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
   ASSERT_TRUE(r.isOk());
   EXPECT_TRUE(r->boolean(0, 0));
   // A certificate that is not the server's is refused.
-  pg::PgPool wrong({base + "?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt", password, 1,
-                    std::chrono::milliseconds(3000)});
+  pg::PgPool wrong({base + "?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt",
+                    password, 1, std::chrono::milliseconds(3000)});
   EXPECT_CODE(wrong.acquire().status(), kUnavailable);
 }
 
