@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 
 namespace memberflow::cli {
@@ -24,7 +26,10 @@ StageSupervisor::Options fast(std::chrono::milliseconds deadline = 5000ms) {
 
 // A stage that works until asked to stop.
 void polite(std::stop_token t) {
-  while (!t.stop_requested()) std::this_thread::sleep_for(1ms);
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  cv.wait(lock, t, [] { return false; });  // wakes on the stop request
 }
 
 TEST(StageSupervisor, AStageThatThrowsStopsAndJoinsTheOthers) {
@@ -107,11 +112,12 @@ TEST(StageSupervisor, AProbeThatHangsDoesNotHideTheSignal) {
     StageSupervisor s(fast(50ms));
     s.start("polite", polite);
     std::thread signaller([signalled, entered] {
-      while (!*entered) std::this_thread::sleep_for(1ms);
-      *signalled = true;  // the signal arrives while the probe hangs
+      entered->wait(false);  // until the probe has started
+      *signalled = true;     // the signal arrives while the probe hangs
     });
     auto ended = s.supervise(*signalled, nullptr, [released, entered] {
       *entered = true;
+      entered->notify_all();
       released.wait();
     });
     signaller.join();
@@ -127,13 +133,16 @@ TEST(StageSupervisor, AStageBlockedPastTheDeadlineIsNamedAndAbandoned) {
   auto release = std::make_shared<std::promise<void>>();
   auto released = release->get_future().share();
   auto finished = std::make_shared<std::atomic<bool>>(false);
+  auto done = std::make_shared<std::promise<void>>();
+  auto doneFuture = done->get_future();
   std::vector<std::string> stuck;
   {
     StageSupervisor s(fast(50ms));
     s.start("polite", polite);
-    s.start("blocked", [released, finished](std::stop_token) {
+    s.start("blocked", [released, finished, done](std::stop_token) {
       released.wait();  // a dependency that does not answer, whatever the stop token says
       *finished = true;
+      done->set_value();
     });
     std::atomic<bool> signalled{true};
     EXPECT_EQ(s.supervise(signalled, nullptr, nullptr), StageSupervisor::Ended::kSignal);
@@ -144,7 +153,7 @@ TEST(StageSupervisor, AStageBlockedPastTheDeadlineIsNamedAndAbandoned) {
   EXPECT_EQ(stuck, std::vector<std::string>{"blocked"});
   EXPECT_FALSE(*finished);
   release->set_value();  // let the detached thread end before the test binary does
-  for (int i = 0; i < 5000 && !*finished; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(doneFuture.wait_for(60s), std::future_status::ready);
   EXPECT_TRUE(*finished);
 }
 
