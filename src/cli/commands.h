@@ -47,6 +47,8 @@ int configCheckCommand(const Config& cfg);
 // Creates on AWS what the rules file describes: queue targets (SQS) and the buses, rules and
 // targets of EventBridge.
 int awsProvisionCommand(const Config& cfg);
+// Prints the CloudFormation resources of the rules file (--rules, else bus.rules_file).
+int awsTemplateCommand(const Config& cfg, const std::optional<std::string>& rulesFile);
 int dbMigrateCommand(const Config& cfg);
 
 }  // namespace memberflow::cli

@@ -103,6 +103,11 @@ int main(int argc, char** argv) {
   auto* awsProvision = awsCmd->add_subcommand(
       "provision",
       "create the EventBridge buses, rules and targets (and SQS queue targets) of bus.rules_file");
+  auto* awsTemplate = awsCmd->add_subcommand(
+      "template", "print the CloudFormation resources of the rules file (deploy/template.yaml)");
+  std::optional<std::string> templateRules;
+  awsTemplate->add_option("--rules", templateRules, "rules file (default: bus.rules_file)")
+      ->check(CLI::ExistingFile);
 
   auto* dbCmd = app.add_subcommand("db", "database tools (adapters.member_store = postgres)");
   dbCmd->require_subcommand(1);
@@ -188,5 +193,6 @@ int main(int argc, char** argv) {
   }
   if (*configCheck) return cli::configCheckCommand(*cfg);
   if (*awsProvision) return cli::awsProvisionCommand(*cfg);
+  if (*awsTemplate) return cli::awsTemplateCommand(*cfg, templateRules);
   return 2;
 }
