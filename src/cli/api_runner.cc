@@ -55,13 +55,13 @@ Status ApiRunner::openAuth(Wiring& w, api::ApiOptions& ao, const api::Authentica
   return Status::ok();
 }
 
-Status ApiRunner::start(Wiring& w) {
+Status ApiRunner::open(Wiring& w) {
   MF_RETURN_IF_ERROR(w.openMembers());
   const Config& cfg = w.config();
   api::ApiOptions ao;
   ao.maxBodyBytes = static_cast<size_t>(cfg.apiMaxBodyBytes);
-  auto open = splitList(cfg.apiOpenEndpoints);
-  ao.openEndpoints = {open.begin(), open.end()};
+  auto openEndpoints = splitList(cfg.apiOpenEndpoints);
+  ao.openEndpoints = {openEndpoints.begin(), openEndpoints.end()};
   ao.ratePerClient = static_cast<double>(cfg.apiRatePerClient);
   ao.rateBurst = static_cast<double>(cfg.apiRateBurst);
   auto proxies = splitList(cfg.apiTrustedProxies);
@@ -80,11 +80,17 @@ Status ApiRunner::start(Wiring& w) {
   tokens_ = std::make_unique<api::VerifiedTokenCache>(*auth, w.clock());
   handler_ =
       std::make_unique<api::MemberApi>(w.members(), *tokens_, w.clock(), ao, w.readCache().get());
+  return Status::ok();
+}
+
+Status ApiRunner::start(Wiring& w) {
+  MF_RETURN_IF_ERROR(open(w));
+  const Config& cfg = w.config();
   api::ServerOptions so;
   so.address = cfg.apiListen;
   so.port = static_cast<uint16_t>(cfg.apiPort);
   so.threads = static_cast<int>(cfg.apiThreads);
-  so.maxBodyBytes = ao.maxBodyBytes;
+  so.maxBodyBytes = static_cast<size_t>(cfg.apiMaxBodyBytes);
   so.maxHeaderBytes = static_cast<size_t>(cfg.apiMaxHeaderBytes);
   so.idleTimeoutSeconds = static_cast<int>(cfg.apiIdleTimeoutSeconds);
   so.tlsCertFile = cfg.apiTlsCert;

@@ -16,9 +16,13 @@ namespace memberflow::cli {
 
 class ApiRunner {
  public:
-  // Opens the member store, the read cache and the verifier, and starts serving (the server
-  // listens from here on). REQUIRES: called once.
+  // Opens the member store, the read cache (when api.cache_entries > 0) and the verifier, and
+  // builds the handlers. REQUIRES: called once.
+  Status open(Wiring& w);
+  // open(), then starts serving (the server listens from here on). REQUIRES: called once.
   Status start(Wiring& w);
+  // The handlers, or nullptr before open.
+  const api::MemberApi* handler() const { return handler_.get(); }
   // The running server, or nullptr before start.
   api::HttpServer* server() { return server_.get(); }
 

@@ -207,6 +207,7 @@ const std::vector<Key>& keys() {
       intKey<int64_t>("lake", "visibility_ms", &Config::lakeVisibilityMs),
       intKey<int64_t>("lake", "flush_ms", &Config::lakeFlushMs),
       intKey<int64_t>("lake", "max_events", &Config::lakeMaxEvents),
+      intKey<int64_t>("lambda", "deadline_margin_ms", &Config::lambdaDeadlineMarginMs),
       choiceKey("log", "level", &Config::logLevel, kLevels),
       intKey<int64_t>("run", "shutdown_timeout_ms", &Config::shutdownTimeoutMs),
   };
@@ -375,6 +376,7 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.syncVisibilityMs < 1000) p.push_back("sync.visibility_ms must be at least 1000");
   if (c.lakeFlushMs < 10) p.push_back("lake.flush_ms must be at least 10");
   if (c.lakeMaxEvents < 1) p.push_back("lake.max_events must be positive");
+  if (c.lambdaDeadlineMarginMs < 0) p.push_back("lambda.deadline_margin_ms must be 0 or more");
   if (c.lakeVisibilityMs <= c.lakeFlushMs)
     p.push_back("lake.visibility_ms must exceed lake.flush_ms");
   if (c.busVisibilityMs < 1000) p.push_back("bus.visibility_ms must be at least 1000");

@@ -140,6 +140,10 @@ struct Config {
   int64_t lakeFlushMs = 1000;
   int64_t lakeMaxEvents = 5000;
   int64_t lakeVisibilityMs = 60000;  // must exceed flush_ms plus a write
+  // [lambda]
+  // `memberflow lambda`: take no new chunk of an invocation's batch once less than this is left
+  // before the invocation's deadline (what is not taken is retried by the event source mapping).
+  int64_t lambdaDeadlineMarginMs = 3000;
   // [log]
   log::Level logLevel = log::Level::kInfo;  // debug | info | warn | error
   // [run]

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/lambda_runner.h"
 #include "common/text.h"
 #include "common/time.h"
 
@@ -133,6 +134,13 @@ int main(int argc, char** argv) {
       "accepted algorithms, comma-separated (default: RS*, PS*, ES*, EdDSA; HS* only when listed)");
   authVerify->add_option("--skew", verifyOpts.skewSeconds, "clock skew allowed, seconds (0..300)");
 
+  auto* lambda = app.add_subcommand(
+      "lambda", "run as an AWS Lambda custom runtime (provided.al2023) for one stage");
+  std::string lambdaStage;
+  lambda->add_option("stage", lambdaStage,
+                     "ingest, sync, route, lake, relay or api (default: $_HANDLER, the function's "
+                     "Handler)");
+
   auto* config = app.add_subcommand("config", "configuration tools");
   config->require_subcommand(1);
   auto* configCheck = config->add_subcommand("check", "load and check the configuration");
@@ -144,7 +152,13 @@ int main(int argc, char** argv) {
     return cli::authVerifyCommand(verifyOpts);
   }
   if (dataDir) setenv("MEMBERFLOW_STORAGE_DATA_DIR", dataDir->c_str(), 1);
+  // A function's configuration file comes with its package or layer, named by the environment.
+  if (!configFile) {
+    if (const char* f = std::getenv("MEMBERFLOW_CONFIG"); f && *f) configFile = f;
+  }
   auto cfg = loadConfig(configFile);
+  // A Lambda runtime reports a configuration that does not load as an init error itself.
+  if (*lambda) return cli::lambdaCommand(cfg, lambdaStage);
   if (!cfg.isOk()) {
     std::cerr << "memberflow: " << cfg.status().message() << "\n";
     return 2;

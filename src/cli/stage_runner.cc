@@ -5,7 +5,6 @@
 #include <mutex>
 
 #include "adapters/embedded/embedded_event_bus.h"
-#include "adapters/http/oauth_client.h"
 #include "cli/api_runner.h"
 #include "cli/command_support.h"
 #include "cli/signals.h"
@@ -82,7 +81,7 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
 
   // ---- 2. the stages, declared before the supervisor so that they outlive its threads -----
   std::unique_ptr<IngestStage> ingest;
-  std::unique_ptr<http::ClientCredentialsTokens> tokens;
+  std::unique_ptr<TokenProvider> tokens;
   std::unique_ptr<SyncStage> sync;
   std::unique_ptr<RelayStage> relay;
   std::unique_ptr<RouteStage> route;
@@ -93,22 +92,15 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
                                            w.ingestDlq(), w.clock(), w.ingestOptions());
   }
   if (wantSync) {
-    // Client credentials against auth.token_url, or this deployment's own API (embedded issuer).
-    std::string tokenUrl =
-        cfg.authTokenUrl.empty() ? w.syncOptions().apiBaseUrl + "/oauth2/token" : cfg.authTokenUrl;
-    tokens = std::make_unique<http::ClientCredentialsTokens>(
-        w.http(), tokenUrl, cfg.authClientId, [&w] { return w.clientSecret(); }, cfg.authScopes,
-        w.clock());
+    tokens = w.syncTokens();
     sync = std::make_unique<SyncStage>(w.changes(), w.changesDlq(), w.http(), *tokens, w.clock(),
                                        w.syncOptions());
   }
   if (wantRelay)
     relay = std::make_unique<RelayStage>(w.members(), w.topic(), w.clock(), RelayOptions{});
   if (wantRoute) {
-    RouteOptions ro;
-    ro.visibilityMs = cfg.busVisibilityMs;
     route = std::make_unique<RouteStage>(w.routeQueue(), w.routeDlq(), *w.bus("default"), w.clock(),
-                                         ro);
+                                         w.routeOptions());
     for (const auto& t : w.deliveredTargets()) {
       Queue* in = w.queueNamed(emb::targetQueueName(t.name));
       Queue* dlq = w.queueNamed(emb::targetDlqName(t.name));
@@ -123,14 +115,8 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
     }
   }
   if (wantLake) {
-    LakeOptions lo;
-    lo.writer = cfg.lakeWriter;
-    lo.flushAfter = std::chrono::milliseconds(cfg.lakeFlushMs);
-    lo.maxEvents = static_cast<size_t>(cfg.lakeMaxEvents);
-    lo.visibilityMs = cfg.lakeVisibilityMs;
-    if (!cfg.kmsKeyId.empty()) lo.kmsKeyId = cfg.kmsKeyId;
     lake = std::make_unique<LakeStage>(w.lakeQueue(), w.lakeDlq(), w.objects(), w.lakeJournal(),
-                                       w.clock(), lo);
+                                       w.clock(), w.lakeOptions());
   }
 
   // ---- 3. run them under the supervisor ----------------------------------------------------

@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "adapters/http/oauth_client.h"
 #include "api/auth.h"
 #include "api/member_cache.h"
 #include "cli/wiring_families.h"
@@ -344,6 +345,30 @@ IngestOptions Wiring::ingestOptions() const {
   o.decode.maxValueBytes = static_cast<size_t>(cfg_.maxRecordBytes);
   if (!cfg_.kmsKeyId.empty()) o.kmsKeyId = cfg_.kmsKeyId;
   return o;
+}
+
+RouteOptions Wiring::routeOptions() const {
+  RouteOptions ro;
+  ro.visibilityMs = cfg_.busVisibilityMs;
+  return ro;
+}
+
+LakeOptions Wiring::lakeOptions() const {
+  LakeOptions lo;
+  lo.writer = cfg_.lakeWriter;
+  lo.flushAfter = std::chrono::milliseconds(cfg_.lakeFlushMs);
+  lo.maxEvents = static_cast<size_t>(cfg_.lakeMaxEvents);
+  lo.visibilityMs = cfg_.lakeVisibilityMs;
+  if (!cfg_.kmsKeyId.empty()) lo.kmsKeyId = cfg_.kmsKeyId;
+  return lo;
+}
+
+std::unique_ptr<TokenProvider> Wiring::syncTokens() {
+  std::string tokenUrl =
+      cfg_.authTokenUrl.empty() ? syncOptions().apiBaseUrl + "/oauth2/token" : cfg_.authTokenUrl;
+  return std::make_unique<http::ClientCredentialsTokens>(
+      http(), tokenUrl, cfg_.authClientId, [this] { return clientSecret(); }, cfg_.authScopes,
+      clock());
 }
 
 SyncOptions Wiring::syncOptions() const {

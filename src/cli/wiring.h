@@ -35,8 +35,11 @@
 #include "ports/object_store.h"
 #include "ports/queue.h"
 #include "ports/secrets.h"
+#include "ports/token_provider.h"
 #include "ports/topic.h"
 #include "stages/ingest.h"
+#include "stages/lake.h"
+#include "stages/route.h"
 #include "stages/sync.h"
 
 namespace memberflow::api {
@@ -141,6 +144,11 @@ class Wiring {
   Status openIngestSide(bool observe = false);
   IngestOptions ingestOptions() const;
   SyncOptions syncOptions() const;
+  RouteOptions routeOptions() const;
+  LakeOptions lakeOptions() const;
+  // The sync stage's bearer tokens: client credentials against auth.token_url, or this
+  // deployment's own API (the embedded issuer).
+  std::unique_ptr<TokenProvider> syncTokens();
 
   // The HTTP client of everything that is not an AWS call: sync's API calls and tokens,
   // webhook targets, the JWKS of an external issuer. Thread-safe.

@@ -97,6 +97,8 @@ prometheus::Gauge& Metrics::queueOldestAge(const std::string& queue) {
   return age_->Add({{"queue", queue}});
 }
 
+std::vector<prometheus::MetricFamily> Metrics::collect() const { return registry_->Collect(); }
+
 std::string Metrics::serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }

@@ -6,12 +6,14 @@
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <array>
 #include <atomic>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace memberflow {
 
@@ -36,6 +38,8 @@ class Metrics {
   prometheus::Gauge& queueOldestAge(const std::string& queue);
 
   std::string serialize() const;
+  // Every series now (for exports other than /metrics: CloudWatch EMF).
+  std::vector<prometheus::MetricFamily> collect() const;
 
  private:
   Metrics();

@@ -14,7 +14,7 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  long timeoutMs = 10000;
+  long timeoutMs = 10000;  // the whole exchange; 0: no limit (connecting is still bounded)
 };
 
 struct HttpResponse {

@@ -52,42 +52,80 @@ Result<size_t> parseSqsFailedCount(const json::value& response) {
   return size_t{0};
 }
 
-Result<std::vector<ReceivedMessage>> parseSqsMessages(const json::value& response) {
-  std::vector<ReceivedMessage> out;
-  if (!response.is_object()) return malformed("ReceiveMessage");
-  const json::value* msgs = field(response.get_object(), "Messages");
-  if (!msgs || !msgs->is_array()) return out;
-  for (const auto& mv : msgs->get_array()) {
-    // Not a message: the whole answer is refused (its messages come back after the
-    // visibility timeout, and one that never reads goes to the dead-letter queue).
-    if (!mv.is_object()) return malformed("ReceiveMessage");
-    const auto& m = mv.get_object();
-    ReceivedMessage rm;
-    rm.messageId = stringField(m, "MessageId").value_or("");
-    rm.receiptHandle = stringField(m, "ReceiptHandle").value_or("");
-    rm.body = stringField(m, "Body").value_or("");
-    if (const json::value* a = field(m, "Attributes"); a && a->is_object()) {
-      const auto& ao = a->get_object();
-      rm.groupId = stringField(ao, "MessageGroupId").value_or("");
-      rm.dedupId = stringField(ao, "MessageDeduplicationId").value_or("");
-      rm.receiveCount = std::atoi(stringField(ao, "ApproximateReceiveCount").value_or("1").c_str());
-      rm.sentAtMs = std::atoll(stringField(ao, "SentTimestamp").value_or("0").c_str());
-    }
-    if (const json::value* a = field(m, "MessageAttributes"); a && a->is_object()) {
-      for (const auto& kv : a->get_object()) {
-        if (kv.value().is_object()) {
-          rm.attributes[std::string(kv.key())] =
-              stringField(kv.value().get_object(), "StringValue").value_or("");
-        }
+namespace {
+
+// The field names of a message: the SQS API's (ReceiveMessage) and a Lambda SQS event's differ
+// only in case.
+struct MessageFields {
+  const char *id, *receipt, *body, *attributes, *messageAttributes, *stringValue;
+};
+constexpr MessageFields kApiFields{"MessageId",  "ReceiptHandle",     "Body",
+                                   "Attributes", "MessageAttributes", "StringValue"};
+constexpr MessageFields kEventFields{"messageId",  "receiptHandle",     "body",
+                                     "attributes", "messageAttributes", "stringValue"};
+
+ReceivedMessage readMessage(const json::object& m, const MessageFields& f) {
+  ReceivedMessage rm;
+  rm.messageId = stringField(m, f.id).value_or("");
+  rm.receiptHandle = stringField(m, f.receipt).value_or("");
+  rm.body = stringField(m, f.body).value_or("");
+  if (const json::value* a = field(m, f.attributes); a && a->is_object()) {
+    const auto& ao = a->get_object();
+    rm.groupId = stringField(ao, "MessageGroupId").value_or("");
+    rm.dedupId = stringField(ao, "MessageDeduplicationId").value_or("");
+    rm.receiveCount = std::atoi(stringField(ao, "ApproximateReceiveCount").value_or("1").c_str());
+    rm.sentAtMs = std::atoll(stringField(ao, "SentTimestamp").value_or("0").c_str());
+  }
+  if (const json::value* a = field(m, f.messageAttributes); a && a->is_object()) {
+    for (const auto& kv : a->get_object()) {
+      if (kv.value().is_object()) {
+        rm.attributes[std::string(kv.key())] =
+            stringField(kv.value().get_object(), f.stringValue).value_or("");
       }
     }
-    if (auto d = rm.attributes.find(kSqsDedupAttribute); d != rm.attributes.end()) {
-      if (rm.dedupId.empty()) rm.dedupId = d->second;
-      rm.attributes.erase(d);
-    }
-    out.push_back(std::move(rm));
+  }
+  if (auto d = rm.attributes.find(kSqsDedupAttribute); d != rm.attributes.end()) {
+    if (rm.dedupId.empty()) rm.dedupId = d->second;
+    rm.attributes.erase(d);
+  }
+  return rm;
+}
+
+// The messages of the array `name` of `doc`; a missing array is no message. Not a message: the
+// whole document is refused (its messages come back after the visibility timeout, and one that
+// never reads goes to the dead-letter queue).
+Result<std::vector<ReceivedMessage>> readMessages(const json::value& doc, const char* name,
+                                                  const MessageFields& f, const char* what) {
+  std::vector<ReceivedMessage> out;
+  if (!doc.is_object()) return malformed(what);
+  const json::value* msgs = field(doc.get_object(), name);
+  if (!msgs || !msgs->is_array()) return out;
+  for (const auto& mv : msgs->get_array()) {
+    if (!mv.is_object()) return malformed(what);
+    out.push_back(readMessage(mv.get_object(), f));
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<ReceivedMessage>> parseSqsMessages(const json::value& response) {
+  return readMessages(response, "Messages", kApiFields, "ReceiveMessage");
+}
+
+Result<std::vector<ReceivedMessage>> parseSqsEvent(const json::value& event) {
+  const json::value* records = event.is_object() ? field(event.get_object(), "Records") : nullptr;
+  if (!records || !records->is_array())
+    return Status::invalidArgument("not an SQS event: no Records array");
+  auto got = readMessages(event, "Records", kEventFields, "SQS event");
+  if (!got.isOk()) return Status::invalidArgument("not an SQS event: a record is no object");
+  for (const auto& m : *got) {
+    // Without its id a failure cannot be reported; without its receipt it cannot be deleted.
+    if (m.messageId.empty() || m.receiptHandle.empty())
+      return Status::invalidArgument(
+          "not an SQS event: a record has no messageId or receiptHandle");
+  }
+  return got;
 }
 
 }  // namespace memberflow::aws

@@ -30,5 +30,10 @@ Result<size_t> parseSqsFailedCount(const json::value& response);
 // ReceiveMessage: the messages, one per element of Messages, in order (none when absent).
 // Internal when an element is not a message object.
 Result<std::vector<ReceivedMessage>> parseSqsMessages(const json::value& response);
+// A Lambda SQS event (what an SQS event source mapping invokes a function with): the messages of
+// Records, in order, as a ReceiveMessage would have returned them (attributes, message
+// attributes, receive count, group and dedup ids). InvalidArgument when it is no SQS event or a
+// record lacks its messageId or receiptHandle.
+Result<std::vector<ReceivedMessage>> parseSqsEvent(const json::value& event);
 
 }  // namespace memberflow::aws

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 #include "common/text.h"
 
@@ -40,7 +41,13 @@ size_t onHeader(char* ptr, size_t size, size_t n, void* userdata) {
 
 }  // namespace
 
-CurlHttpClient::CurlHttpClient() { static GlobalInit init; }
+CurlHttpClient::CurlHttpClient() {
+  static GlobalInit init;
+  // Debian's libcurl has Debian's CA file compiled in and does not read SSL_CERT_FILE. Where the
+  // binary runs elsewhere with its bundled libraries (the Lambda zip on Amazon Linux, whose
+  // bundle lives at another path), SSL_CERT_FILE names the CA bundle to trust.
+  if (const char* f = std::getenv("SSL_CERT_FILE"); f && *f) caFile_ = f;
+}
 
 CurlHttpClient::~CurlHttpClient() {
   for (CURL* h : idle_) curl_easy_cleanup(h);
@@ -76,6 +83,7 @@ HttpResult CurlHttpClient::send(const HttpRequest& req) {
   for (const auto& [k, v] : req.headers) hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
   hdrs = curl_slist_append(hdrs, "Expect:");
   curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  if (!caFile_.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, caFile_.c_str());
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   if (req.method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
@@ -84,7 +92,8 @@ HttpResult CurlHttpClient::send(const HttpRequest& req) {
   }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req.timeoutMs);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(req.timeoutMs, 5000L));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   req.timeoutMs > 0 ? std::min(req.timeoutMs, 5000L) : 5000L);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, onBody);

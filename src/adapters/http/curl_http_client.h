@@ -4,6 +4,7 @@
 #pragma once
 
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "ports/http_client.h"
@@ -25,6 +26,7 @@ class CurlHttpClient final : public HttpClient {
   void release(CURL* h);
   std::mutex mu_;
   std::vector<CURL*> idle_;
+  std::string caFile_;  // SSL_CERT_FILE, when set: the CA bundle to trust
 };
 
 }  // namespace memberflow::http
