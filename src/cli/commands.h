@@ -35,6 +35,9 @@ int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bo
 int dlqRedriveCommand(const Config& cfg, const std::string& queue);
 int queuePeekCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody);
 int statusCommand(const Config& cfg);
+// `memberflow health`: GET url (default: this configuration's API, /healthz); 0 when it answers
+// 200 within timeoutMs, else 1.
+int healthCommand(const Config& cfg, const std::string& url, long timeoutMs);
 
 // Re-drives archived raw records through ingest (not archived again). Empty bounds: all.
 struct ReplayOptions {

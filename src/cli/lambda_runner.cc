@@ -16,6 +16,7 @@
 #include "cli/api_runner.h"
 #include "cli/command_support.h"
 #include "cli/wiring.h"
+#include "common/crypto.h"
 #include "common/log.h"
 #include "stages/ingest.h"
 #include "stages/lake.h"
@@ -240,6 +241,10 @@ Status openFunction(Runtime& rt, const std::string& stage) {
     MF_RETURN_IF_ERROR(w.openObjects());
     MF_RETURN_IF_ERROR(w.openLake());
     LakeOptions lo = w.lakeOptions();
+    // Several instances of the function run at once (an SQS mapping's concurrency is at least
+    // 2), each with a journal of its own: each writes under a name of its own, so that no two
+    // ever stage an object under the same key.
+    lo.writer += "-" + crypto::hex(crypto::randomBytes(4));
     // Objects staged by an instance that died before writing them are written now.
     MF_RETURN_IF_ERROR(
         LakeStage(w.lakeQueue(), w.lakeDlq(), w.objects(), w.lakeJournal(), w.clock(), lo)

@@ -16,6 +16,11 @@
 // retries the batch, whose done records are duplicates by then). Metrics go to stdout in
 // CloudWatch Embedded Metric Format after each invocation. Nothing logged holds an event's
 // content.
+// The lake function's journal is local to its instance (storage.data_dir, /tmp on Lambda), and
+// each instance writes under a writer name of its own: objects never collide, but an instance
+// lost between writing an object and the mapping's delete leaves events that another instance
+// writes again (at least once, each event's id tells the copies apart). Exactly once in the
+// lake needs the long-running lake stage (one ECS task) until the journal has a shared store.
 #pragma once
 
 #include <string>

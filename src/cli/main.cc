@@ -99,6 +99,14 @@ int main(int argc, char** argv) {
 
   auto* status = app.add_subcommand("status", "print source lag and queue depths as JSON");
 
+  auto* health = app.add_subcommand(
+      "health", "probe the API's /healthz: exit 0 when it answers 200 (a container health check)");
+  std::string healthUrl;
+  long healthTimeoutMs = 3000;
+  health->add_option("--url", healthUrl, "the URL to probe (default: <api>/healthz)");
+  health->add_option("--timeout-ms", healthTimeoutMs, "give up after this long")
+      ->check(CLI::Range(1L, 60000L));
+
   auto* awsCmd = app.add_subcommand("aws", "AWS tools");
   awsCmd->require_subcommand(1);
   auto* awsProvision = awsCmd->add_subcommand(
@@ -187,6 +195,7 @@ int main(int argc, char** argv) {
   if (*queuePeek) return cli::queuePeekCommand(*cfg, queueName, limit, withBody);
   if (*dlqRedrive) return cli::dlqRedriveCommand(*cfg, dlqName);
   if (*status) return cli::statusCommand(*cfg);
+  if (*health) return cli::healthCommand(*cfg, healthUrl, healthTimeoutMs);
   if (*dbMigrate) return cli::dbMigrateCommand(*cfg);
   if (*replay) {
     for (auto [text, slot] :
