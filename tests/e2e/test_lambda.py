@@ -21,7 +21,8 @@ import uuid
 import pytest
 
 from lambda_esm import Function, KafkaMapping, Schedule, SqsMapping, api_event, aws_client
-from memberflow_e2e import (BIN, AwsPipeline, assert_no_personal_data, check_pipeline, decode, wait_for)
+from memberflow_e2e import (BIN, AwsPipeline, Proxy, assert_no_personal_data, check_pipeline, decode,
+                            wait_for)
 
 BROKER = os.environ.get("MEMBERFLOW_TEST_KAFKA")
 ENDPOINT = os.environ.get("MEMBERFLOW_TEST_AWS_ENDPOINT")
@@ -244,22 +245,27 @@ def test_init_errors():
 
 
 def test_ingest_deadline_mid_batch_answers_an_error_in_time_and_loses_nothing():
-    """A 3-second function, batches of up to 1000 records: ingest stops taking chunks when the
-    deadline is near and answers an error before it (never the emulator's timeout); the mapping
-    retries the batch, the records done before come back as duplicates, and in the end every
-    change is queued once and every invalid record dead-lettered once."""
+    """A 3-second function and a batch of 1000 records, more than it can do in that time: ingest
+    stops taking chunks when the deadline is near and answers an error before it (never the
+    emulator's timeout), and the mapping commits nothing. Then the operator's remedy, a function
+    with time enough for its batches, takes the same records again: the ones done before come
+    back as duplicates, every change is queued once, every invalid record dead-lettered once."""
     with tempfile.TemporaryDirectory(prefix="memberflow-lambda-deadline-") as tmp:
-        s = Stack(tmp, ingest={"max_batch": 50}, **{"lambda": {"deadline_margin_ms": 1500}})
+        s = Stack(tmp, ingest={"max_batch": 25}, **{"lambda": {"deadline_margin_ms": 1500}})
         try:
             lines = produce(s, 54, 1500, 150)
-            fn = s.function("ingest", timeout=3)
-            esm = s.kafka(fn, batch_size=1000, max_retries=20, poll_timeout=2)
+            short = s.function("ingest", timeout=3, name="ingest-3s")
+            esm = s.kafka(short, start=False, batch_size=1000, max_retries=2, poll_timeout=2)
+            with pytest.raises(AssertionError, match="failed 3 times"):
+                for _ in range(100):
+                    esm.poll_once()
+            for r in esm.failed_invocations:
+                assert not r.timed_out and r.error_type == "Function.DeadlineReached", (r, short.output()[-3000:])
+            assert s.p.status()["source"]["lag"] == len(lines)  # nothing committed
+            esm.close()
+            s.kafka(s.function("ingest", timeout=120), batch_size=200)
             wait_for(lambda: s.mappings_alive() and s.p.status()["source"]["lag"] == 0, 600,
                      "the mapping to get every record through")
-            esm.stop()
-            assert esm.failed_invocations, "no invocation reached the deadline: make the batch larger"
-            for r in esm.failed_invocations:
-                assert not r.timed_out and r.error_type == "Function.DeadlineReached", (r, fn.output()[-3000:])
             # Every change queued once, every invalid record dead-lettered once.
             today = (datetime.date.today() - datetime.date(1970, 1, 1)).days
             want_changes, want_invalid, seen = set(), {}, set()
@@ -274,18 +280,58 @@ def test_ingest_deadline_mid_batch_answers_an_error_in_time_and_loses_nothing():
                     want_invalid[mid] = detail
             sqs = aws_client("sqs", ENDPOINT)
             url = sqs.get_queue_url(QueueName=s.queue("changes"))["QueueUrl"]
-            got = []
+            got = []  # read and deleted: a FIFO queue hands out a group's next message only then
             while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=900,
                                                WaitTimeSeconds=1).get("Messages", []):
                 got += [json.loads(m["Body"])["messageId"] for m in batch]
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
             assert len(got) == len(set(got)), "a change queued twice"
             assert set(got) == want_changes, (len(set(got) - want_changes), len(want_changes - set(got)))
             dead = {d["attributes"]["messageId"]: d["attributes"]["reason"] for d in s.p.dlq("ingest")}
             assert dead == want_invalid
-            assert_no_personal_data(fn.output(), lines)
-            print(f"ingest deadline: {esm.invocations} invocations, {len(esm.failed_invocations)} at the deadline")
+            assert_no_personal_data(s.logs(), lines)
         finally:
             s.stop()
+
+
+def test_sync_deadline_with_the_api_hanging_answers_in_time_and_loses_nothing():
+    """The API hangs (accepts, never answers) while sync works on a batch, in a 4-second
+    function: sync answers before the deadline (never the emulator's timeout), every message
+    it did not finish reported as failed, nothing deleted; once the API answers again,
+    everything is applied, once."""
+    with tempfile.TemporaryDirectory(prefix="memberflow-lambda-hang-") as tmp:
+        s = Stack(tmp, **{"lambda": {"deadline_margin_ms": 1500}})
+        proxy = Proxy(s.p.port)
+        try:
+            lines = produce(s, 56, 300, 40)
+            s.kafka(s.function("ingest"))
+            wait_for(lambda: s.mappings_alive() and s.p.status()["source"]["lag"] == 0, 240, "ingest")
+            s.p.start("--stages", "api")
+            sync = s.function("sync", timeout=4, env={"MEMBERFLOW_SYNC_API_URL": f"http://127.0.0.1:{proxy.port}"})
+            esm = s.sqs(sync, "changes", start=False)
+            assert sync.invoke({"Records": []}).ok  # initialised while the API answers
+            proxy.hold()
+            messages = wait_for(esm.receive, 60, "a batch of changes")
+            result = esm.handle(messages)
+            print(f"sync with the API hanging: {result!r} after {result.elapsed:.1f} s")
+            assert not result.timed_out, (result, sync.output()[-3000:])
+            if result.ok:
+                failed = {f["itemIdentifier"] for f in result.payload["batchItemFailures"]}
+                assert failed == {m["MessageId"] for m in messages}, result
+            else:
+                assert result.error_type.startswith("Function."), result
+            assert esm.deleted == 0
+            proxy.release()
+            esm.start()
+            s.schedule(s.function("relay"), period=1.0)
+            s.p.spawn("--stages", "route,lake")
+            drained(s, lines, 420, "the pipeline to drain once the API answers")
+            assert_no_personal_data(s.logs(), lines)
+        finally:
+            proxy.release()
+            s.stop()
+            proxy.down()
 
 
 def test_malformed_events_fail_and_lose_nothing():
