@@ -10,7 +10,8 @@ internal/lambda/rie) does, read from its source and checked against a throwaway 
   0.0.0.0:8080: POST /2015-03-31/functions/function/invocations), `--runtime-api-address
   HOST:PORT` (the Runtime API the function talks to, default 127.0.0.1:9001), `--log-level`.
   Every other argument is the bootstrap command, run as is (argv[0] = the first of them, cwd =
-  the emulator's cwd). With more than one, the LAST one becomes `_HANDLER` (so `rie memberflow
+  the emulator's cwd; the emulator's own flags are taken out wherever they stand, unknown ones
+  like --config are left). With more than one, the LAST one becomes `_HANDLER` (so `rie memberflow
   --config F lambda sync` gets _HANDLER=sync; `rie memberflow lambda` would get
   _HANDLER=lambda). With the bootstrap alone, `_HANDLER` (or AWS_LAMBDA_FUNCTION_HANDLER) comes
   from the emulator's environment: that is how AWS starts a provided.al2023 `bootstrap`.
@@ -19,12 +20,17 @@ internal/lambda/rie) does, read from its source and checked against a throwaway 
   ($LATEST), AWS_LAMBDA_FUNCTION_MEMORY_SIZE (3008), AWS_LAMBDA_LOG_GROUP_NAME,
   AWS_LAMBDA_LOG_STREAM_NAME, AWS_LAMBDA_METADATA_API/TOKEN and the AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN of its environment (empty when unset).
-  AWS_LAMBDA_FUNCTION_TIMEOUT (whole seconds, default 300; not an integer: the emulator panics)
-  is read by the emulator and passed on as it is; each invocation gets
+  AWS_LAMBDA_FUNCTION_TIMEOUT (whole seconds, default 300; not an integer: every invoke fails,
+  its handler panics) is read by the emulator and passed on as it is; each invocation gets
   Lambda-Runtime-Deadline-Ms = its start + the timeout (for the first one, counted from before
   the init), Lambda-Runtime-Aws-Request-Id, Lambda-Runtime-Invoked-Function-Arn.
 - The runtime is started lazily, on the first invoke (init and invoke are one call), and serves
-  one invocation at a time (a concurrent invoke gets 400).
+  one invocation at a time. A second invoke while one runs does not get the 400 the code
+  means to answer: this version panics (nil pointer in rapidcore.(*Server).Invoke after
+  "ReserveFailed: AlreadyReserved") and the emulator exits. Function.invoke serializes.
+- The init counts against the first invocation's timeout (real Lambda gives it 10 s of its
+  own): a runtime that has not asked for /invocation/next by then gets "Task timed out" and
+  INIT RTDONE(status: error), and is started again on the next invoke.
 - A function error (POST .../invocation/{id}/error): HTTP 200 with the error document the
   runtime posted as the body ({"errorMessage", "errorType", ...}). The emulator drops every
   header of the runtime's answer: no X-Amz-Function-Error as real Lambda sends, so an error is
@@ -44,7 +50,7 @@ internal/lambda/rie) does, read from its source and checked against a throwaway 
   SIGKILL to runtime-N(pid)`. In this version REPORT's Init Duration is NOT the cold start: it
   times only the emulator's asynchronous Init() call (~0.05 ms). The cold start, from the
   runtime's exec to its first /invocation/next, is INIT REPORT's durationMs (the first
-  invocation's REPORT Duration includes it as well). No REPORT is printed for a failed init.
+  invocation's REPORT Duration includes it as well). No REPORT is printed for an init error.
 - SIGTERM stops the emulator, which SIGKILLs the runtime first (its process group is killed here
   as well, in case the emulator itself died).
 """
@@ -124,6 +130,7 @@ class Function:
         self.log_path = os.path.join(self.tmp, f"lambda-{self.name}-{Function.count}.log")
         self.port = free_port()
         self.runtime_port = free_port()
+        self.invoking = threading.Lock()
         bin = os.path.abspath(bin)
         full_env = dict(os.environ)
         full_env.update({"AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(timeout)),
@@ -162,6 +169,10 @@ class Function:
         """Invokes the function with `event` (JSON-able, or bytes sent as they are) and returns a
         Result. `timeout`: how long to wait for the answer (default: well past the function's
         own timeout, which the emulator enforces)."""
+        with self.invoking:  # one at a time, or the emulator dies (see the module's docstring)
+            return self._invoke(event, timeout)
+
+    def _invoke(self, event, timeout):
         data = event if isinstance(event, bytes) else json.dumps(event).encode()
         req = urllib.request.Request(self.url, data=data, method="POST",
                                      headers={"Content-Type": "application/json"})
