@@ -194,22 +194,24 @@ bool Condition::matches(const json::value& v) const {
       if (auto n = number(v)) return std::find(numbers.begin(), numbers.end(), *n) == numbers.end();
       return true;
     }
+    // A value that is no string is none of the strings excluded: it matches (null, booleans and
+    // numbers, as event-ruler, EventBridge's reference implementation, decides).
     case Kind::kAnythingButPrefix:
-      return isStr && std::none_of(strings.begin(), strings.end(), [&](const std::string& p) {
-               return str.substr(0, p.size()) == p;
-             });
+      return !isStr || std::none_of(strings.begin(), strings.end(), [&](const std::string& p) {
+        return str.substr(0, p.size()) == p;
+      });
     case Kind::kAnythingButSuffix:
-      return isStr && std::none_of(strings.begin(), strings.end(), [&](const std::string& p) {
-               return str.size() >= p.size() && str.substr(str.size() - p.size()) == p;
-             });
+      return !isStr || std::none_of(strings.begin(), strings.end(), [&](const std::string& p) {
+        return str.size() >= p.size() && str.substr(str.size() - p.size()) == p;
+      });
     case Kind::kAnythingButIC: {
-      if (!isStr) return false;
+      if (!isStr) return true;
       std::string l = asciiLower(str);
       return std::find(strings.begin(), strings.end(), l) == strings.end();
     }
     case Kind::kAnythingButWildcard:
-      return isStr && std::none_of(wildcards.begin(), wildcards.end(),
-                                   [&](const Wildcard& w) { return wildcardMatch(w, str); });
+      return !isStr || std::none_of(wildcards.begin(), wildcards.end(),
+                                    [&](const Wildcard& w) { return wildcardMatch(w, str); });
     case Kind::kNumeric: {
       auto n = number(v);
       if (!n) return false;

@@ -71,6 +71,30 @@ TEST(EventPattern, AnythingBut) {
   EXPECT_FALSE(M(R"({"f":[{"anything-but":{"wildcard":"*/lib/*"}}]})", R"({"f":"/usr/lib/x"})"));
 }
 
+// A value that is no string is none of the excluded strings: every form of anything-but matches
+// null, booleans and numbers (as event-ruler 1.8.1 does, measured side by side on the citylots2
+// groups), and inside an array one element that matches is enough.
+TEST(EventPattern, AnythingButMatchesValuesThatAreNoStrings) {
+  for (const char* pattern : {
+           R"({"v":[{"anything-but":"x"}]})",
+           R"({"v":[{"anything-but":["x","y"]}]})",
+           R"({"v":[{"anything-but":{"prefix":"x"}}]})",
+           R"({"v":[{"anything-but":{"suffix":"x"}}]})",
+           R"({"v":[{"anything-but":{"equals-ignore-case":["X","y"]}}]})",
+           R"({"v":[{"anything-but":{"wildcard":"x*"}}]})",
+       }) {
+    for (const char* event : {R"({"v":null})", R"({"v":true})", R"({"v":false})", R"({"v":7})",
+                              R"({"v":-0.5})", R"({"v":["x", 3]})", R"({"v":["x", null]})"}) {
+      EXPECT_TRUE(M(pattern, event)) << pattern << " on " << event;
+    }
+    // The excluded string itself, alone or as the array's only element, does not match.
+    EXPECT_FALSE(M(pattern, R"({"v":"x"})")) << pattern;
+    EXPECT_FALSE(M(pattern, R"({"v":["x"]})")) << pattern;
+    // An absent field never matches anything-but.
+    EXPECT_FALSE(M(pattern, R"({})")) << pattern;
+  }
+}
+
 TEST(EventPattern, NumericExistsCidr) {
   EXPECT_TRUE(M(R"({"v":[{"numeric":[">",0,"<=",5]}]})", R"({"v":5})"));
   EXPECT_FALSE(M(R"({"v":[{"numeric":[">",0,"<=",5]}]})", R"({"v":0})"));
@@ -231,6 +255,35 @@ TEST_F(EventRulerCorpus, NestedArraysMatchArrayConsistently) {
     for (const auto& r : e.at("rulesForJSONEvent (array-consistent)").as_array())
       want.emplace_back(r.as_string());
     EXPECT_EQ(rs.match(load("test-data/" + event)), want) << event;
+  }
+}
+
+// event-ruler's citylots2 benchmark groups ANYTHING_BUT_IGNORE_CASE, _PREFIX and _SUFFIX on the
+// corpus's citylots samples: a lot whose ST_TYPE is null (as ~530 lots of citylots2 are) matches
+// each form of anything-but in event-ruler 1.8.1, and so here; so do the numbers of the
+// geometry's coordinates (a value inside nested arrays).
+TEST_F(EventRulerCorpus, CitylotsAnythingButMatchesNullAndNumbers) {
+  const char* rules[] = {
+      R"({"properties": {"ST_TYPE": [{"anything-but": {"equals-ignore-case": ["st", "ave"]}}]}})",
+      R"({"properties": {"ST_TYPE": [{"anything-but": {"prefix": "S"}}]}})",
+      R"({"properties": {"ST_TYPE": [{"anything-but": {"suffix": "T"}}]}})",
+      R"({"properties": {"ST_TYPE": [{"anything-but": {"wildcard": "*T"}}]}})",
+  };
+  for (int i = 0; i < 3; ++i) {
+    std::string file =
+        "citylots-format-samples-from-quamina/cl-sample-" + std::to_string(i) + ".json";
+    json::value lot = load(file);
+    std::string type(lot.at("properties").at("ST_TYPE").as_string());
+    for (const char* r : rules) {
+      bool excluded = !M(r, json::serialize(lot));
+      // ST_TYPE "ST" is excluded by every rule; "BLVD" by none of them.
+      EXPECT_EQ(excluded, type == "ST") << file << " " << r;
+    }
+    lot.at("properties").as_object()["ST_TYPE"] = nullptr;
+    for (const char* r : rules) EXPECT_TRUE(M(r, json::serialize(lot))) << file << " null " << r;
+    EXPECT_TRUE(M(R"({"geometry": {"coordinates": [{"anything-but": {"suffix": "9"}}]}})",
+                  json::serialize(lot)))
+        << file;
   }
 }
 
