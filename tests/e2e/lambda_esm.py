@@ -306,6 +306,7 @@ class KafkaMapping(Mapping):
         self.consumer.subscribe([topic])
         self.committed_records = 0
         self.retries = 0
+        self.answers = []  # the payload of every successful invocation
 
     def event(self, messages):
         """The MSK / self-managed Kafka event for `messages` (confluent_kafka Messages)."""
@@ -345,6 +346,7 @@ class KafkaMapping(Mapping):
                                      asynchronous=False)
                 with self.lock:
                     self.committed_records += len(msgs)
+                    self.answers.append(result.payload)
                 return len(msgs)
             with self.lock:
                 self.retries += 1
