@@ -310,45 +310,6 @@ def test_ingest_deadline_mid_batch_answers_an_error_in_time_and_loses_nothing():
             s.stop()
 
 
-def test_sync_deadline_with_the_api_hanging_answers_in_time_and_loses_nothing():
-    """The API hangs (accepts, never answers) while sync works on a batch, in a 4-second
-    function: sync answers before the deadline (never the emulator's timeout), every message
-    it did not finish reported as failed, nothing deleted; once the API answers again,
-    everything is applied, once."""
-    with tempfile.TemporaryDirectory(prefix="memberflow-lambda-hang-") as tmp:
-        s = Stack(tmp, **{"lambda": {"deadline_margin_ms": 1500}})
-        proxy = Proxy(s.p.port)
-        try:
-            lines = produce(s, 56, 300, 40)
-            s.kafka(s.function("ingest"))
-            wait_for(lambda: s.mappings_alive() and s.p.status()["source"]["lag"] == 0, 240, "ingest")
-            s.p.start("--stages", "api")
-            sync = s.function("sync", timeout=4, env={"MEMBERFLOW_SYNC_API_URL": f"http://127.0.0.1:{proxy.port}"})
-            esm = s.sqs(sync, "changes", start=False)
-            assert sync.invoke({"Records": []}).ok  # initialised while the API answers
-            proxy.hold()
-            messages = wait_for(esm.receive, 60, "a batch of changes")
-            result = esm.handle(messages)
-            print(f"sync with the API hanging: {result!r} after {result.elapsed:.1f} s")
-            assert not result.timed_out, (result, sync.output()[-3000:])
-            if result.ok:
-                failed = {f["itemIdentifier"] for f in result.payload["batchItemFailures"]}
-                assert failed == {m["MessageId"] for m in messages}, result
-            else:
-                assert result.error_type.startswith("Function."), result
-            assert esm.deleted == 0
-            proxy.release()
-            esm.start()
-            s.schedule(s.function("relay"), period=1.0)
-            s.p.spawn("--stages", "route,lake")
-            drained(s, lines, 420, "the pipeline to drain once the API answers")
-            assert_no_personal_data(s.logs(), lines)
-        finally:
-            proxy.release()
-            s.stop()
-            proxy.down()
-
-
 def test_malformed_events_fail_and_lose_nothing():
     """Events that are no Kafka or SQS event, and an SQS event whose record lacks its receipt
     handle: an error answer (Function.*), nothing deleted, and the same runtime serves the next
@@ -418,3 +379,42 @@ def test_api_function_on_http_api_events():
             print_cold_starts([api])
         finally:
             s.stop()
+
+
+def test_sync_deadline_with_the_api_hanging_answers_in_time_and_loses_nothing():
+    """The API hangs (accepts, never answers) while sync works on a batch, in a 4-second
+    function: sync answers before the deadline (never the emulator's timeout), every message
+    it did not finish reported as failed, nothing deleted; once the API answers again,
+    everything is applied, once."""
+    with tempfile.TemporaryDirectory(prefix="memberflow-lambda-hang-") as tmp:
+        s = Stack(tmp, **{"lambda": {"deadline_margin_ms": 1500}})
+        proxy = Proxy(s.p.port)
+        try:
+            lines = produce(s, 56, 300, 40)
+            s.kafka(s.function("ingest"))
+            wait_for(lambda: s.mappings_alive() and s.p.status()["source"]["lag"] == 0, 240, "ingest")
+            s.p.start("--stages", "api")
+            sync = s.function("sync", timeout=4, env={"MEMBERFLOW_SYNC_API_URL": f"http://127.0.0.1:{proxy.port}"})
+            esm = s.sqs(sync, "changes", start=False)
+            assert sync.invoke({"Records": []}).ok  # initialised while the API answers
+            proxy.hold()
+            messages = wait_for(esm.receive, 60, "a batch of changes")
+            result = esm.handle(messages)
+            print(f"sync with the API hanging: {result!r} after {result.elapsed:.1f} s")
+            assert not result.timed_out, (result, sync.output()[-3000:])
+            if result.ok:
+                failed = {f["itemIdentifier"] for f in result.payload["batchItemFailures"]}
+                assert failed == {m["MessageId"] for m in messages}, result
+            else:
+                assert result.error_type.startswith("Function."), result
+            assert esm.deleted == 0
+            proxy.release()
+            esm.start()
+            s.schedule(s.function("relay"), period=1.0)
+            s.p.spawn("--stages", "route,lake")
+            drained(s, lines, 420, "the pipeline to drain once the API answers")
+            assert_no_personal_data(s.logs(), lines)
+        finally:
+            proxy.release()
+            s.stop()
+            proxy.down()
