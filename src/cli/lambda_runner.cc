@@ -1,5 +1,7 @@
 #include "cli/lambda_runner.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -75,21 +77,46 @@ class IngestFunction final : public Function {
   Outcome invoke(const Invocation& inv) override {
     auto event = parseEvent(inv);
     if (!event.isOk()) return failed("Function.MalformedEvent", event.status());
-    auto records = aws::parseKafkaEvent(*event);
-    if (!records.isOk()) return failed("Function.MalformedEvent", records.status());
+    auto parsed = aws::parseKafkaEvent(*event);
+    if (!parsed.isOk()) return failed("Function.MalformedEvent", parsed.status());
+    std::vector<SourceRecord> records = std::move(parsed).value();
+    // The first offset of each partition in this batch: a retry of a batch begins where it did.
+    std::map<Partition, int64_t> first;
+    for (const auto& r : records) first.try_emplace({r.topic, r.partition}, r.offset);
+    // A retry of the batch this instance ran out of time on resumes after the records it did:
+    // without this, a batch too big for one invocation would redo its first part every time.
+    std::map<Partition, Resume> kept;  // the resume points that belong to this batch
+    for (const auto& [p, r] : resume_) {
+      if (auto f = first.find(p); f != first.end() && f->second == r.first) kept[p] = r;
+    }
+    resume_.clear();
+    size_t resumed = 0;
+    std::erase_if(records, [&](const SourceRecord& r) {
+      auto it = kept.find({r.topic, r.partition});
+      bool skip = it != kept.end() && r.offset < it->second.doneUpTo;
+      resumed += skip ? 1 : 0;
+      return skip;
+    });
     IngestReport total;
     size_t chunk = std::max<size_t>(1, w_.ingestOptions().maxBatch);
-    for (size_t i = 0; i < records->size(); i += chunk) {
+    for (size_t i = 0; i < records.size(); i += chunk) {
       if (nearDeadline(inv)) {
-        // The mapping retries the whole batch; what is done by now comes back as duplicates.
+        // Everything before record i is done (chunks run in partition and offset order): a
+        // retry of this batch by this instance starts there. The mapping retries the whole
+        // batch; another instance would find the done records duplicates in the ledger.
+        resume_ = std::move(kept);
+        for (size_t j = 0; j < i; ++j) {
+          Partition p{records[j].topic, records[j].partition};
+          resume_[p] = {first[p], records[j].offset + 1};
+        }
         return failed("Function.DeadlineReached",
                       Status::unavailable("the deadline is near after " + std::to_string(i) +
-                                          " of " + std::to_string(records->size()) +
-                                          " records; the batch is retried"));
+                                          " of " + std::to_string(records.size()) +
+                                          " records; the batch is retried from there"));
       }
       std::vector<SourceRecord> part(
-          records->begin() + static_cast<ptrdiff_t>(i),
-          records->begin() + static_cast<ptrdiff_t>(std::min(records->size(), i + chunk)));
+          records.begin() + static_cast<ptrdiff_t>(i),
+          records.begin() + static_cast<ptrdiff_t>(std::min(records.size(), i + chunk)));
       auto r = stage_.process(part);
       if (!r.isOk()) return failed("Function.Unavailable", r.status());
       total.records += r->records;
@@ -98,25 +125,30 @@ class IngestFunction final : public Function {
       total.skipped += r->skipped;
       total.duplicates += r->duplicates;
     }
-    json::object doc{{"records", total.records},
-                     {"enqueued", total.enqueued},
-                     {"rejected", total.rejected},
-                     {"skipped", total.skipped},
-                     {"duplicates", total.duplicates}};
-    return {toJson(doc), std::nullopt, "records=" + std::to_string(total.records)};
+    json::object doc{{"records", total.records + resumed}, {"enqueued", total.enqueued},
+                     {"rejected", total.rejected},         {"skipped", total.skipped},
+                     {"duplicates", total.duplicates},     {"resumed", resumed}};
+    return {toJson(doc), std::nullopt, "records=" + std::to_string(total.records + resumed)};
   }
 
  private:
+  using Partition = std::pair<std::string, int32_t>;
+  struct Resume {
+    int64_t first = 0;     // the batch's first offset in the partition
+    int64_t doneUpTo = 0;  // every record below this offset is done
+  };
   aws::MappedSource source_;
   IngestStage stage_;
+  std::map<Partition, Resume> resume_;  // of the last batch that ran out of time
 };
 
 // ---- sync, route, lake: an SQS event source mapping's messages -----------------------------
 // Runs `process` on chunks of the event's messages, with the EventBatchQueue as the stage's
 // input, and answers the batchItemFailures. A failure of the stage's own queues (Unavailable
 // from process) fails the invocation: the mapping retries the whole batch.
-using ChunkProcessor =
-    std::function<Status(aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& chunk)>;
+// stopByMs: when the chunk's work must be done (half the margin before the deadline; 0: none).
+using ChunkProcessor = std::function<Status(
+    aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& chunk, int64_t stopByMs)>;
 
 class SqsFunction final : public Function {
  public:
@@ -140,7 +172,10 @@ class SqsFunction final : public Function {
       size_t n = std::min(chunk_, batch.size() - taken);
       std::vector<ReceivedMessage> part(batch.begin() + static_cast<ptrdiff_t>(taken),
                                         batch.begin() + static_cast<ptrdiff_t>(taken + n));
-      if (Status s = process_(in, part); !s.isOk()) return failed("Function.Unavailable", s);
+      int64_t stopBy =
+          inv.deadlineMs > 0 ? inv.deadlineMs - w_.config().lambdaDeadlineMarginMs / 2 : 0;
+      if (Status s = process_(in, part, stopBy); !s.isOk())
+        return failed("Function.Unavailable", s);
       taken += n;
     }
     auto failures = in.failures(fifo);
@@ -199,9 +234,31 @@ class ApiFunction final : public Function {
   const api::MemberApi& api_;
 };
 
+// The HTTP client of a function's outbound calls (sync's API calls and tokens): no request may
+// outlive the invocation's stop-by time, whatever its own timeout.
+class DeadlineHttp final : public HttpClient {
+ public:
+  DeadlineHttp(HttpClient& inner, const Clock& clock) : inner_(inner), clock_(clock) {}
+  void stopBy(int64_t ms) { stopByMs_ = ms; }
+  HttpResult send(const HttpRequest& request) override {
+    int64_t stopBy = stopByMs_.load();
+    if (stopBy <= 0) return inner_.send(request);
+    HttpRequest r = request;
+    long left = static_cast<long>(std::max<int64_t>(1, stopBy - clock_.nowMs()));
+    r.timeoutMs = r.timeoutMs > 0 ? std::min(r.timeoutMs, left) : left;
+    return inner_.send(r);
+  }
+
+ private:
+  HttpClient& inner_;
+  const Clock& clock_;
+  std::atomic<int64_t> stopByMs_{0};
+};
+
 // Everything one function holds: opened once, in the init phase.
 struct Runtime {
   std::unique_ptr<Wiring> wiring;
+  std::unique_ptr<DeadlineHttp> http;
   std::unique_ptr<TokenProvider> tokens;
   ApiRunner api;
   std::unique_ptr<Function> function;
@@ -216,13 +273,20 @@ Status openFunction(Runtime& rt, const std::string& stage) {
     rt.function = std::make_unique<IngestFunction>(w);
   } else if (stage == "sync") {
     MF_RETURN_IF_ERROR(w.openQueues());
-    rt.tokens = w.syncTokens();
+    rt.http = std::make_unique<DeadlineHttp>(w.http(), w.clock());
+    DeadlineHttp& http = *rt.http;
+    rt.tokens = w.syncTokens(&http);
     TokenProvider& tokens = *rt.tokens;
     SyncOptions so = w.syncOptions();
     rt.function = std::make_unique<SqsFunction>(
         w, w.changes(), so.maxBatch,
-        [&w, &tokens, so](aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& part) {
-          SyncStage stage(in, w.changesDlq(), w.http(), tokens, w.clock(), so);
+        [&w, &http, &tokens, so](aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& part,
+                                 int64_t stopByMs) {
+          // A hanging API or token endpoint must not outlive the invocation.
+          http.stopBy(stopByMs);
+          SyncOptions o = so;
+          o.deadlineMs = stopByMs;
+          SyncStage stage(in, w.changesDlq(), http, tokens, w.clock(), o);
           return stage.process(part).status();
         });
   } else if (stage == "route") {
@@ -232,7 +296,7 @@ Status openFunction(Runtime& rt, const std::string& stage) {
     RouteOptions ro = w.routeOptions();
     rt.function = std::make_unique<SqsFunction>(
         w, w.routeQueue(), ro.maxBatch,
-        [&w, bus, ro](aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& part) {
+        [&w, bus, ro](aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& part, int64_t) {
           RouteStage stage(in, w.routeDlq(), *bus, w.clock(), ro);
           return stage.process(part).status();
         });
@@ -251,7 +315,7 @@ Status openFunction(Runtime& rt, const std::string& stage) {
             .recover());
     rt.function = std::make_unique<SqsFunction>(
         w, w.lakeQueue(), lo.maxEvents,
-        [&w, lo](aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& part) {
+        [&w, lo](aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& part, int64_t) {
           LakeStage stage(in, w.lakeDlq(), w.objects(), w.lakeJournal(), w.clock(), lo);
           // A chunk whose flush failed left objects staged: written before anything else.
           MF_RETURN_IF_ERROR(stage.recover());

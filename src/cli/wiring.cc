@@ -363,12 +363,12 @@ LakeOptions Wiring::lakeOptions() const {
   return lo;
 }
 
-std::unique_ptr<TokenProvider> Wiring::syncTokens() {
+std::unique_ptr<TokenProvider> Wiring::syncTokens(HttpClient* client) {
   std::string tokenUrl =
       cfg_.authTokenUrl.empty() ? syncOptions().apiBaseUrl + "/oauth2/token" : cfg_.authTokenUrl;
   return std::make_unique<http::ClientCredentialsTokens>(
-      http(), tokenUrl, cfg_.authClientId, [this] { return clientSecret(); }, cfg_.authScopes,
-      clock());
+      client ? *client : http(), tokenUrl, cfg_.authClientId, [this] { return clientSecret(); },
+      cfg_.authScopes, clock());
 }
 
 SyncOptions Wiring::syncOptions() const {

@@ -147,8 +147,8 @@ class Wiring {
   RouteOptions routeOptions() const;
   LakeOptions lakeOptions() const;
   // The sync stage's bearer tokens: client credentials against auth.token_url, or this
-  // deployment's own API (the embedded issuer).
-  std::unique_ptr<TokenProvider> syncTokens();
+  // deployment's own API (the embedded issuer), fetched through `client` (default: http()).
+  std::unique_ptr<TokenProvider> syncTokens(HttpClient* client = nullptr);
 
   // The HTTP client of everything that is not an AWS call: sync's API calls and tokens,
   // webhook targets, the JWKS of an external issuer. Thread-safe.

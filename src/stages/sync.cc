@@ -1,5 +1,6 @@
 #include "stages/sync.h"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <thread>  // process()'s workers
@@ -53,6 +54,7 @@ std::string SyncStage::reasonCode(const Decision& d) {
     case Cause::kStale: r = "stale"; break;
     case Cause::kNotFound: r = "not_found"; break;
     case Cause::kBehindRetry: r = "behind_retry"; break;
+    case Cause::kDeadline: r = "deadline"; break;
   }
   return d.exhausted ? "attempts_exhausted:" + r : r;
 }
@@ -69,11 +71,11 @@ bool SyncStage::apiUnavailable(const Decision& d) {
 }
 
 // Whether a retry counts toward the change's attempt limit: not when it only waited behind an
-// earlier change of its member, found the API unavailable, or was throttled (429) — none of
-// those says anything about the change.
+// earlier change of its member, was not started before the deadline, found the API unavailable,
+// or was throttled (429) — none of those says anything about the change.
 bool SyncStage::spendsAnAttempt(const Decision& d) {
-  return d.cause != Cause::kBehindRetry && !(d.cause == Cause::kApiStatus && d.status == 429) &&
-         !apiUnavailable(d);
+  return d.cause != Cause::kBehindRetry && d.cause != Cause::kDeadline &&
+         !(d.cause == Cause::kApiStatus && d.status == 429) && !apiUnavailable(d);
 }
 
 SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
@@ -87,6 +89,10 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
   req.method = isDelete ? "DELETE" : "PUT";
   req.url = opts_.apiBaseUrl + "/member/" + cmd->memberId;
   req.timeoutMs = opts_.requestTimeoutMs;
+  if (opts_.deadlineMs > 0) {
+    req.timeoutMs = std::clamp<long>(static_cast<long>(opts_.deadlineMs - clock_.nowMs()), 1L,
+                                     opts_.requestTimeoutMs);
+  }
   if (!isDelete) {
     req.body = json::serialize(memberJson(*cmd->member));
     req.headers.emplace_back("Content-Type", "application/json");
@@ -162,6 +168,11 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
           d = {Verdict::kRetry, Cause::kBehindRetry};  // keep per-member order
           continue;
         }
+        if (opts_.deadlineMs > 0 && clock_.nowMs() >= opts_.deadlineMs) {
+          d = {Verdict::kRetry, Cause::kDeadline};
+          blocked = true;
+          continue;
+        }
         d = apply(*m);
         if (d.verdict == Verdict::kRetry) blocked = true;
       }
@@ -215,7 +226,7 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
       case Verdict::kRetry: {
         ++report.retried;
         int64_t delay = 0;
-        if (d.cause != Cause::kBehindRetry) {
+        if (d.cause != Cause::kBehindRetry && d.cause != Cause::kDeadline) {
           std::lock_guard lock(rngMu_);
           delay = fullJitterDelayMs(opts_.backoff, m.receiveCount, rng_);
           log::warn("change will be retried", {kStage, m.dedupId, m.groupId, {}, "retry", reason});

@@ -26,6 +26,11 @@ struct SyncOptions {
   int64_t waitMs = 200;
   int workers = 8;  // members applied in parallel within a batch
   long requestTimeoutMs = 10000;
+  // The wall-clock time (Clock::nowMs) by which process() must be done; 0: none. A Lambda
+  // invocation has a deadline: no change is started after it and no request outlives it (its
+  // timeout is cut to what is left). The changes not started are retried without spending an
+  // attempt.
+  int64_t deadlineMs = 0;
   BackoffPolicy backoff{200, 20000, 6};  // maxAttempts: deliveries before the DLQ
   uint64_t jitterSeed = 0;               // 0: random (tests fix it)
 };
@@ -76,6 +81,7 @@ class SyncStage {
     kStale,             // 409 stale-source-sequence: a later change is already applied
     kNotFound,          // a delete of a member that is not there: done
     kBehindRetry,       // waits behind an earlier change of its member that is retried
+    kDeadline,          // not started: the batch's deadline (SyncOptions::deadlineMs) passed
   };
   struct Decision {
     Decision() = default;

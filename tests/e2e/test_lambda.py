@@ -253,7 +253,7 @@ def test_init_errors():
 
 
 def test_ingest_deadline_mid_batch_answers_an_error_in_time_and_loses_nothing():
-    """A 3-second function and a batch of 1000 records, more than it can do in that time: ingest
+    """A 2-second function and a batch of 1000 records, more than it can do in that time: ingest
     stops taking chunks when the deadline is near and answers an error before it (never the
     emulator's timeout), and the mapping commits nothing. Then the operator's remedy, a function
     with time enough for its batches, takes the same records again: the ones done before come
@@ -267,9 +267,11 @@ def test_ingest_deadline_mid_batch_answers_an_error_in_time_and_loses_nothing():
             extra["headers"] = {"id": f"zürich-{s.tag}"}
             lines.append(json.dumps(extra, ensure_ascii=False))
             s.p.cli("produce", "-", input="\n".join(lines) + "\n")
-            short = s.function("ingest", timeout=3, name="ingest-3s")
-            esm = s.kafka(short, start=False, batch_size=1000, max_retries=2, poll_timeout=2)
-            with pytest.raises(AssertionError, match="failed 3 times"):
+            # 0.5 s of work per invocation (2 s less the margin): far from 1000 records on any
+            # machine, and a single attempt, so the mapping's retries cannot finish the batch.
+            short = s.function("ingest", timeout=2, name="ingest-2s")
+            esm = s.kafka(short, start=False, batch_size=1000, max_retries=0, poll_timeout=2)
+            with pytest.raises(AssertionError, match="failed 1 times"):
                 for _ in range(100):
                     esm.poll_once()
             for r in esm.failed_invocations:
@@ -306,6 +308,28 @@ def test_ingest_deadline_mid_batch_answers_an_error_in_time_and_loses_nothing():
             dead = {d["attributes"]["messageId"]: d["attributes"]["reason"] for d in s.p.dlq("ingest")}
             assert dead == want_invalid
             assert_no_personal_data(s.logs(), lines)
+        finally:
+            s.stop()
+
+
+def test_retries_of_a_batch_past_the_deadline_make_progress():
+    """A batch too big for one invocation still gets through on the mapping's retries of the same
+    batch: the instance that ran out of time resumes the retry after the records it did (without
+    that, each retry redid the same first part and stopped at the same place, a livelock of the
+    partition)."""
+    with tempfile.TemporaryDirectory(prefix="memberflow-lambda-progress-") as tmp:
+        s = Stack(tmp, ingest={"max_batch": 50}, **{"lambda": {"deadline_margin_ms": 2000}})
+        try:
+            lines = produce(s, 54, 1500, 150)
+            esm = s.kafka(s.function("ingest", timeout=4), batch_size=1000, max_retries=60, poll_timeout=2)
+            wait_for(lambda: s.mappings_alive() and s.p.status()["source"]["lag"] == 0, 900,
+                     "the mapping to get every record through")
+            assert esm.failed_invocations, "no invocation reached the deadline: make the batch larger"
+            for r in esm.failed_invocations:
+                assert r.error_type == "Function.DeadlineReached", r
+            resumed = sum(a.get("resumed", 0) for a in esm.answers)
+            assert resumed > 0, esm.answers
+            assert sum(a["records"] for a in esm.answers) == len(lines)
         finally:
             s.stop()
 

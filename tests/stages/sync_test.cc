@@ -169,6 +169,35 @@ TEST_F(SyncTest, AnUnavailableApiNeverDeadLettersChanges) {
   EXPECT_TRUE(dlq->peek(10)->empty());
 }
 
+// A Lambda invocation's deadline: no change starts after it, each request's timeout is cut to
+// what is left, and the changes not started are retried without spending an attempt.
+TEST_F(SyncTest, ADeadlineStopsStartingChangesAndCutsRequestTimeouts) {
+  ASSERT_TRUE(changes->send({command("M1", 5), command("M2", 6)}).isOk());
+  SyncOptions o = opts;
+  o.backoff.maxAttempts = 1;  // a spent attempt would dead-letter at once
+  o.deadlineMs = clock.nowMs();
+  SyncStage late{*changes, *dlq, http, tokens, clock, o};
+  auto batch = changes->receive(100, 30000, 0);
+  ASSERT_TRUE(batch.isOk());
+  auto r = late.process(*batch);
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->retried, 2u);
+  EXPECT_EQ(r->deadLettered, 0u);
+  EXPECT_TRUE(http.seen.empty());
+  EXPECT_TRUE(dlq->peek(10)->empty());
+  // Not backed off: visible again at once, and applied by a stage with time left.
+  o.deadlineMs = clock.nowMs() + 2500;
+  SyncStage inTime{*changes, *dlq, http, tokens, clock, o};
+  batch = changes->receive(100, 30000, 0);
+  ASSERT_TRUE(batch.isOk());
+  ASSERT_EQ(batch->size(), 2u);
+  r = inTime.process(*batch);
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(r->applied, 2u);
+  ASSERT_EQ(http.seen.size(), 2u);
+  for (const auto& req : http.seen) EXPECT_EQ(req.timeoutMs, 2500);
+}
+
 TEST_F(SyncTest, ThrottledChangesAreBackedOffButNeverDeadLettered) {
   http.script["M1"] = {ScriptedHttp::status(429)};
   ASSERT_TRUE(changes->send({command("M1", 5)}).isOk());
