@@ -116,13 +116,15 @@ class Function:
 
     via="argv" runs `BIN --config CONFIG lambda STAGE`; via="handler" runs a provided.al2023
     style `bootstrap` script (`exec BIN lambda`, the config in MEMBERFLOW_CONFIG) with the stage
-    as the function's handler (_HANDLER), as AWS starts it. `timeout` is the function timeout in
+    as the function's handler (_HANDLER), as AWS starts it; `command` runs that command instead
+    (the packaged zip's bootstrap), the stage as _HANDLER. `timeout` is the function timeout in
     whole seconds (AWS_LAMBDA_FUNCTION_TIMEOUT). Its log (the emulator's and the function's
     output) is `log_path`."""
 
     count = 0
 
-    def __init__(self, bin, stage, config, env=None, timeout=60, tmp=None, via="argv", name=None):
+    def __init__(self, bin, stage, config, env=None, timeout=60, tmp=None, via="argv", name=None,
+                 command=None):
         Function.count += 1
         self.stage = stage
         self.tmp = tmp or os.path.dirname(os.path.abspath(config))
@@ -137,7 +139,9 @@ class Function:
                          "AWS_LAMBDA_FUNCTION_NAME": self.name,
                          "AWS_REGION": "us-east-1", "LOG_LEVEL": "info"})
         full_env.update(env or {})
-        if via == "argv":
+        if command is not None:  # a bootstrap of its own (the packaged zip's), stage as _HANDLER
+            full_env.update({"_HANDLER": stage})
+        elif via == "argv":
             command = [bin, "--config", config, "lambda", stage]
         elif via == "handler":
             boot = os.path.join(self.tmp, f"bootstrap-{Function.count}")
