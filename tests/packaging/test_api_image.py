@@ -161,7 +161,10 @@ def check_api(port, get_token):
 
 def run_with_podman(layout, config, tmp):
     pm = Podman(tmp)
-    image_id = pm("pull", "-q", f"oci:{layout}:api").stdout.strip().splitlines()[-1]
+    r = pm("pull", "-q", f"oci:{layout}:api", check=False)
+    if r.returncode != 0 or not r.stdout.strip():
+        return f"podman pull failed: {r.stderr.strip()[-500:]}"
+    image_id = r.stdout.strip().splitlines()[-1]
     port = free_port()
     nofile = min(int(subprocess.run(["sh", "-c", "ulimit -Hn"], capture_output=True,
                                     text=True).stdout), 65536)
