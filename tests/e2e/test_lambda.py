@@ -170,6 +170,14 @@ def test_the_pipeline_as_functions():
             total = {k: sum(a[k] for a in kafka.answers) for k in kafka.answers[0]}
             assert total["records"] == len(lines), total
             assert total["records"] == sum(total[k] for k in ("enqueued", "rejected", "skipped", "duplicates")), total
+            # Each function's metrics on stdout in CloudWatch Embedded Metric Format, with the
+            # names of /metrics and the stage as a dimension.
+            for fn in (ingest, sync, route, lake):
+                emf = [json.loads(l) for l in fn.output().splitlines() if l.startswith('{"') and '"_aws"' in l]
+                counted = [d for d in emf if d.get("stage") == fn.stage and "memberflow_records_total" in d]
+                assert counted, (fn.name, emf[:3])
+                meta = counted[0]["_aws"]["CloudWatchMetrics"][0]
+                assert meta["Namespace"] == "memberflow" and "stage" in meta["Dimensions"][0], meta
             assert_no_personal_data(s.logs(), lines)
             print_cold_starts(s.functions)
         finally:
