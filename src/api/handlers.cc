@@ -197,6 +197,10 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
     return r;
   }
 
+  if (path == "/members:batchWrite") {
+    if (method == "POST") return batchWrite(req);
+    return problem(405, "method-not-allowed", "Method not allowed", "use POST");
+  }
   if (path == "/members") {
     if (method == "GET") return list(query);
     return problem(405, "method-not-allowed", "Method not allowed", "use GET");
@@ -229,6 +233,88 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
                    "use GET, PUT, PATCH or DELETE");
   }
   return problem(404, "not-found", "Not found", "no such resource");
+}
+
+namespace {
+constexpr size_t kMaxBatchItems = 500;
+
+// One item of a batch write as the single request it stands for.
+struct BatchItem {
+  WriteKind kind;
+  std::string memberId;
+  ApiRequest request;
+};
+
+// InvalidArgument (the item's problem) when it is no item.
+Result<BatchItem> batchItemRequest(const json::value& item, const ApiRequest& batch) {
+  auto bad = [](const std::string& why) { return Status::invalidArgument(why); };
+  if (!item.is_object()) return bad("an item must be an object");
+  const auto& o = item.get_object();
+  std::string op = stringField(o, "op").value_or("");
+  if (op != "put" && op != "delete") return bad("op must be put or delete");
+  auto id = stringField(o, "memberId");
+  if (!id || !rules::validMemberId(*id)) return bad("memberId must match ^[A-Za-z0-9-]{1,64}$");
+  auto key = stringField(o, "idempotencyKey");
+  if (!key || key->empty()) return bad("idempotencyKey is required");
+  ApiRequest r;
+  r.method = op == "put" ? "PUT" : "DELETE";
+  r.target = "/member/" + *id;
+  r.remoteAddress = batch.remoteAddress;
+  r.headers["idempotency-key"] = *key;
+  if (const json::value* seq = field(o, "sourceSequence"); seq && !seq->is_null()) {
+    if (!seq->is_int64() && !seq->is_uint64()) return bad("sourceSequence must be an integer");
+    r.headers["x-source-sequence"] = json::serialize(*seq);
+  }
+  if (auto mid = stringField(o, "messageId")) r.headers["x-message-id"] = *mid;
+  if (const json::value* lin = field(o, "lineage"); lin && lin->is_object())
+    r.headers["x-lineage"] = json::serialize(*lin);
+  if (op == "put") {
+    const json::value* member = field(o, "member");
+    if (!member || !member->is_object()) return bad("a put needs the member object");
+    r.body = json::serialize(*member);
+    r.headers["content-type"] = "application/json";
+  }
+  return BatchItem{op == "put" ? WriteKind::kPut : WriteKind::kDelete, *id, std::move(r)};
+}
+}  // namespace
+
+ApiResponse MemberApi::batchWrite(const ApiRequest& req) const {
+  if (req.body.size() > opts_.maxBodyBytes) {
+    return problem(413, "payload-too-large", "Payload too large", "the body exceeds the limit");
+  }
+  auto parsed = parseJson(req.body);
+  if (!parsed.isOk()) {
+    return problem(400, "malformed-json", "Malformed JSON", "the body is not valid JSON");
+  }
+  const json::value* items = parsed->is_object() ? field(parsed->get_object(), "items") : nullptr;
+  if (!items || !items->is_array()) {
+    return problem(400, "invalid-batch", "Invalid batch", "the body must be {\"items\": [...]}");
+  }
+  if (items->get_array().size() > kMaxBatchItems) {
+    return problem(400, "invalid-batch", "Invalid batch",
+                   "a batch holds at most " + std::to_string(kMaxBatchItems) + " items");
+  }
+  // In request order: an item of a member is applied after that member's earlier items, as the
+  // same requests one after the other would be. One item's failure fails only that item.
+  json::array results;
+  for (const auto& item : items->get_array()) {
+    auto one = batchItemRequest(item, req);
+    ApiResponse r = one.isOk() ? write(one->kind, one->memberId, one->request)
+                               : problem(400, "invalid-batch-item", "Invalid batch item",
+                                         one.status().message());
+    json::object result{{"status", r.status}};
+    for (const auto& [name, value] : r.headers) {
+      if (name == "ETag") result["etag"] = value;
+    }
+    if (!r.body.empty()) {
+      auto doc = parseJson(r.body);
+      if (doc.isOk()) result[r.status >= 400 ? "problem" : "member"] = std::move(doc).value();
+    }
+    results.push_back(std::move(result));
+  }
+  return {200,
+          {{"Content-Type", "application/json"}},
+          json::serialize(json::object{{"results", std::move(results)}})};
 }
 
 ApiResponse MemberApi::getMember(const std::string& id, const ApiRequest& req) const {

@@ -91,6 +91,8 @@ class MemberApi {
   std::string clientAddress(const ApiRequest& req) const;
   ApiResponse getMember(const std::string& id, const ApiRequest& req) const;
   ApiResponse write(WriteKind kind, const std::string& id, const ApiRequest& req) const;
+  // POST /members:batchWrite: each item as the same PUT or DELETE (write()) would go, in order.
+  ApiResponse batchWrite(const ApiRequest& req) const;
   ApiResponse history(const std::string& id) const;
   ApiResponse list(const std::map<std::string, std::string>& query) const;
 

@@ -125,6 +125,80 @@ TEST_F(ApiTest, SourceSequenceGuardAndTombstones) {
   EXPECT_EQ(call("PUT", "/member/M3", kBody, {{"x-source-sequence", "25"}}).status, 201);
 }
 
+// POST /members:batchWrite: each item exactly as the same PUT or DELETE, in request order; one
+// item's failure fails only that item.
+TEST_F(ApiTest, BatchWriteAppliesEachItemAsItsSingleRequestWould) {
+  json::value member = json::parse(kBody);
+  auto item = [&](const char* op, const char* id, const char* key, int64_t seq) {
+    json::object o{{"op", op},
+                   {"memberId", id},
+                   {"idempotencyKey", key},
+                   {"sourceSequence", seq},
+                   {"messageId", key},
+                   {"lineage", json::object{{"partition", 0}}}};
+    if (std::string(op) == "put") o["member"] = member;
+    return o;
+  };
+  json::array items{item("put", "B1", "k1", 10),       // created
+                    item("put", "B2", "k2", 10),       // created
+                    item("put", "B1", "k3", 9),        // stale behind k1 of this batch: 409
+                    item("delete", "B2", "k4", 11),    // after k2 of this batch: deleted
+                    item("delete", "NOPE", "k5", 1)};  // not there: 404
+  items.push_back(json::object{{"op", "put"}, {"memberId", "B3"}});  // no key, no member: 400
+  auto r = call("POST", "/members:batchWrite", json::serialize(json::object{{"items", items}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::object doc = body(r);
+  const auto& results = doc.at("results").as_array();
+  ASSERT_EQ(results.size(), 6u);
+  std::vector<int64_t> statuses;
+  for (const auto& x : results) statuses.push_back(x.at("status").as_int64());
+  EXPECT_EQ(statuses, (std::vector<int64_t>{201, 201, 409, 204, 404, 400}));
+  EXPECT_EQ(results[0].at("etag").as_string(), "\"1\"");
+  EXPECT_EQ(results[0].at("member").at("memberId").as_string(), "B1");
+  EXPECT_EQ(results[2].at("problem").at("type").as_string(),
+            "urn:memberflow:problem:stale-source-sequence");
+  EXPECT_EQ(results[5].at("problem").at("type").as_string(),
+            "urn:memberflow:problem:invalid-batch-item");
+  EXPECT_EQ(call("GET", "/member/B1").status, 200);
+  EXPECT_EQ(call("GET", "/member/B2").status, 404);
+  // The same keys again replay their first results; a single PUT with k1 replays it too.
+  auto again = call("POST", "/members:batchWrite", json::serialize(json::object{{"items", items}}));
+  ASSERT_EQ(again.status, 200);
+  std::vector<int64_t> replayed;
+  json::object againDoc = body(again);
+  for (const auto& x : againDoc.at("results").as_array())
+    replayed.push_back(x.at("status").as_int64());
+  // What the same single requests answer when repeated: the delete of an absent member is not
+  // kept under its key (a failed write), so its repeat is answered anew.
+  std::map<std::string, std::string> s5{{"idempotency-key", "s5"}, {"x-source-sequence", "1"}};
+  EXPECT_EQ(call("DELETE", "/member/S5", "", s5).status, 404);
+  int64_t singleRepeat = call("DELETE", "/member/S5", "", s5).status;
+  EXPECT_EQ(replayed, (std::vector<int64_t>{201, 201, 409, 204, singleRepeat, 400}));
+  EXPECT_EQ(body(call("GET", "/member/B1")).at("version").as_int64(), 1);
+  // One history entry per applied item, with the item's lineage.
+  auto h = call("GET", "/member/B1/history");
+  ASSERT_EQ(h.status, 200);
+  auto changes = body(h).at("changes").as_array();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].at("lineage").at("partition").as_int64(), 0);
+}
+
+TEST_F(ApiTest, BatchWriteRefusesWhatIsNoBatch) {
+  EXPECT_EQ(call("POST", "/members:batchWrite", "{nope").status, 400);
+  EXPECT_EQ(call("POST", "/members:batchWrite", R"({"items": {}})").status, 400);
+  EXPECT_EQ(call("POST", "/members:batchWrite", R"([])").status, 400);
+  EXPECT_EQ(call("GET", "/members:batchWrite").status, 405);
+  json::array many(501, json::object{{"op", "delete"}, {"memberId", "X"}, {"idempotencyKey", "k"}});
+  EXPECT_EQ(
+      call("POST", "/members:batchWrite", json::serialize(json::object{{"items", std::move(many)}}))
+          .status,
+      400);
+  EXPECT_EQ(call("POST", "/members:batchWrite", std::string(2 << 20, ' ')).status, 413);
+  auto empty = call("POST", "/members:batchWrite", R"({"items": []})");
+  ASSERT_EQ(empty.status, 200);
+  EXPECT_TRUE(body(empty).at("results").as_array().empty());
+}
+
 TEST_F(ApiTest, IfMatchPostPatchHistoryAndList) {
   ASSERT_EQ(call("PUT", "/member/M4", kBody).status, 201);
   EXPECT_EQ(call("PUT", "/member/M4", kBody, {{"if-match", "\"7\""}}).status, 412);
