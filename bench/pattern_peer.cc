@@ -75,18 +75,36 @@ std::vector<json::value> edgeLots() {
     if (fs::exists(p)) bases.push_back(loadJson(p));
   }
   for (auto& v : bench::cityLots(8)) bases.push_back(std::move(v));
-  const std::vector<json::value> replacements = {
-      nullptr, true, false, 0, 441, -122.42916360922355, 1.5e300, "", "441", "st", "ST",
-      "Polygon", "MultiPolygon", "FULTON", "fulton", "1430022", "VACSTWIL",
-      json::array{nullptr}, json::array{}, json::array{"ST", nullptr}, json::array{"AVE", 7},
-      json::array{"FULTON", "MASON"}, json::object{{"x", 1}}};
+  const std::vector<json::value> replacements = {nullptr,
+                                                 true,
+                                                 false,
+                                                 0,
+                                                 441,
+                                                 -122.42916360922355,
+                                                 1.5e300,
+                                                 "",
+                                                 "441",
+                                                 "st",
+                                                 "ST",
+                                                 "Polygon",
+                                                 "MultiPolygon",
+                                                 "FULTON",
+                                                 "fulton",
+                                                 "1430022",
+                                                 "VACSTWIL",
+                                                 json::array{nullptr},
+                                                 json::array{},
+                                                 json::array{"ST", nullptr},
+                                                 json::array{"AVE", 7},
+                                                 json::array{"FULTON", "MASON"},
+                                                 json::object{{"x", 1}}};
   struct Field {
     const char* parent;
     const char* name;
   };
-  const Field fields[] = {{"properties", "STREET"},     {"properties", "ST_TYPE"},
-                          {"properties", "FROM_ST"},    {"properties", "MAPBLKLOT"},
-                          {"geometry", "type"},         {"geometry", "firstCoordinates"}};
+  const Field fields[] = {{"properties", "STREET"},  {"properties", "ST_TYPE"},
+                          {"properties", "FROM_ST"}, {"properties", "MAPBLKLOT"},
+                          {"geometry", "type"},      {"geometry", "firstCoordinates"}};
   std::vector<json::value> out;
   for (const auto& base : bases) {
     out.push_back(base);
@@ -209,10 +227,14 @@ int main(int argc, char** argv) {
       if (i + 1 >= args.size()) usage();
       return args[++i];
     };
-    if (args[i] == "--events") events = std::stoul(next());
-    else if (args[i] == "--runs") runs = std::stoi(next());
-    else if (args[i] == "--min-seconds") minSeconds = std::stod(next());
-    else pos.push_back(args[i]);
+    if (args[i] == "--events")
+      events = std::stoul(next());
+    else if (args[i] == "--runs")
+      runs = std::stoi(next());
+    else if (args[i] == "--min-seconds")
+      minSeconds = std::stod(next());
+    else
+      pos.push_back(args[i]);
   }
   if (args[0] == "write" && pos.size() == 1) return write(pos[0], events);
   if (args[0] == "match" && pos.size() == 3) return match(pos[0], pos[1], pos[2], runs, minSeconds);
