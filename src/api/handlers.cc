@@ -2,6 +2,7 @@
 
 #include <boost/url/parse.hpp>
 #include <charconv>
+#include <variant>
 
 #include "common/crypto.h"
 #include "common/json.h"
@@ -296,12 +297,38 @@ ApiResponse MemberApi::batchWrite(const ApiRequest& req) const {
   }
   // In request order: an item of a member is applied after that member's earlier items, as the
   // same requests one after the other would be. One item's failure fails only that item.
+  // Each item prepared as its single request would be; the writes go to the store together
+  // (one transaction where the store allows), in order.
+  const auto& list = items->get_array();
+  std::vector<ApiResponse> responses(list.size());
+  std::vector<StoreWrite> writes;
+  std::vector<size_t> writeOf;  // the item of each write
+  writes.reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    auto one = batchItemRequest(list[i], req);
+    if (!one.isOk()) {
+      responses[i] =
+          problem(400, "invalid-batch-item", "Invalid batch item", one.status().message());
+      continue;
+    }
+    auto prepared = prepareWrite(one->kind, one->memberId, one->request);
+    if (auto* early = std::get_if<ApiResponse>(&prepared)) {
+      responses[i] = std::move(*early);
+      continue;
+    }
+    writes.push_back(std::move(std::get<StoreWrite>(prepared)));
+    writeOf.push_back(i);
+  }
+  std::vector<const StoreWrite*> pointers;
+  for (const auto& w : writes) pointers.push_back(&w);
+  auto outcomes = store_.applyAll(pointers);
+  for (size_t k = 0; k < writes.size(); ++k) {
+    responses[writeOf[k]] = finishWrite(
+        writes[k],
+        k < outcomes.size() ? outcomes[k] : Result<WriteOutcome>(Status::internal("no outcome")));
+  }
   json::array results;
-  for (const auto& item : items->get_array()) {
-    auto one = batchItemRequest(item, req);
-    ApiResponse r = one.isOk() ? write(one->kind, one->memberId, one->request)
-                               : problem(400, "invalid-batch-item", "Invalid batch item",
-                                         one.status().message());
+  for (const ApiResponse& r : responses) {
     json::object result{{"status", r.status}};
     for (const auto& [name, value] : r.headers) {
       if (name == "ETag") result["etag"] = value;
@@ -345,6 +372,15 @@ ApiResponse MemberApi::getMember(const std::string& id, const ApiRequest& req) c
 
 ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
                              const ApiRequest& req) const {
+  auto prepared = prepareWrite(kind, pathId, req);
+  if (auto* early = std::get_if<ApiResponse>(&prepared)) return std::move(*early);
+  const StoreWrite& w = std::get<StoreWrite>(prepared);
+  return finishWrite(w, store_.apply(w));
+}
+
+std::variant<ApiResponse, StoreWrite> MemberApi::prepareWrite(WriteKind kind,
+                                                              const std::string& pathId,
+                                                              const ApiRequest& req) const {
   if (req.body.size() > opts_.maxBodyBytes) {
     return problem(413, "payload-too-large", "Payload too large", "the body exceeds the limit");
   }
@@ -419,6 +455,10 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
   if (auto lin = req.header("x-lineage"); !lin.empty()) {
     if (auto v = parseJson(lin); v.isOk() && v->is_object()) w.lineage = v->get_object();
   }
+  return w;
+}
+
+ApiResponse MemberApi::finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out) const {
   // The response of a write that took effect, the first time and when its key replays it.
   auto render = [location = "/member/" + w.memberId](WriteResult result,
                                                      const std::optional<StoredMember>& m) {
@@ -436,7 +476,6 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
     return r;
   };
 
-  auto out = store_.apply(w);
   if (cache_) cache_->invalidate(w.memberId);  // whatever happened: the next read goes to the store
   if (!out.isOk()) {
     log::error("member write failed",

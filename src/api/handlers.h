@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "api/auth.h"
@@ -91,6 +92,11 @@ class MemberApi {
   std::string clientAddress(const ApiRequest& req) const;
   ApiResponse getMember(const std::string& id, const ApiRequest& req) const;
   ApiResponse write(WriteKind kind, const std::string& id, const ApiRequest& req) const;
+  // A write request checked and turned into the store's write, or the response that ends it.
+  std::variant<ApiResponse, StoreWrite> prepareWrite(WriteKind kind, const std::string& id,
+                                                     const ApiRequest& req) const;
+  // The response to a write the store applied (or failed).
+  ApiResponse finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out) const;
   // POST /members:batchWrite: each item as the same PUT or DELETE (write()) would go, in order.
   ApiResponse batchWrite(const ApiRequest& req) const;
   ApiResponse history(const std::string& id) const;

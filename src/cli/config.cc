@@ -194,6 +194,7 @@ const std::vector<Key>& keys() {
       intKey<int64_t>("api", "max_body_bytes", &Config::apiMaxBodyBytes),
       strKey<std::string>("sync", "api_url", &Config::syncApiUrl),
       intKey<int64_t>("sync", "workers", &Config::syncWorkers),
+      intKey<int64_t>("sync", "batch_write_max", &Config::syncBatchWriteMax),
       intKey<int64_t>("sync", "max_batch", &Config::syncMaxBatch),
       intKey<int64_t>("sync", "visibility_ms", &Config::syncVisibilityMs),
       intKey<int64_t>("sync", "max_attempts", &Config::syncMaxAttempts),
@@ -376,6 +377,8 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.syncVisibilityMs < 1000) p.push_back("sync.visibility_ms must be at least 1000");
   if (c.lakeFlushMs < 10) p.push_back("lake.flush_ms must be at least 10");
   if (c.lakeMaxEvents < 1) p.push_back("lake.max_events must be positive");
+  if (c.syncBatchWriteMax < 0 || c.syncBatchWriteMax > 500)
+    p.push_back("sync.batch_write_max must be 0..500");
   if (c.lambdaDeadlineMarginMs < 0) p.push_back("lambda.deadline_margin_ms must be 0 or more");
   if (c.lakeVisibilityMs <= c.lakeFlushMs)
     p.push_back("lake.visibility_ms must exceed lake.flush_ms");

@@ -124,6 +124,9 @@ struct Config {
   // [sync]
   std::string syncApiUrl;  // default: http://<api.listen>:<api.port>
   int64_t syncWorkers = 16;
+  // Changes per POST /members:batchWrite, at most one per member (0..500; 0: a PUT or DELETE
+  // per change).
+  int64_t syncBatchWriteMax = 500;
   int64_t syncMaxBatch = 200;
   int64_t syncVisibilityMs = 30000;
   int64_t syncMaxAttempts = 6;

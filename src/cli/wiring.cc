@@ -375,6 +375,7 @@ SyncOptions Wiring::syncOptions() const {
   SyncOptions o;
   o.apiBaseUrl = cfg_.apiUrl();
   o.workers = static_cast<int>(cfg_.syncWorkers);
+  o.batchWriteMax = static_cast<size_t>(cfg_.syncBatchWriteMax);
   o.maxBatch = static_cast<size_t>(cfg_.syncMaxBatch);
   o.visibilityMs = cfg_.syncVisibilityMs;
   o.requestTimeoutMs = static_cast<long>(cfg_.syncTimeoutMs);

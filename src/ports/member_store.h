@@ -50,6 +50,17 @@ class MemberStore {
   // caller may retry (the idempotency key makes that safe).
   virtual Result<WriteOutcome> apply(const StoreWrite& write) = 0;
 
+  // Applies the writes in order, each exactly as apply() would (a later write of a member sees
+  // the earlier ones), and returns their outcomes in that order. Stores that can commit them in
+  // one transaction (the embedded store); the default applies them one by one. A failed
+  // transaction fails each of its writes with its status; nothing of it is applied.
+  virtual std::vector<Result<WriteOutcome>> applyAll(const std::vector<const StoreWrite*>& writes) {
+    std::vector<Result<WriteOutcome>> out;
+    out.reserve(writes.size());
+    for (const StoreWrite* w : writes) out.push_back(apply(*w));
+    return out;
+  }
+
   // The stored member, tombstones included (deleted = true). NotFound when never seen.
   virtual Result<StoredMember> get(const std::string& memberId) = 0;
 

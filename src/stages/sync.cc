@@ -78,30 +78,24 @@ bool SyncStage::spendsAnAttempt(const Decision& d) {
          !(d.cause == Cause::kApiStatus && d.status == 429) && !apiUnavailable(d);
 }
 
-SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
-  auto cmd = parseCommand(m.body, std::numeric_limits<int32_t>::max());
-  if (!cmd.isOk())
-    return {Verdict::kDeadLetter, Cause::kInvalidCommand, 0, memberflow::reasonCode(cmd.status())};
-  if (cmd->memberId != m.groupId) return {Verdict::kDeadLetter, Cause::kGroupMismatch};
+long SyncStage::requestTimeout() const {
+  if (opts_.deadlineMs <= 0) return opts_.requestTimeoutMs;
+  return std::clamp<long>(static_cast<long>(opts_.deadlineMs - clock_.nowMs()), 1L,
+                          opts_.requestTimeoutMs);
+}
 
-  HttpRequest req;
-  bool isDelete = cmd->op == ChangeCommand::Op::kDelete;
-  req.method = isDelete ? "DELETE" : "PUT";
-  req.url = opts_.apiBaseUrl + "/member/" + cmd->memberId;
-  req.timeoutMs = opts_.requestTimeoutMs;
-  if (opts_.deadlineMs > 0) {
-    req.timeoutMs = std::clamp<long>(static_cast<long>(opts_.deadlineMs - clock_.nowMs()), 1L,
-                                     opts_.requestTimeoutMs);
-  }
-  if (!isDelete) {
-    req.body = json::serialize(memberJson(*cmd->member));
-    req.headers.emplace_back("Content-Type", "application/json");
-  }
-  req.headers.emplace_back("Idempotency-Key", cmd->messageId);
-  req.headers.emplace_back("X-Source-Sequence", std::to_string(cmd->sourceSequence));
-  req.headers.emplace_back("X-Lineage", json::serialize(lineageJson(cmd->lineage)));
-  req.headers.emplace_back("X-Message-Id", cmd->messageId);
+std::optional<SyncStage::Decision> SyncStage::prepare(const ReceivedMessage& m,
+                                                      ChangeCommand* cmd) const {
+  auto parsed = parseCommand(m.body, std::numeric_limits<int32_t>::max());
+  if (!parsed.isOk())
+    return Decision{Verdict::kDeadLetter, Cause::kInvalidCommand, 0,
+                    memberflow::reasonCode(parsed.status())};
+  if (parsed->memberId != m.groupId) return Decision{Verdict::kDeadLetter, Cause::kGroupMismatch};
+  *cmd = std::move(parsed).value();
+  return std::nullopt;
+}
 
+SyncStage::Decision SyncStage::send(HttpRequest req, HttpResponse* out) {
   std::string rejected;
   for (int authAttempt = 0; authAttempt < 2; ++authAttempt) {
     auto token = authAttempt == 0 ? tokens_.token(false) : tokens_.refresh(rejected);
@@ -114,28 +108,189 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
                                    ? Cause::kApiUnreachable
                                    : Cause::kApiNoResponse};
     }
-    int st = r.response.status;
-    if (st == 401 && authAttempt == 0) {  // refresh the token once
+    if (r.response.status == 401 && authAttempt == 0) {  // refresh the token once
       rejected = *token;
       continue;
     }
-    if (st >= 200 && st < 300) {
-      if (cmd->sourceTsMs > 0) {
-        counters().lag.Observe(static_cast<double>(clock_.nowMs() - cmd->sourceTsMs) / 1000.0);
-      }
-      return {Verdict::kDone, Cause::kNone};
-    }
-    std::string type = problemType(r.response.body);
-    if (st == 409 && type.find("stale-source-sequence") != std::string::npos) {
-      return {Verdict::kStale, Cause::kStale};
-    }
-    if (st == 404 && isDelete) return {Verdict::kDone, Cause::kNotFound};
-    if (st == 401 || st == 403 || st == 408 || st == 429 || st >= 500) {
-      return {Verdict::kRetry, Cause::kApiStatus, st};
-    }
-    return {Verdict::kDeadLetter, Cause::kApiRejected, st};
+    *out = std::move(r.response);
+    return {Verdict::kDone, Cause::kNone};
   }
   return {Verdict::kRetry, Cause::kApiStatus, 401};  // rejected after a refresh too
+}
+
+SyncStage::Decision SyncStage::classify(int st, const std::string& problem,
+                                        const ChangeCommand& cmd) {
+  if (st >= 200 && st < 300) {
+    if (cmd.sourceTsMs > 0) {
+      counters().lag.Observe(static_cast<double>(clock_.nowMs() - cmd.sourceTsMs) / 1000.0);
+    }
+    return {Verdict::kDone, Cause::kNone};
+  }
+  if (st == 409 && problem.find("stale-source-sequence") != std::string::npos) {
+    return {Verdict::kStale, Cause::kStale};
+  }
+  if (st == 404 && cmd.op == ChangeCommand::Op::kDelete) return {Verdict::kDone, Cause::kNotFound};
+  if (st == 401 || st == 403 || st == 408 || st == 429 || st >= 500) {
+    return {Verdict::kRetry, Cause::kApiStatus, st};
+  }
+  return {Verdict::kDeadLetter, Cause::kApiRejected, st};
+}
+
+SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
+  ChangeCommand cmd;
+  if (auto early = prepare(m, &cmd)) return *early;
+  HttpRequest req;
+  bool isDelete = cmd.op == ChangeCommand::Op::kDelete;
+  req.method = isDelete ? "DELETE" : "PUT";
+  req.url = opts_.apiBaseUrl + "/member/" + cmd.memberId;
+  req.timeoutMs = requestTimeout();
+  if (!isDelete) {
+    req.body = json::serialize(memberJson(*cmd.member));
+    req.headers.emplace_back("Content-Type", "application/json");
+  }
+  req.headers.emplace_back("Idempotency-Key", cmd.messageId);
+  req.headers.emplace_back("X-Source-Sequence", std::to_string(cmd.sourceSequence));
+  req.headers.emplace_back("X-Lineage", json::serialize(lineageJson(cmd.lineage)));
+  req.headers.emplace_back("X-Message-Id", cmd.messageId);
+  HttpResponse resp;
+  Decision d = send(std::move(req), &resp);
+  if (d.verdict != Verdict::kDone) return d;
+  return classify(resp.status, problemType(resp.body), cmd);
+}
+
+std::vector<SyncStage::Decision> SyncStage::applyBatch(
+    const std::vector<const ReceivedMessage*>& ms) {
+  std::vector<Decision> out(ms.size());
+  std::vector<ChangeCommand> cmds(ms.size());
+  std::vector<size_t> sent;  // the messages that became items
+  json::array items;
+  for (size_t i = 0; i < ms.size(); ++i) {
+    if (auto early = prepare(*ms[i], &cmds[i])) {
+      out[i] = *early;
+      continue;
+    }
+    const ChangeCommand& c = cmds[i];
+    bool isDelete = c.op == ChangeCommand::Op::kDelete;
+    json::object item{{"op", isDelete ? "delete" : "put"}, {"memberId", c.memberId},
+                      {"idempotencyKey", c.messageId},     {"sourceSequence", c.sourceSequence},
+                      {"messageId", c.messageId},          {"lineage", lineageJson(c.lineage)}};
+    if (!isDelete) item["member"] = memberJson(*c.member);
+    items.push_back(std::move(item));
+    sent.push_back(i);
+  }
+  if (sent.empty()) return out;
+  HttpRequest req;
+  req.method = "POST";
+  req.url = opts_.apiBaseUrl + "/members:batchWrite";
+  req.timeoutMs = requestTimeout();
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = json::serialize(json::object{{"items", std::move(items)}});
+  HttpResponse resp;
+  Decision whole = send(std::move(req), &resp);
+  const json::array* results = nullptr;
+  json::value doc;
+  if (whole.verdict == Verdict::kDone) {
+    if (resp.status == 200) {
+      auto parsed = parseJson(resp.body);
+      if (parsed.isOk() && parsed->is_object()) {
+        doc = std::move(parsed).value();
+        if (const json::value* r = field(doc.get_object(), "results");
+            r && r->is_array() && r->get_array().size() == sent.size()) {
+          results = &r->get_array();
+        }
+      }
+      // An answer that is no result per item: as a bad gateway, retried.
+      if (!results) whole = {Verdict::kRetry, Cause::kApiStatus, 502};
+    } else if (resp.status == 400 || resp.status == 404 || resp.status == 405 ||
+               resp.status == 413) {
+      // The API refuses the batch itself (one without the endpoint, a body over its limit):
+      // each change goes as its own request, as it always could.
+      log::warn("batch write refused, sending single requests",
+                {kStage, {}, {}, {}, "fallback", "status " + std::to_string(resp.status)});
+      for (size_t i : sent) out[i] = apply(*ms[i]);
+      return out;
+    } else {
+      whole = classify(resp.status, problemType(resp.body), ChangeCommand{});
+      if (whole.verdict != Verdict::kRetry) whole = {Verdict::kRetry, Cause::kApiStatus, 502};
+    }
+  }
+  for (size_t k = 0; k < sent.size(); ++k) {
+    size_t i = sent[k];
+    if (!results) {
+      out[i] = whole;
+      continue;
+    }
+    const json::value& r = (*results)[k];
+    int st = 502;
+    std::string type;
+    if (r.is_object()) {
+      st = static_cast<int>(intField(r.get_object(), "status").value_or(502));
+      if (const json::value* p = field(r.get_object(), "problem"); p && p->is_object())
+        type = stringField(p->get_object(), "type").value_or("");
+    }
+    out[i] = classify(st, type, cmds[i]);
+  }
+  return out;
+}
+
+bool SyncStage::pastDeadline() const {
+  return opts_.deadlineMs > 0 && clock_.nowMs() >= opts_.deadlineMs;
+}
+
+// Rounds: each round sends the next change of every member that has one and is not held back,
+// as batch writes of at most batchWriteMax items sent by up to `workers` threads; a member's
+// next change goes only in a later round, after its earlier one's result is known. A change
+// to be retried holds back the rest of its member's changes (behind_retry).
+void SyncStage::decideInBatches(const std::vector<std::vector<const ReceivedMessage*>>& groups,
+                                std::map<const ReceivedMessage*, size_t>& slot,
+                                std::vector<Decision>& decisions) {
+  std::vector<size_t> cursor(groups.size(), 0);
+  std::vector<bool> held(groups.size(), false);
+  for (;;) {
+    std::vector<const ReceivedMessage*> round;
+    std::vector<size_t> roundGroup;
+    bool late = pastDeadline();
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (held[g] || cursor[g] >= groups[g].size()) continue;
+      if (late) {
+        decisions[slot[groups[g][cursor[g]++]]] = {Verdict::kRetry, Cause::kDeadline};
+        held[g] = true;
+        continue;
+      }
+      round.push_back(groups[g][cursor[g]++]);
+      roundGroup.push_back(g);
+    }
+    if (round.empty()) break;
+    size_t workers = static_cast<size_t>(std::max(1, opts_.workers));
+    // Spread over the workers, but no request smaller than 50 changes: small rounds go whole.
+    size_t per = std::max<size_t>((round.size() + workers - 1) / workers, 50);
+    per = std::max<size_t>(std::min(per, opts_.batchWriteMax), 1);
+    std::vector<std::pair<size_t, size_t>> chunks;  // [begin, end) of round
+    for (size_t b = 0; b < round.size(); b += per)
+      chunks.emplace_back(b, std::min(round.size(), b + per));
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t c = next++; c < chunks.size(); c = next++) {
+        std::vector<const ReceivedMessage*> part(
+            round.begin() + static_cast<ptrdiff_t>(chunks[c].first),
+            round.begin() + static_cast<ptrdiff_t>(chunks[c].second));
+        auto got = applyBatch(part);
+        for (size_t k = 0; k < part.size(); ++k) decisions[slot[part[k]]] = got[k];
+      }
+    };
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < std::min(workers, chunks.size()); ++i) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    for (size_t k = 0; k < round.size(); ++k) {
+      if (decisions[slot[round[k]]].verdict == Verdict::kRetry) held[roundGroup[k]] = true;
+    }
+  }
+  // What a held member had left waits behind its retried change (or the deadline).
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (size_t i = cursor[g]; i < groups[g].size(); ++i)
+      decisions[slot[groups[g][i]]] = {Verdict::kRetry, Cause::kBehindRetry};
+  }
 }
 
 Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch) {
@@ -158,31 +313,35 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   std::map<const ReceivedMessage*, size_t> slot;
   for (size_t i = 0; i < batch.size(); ++i) slot[&batch[i]] = i;
 
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t g = next++; g < groups.size(); g = next++) {
-      bool blocked = false;
-      for (const ReceivedMessage* m : groups[g]) {
-        Decision& d = decisions[slot[m]];
-        if (blocked) {
-          d = {Verdict::kRetry, Cause::kBehindRetry};  // keep per-member order
-          continue;
+  if (opts_.batchWriteMax > 0) {
+    decideInBatches(groups, slot, decisions);
+  } else {
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t g = next++; g < groups.size(); g = next++) {
+        bool blocked = false;
+        for (const ReceivedMessage* m : groups[g]) {
+          Decision& d = decisions[slot[m]];
+          if (blocked) {
+            d = {Verdict::kRetry, Cause::kBehindRetry};  // keep per-member order
+            continue;
+          }
+          if (pastDeadline()) {
+            d = {Verdict::kRetry, Cause::kDeadline};
+            blocked = true;
+            continue;
+          }
+          d = apply(*m);
+          if (d.verdict == Verdict::kRetry) blocked = true;
         }
-        if (opts_.deadlineMs > 0 && clock_.nowMs() >= opts_.deadlineMs) {
-          d = {Verdict::kRetry, Cause::kDeadline};
-          blocked = true;
-          continue;
-        }
-        d = apply(*m);
-        if (d.verdict == Verdict::kRetry) blocked = true;
       }
-    }
-  };
-  size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, opts_.workers)), groups.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
+    };
+    size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, opts_.workers)), groups.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+  }
 
   std::vector<OutgoingMessage> dead;
   std::vector<std::string> done;

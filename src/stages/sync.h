@@ -6,11 +6,14 @@
 // 4xx that retrying cannot fix, a poison message or an exhausted one goes to the DLQ.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <random>
 #include <stop_token>
 #include <string>
 #include <utility>
 
+#include "domain/change_command.h"
 #include "ports/clock.h"
 #include "ports/http_client.h"
 #include "ports/queue.h"
@@ -26,6 +29,8 @@ struct SyncOptions {
   int64_t waitMs = 200;
   int workers = 8;  // members applied in parallel within a batch
   long requestTimeoutMs = 10000;
+  // Changes per POST /members:batchWrite (up to 500); 0: one PUT or DELETE per change.
+  size_t batchWriteMax = 0;
   // The wall-clock time (Clock::nowMs) by which process() must be done; 0: none. A Lambda
   // invocation has a deadline: no change is started after it and no request outlives it (its
   // timeout is cut to what is left). The changes not started are retried without spending an
@@ -96,7 +101,21 @@ class SyncStage {
   static std::string reasonCode(const Decision& d);
   static bool apiUnavailable(const Decision& d);
   static bool spendsAnAttempt(const Decision& d);
+  // The message's change command, or the decision when it has none (dead letter).
+  std::optional<Decision> prepare(const ReceivedMessage& m, ChangeCommand* cmd) const;
+  // Sends with the bearer token (refreshed once on 401): kDone with the response in *out, or
+  // the retry decision of a request that got no usable answer.
+  Decision send(HttpRequest req, HttpResponse* out);
+  // The decision for the API's answer to one change (its status and problem type).
+  Decision classify(int status, const std::string& problemType, const ChangeCommand& cmd);
+  long requestTimeout() const;
+  bool pastDeadline() const;
   Decision apply(const ReceivedMessage& m);
+  // One change per message (at most one per member), as one batch write.
+  std::vector<Decision> applyBatch(const std::vector<const ReceivedMessage*>& ms);
+  void decideInBatches(const std::vector<std::vector<const ReceivedMessage*>>& groups,
+                       std::map<const ReceivedMessage*, size_t>& slot,
+                       std::vector<Decision>& decisions);
 
   Queue& changes_;
   Queue& dlq_;

@@ -466,6 +466,70 @@ TEST_P(MemberStoreContract, IdempotencyKeyReplaysAndDetectsReuse) {
   EXPECT_EQ(h_->store().get("M4")->version, 1);
 }
 
+// applyAll (the API's batch write): each write exactly as apply() would, in order, a later
+// write of a member seeing the earlier ones of the same batch.
+TEST_P(MemberStoreContract, ABatchAppliesEachWriteInOrderAsApplyWould) {
+  auto write = [&](const std::string& id, std::optional<std::string> last, int64_t seq,
+                   std::optional<std::string> key) {
+    StoreWrite w;
+    w.kind = last ? WriteKind::kPut : WriteKind::kDelete;
+    w.memberId = id;
+    if (last) {
+      Member m = sampleMember(id, *last);
+      w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+      w.requestFingerprint = "fp-" + *last;
+    }
+    w.sourceSequence = seq;
+    w.idempotencyKey = key;
+    w.lineage = json::object{{"via", "test"}};
+    w.nowMs = now_++;
+    return w;
+  };
+  std::vector<StoreWrite> first{
+      write("B1", "One", 10, "b-1"),
+      write("B1", "One", 10, "b-1"),   // the same key again within the batch: replayed
+      write("B1", "Older", 5, "b-2"),  // stale behind the first write of this batch
+      write("B2", "Two", 10, "b-3"),
+      write("B2", std::nullopt, 11, "b-4"),  // deleted after its put in this batch
+      write("B3", "Bad", 10, "b-5"),         // invalid content: fails alone
+      write("B4", "Four", 10, "b-6")};
+  first[5].content = [](const StoredMember*) -> Result<Member> {
+    return Status::invalidArgument("invalid_date: birthDate");
+  };
+  std::vector<const StoreWrite*> ptrs;
+  for (const auto& w : first) ptrs.push_back(&w);
+  auto out = h_->store().applyAll(ptrs);
+  ASSERT_EQ(out.size(), first.size());
+  std::vector<WriteResult> got;
+  for (const auto& o : out) {
+    ASSERT_TRUE(o.isOk()) << o.status().toString();
+    got.push_back(o->result);
+  }
+  EXPECT_EQ(got, (std::vector<WriteResult>{WriteResult::kCreated, WriteResult::kReplayed,
+                                           WriteResult::kStale, WriteResult::kCreated,
+                                           WriteResult::kDeleted, WriteResult::kInvalid,
+                                           WriteResult::kCreated}));
+  EXPECT_EQ(h_->store().get("B1")->version, 1);
+  EXPECT_TRUE(h_->store().get("B2")->deleted);
+  EXPECT_EQ(h_->store().get("B3").status().code(), Code::kNotFound);
+  EXPECT_EQ(h_->store().get("B4")->member.name.last, "Four");
+  // The next batch re-creates the member the last one deleted.
+  std::vector<StoreWrite> second{write("B2", "Again", 12, "b-7")};
+  auto again = h_->store().applyAll({&second[0]});
+  ASSERT_EQ(again.size(), 1u);
+  ASSERT_TRUE(again[0].isOk());
+  EXPECT_EQ(again[0]->result, WriteResult::kCreated);
+  EXPECT_EQ(again[0]->member->version, 3);
+  // One event per applied change: B1's create, B2's create, delete and re-create, B4's create.
+  auto ob = h_->store().outbox(100);
+  ASSERT_TRUE(ob.isOk());
+  size_t events = 0;
+  for (const auto& e : *ob) {
+    if (e.memberId.rfind("B", 0) == 0) ++events;
+  }
+  EXPECT_EQ(events, 5u);
+}
+
 TEST_P(MemberStoreContract, FailedWritesAreNotReplayedUnderTheirKey) {
   ASSERT_TRUE(put("M8", sampleMember("M8"), 10).isOk());
   // A stale write under a key: nothing stored, so a retry is judged again, not replayed.

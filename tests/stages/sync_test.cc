@@ -169,6 +169,86 @@ TEST_F(SyncTest, AnUnavailableApiNeverDeadLettersChanges) {
   EXPECT_TRUE(dlq->peek(10)->empty());
 }
 
+// Batch writes (sync.batch_write_max): one POST /members:batchWrite per round, at most one
+// change per member in it, a member's next change in a later round once the earlier one's
+// result is known; per-item results drive delete, retry and DLQ as single answers do.
+class SyncBatchTest : public SyncTest {
+ protected:
+  SyncOptions batchOpts = [this] {
+    SyncOptions o = opts;
+    o.batchWriteMax = 500;
+    return o;
+  }();
+  SyncStage batched{*changes, *dlq, http, tokens, clock, batchOpts};
+  SyncReport runBatched() {
+    auto batch = changes->receive(100, 30000, 0);
+    EXPECT_TRUE(batch.isOk());
+    auto r = batched.process(*batch);
+    EXPECT_TRUE(r.isOk()) << r.status().toString();
+    return r.isOk() ? *r : SyncReport{};
+  }
+};
+
+TEST_F(SyncBatchTest, OneRequestPerRoundAndAMembersNextChangeInTheNextRound) {
+  ASSERT_TRUE(changes->send({command("M1", 5), command("M1", 6), command("M2", 7, true)}).isOk());
+  auto r = runBatched();
+  EXPECT_EQ(r.applied, 3u);
+  EXPECT_EQ(http.batches, 2);
+  EXPECT_EQ(http.batchItems, (std::vector<std::vector<std::string>>{{"M1", "M2"}, {"M1"}}));
+  auto sent = http.sentTo("/members:batchWrite");
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(testing::headerOf(sent[0], "Authorization"), "Bearer cached");
+  auto items = json::parse(sent[0].body).at("items").as_array();
+  EXPECT_EQ(items[0].at("op").as_string(), "put");
+  EXPECT_EQ(items[0].at("idempotencyKey").as_string(), "core:5");
+  EXPECT_EQ(items[0].at("sourceSequence").as_int64(), 5);
+  EXPECT_EQ(items[1].at("op").as_string(), "delete");
+  EXPECT_EQ(changes->stats()->visible + changes->stats()->inFlight, 0);
+}
+
+TEST_F(SyncBatchTest, PerItemResultsDecideEachChangeAsASingleAnswerWould) {
+  http.script["M1"] = {
+      ScriptedHttp::status(409, R"({"type":"urn:memberflow:problem:stale-source-sequence"})")};
+  http.script["M2"] = {ScriptedHttp::status(422, R"({"type":"urn:memberflow:problem:x"})")};
+  http.script["M3"] = {ScriptedHttp::status(503)};
+  http.script["M4"] = {ScriptedHttp::status(404)};
+  ASSERT_TRUE(changes
+                  ->send({command("M1", 1), command("M2", 2), command("M3", 3), command("M3", 4),
+                          command("M4", 5, true)})
+                  .isOk());
+  auto r = runBatched();
+  EXPECT_EQ(r.stale, 1u);         // M1
+  EXPECT_EQ(r.deadLettered, 1u);  // M2
+  EXPECT_EQ(r.retried, 2u);       // M3 and the change behind it
+  EXPECT_EQ(r.applied, 1u);       // M4: a delete of an absent member is done
+  EXPECT_TRUE(r.apiUnavailable);
+  EXPECT_EQ(http.batches, 1);  // M3's second change was not sent
+  auto dead = dlq->peek(10);
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ(dead->front().attributes.at("reason"), "api_rejected_422");
+}
+
+TEST_F(SyncBatchTest, AnUnreachableApiRetriesTheWholeBatchWithoutSpendingAttempts) {
+  http.script["M2"] = {ScriptedHttp::unreachable(), ScriptedHttp::status(200)};
+  ASSERT_TRUE(changes->send({command("M1", 1), command("M2", 2)}).isOk());
+  auto r = runBatched();
+  EXPECT_EQ(r.retried, 2u);
+  EXPECT_TRUE(r.apiUnavailable);
+  EXPECT_TRUE(dlq->peek(10)->empty());
+  clock.advance(1001);
+  r = runBatched();
+  EXPECT_EQ(r.applied, 2u);
+}
+
+TEST_F(SyncBatchTest, AnApiThatRefusesTheBatchGetsSingleRequests) {
+  http.script["members:batchWrite"] = {ScriptedHttp::status(404)};
+  ASSERT_TRUE(changes->send({command("M1", 1), command("M2", 2)}).isOk());
+  auto r = runBatched();
+  EXPECT_EQ(r.applied, 2u);
+  EXPECT_EQ(http.sentTo("/member/M1").size(), 1u);
+  EXPECT_EQ(http.sentTo("/member/M2").size(), 1u);
+}
+
 // A Lambda invocation's deadline: no change starts after it, each request's timeout is cut to
 // what is left, and the changes not started are retried without spending an attempt.
 TEST_F(SyncTest, ADeadlineStopsStartingChangesAndCutsRequestTimeouts) {

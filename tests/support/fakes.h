@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "ports/event_bus.h"
 #include "ports/http_client.h"
 #include "ports/secrets.h"
@@ -27,11 +28,19 @@ class ScriptedHttp final : public HttpClient {
     std::lock_guard lock(mu);
     seen.push_back(r);
     std::string id = r.url.substr(r.url.rfind('/') + 1);
-    auto& q = script[id];
-    if (q.empty()) return status(200);
-    HttpResult out = q.front();
-    if (q.size() > 1) q.pop_front();
-    return out;
+    if (id == "members:batchWrite" && !script.count(id)) return batch(r);
+    return next(id);
+  }
+  // POST /members:batchWrite answered item by item from each member's script (a transport
+  // failure scripted for any item fails the whole request). Scripting "members:batchWrite"
+  // itself answers the whole request instead.
+  int batches = 0;
+  std::vector<std::vector<std::string>> batchItems;  // the member ids of each batch, in order
+  static HttpResult status(int s, std::string body = "{}") {
+    HttpResult r;
+    r.response.status = s;
+    r.response.body = std::move(body);
+    return r;
   }
   // The requests so far whose URL ends with `suffix`.
   std::vector<HttpRequest> sentTo(const std::string& suffix) {
@@ -42,17 +51,40 @@ class ScriptedHttp final : public HttpClient {
     }
     return out;
   }
-  static HttpResult status(int s, std::string body = "{}") {
-    HttpResult r;
-    r.response.status = s;
-    r.response.body = std::move(body);
-    return r;
-  }
   static HttpResult unreachable() {
     HttpResult r;
     r.transport = HttpResult::Transport::kNotSent;
     r.error = "connection refused";
     return r;
+  }
+
+ private:
+  HttpResult next(const std::string& id) {
+    auto& q = script[id];
+    if (q.empty()) return status(200);
+    HttpResult out = q.front();
+    if (q.size() > 1) q.pop_front();
+    return out;
+  }
+  HttpResult batch(const HttpRequest& r) {
+    ++batches;
+    json::value doc = json::parse(r.body);
+    json::array results;
+    std::vector<std::string> ids;
+    for (const auto& item : doc.at("items").as_array()) {
+      std::string id(item.at("memberId").as_string());
+      ids.push_back(id);
+      HttpResult one = next(id);
+      if (!one.ok()) return one;
+      json::object res{{"status", one.response.status}};
+      if (one.response.status >= 400) {
+        auto p = json::parse(one.response.body);
+        if (p.is_object()) res["problem"] = p;
+      }
+      results.push_back(std::move(res));
+    }
+    batchItems.push_back(std::move(ids));
+    return status(200, json::serialize(json::object{{"results", std::move(results)}}));
   }
 };
 

@@ -1,5 +1,7 @@
 #include "adapters/embedded/sqlite_member_store.h"
 
+#include <algorithm>
+
 #include "common/crypto.h"
 #include "domain/member_write.h"
 
@@ -52,18 +54,40 @@ Result<std::optional<StoredMember>> SqliteMemberStore::load(const std::string& m
 }
 
 Result<WriteOutcome> SqliteMemberStore::apply(const StoreWrite& w) {
-  Pending mine{&w};
+  std::vector<Pending> mine{Pending{&w}};
+  applyQueued(mine);
+  return std::move(mine.front().outcome);
+}
+
+std::vector<Result<WriteOutcome>> SqliteMemberStore::applyAll(
+    const std::vector<const StoreWrite*>& writes) {
+  std::vector<Pending> mine;
+  mine.reserve(writes.size());
+  for (const StoreWrite* w : writes) mine.push_back(Pending{w});
+  applyQueued(mine);
+  std::vector<Result<WriteOutcome>> out;
+  out.reserve(mine.size());
+  for (auto& p : mine) out.push_back(std::move(p.outcome));
+  return out;
+}
+
+void SqliteMemberStore::applyQueued(std::vector<Pending>& mine) {
+  // A group takes a whole batch write (up to 500) and what else is queued, up to this many.
+  constexpr size_t kMaxGroup = 512;
   std::unique_lock lock(queueMu_);
-  queue_.push_back(&mine);
-  while (!mine.done) {
+  for (auto& p : mine) queue_.push_back(&p);
+  auto allDone = [&] {
+    return std::all_of(mine.begin(), mine.end(), [](const Pending& p) { return p.done; });
+  };
+  while (!allDone()) {
     if (leaderActive_) {
       queueCv_.wait(lock);
       continue;
     }
-    // Lead: commit everything queued so far (our own write included) in one transaction.
+    // Lead: commit everything queued so far (our own writes included) in one transaction.
     leaderActive_ = true;
     std::vector<Pending*> group;
-    while (!queue_.empty() && group.size() < 128) {
+    while (!queue_.empty() && group.size() < kMaxGroup) {
       group.push_back(queue_.front());
       queue_.pop_front();
     }
@@ -74,7 +98,6 @@ Result<WriteOutcome> SqliteMemberStore::apply(const StoreWrite& w) {
     leaderActive_ = false;
     queueCv_.notify_all();
   }
-  return std::move(mine.outcome);
 }
 
 void SqliteMemberStore::commitGroup(std::vector<Pending*>& group) {

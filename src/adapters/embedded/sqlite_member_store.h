@@ -25,6 +25,8 @@ class SqliteMemberStore final : public MemberStore {
                                                          const Options& opts);
 
   Result<WriteOutcome> apply(const StoreWrite& write) override;
+  // One transaction for the lot (with the writes other threads queued meanwhile).
+  std::vector<Result<WriteOutcome>> applyAll(const std::vector<const StoreWrite*>& writes) override;
   Result<StoredMember> get(const std::string& memberId) override;
   Result<std::vector<HistoryEntry>> history(const std::string& memberId) override;
   Result<MemberPage> listUpdated(int64_t sinceMs, const std::string& cursor, size_t limit) override;
@@ -41,6 +43,9 @@ class SqliteMemberStore final : public MemberStore {
     bool done = false;
   };
   void commitGroup(std::vector<Pending*>& group);
+  // Queues the writes and commits queued groups (leading, or waiting for the leader) until
+  // they are all done.
+  void applyQueued(std::vector<Pending>& mine);
   Result<WriteOutcome> applyLocked(const StoreWrite& w);
   Result<std::optional<StoredMember>> load(const std::string& memberId);
 
