@@ -309,7 +309,6 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   }
 
   std::vector<Decision> decisions(batch.size());
-  std::vector<size_t> position(batch.size());
   std::map<const ReceivedMessage*, size_t> slot;
   for (size_t i = 0; i < batch.size(); ++i) slot[&batch[i]] = i;
 

@@ -100,6 +100,17 @@ class Stack:
         assert not errors, errors
 
 
+def assert_nothing_taken(esm, messages, result):
+    """The function took none of the batch: every message reported failed (or the invocation
+    failed as a whole), and the mapping deleted nothing."""
+    if result.ok:
+        failed = {f["itemIdentifier"] for f in result.payload["batchItemFailures"]}
+        assert failed == {m["MessageId"] for m in messages}, result
+    else:
+        assert result.error_type.startswith("Function."), result
+    assert esm.deleted == 0
+
+
 def produce(s, seed, count, members):
     gen = s.p.cli("generate", "--seed", str(seed), "--count", str(count), "--members", str(members)).stdout
     s.p.cli("produce", "-", input=gen)
@@ -201,12 +212,7 @@ def test_sync_with_the_api_down_deletes_nothing_and_applies_everything_once_it_i
             messages = wait_for(esm.receive, 60, "a batch of changes")
             result = esm.handle(messages)
             print(f"sync with the API down: {result!r} after {result.elapsed:.1f} s")
-            if result.ok:
-                failed = {f["itemIdentifier"] for f in result.payload["batchItemFailures"]}
-                assert failed == {m["MessageId"] for m in messages}, result
-            else:
-                assert result.error_type.startswith("Function."), result
-            assert esm.deleted == 0
+            assert_nothing_taken(esm, messages, result)
             q = s.p.status()["queues"]
             assert q["changes"]["visible"] + q["changes"]["inFlight"] == queued["visible"], q
             assert q["changes-dlq"] == {"visible": 0, "inFlight": 0}, q
@@ -434,12 +440,7 @@ def test_sync_deadline_with_the_api_hanging_answers_in_time_and_loses_nothing():
             result = esm.handle(messages)
             print(f"sync with the API hanging: {result!r} after {result.elapsed:.1f} s")
             assert not result.timed_out, (result, sync.output()[-3000:])
-            if result.ok:
-                failed = {f["itemIdentifier"] for f in result.payload["batchItemFailures"]}
-                assert failed == {m["MessageId"] for m in messages}, result
-            else:
-                assert result.error_type.startswith("Function."), result
-            assert esm.deleted == 0
+            assert_nothing_taken(esm, messages, result)
             proxy.release()
             esm.start()
             s.schedule(s.function("relay"), period=1.0)
