@@ -232,13 +232,17 @@ Result<std::map<int32_t, int64_t>> SourceLog::committed() {
 Result<std::map<int32_t, int64_t>> SourceLog::endOffsets() {
   std::lock_guard lock(mu_);
   std::map<int32_t, int64_t> out;
-  MF_PREPARE(sel, *db_, "SELECT part, max(off) + 1 FROM records GROUP BY part");
-  for (;;) {
+  // One index seek per partition: a GROUP BY over the records would read every record (and
+  // its value's overflow pages) on each status probe.
+  MF_PREPARE(sel, *db_, "SELECT max(off) + 1 FROM records WHERE part = ?");
+  for (int32_t p = 0; p < partitions_; ++p) {
+    sel->reset();
+    sel->bind(1, static_cast<int64_t>(p));
     auto row = sel->step();
     if (!row.isOk()) return row.status();
-    if (!*row) break;
-    out[static_cast<int32_t>(sel->i64(0))] = sel->i64(1);
+    if (*row && !sel->isNull(0)) out[p] = sel->i64(0);
   }
+  sel->reset();
   return out;
 }
 

@@ -11,6 +11,7 @@ Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::st
                                                                    const Options& opts) {
   auto db = SqliteDb::open(path, opts.db);
   if (!db.isOk()) return db.status();
+  MF_RETURN_IF_ERROR((*db)->exec("PRAGMA cache_size=-32768"));
   MF_RETURN_IF_ERROR((*db)->exec(
       "CREATE TABLE IF NOT EXISTS members(member_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
       " version INTEGER NOT NULL, source_sequence INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
@@ -108,11 +109,16 @@ void SqliteMemberStore::commitGroup(std::vector<Pending*>& group) {
   Transaction tx(*db_);
   if (Status s = tx.begin(); !s.isOk()) return failAll(s);
   int64_t lastNow = 0;
+  // Prepared once and cached: sqlite3_exec would parse each statement for every write.
+  auto run = [this](const char* sql) -> Status {
+    MF_PREPARE(st, *db_, sql);
+    return st->run();
+  };
   for (Pending* p : group) {
-    if (Status s = db_->exec("SAVEPOINT w"); !s.isOk()) return failAll(s);
+    if (Status s = run("SAVEPOINT w"); !s.isOk()) return failAll(s);
     p->outcome = applyLocked(*p->write);
-    if (!p->outcome.isOk()) (void)db_->exec("ROLLBACK TO w");
-    if (Status s = db_->exec("RELEASE w"); !s.isOk()) return failAll(s);
+    if (!p->outcome.isOk()) (void)run("ROLLBACK TO w");
+    if (Status s = run("RELEASE w"); !s.isOk()) return failAll(s);
     lastNow = std::max(lastNow, p->write->nowMs);
   }
   if (Status s = tx.commit(); !s.isOk()) return failAll(s);  // nothing of the group applied

@@ -40,6 +40,9 @@ Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::stri
       "CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue, id);"
       "CREATE INDEX IF NOT EXISTS messages_group ON messages(queue, group_id, id);"
       "CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages(receipt);"
+      // stats() reads only this index: counting a backlog through the table would read every
+      // message body, under the store's lock, on each probe.
+      "CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at, sent_at);"
       "CREATE TABLE IF NOT EXISTS dedup(queue TEXT NOT NULL, dedup_id TEXT NOT NULL,"
       " expires_at INTEGER NOT NULL, PRIMARY KEY(queue, dedup_id)) WITHOUT ROWID;"));
   return std::shared_ptr<SqliteQueueStore>(new SqliteQueueStore(std::move(db).value(), clock));
@@ -99,11 +102,11 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
   // in flight. Ordering by id and cutting with LIMIT keeps each group's prefix intact.
   std::string sql =
       "SELECT m.id, m.group_id, m.dedup_id, m.body, m.attrs, m.sent_at, m.receive_count"
-      " FROM messages m WHERE m.queue = ?1 AND m.visible_at <= ?2";
+      " FROM messages m WHERE m.queue = ?1 AND +m.visible_at <= ?2";  // + : walk by id
   if (opts_.fifo) {
     sql +=
         " AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.queue = ?1 AND"
-        " e.group_id = m.group_id AND e.id < m.id AND e.visible_at > ?2)";
+        " e.group_id = m.group_id AND e.id < m.id AND +e.visible_at > ?2)";
   }
   sql += " ORDER BY m.id LIMIT ?3";
   MF_PREPARE(sel, db, sql);
