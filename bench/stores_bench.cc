@@ -1,14 +1,18 @@
-// Micro-benchmarks of the embedded stores on the pipeline's hot path: one member write
-// (member row, history, outbox and idempotency key in one transaction), a queue send and
-// receive+delete cycle, and a ledger claim+complete, per item and in batches.
+// Micro-benchmarks of the stores on the pipeline's hot path: one member write (member row,
+// history, outbox and idempotency key in one transaction), a queue send and receive+delete
+// cycle, and a ledger claim+complete, per item and in batches (the embedded stores); a batch of
+// member writes on PostgreSQL (with MEMBERFLOW_TEST_POSTGRES, as for the tests).
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_member_store.h"
 #include "adapters/embedded/sqlite_queue.h"
+#include "adapters/postgres/migrations.h"
+#include "adapters/postgres/pg_member_store.h"
 
 namespace memberflow {
 namespace {
@@ -95,6 +99,67 @@ void BM_LedgerClaimComplete(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_LedgerClaimComplete)->Arg(1)->Arg(1000)->UseRealTime();
+
+// A batch of puts of distinct members, as sync sends them (new content, a newer source
+// sequence and a key each), on PostgreSQL: in one transaction (the store's applyAll, one_tx:1)
+// or one transaction per write (MemberStore's default, one_tx:0). Works in a schema of its own,
+// dropped at the end.
+void BM_PgMemberStoreBatch(benchmark::State& state) {
+  namespace pg = memberflow::postgres;
+  const char* server = std::getenv("MEMBERFLOW_TEST_POSTGRES");
+  if (!server || !*server) {
+    state.SkipWithError("MEMBERFLOW_TEST_POSTGRES is not set");
+    return;
+  }
+  std::string schema = "bench" + std::to_string(std::random_device{}() % 1000000000);
+  std::string uri = std::string(server) +
+                    (std::string(server).find('?') == std::string::npos ? "?" : "&") +
+                    "options=-csearch_path%3D" + schema;
+  auto admin = pg::PgConn::connect(server, "");
+  if (!admin.isOk() || !(*admin)->run("CREATE SCHEMA " + schema).isOk()) {
+    state.SkipWithError("cannot create the schema");
+    return;
+  }
+  {
+    auto c = pg::PgConn::connect(uri, "");
+    if (!c.isOk() || !pg::migrate(**c).isOk()) {
+      state.SkipWithError("cannot migrate");
+      return;
+    }
+    pg::PgMemberStore::Options o;
+    o.pool.conninfo = uri;
+    pg::PgMemberStore store(o);
+    const auto batch = static_cast<size_t>(state.range(0));
+    const bool oneTransaction = state.range(1) == 1;
+    int64_t n = 0;
+    for (auto _ : state) {
+      std::vector<StoreWrite> writes(batch);
+      std::vector<const StoreWrite*> ptrs;
+      for (auto& w : writes) {
+        ++n;
+        w.memberId = "M" + std::to_string(n % 20000);
+        Member m = member(w.memberId, n);
+        w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+        w.sourceSequence = n;
+        w.idempotencyKey = "core:" + std::to_string(n);
+        w.requestFingerprint = "fp";
+        w.lineage = json::object{{"topic", "t"}, {"partition", 1}, {"offset", n}};
+        w.nowMs = n;
+        ptrs.push_back(&w);
+      }
+      auto out = oneTransaction ? store.applyAll(ptrs) : store.MemberStore::applyAll(ptrs);
+      for (const auto& r : out) {
+        if (!r.isOk()) state.SkipWithError(r.status().toString().c_str());
+      }
+    }
+    state.SetItemsProcessed(state.iterations() * state.range(0));
+  }
+  (void)(*admin)->run("DROP SCHEMA " + schema + " CASCADE");
+}
+BENCHMARK(BM_PgMemberStoreBatch)
+    ->ArgNames({"batch", "one_tx"})
+    ->ArgsProduct({{100, 500}, {0, 1}})
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace memberflow

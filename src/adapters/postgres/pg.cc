@@ -156,16 +156,27 @@ Result<PgResult> PgConn::run(const std::string& sql) {
 }
 
 Result<std::vector<PgResult>> PgConn::pipeline(const std::vector<Stmt>& stmts) {
-  if (PQenterPipelineMode(c_) != 1) return fromResult(c_, nullptr);
+  auto run = pipelineRun(stmts);
+  if (!run.failure.isOk()) return run.failure;
+  return std::move(run.results);
+}
+
+PgConn::PipelineRun PgConn::pipelineRun(const std::vector<Stmt>& stmts) {
+  PipelineRun run{{}, Status::ok()};
+  if (PQenterPipelineMode(c_) != 1) {
+    run.failure = fromResult(c_, nullptr);
+    return run;
+  }
   struct Exit {
     PGconn* c;
     ~Exit() { PQexitPipelineMode(c); }
   } exitMode{c_};
   // What was sent, in order: a prepare (result not returned) or a statement.
   std::vector<std::pair<bool, const char*>> sent;
+  std::set<std::string> preparing;  // a name used twice in one pipeline is prepared once
   bool ok = true;
   for (const auto& st : stmts) {
-    if (st.name && !prepared_.count(st.name)) {
+    if (st.name && !prepared_.count(st.name) && preparing.insert(st.name).second) {
       ok = ok && PQsendPrepare(c_, st.name, st.sql, 0, nullptr) == 1;
       sent.emplace_back(true, st.name);
     }
@@ -178,23 +189,24 @@ Result<std::vector<PgResult>> PgConn::pipeline(const std::vector<Stmt>& stmts) {
                                             0)) == 1;
     sent.emplace_back(false, nullptr);
   }
-  if (!ok || PQpipelineSync(c_) != 1) return fromResult(c_, nullptr);  // the connection is gone
-  std::vector<PgResult> out;
-  Status first = Status::ok();
+  if (!ok || PQpipelineSync(c_) != 1) {  // the connection is gone
+    run.failure = fromResult(c_, nullptr);
+    return run;
+  }
   for (const auto& [isPrepare, name] : sent) {
     PGresult* r = PQgetResult(c_);
     PgResult held(r);
     while (PGresult* extra = PQgetResult(c_)) PQclear(extra);  // each command ends with a null
     int st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     bool good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!good && first.isOk()) {
-      first = st == PGRES_PIPELINE_ABORTED ? Status::unavailable("postgres: pipeline aborted")
-                                           : fromResult(c_, r);
+    if (!good && run.failure.isOk()) {
+      run.failure = st == PGRES_PIPELINE_ABORTED ? Status::unavailable("postgres: pipeline aborted")
+                                                 : fromResult(c_, r);
     }
     if (isPrepare) {
       if (good) prepared_.insert(name);
-    } else {
-      out.push_back(std::move(held));
+    } else if (run.failure.isOk()) {
+      run.results.push_back(std::move(held));
     }
   }
   // The pipeline's sync result.
@@ -208,8 +220,7 @@ Result<std::vector<PgResult>> PgConn::pipeline(const std::vector<Stmt>& stmts) {
     PQclear(r);
     if (sync) break;
   }
-  if (!first.isOk()) return first;
-  return out;
+  return run;
 }
 
 PgPool::~PgPool() {

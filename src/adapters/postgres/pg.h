@@ -72,6 +72,14 @@ class PgConn {
   // Sends the statements in one pipeline (one round trip) and returns their results in order.
   // The first failure is returned instead; the server skips every statement after it.
   Result<std::vector<PgResult>> pipeline(const std::vector<Stmt>& stmts);
+  // The same, telling which statement failed: the results of the statements before it, in
+  // order (so the failed one is stmts[results.size()]), and its failure. A connection that is
+  // gone fails before any result.
+  struct PipelineRun {
+    std::vector<PgResult> results;
+    Status failure;
+  };
+  PipelineRun pipelineRun(const std::vector<Stmt>& stmts);
   bool broken() const;
   // LISTEN support: the socket to wait on, and the notification payloads that have arrived
   // (Unavailable when the connection is gone).

@@ -5,14 +5,18 @@
 // the member id, taken before anything is read: the stale guard, the no-op check and the
 // idempotency check then see the previous writer's commit, so two API processes writing the
 // same member can neither lose an update nor emit two events for one change (a unique
-// violation or serialization failure runs the transaction again). The relay claims outbox
-// rows with FOR UPDATE SKIP LOCKED and a second advisory lock space per member, so several
-// relays share the work without overtaking each other within a member.
+// violation or serialization failure runs the transaction again). A batch (applyAll) is one
+// transaction: it takes the writer locks of all its members first, in lock-key order, and a
+// write that fails on its own fails alone (the batch runs again without it). The relay claims
+// outbox rows with FOR UPDATE SKIP LOCKED and a second advisory lock space per member, so
+// several relays share the work without overtaking each other within a member.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "adapters/postgres/pg.h"
 #include "ports/member_store.h"
@@ -29,6 +33,8 @@ class PgMemberStore final : public MemberStore {
   ~PgMemberStore() override;
 
   Result<WriteOutcome> apply(const StoreWrite& write) override;
+  // The whole batch in one transaction (see applyBatchOnce for its round trips).
+  std::vector<Result<WriteOutcome>> applyAll(const std::vector<const StoreWrite*>& writes) override;
   Result<StoredMember> get(const std::string& memberId) override;
   Result<std::vector<HistoryEntry>> history(const std::string& memberId) override;
   Result<MemberPage> listUpdated(int64_t sinceMs, const std::string& cursor, size_t limit) override;
@@ -45,7 +51,21 @@ class PgMemberStore final : public MemberStore {
   PgPool& pool() { return pool_; }
 
  private:
+  // What one run of a batch came to: ok (every write's outcome is set), or a failure and the
+  // write whose statement failed (none: the transaction as a whole, e.g. its locks or COMMIT).
+  struct BatchRun {
+    Status failure;
+    std::optional<size_t> write;
+  };
   Result<WriteOutcome> applyOnce(PgConn& c, const StoreWrite& w);
+  BatchRun applyBatchOnce(PgConn& c, const std::vector<const StoreWrite*>& writes,
+                          const std::vector<bool>& alone, std::vector<Result<WriteOutcome>>& out);
+  // Appends the statements that carry out the plan (with the change notice and the replay
+  // record) and returns the outcome the write reports once they commit.
+  WriteOutcome planStatements(const StoreWrite& w, WritePlan plan,
+                              std::vector<PgConn::Stmt>& stmts) const;
+  // Removes expired idempotency records once every 1,000 writes of this process.
+  Status purgeDue(PgConn& c, size_t writes, int64_t nowMs);
   Result<std::optional<StoredMember>> load(PgConn& c, const std::string& memberId);
   Options opts_;
   PgPool pool_;

@@ -4,6 +4,7 @@
 // connection's pipeline and pool, the store's purge): they share the server harness.
 #include "adapters/contracts.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <random>
 #include <thread>
@@ -197,6 +198,186 @@ TEST(PgMemberStore, ExpiredIdempotencyKeysArePurged) {
   auto left = c->run("SELECT count(*) FROM idempotency");
   ASSERT_TRUE(left.isOk());
   EXPECT_LT(left->i64(0, 0), 10);  // the 1,000th write removed the expired ones
+}
+
+// A put of `last` as the member's name under a key, for the batch tests below.
+StoreWrite batchPut(const std::string& id, const std::string& last, int64_t seq,
+                    const std::string& key) {
+  StoreWrite w;
+  w.memberId = id;
+  Member m = sampleMember(id, last);
+  w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+  w.requestFingerprint = "fp-" + id + "-" + last;
+  w.sourceSequence = seq;
+  w.idempotencyKey = key;
+  w.lineage = json::object{{"via", "test"}};
+  w.nowMs = 1767225600000 + seq;
+  return w;
+}
+
+std::vector<const StoreWrite*> pointersTo(const std::vector<StoreWrite>& ws) {
+  std::vector<const StoreWrite*> out;
+  for (const auto& w : ws) out.push_back(&w);
+  return out;
+}
+
+// How many transactions wrote the rows of these members: the distinct xmin of their member,
+// history, outbox and idempotency rows.
+int64_t writingTransactions(pg::PgConn& c, const std::string& members) {
+  auto r = c.run(
+      "SELECT count(DISTINCT x) FROM (SELECT xmin::text AS x FROM members WHERE member_id IN (" +
+      members + ") UNION ALL SELECT xmin::text FROM history WHERE member_id IN (" + members +
+      ") UNION ALL SELECT xmin::text FROM outbox WHERE member_id IN (" + members +
+      ") UNION ALL SELECT xmin::text FROM write_replays WHERE key LIKE 'tx-%') AS t");
+  EXPECT_TRUE(r.isOk()) << r.status().toString();
+  return r.isOk() ? r->i64(0, 0) : -1;
+}
+
+// Every row a batch writes (members, history, outbox, idempotency records), over several
+// rounds (a member written twice, a key seen twice), carries one transaction id; the same
+// writes through apply() one by one carry one each.
+TEST(PgMemberStore, ABatchIsOneTransaction) {
+  if (!server()) GTEST_SKIP();
+  PgMembers h;
+  std::vector<StoreWrite> batch{batchPut("T1", "One", 1, "tx-1"), batchPut("T2", "Two", 1, "tx-2"),
+                                batchPut("T1", "Again", 2, "tx-3"),
+                                batchPut("T1", "Again", 2, "tx-3"),  // replayed
+                                batchPut("T3", "Three", 1, "tx-4")};
+  auto out = h.s->applyAll(pointersTo(batch));
+  ASSERT_EQ(out.size(), batch.size());
+  std::vector<WriteResult> got;
+  for (const auto& o : out) {
+    ASSERT_TRUE(o.isOk()) << o.status().toString();
+    got.push_back(o->result);
+  }
+  EXPECT_EQ(got, (std::vector<WriteResult>{WriteResult::kCreated, WriteResult::kCreated,
+                                           WriteResult::kUpdated, WriteResult::kReplayed,
+                                           WriteResult::kCreated}));
+  auto c = *pg::PgConn::connect(h.uri, "");
+  EXPECT_EQ(writingTransactions(*c, "'T1', 'T2', 'T3'"), 1);
+  // The same kind of batch through the default (one transaction per write): one each.
+  std::vector<StoreWrite> single{batchPut("T4", "Four", 1, "tx-5"),
+                                 batchPut("T5", "Five", 1, "tx-6")};
+  for (const auto& o : h.s->MemberStore::applyAll(pointersTo(single))) ASSERT_TRUE(o.isOk());
+  EXPECT_EQ(writingTransactions(*c, "'T4', 'T5'"), 3);  // T4's, T5's and the batch's replays
+}
+
+// A transaction that fails at COMMIT (here a deferred constraint) fails every write of the
+// batch and leaves nothing of it: no member, no event, no idempotency record.
+TEST(PgMemberStore, ABatchWhoseCommitFailsAppliesNothing) {
+  if (!server()) GTEST_SKIP();
+  PgMembers h;
+  auto c = *pg::PgConn::connect(h.uri, "");
+  ASSERT_TRUE(c->run("CREATE FUNCTION refuse_z() RETURNS trigger LANGUAGE plpgsql AS $$"
+                     " BEGIN IF NEW.member_id = 'Z2' THEN RAISE EXCEPTION 'refused'"
+                     " USING ERRCODE = 'check_violation'; END IF; RETURN NULL; END $$;"
+                     "CREATE CONSTRAINT TRIGGER refuse_z AFTER INSERT OR UPDATE ON members"
+                     " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_z()")
+                  .isOk());
+  std::vector<StoreWrite> batch{batchPut("Z1", "One", 1, "z-1"), batchPut("Z2", "Two", 1, "z-2"),
+                                batchPut("Z3", "Three", 1, "z-3")};
+  auto out = h.s->applyAll(pointersTo(batch));
+  ASSERT_EQ(out.size(), 3u);
+  for (const auto& o : out) {
+    ASSERT_FALSE(o.isOk());
+    EXPECT_CODE(o.status(), kInternal);
+    EXPECT_NE(o.status().message().find("23514"), std::string::npos) << o.status().toString();
+  }
+  for (const char* id : {"Z1", "Z2", "Z3"}) EXPECT_CODE(h.s->get(id).status(), kNotFound);
+  EXPECT_EQ(*h.s->outboxCount(), 0);
+  EXPECT_EQ(c->run("SELECT count(*) FROM write_replays")->i64(0, 0), 0);
+}
+
+// A write whose statement breaks a constraint (a CHECK the test adds) fails alone, in the
+// first round or a later one; the others commit together, a later write of the same member
+// sees the earlier ones, and a later write under the failed write's key is not a replay.
+TEST(PgMemberStore, AConstraintBrokenByOneWriteFailsOnlyThatWrite) {
+  if (!server()) GTEST_SKIP();
+  PgMembers h;
+  auto c = *pg::PgConn::connect(h.uri, "");
+  ASSERT_TRUE(c->run("ALTER TABLE members ADD CONSTRAINT no_c2 CHECK (member_id <> 'C2'"
+                     " AND NOT (member_id = 'C3' AND version = 2))")
+                  .isOk());
+  std::vector<StoreWrite> batch{
+      batchPut("C1", "One", 1, "c-1"),   batchPut("C3", "Three", 1, "c-3"),
+      batchPut("C1", "Two", 2, "c-1b"),     // second round: sees C1's first write
+      batchPut("C2", "Two", 1, "c-2"),      // breaks the CHECK
+      batchPut("C4", "Four", 1, "c-2"),     // the failed write's key: not a replay
+      batchPut("C3", "Later", 2, "c-3b")};  // second round, breaks the CHECK (version 2)
+  auto out = h.s->applyAll(pointersTo(batch));
+  ASSERT_EQ(out.size(), batch.size());
+  for (size_t i : {0, 1, 2, 4}) ASSERT_TRUE(out[i].isOk()) << i << out[i].status().toString();
+  EXPECT_EQ(out[0]->result, WriteResult::kCreated);
+  EXPECT_EQ(out[1]->result, WriteResult::kCreated);
+  EXPECT_EQ(out[2]->result, WriteResult::kUpdated);
+  EXPECT_EQ(out[2]->member->version, 2);
+  EXPECT_EQ(out[4]->result, WriteResult::kCreated);
+  for (size_t i : {3, 5}) {
+    ASSERT_FALSE(out[i].isOk()) << i;
+    EXPECT_CODE(out[i].status(), kInternal);
+    EXPECT_NE(out[i].status().message().find("23514"), std::string::npos)
+        << out[i].status().toString();
+  }
+  EXPECT_EQ(h.s->get("C1")->member.name.last, "Two");
+  EXPECT_CODE(h.s->get("C2").status(), kNotFound);
+  EXPECT_EQ(h.s->get("C3")->version, 1);
+  EXPECT_EQ(h.s->get("C3")->member.name.last, "Three");
+  EXPECT_EQ(h.s->get("C4")->member.name.last, "Four");
+  EXPECT_EQ(*h.s->outboxCount(), 4);  // C1 twice, C3, C4
+  auto tx = c->run(
+      "SELECT count(DISTINCT xmin::text) FROM members WHERE member_id IN ('C1', 'C3', 'C4')");
+  EXPECT_EQ(tx->i64(0, 0), 1);  // the survivors still commit together
+}
+
+// Batches over the same members in opposite orders and single writes, at once: every write
+// succeeds and none is lost. The batches take their locks in one order, so they never
+// deadlock: a lock wait longer than 0.9 s (lock_timeout, below the server's 1 s
+// deadlock_timeout) fails the batch instead of leaving the deadlock to the server's detector
+// and a quiet retry. The waits of this test are otherwise a few milliseconds.
+TEST(PgMemberStore, ConcurrentBatchesInOppositeOrdersNeitherDeadlockNorLoseAWrite) {
+  if (!server()) GTEST_SKIP();
+  PgMembers members;
+  pg::PgMemberStore::Options o;
+  o.pool.conninfo = members.uri + "%20-clock_timeout%3D900";  // within the options parameter
+  pg::PgMemberStore store(o);
+  constexpr int kMembers = 10, kBatches = 15;
+  std::atomic<int> failures{0};
+  auto writer = [&](int thread) {
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<StoreWrite> batch;
+      for (int k = 0; k < kMembers; ++k) {
+        int m = thread == 0 ? k : kMembers - 1 - k;
+        StoreWrite w = batchPut(
+            "K" + std::to_string(m), "V" + std::to_string(thread) + "-" + std::to_string(b), 0,
+            "k-" + std::to_string(thread) + "-" + std::to_string(b) + "-" + std::to_string(m));
+        w.sourceSequence.reset();
+        batch.push_back(std::move(w));
+      }
+      for (const auto& o : store.applyAll(pointersTo(batch))) {
+        if (!o.isOk() || o->result == WriteResult::kNoOp) ++failures;
+      }
+    }
+  };
+  auto single = [&] {
+    for (int b = 0; b < kBatches; ++b) {
+      StoreWrite w = batchPut("K0", "S-" + std::to_string(b), 0, "s-" + std::to_string(b));
+      w.sourceSequence.reset();
+      auto o = store.apply(w);
+      if (!o.isOk() || o->result == WriteResult::kNoOp) ++failures;
+    }
+  };
+  std::vector<std::thread> ts;
+  ts.emplace_back(writer, 0);
+  ts.emplace_back(writer, 1);
+  ts.emplace_back(single);
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int m = 0; m < kMembers; ++m) {
+    auto g = store.get("K" + std::to_string(m));
+    ASSERT_TRUE(g.isOk());
+    EXPECT_EQ(g->version, 2 * kBatches + (m == 0 ? kBatches : 0)) << m;
+  }
+  EXPECT_EQ(*store.outboxCount(), kMembers * 2 * kBatches + kBatches);
 }
 
 }  // namespace
