@@ -136,7 +136,7 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
       po.contentType = "application/x-ndjson";
       po.contentEncoding = "gzip";
       po.kmsKeyId = opts_.kmsKeyId;
-      auto gz = gzipCompress(ndjson);
+      auto gz = gzipCompress(ndjson, opts_.archiveGzipLevel);
       if (!gz.isOk()) return gz.status();
       MF_RETURN_IF_ERROR(store_.put(key, *gz, po));
       report.nextOffsets[p] = batch[idx.back()].offset + 1;
