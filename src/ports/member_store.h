@@ -51,8 +51,9 @@ class MemberStore {
   virtual Result<WriteOutcome> apply(const StoreWrite& write) = 0;
 
   // Applies the writes in order, each exactly as apply() would (a later write of a member sees
-  // the earlier ones), and returns their outcomes in that order. Stores that can commit them in
-  // one transaction (the embedded store); the default applies them one by one. A failed
+  // the earlier ones), and returns their outcomes in that order. Both stores commit a batch in
+  // one transaction (SQLite with a savepoint per write, PostgreSQL pipelined, a write whose
+  // statement fails rerun out of the batch); the default applies them one by one. A failed
   // transaction fails each of its writes with its status; nothing of it is applied.
   virtual std::vector<Result<WriteOutcome>> applyAll(const std::vector<const StoreWrite*>& writes) {
     std::vector<Result<WriteOutcome>> out;
