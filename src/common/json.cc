@@ -36,6 +36,17 @@ Result<json::value> parseJson(std::string_view text) {
   return v;
 }
 
+Result<const json::value*> JsonArena::parse(std::string_view text) {
+  value_.reset();  // its nodes live in the arena: nothing to free one by one
+  arena_.release();
+  parser_.reset(json::storage_ptr(&arena_));
+  boost::system::error_code ec;
+  parser_.write(text.data(), text.size(), ec);
+  if (ec) return Status::invalidArgument("not valid JSON: " + ec.message());
+  value_.emplace(parser_.release());
+  return &*value_;
+}
+
 std::string toJson(const json::value& v) { return json::serialize(v); }
 
 const json::value* field(const json::object& o, std::string_view name) {

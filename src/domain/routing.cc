@@ -127,7 +127,7 @@ json::object busEnvelope(const BusEntry& e, const std::string& busName) {
                       {"region", "local"},
                       {"resources", json::array{}},
                       {"event-bus-name", busName},
-                      {"detail", detail.isOk() ? *detail : json::value(nullptr)}};
+                      {"detail", detail.isOk() ? std::move(*detail) : json::value(nullptr)}};
 }
 
 Result<json::value> selectPath(const json::value& v, std::string_view path) {

@@ -15,9 +15,10 @@ Result<size_t> RouteStage::process(const std::vector<ReceivedMessage>& batch) {
   std::vector<const ReceivedMessage*> sources;
   std::vector<OutgoingMessage> dead;
   std::vector<std::string> done;
+  JsonArena arena;  // only the envelope's strings are kept, copied out of it
   for (const auto& m : batch) {
-    auto v = parseJson(m.body);
-    const json::object* o = v.isOk() && v->is_object() ? &v->get_object() : nullptr;
+    auto v = arena.parse(m.body);
+    const json::object* o = v.isOk() && (*v)->is_object() ? &(*v)->get_object() : nullptr;
     auto id = o ? stringField(*o, "id") : std::nullopt;
     auto type = o ? stringField(*o, "type") : std::nullopt;
     if (!id || !type) {

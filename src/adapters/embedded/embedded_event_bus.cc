@@ -24,8 +24,7 @@ Result<std::unique_ptr<EmbeddedEventBus>> EmbeddedEventBus::create(
 Result<std::vector<Status>> EmbeddedEventBus::put(const std::vector<BusEntry>& entries) {
   std::map<std::string, std::vector<OutgoingMessage>> perTarget;
   for (const auto& e : entries) {
-    json::object envelope = busEnvelope(e, name_);
-    json::value ev = envelope;
+    json::value ev(busEnvelope(e, name_));
     for (const auto& ruleName : rules_.match(ev)) {
       const RuleConfig* rule = nullptr;
       for (const auto* r : byName_) {
