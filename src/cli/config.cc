@@ -204,6 +204,7 @@ const std::vector<Key>& keys() {
       strKey<std::string>("topic", "extra_subscriptions", &Config::topicExtraSubscriptions),
       strKey<std::string>("bus", "rules_file", &Config::rulesFile),
       intKey<int64_t>("bus", "visibility_ms", &Config::busVisibilityMs),
+      intKey<int64_t>("bus", "delivery_concurrency", &Config::busDeliveryConcurrency),
       strKey<std::string>("lake", "writer", &Config::lakeWriter),
       intKey<int64_t>("lake", "visibility_ms", &Config::lakeVisibilityMs),
       intKey<int64_t>("lake", "flush_ms", &Config::lakeFlushMs),
@@ -383,6 +384,8 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.lakeVisibilityMs <= c.lakeFlushMs)
     p.push_back("lake.visibility_ms must exceed lake.flush_ms");
   if (c.busVisibilityMs < 1000) p.push_back("bus.visibility_ms must be at least 1000");
+  if (c.busDeliveryConcurrency < 1 || c.busDeliveryConcurrency > 256)
+    p.push_back("bus.delivery_concurrency must be 1..256");
   return p;
 }
 

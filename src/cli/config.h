@@ -136,8 +136,9 @@ struct Config {
   // [topic]
   std::string topicExtraSubscriptions;  // comma-separated queue names fed besides route, lake
   // [bus]
-  std::string rulesFile;            // routing rules (JSON); empty: the bus has no rules
-  int64_t busVisibilityMs = 30000;  // route queue and target deliveries
+  std::string rulesFile;               // routing rules (JSON); empty: the bus has no rules
+  int64_t busVisibilityMs = 30000;     // route queue and target deliveries
+  int64_t busDeliveryConcurrency = 8;  // members a target delivers to at once (1..256)
   // [lake]
   std::string lakeWriter = "lake-0";
   int64_t lakeFlushMs = 1000;

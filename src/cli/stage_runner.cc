@@ -106,9 +106,13 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
       Queue* dlq = w.queueNamed(emb::targetDlqName(t.name));
       if (!in || !dlq)
         return fail(Status::unavailable("cannot open the queues of target " + t.name));
+      // A queue target's queue opened here, before the threads start: queueNamed() adds to the
+      // wiring's map on first use, which the delivery threads and the gauges must not race on.
+      if (t.kind == TargetConfig::Kind::kQueue) (void)w.queueNamed(t.queue);
       TargetDeliveryOptions tdo;
       tdo.backoff = BackoffPolicy{cfg.syncBackoffBaseMs, cfg.syncBackoffCapMs, t.maxAttempts};
       tdo.visibilityMs = cfg.busVisibilityMs;
+      tdo.concurrency = static_cast<int>(cfg.busDeliveryConcurrency);
       deliveries.push_back(std::make_unique<TargetDelivery>(
           t, *in, *dlq, w.http(), w.secrets(), [&w](const std::string& n) { return w.bus(n); },
           [&w](const std::string& n) { return w.queueNamed(n); }, w.clock(), tdo));

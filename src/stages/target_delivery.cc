@@ -1,14 +1,33 @@
 #include "stages/target_delivery.h"
 
-#include <set>
+#include <map>
 
 #include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "stages/parallel.h"
 
 namespace memberflow {
 
-TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, std::string& reason) {
+TargetDelivery::BatchContext TargetDelivery::batchContext() {
+  BatchContext ctx;
+  switch (target_.kind) {
+    case TargetConfig::Kind::kWebhook:
+      if (!target_.authSecret.empty()) {
+        auto secret = secrets_.get(target_.authSecret);
+        if (secret.isOk()) ctx.authValue = std::move(secret).value();
+      } else {
+        ctx.authValue = std::string();  // no auth header
+      }
+      break;
+    case TargetConfig::Kind::kBus: ctx.bus = buses_(target_.bus); break;
+    case TargetConfig::Kind::kQueue: ctx.queue = queues_(target_.queue); break;
+  }
+  return ctx;
+}
+
+TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, const BatchContext& ctx,
+                                                std::string& reason) {
   auto v = parseJson(m.body);
   if (!v.isOk() || !v->is_object()) {
     reason = "malformed_delivery";
@@ -19,6 +38,10 @@ TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, std::s
   const json::value* payload = field(d, "payload");
   switch (target_.kind) {
     case TargetConfig::Kind::kWebhook: {
+      if (!ctx.authValue) {
+        reason = "secret_unavailable";
+        return Outcome::kRetry;
+      }
       HttpRequest req;
       req.method = "POST";
       req.url = target_.url;
@@ -27,14 +50,7 @@ TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, std::s
       req.headers = {{"Content-Type", "application/json"},
                      {"X-Memberflow-Event-Id", eventId},
                      {"X-Memberflow-Rule", stringField(d, "rule").value_or("")}};
-      if (!target_.authSecret.empty()) {
-        auto secret = secrets_.get(target_.authSecret);
-        if (!secret.isOk()) {
-          reason = "secret_unavailable";
-          return Outcome::kRetry;
-        }
-        req.headers.emplace_back(target_.authHeader, *secret);
-      }
+      if (!target_.authSecret.empty()) req.headers.emplace_back(target_.authHeader, *ctx.authValue);
       HttpResult r = http_.send(req);
       if (!r.ok()) {
         reason = r.transport == HttpResult::Transport::kNotSent ? "webhook_unreachable"
@@ -48,10 +64,9 @@ TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, std::s
       return Outcome::kDead;
     }
     case TargetConfig::Kind::kBus: {
-      EventBus* bus = buses_(target_.bus);
       const json::value* entry = field(d, "entry");
-      if (!bus || !entry || !entry->is_object()) {
-        reason = bus ? "malformed_delivery" : "unknown_bus";
+      if (!ctx.bus || !entry || !entry->is_object()) {
+        reason = ctx.bus ? "malformed_delivery" : "unknown_bus";
         return Outcome::kDead;
       }
       const json::object& eo = entry->get_object();
@@ -59,21 +74,20 @@ TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, std::s
           stringField(eo, "eventId").value_or(""),    stringField(eo, "source").value_or(""),
           stringField(eo, "detailType").value_or(""), stringField(eo, "detail").value_or(""),
           stringField(eo, "time").value_or(""),       stringField(eo, "groupId").value_or("")};
-      auto res = bus->put({be});
+      auto res = ctx.bus->put({be});
       if (res.isOk() && (*res)[0].isOk()) return Outcome::kDone;
       reason = "bus_put_failed";
       return Outcome::kRetry;
     }
     case TargetConfig::Kind::kQueue: {
-      Queue* q = queues_(target_.queue);
-      if (!q) {
+      if (!ctx.queue) {
         reason = "unknown_queue";
         return Outcome::kDead;
       }
-      Status s = q->send({{m.groupId,
-                           m.dedupId,
-                           payload ? json::serialize(*payload) : "null",
-                           {{"eventId", eventId}}}});
+      Status s = ctx.queue->send({{m.groupId,
+                                   m.dedupId,
+                                   payload ? json::serialize(*payload) : "null",
+                                   {{"eventId", eventId}}}});
       if (s.isOk()) return Outcome::kDone;
       reason = "queue_send_failed";
       return Outcome::kRetry;
@@ -83,25 +97,50 @@ TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, std::s
 }
 
 Result<size_t> TargetDelivery::processOnce(int64_t waitMs) {
-  auto batch = in_.receive(opts_.maxBatch, visibilityMs_, waitMs);
-  if (!batch.isOk()) return batch.status();
-  std::set<std::string> blocked;
+  auto received = in_.receive(opts_.maxBatch, visibilityMs_, waitMs);
+  if (!received.isOk()) return received.status();
+  const std::vector<ReceivedMessage>& batch = *received;
+
+  // The batch's members in first-seen order, each with its messages in queue order.
+  std::vector<std::vector<size_t>> groups;
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto [it, fresh] = index.emplace(batch[i].groupId, groups.size());
+    if (fresh) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+
+  // Members at once, each member's deliveries one after another: a retried one holds back the
+  // rest of its member's (they stay kHeld). Each worker writes only its own member's slots.
+  const BatchContext ctx = batch.empty() ? BatchContext{} : batchContext();
+  std::vector<Outcome> outcomes(batch.size(), Outcome::kHeld);
+  std::vector<std::string> reasons(batch.size());
+  auto deliverMember = [&](size_t g) {
+    for (size_t i : groups[g]) {
+      Outcome o = deliver(batch[i], ctx, reasons[i]);
+      if (o == Outcome::kRetry && batch[i].receiveCount >= target_.maxAttempts) {
+        o = Outcome::kDead;
+        reasons[i] = "attempts_exhausted:" + reasons[i];
+      }
+      outcomes[i] = o;
+      if (o == Outcome::kRetry) break;
+    }
+  };
+  forEachInParallel(groups.size(), static_cast<size_t>(std::max(1, opts_.concurrency)),
+                    deliverMember);
+
+  // Settle in queue order on this thread: the jitter, the logs, the batched DLQ send and remove.
   std::vector<std::string> done;
   std::vector<OutgoingMessage> dead;
   size_t delivered = 0;
   const std::string stage = "target:" + target_.name;
-  for (const auto& m : *batch) {
-    if (blocked.count(m.groupId)) {
-      (void)in_.changeVisibility(m.receiptHandle, 0);  // stays behind the retried one
-      continue;
-    }
-    std::string reason;
-    Outcome o = deliver(m, reason);
-    if (o == Outcome::kRetry && m.receiveCount >= target_.maxAttempts) {
-      o = Outcome::kDead;
-      reason = "attempts_exhausted:" + reason;
-    }
-    switch (o) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const ReceivedMessage& m = batch[i];
+    const std::string& reason = reasons[i];
+    switch (outcomes[i]) {
+      case Outcome::kHeld:
+        (void)in_.changeVisibility(m.receiptHandle, 0);  // stays behind the retried one
+        break;
       case Outcome::kDone:
         ++delivered;
         done.push_back(m.receiptHandle);
@@ -122,13 +161,13 @@ Result<size_t> TargetDelivery::processOnce(int64_t waitMs) {
         break;
       }
       case Outcome::kRetry:
-        blocked.insert(m.groupId);
         (void)in_.changeVisibility(m.receiptHandle,
                                    fullJitterDelayMs(opts_.backoff, m.receiveCount, rng_));
         log::warn("delivery will be retried", {stage, {}, m.groupId, {}, "retry", reason});
         break;
     }
   }
+  // Dead letters first: a delivery leaves the queue only once its DLQ copy is durable.
   if (!dead.empty()) MF_RETURN_IF_ERROR(dlq_.send(dead));
   if (!done.empty()) MF_RETURN_IF_ERROR(in_.remove(done));
   auto& metrics = Metrics::instance();

@@ -2,15 +2,17 @@
 // The target delivery stage of the embedded event bus (DESIGN.md §1, "rules ─▶ targets"): the
 // embedded bus (adapters/embedded/embedded_event_bus.h) appends one delivery per matched
 // (rule, target) to that target's durable queue; one TargetDelivery per target consumes the
-// queue and delivers: POST to a webhook, put on another bus, send to a queue. Per-member
-// order: a failed delivery holds back that member's later deliveries. Transient failures come
-// back after a jittered delay; after the target's maxAttempts deliveries, or at once for a
-// webhook 4xx other than 408/429, the delivery goes to the target's DLQ.
+// queue and delivers: POST to a webhook, put on another bus, send to a queue. The members of a
+// received batch are delivered concurrently, up to `concurrency` at a time; each member's
+// deliveries go one after another in queue order, and a failed one holds back that member's
+// later deliveries (per-member order). Transient failures come back after a jittered delay;
+// after the target's maxAttempts deliveries, or at once for a webhook 4xx other than 408/429,
+// the delivery goes to the target's DLQ.
 #pragma once
 
 #include <algorithm>
 #include <functional>
-#include <mutex>
+#include <optional>
 #include <random>
 #include <stop_token>
 #include <string>
@@ -33,6 +35,11 @@ struct TargetDeliveryOptions {
   int64_t visibilityMs = 30000;  // at least twice the target's timeout
   int64_t waitMs = 100;          // receive wait
   size_t maxBatch = 100;
+  // Members delivered at once within a batch (threads, the loop's own among them), so a webhook
+  // sees up to this many requests (connections) at once; 1: one delivery at a time. Only the
+  // thread-safe ports are called concurrently (HttpClient, EventBus, Queue); the secret and
+  // the bus and queue lookups are done once per batch on the loop's thread.
+  int concurrency = 8;
   uint64_t jitterSeed = 0;  // 0: random (tests fix it)
 };
 
@@ -56,16 +63,33 @@ class TargetDelivery {
         rng_(opts.jitterSeed != 0 ? opts.jitterSeed : std::random_device{}()) {}
 
   const std::string& name() const { return target_.name; }
-  // Receives and delivers one batch; returns how many were delivered. Unavailable: the
-  // target's queue or DLQ failed (the batch comes back after its visibility timeout).
+  // Receives and delivers one batch; returns how many were delivered. The batch's deletes go
+  // as one remove() and its dead letters as one send() once every member is done. Unavailable:
+  // the target's queue or DLQ failed (the batch comes back after its visibility timeout).
   Result<size_t> processOnce(int64_t waitMs);
   // Delivers until stop is requested; backs off (Retry, on the clock) after a failed batch, a
   // stop ending the backoff at once. An empty receive is no failure: the receive wait paces it.
   void run(std::stop_token stop);
 
  private:
-  enum class Outcome { kDone, kRetry, kDead };
-  Outcome deliver(const ReceivedMessage& m, std::string& reason);
+  enum class Outcome {
+    kHeld,  // not tried: behind an earlier delivery of its member that is retried
+    kDone,
+    kRetry,
+    kDead,
+  };
+  // What every delivery of a batch needs from elsewhere, looked up once per batch on the loop's
+  // thread: the bus and queue lookups make no promise about threads, and the secret is the
+  // same for the whole batch.
+  struct BatchContext {
+    EventBus* bus = nullptr;  // a bus target's bus; null: unknown
+    Queue* queue = nullptr;   // a queue target's queue; null: unknown
+    // A webhook's auth header value; nullopt: the secret was unavailable (deliveries retried).
+    std::optional<std::string> authValue;
+  };
+  BatchContext batchContext();
+  // One delivery. Safe to call concurrently for different messages.
+  Outcome deliver(const ReceivedMessage& m, const BatchContext& ctx, std::string& reason);
 
   const TargetConfig& target_;
   Queue& in_;
@@ -77,7 +101,7 @@ class TargetDelivery {
   const Clock& clock_;
   TargetDeliveryOptions opts_;
   int64_t visibilityMs_;
-  std::mt19937_64 rng_;  // the per-delivery delays of processOnce()
+  std::mt19937_64 rng_;  // the per-delivery delays of processOnce(), drawn on the loop's thread
 };
 
 }  // namespace memberflow

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -43,6 +44,21 @@ TEST(Config, AValueBeyondTheSettingsTypeIsRefusedNotWrapped) {  // 2^32 + 1 part
   auto c = loadConfig(std::nullopt);
   unsetenv("MEMBERFLOW_SOURCE_PARTITIONS");
   EXPECT_EQ(c.status().message(), "MEMBERFLOW_SOURCE_PARTITIONS is not a valid value");
+}
+
+TEST(Config, BusDeliveryConcurrencyIsLoadedAndMustBe1To256) {
+  auto c = parseConfigToml("[bus]\ndelivery_concurrency = 32\n", "t");
+  ASSERT_TRUE(c.isOk()) << c.status().message();
+  EXPECT_EQ(c->busDeliveryConcurrency, 32);
+  EXPECT_TRUE(checkConfig(*c).empty());
+  for (int64_t bad : {0, 257}) {
+    c->busDeliveryConcurrency = bad;
+    auto problems = checkConfig(*c);
+    EXPECT_NE(
+        std::find(problems.begin(), problems.end(), "bus.delivery_concurrency must be 1..256"),
+        problems.end())
+        << bad;
+  }
 }
 
 }  // namespace

@@ -299,6 +299,13 @@ def pg_pipeline(tmp, server, schema, **overrides):
     return Pipeline(tmp, adapters={"member_store": "postgres"}, postgres=pg, **overrides)
 
 
+class WebhookServer(ThreadingHTTPServer):
+    # A target delivers to up to bus.delivery_concurrency members at once, each request on its
+    # own connection here (HTTP/1.0): socketserver's listen backlog of 5 would drop the SYNs
+    # beyond it, and each dropped one costs the sender a 1 s retransmission.
+    request_queue_size = 128
+
+
 class Receiver:
     """A webhook receiver on a free port. Records (event id, body) per path in arrival order; a
     path listed in `failing` answers 500 until it is removed. `keep` turns a body into what is
@@ -337,7 +344,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = WebhookServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

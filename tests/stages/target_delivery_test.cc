@@ -5,6 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
 #include "adapters/embedded/sqlite_queue.h"
 #include "support/fakes.h"
 #include "support/fault_injection.h"
@@ -58,6 +64,63 @@ TargetConfig webhook() {
   return t;
 }
 
+// A webhook answering from several threads at once. It records each member's arrivals in
+// order, counts the requests in flight (all, and per member), answers 503 to the event ids in
+// `failing`, and holds each request until `gather` of them have been in flight together, so
+// that concurrency shows without timing: delivered one at a time, the first request gives up
+// after a deadline (and the others do not wait) and maxInFlight() stays 1.
+class ConcurrentWebhook final : public HttpClient {
+ public:
+  explicit ConcurrentWebhook(int gather) : gather_(gather) {}
+  std::set<std::string> failing;  // set before the deliveries start
+
+  HttpResult send(const HttpRequest& r) override {
+    json::value body = json::parse(r.body);
+    std::string member(body.at("memberId").as_string());
+    std::string eventId(body.at("eventId").as_string());
+    {
+      std::unique_lock lock(mu_);
+      maxInFlight_ = std::max(maxInFlight_, ++inFlight_);
+      if (++memberInFlight_[member] > 1) memberOverlapped_ = true;
+      arrivals_[member].push_back(eventId);
+      cv_.notify_all();
+      if (!gaveUp_ &&
+          !cv_.wait_for(lock, milliseconds(2000), [this] { return maxInFlight_ >= gather_; })) {
+        gaveUp_ = true;
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(1));  // let other members' requests overlap
+    std::lock_guard lock(mu_);
+    --inFlight_;
+    --memberInFlight_[member];
+    return ScriptedHttp::status(failing.count(eventId) ? 503 : 200);
+  }
+  int maxInFlight() {
+    std::lock_guard lock(mu_);
+    return maxInFlight_;
+  }
+  bool memberOverlapped() {
+    std::lock_guard lock(mu_);
+    return memberOverlapped_;
+  }
+  std::map<std::string, std::vector<std::string>> arrivals() {
+    std::lock_guard lock(mu_);
+    return arrivals_;
+  }
+
+ private:
+  const int gather_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int inFlight_ = 0, maxInFlight_ = 0;
+  bool gaveUp_ = false, memberOverlapped_ = false;
+  std::map<std::string, int> memberInFlight_;
+  std::map<std::string, std::vector<std::string>> arrivals_;
+};
+
+// Member m's event k: "M<m>-e<k>".
+std::string eventOf(int m, int k) { return "M" + std::to_string(m) + "-e" + std::to_string(k); }
+
 class TargetDeliveryTest : public ::testing::Test {
  protected:
   TempDir dir;
@@ -69,6 +132,7 @@ class TargetDeliveryTest : public ::testing::Test {
   std::unique_ptr<Queue> audit = queues->queue("audit", {});
   FlakyQueue in{*inReal};
   ScriptedHttp http;
+  HttpClient* webhookClient = &http;
   MapSecrets secrets;
   RecordingBus partner{"partner"};
   TargetConfig target = webhook();
@@ -88,7 +152,7 @@ class TargetDeliveryTest : public ::testing::Test {
   }
   void make() {
     stage = std::make_unique<TargetDelivery>(
-        target, in, *dlq, http, secrets,
+        target, in, *dlq, *webhookClient, secrets,
         [this](const std::string& n) -> EventBus* { return n == "partner" ? &partner : nullptr; },
         [this](const std::string& n) -> Queue* { return n == "audit" ? audit.get() : nullptr; },
         clock, opts);
@@ -104,6 +168,17 @@ class TargetDeliveryTest : public ::testing::Test {
     return n.isOk() ? *n : 0;
   }
   int64_t queued() { return inReal->stats()->visible + inReal->stats()->inFlight; }
+  // `members` members with `perMember` deliveries each, sent interleaved (every member's first,
+  // then every member's second, ...) or member after member.
+  void sendDeliveries(int members, int perMember, bool interleaved = true) {
+    std::vector<OutgoingMessage> all;
+    for (int i = 0; i < members * perMember; ++i) {
+      int m = interleaved ? i % members : i / perMember;
+      int k = interleaved ? i / members : i % perMember;
+      all.push_back(delivery(eventOf(m, k), "M" + std::to_string(m), "crm"));
+    }
+    ASSERT_TRUE(inReal->send(all).isOk());
+  }
   std::vector<std::string> deliveredEventIds() {
     std::vector<std::string> out;
     for (const auto& r : http.sentTo("/hook")) out.push_back(headerOf(r, "X-Memberflow-Event-Id"));
@@ -184,6 +259,85 @@ TEST_F(TargetDeliveryTest, AnUnavailableSecretIsRetriedWithoutCallingTheWebhook)
   EXPECT_TRUE(http.sentTo("/hook").empty());
   EXPECT_EQ(inReal->stats()->inFlight, 1);
   EXPECT_TRUE(dlq->peek(10)->empty());
+}
+
+TEST_F(TargetDeliveryTest, MembersAreDeliveredConcurrentlyUpToTheConcurrency) {
+  opts.concurrency = 4;
+  ConcurrentWebhook hook(4);
+  webhookClient = &hook;
+  make();
+  sendDeliveries(40, 1);
+  EXPECT_EQ(processOnce(), 40u);
+  EXPECT_EQ(hook.maxInFlight(), 4);  // reached, and never more
+  EXPECT_EQ(hook.arrivals().size(), 40u);
+  EXPECT_EQ(queued(), 0);
+}
+
+TEST_F(TargetDeliveryTest, EachMembersDeliveriesArriveInQueueOrderOneAfterAnother) {
+  opts.concurrency = 8;
+  ConcurrentWebhook hook(8);
+  webhookClient = &hook;
+  make();
+  sendDeliveries(20, 5, false);  // 100 deliveries, each member's side by side: one batch
+  EXPECT_EQ(processOnce(), 100u);
+  EXPECT_EQ(hook.maxInFlight(), 8);
+  EXPECT_FALSE(hook.memberOverlapped()) << "a member had two deliveries in flight at once";
+  auto got = hook.arrivals();
+  ASSERT_EQ(got.size(), 20u);
+  for (int m = 0; m < 20; ++m) {
+    std::vector<std::string> want;
+    for (int k = 0; k < 5; ++k) want.push_back(eventOf(m, k));
+    EXPECT_EQ(got["M" + std::to_string(m)], want) << "M" << m;
+  }
+  EXPECT_EQ(queued(), 0);
+}
+
+// Under concurrency a failed delivery still holds back its member's later ones (not even
+// tried), while the other members' go on; once it is back, the member's go in order.
+TEST_F(TargetDeliveryTest, AFailingMemberIsHeldBackWhileTheOthersAreDeliveredConcurrently) {
+  opts.concurrency = 4;
+  ConcurrentWebhook hook(4);
+  hook.failing = {eventOf(0, 1)};  // M0's second delivery fails
+  webhookClient = &hook;
+  make();
+  sendDeliveries(8, 3);
+  EXPECT_EQ(processOnce(), 22u);  // all but M0's e1 (retried) and e2 (held behind it)
+  EXPECT_EQ(hook.maxInFlight(), 4);
+  auto got = hook.arrivals();
+  EXPECT_EQ(got["M0"], (std::vector<std::string>{eventOf(0, 0), eventOf(0, 1)}));
+  for (int m = 1; m < 8; ++m) {
+    EXPECT_EQ(got["M" + std::to_string(m)],
+              (std::vector<std::string>{eventOf(m, 0), eventOf(m, 1), eventOf(m, 2)}))
+        << "M" << m;
+  }
+  EXPECT_EQ(inReal->stats()->inFlight, 1);  // the retried one; the held one is visible ...
+  EXPECT_EQ(processOnce(), 0u);             // ... but waits behind it
+  EXPECT_EQ(hook.arrivals()["M0"].size(), 2u);
+
+  hook.failing.clear();
+  clock.advance(opts.backoff.capMs);
+  EXPECT_EQ(processOnce(), 2u);
+  EXPECT_EQ(hook.arrivals()["M0"],
+            (std::vector<std::string>{eventOf(0, 0), eventOf(0, 1), eventOf(0, 1), eventOf(0, 2)}));
+  EXPECT_EQ(queued(), 0);
+  EXPECT_TRUE(dlq->peek(10)->empty());
+}
+
+TEST_F(TargetDeliveryTest, AQueueTargetKeepsPerMemberOrderUnderConcurrency) {
+  target.kind = TargetConfig::Kind::kQueue;
+  target.queue = "audit";
+  opts.concurrency = 4;
+  make();
+  sendDeliveries(10, 4);
+  EXPECT_EQ(processOnce(), 40u);
+  std::map<std::string, std::vector<std::string>> got;
+  for (const auto& m : *audit->peek(100)) got[m.groupId].push_back(m.attributes.at("eventId"));
+  ASSERT_EQ(got.size(), 10u);
+  for (int m = 0; m < 10; ++m) {
+    std::vector<std::string> want;
+    for (int k = 0; k < 4; ++k) want.push_back(eventOf(m, k));
+    EXPECT_EQ(got["M" + std::to_string(m)], want) << "M" << m;
+  }
 }
 
 TEST_F(TargetDeliveryTest, AQueueTargetSendsThePayloadToItsQueue) {
