@@ -12,7 +12,7 @@
 //
 //   bench_pattern_peer match RULES EVENTS COUNTS [--runs R] [--min-seconds S]
 //     loads the rules into one RuleSet, reads the events as text (one a line), and per event
-//     parses the text (parseJson, as the route stage does) and calls RuleSet::match. The first
+//     parses the text (JsonArena, as the route stage does) and calls RuleSet::match. The first
 //     pass is the warm-up and writes each event's match count to COUNTS (one a line); then R
 //     timed runs, each as many passes over the events as last S seconds (default 3 runs of
 //     1 s). Prints `runs <events/s> ...` and `median <events/s>`.
