@@ -25,7 +25,7 @@ struct IngestOptions {
   size_t maxBatch = 1000;
   std::chrono::milliseconds pollWait{200};
   DecodeOptions decode;
-  std::optional<std::string> kmsKeyId;   // SSE-KMS for the raw archive
+  std::optional<std::string> kmsKeyId;  // SSE-KMS for the raw archive
   // zlib level of the raw archive objects. Measured on the generator's Debezium records: level
   // 6 (zlib's default) costs 10.2 us a record for 12.1x, level 3 4.8 us for 9.7x, level 1
   // 3.9 us for 8.5x; at 6 the compression was a fifth of ingest's CPU.
