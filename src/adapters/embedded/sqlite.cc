@@ -1,8 +1,29 @@
 #include "adapters/embedded/sqlite.h"
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 namespace memberflow::embedded {
+namespace {
+
+// A statement of the connection's setup, retried while the file is locked, up to the busy
+// timeout. Converting a new file to WAL takes its exclusive lock, and SQLite does not call the
+// busy handler for that: a `memberflow status` opening the same new file as a starting `run`
+// made the run exit with "database is locked" (about 1 start in 15 when they raced).
+Status execRetryingLocked(SqliteDb& db, std::string_view sql, int timeoutMs) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  for (;;) {
+    Status s = db.exec(sql);
+    if (s.isOk() || s.code() != Code::kUnavailable ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return s;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace
 
 Status sqliteStatus(sqlite3* db, int rc, std::string_view what) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::ok();
@@ -45,11 +66,14 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
   }
   std::unique_ptr<SqliteDb> out(new SqliteDb(db));
   sqlite3_busy_timeout(db, opts.busyTimeoutMs);
-  MF_RETURN_IF_ERROR(out->exec("PRAGMA journal_mode=WAL"));
-  MF_RETURN_IF_ERROR(
-      out->exec(opts.synchronousFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
-  MF_RETURN_IF_ERROR(out->exec("PRAGMA foreign_keys=ON"));
-  MF_RETURN_IF_ERROR(out->exec("PRAGMA wal_autocheckpoint=10000"));
+  for (std::string_view sql : {std::string_view("PRAGMA journal_mode=WAL"),
+                               std::string_view(opts.synchronousFull ? "PRAGMA synchronous=FULL"
+                                                                     : "PRAGMA synchronous=NORMAL"),
+                               std::string_view("PRAGMA foreign_keys=ON"),
+                               std::string_view("PRAGMA wal_autocheckpoint=10000")}) {
+    Status s = execRetryingLocked(*out, sql, opts.busyTimeoutMs);
+    if (!s.isOk()) return Status(s.code(), "open " + path + ": " + s.message());
+  }
   return out;
 }
 
@@ -63,7 +87,8 @@ Status SqliteDb::exec(std::string_view sql) {
   std::string s(sql);
   int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
   if (err) sqlite3_free(err);
-  return sqliteStatus(db_, rc, "sqlite exec");
+  // The statement's first words say which step failed (schema and pragmas: no member data).
+  return sqliteStatus(db_, rc, "sqlite exec '" + s.substr(0, 40) + "'");
 }
 
 Result<Stmt*> SqliteDb::prepare(const std::string& sql) {

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "support/test_support.h"
 
 namespace memberflow {
@@ -51,6 +54,26 @@ TEST(EmbeddedDurability, TwoProcessesShareOneQueueFile) {
   ASSERT_TRUE(a->queue("q", {})->send({{"g", "1", "x", {}}}).isOk());
   EXPECT_EQ(b->queue("q", {})->receive(1, 1000, 0)->size(), 1u);
   EXPECT_TRUE(a->queue("q", {})->receive(1, 1000, 0)->empty());  // in flight, seen by both
+}
+
+// A new file opened by several connections at once (a starting `run` and an operator's
+// `status`): every open succeeds, none sees "database is locked".
+TEST(EmbeddedDurability, ConnectionsOpeningOneNewFileAtOnceAllSucceed) {
+  TempDir dir;
+  ManualClock clock;
+  for (int round = 0; round < 20; ++round) {
+    std::string path = dir.file("new-" + std::to_string(round) + ".db");
+    std::vector<std::string> failures(6);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < failures.size(); ++t) {
+      threads.emplace_back([&, t] {
+        auto store = emb::SqliteQueueStore::open(path, clock);
+        if (!store.isOk()) failures[t] = store.status().toString();
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& f : failures) EXPECT_EQ(f, "") << "round " << round;
+  }
 }
 
 }  // namespace
