@@ -1,14 +1,13 @@
 #include "stages/sync.h"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
-#include <thread>  // process()'s workers
 
 #include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "domain/change_command.h"
+#include "stages/parallel.h"
 
 namespace memberflow {
 namespace {
@@ -268,20 +267,14 @@ void SyncStage::decideInBatches(const std::vector<std::vector<const ReceivedMess
     std::vector<std::pair<size_t, size_t>> chunks;  // [begin, end) of round
     for (size_t b = 0; b < round.size(); b += per)
       chunks.emplace_back(b, std::min(round.size(), b + per));
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t c = next++; c < chunks.size(); c = next++) {
-        std::vector<const ReceivedMessage*> part(
-            round.begin() + static_cast<ptrdiff_t>(chunks[c].first),
-            round.begin() + static_cast<ptrdiff_t>(chunks[c].second));
-        auto got = applyBatch(part);
-        for (size_t k = 0; k < part.size(); ++k) decisions[slot[part[k]]] = got[k];
-      }
-    };
-    std::vector<std::thread> threads;
-    for (size_t i = 1; i < std::min(workers, chunks.size()); ++i) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
+    // Each chunk writes only its own messages' decisions.
+    forEachInParallel(chunks.size(), workers, [&](size_t c) {
+      std::vector<const ReceivedMessage*> part(
+          round.begin() + static_cast<ptrdiff_t>(chunks[c].first),
+          round.begin() + static_cast<ptrdiff_t>(chunks[c].second));
+      auto got = applyBatch(part);
+      for (size_t k = 0; k < part.size(); ++k) decisions[slot.at(part[k])] = got[k];
+    });
     for (size_t k = 0; k < round.size(); ++k) {
       if (decisions[slot[round[k]]].verdict == Verdict::kRetry) held[roundGroup[k]] = true;
     }
@@ -315,31 +308,26 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   if (opts_.batchWriteMax > 0) {
     decideInBatches(groups, slot, decisions);
   } else {
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t g = next++; g < groups.size(); g = next++) {
-        bool blocked = false;
-        for (const ReceivedMessage* m : groups[g]) {
-          Decision& d = decisions[slot[m]];
-          if (blocked) {
-            d = {Verdict::kRetry, Cause::kBehindRetry};  // keep per-member order
-            continue;
-          }
-          if (pastDeadline()) {
-            d = {Verdict::kRetry, Cause::kDeadline};
-            blocked = true;
-            continue;
-          }
-          d = apply(*m);
-          if (d.verdict == Verdict::kRetry) blocked = true;
-        }
-      }
-    };
-    size_t n = std::min<size_t>(static_cast<size_t>(std::max(1, opts_.workers)), groups.size());
-    std::vector<std::thread> threads;
-    for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
+    // Members at once, each member's changes one after another; each worker writes only its
+    // own member's decisions.
+    forEachInParallel(groups.size(), static_cast<size_t>(std::max(1, opts_.workers)),
+                      [&](size_t g) {
+                        bool blocked = false;
+                        for (const ReceivedMessage* m : groups[g]) {
+                          Decision& d = decisions[slot.at(m)];
+                          if (blocked) {
+                            d = {Verdict::kRetry, Cause::kBehindRetry};  // keep per-member order
+                            continue;
+                          }
+                          if (pastDeadline()) {
+                            d = {Verdict::kRetry, Cause::kDeadline};
+                            blocked = true;
+                            continue;
+                          }
+                          d = apply(*m);
+                          if (d.verdict == Verdict::kRetry) blocked = true;
+                        }
+                      });
   }
 
   std::vector<OutgoingMessage> dead;
