@@ -46,6 +46,27 @@ class ChangeSource {
   virtual Result<Progress> progress() = 0;
 };
 
+// Reads a topic's records by offset, apart from any consumer's position and without joining
+// the consumer group (so a running pipeline is not rebalanced): what `memberflow reconcile`
+// walks (issue 18). Not thread-safe: one caller owns it.
+class SourceReader {
+ public:
+  struct PartitionRange {
+    int64_t low = 0;        // the first offset still held (retention may have removed older)
+    int64_t high = 0;       // the next offset to be written
+    int64_t committed = 0;  // the reader's group's committed next offset (low when none)
+  };
+  virtual ~SourceReader() = default;
+  // Every partition of the topic, empty ones included.
+  virtual Result<std::map<int32_t, PartitionRange>> ranges() = 0;
+  // The first offset of `partition` whose timestamp is at or after tsMs; high when none.
+  virtual Result<int64_t> offsetForTime(int32_t partition, int64_t tsMs) = 0;
+  // The records of `partition` with from <= offset < to, in offset order, at most `max`.
+  // InvalidArgument: no such partition.
+  virtual Result<std::vector<SourceRecord>> read(int32_t partition, int64_t from, int64_t to,
+                                                 size_t max) = 0;
+};
+
 // A record to append. An absent partition means "hash of the key bytes", so that one member
 // always lands in one partition.
 struct ProduceRecord {

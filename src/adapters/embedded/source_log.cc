@@ -103,28 +103,109 @@ Result<std::vector<SourceRecord>> SourceLog::readOnce(size_t maxRecords) {
       auto row = s->step();
       if (!row.isOk()) return row.status();
       if (!*row) break;
-      SourceRecord r;
-      r.topic = topic_;
-      r.partition = p;
-      r.offset = s->i64(0);
-      r.timestampMs = s->i64(1);
-      r.key = s->optStr(2);
-      r.value = s->optStr(3);
-      auto hdrs = parseJson(s->str(4));
-      if (hdrs.isOk() && hdrs->is_array()) {
-        for (const auto& h : hdrs->get_array()) {
-          if (h.is_array() && h.get_array().size() == 2 && h.get_array()[0].is_string() &&
-              h.get_array()[1].is_string()) {
-            r.headers.emplace_back(std::string(h.get_array()[0].get_string()),
-                                   std::string(h.get_array()[1].get_string()));
-          }
-        }
-      }
+      SourceRecord r = recordOfRow(*s, p);
       position_[p] = r.offset + 1;
       out.push_back(std::move(r));
     }
   }
   nextPartition_ = (nextPartition_ + 1) % partitions_;
+  return out;
+}
+
+SourceRecord SourceLog::recordOfRow(Stmt& s, int32_t partition) const {
+  SourceRecord r;
+  r.topic = topic_;
+  r.partition = partition;
+  r.offset = s.i64(0);
+  r.timestampMs = s.i64(1);
+  r.key = s.optStr(2);
+  r.value = s.optStr(3);
+  auto hdrs = parseJson(s.str(4));
+  if (hdrs.isOk() && hdrs->is_array()) {
+    for (const auto& h : hdrs->get_array()) {
+      if (h.is_array() && h.get_array().size() == 2 && h.get_array()[0].is_string() &&
+          h.get_array()[1].is_string()) {
+        r.headers.emplace_back(std::string(h.get_array()[0].get_string()),
+                               std::string(h.get_array()[1].get_string()));
+      }
+    }
+  }
+  return r;
+}
+
+Result<std::map<int32_t, SourceReader::PartitionRange>> SourceLog::ranges() {
+  auto end = endOffsets();
+  if (!end.isOk()) return end.status();
+  auto done = committed();
+  if (!done.isOk()) return done.status();
+  std::lock_guard lock(mu_);
+  // The embedded log keeps every record: an empty partition starts at 0, a filled one at its
+  // first offset (0 too, unless records were removed by hand).
+  MF_PREPARE(low, *db_, "SELECT min(off) FROM records WHERE part = ?");
+  std::map<int32_t, PartitionRange> out;
+  for (int32_t p = 0; p < partitions_; ++p) {
+    PartitionRange r;
+    low->reset();
+    low->bind(1, static_cast<int64_t>(p));
+    auto row = low->step();
+    if (!row.isOk()) return row.status();
+    bool filled = *row && !low->isNull(0);
+    auto e = end->find(p);
+    r.high = e == end->end() ? 0 : e->second;
+    r.low = filled ? low->i64(0) : r.high;
+    auto c = done->find(p);
+    r.committed = c == done->end() ? r.low : c->second;
+    out[p] = r;
+  }
+  low->reset();
+  return out;
+}
+
+Result<int64_t> SourceLog::offsetForTime(int32_t partition, int64_t tsMs) {
+  if (partition < 0 || partition >= partitions_) {
+    return Status::invalidArgument("no partition " + std::to_string(partition));
+  }
+  {
+    std::lock_guard lock(mu_);
+    // Timestamps given to `produce` need not grow with the offset: the first record at or
+    // after the time, as Kafka's ListOffsets answers (a scan of the partition's rows).
+    MF_PREPARE(sel, *db_, "SELECT min(off) FROM records WHERE part = ? AND ts >= ?");
+    sel->bind(1, static_cast<int64_t>(partition)).bind(2, tsMs);
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    if (*row && !sel->isNull(0)) {
+      int64_t off = sel->i64(0);
+      sel->reset();
+      return off;
+    }
+    sel->reset();
+  }
+  auto end = endOffsets();
+  if (!end.isOk()) return end.status();
+  auto e = end->find(partition);
+  return e == end->end() ? int64_t{0} : e->second;
+}
+
+Result<std::vector<SourceRecord>> SourceLog::read(int32_t partition, int64_t from, int64_t to,
+                                                  size_t max) {
+  if (partition < 0 || partition >= partitions_) {
+    return Status::invalidArgument("no partition " + std::to_string(partition));
+  }
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_,
+             "SELECT off, ts, key, value, headers FROM records WHERE part = ? AND off >= ?"
+             " AND off < ? ORDER BY off LIMIT ?");
+  sel->bind(1, static_cast<int64_t>(partition))
+      .bind(2, from)
+      .bind(3, to)
+      .bind(4, static_cast<int64_t>(max));
+  std::vector<SourceRecord> out;
+  for (;;) {
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    if (!*row) break;
+    out.push_back(recordOfRow(*sel, partition));
+  }
   return out;
 }
 

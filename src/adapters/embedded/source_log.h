@@ -19,7 +19,7 @@ namespace memberflow::embedded {
 int32_t kafkaMurmur2(std::string_view data);
 int32_t defaultPartition(std::string_view key, int32_t partitions);
 
-class SourceLog final : public ChangeSource, public ChangeSink {
+class SourceLog final : public ChangeSource, public ChangeSink, public SourceReader {
  public:
   // Opens (creating) the log at path. The partition count is fixed when the log is created;
   // opening with a different count keeps the stored one.
@@ -36,6 +36,11 @@ class SourceLog final : public ChangeSource, public ChangeSink {
   Status append(const std::vector<ProduceRecord>& records) override;
   int32_t partitionCount() const override { return partitions_; }
 
+  Result<std::map<int32_t, PartitionRange>> ranges() override;
+  Result<int64_t> offsetForTime(int32_t partition, int64_t tsMs) override;
+  Result<std::vector<SourceRecord>> read(int32_t partition, int64_t from, int64_t to,
+                                         size_t max) override;
+
   // Committed next offsets of the group, and the log end of each partition (for lag).
   Result<std::map<int32_t, int64_t>> committed();
   Result<std::map<int32_t, int64_t>> endOffsets();
@@ -47,6 +52,8 @@ class SourceLog final : public ChangeSource, public ChangeSink {
         partitions_(partitions),
         group_(std::move(group)) {}
   Result<std::vector<SourceRecord>> readOnce(size_t maxRecords);
+  // The record at the current row of a "SELECT off, ts, key, value, headers" statement.
+  SourceRecord recordOfRow(Stmt& s, int32_t partition) const;
 
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;

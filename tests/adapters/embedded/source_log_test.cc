@@ -22,6 +22,61 @@ TEST(EmbeddedSourceLog, PartitionCountIsFixedAtCreation) {
   EXPECT_CODE(l->append({{"k", "v", {}, 5, {}}}), kInvalidArgument);
 }
 
+// The SourceReader side (what `reconcile` walks): ranges with the group's commit, reads by
+// offset range without moving any consumer, and the first offset at or after a time.
+TEST(EmbeddedSourceLog, ReadsByOffsetRangeAndTimeApartFromTheConsumer) {
+  TempDir dir;
+  auto l = *emb::SourceLog::open(dir.file("s.db"), "t", 2, "g");
+  std::vector<ProduceRecord> recs;
+  for (int i = 0; i < 10; ++i) {
+    ProduceRecord r;
+    r.key = "k" + std::to_string(i);
+    r.value = "v" + std::to_string(i);
+    r.headers = {{"id", "m" + std::to_string(i)}};
+    r.partition = 0;
+    r.timestampMs = 1000 + 10 * i;
+    recs.push_back(std::move(r));
+  }
+  ASSERT_TRUE(l->append(recs).isOk());
+  ASSERT_TRUE(l->commit({{0, 4}}).isOk());
+  ASSERT_TRUE(l->rewindToCommitted().isOk());  // the consumer's position: offset 4
+
+  auto ranges = l->ranges();
+  ASSERT_TRUE(ranges.isOk()) << ranges.status().toString();
+  ASSERT_EQ(ranges->size(), 2u);  // the empty partition too
+  EXPECT_EQ(ranges->at(0).low, 0);
+  EXPECT_EQ(ranges->at(0).high, 10);
+  EXPECT_EQ(ranges->at(0).committed, 4);
+  EXPECT_EQ(ranges->at(1).low, 0);
+  EXPECT_EQ(ranges->at(1).high, 0);
+  EXPECT_EQ(ranges->at(1).committed, 0);
+
+  auto mid = l->read(0, 3, 7, 100);
+  ASSERT_TRUE(mid.isOk());
+  ASSERT_EQ(mid->size(), 4u);
+  EXPECT_EQ((*mid)[0].offset, 3);
+  EXPECT_EQ((*mid)[3].offset, 6);
+  EXPECT_EQ((*mid)[0].value, "v3");
+  EXPECT_EQ((*mid)[0].timestampMs, 1030);
+  ASSERT_EQ((*mid)[0].headers.size(), 1u);
+  EXPECT_EQ((*mid)[0].headers[0].second, "m3");
+  EXPECT_EQ(l->read(0, 3, 7, 2)->size(), 2u);  // at most max
+  EXPECT_TRUE(l->read(1, 0, 100, 10)->empty());
+  EXPECT_CODE(l->read(2, 0, 1, 1).status(), kInvalidArgument);
+
+  EXPECT_EQ(*l->offsetForTime(0, 0), 0);
+  EXPECT_EQ(*l->offsetForTime(0, 1035), 4);  // the first at or after the time
+  EXPECT_EQ(*l->offsetForTime(0, 1040), 4);
+  EXPECT_EQ(*l->offsetForTime(0, 5000), 10);  // none: the end
+  EXPECT_EQ(*l->offsetForTime(1, 0), 0);
+
+  // Reading moved no consumer: the poll starts where the position was, not after a read.
+  auto polled = l->poll(100, std::chrono::milliseconds(0));
+  ASSERT_TRUE(polled.isOk());
+  ASSERT_FALSE(polled->empty());
+  EXPECT_EQ(polled->front().offset, 4);
+}
+
 TEST(Partitioner, MatchesKafkaMurmur2) {
   // Values from Kafka's UtilsTest.testMurmur2.
   EXPECT_EQ(embedded::kafkaMurmur2("21"), -973932308);
