@@ -268,6 +268,8 @@ struct ChangeSourceHarness {
   // A consumer of the group; a second call gives a new consumer that starts at the group's
   // committed offsets.
   virtual std::unique_ptr<ChangeSource> consumer(const std::string& group) = 0;
+  // A SourceReader of the same topic whose ranges() report this group's commits.
+  virtual std::unique_ptr<SourceReader> reader(const std::string& group) = 0;
 };
 using ChangeSourceHarnessFactory = std::function<std::unique_ptr<ChangeSourceHarness>()>;
 
@@ -336,6 +338,66 @@ TEST_P(ChangeSourceContract, ANewConsumerResumesAtTheCommittedOffsets) {
   auto rest = drain(*c2, 10);
   ASSERT_EQ(rest.size(), 10u);
   EXPECT_EQ(*rest.front().value, "v10");
+}
+
+// The reader (reconcile's view): ranges with the group's commit, reads of an offset range and
+// by time, and none of it moves the group's consumer.
+TEST_P(ChangeSourceContract, AReaderReadsByOffsetAndTimeWithoutMovingTheGroup) {
+  int64_t t0 = 1767225600000;  // explicit timestamps, 10 ms apart
+  std::vector<ProduceRecord> recs;
+  for (int i = 0; i < 12; ++i) {
+    ProduceRecord r;
+    r.key = "k";
+    r.value = "v" + std::to_string(i);
+    r.headers = {{"id", "m" + std::to_string(i)}};
+    r.partition = 1;
+    r.timestampMs = t0 + 10 * i;
+    recs.push_back(std::move(r));
+  }
+  ASSERT_TRUE(h_->sink().append(recs).isOk());
+  auto c = h_->consumer("g4");
+  auto got = drain(*c, 12);
+  ASSERT_EQ(got.size(), 12u);
+  int64_t base = got[0].offset;  // Kafka and the log both start at 0; kept general
+  ASSERT_TRUE(c->commit({{1, base + 5}}).isOk());
+
+  auto r = h_->reader("g4");
+  auto ranges = r->ranges();
+  ASSERT_TRUE(ranges.isOk()) << ranges.status().toString();
+  ASSERT_TRUE(ranges->count(0) && ranges->count(1));
+  EXPECT_EQ(ranges->at(1).low, base);
+  EXPECT_EQ(ranges->at(1).high, base + 12);
+  EXPECT_EQ(ranges->at(1).committed, base + 5);
+  EXPECT_EQ(ranges->at(0).high, ranges->at(0).low);       // empty
+  EXPECT_EQ(ranges->at(0).committed, ranges->at(0).low);  // no commit: low
+
+  auto mid = r->read(1, base + 3, base + 8, 100);
+  ASSERT_TRUE(mid.isOk()) << mid.status().toString();
+  ASSERT_EQ(mid->size(), 5u);
+  EXPECT_EQ((*mid)[0].offset, base + 3);
+  EXPECT_EQ((*mid)[0].value, "v3");
+  EXPECT_EQ((*mid)[0].timestampMs, t0 + 30);
+  ASSERT_FALSE((*mid)[0].headers.empty());
+  EXPECT_EQ((*mid)[0].headers[0].second, "m3");
+  EXPECT_EQ((*mid)[4].offset, base + 7);
+  auto two = r->read(1, base, base + 12, 2);
+  ASSERT_TRUE(two.isOk());
+  EXPECT_EQ(two->size(), 2u);
+  auto none = r->read(0, 0, 100, 10);
+  ASSERT_TRUE(none.isOk());
+  EXPECT_TRUE(none->empty());
+
+  EXPECT_EQ(*r->offsetForTime(1, t0 - 1000), base);
+  EXPECT_EQ(*r->offsetForTime(1, t0 + 35), base + 4);  // the first at or after the time
+  EXPECT_EQ(*r->offsetForTime(1, t0 + 40), base + 4);
+  EXPECT_EQ(*r->offsetForTime(1, t0 + 100000), base + 12);  // none: the end
+
+  // The group did not move: a new consumer resumes at the commit.
+  c.reset();
+  auto c2 = h_->consumer("g4");
+  auto rest = drain(*c2, 7);
+  ASSERT_EQ(rest.size(), 7u);
+  EXPECT_EQ(rest[0].offset, base + 5);
 }
 
 TEST_P(ChangeSourceContract, RewindRedeliversWhatWasNotCommitted) {

@@ -63,6 +63,91 @@ std::vector<int32_t> partitionsOf(rd_kafka_t* rk, const std::string& topic, Stat
   return out;
 }
 
+SourceRecord recordOf(const rd_kafka_message_t* m, const std::string& topic) {
+  SourceRecord r;
+  r.topic = topic;
+  r.partition = m->partition;
+  r.offset = m->offset;
+  rd_kafka_timestamp_type_t tt;
+  r.timestampMs = rd_kafka_message_timestamp(m, &tt);
+  if (m->key) r.key = std::string(static_cast<const char*>(m->key), m->key_len);
+  if (m->payload) r.value = std::string(static_cast<const char*>(m->payload), m->len);
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name;
+    const void* val;
+    size_t size;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+      r.headers.emplace_back(
+          name, val ? std::string(static_cast<const char*>(val), size) : std::string());
+    }
+  }
+  return r;
+}
+
+// rd_kafka_committed, retried while a broker that just started (or moved the group) answers
+// "not coordinator" or "loading" for a moment.
+rd_kafka_resp_err_t committedRetrying(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list) {
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    err = rd_kafka_committed(rk, list, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
+        err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+        err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return err;
+}
+
+// Every partition's watermarks and the handle's group's committed next offset (the low
+// watermark when the group has none: where it would start).
+Result<std::map<int32_t, SourceReader::PartitionRange>> rangesOf(rd_kafka_t* rk,
+                                                                 const std::string& topic) {
+  Status s;
+  auto parts = partitionsOf(rk, topic, s);
+  if (!s.isOk()) return s;
+  std::map<int32_t, SourceReader::PartitionRange> out;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()) + 1);
+  for (int32_t part : parts) {
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk, topic.c_str(), part, &lo, &hi, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_topic_partition_list_destroy(list);
+      return Status::unavailable(std::string("kafka watermarks: ") + rd_kafka_err2str(err));
+    }
+    out[part] = {lo, hi, lo};
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), part);
+  }
+  rd_kafka_resp_err_t err = committedRetrying(rk, list);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < list->cnt; ++i) {
+      if (list->elems[i].offset >= 0)
+        out[list->elems[i].partition].committed = list->elems[i].offset;
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::unavailable(std::string("kafka committed: ") + rd_kafka_err2str(err));
+  return out;
+}
+
+// A consumer handle on `conf` (taken), its events served by consumer_poll.
+Result<rd_kafka_t*> newConsumer(rd_kafka_conf_t* conf) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return Status::invalidArgument(std::string("kafka consumer: ") + err);
+  }
+  rd_kafka_poll_set_consumer(rk);
+  return rk;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(const KafkaOptions& opts) {
@@ -79,13 +164,9 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(const KafkaOp
   if (!conf.isOk()) return conf.status();
   rd_kafka_conf_set_rebalance_cb(*conf, rebalance);
   rd_kafka_conf_set_opaque(*conf, self.get());
-  char err[512];
-  self->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
-  if (!self->rk_) {
-    rd_kafka_conf_destroy(*conf);
-    return Status::invalidArgument(std::string("kafka consumer: ") + err);
-  }
-  rd_kafka_poll_set_consumer(self->rk_);
+  auto rk = newConsumer(*conf);
+  if (!rk.isOk()) return rk.status();
+  self->rk_ = *rk;
   if (!opts.subscribe) return self;
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, opts.topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -142,28 +223,8 @@ Result<std::vector<SourceRecord>> KafkaChangeSource::poll(size_t maxRecords,
       if (!out.empty()) break;
       continue;
     }
-    SourceRecord r;
-    r.topic = opts_.topic;
-    r.partition = m->partition;
-    r.offset = m->offset;
-    rd_kafka_timestamp_type_t tt;
-    r.timestampMs = rd_kafka_message_timestamp(m, &tt);
-    if (m->key) r.key = std::string(static_cast<const char*>(m->key), m->key_len);
-    if (m->payload) r.value = std::string(static_cast<const char*>(m->payload), m->len);
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* name;
-      const void* val;
-      size_t size;
-      for (size_t i = 0;
-           rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-           ++i) {
-        r.headers.emplace_back(
-            name, val ? std::string(static_cast<const char*>(val), size) : std::string());
-      }
-    }
+    out.push_back(recordOf(m, opts_.topic));
     rd_kafka_message_destroy(m);
-    out.push_back(std::move(r));
   }
   return out;
 }
@@ -221,42 +282,101 @@ Status KafkaChangeSource::rewindToCommitted() {
 }
 
 Result<ChangeSource::Progress> KafkaChangeSource::progress() {
-  Status s;
-  auto parts = partitionsOf(rk_, opts_.topic, s);
-  if (!s.isOk()) return s;
+  auto ranges = rangesOf(rk_, opts_.topic);
+  if (!ranges.isOk()) return ranges.status();
   Progress p;
-  rd_kafka_topic_partition_list_t* list =
-      rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()) + 1);
-  for (int32_t part : parts) {
-    int64_t lo = 0, hi = 0;
-    rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(rk_, opts_.topic.c_str(), part, &lo, &hi, 10000);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_topic_partition_list_destroy(list);
-      return Status::unavailable(std::string("kafka watermarks: ") + rd_kafka_err2str(err));
-    }
-    p.end += hi;
-    rd_kafka_topic_partition_list_add(list, opts_.topic.c_str(), part);
+  for (const auto& [part, r] : *ranges) {
+    p.end += r.high;
+    p.committed += r.committed;
   }
-  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  // A broker that just started (or moved the group) answers "not coordinator" or "loading"
-  // for a moment: retriable, so retry briefly before reporting the source unavailable.
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    err = rd_kafka_committed(rk_, list, 10000);
-    if (err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
-        err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
-        err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  return p;
+}
+
+// ---- reader -------------------------------------------------------------------------------
+
+Result<std::unique_ptr<KafkaSourceReader>> KafkaSourceReader::open(const KafkaOptions& opts) {
+  std::unique_ptr<KafkaSourceReader> self(new KafkaSourceReader(opts));
+  // group.id only names the group whose commits ranges() reads: the reader assigns
+  // partitions itself and never subscribes, so it does not join (or rebalance) that group.
+  auto conf =
+      makeConf(opts, {{"group.id", opts.group},
+                      {"enable.auto.commit", "false"},
+                      {"enable.auto.offset.store", "false"},
+                      {"enable.partition.eof", "true"},
+                      {"queued.max.messages.kbytes", std::to_string(opts.maxBufferedKbytes)}});
+  if (!conf.isOk()) return conf.status();
+  auto rk = newConsumer(*conf);
+  if (!rk.isOk()) return rk.status();
+  self->rk_ = *rk;
+  return self;
+}
+
+KafkaSourceReader::~KafkaSourceReader() {
+  if (rk_) {
+    rd_kafka_assign(rk_, nullptr);
+    rd_kafka_destroy(rk_);
   }
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < list->cnt; ++i) p.committed += std::max<int64_t>(0, list->elems[i].offset);
+}
+
+Result<std::map<int32_t, SourceReader::PartitionRange>> KafkaSourceReader::ranges() {
+  return rangesOf(rk_, opts_.topic);
+}
+
+Result<int64_t> KafkaSourceReader::offsetForTime(int32_t partition, int64_t tsMs) {
+  auto r = ranges();
+  if (!r.isOk()) return r.status();
+  auto it = r->find(partition);
+  if (it == r->end()) return Status::invalidArgument("no partition " + std::to_string(partition));
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, opts_.topic.c_str(), partition)->offset = tsMs;
+  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(rk_, list, 10000);
+  int64_t off = list->elems[0].offset;
+  rd_kafka_resp_err_t perr = list->elems[0].err;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || perr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::unavailable(std::string("kafka offsets for times: ") +
+                               rd_kafka_err2str(err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : perr));
   }
+  return off < 0 ? it->second.high : off;  // -1: no record at or after the time
+}
+
+Result<std::vector<SourceRecord>> KafkaSourceReader::read(int32_t partition, int64_t from,
+                                                          int64_t to, size_t max) {
+  auto r = ranges();
+  if (!r.isOk()) return r.status();
+  auto it = r->find(partition);
+  if (it == r->end()) return Status::invalidArgument("no partition " + std::to_string(partition));
+  from = std::max(from, it->second.low);
+  to = std::min(to, it->second.high);
+  std::vector<SourceRecord> out;
+  if (from >= to || max == 0) return out;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, opts_.topic.c_str(), partition)->offset = from;
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
   rd_kafka_topic_partition_list_destroy(list);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return Status::unavailable(std::string("kafka committed: ") + rd_kafka_err2str(err));
-  return p;
+    return Status::unavailable(std::string("kafka assign: ") + rd_kafka_err2str(err));
+  // Until the range or `max` is read, or the partition's end; Unavailable after 30 s without.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool ended = false;  // the range, `max` or the partition's end was reached
+  while (!ended && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 200);
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      ended = true;  // offsets may have gaps (transaction markers, compaction)
+    } else if (m->err) {
+      log::warn("kafka reader error", {kStage, {}, {}, {}, "retry", rd_kafka_err2str(m->err)});
+    } else if (m->offset >= to) {
+      ended = true;
+    } else {
+      out.push_back(recordOf(m, opts_.topic));
+      ended = out.size() >= max || m->offset + 1 >= to;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_assign(rk_, nullptr);
+  if (!ended) return Status::unavailable("kafka reader: the range did not arrive within 30 s");
+  return out;
 }
 
 // ---- producer -----------------------------------------------------------------------------

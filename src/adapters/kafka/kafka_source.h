@@ -58,6 +58,25 @@ class KafkaChangeSource final : public ChangeSource {
   std::chrono::steady_clock::time_point lastErrorLog_{};
 };
 
+// The SourceReader on a Kafka topic: watermarks, the group's committed offsets, ListOffsets by
+// time, and reads of an offset range through its own assignment (never a subscription, so the
+// pipeline's group is not rebalanced). opts.subscribe is ignored.
+class KafkaSourceReader final : public SourceReader {
+ public:
+  static Result<std::unique_ptr<KafkaSourceReader>> open(const KafkaOptions& opts);
+  ~KafkaSourceReader() override;
+
+  Result<std::map<int32_t, PartitionRange>> ranges() override;
+  Result<int64_t> offsetForTime(int32_t partition, int64_t tsMs) override;
+  Result<std::vector<SourceRecord>> read(int32_t partition, int64_t from, int64_t to,
+                                         size_t max) override;
+
+ private:
+  explicit KafkaSourceReader(KafkaOptions opts) : opts_(std::move(opts)) {}
+  KafkaOptions opts_;
+  rd_kafka_t* rk_ = nullptr;
+};
+
 class KafkaChangeSink final : public ChangeSink {
  public:
   static Result<std::unique_ptr<KafkaChangeSink>> open(const KafkaOptions& opts);

@@ -75,6 +75,9 @@ struct EmbeddedSource final : ChangeSourceHarness {
   std::unique_ptr<ChangeSource> consumer(const std::string& group) override {
     return *emb::SourceLog::open(dir.file("s.db"), "t", 4, group);
   }
+  std::unique_ptr<SourceReader> reader(const std::string& group) override {
+    return *emb::SourceLog::open(dir.file("s.db"), "t", 4, group);
+  }
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, ChangeSourceContract, ::testing::Values([] {
                            return std::unique_ptr<ChangeSourceHarness>(new EmbeddedSource);

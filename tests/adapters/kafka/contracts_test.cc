@@ -42,6 +42,13 @@ struct KafkaHarness final : ChangeSourceHarness {
     EXPECT_TRUE(c.isOk()) << c.status().toString();
     return std::move(c).value();
   }
+  std::unique_ptr<SourceReader> reader(const std::string& group) override {
+    auto o = base;
+    o.group = base.topic + "-" + group;
+    auto r = kafka::KafkaSourceReader::open(o);
+    EXPECT_TRUE(r.isOk()) << r.status().toString();
+    return std::move(r).value();
+  }
 };
 
 class KafkaEnvironment : public ::testing::Environment {
