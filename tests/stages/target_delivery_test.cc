@@ -89,8 +89,7 @@ class ConcurrentWebhook final : public HttpClient {
         gaveUp_ = true;
       }
     }
-    std::this_thread::sleep_for(milliseconds(1));  // let other members' requests overlap
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(mu_);  // the gather above is what holds requests in flight together
     --inFlight_;
     --memberInFlight_[member];
     return ScriptedHttp::status(failing.count(eventId) ? 503 : 200);

@@ -291,4 +291,24 @@ Status PgTransaction::commit() {
   return Status::ok();
 }
 
+std::string textArrayLiteral(const std::vector<std::string>& values) {
+  std::string arr = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) arr += ",";
+    arr += "\"";
+    for (char ch : values[i]) {
+      if (ch == '"' || ch == '\\') arr.push_back('\\');
+      arr.push_back(ch);
+    }
+    arr += "\"";
+  }
+  return arr + "}";
+}
+
+std::string bigintArrayLiteral(const std::vector<int64_t>& values) {
+  std::string arr = "{";
+  for (size_t i = 0; i < values.size(); ++i) arr += (i ? "," : "") + std::to_string(values[i]);
+  return arr + "}";
+}
+
 }  // namespace memberflow::postgres

@@ -148,4 +148,8 @@ class PgTransaction {
   bool open_ = false;
 };
 
+// Array literals for $n::text[] and $n::bigint[] parameters (elements quoted and escaped).
+std::string textArrayLiteral(const std::vector<std::string>& values);
+std::string bigintArrayLiteral(const std::vector<int64_t>& values);
+
 }  // namespace memberflow::postgres

@@ -1,12 +1,12 @@
+// File: pg_member_store.cc
+// PgMemberStore's reads (get, history, listUpdated), the outbox and its claims, change
+// notifications and ping. The writes are in pg_member_writes.cc.
 #include "adapters/postgres/pg_member_store.h"
 
 #include <poll.h>
 
-#include <algorithm>
-#include <map>
 #include <set>
 
-#include "common/crypto.h"
 #include "common/log.h"
 #include "domain/member_write.h"
 
@@ -15,352 +15,9 @@ namespace {
 
 std::string n(int64_t v) { return std::to_string(v); }
 
-// Writers lock (1, member) for their transaction; relays try (2, member). Two spaces so that a
-// relay publishing a member's events does not hold up the member's next write.
-constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(1, hashtext($1))";
-
 constexpr const char* kDeleteOutbox = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])";
 
-constexpr int kAttempts = 5;  // a transaction that hit a serialization failure or a unique race
-
-// A bigint[] literal of outbox sequence numbers.
-std::string seqArray(const std::vector<int64_t>& seqs) {
-  std::string arr = "{";
-  for (size_t i = 0; i < seqs.size(); ++i) arr += (i ? "," : "") + n(seqs[i]);
-  return arr + "}";
-}
-
-// One element of a PostgreSQL text array literal, quoted and escaped.
-std::string arrayElement(const std::string& v) {
-  std::string out = "\"";
-  for (char ch : v) {
-    if (ch == '"' || ch == '\\') out.push_back('\\');
-    out.push_back(ch);
-  }
-  out.push_back('"');
-  return out;
-}
-
-// A PostgreSQL text[] literal.
-std::string textArray(const std::vector<std::string>& values) {
-  std::string arr = "{";
-  for (size_t i = 0; i < values.size(); ++i) arr += (i ? "," : "") + arrayElement(values[i]);
-  return arr + "}";
-}
-
-constexpr const char* kLoad =
-    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id "
-    "= $1";
-constexpr const char* kLoadForUpdate =
-    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id "
-    "= $1 FOR UPDATE";
-constexpr const char* kReplayGet =
-    "SELECT fingerprint, result, member FROM write_replays WHERE key = $1 AND expires_at > $2";
-
-// A batch takes the writer locks of all its members at once, in ascending order of the lock
-// key (a volatile function in the select list runs after the ORDER BY sort): two batches, or
-// a batch and single writes (one lock each), never wait for each other in a cycle.
-constexpr const char* kBatchLock =
-    "SELECT pg_advisory_xact_lock(1, k) FROM (SELECT DISTINCT hashtext(m) AS k"
-    " FROM unnest($1::text[]) AS t(m)) AS s ORDER BY k";
-// The rows and idempotency records of one round of a batch (columns as kLoad, then the id).
-constexpr const char* kBatchLoad =
-    "SELECT body::text, version, source_sequence, updated_at, deleted, member_id FROM members"
-    " WHERE member_id = ANY($1::text[]) FOR UPDATE";
-constexpr const char* kBatchReplays =
-    "SELECT fingerprint, result, member, expires_at, key FROM write_replays"
-    " WHERE key = ANY($1::text[])";
-
-Result<std::optional<StoredMember>> storedOfRow(const std::string& memberId, const PgResult& r,
-                                                int row = 0) {
-  if (r.rows() <= row) return std::optional<StoredMember>{};
-  StoredMember s;
-  s.version = r.i64(row, 1);
-  s.sourceSequence = r.i64(row, 2);
-  s.updatedAtMs = r.i64(row, 3);
-  s.deleted = r.boolean(row, 4);
-  MF_ASSIGN_OR_RETURN(
-      s.member,
-      memberOfRow(memberId, r.null(row, 0) ? std::nullopt : std::optional(r.str(row, 0))));
-  return std::optional<StoredMember>{std::move(s)};
-}
-
-// The outcome of a write whose idempotency key holds a record (row `row` of a result whose
-// columns start with fingerprint, result, member): the first write's outcome again, or
-// kKeyReused when the request differs.
-Result<WriteOutcome> replayOf(const StoreWrite& w, const PgResult& r, int row) {
-  if (r.str(row, 0) == w.requestFingerprint) return replayOutcome(r.str(row, 1), r.str(row, 2));
-  WriteOutcome out;
-  out.result = WriteResult::kKeyReused;
-  return out;
-}
-
 }  // namespace
-
-Result<std::optional<StoredMember>> PgMemberStore::load(PgConn& c, const std::string& memberId) {
-  auto r = c.exec("mf_load", kLoad, {memberId});
-  if (!r.isOk()) return r.status();
-  return storedOfRow(memberId, *r);
-}
-
-Status PgMemberStore::purgeDue(PgConn& c, size_t writes, int64_t nowMs) {
-  // Expired idempotency keys are already ignored by lookups; every 1,000 writes of this process
-  // remove up to 1,000 of them so the table stays the size of the expiry window.
-  uint64_t before = writes_.fetch_add(writes);
-  if (before / 1000 == (before + writes) / 1000) return Status::ok();
-  return c
-      .exec("mf_replay_purge",
-            "DELETE FROM write_replays WHERE key IN (SELECT key FROM write_replays"
-            " WHERE expires_at <= $1 LIMIT 1000)",
-            {n(nowMs)})
-      .status();
-}
-
-Result<WriteOutcome> PgMemberStore::apply(const StoreWrite& w) {
-  auto lease = pool_.acquire();
-  if (!lease.isOk()) return lease.status();
-  MF_RETURN_IF_ERROR(purgeDue(**lease, 1, w.nowMs));
-  for (int attempt = 1;; ++attempt) {
-    auto out = applyOnce(**lease, w);
-    if (out.isOk() || attempt >= kAttempts) return out;
-    // A unique race (two first writes of one key) or a serialization failure: run it again.
-    if (!isRetryable(out.status()) && out.status().code() != Code::kAlreadyExists) return out;
-  }
-}
-
-// Two round trips per write, whatever it does: the first pipeline opens the transaction, takes
-// the member's writer lock and reads the idempotency record and the row under it; the plan is
-// made in C++ (planWrite, shared with the embedded store); the second pipeline sends its
-// statements and COMMIT together. The writer lock serialises the writers of a member, so what
-// was read is what the plan changes; the upsert's version guard checks it once more in SQL and
-// fails the whole transaction (memberflow_expect_one) if it does not hold.
-Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
-  PgTransaction tx(c);
-  std::vector<PgConn::Stmt> first;
-  first.push_back({nullptr, "BEGIN", {}});
-  first.push_back({"mf_writer_lock", kWriterLock, {w.memberId}});
-  first.push_back({"mf_load_w", kLoadForUpdate, {w.memberId}});
-  if (w.idempotencyKey) {
-    first.push_back({"mf_replay_get", kReplayGet, {*w.idempotencyKey, n(w.nowMs)}});
-  }
-  tx.opened();  // rolled back if anything below fails
-  auto read = c.pipeline(first);
-  if (!read.isOk()) return read.status();
-
-  if (w.idempotencyKey && (*read)[3].rows() > 0) {
-    auto replay = replayOf(w, (*read)[3], 0);
-    MF_RETURN_IF_ERROR(tx.commit());
-    return replay;
-  }
-  auto cur = storedOfRow(w.memberId, (*read)[2]);
-  if (!cur.isOk()) return cur.status();
-  std::vector<PgConn::Stmt> second;
-  WriteOutcome out = planStatements(w, planWrite(w, *cur), second);
-  second.push_back({nullptr, "COMMIT", {}});
-  auto wrote = c.pipeline(second);
-  if (!wrote.isOk()) return wrote.status();  // the transaction failed: tx rolls it back
-  tx.ended();
-  if (wrote->back().commandTag() == "ROLLBACK")
-    return Status::unavailable("postgres: the transaction was rolled back");
-  return out;
-}
-
-WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
-                                           std::vector<PgConn::Stmt>& stmts) const {
-  switch (plan.action) {
-    case WritePlan::Action::kNothing: break;
-    case WritePlan::Action::kGuardUnknown:
-      stmts.push_back(
-          {"mf_guard",
-           "INSERT INTO members(member_id, body, version, source_sequence, updated_at, deleted)"
-           " VALUES($1, NULL, 0, $2, $3, true) ON CONFLICT (member_id) DO UPDATE SET"
-           " source_sequence = greatest(members.source_sequence, EXCLUDED.source_sequence)",
-           {w.memberId, n(plan.next.sourceSequence), n(plan.next.updatedAtMs)}});
-      break;
-    case WritePlan::Action::kSequenceOnly:
-      stmts.push_back({"mf_seq",
-                       "UPDATE members SET source_sequence = $2 WHERE member_id = $1",
-                       {w.memberId, n(plan.next.sourceSequence)}});
-      break;
-    case WritePlan::Action::kWrite: {
-      const StoredMember& next = plan.next;
-      // Member row, history and outbox in one statement: history and outbox rows exist only if
-      // the guarded upsert wrote the row.
-      stmts.push_back(
-          {"mf_write",
-           "WITH up AS (INSERT INTO members(member_id, body, version, source_sequence, updated_at, "
-           "deleted)"
-           " VALUES($1, $2::jsonb, $3, $4, $5, $6) ON CONFLICT (member_id) DO UPDATE SET body = "
-           "EXCLUDED.body,"
-           " version = EXCLUDED.version, source_sequence = EXCLUDED.source_sequence,"
-           " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted"
-           " WHERE members.version = EXCLUDED.version - 1 RETURNING member_id),"
-           " h AS (INSERT INTO history(member_id, version, op, event_id, message_id, "
-           "source_sequence,"
-           " changed_fields, lineage, applied_at) SELECT member_id, $3::bigint, $7::text, "
-           "$8::text, $9::text, $4::bigint, $10::jsonb, $11::jsonb,"
-           " $12::bigint FROM up),"
-           " o AS (INSERT INTO outbox(event_id, member_id, event, created_at) SELECT $8::text, "
-           "member_id, $13::text, $12::bigint"
-           " FROM up)"
-           " SELECT memberflow_expect_one(count(*)) FROM up",
-           {w.memberId, next.deleted ? Param{} : Param{plan.body}, n(next.version),
-            n(next.sourceSequence), n(next.updatedAtMs), next.deleted ? "true" : "false",
-            plan.event.type.substr(7), plan.event.id, w.messageId, plan.changedFieldsJson,
-            json::serialize(w.lineage), n(w.nowMs), plan.eventJson}});
-      break;
-    }
-  }
-  if (plan.action != WritePlan::Action::kNothing) {
-    // Delivered to every listener when (and only if) the transaction commits: caches drop it.
-    stmts.push_back({"mf_notify", "SELECT pg_notify('memberflow_member', $1)", {w.memberId}});
-  }
-  WriteOutcome out = std::move(plan.outcome);
-  // Only writes that took effect are replayed (as in the embedded store).
-  if (w.idempotencyKey && keptForReplay(out.result)) {
-    stmts.push_back(
-        {"mf_replay_put",
-         "INSERT INTO write_replays(key, fingerprint, result, member, expires_at)"
-         " VALUES($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
-         " fingerprint = EXCLUDED.fingerprint, result = EXCLUDED.result, member = EXCLUDED.member,"
-         " expires_at = EXCLUDED.expires_at",
-         {*w.idempotencyKey, w.requestFingerprint, std::string(name(out.result)),
-          replayMemberJson(out), n(w.nowMs + opts_.idempotencyTtlMs)}});
-  }
-  return out;
-}
-
-// One transaction for the whole batch. A write that fails on its own (a constraint its
-// statements break, a corrupt row) fails alone: the batch runs again without it, which leaves
-// the others exactly as apply() would have, since a failed apply() changes nothing. No
-// savepoint per write: a batch of up to 500 would open as many subtransactions, and past 64 in
-// one transaction every other session's snapshots have to look them up in pg_subtrans. A
-// serialization failure or a unique race runs the batch again, as apply() runs its write
-// again; a lost connection fails every write (Unavailable: the caller retries, the
-// idempotency keys make that safe).
-std::vector<Result<WriteOutcome>> PgMemberStore::applyAll(
-    const std::vector<const StoreWrite*>& writes) {
-  std::vector<Result<WriteOutcome>> out(writes.size(), Status::internal("postgres: not applied"));
-  if (writes.empty()) return out;
-  std::vector<bool> alone(writes.size(), false);  // failed on its own: out holds its failure
-  auto failAll = [&](const Status& s) {
-    for (size_t i = 0; i < writes.size(); ++i) {
-      if (!alone[i]) out[i] = s;
-    }
-    return out;
-  };
-  auto lease = pool_.acquire();
-  if (!lease.isOk()) return failAll(lease.status());
-  int64_t nowMs = 0;
-  for (const StoreWrite* w : writes) nowMs = std::max(nowMs, w->nowMs);
-  if (Status s = purgeDue(**lease, writes.size(), nowMs); !s.isOk()) return failAll(s);
-  std::vector<int> races(writes.size(), 0);
-  for (int attempt = 1;;) {
-    BatchRun run = applyBatchOnce(**lease, writes, alone, out);
-    if (run.failure.isOk()) return out;
-    const Status& s = run.failure;
-    bool whole = !run.write || isRetryable(s) || s.code() == Code::kUnavailable;
-    if (!whole) {
-      size_t i = *run.write;
-      if (s.code() == Code::kAlreadyExists && ++races[i] < kAttempts) continue;
-      out[i] = s;
-      alone[i] = true;
-      continue;
-    }
-    if ((isRetryable(s) || s.code() == Code::kAlreadyExists) && ++attempt <= kAttempts) continue;
-    return failAll(s);
-  }
-}
-
-// Rounds: a write goes one round after the latest earlier write of its member or of its
-// idempotency key, so a round holds at most one write per member and per key. A round's writes
-// are planned on what the earlier rounds wrote (read again, in the same transaction), so a
-// later write of a member sees the earlier ones exactly as apply() would; writes of different
-// members and keys are independent, so planning them side by side changes nothing they can
-// observe. Round trips: one more than the rounds. The first pipeline opens the transaction,
-// takes the locks and reads the first round's rows and idempotency records; each next one
-// sends a round's statements with the next round's reads, the last one with COMMIT. A batch
-// without repeats (what sync sends) is two round trips, as one apply() is.
-PgMemberStore::BatchRun PgMemberStore::applyBatchOnce(PgConn& c,
-                                                      const std::vector<const StoreWrite*>& writes,
-                                                      const std::vector<bool>& alone,
-                                                      std::vector<Result<WriteOutcome>>& out) {
-  std::vector<std::vector<size_t>> rounds;
-  std::map<std::string, size_t> roundOfMember, roundOfKey;  // the round a next write goes in
-  for (size_t i = 0; i < writes.size(); ++i) {
-    if (alone[i]) continue;
-    const StoreWrite& w = *writes[i];
-    size_t r = roundOfMember[w.memberId];
-    if (w.idempotencyKey) r = std::max(r, roundOfKey[*w.idempotencyKey]);
-    roundOfMember[w.memberId] = r + 1;
-    if (w.idempotencyKey) roundOfKey[*w.idempotencyKey] = r + 1;
-    if (rounds.size() <= r) rounds.resize(r + 1);
-    rounds[r].push_back(i);
-  }
-  if (rounds.empty()) return {Status::ok(), std::nullopt};
-  auto readsOf = [&](const std::vector<size_t>& round, std::vector<PgConn::Stmt>& stmts) {
-    std::vector<std::string> ids, keys;
-    for (size_t i : round) {
-      ids.push_back(writes[i]->memberId);
-      if (writes[i]->idempotencyKey) keys.push_back(*writes[i]->idempotencyKey);
-    }
-    stmts.push_back({"mf_batch_load", kBatchLoad, {textArray(ids)}});
-    stmts.push_back({"mf_batch_replays", kBatchReplays, {textArray(keys)}});
-  };
-  std::vector<std::string> members;
-  for (const auto& [id, next] : roundOfMember) members.push_back(id);
-  std::vector<PgConn::Stmt> stmts{{nullptr, "BEGIN", {}},
-                                  {"mf_batch_lock", kBatchLock, {textArray(members)}}};
-  readsOf(rounds[0], stmts);
-  std::vector<size_t> writeOfStmt;  // the write of each statement of the round's writes
-  PgTransaction tx(c);
-  tx.opened();  // rolled back if anything below fails
-  for (size_t r = 0;; ++r) {
-    auto run = c.pipelineRun(stmts);
-    if (!run.failure.isOk()) {
-      size_t at = run.results.size();
-      return {run.failure,
-              at < writeOfStmt.size() ? std::optional<size_t>(writeOfStmt[at]) : std::nullopt};
-    }
-    if (r == rounds.size()) {  // the last pipeline, with COMMIT
-      tx.ended();
-      if (run.results.back().commandTag() == "ROLLBACK")
-        return {Status::unavailable("postgres: the transaction was rolled back"), std::nullopt};
-      return {Status::ok(), std::nullopt};
-    }
-    const PgResult& rows = run.results[run.results.size() - 2];
-    const PgResult& records = run.results.back();
-    std::map<std::string, int> rowOf, recordOf;
-    for (int k = 0; k < rows.rows(); ++k) rowOf[rows.str(k, 5)] = k;
-    for (int k = 0; k < records.rows(); ++k) recordOf[records.str(k, 4)] = k;
-    stmts.clear();
-    writeOfStmt.clear();
-    for (size_t i : rounds[r]) {
-      const StoreWrite& w = *writes[i];
-      if (w.idempotencyKey) {
-        auto it = recordOf.find(*w.idempotencyKey);
-        if (it != recordOf.end() && records.i64(it->second, 3) > w.nowMs) {
-          out[i] = replayOf(w, records, it->second);
-          continue;
-        }
-      }
-      auto row = rowOf.find(w.memberId);
-      auto cur = row == rowOf.end() ? Result<std::optional<StoredMember>>(std::nullopt)
-                                    : storedOfRow(w.memberId, rows, row->second);
-      if (!cur.isOk()) {
-        out[i] = cur.status();  // a corrupt row: this write fails, nothing of it is sent
-        continue;
-      }
-      out[i] = planStatements(w, planWrite(w, *cur), stmts);
-      writeOfStmt.resize(stmts.size(), i);
-    }
-    if (r + 1 < rounds.size()) {
-      readsOf(rounds[r + 1], stmts);
-    } else {
-      stmts.push_back({nullptr, "COMMIT", {}});
-    }
-  }
-}
 
 Result<StoredMember> PgMemberStore::get(const std::string& memberId) {
   auto lease = pool_.acquire();
@@ -460,7 +117,7 @@ Status PgMemberStore::deleteOutbox(const std::vector<int64_t>& seqs) {
   if (seqs.empty()) return Status::ok();
   auto lease = pool_.acquire();
   if (!lease.isOk()) return lease.status();
-  return (*lease)->exec("mf_outbox_delete", kDeleteOutbox, {seqArray(seqs)}).status();
+  return (*lease)->exec("mf_outbox_delete", kDeleteOutbox, {bigintArrayLiteral(seqs)}).status();
 }
 
 // The claim is an open transaction holding the rows (FOR UPDATE SKIP LOCKED) and the members'
@@ -475,7 +132,7 @@ Result<std::unique_ptr<OutboxClaim>> PgMemberStore::claimOutbox(size_t limit) {
       if (!entries.empty()) {
         std::vector<int64_t> seqs;
         for (const auto& e : entries) seqs.push_back(e.seq);
-        auto r = lease->exec("mf_outbox_delete", kDeleteOutbox, {seqArray(seqs)});
+        auto r = lease->exec("mf_outbox_delete", kDeleteOutbox, {bigintArrayLiteral(seqs)});
         if (!r.isOk()) return r.status();
       }
       return tx->commit();
@@ -496,14 +153,12 @@ Result<std::unique_ptr<OutboxClaim>> PgMemberStore::claimOutbox(size_t limit) {
                          {n(static_cast<int64_t>(limit))});
   if (!heads.isOk()) return heads.status();
   std::set<std::string> seen;
-  std::string candidates = "{";
+  std::vector<std::string> members;  // distinct, in outbox order
   for (int i = 0; i < heads->rows(); ++i) {
     std::string m = heads->str(i, 0);
-    if (!seen.insert(m).second) continue;
-    if (candidates.size() > 1) candidates += ",";
-    candidates += arrayElement(m);
+    if (seen.insert(m).second) members.push_back(std::move(m));
   }
-  candidates += "}";
+  std::string candidates = textArrayLiteral(members);
   if (seen.empty()) return std::unique_ptr<OutboxClaim>(std::move(claim));
   auto mine = claim->lease->exec("mf_outbox_lock",
                                  "SELECT array_agg(m) FROM unnest($1::text[]) AS t(m)"
