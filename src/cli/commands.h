@@ -12,6 +12,7 @@
 #include "cli/config.h"
 #include "cli/generator.h"
 #include "cli/stage_runner.h"
+#include "stages/reconcile.h"
 
 namespace memberflow::cli {
 
@@ -46,6 +47,8 @@ struct ReplayOptions {
   std::optional<int64_t> sinceMs, untilMs;      // record timestamps, inclusive
 };
 int replayCommand(const Config& cfg, const ReplayOptions& opts);
+// `memberflow reconcile`: 0 complete, 1 a discrepancy (each a JSON line), 2 the walk failed.
+int reconcileCommand(const Config& cfg, const ReconcileOptions& opts);
 int configCheckCommand(const Config& cfg);
 // Creates on AWS what the rules file describes: queue targets (SQS) and the buses, rules and
 // targets of EventBridge.

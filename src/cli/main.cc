@@ -97,6 +97,16 @@ int main(int argc, char** argv) {
   replay->add_option("--since", since, "records at or after this time (ISO 8601)");
   replay->add_option("--until", until, "records at or before this time (ISO 8601)");
 
+  auto* reconcile = app.add_subcommand(
+      "reconcile", "prove every source record is accounted for; name each gap (exit 0, 1 or 2)");
+  ReconcileOptions reconcileOpts;
+  std::optional<std::string> reconcileFrom, reconcileTo;
+  reconcile->add_option("--partition", reconcileOpts.partition, "only this partition");
+  reconcile->add_option("--from-offset", reconcileOpts.fromOffset, "first offset (inclusive)");
+  reconcile->add_option("--to-offset", reconcileOpts.toOffset, "last offset (inclusive)");
+  reconcile->add_option("--from", reconcileFrom, "records at or after this time (ISO 8601)");
+  reconcile->add_option("--to", reconcileTo, "records at or before this time (ISO 8601)");
+
   auto* status = app.add_subcommand("status", "print source lag and queue depths as JSON");
 
   auto* health = app.add_subcommand(
@@ -197,21 +207,25 @@ int main(int argc, char** argv) {
   if (*status) return cli::statusCommand(*cfg);
   if (*health) return cli::healthCommand(*cfg, healthUrl, healthTimeoutMs);
   if (*dbMigrate) return cli::dbMigrateCommand(*cfg);
-  if (*replay) {
+  if (*replay || *reconcile) {
     for (auto [text, slot] :
-         {std::pair{&since, &replayOpts.sinceMs}, std::pair{&until, &replayOpts.untilMs}}) {
+         {std::pair{&since, &replayOpts.sinceMs}, std::pair{&until, &replayOpts.untilMs},
+          std::pair{&reconcileFrom, &reconcileOpts.fromMs},
+          std::pair{&reconcileTo, &reconcileOpts.toMs}}) {
       if (!*text) continue;
       auto ms = epochMsFromIso(**text);
       if (!ms) {
         auto d = daysFromIsoDate(**text);
         if (!d) {
-          std::cerr << "memberflow: --since/--until take an ISO 8601 date or date-time\n";
+          std::cerr
+              << "memberflow: --since/--until/--from/--to take an ISO 8601 date or date-time\n";
           return 2;
         }
         ms = *d * 86400000;
       }
       *slot = *ms;
     }
+    if (*reconcile) return cli::reconcileCommand(*cfg, reconcileOpts);
     return cli::replayCommand(*cfg, replayOpts);
   }
   if (*configCheck) return cli::configCheckCommand(*cfg);

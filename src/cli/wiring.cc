@@ -68,6 +68,26 @@ Status Wiring::openSink() {
 
 ChangeSink& Wiring::sink() { return *sink_; }
 
+Status Wiring::openReader() {
+  if (reader_) return Status::ok();
+  switch (cfg_.sourceAdapter) {
+    case SourceAdapter::kEmbedded:
+      MF_RETURN_IF_ERROR(embedded_family::log(*families_, cfg_));
+      reader_ = families_->log.get();
+      return Status::ok();
+    case SourceAdapter::kKafka: {
+      auto k = kafka_family::reader(cfg_, secrets());
+      if (!k.isOk()) return k.status();
+      ownedReader_ = std::move(k).value();
+      reader_ = ownedReader_.get();
+      return Status::ok();
+    }
+  }
+  return Status::internal("unknown adapters.source");
+}
+
+SourceReader& Wiring::reader() { return *reader_; }
+
 // ---- object store and ledger ------------------------------------------------------------------
 
 Status Wiring::openObjects() {

@@ -91,6 +91,9 @@ class Wiring {
   ChangeSource& source();  // REQUIRES: openSource
   Status openSink();
   ChangeSink& sink();  // REQUIRES: openSink
+  // Reads the topic by offset for `reconcile`, never joining the consumer group.
+  Status openReader();
+  SourceReader& reader();  // REQUIRES: openReader
   Status openObjects();
   ObjectStore& objects();  // REQUIRES: openObjects
   Status openLedger();
@@ -170,6 +173,8 @@ class Wiring {
   ChangeSink* sink_ = nullptr;
   std::unique_ptr<ChangeSource> ownedSource_;
   std::unique_ptr<ChangeSink> ownedSink_;
+  SourceReader* reader_ = nullptr;
+  std::unique_ptr<SourceReader> ownedReader_;
   std::unique_ptr<ObjectStore> objects_;
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<Queue> changes_, changesDlq_, ingestDlq_, routeQueue_, routeDlq_, lakeQueue_,

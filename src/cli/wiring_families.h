@@ -75,6 +75,7 @@ namespace kafka_family {
 // observe: a consumer that reads offsets only and never joins the group.
 Result<std::unique_ptr<ChangeSource>> source(const Config& cfg, Secrets& secrets, bool observe);
 Result<std::unique_ptr<ChangeSink>> sink(const Config& cfg, Secrets& secrets);
+Result<std::unique_ptr<SourceReader>> reader(const Config& cfg, Secrets& secrets);
 }  // namespace kafka_family
 
 // ---- AWS (wiring_aws.cc) ----------------------------------------------------------------------

@@ -51,4 +51,12 @@ Result<std::unique_ptr<ChangeSink>> sink(const Config& cfg, Secrets& secrets) {
   return std::unique_ptr<ChangeSink>(std::move(k).value());
 }
 
+Result<std::unique_ptr<SourceReader>> reader(const Config& cfg, Secrets& secrets) {
+  auto o = options(cfg, secrets);
+  if (!o.isOk()) return o.status();
+  auto k = kafka::KafkaSourceReader::open(*o);
+  if (!k.isOk()) return k.status();
+  return std::unique_ptr<SourceReader>(std::move(k).value());
+}
+
 }  // namespace memberflow::cli::wiring::kafka_family

@@ -40,6 +40,10 @@ bool keptForReplay(WriteResult r) {
          r == WriteResult::kDeleted;
 }
 
+bool recordedOutcome(WriteResult r) {
+  return r == WriteResult::kStale || r == WriteResult::kNoOp || r == WriteResult::kNotFound;
+}
+
 std::string replayMemberJson(const WriteOutcome& o) {
   if (o.result == WriteResult::kDeleted || !o.member) return {};
   return json::serialize(storedMemberJson(*o.member));

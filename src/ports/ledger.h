@@ -60,6 +60,24 @@ class Ledger {
   virtual Status complete(const std::vector<LedgerOutcome>& outcomes, int64_t nowMs) = 0;
   // NotFound when the id was never claimed (or its entry expired).
   virtual Result<LedgerEntry> get(const std::string& messageId) = 0;
+  // Many at once, for `reconcile`: one per id, in order; nullopt where get() is NotFound.
+  // The default calls get() per id.
+  virtual Result<std::vector<std::optional<LedgerEntry>>> getMany(
+      const std::vector<std::string>& ids) {
+    std::vector<std::optional<LedgerEntry>> out;
+    out.reserve(ids.size());
+    for (const auto& id : ids) {
+      auto e = get(id);
+      if (e.isOk()) {
+        out.emplace_back(std::move(e).value());
+      } else if (e.status().code() == Code::kNotFound) {
+        out.emplace_back();
+      } else {
+        return e.status();
+      }
+    }
+    return out;
+  }
   // Removes entries whose TTL passed; returns how many.
   virtual Result<size_t> purgeExpired(int64_t nowMs) = 0;
 };

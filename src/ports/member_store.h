@@ -36,6 +36,24 @@ class OutboxClaim {
   std::vector<OutboxEntry> entries;
 };
 
+// One history row with its member and its place in commit order (for `reconcile`).
+struct HistoryRow {
+  int64_t seq = 0;
+  std::string memberId;
+  HistoryEntry entry;
+};
+
+// What a sourced write (one with a message id) did when it left no history row: "stale",
+// "noop" or "notfound" (a delete of an unknown member). Kept so that `reconcile` can account
+// for every source record; a write retried after a crash may leave a second row.
+struct WriteOutcomeRow {
+  int64_t seq = 0;
+  std::string messageId;
+  std::string memberId;
+  std::string result;
+  int64_t atMs = 0;
+};
+
 struct MemberPage {
   std::vector<StoredMember> members;
   std::string nextCursor;  // empty at the end
@@ -108,6 +126,11 @@ class MemberStore {
     (void)feed;
     return Status::ok();
   }
+
+  // For `reconcile`: history rows and outcome rows with seq > afterSeq, in commit order, at
+  // most `limit`. An empty page is the end.
+  virtual Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) = 0;
+  virtual Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) = 0;
 
   // Readiness: ok when the database answers.
   virtual Status ping() = 0;

@@ -29,6 +29,10 @@ Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::st
       // (Releases before it kept rendered HTTP responses in `idempotency`; this process
       // owns its database alone, so that table goes.)
       "DROP TABLE IF EXISTS idempotency;"
+      // What each sourced write that left no history row did (reconcile reads it).
+      "CREATE TABLE IF NOT EXISTS write_outcomes(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+      " message_id TEXT NOT NULL, member_id TEXT NOT NULL, result TEXT NOT NULL,"
+      " at INTEGER NOT NULL);"
       "CREATE TABLE IF NOT EXISTS write_replays(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
       " result TEXT NOT NULL, member TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;"
       "CREATE INDEX IF NOT EXISTS write_replays_expiry ON write_replays(expires_at);"));
@@ -210,6 +214,16 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
     }
   }
   out = std::move(plan.outcome);
+  if (!w.messageId.empty() && plan.action != WritePlan::Action::kWrite &&
+      recordedOutcome(out.result)) {
+    MF_PREPARE(rec, *db_,
+               "INSERT INTO write_outcomes(message_id, member_id, result, at) VALUES(?, ?, ?, ?)");
+    rec->bind(1, w.messageId)
+        .bind(2, w.memberId)
+        .bind(3, std::string(name(out.result)))
+        .bind(4, w.nowMs);
+    MF_RETURN_IF_ERROR(rec->run());
+  }
   // Only writes that took effect are replayed; a failure changed nothing and is evaluated
   // afresh on a retry (a stale change stays stale, a fixed one passes).
   if (w.idempotencyKey && keptForReplay(out.result)) {
@@ -222,6 +236,50 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
         .bind(4, replayMemberJson(out))
         .bind(5, w.nowMs + opts_.idempotencyTtlMs);
     MF_RETURN_IF_ERROR(ins->run());
+  }
+  return out;
+}
+
+Result<std::vector<HistoryRow>> SqliteMemberStore::scanHistory(int64_t afterSeq, size_t limit) {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_,
+             "SELECT seq, member_id, version, op, event_id, message_id, source_sequence,"
+             " changed_fields, lineage, applied_at FROM history WHERE seq > ? ORDER BY seq"
+             " LIMIT ?");
+  sel->bind(1, afterSeq).bind(2, static_cast<int64_t>(limit));
+  std::vector<HistoryRow> out;
+  for (;;) {
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    if (!*row) break;
+    HistoryRow r;
+    r.seq = sel->i64(0);
+    r.memberId = sel->str(1);
+    r.entry.version = sel->i64(2);
+    r.entry.op = sel->str(3);
+    r.entry.eventId = sel->str(4);
+    r.entry.messageId = sel->str(5);
+    r.entry.sourceSequence = sel->i64(6);
+    readHistoryJson(r.entry, sel->str(7), sel->str(8));
+    r.entry.appliedAtMs = sel->i64(9);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<WriteOutcomeRow>> SqliteMemberStore::scanOutcomes(int64_t afterSeq,
+                                                                     size_t limit) {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_,
+             "SELECT seq, message_id, member_id, result, at FROM write_outcomes WHERE seq > ?"
+             " ORDER BY seq LIMIT ?");
+  sel->bind(1, afterSeq).bind(2, static_cast<int64_t>(limit));
+  std::vector<WriteOutcomeRow> out;
+  for (;;) {
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    if (!*row) break;
+    out.push_back({sel->i64(0), sel->str(1), sel->str(2), sel->str(3), sel->i64(4)});
   }
   return out;
 }

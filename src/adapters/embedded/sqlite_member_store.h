@@ -33,6 +33,8 @@ class SqliteMemberStore final : public MemberStore {
   Result<std::vector<OutboxEntry>> outbox(size_t limit) override;
   Result<int64_t> outboxCount() override;
   Status deleteOutbox(const std::vector<int64_t>& seqs) override;
+  Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) override;
+  Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) override;
   Status ping() override;
 
  private:

@@ -90,6 +90,19 @@ CREATE TABLE write_replays (
 );
 CREATE INDEX write_replays_expiry ON write_replays (expires_at);
 )sql"},
+      {4, "write_outcomes: what a sourced write that left no history row did", R"sql(
+-- A write from the change stream (one with a message id) that was stale, a no-op or a delete
+-- of an unknown member leaves no history row; its outcome is kept here so that `reconcile`
+-- accounts for every source record. Append-only; a write retried after a crash may add a
+-- second row for its message id.
+CREATE TABLE write_outcomes (
+  seq        bigserial PRIMARY KEY,
+  message_id text NOT NULL,
+  member_id  text NOT NULL,
+  result     text NOT NULL,
+  at         bigint NOT NULL
+);
+)sql"},
   };
   return all;
 }

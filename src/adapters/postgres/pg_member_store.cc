@@ -57,6 +57,48 @@ Result<std::vector<HistoryEntry>> PgMemberStore::history(const std::string& memb
   return out;
 }
 
+Result<std::vector<HistoryRow>> PgMemberStore::scanHistory(int64_t afterSeq, size_t limit) {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto r = (*lease)->exec(
+      "mf_history_scan",
+      "SELECT seq, member_id, version, op, event_id, message_id, source_sequence,"
+      " changed_fields::text, lineage::text, applied_at FROM history WHERE seq > $1 ORDER BY seq"
+      " LIMIT $2",
+      {n(afterSeq), n(static_cast<int64_t>(limit))});
+  if (!r.isOk()) return r.status();
+  std::vector<HistoryRow> out;
+  out.reserve(static_cast<size_t>(r->rows()));
+  for (int i = 0; i < r->rows(); ++i) {
+    HistoryRow h;
+    h.seq = r->i64(i, 0);
+    h.memberId = r->str(i, 1);
+    h.entry.version = r->i64(i, 2);
+    h.entry.op = r->str(i, 3);
+    h.entry.eventId = r->str(i, 4);
+    h.entry.messageId = r->str(i, 5);
+    h.entry.sourceSequence = r->i64(i, 6);
+    readHistoryJson(h.entry, r->str(i, 7), r->str(i, 8));
+    h.entry.appliedAtMs = r->i64(i, 9);
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+Result<std::vector<WriteOutcomeRow>> PgMemberStore::scanOutcomes(int64_t afterSeq, size_t limit) {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto r = (*lease)->exec("mf_outcome_scan",
+                          "SELECT seq, message_id, member_id, result, at FROM write_outcomes"
+                          " WHERE seq > $1 ORDER BY seq LIMIT $2",
+                          {n(afterSeq), n(static_cast<int64_t>(limit))});
+  if (!r.isOk()) return r.status();
+  std::vector<WriteOutcomeRow> out;
+  for (int i = 0; i < r->rows(); ++i)
+    out.push_back({r->i64(i, 0), r->str(i, 1), r->str(i, 2), r->str(i, 3), r->i64(i, 4)});
+  return out;
+}
+
 Result<MemberPage> PgMemberStore::listUpdated(int64_t sinceMs, const std::string& cursor,
                                               size_t limit) {
   auto after = listPosition(sinceMs, cursor);

@@ -42,6 +42,8 @@ class PgMemberStore final : public MemberStore {
   Result<int64_t> outboxCount() override;
   Status deleteOutbox(const std::vector<int64_t>& seqs) override;
   Result<std::unique_ptr<OutboxClaim>> claimOutbox(size_t limit) override;
+  Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) override;
+  Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) override;
   Status ping() override;
   // LISTEN memberflow_member on a connection of its own (reconnected with backoff); writers
   // NOTIFY in their transaction, so a notice arrives after the change is committed.

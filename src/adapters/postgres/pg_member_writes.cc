@@ -188,6 +188,13 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
     stmts.push_back({"mf_notify", "SELECT pg_notify('memberflow_member', $1)", {w.memberId}});
   }
   WriteOutcome out = std::move(plan.outcome);
+  if (!w.messageId.empty() && plan.action != WritePlan::Action::kWrite &&
+      recordedOutcome(out.result)) {
+    stmts.push_back({"mf_outcome_put",
+                     "INSERT INTO write_outcomes(message_id, member_id, result, at)"
+                     " VALUES($1, $2, $3, $4)",
+                     {w.messageId, w.memberId, std::string(name(out.result)), n(w.nowMs)}});
+  }
   // Only writes that took effect are replayed (as in the embedded store).
   if (w.idempotencyKey && keptForReplay(out.result)) {
     stmts.push_back(

@@ -1,0 +1,102 @@
+// File: reconcile.h
+// `memberflow reconcile` (DESIGN.md §4 guarantee 7, issue 18): joins what every stage recorded,
+// by ids, and names each gap. For the source records in range:
+//   - each is accounted for exactly once: applied, noop, stale, notfound (a delete of an
+//     unknown member), duplicate (another record holds its message id), tombstone, rejected
+//     (with its ingest-DLQ entry), dead-lettered (on the changes DLQ), or in flight (still in
+//     the changes queue, or not yet ingested: at or past the ingest group's committed offset);
+//   - its ledger entry names an archive object that exists and holds this very record (the
+//     archived line equals the record's line) at the stated line;
+//   - an applied one has exactly one history row, and its event is in the lake exactly once
+//     (or still on its way: outbox, route or lake queue, staged lake object).
+// Across the whole lake: every event has a history row, and none is there twice.
+// Everything is read through the ports, in pages: the same code reconciles both modes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "ports/change_source.h"
+#include "ports/lake_journal.h"
+#include "ports/ledger.h"
+#include "ports/member_store.h"
+#include "ports/object_store.h"
+#include "ports/queue.h"
+
+namespace memberflow {
+
+struct ReconcileOptions {
+  std::optional<int32_t> partition;
+  std::optional<int64_t> fromOffset, toOffset;  // inclusive
+  std::optional<int64_t> fromMs, toMs;          // record timestamps, inclusive
+  size_t batch = 1000;                          // records read and looked up at once
+  std::string lakePrefix = "lake/";
+  // Ledger entries expire: a record older than this (by its timestamp) without an entry is
+  // beyond the ledger's retention, not missing. 0: never.
+  int64_t ledgerTtlMs = 0;
+  int64_t nowMs = 0;
+};
+
+// One gap: which record or event, what is missing or wrong, and where it should be.
+struct Discrepancy {
+  std::string kind;  // a stable code, e.g. "no_ledger_entry", "event_missing_from_lake"
+  std::optional<int32_t> partition;
+  std::optional<int64_t> offset;
+  std::string messageId;
+  std::string memberId;
+  std::string eventId;
+  std::string what;   // for an operator; ids only, never member data
+  std::string where;  // the store, queue or object it should be in
+};
+
+struct ReconcileReport {
+  int64_t records = 0;                      // source records examined
+  std::map<std::string, int64_t> outcomes;  // by what became of them
+  int64_t historyRows = 0;
+  int64_t lakeObjects = 0;
+  int64_t lakeEvents = 0;
+  int64_t archiveObjectsRead = 0;
+  int64_t discrepancies = 0;
+  bool complete() const { return discrepancies == 0; }
+};
+
+// The queues whose contents account for records and events on their way. Any may be null
+// (not checked).
+struct ReconcileQueues {
+  Queue* changes = nullptr;
+  Queue* changesDlq = nullptr;
+  Queue* ingestDlq = nullptr;
+  Queue* route = nullptr;
+  Queue* lake = nullptr;
+};
+
+class Reconciler {
+ public:
+  using Sink = std::function<void(const Discrepancy&)>;
+  Reconciler(SourceReader& source, Ledger& ledger, MemberStore& members, ObjectStore& objects,
+             LakeJournal* journal, ReconcileQueues queues)
+      : source_(source),
+        ledger_(ledger),
+        members_(members),
+        objects_(objects),
+        journal_(journal),
+        queues_(queues) {}
+
+  // Walks everything once; each discrepancy goes to `sink` as it is found. A port that fails
+  // fails the run (its status): an incomplete walk proves nothing.
+  Result<ReconcileReport> run(const ReconcileOptions& opts, const Sink& sink);
+
+ private:
+  SourceReader& source_;
+  Ledger& ledger_;
+  MemberStore& members_;
+  ObjectStore& objects_;
+  LakeJournal* journal_;
+  ReconcileQueues queues_;
+};
+
+}  // namespace memberflow
