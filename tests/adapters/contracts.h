@@ -25,6 +25,7 @@
 #include "common/json.h"
 #include "domain/member.h"
 #include "ports/change_source.h"
+#include "ports/delivery_log.h"
 #include "ports/event_bus.h"
 #include "ports/http_client.h"
 #include "ports/lake_journal.h"
@@ -1062,6 +1063,167 @@ TEST_P(LakeJournalContract, AStagedObjectAndItsEventsSurviveARestart) {
   EXPECT_EQ(*j.placed({"e1", "e2", "e3"}), (std::vector<bool>{true, true, false}));
   ASSERT_TRUE(j.written("lake/k1").isOk());
   EXPECT_TRUE(h_->restart().staged()->empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// DeliveryLog (ports/delivery_log.h): what the targets received, for reconcile.
+struct DeliveryLogHarness {
+  virtual ~DeliveryLogHarness() = default;
+  virtual DeliveryLog& log() = 0;
+  // The log as a process started later sees it: the same storage, opened again. References
+  // from log() before the call are invalid afterwards.
+  virtual DeliveryLog& restart() = 0;
+};
+using DeliveryLogHarnessFactory = std::function<std::unique_ptr<DeliveryLogHarness>()>;
+
+class DeliveryLogContract : public ContractTest<DeliveryLogHarness> {
+ protected:
+  static DeliveryRecord rec(const std::string& target, const std::string& eventId,
+                            const std::string& member = "M1", const std::string& rule = "r1",
+                            int64_t at = 1000) {
+    DeliveryRecord r;
+    r.target = target;
+    r.eventId = eventId;
+    r.memberId = member;
+    r.rule = rule;
+    r.deliveredAtMs = at;
+    return r;
+  }
+  // "target/event" of each record, in order.
+  static std::vector<std::string> pairs(const std::vector<DeliveryRecord>& rs) {
+    std::vector<std::string> out;
+    for (const auto& r : rs) out.push_back(r.target + "/" + r.eventId);
+    return out;
+  }
+  std::vector<DeliveryRecord> all(DeliveryLog& l) {
+    auto got = l.scan(0, 1000);
+    EXPECT_TRUE(got.isOk()) << got.status().toString();
+    return got.isOk() ? *got : std::vector<DeliveryRecord>{};
+  }
+};
+
+TEST_P(DeliveryLogContract, RecordsEveryFieldAndAnEmptyRecordIsNothing) {
+  DeliveryLog& l = h_->log();
+  EXPECT_TRUE(l.record({}).isOk());
+  EXPECT_TRUE(all(l).empty());
+  ASSERT_TRUE(
+      l.record({rec("crm", "e1", "M7", "crm-rule", 1234), rec("audit", "e1", "M7", "")}).isOk());
+  auto got = all(l);
+  ASSERT_EQ(pairs(got), (std::vector<std::string>{"crm/e1", "audit/e1"}));
+  EXPECT_EQ(got[0].memberId, "M7");
+  EXPECT_EQ(got[0].rule, "crm-rule");
+  EXPECT_EQ(got[0].deliveredAtMs, 1234);
+  EXPECT_EQ(got[0].deliveries, 1);
+  EXPECT_GT(got[0].seq, 0);
+  EXPECT_EQ(got[1].rule, "");  // unknown
+  EXPECT_GT(got[1].seq, got[0].seq);
+}
+
+// At least once: a redelivery records the pair again, and the first row stays the only one.
+TEST_P(DeliveryLogContract, RecordingAPairAgainKeepsItsFirstRowAndCountsTheDelivery) {
+  DeliveryLog& l = h_->log();
+  ASSERT_TRUE(l.record({rec("crm", "e1", "M1", "r1", 1000), rec("crm", "e2")}).isOk());
+  auto before = all(l);
+  ASSERT_EQ(before.size(), 2u);
+  ASSERT_TRUE(l.record({rec("crm", "e1", "M1", "r2", 5000)}).isOk());
+  ASSERT_TRUE(l.record({rec("crm", "e1", "M1", "r1", 6000), rec("crm", "e3")}).isOk());
+  auto after = all(l);
+  ASSERT_EQ(pairs(after), (std::vector<std::string>{"crm/e1", "crm/e2", "crm/e3"}));
+  EXPECT_EQ(after[0].seq, before[0].seq);
+  EXPECT_EQ(after[0].rule, "r1");
+  EXPECT_EQ(after[0].deliveredAtMs, 1000);
+  EXPECT_EQ(after[0].deliveries, 3);
+  EXPECT_EQ(after[1].deliveries, 1);
+  EXPECT_GT(after[2].seq, after[1].seq);  // a new pair comes after every earlier one
+}
+
+TEST_P(DeliveryLogContract, ARecordWithoutTargetOrEventIdIsInvalidAndTheBatchRecordsNothing) {
+  DeliveryLog& l = h_->log();
+  EXPECT_CODE(l.record({rec("crm", "e1"), rec("crm", "")}), kInvalidArgument);
+  EXPECT_CODE(l.record({rec("", "e2")}), kInvalidArgument);
+  EXPECT_TRUE(all(l).empty());
+  EXPECT_EQ(*l.delivered({{"crm", "e1"}}), std::vector<bool>{false});
+}
+
+// Insertion order, not key order, and a cursor that pages through it to the end.
+TEST_P(DeliveryLogContract, ScanPagesInInsertionOrderFromACursor) {
+  DeliveryLog& l = h_->log();
+  ASSERT_TRUE(l.record({rec("crm", "z"), rec("audit", "a")}).isOk());
+  ASSERT_TRUE(l.record({rec("crm", "m")}).isOk());
+  ASSERT_TRUE(l.record({rec("crm", "b"), rec("crm", "z"), rec("audit", "y")}).isOk());
+  std::vector<std::string> seen;
+  std::vector<size_t> pages;
+  int64_t cursor = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto page = l.scan(cursor, 2);
+    ASSERT_TRUE(page.isOk()) << page.status().toString();
+    pages.push_back(page->size());
+    if (page->empty()) break;
+    for (const auto& r : *page) {
+      EXPECT_GT(r.seq, cursor);
+      cursor = r.seq;
+      seen.push_back(r.target + "/" + r.eventId);
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"crm/z", "audit/a", "crm/m", "crm/b", "audit/y"}));
+  EXPECT_EQ(pages, (std::vector<size_t>{2, 2, 1, 0}));
+  EXPECT_TRUE(l.scan(0, 0)->empty());
+  ASSERT_TRUE(l.record({rec("crm", "late")}).isOk());  // the end for now, not for good
+  EXPECT_EQ(pairs(*l.scan(cursor, 2)), std::vector<std::string>{"crm/late"});
+}
+
+TEST_P(DeliveryLogContract, DeliveredAnswersEachTargetAndEventPairInOrder) {
+  DeliveryLog& l = h_->log();
+  ASSERT_TRUE(l.record({rec("crm", "e1"), rec("audit", "e2")}).isOk());
+  auto got = l.delivered({{"crm", "e1"},
+                          {"audit", "e1"},
+                          {"audit", "e2"},
+                          {"crm", "e2"},
+                          {"crm", "e3"},
+                          {"crm", "e1"}});
+  ASSERT_TRUE(got.isOk()) << got.status().toString();
+  EXPECT_EQ(*got, (std::vector<bool>{true, false, true, false, false, true}));
+  EXPECT_TRUE(l.delivered({})->empty());
+}
+
+TEST_P(DeliveryLogContract, RecordsSurviveARestartAndKeepTheirOrderAndIdempotency) {
+  ASSERT_TRUE(h_->log().record({rec("crm", "e1"), rec("crm", "e2")}).isOk());
+  DeliveryLog& l = h_->restart();
+  EXPECT_EQ(*l.delivered({{"crm", "e1"}, {"crm", "e2"}}), (std::vector<bool>{true, true}));
+  ASSERT_TRUE(l.record({rec("crm", "e1"), rec("crm", "e3")}).isOk());
+  auto got = all(l);
+  EXPECT_EQ(pairs(got), (std::vector<std::string>{"crm/e1", "crm/e2", "crm/e3"}));
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].deliveries, 2);
+}
+
+// One log serves every target's delivery threads at once, redeliveries among them.
+TEST_P(DeliveryLogContract, ConcurrentRecordsKeepOneRowPerPair) {
+  DeliveryLog& l = h_->log();
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        // Threads t and t+2 share a target: each pair of theirs is recorded twice.
+        std::string target = "target" + std::to_string(t % 2);
+        if (!l.record({rec(target, "e" + std::to_string(i)), rec(target, "f" + std::to_string(i))})
+                 .isOk()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto got = all(l);
+  EXPECT_EQ(got.size(), 80u);  // 2 targets x 40 events
+  std::set<std::string> unique;
+  for (const auto& r : got) {
+    unique.insert(r.target + "/" + r.eventId);
+    EXPECT_EQ(r.deliveries, 2) << r.target << "/" << r.eventId;
+  }
+  EXPECT_EQ(unique.size(), 80u);
 }
 
 // ---------------------------------------------------------------------------------------

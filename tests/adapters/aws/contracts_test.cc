@@ -73,6 +73,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ChangeSourceContract);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(MemberStoreContract);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(LakeJournalContract);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(HttpClientContract);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(DeliveryLogContract);
 
 struct DynamoHarness final : LedgerHarness, AwsHarnessBase {
   aws::DynamoDbLedger l{client, unique("memberflow-ledger"), 3600000};

@@ -10,6 +10,7 @@
 #include "adapters/embedded/embedded_event_bus.h"
 #include "adapters/embedded/env_secrets.h"
 #include "adapters/embedded/source_log.h"
+#include "adapters/embedded/sqlite_delivery_log.h"
 #include "adapters/embedded/sqlite_lake_journal.h"
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_member_store.h"
@@ -164,6 +165,22 @@ struct EmbeddedLakeJournal final : LakeJournalHarness {
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, LakeJournalContract, ::testing::Values([] {
                            return std::unique_ptr<LakeJournalHarness>(new EmbeddedLakeJournal);
+                         }),
+                         [](const auto&) { return std::string("SQLite"); });
+
+struct EmbeddedDeliveryLog final : DeliveryLogHarness {
+  TempDir dir;
+  std::unique_ptr<emb::SqliteDeliveryLog> l =
+      *emb::SqliteDeliveryLog::open(dir.file("deliveries.db"));
+  DeliveryLog& log() override { return *l; }
+  DeliveryLog& restart() override {
+    l.reset();
+    l = *emb::SqliteDeliveryLog::open(dir.file("deliveries.db"));
+    return *l;
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, DeliveryLogContract, ::testing::Values([] {
+                           return std::unique_ptr<DeliveryLogHarness>(new EmbeddedDeliveryLog);
                          }),
                          [](const auto&) { return std::string("SQLite"); });
 
