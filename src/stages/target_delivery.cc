@@ -27,7 +27,7 @@ TargetDelivery::BatchContext TargetDelivery::batchContext() {
 }
 
 TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, const BatchContext& ctx,
-                                                std::string& reason) {
+                                                std::string& reason, DeliveryRecord& rec) {
   auto v = parseJson(m.body);
   if (!v.isOk() || !v->is_object()) {
     reason = "malformed_delivery";
@@ -35,6 +35,9 @@ TargetDelivery::Outcome TargetDelivery::deliver(const ReceivedMessage& m, const 
   }
   const json::object& d = v->get_object();
   std::string eventId = stringField(d, "eventId").value_or("");
+  rec.eventId = eventId;  // the CloudEvent's id, as the embedded bus wrote it
+  rec.memberId = m.groupId;
+  rec.rule = stringField(d, "rule").value_or("");
   const json::value* payload = field(d, "payload");
   switch (target_.kind) {
     case TargetConfig::Kind::kWebhook: {
@@ -115,9 +118,11 @@ Result<size_t> TargetDelivery::processOnce(int64_t waitMs) {
   const BatchContext ctx = batch.empty() ? BatchContext{} : batchContext();
   std::vector<Outcome> outcomes(batch.size(), Outcome::kHeld);
   std::vector<std::string> reasons(batch.size());
+  std::vector<DeliveryRecord> records(batch.size());
   auto deliverMember = [&](size_t g) {
     for (size_t i : groups[g]) {
-      Outcome o = deliver(batch[i], ctx, reasons[i]);
+      Outcome o = deliver(batch[i], ctx, reasons[i], records[i]);
+      if (o == Outcome::kDone) records[i].deliveredAtMs = clock_.nowMs();
       if (o == Outcome::kRetry && batch[i].receiveCount >= target_.maxAttempts) {
         o = Outcome::kDead;
         reasons[i] = "attempts_exhausted:" + reasons[i];
@@ -132,6 +137,7 @@ Result<size_t> TargetDelivery::processOnce(int64_t waitMs) {
   // Settle in queue order on this thread: the jitter, the logs, the batched DLQ send and remove.
   std::vector<std::string> done;
   std::vector<OutgoingMessage> dead;
+  std::vector<DeliveryRecord> recorded;
   size_t delivered = 0;
   const std::string stage = "target:" + target_.name;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -144,6 +150,11 @@ Result<size_t> TargetDelivery::processOnce(int64_t waitMs) {
       case Outcome::kDone:
         ++delivered;
         done.push_back(m.receiptHandle);
+        // Without an event id there is nothing to join on (not a delivery the bus wrote).
+        if (deliveries_ && !records[i].eventId.empty()) {
+          records[i].target = target_.name;
+          recorded.push_back(std::move(records[i]));
+        }
         break;
       case Outcome::kDead: {
         auto attrs = m.attributes;
@@ -167,7 +178,9 @@ Result<size_t> TargetDelivery::processOnce(int64_t waitMs) {
         break;
     }
   }
-  // Dead letters first: a delivery leaves the queue only once its DLQ copy is durable.
+  // The records and dead letters first: a delivery leaves the queue only once its record or
+  // DLQ copy is durable. A crash in between delivers and records again (idempotent).
+  if (!recorded.empty()) MF_RETURN_IF_ERROR(deliveries_->record(recorded));
   if (!dead.empty()) MF_RETURN_IF_ERROR(dlq_.send(dead));
   if (!done.empty()) MF_RETURN_IF_ERROR(in_.remove(done));
   auto& metrics = Metrics::instance();

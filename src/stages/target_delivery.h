@@ -7,7 +7,8 @@
 // deliveries go one after another in queue order, and a failed one holds back that member's
 // later deliveries (per-member order). Transient failures come back after a jittered delay;
 // after the target's maxAttempts deliveries, or at once for a webhook 4xx other than 408/429,
-// the delivery goes to the target's DLQ.
+// the delivery goes to the target's DLQ. With a DeliveryLog, the successful deliveries of a
+// batch are recorded there before they leave the queue (reconcile's proof of delivery).
 #pragma once
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 
 #include "domain/routing.h"
 #include "ports/clock.h"
+#include "ports/delivery_log.h"
 #include "ports/event_bus.h"
 #include "ports/http_client.h"
 #include "ports/queue.h"
@@ -47,9 +49,10 @@ class TargetDelivery {
  public:
   using BusLookup = std::function<EventBus*(const std::string&)>;
   using QueueLookup = std::function<Queue*(const std::string&)>;
+  // deliveries: where the batch's successful deliveries are recorded; null: nowhere.
   TargetDelivery(const TargetConfig& target, Queue& in, Queue& dlq, HttpClient& http,
                  Secrets& secrets, BusLookup buses, QueueLookup queues, const Clock& clock,
-                 TargetDeliveryOptions opts)
+                 TargetDeliveryOptions opts, DeliveryLog* deliveries = nullptr)
       : target_(target),
         in_(in),
         dlq_(dlq),
@@ -58,14 +61,18 @@ class TargetDelivery {
         buses_(std::move(buses)),
         queues_(std::move(queues)),
         clock_(clock),
+        deliveries_(deliveries),
         opts_(opts),
         visibilityMs_(std::max<int64_t>(opts.visibilityMs, target.timeoutMs * 2)),
         rng_(opts.jitterSeed != 0 ? opts.jitterSeed : std::random_device{}()) {}
 
   const std::string& name() const { return target_.name; }
-  // Receives and delivers one batch; returns how many were delivered. The batch's deletes go
-  // as one remove() and its dead letters as one send() once every member is done. Unavailable:
-  // the target's queue or DLQ failed (the batch comes back after its visibility timeout).
+  // Receives and delivers one batch; returns how many were delivered. Once every member is
+  // done, the batch's successful deliveries are recorded in one DeliveryLog::record(), its
+  // dead letters go as one send() and its deletes as one remove(), in that order: a message
+  // leaves the queue only once its record (or DLQ copy) is durable. Unavailable (or the
+  // error of the delivery log): the target's queue, DLQ or delivery log failed (the batch
+  // comes back after its visibility timeout, and is delivered and recorded again).
   Result<size_t> processOnce(int64_t waitMs);
   // Delivers until stop is requested; backs off (Retry, on the clock) after a failed batch, a
   // stop ending the backoff at once. An empty receive is no failure: the receive wait paces it.
@@ -89,7 +96,9 @@ class TargetDelivery {
   };
   BatchContext batchContext();
   // One delivery. Safe to call concurrently for different messages.
-  Outcome deliver(const ReceivedMessage& m, const BatchContext& ctx, std::string& reason);
+  // Fills `rec` with the delivery's ids (event id, member, rule) when its body has them.
+  Outcome deliver(const ReceivedMessage& m, const BatchContext& ctx, std::string& reason,
+                  DeliveryRecord& rec);
 
   const TargetConfig& target_;
   Queue& in_;
@@ -99,6 +108,7 @@ class TargetDelivery {
   BusLookup buses_;
   QueueLookup queues_;
   const Clock& clock_;
+  DeliveryLog* deliveries_;  // null: deliveries are not recorded
   TargetDeliveryOptions opts_;
   int64_t visibilityMs_;
   std::mt19937_64 rng_;  // the per-delivery delays of processOnce(), drawn on the loop's thread

@@ -1,6 +1,6 @@
 // The target delivery stage: deliveries from a target's queue to a webhook (a scripted
 // HttpClient), another bus (a recording one) or a queue, with per-member order, retries,
-// the DLQ; and its run() loop on a ManualClock.
+// the DLQ; the record of its deliveries in a DeliveryLog; and its run() loop on a ManualClock.
 #include "stages/target_delivery.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "adapters/embedded/sqlite_delivery_log.h"
 #include "adapters/embedded/sqlite_queue.h"
 #include "support/fakes.h"
 #include "support/fault_injection.h"
@@ -21,6 +22,7 @@ namespace memberflow {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::FlakyDeliveryLog;
 using testing::FlakyQueue;
 using testing::headerOf;
 using testing::jitterCeiling;
@@ -134,6 +136,10 @@ class TargetDeliveryTest : public ::testing::Test {
   HttpClient* webhookClient = &http;
   MapSecrets secrets;
   RecordingBus partner{"partner"};
+  std::unique_ptr<emb::SqliteDeliveryLog> logReal =
+      *emb::SqliteDeliveryLog::open(dir.file("deliveries.db"));
+  FlakyDeliveryLog deliveryLog{*logReal};
+  DeliveryLog* deliveries = nullptr;  // the stage's; &deliveryLog to record
   TargetConfig target = webhook();
   TargetDeliveryOptions opts = [] {
     TargetDeliveryOptions o;
@@ -154,7 +160,7 @@ class TargetDeliveryTest : public ::testing::Test {
         target, in, *dlq, *webhookClient, secrets,
         [this](const std::string& n) -> EventBus* { return n == "partner" ? &partner : nullptr; },
         [this](const std::string& n) -> Queue* { return n == "audit" ? audit.get() : nullptr; },
-        clock, opts);
+        clock, opts, deliveries);
   }
   void start() {
     make();
@@ -177,6 +183,18 @@ class TargetDeliveryTest : public ::testing::Test {
       all.push_back(delivery(eventOf(m, k), "M" + std::to_string(m), "crm"));
     }
     ASSERT_TRUE(inReal->send(all).isOk());
+  }
+  // "target/event member rule deliveries" of every recorded delivery, in log order.
+  std::vector<std::string> recorded() {
+    std::vector<std::string> out;
+    auto got = logReal->scan(0, 1000);
+    EXPECT_TRUE(got.isOk()) << got.status().toString();
+    if (!got.isOk()) return out;
+    for (const auto& r : *got) {
+      out.push_back(r.target + "/" + r.eventId + " " + r.memberId + " " + r.rule + " " +
+                    std::to_string(r.deliveries));
+    }
+    return out;
   }
   std::vector<std::string> deliveredEventIds() {
     std::vector<std::string> out;
@@ -377,6 +395,91 @@ TEST_F(TargetDeliveryTest, ABusTargetPutsTheEventItselfOnTheOtherBus) {
   ASSERT_TRUE(inReal->send({delivery("e2", "M2", "crm", true)}).isOk());
   EXPECT_EQ(processOnce(), 0u);
   EXPECT_EQ((*dlq->peek(10))[0].attributes.at("reason"), "unknown_bus");
+}
+
+// The record reconcile joins on: the CloudEvent's id (not the queue message's), the member, the
+// rule, the time; the batch's deliveries in one record() call.
+TEST_F(TargetDeliveryTest, SuccessfulDeliveriesAreRecordedWithTheEventIdMemberAndRule) {
+  deliveries = &deliveryLog;
+  make();
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm"), delivery("e2", "M2", "crm")}).isOk());
+  EXPECT_EQ(processOnce(), 2u);
+  EXPECT_EQ(deliveryLog.records.calls(), 1);
+  auto got = *logReal->scan(0, 10);
+  ASSERT_EQ(got.size(), 2u);
+  std::set<std::string> pairs;
+  for (const auto& r : got) {
+    pairs.insert(r.target + "/" + r.eventId + " " + r.memberId + " " + r.rule);
+    EXPECT_EQ(r.deliveredAtMs, clock.nowMs());
+  }
+  EXPECT_EQ(pairs, (std::set<std::string>{"crm/e1 M1 r1", "crm/e2 M2 r1"}));
+  EXPECT_EQ(*logReal->delivered({{"crm", "e1"}, {"crm", "e2"}}), (std::vector<bool>{true, true}));
+  EXPECT_EQ(queued(), 0);
+}
+
+TEST_F(TargetDeliveryTest, ABusTargetsDeliveryIsRecordedUnderTheEventsId) {
+  target.kind = TargetConfig::Kind::kBus;
+  target.bus = "partner";
+  deliveries = &deliveryLog;
+  make();
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm", true)}).isOk());
+  EXPECT_EQ(processOnce(), 1u);
+  EXPECT_EQ(recorded(), std::vector<std::string>{"crm/e1 M1 r1 1"});
+}
+
+// Only what reached the target: a dead letter is in the DLQ instead, a retried one not yet.
+TEST_F(TargetDeliveryTest, DeadLetteredAndRetriedDeliveriesAreNotRecorded) {
+  deliveries = &deliveryLog;
+  make();
+  http.script["hook"] = {ScriptedHttp::status(400), ScriptedHttp::status(200),
+                         ScriptedHttp::status(503)};
+  ASSERT_TRUE(inReal
+                  ->send({delivery("e1", "M1", "crm"), delivery("e2", "M1", "crm"),
+                          delivery("e3", "M1", "crm")})
+                  .isOk());
+  EXPECT_EQ(processOnce(), 1u);
+  EXPECT_EQ(deliveredEventIds(), (std::vector<std::string>{"e1", "e2", "e3"}));
+  EXPECT_EQ(recorded(), std::vector<std::string>{"crm/e2 M1 r1 1"});
+  EXPECT_EQ(dlq->peek(10)->size(), 1u);
+  EXPECT_EQ(inReal->stats()->inFlight, 1);  // e3, retried later
+}
+
+// A record that fails fails the batch: nothing leaves the queue, and the deliveries come back
+// after their visibility timeout, are delivered again and recorded then.
+TEST_F(TargetDeliveryTest, AFailedRecordLeavesTheBatchInTheQueueToComeBack) {
+  deliveries = &deliveryLog;
+  make();
+  deliveryLog.records.failNext(1);
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm"), delivery("e2", "M2", "crm")}).isOk());
+  auto n = stage->processOnce(0);
+  ASSERT_FALSE(n.isOk());
+  EXPECT_EQ(n.status().code(), Code::kUnavailable);
+  EXPECT_EQ(in.removes.calls(), 0);
+  EXPECT_EQ(inReal->stats()->inFlight, 2);
+  EXPECT_TRUE(recorded().empty());
+  clock.advance(opts.visibilityMs);
+  EXPECT_EQ(processOnce(), 2u);
+  EXPECT_EQ(http.sentTo("/hook").size(), 4u);  // at least once: each delivered twice
+  std::vector<std::string> got = recorded();
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()),
+            (std::set<std::string>{"crm/e1 M1 r1 1", "crm/e2 M2 r1 1"}));
+  EXPECT_EQ(queued(), 0);
+}
+
+// Recorded before removed: when the remove fails (a crash between the two), the record is
+// already durable, and the redelivery records the same pair again without a second row.
+TEST_F(TargetDeliveryTest, ADeliveryIsRecordedBeforeItsRemoveAndARedeliveryKeepsOneRow) {
+  deliveries = &deliveryLog;
+  make();
+  in.removes.failNext(1);
+  ASSERT_TRUE(inReal->send({delivery("e1", "M1", "crm")}).isOk());
+  ASSERT_FALSE(stage->processOnce(0).isOk());
+  EXPECT_EQ(recorded(), std::vector<std::string>{"crm/e1 M1 r1 1"});
+  EXPECT_EQ(inReal->stats()->inFlight, 1);
+  clock.advance(opts.visibilityMs);
+  EXPECT_EQ(processOnce(), 1u);
+  EXPECT_EQ(recorded(), std::vector<std::string>{"crm/e1 M1 r1 2"});
+  EXPECT_EQ(queued(), 0);
 }
 
 TEST_F(TargetDeliveryTest, IdlePollingWaitsInTheReceiveAndNeverBacksOff) {

@@ -1,6 +1,7 @@
 // File: fault_injection.h
 // Forwarding wrappers of the ports that fail on demand, at exact points (leveldb's EnvWrapper
-// and db/fault_injection_test.cc): FlakyQueue, FlakyStore, FlakySource, FlakyTopic, FlakyBus.
+// and db/fault_injection_test.cc): FlakyQueue, FlakyStore, FlakySource, FlakyTopic, FlakyBus,
+// FlakyDeliveryLog.
 // Each forwards every call to the adapter (or fake) it wraps; a Faults plan per operation
 // says which calls fail instead, and with what status: "fail the third put", "the next four
 // receives are Unavailable", "every publish fails until healed".
@@ -21,6 +22,7 @@
 #include "common/status.h"
 #include "ports/change_source.h"
 #include "ports/clock.h"
+#include "ports/delivery_log.h"
 #include "ports/event_bus.h"
 #include "ports/object_store.h"
 #include "ports/queue.h"
@@ -260,6 +262,25 @@ class FlakyBus final : public EventBus {
 
  private:
   EventBus& b_;
+};
+
+class FlakyDeliveryLog final : public DeliveryLog {
+ public:
+  explicit FlakyDeliveryLog(DeliveryLog& l) : l_(l) {}
+  Faults records;
+  Status record(const std::vector<DeliveryRecord>& d) override {
+    MF_RETURN_IF_ERROR(records.next());
+    return l_.record(d);
+  }
+  Result<std::vector<DeliveryRecord>> scan(int64_t afterSeq, size_t limit) override {
+    return l_.scan(afterSeq, limit);
+  }
+  Result<std::vector<bool>> delivered(const std::vector<DeliveryKey>& keys) override {
+    return l_.delivered(keys);
+  }
+
+ private:
+  DeliveryLog& l_;
 };
 
 }  // namespace memberflow::testing
