@@ -15,8 +15,7 @@
 namespace memberflow {
 namespace {
 
-// Everything is read at once per page; a queue or the outbox longer than this is reported as
-// an error rather than half read.
+// A DLQ or the outbox longer than this is reported as an error rather than half read.
 constexpr size_t kPeekLimit = 10'000'000;
 constexpr size_t kScanPage = 5000;
 
@@ -186,16 +185,29 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
     }
   }
 
-  // 3. What is on its way: changes in the queue and DLQs, events before the lake.
+  // 3. What is on its way. The DLQs are read (they are only ever read by operators); the
+  // working queues only counted: on SQS a read is a receive, which would spend the attempts
+  // of a running pipeline's messages. While one of them holds work, a record or event not
+  // found yet is counted as on its way rather than reported.
   auto ingestDlq = idsIn(queues_.ingestDlq, "messageId");
-  auto changesQueued = idsIn(queues_.changes, "messageId");
   auto changesDead = idsIn(queues_.changesDlq, "messageId");
-  auto routeQueued = idsIn(queues_.route, "id");
-  auto lakeQueued = idsIn(queues_.lake, "id");
-  for (auto* r : {&ingestDlq, &changesQueued, &changesDead, &routeQueued, &lakeQueued})
+  for (auto* r : {&ingestDlq, &changesDead})
     if (!r->isOk()) return r->status();
-  std::unordered_set<std::string> eventsOnTheirWay = std::move(*routeQueued);
-  eventsOnTheirWay.merge(*lakeQueued);
+  auto pending = [](Queue* q) -> Result<bool> {
+    if (!q) return false;
+    auto st = q->stats();
+    if (!st.isOk()) return st.status();
+    return st->visible + st->inFlight > 0;
+  };
+  auto changesPending = pending(queues_.changes);
+  if (!changesPending.isOk()) return changesPending.status();
+  bool eventsPending = false;
+  for (Queue* q : {queues_.route, queues_.lake}) {
+    auto p = pending(q);
+    if (!p.isOk()) return p.status();
+    eventsPending = eventsPending || *p;
+  }
+  std::unordered_set<std::string> eventsOnTheirWay;
   {
     auto ob = members_.outbox(kPeekLimit);
     if (!ob.isOk()) return ob.status();
@@ -300,7 +312,7 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
         emit(std::move(dup));
       }
       if (a.eventId.empty() || lake.count(a.eventId)) return;  // duplicates: step 5
-      if (eventsOnTheirWay.count(a.eventId)) {
+      if (eventsPending || eventsOnTheirWay.count(a.eventId)) {
         count("event_on_its_way");
         return;
       }
@@ -315,8 +327,10 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
       case MessageOutcome::kRejected:
         if (auto a = applied.find(id); a != applied.end()) {  // redriven and applied since
           appliedCheck(a->second);
-        } else if (ingestDlq->count(id) || changesQueued->count(id)) {
+        } else if (ingestDlq->count(id)) {
           count("rejected");
+        } else if (*changesPending) {
+          count("in_flight");  // redriven: on its way through the changes queue
         } else {
           d.kind = "rejected_not_in_dlq";
           d.what = "ledgered as rejected (" + lo.reason + "), but not on the ingest DLQ";
@@ -331,7 +345,7 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
           count(o->second == "stale" ? "stale" : o->second == "noop" ? "noop" : "notfound");
         } else if (changesDead->count(id)) {
           count("dead_lettered");
-        } else if (changesQueued->count(id)) {
+        } else if (*changesPending) {
           count("in_flight");
         } else {
           d.kind = "not_applied";

@@ -3,13 +3,18 @@
 // by ids, and names each gap. For the source records in range:
 //   - each is accounted for exactly once: applied, noop, stale, notfound (a delete of an
 //     unknown member), duplicate (another record holds its message id), tombstone, rejected
-//     (with its ingest-DLQ entry), dead-lettered (on the changes DLQ), or in flight (still in
-//     the changes queue, or not yet ingested: at or past the ingest group's committed offset);
+//     (with its ingest-DLQ entry), dead-lettered (on the changes DLQ), or in flight (not yet
+//     ingested: at or past the ingest group's committed offset; or not applied yet while the
+//     changes queue holds work);
 //   - its ledger entry names an archive object that exists and holds this very record (the
 //     archived line equals the record's line) at the stated line;
 //   - an applied one has exactly one history row, and its event is in the lake exactly once
-//     (or still on its way: outbox, route or lake queue, staged lake object).
+//     (or on its way: in the outbox or a staged lake object, or not found while the route or
+//     lake queue holds work).
 // Across the whole lake: every event has a history row, and none is there twice.
+// The DLQs are read; the working queues are only counted (on SQS a read is a receive, which
+// would spend a running pipeline's attempts). So the verdict is definite on a drained
+// pipeline; on a busy one, what is not found yet is counted as on its way, not reported.
 // Everything is read through the ports, in pages: the same code reconciles both modes.
 #pragma once
 
@@ -64,8 +69,8 @@ struct ReconcileReport {
   bool complete() const { return discrepancies == 0; }
 };
 
-// The queues whose contents account for records and events on their way. Any may be null
-// (not checked).
+// The queues that account for records and events: the DLQs are read, the others counted. Any
+// may be null (not checked).
 struct ReconcileQueues {
   Queue* changes = nullptr;
   Queue* changesDlq = nullptr;
