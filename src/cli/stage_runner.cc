@@ -101,6 +101,9 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   if (wantRoute) {
     route = std::make_unique<RouteStage>(w.routeQueue(), w.routeDlq(), *w.bus("default"), w.clock(),
                                          w.routeOptions());
+    if (!w.deliveredTargets().empty()) {
+      if (Status s = w.openDeliveryLog(); !s.isOk()) return fail(s);
+    }
     for (const auto& t : w.deliveredTargets()) {
       Queue* in = w.queueNamed(emb::targetQueueName(t.name));
       Queue* dlq = w.queueNamed(emb::targetDlqName(t.name));
@@ -115,7 +118,8 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
       tdo.concurrency = static_cast<int>(cfg.busDeliveryConcurrency);
       deliveries.push_back(std::make_unique<TargetDelivery>(
           t, *in, *dlq, w.http(), w.secrets(), [&w](const std::string& n) { return w.bus(n); },
-          [&w](const std::string& n) { return w.queueNamed(n); }, w.clock(), tdo));
+          [&w](const std::string& n) { return w.queueNamed(n); }, w.clock(), tdo,
+          &w.deliveryLog()));
     }
   }
   if (wantLake) {

@@ -320,6 +320,17 @@ Status Wiring::openLake() {
 
 LakeJournal& Wiring::lakeJournal() { return *lakeJournal_; }
 
+Status Wiring::openDeliveryLog() {
+  if (deliveryLog_) return Status::ok();
+  // Local in both modes: only targets memberflow delivers itself (the embedded bus) record.
+  auto d = embedded_family::deliveryLog(*families_, cfg_);
+  if (!d.isOk()) return d.status();
+  deliveryLog_ = std::move(d).value();
+  return Status::ok();
+}
+
+DeliveryLog& Wiring::deliveryLog() { return *deliveryLog_; }
+
 Secrets& Wiring::secrets() {
   if (!secrets_) {
     switch (cfg_.secretsAdapter) {

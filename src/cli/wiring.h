@@ -27,6 +27,7 @@
 #include "domain/routing.h"
 #include "ports/change_source.h"
 #include "ports/clock.h"
+#include "ports/delivery_log.h"
 #include "ports/event_bus.h"
 #include "ports/http_client.h"
 #include "ports/lake_journal.h"
@@ -130,6 +131,10 @@ class Wiring {
   // The lake's object store and journal.
   Status openLake();
   LakeJournal& lakeJournal();  // REQUIRES: openLake
+  // What each delivered target received (<data_dir>/deliveries.db): written by target
+  // delivery, read by `reconcile`.
+  Status openDeliveryLog();
+  DeliveryLog& deliveryLog();  // REQUIRES: openDeliveryLog
   Secrets& secrets();
   // The embedded issuer's signing key (keys/signing-key.pem, created on first use).
   Result<std::shared_ptr<api::LocalSigningKey>> signingKey();
@@ -187,6 +192,7 @@ class Wiring {
   std::optional<RoutingConfig> routing_;
   std::map<std::string, std::unique_ptr<EventBus>> buses_;
   std::unique_ptr<LakeJournal> lakeJournal_;
+  std::unique_ptr<DeliveryLog> deliveryLog_;
   std::unique_ptr<Secrets> secrets_;
   std::shared_ptr<api::LocalSigningKey> key_;
 };

@@ -8,6 +8,7 @@
 #include "adapters/embedded/dir_object_store.h"
 #include "adapters/embedded/embedded_event_bus.h"
 #include "adapters/embedded/env_secrets.h"
+#include "adapters/embedded/sqlite_delivery_log.h"
 #include "adapters/embedded/sqlite_lake_journal.h"
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_member_store.h"
@@ -77,6 +78,12 @@ Result<std::unique_ptr<LakeJournal>> lakeJournal(Families& f, const Config& cfg)
   auto j = emb::SqliteLakeJournal::open(cfg.path("lake.db"), f.db);
   if (!j.isOk()) return j.status();
   return std::unique_ptr<LakeJournal>(std::move(j).value());
+}
+
+Result<std::unique_ptr<DeliveryLog>> deliveryLog(Families& f, const Config& cfg) {
+  auto d = emb::SqliteDeliveryLog::open(cfg.path("deliveries.db"), f.db);
+  if (!d.isOk()) return d.status();
+  return std::unique_ptr<DeliveryLog>(std::move(d).value());
 }
 
 std::unique_ptr<Secrets> secrets(const Config& cfg) {

@@ -21,6 +21,7 @@
 #include "domain/routing.h"
 #include "ports/change_source.h"
 #include "ports/clock.h"
+#include "ports/delivery_log.h"
 #include "ports/event_bus.h"
 #include "ports/lake_journal.h"
 #include "ports/ledger.h"
@@ -65,6 +66,7 @@ Result<std::unique_ptr<MemberStore>> members(Families& f, const Config& cfg);
 Result<std::unique_ptr<EventBus>> bus(Families& f, const std::string& name,
                                       const RoutingConfig& routing);
 Result<std::unique_ptr<LakeJournal>> lakeJournal(Families& f, const Config& cfg);
+Result<std::unique_ptr<DeliveryLog>> deliveryLog(Families& f, const Config& cfg);
 std::unique_ptr<Secrets> secrets(const Config& cfg);
 // The sync client's secret, created at random (mode 0600) when the embedded store lacks it.
 Result<std::string> createdClientSecret(Secrets& secrets, const Config& cfg);

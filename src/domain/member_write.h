@@ -100,7 +100,7 @@ WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& curr
 // Whether a write's outcome is kept under its idempotency key.
 bool keptForReplay(WriteResult r);
 // Whether a sourced write (one with a message id) that wrote no history row keeps its outcome
-// for `reconcile` (stale, noop, notfound): every source record is then accounted for.
+// for `reconcile` (stale, noop, not_found): every source record is then accounted for.
 bool recordedOutcome(WriteResult r);
 // What a store keeps under the key: the outcome's result (name()) and the member it left
 // (storedMemberJson, "" after a delete); and the outcome of a repeat, read back from them.

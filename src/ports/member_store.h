@@ -44,7 +44,7 @@ struct HistoryRow {
 };
 
 // What a sourced write (one with a message id) did when it left no history row: "stale",
-// "noop" or "notfound" (a delete of an unknown member). Kept so that `reconcile` can account
+// "noop" or "not_found" (a delete of an unknown member). Kept so that `reconcile` can account
 // for every source record; a write retried after a crash may leave a second row.
 struct WriteOutcomeRow {
   int64_t seq = 0;

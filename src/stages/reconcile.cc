@@ -10,6 +10,7 @@
 #include "common/gzip.h"
 #include "common/json.h"
 #include "domain/debezium.h"
+#include "domain/event_pattern.h"
 #include "stages/ingest.h"
 
 namespace memberflow {
@@ -102,6 +103,57 @@ struct InLake {
   int lines = 0;
   std::string firstKey;
   std::string otherKey;
+  std::vector<std::pair<uint16_t, uint16_t>> routes;  // (rule, target) indexes it should reach
+};
+
+// The rules of every bus, compiled with the bus's own matcher, and the (rule, target) pairs an
+// event reaches: the rules of the bus it is put on, and through each bus target the rules of
+// that bus (as the embedded bus and target delivery forward it).
+class Routes {
+ public:
+  static Result<std::unique_ptr<Routes>> compile(const RoutingConfig& cfg) {
+    auto r = std::make_unique<Routes>();
+    r->cfg_ = &cfg;
+    for (size_t i = 0; i < cfg.rules.size(); ++i) {
+      auto& bus = r->buses_[cfg.rules[i].bus];
+      if (!bus.rules) bus.rules = std::make_unique<RuleSet>();
+      MF_RETURN_IF_ERROR(bus.rules->add(cfg.rules[i].name, cfg.rules[i].pattern));
+      bus.index.push_back(static_cast<uint16_t>(i));
+    }
+    return r;
+  }
+  void reach(const BusEntry& e, const std::string& busName, int depth,
+             std::vector<std::pair<uint16_t, uint16_t>>& out) const {
+    auto bus = buses_.find(busName);
+    if (bus == buses_.end() || depth > 8) return;  // a loop of buses ends somewhere
+    json::value ev(busEnvelope(e, busName));
+    for (const auto& ruleName : bus->second.rules->match(ev)) {
+      for (uint16_t ri : bus->second.index) {
+        const RuleConfig& rule = cfg_->rules[ri];
+        if (rule.name != ruleName) continue;
+        for (const auto& t : rule.targets) {
+          uint16_t ti = targetIndex(t);
+          out.emplace_back(ri, ti);
+          const TargetConfig& tc = cfg_->targets[ti];
+          if (tc.kind == TargetConfig::Kind::kBus) reach(e, tc.bus, depth + 1, out);
+        }
+      }
+    }
+  }
+  const RoutingConfig& cfg() const { return *cfg_; }
+
+ private:
+  uint16_t targetIndex(const std::string& name) const {
+    for (size_t i = 0; i < cfg_->targets.size(); ++i)
+      if (cfg_->targets[i].name == name) return static_cast<uint16_t>(i);
+    return 0;  // parseRoutingConfig checked that every target is defined
+  }
+  struct Bus {
+    std::unique_ptr<RuleSet> rules;
+    std::vector<uint16_t> index;  // rule indexes in the RuleSet's order
+  };
+  const RoutingConfig* cfg_ = nullptr;
+  std::map<std::string, Bus> buses_;
 };
 
 }  // namespace
@@ -143,7 +195,14 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
     }
   }
 
-  // 2. The lake: every event line, by event id.
+  // 2. The lake: every event line, by event id, with the targets it should reach.
+  std::unique_ptr<Routes> routes;
+  if (deliveries_.routing && deliveries_.log) {
+    auto r = Routes::compile(*deliveries_.routing);
+    if (!r.isOk()) return r.status();
+    routes = std::move(r).value();
+    report.deliveriesChecked = true;
+  }
   std::unordered_map<std::string, InLake> lake;
   {
     auto keys = objects_.list(opts.lakePrefix);
@@ -162,7 +221,9 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
         all.remove_prefix(nl == std::string_view::npos ? all.size() : nl + 1);
         ++lineNo;
         if (line.empty()) continue;
-        std::string id = bodyString(std::string(line), "id");
+        auto ev = parseJson(line);
+        const json::object* o = ev.isOk() && ev->is_object() ? &ev->get_object() : nullptr;
+        std::string id = o ? stringField(*o, "id").value_or("") : "";
         if (id.empty()) {
           emit({"lake_line_unreadable",
                 {},
@@ -178,6 +239,15 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
         InLake& l = lake[id];
         if (++l.lines == 1) {
           l.firstKey = key;
+          if (routes) {
+            BusEntry e{id,
+                       stringField(*o, "source").value_or(""),
+                       stringField(*o, "type").value_or(""),
+                       std::string(line),
+                       stringField(*o, "time").value_or(""),
+                       stringField(*o, "subject").value_or("")};
+            routes->reach(e, "default", 0, l.routes);
+          }
         } else if (l.otherKey.empty()) {
           l.otherKey = key;
         }
@@ -227,12 +297,41 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
     }
   }
 
+  // What each delivered target received or dead-lettered, keyed target + '\n' + event id.
+  std::unordered_set<std::string> delivered, deadDeliveries;
+  bool deliveriesPending = false;
+  if (routes) {
+    for (int64_t after = 0;;) {
+      auto page = deliveries_.log->scan(after, kScanPage);
+      if (!page.isOk()) return page.status();
+      if (page->empty()) break;
+      for (const auto& d : *page) {
+        after = d.seq;
+        delivered.insert(d.target + '\n' + d.eventId);
+      }
+    }
+    for (const auto& t : routes->cfg().targets) {
+      Queue* dlq = deliveries_.dlq ? deliveries_.dlq(t.name) : nullptr;
+      if (dlq) {
+        auto msgs = dlq->peek(kPeekLimit);
+        if (!msgs.isOk()) return msgs.status();
+        for (const auto& m : *msgs) {
+          std::string id = bodyString(m.body, "eventId");
+          if (!id.empty()) deadDeliveries.insert(t.name + '\n' + id);
+        }
+      }
+      auto p = pending(deliveries_.queue ? deliveries_.queue(t.name) : nullptr);
+      if (!p.isOk()) return p.status();
+      deliveriesPending = deliveriesPending || *p;
+    }
+  }
+
   // 4. The source records in range, a batch at a time.
   auto ranges = source_.ranges();
   if (!ranges.isOk()) return ranges.status();
   ArchiveCache archive(objects_);
   std::unordered_set<std::string> seen;
-  auto count = [&](const char* what) { ++report.outcomes[what]; };
+  auto count = [&](const std::string& what) { ++report.outcomes[what]; };
 
   auto account = [&](const SourceRecord& r, const std::string& id,
                      const std::optional<LedgerEntry>& entry) -> Status {
@@ -311,7 +410,28 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
         dup.where = "member store history";
         emit(std::move(dup));
       }
-      if (a.eventId.empty() || lake.count(a.eventId)) return;  // duplicates: step 5
+      if (a.eventId.empty()) return;
+      if (auto l = lake.find(a.eventId); l != lake.end()) {  // duplicates: step 5
+        for (auto [ri, ti] : l->second.routes) {
+          const std::string& target = routes->cfg().targets[ti].name;
+          std::string k = target + '\n' + a.eventId;
+          if (delivered.count(k)) {
+            ++report.deliveries["delivered"];
+          } else if (deadDeliveries.count(k)) {
+            ++report.deliveries["dead_lettered"];
+          } else if (deliveriesPending) {
+            ++report.deliveries["on_its_way"];
+          } else {
+            Discrepancy miss = d;
+            miss.kind = "delivery_missing";
+            miss.what = "rule " + routes->cfg().rules[ri].name + " selects the event for target " +
+                        target + ", which neither received nor dead-lettered it";
+            miss.where = "target " + target;
+            emit(std::move(miss));
+          }
+        }
+        return;
+      }
       if (eventsPending || eventsOnTheirWay.count(a.eventId)) {
         count("event_on_its_way");
         return;
@@ -342,7 +462,7 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
         if (auto a = applied.find(id); a != applied.end()) {
           appliedCheck(a->second);
         } else if (auto o = outcomes.find(id); o != outcomes.end()) {
-          count(o->second == "stale" ? "stale" : o->second == "noop" ? "noop" : "notfound");
+          count(o->second);  // stale, noop, not_found
         } else if (changesDead->count(id)) {
           count("dead_lettered");
         } else if (*changesPending) {

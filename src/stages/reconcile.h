@@ -1,7 +1,7 @@
 // File: reconcile.h
 // `memberflow reconcile` (DESIGN.md §4 guarantee 7, issue 18): joins what every stage recorded,
 // by ids, and names each gap. For the source records in range:
-//   - each is accounted for exactly once: applied, noop, stale, notfound (a delete of an
+//   - each is accounted for exactly once: applied, noop, stale, not_found (a delete of an
 //     unknown member), duplicate (another record holds its message id), tombstone, rejected
 //     (with its ingest-DLQ entry), dead-lettered (on the changes DLQ), or in flight (not yet
 //     ingested: at or past the ingest group's committed offset; or not applied yet while the
@@ -10,7 +10,11 @@
 //     archived line equals the record's line) at the stated line;
 //   - an applied one has exactly one history row, and its event is in the lake exactly once
 //     (or on its way: in the outbox or a staged lake object, or not found while the route or
-//     lake queue holds work).
+//     lake queue holds work);
+//   - with targets memberflow delivers itself (the embedded bus), its event reached every
+//     target whose rule matches it (the delivery log), or sits in that target's DLQ. Which
+//     rules match is decided by the bus's own matcher (RuleSet) on the event as the bus saw it,
+//     following bus targets to the rules of the next bus.
 // Across the whole lake: every event has a history row, and none is there twice.
 // The DLQs are read; the working queues are only counted (on SQS a read is a receive, which
 // would spend a running pipeline's attempts). So the verdict is definite on a drained
@@ -25,7 +29,9 @@
 #include <string>
 
 #include "common/status.h"
+#include "domain/routing.h"
 #include "ports/change_source.h"
+#include "ports/delivery_log.h"
 #include "ports/lake_journal.h"
 #include "ports/ledger.h"
 #include "ports/member_store.h"
@@ -58,6 +64,14 @@ struct Discrepancy {
   std::string where;  // the store, queue or object it should be in
 };
 
+// The deliveries to check: the rules, the log, and each target's queue (counted) and DLQ
+// (read). Without it (EventBridge delivers) deliveries are not checked.
+struct ReconcileDeliveries {
+  const RoutingConfig* routing = nullptr;
+  DeliveryLog* log = nullptr;
+  std::function<Queue*(const std::string&target)> queue, dlq;
+};
+
 struct ReconcileReport {
   int64_t records = 0;                      // source records examined
   std::map<std::string, int64_t> outcomes;  // by what became of them
@@ -65,6 +79,8 @@ struct ReconcileReport {
   int64_t lakeObjects = 0;
   int64_t lakeEvents = 0;
   int64_t archiveObjectsRead = 0;
+  bool deliveriesChecked = false;
+  std::map<std::string, int64_t> deliveries;  // delivered, dead_lettered, on_its_way
   int64_t discrepancies = 0;
   bool complete() const { return discrepancies == 0; }
 };
@@ -83,13 +99,14 @@ class Reconciler {
  public:
   using Sink = std::function<void(const Discrepancy&)>;
   Reconciler(SourceReader& source, Ledger& ledger, MemberStore& members, ObjectStore& objects,
-             LakeJournal* journal, ReconcileQueues queues)
+             LakeJournal* journal, ReconcileQueues queues, ReconcileDeliveries deliveries = {})
       : source_(source),
         ledger_(ledger),
         members_(members),
         objects_(objects),
         journal_(journal),
-        queues_(queues) {}
+        queues_(queues),
+        deliveries_(std::move(deliveries)) {}
 
   // Walks everything once; each discrepancy goes to `sink` as it is found. A port that fails
   // fails the run (its status): an incomplete walk proves nothing.
@@ -102,6 +119,7 @@ class Reconciler {
   ObjectStore& objects_;
   LakeJournal* journal_;
   ReconcileQueues queues_;
+  ReconcileDeliveries deliveries_;
 };
 
 }  // namespace memberflow

@@ -223,6 +223,21 @@ TEST_P(LedgerContract, FirstOutcomeStays) {
   EXPECT_EQ(l.get("x")->outcome.reason, "invalid_email");
 }
 
+TEST_P(LedgerContract, GetManyAnswersEachIdInOrder) {
+  Ledger& l = h_->ledger();
+  (void)l.claim({"g1", "g2"}, now_);
+  ASSERT_TRUE(l.complete({{"g2", MessageOutcome::kSkipped, "tombstone", "raw/t", 7}}, now_).isOk());
+  auto many = l.getMany({"g2", "never", "g1"});
+  ASSERT_TRUE(many.isOk()) << many.status().toString();
+  ASSERT_EQ(many->size(), 3u);
+  ASSERT_TRUE((*many)[0].has_value());
+  EXPECT_EQ((*many)[0]->outcome.outcome, MessageOutcome::kSkipped);
+  EXPECT_EQ((*many)[0]->outcome.archiveLine, 7);
+  EXPECT_FALSE((*many)[1].has_value());
+  ASSERT_TRUE((*many)[2].has_value());
+  EXPECT_EQ((*many)[2]->outcome.outcome, MessageOutcome::kPending);
+}
+
 TEST_P(LedgerContract, UnknownIdIsNotFound) {
   EXPECT_CODE(h_->ledger().get("never").status(), kNotFound);
 }
@@ -667,6 +682,58 @@ TEST_P(MemberStoreContract, HistoryAndOutboxFollowAppliedChanges) {
   EXPECT_TRUE(h_->store().outbox(100)->empty());
   EXPECT_EQ(*h_->store().outboxCount(), 0);
   EXPECT_CODE(h_->store().history("never").status(), kNotFound);
+}
+
+// What `reconcile` reads: every history row with its member, and what each sourced write that
+// left no history row did, both in commit order and paged.
+TEST_P(MemberStoreContract, ScansHistoryAndTheOutcomesOfSourcedWritesInOrder) {
+  auto sourced = [&](const std::string& id, std::optional<Member> m, int64_t seq,
+                     const std::string& messageId) {
+    StoreWrite w;
+    w.kind = m ? WriteKind::kPut : WriteKind::kDelete;
+    w.memberId = id;
+    if (m) w.content = [m](const StoredMember*) -> Result<Member> { return *m; };
+    w.sourceSequence = seq;
+    w.messageId = messageId;
+    w.lineage = json::object{{"topic", "t"}, {"partition", 0}, {"offset", seq}};
+    w.nowMs = now_++;
+    return h_->store().apply(w);
+  };
+  EXPECT_EQ(sourced("S1", sampleMember("S1"), 10, "m-create")->result, WriteResult::kCreated);
+  EXPECT_EQ(sourced("S1", sampleMember("S1", "B"), 20, "m-update")->result, WriteResult::kUpdated);
+  EXPECT_EQ(sourced("S1", sampleMember("S1", "B"), 30, "m-noop")->result, WriteResult::kNoOp);
+  EXPECT_EQ(sourced("S1", sampleMember("S1", "C"), 25, "m-stale")->result, WriteResult::kStale);
+  EXPECT_EQ(sourced("S2", std::nullopt, 5, "m-gone")->result, WriteResult::kNotFound);
+  EXPECT_EQ(put("S1", sampleMember("S1", "D"), 1)->result, WriteResult::kStale);  // no message id
+
+  std::vector<HistoryRow> rows;
+  for (int64_t after = 0;;) {
+    auto page = h_->store().scanHistory(after, 1);
+    ASSERT_TRUE(page.isOk()) << page.status().toString();
+    if (page->empty()) break;
+    ASSERT_EQ(page->size(), 1u);
+    after = page->back().seq;
+    rows.push_back(page->front());
+  }
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_LT(rows[0].seq, rows[1].seq);
+  EXPECT_EQ(rows[0].memberId, "S1");
+  EXPECT_EQ(rows[0].entry.messageId, "m-create");
+  EXPECT_EQ(rows[1].entry.messageId, "m-update");
+  EXPECT_EQ(rows[1].entry.version, 2);
+  EXPECT_FALSE(rows[1].entry.eventId.empty());
+  EXPECT_EQ(rows[1].entry.lineage.at("offset").as_int64(), 20);
+
+  auto outcomes = h_->store().scanOutcomes(0, 100);
+  ASSERT_TRUE(outcomes.isOk()) << outcomes.status().toString();
+  std::vector<std::string> got;
+  for (const auto& o : *outcomes) got.push_back(o.messageId + ":" + o.memberId + ":" + o.result);
+  EXPECT_EQ(
+      got, (std::vector<std::string>{"m-noop:S1:noop", "m-stale:S1:stale", "m-gone:S2:not_found"}));
+  auto rest = h_->store().scanOutcomes((*outcomes)[1].seq, 100);
+  ASSERT_TRUE(rest.isOk());
+  ASSERT_EQ(rest->size(), 1u);
+  EXPECT_EQ(rest->front().messageId, "m-gone");
 }
 
 TEST_P(MemberStoreContract, ListUpdatedPagesWithACursor) {

@@ -2,7 +2,9 @@
 accounted for (exit 0); then each kind of loss is made by hand in a copy of the data
 directory, and reconcile must name exactly the records and events it touched (exit 1):
 a lake object removed, a history row removed, a raw archive object removed, a ledger entry
-removed, an event line duplicated in the lake."""
+removed, a delivery of a webhook target removed, an event line duplicated in the lake.
+Deliveries are checked too: a webhook that answers gets every event its rule selects, one
+that fails has them on its DLQ; both account for every selected event."""
 import gzip
 import json
 import os
@@ -10,7 +12,7 @@ import shutil
 import sqlite3
 import tempfile
 
-from memberflow_e2e import Pipeline, produce_generated
+from memberflow_e2e import Pipeline, Receiver, produce_generated
 
 COUNT, MEMBERS = 2000, 200
 
@@ -28,7 +30,7 @@ def copy_of(p, tmp, name):
     d = os.path.join(tmp, name)
     os.makedirs(d)
     shutil.copytree(os.path.join(p.dir, "var"), os.path.join(d, "var"))
-    return Pipeline(d)
+    return Pipeline(d, bus={"rules_file": os.path.join(tmp, "rules.json")})
 
 
 def gz_lines(path):
@@ -42,9 +44,28 @@ def found(discrepancies):
 def test_reconcile_complete_then_names_each_loss():
     with tempfile.TemporaryDirectory(prefix="memberflow-reconcile-") as tmp:
         os.makedirs(os.path.join(tmp, "clean"))
-        p = Pipeline(os.path.join(tmp, "clean"))
-        produce_generated(p, 18, COUNT, MEMBERS)
-        p.cli("run", "--until-idle")
+        rx = Receiver(failing={"/audit"})
+        rules_file = os.path.join(tmp, "rules.json")
+        with open(rules_file, "w") as f:
+            json.dump({
+                "targets": [
+                    {"name": "crm", "type": "webhook", "url": f"http://127.0.0.1:{rx.port}/crm"},
+                    {"name": "audit", "type": "webhook", "url": f"http://127.0.0.1:{rx.port}/audit",
+                     "maxAttempts": 2},
+                ],
+                "rules": [
+                    {"name": "iowa", "targets": ["crm"],
+                     "pattern": {"detail": {"data": {"member": {"address": {"state": ["IA"]}}}}}},
+                    {"name": "deletes", "targets": ["audit"],
+                     "pattern": {"detail-type": ["member.deleted"]}},
+                ],
+            }, f)
+        p = Pipeline(os.path.join(tmp, "clean"), bus={"rules_file": rules_file})
+        try:
+            produce_generated(p, 18, COUNT, MEMBERS)
+            p.cli("run", "--until-idle")
+        finally:
+            rx.close()
 
         rc, gaps, summary = reconcile(p)
         assert rc == 0 and gaps == [] and summary["complete"], (gaps, summary)
@@ -53,6 +74,9 @@ def test_reconcile_complete_then_names_each_loss():
         for kind in ("applied", "duplicate", "rejected", "stale", "tombstone"):
             assert summary["outcomes"].get(kind, 0) > 0, (kind, summary)
         assert summary["lakeEvents"] == summary["historyRows"] == summary["outcomes"]["applied"]
+        assert summary["deliveriesChecked"]
+        assert summary["deliveries"]["delivered"] == len(set(rx.ids("/crm"))) > 0, summary
+        assert summary["deliveries"]["dead_lettered"] == len(p.dlq("target-audit")) > 0, summary
 
         var = os.path.join(p.dir, "var")
         history = sqlite3.connect(os.path.join(var, "members.db")).execute(
@@ -112,6 +136,18 @@ def test_reconcile_complete_then_names_each_loss():
         assert rc == 1
         assert found(gaps) == {("no_ledger_entry", message)}, gaps
         assert (gaps[0]["partition"], gaps[0]["offset"]) == (lin["partition"], lin["offset"])
+
+        # A delivery removed from the log: the event its rule selected for that target.
+        q = copy_of(p, tmp, "delivery")
+        log = sqlite3.connect(os.path.join(q.dir, "var", "deliveries.db"))
+        (event,) = log.execute("SELECT event_id FROM deliveries WHERE target = 'crm' LIMIT 1").fetchone()
+        log.execute("DELETE FROM deliveries WHERE target = 'crm' AND event_id = ?", (event,))
+        log.commit()
+        log.close()
+        rc, gaps, _ = reconcile(q)
+        assert rc == 1
+        assert found(gaps) == {("delivery_missing", by_event[event][0])}, gaps
+        assert gaps[0]["eventId"] == event and gaps[0]["where"] == "target crm"
 
         # An event line written twice into the lake.
         q = copy_of(p, tmp, "duplicate-line")

@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "adapters/embedded/embedded_event_bus.h"
 #include "cli/command_support.h"
 #include "cli/commands.h"
 #include "cli/wiring.h"
@@ -26,7 +27,29 @@ int reconcileCommand(const Config& cfg, const ReconcileOptions& given) {
   opts.nowMs = w.clock().nowMs();
   ReconcileQueues queues{&w.changes(), &w.changesDlq(), &w.ingestDlq(), &w.routeQueue(),
                          &w.lakeQueue()};
-  Reconciler reconciler(w.reader(), w.ledger(), w.members(), w.objects(), &w.lakeJournal(), queues);
+  // Deliveries are checked where memberflow delivers (the embedded bus): EventBridge keeps no
+  // record of its deliveries that memberflow could read.
+  ReconcileDeliveries deliveries;
+  if (Status s = w.openRouting(); !s.isOk()) {
+    fail(s);
+    return 2;
+  }
+  if (!w.deliveredTargets().empty()) {
+    if (Status s = w.openDeliveryLog(); !s.isOk()) {
+      fail(s);
+      return 2;
+    }
+    deliveries.routing = &w.routing();
+    deliveries.log = &w.deliveryLog();
+    deliveries.queue = [&w](const std::string& t) {
+      return w.queueNamed(embedded::targetQueueName(t));
+    };
+    deliveries.dlq = [&w](const std::string& t) {
+      return w.queueNamed(embedded::targetDlqName(t));
+    };
+  }
+  Reconciler reconciler(w.reader(), w.ledger(), w.members(), w.objects(), &w.lakeJournal(), queues,
+                        std::move(deliveries));
   auto report = reconciler.run(opts, [](const Discrepancy& d) {
     json::object o{{"discrepancy", d.kind}};
     if (d.partition) o["partition"] = *d.partition;
@@ -44,6 +67,8 @@ int reconcileCommand(const Config& cfg, const ReconcileOptions& given) {
   }
   json::object outcomes;
   for (const auto& [k, n] : report->outcomes) outcomes[k] = n;
+  json::object delivered;
+  for (const auto& [k, n] : report->deliveries) delivered[k] = n;
   json::object summary{{"complete", report->complete()},
                        {"records", report->records},
                        {"outcomes", std::move(outcomes)},
@@ -51,6 +76,8 @@ int reconcileCommand(const Config& cfg, const ReconcileOptions& given) {
                        {"lakeObjects", report->lakeObjects},
                        {"lakeEvents", report->lakeEvents},
                        {"archiveObjectsRead", report->archiveObjectsRead},
+                       {"deliveriesChecked", report->deliveriesChecked},
+                       {"deliveries", std::move(delivered)},
                        {"discrepancies", report->discrepancies}};
   std::cout << json::serialize(json::object{{"summary", std::move(summary)}}) << std::endl;
   return report->complete() ? 0 : 1;
