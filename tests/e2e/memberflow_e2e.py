@@ -743,6 +743,15 @@ def check_pipeline(p, lines, expect_records):
     assert s["source"]["records"] == expect_records and s["source"]["lag"] == 0, s
     for name in ("changes", "changes-dlq", "route", "route-dlq", "lake", "lake-dlq"):
         assert s["queues"][name] == {"visible": 0, "inFlight": 0}, (name, s)
+
+    # And `memberflow reconcile` proves the same from what the stages recorded (issue 18).
+    r = p.cli("reconcile", check=False)
+    out = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    assert r.returncode == 0 and out, f"reconcile exit {r.returncode}: {r.stdout[-3000:]} {r.stderr[-2000:]}"
+    summary = out[-1]["summary"]
+    assert summary["complete"] and summary["records"] == expect_records, summary
+    assert summary["outcomes"].get("applied", 0) == events, summary
+    assert summary["outcomes"].get("rejected", 0) == len(invalid), summary
     return members, invalid, events
 
 
