@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -32,6 +33,7 @@
 #include "ports/ledger.h"
 #include "ports/member_store.h"
 #include "ports/object_store.h"
+#include "ports/parking.h"
 #include "ports/queue.h"
 #include "ports/secrets.h"
 #include "ports/topic.h"
@@ -1291,6 +1293,330 @@ TEST_P(DeliveryLogContract, ConcurrentRecordsKeepOneRowPerPair) {
     EXPECT_EQ(r.deliveries, 2) << r.target << "/" << r.eventId;
   }
   EXPECT_EQ(unique.size(), 80u);
+}
+
+// ---------------------------------------------------------------------------------------
+// ParkingStore (ports/parking.h): the members sync parked, and their held changes in order.
+struct ParkingStoreHarness {
+  virtual ~ParkingStoreHarness() = default;
+  virtual ParkingStore& store() = 0;
+};
+using ParkingStoreHarnessFactory = std::function<std::unique_ptr<ParkingStoreHarness>()>;
+
+class ParkingStoreContract : public ContractTest<ParkingStoreHarness> {
+ protected:
+  int64_t now_ = 1767225600000;
+  static ParkedChange change(const std::string& messageId, std::string body = "",
+                             std::map<std::string, std::string> attributes = {}) {
+    ParkedChange c;
+    c.messageId = messageId;
+    c.body = body.empty() ? "{\"change\":\"" + messageId + "\"}" : std::move(body);
+    c.attributes = std::move(attributes);
+    return c;
+  }
+  std::vector<ParkedChange> heldOf(const std::string& memberId) {
+    auto got = h_->store().held(memberId, 1000);
+    EXPECT_TRUE(got.isOk()) << got.status().toString();
+    return got.isOk() ? *got : std::vector<ParkedChange>{};
+  }
+  // The message ids of the member's held changes, in order.
+  std::vector<std::string> heldIds(const std::string& memberId) {
+    std::vector<std::string> out;
+    for (const auto& c : heldOf(memberId)) out.push_back(c.messageId);
+    return out;
+  }
+  std::optional<int64_t> seqOf(const std::string& memberId, const std::string& messageId) {
+    for (const auto& c : heldOf(memberId)) {
+      if (c.messageId == messageId) return c.seq;
+    }
+    ADD_FAILURE() << messageId << " is not held for " << memberId;
+    return std::nullopt;
+  }
+  std::optional<ParkedMember> stateOf(const std::string& memberId) {
+    auto s = h_->store().state({memberId});
+    EXPECT_TRUE(s.isOk()) << s.status().toString();
+    if (!s.isOk() || s->size() != 1) {
+      ADD_FAILURE() << "state() answered " << (s.isOk() ? s->size() : 0) << " entries for 1";
+      return std::nullopt;
+    }
+    return (*s)[0];
+  }
+  std::vector<std::string> releasedSorted(size_t max) {
+    auto r = h_->store().released(max);
+    EXPECT_TRUE(r.isOk()) << r.status().toString();
+    std::vector<std::string> out = r.isOk() ? *r : std::vector<std::string>{};
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  using Ids = std::vector<std::string>;
+};
+
+TEST_P(ParkingStoreContract, ParkThenStateAnswersEachMemberInOrder) {
+  ParkingStore& p = h_->store();
+  ASSERT_TRUE(p.park("M1", "dead-1", "http_422", now_).isOk());
+  auto s = p.state({"M2", "M1", "M2", "M1"});
+  ASSERT_TRUE(s.isOk()) << s.status().toString();
+  ASSERT_EQ(s->size(), 4u);
+  EXPECT_FALSE((*s)[0].has_value());
+  EXPECT_FALSE((*s)[2].has_value());
+  ASSERT_TRUE((*s)[1].has_value());
+  ASSERT_TRUE((*s)[3].has_value());
+  const ParkedMember& m = *(*s)[1];
+  EXPECT_EQ(m.memberId, "M1");
+  EXPECT_EQ(m.state, ParkedMember::State::kParked);
+  EXPECT_EQ(m.deadMessageId, "dead-1");
+  EXPECT_EQ(m.reason, "http_422");
+  EXPECT_EQ(m.parkedAtMs, now_);
+  EXPECT_EQ(m.held, 0);
+  EXPECT_EQ((*s)[3]->memberId, "M1");
+  EXPECT_TRUE(p.state({})->empty());
+  // A second dead letter while parked: the latest is recorded.
+  ASSERT_TRUE(p.park("M1", "dead-2", "poison", now_ + 10).isOk());
+  auto again = stateOf("M1");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->state, ParkedMember::State::kParked);
+  EXPECT_EQ(again->deadMessageId, "dead-2");
+  EXPECT_EQ(again->reason, "poison");
+  EXPECT_FALSE(stateOf("M2").has_value());
+}
+
+TEST_P(ParkingStoreContract, HoldKeepsOrderAndIgnoresAHeldMessageId) {
+  ParkingStore& p = h_->store();
+  ASSERT_TRUE(p.park("M1", "d1", "http_422", now_).isOk());
+  ASSERT_TRUE(
+      p.hold("M1", {change("c1", "body-1", {{"k", "v"}, {"sourceQueue", "changes"}}), change("c2")},
+             now_ + 1)
+          .isOk());
+  // c2 redelivered, c3 twice in one batch: each is held once, in first-seen order.
+  ASSERT_TRUE(p.hold("M1", {change("c2"), change("c3"), change("c3")}, now_ + 2).isOk());
+  ASSERT_TRUE(p.hold("M1", {change("c0")}, now_ + 3).isOk());
+  auto got = heldOf("M1");
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(heldIds("M1"), (Ids{"c1", "c2", "c3", "c0"}));
+  EXPECT_EQ(got[0].body, "body-1");
+  EXPECT_EQ(got[0].attributes,
+            (std::map<std::string, std::string>{{"k", "v"}, {"sourceQueue", "changes"}}));
+  EXPECT_EQ(got[0].heldAtMs, now_ + 1);
+  EXPECT_EQ(got[1].body, "{\"change\":\"c2\"}");
+  EXPECT_TRUE(got[1].attributes.empty());
+  EXPECT_EQ(got[1].heldAtMs, now_ + 1);  // the first hold's, not the redelivery's
+  EXPECT_EQ(got[2].heldAtMs, now_ + 2);
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_LT(got[i - 1].seq, got[i].seq);
+  auto two = p.held("M1", 2);
+  ASSERT_TRUE(two.isOk());
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ((*two)[1].messageId, "c2");
+  EXPECT_TRUE(p.held("M1", 0)->empty());
+  EXPECT_EQ(stateOf("M1")->held, 4);
+  EXPECT_TRUE(heldIds("M2").empty());
+}
+
+TEST_P(ParkingStoreContract, HoldOnAMemberNotParkedIsFailedPreconditionAndAddsNothing) {
+  ParkingStore& p = h_->store();
+  EXPECT_CODE(p.hold("M9", {change("c1"), change("c2")}, now_), kFailedPrecondition);
+  EXPECT_CODE(p.hold("M9", {}, now_), kFailedPrecondition);
+  EXPECT_TRUE(heldIds("M9").empty());
+  EXPECT_FALSE(stateOf("M9").has_value());
+  // Parked, released, drained and unparked: not parked any more.
+  ASSERT_TRUE(p.park("M9", "d1", "http_422", now_).isOk());
+  ASSERT_TRUE(p.release("M9", std::nullopt, now_).isOk());
+  ASSERT_EQ(*p.done("M9", {}), true);
+  EXPECT_CODE(p.hold("M9", {change("c3")}, now_), kFailedPrecondition);
+  EXPECT_TRUE(heldIds("M9").empty());
+  EXPECT_FALSE(stateOf("M9").has_value());
+}
+
+TEST_P(ParkingStoreContract, ReleasePutsTheHeadFirstAndIsIdempotent) {
+  ParkingStore& p = h_->store();
+  ASSERT_TRUE(p.park("M1", "d1", "http_422", now_).isOk());
+  ASSERT_TRUE(p.hold("M1", {change("c1"), change("c2")}, now_).isOk());
+  ASSERT_TRUE(
+      p.release("M1", change("d1", "dead-body", {{"reason", "http_422"}}), now_ + 5).isOk());
+  auto s = stateOf("M1");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->state, ParkedMember::State::kReleased);
+  EXPECT_EQ(s->held, 3);
+  auto got = heldOf("M1");
+  ASSERT_EQ(heldIds("M1"), (Ids{"d1", "c1", "c2"}));
+  EXPECT_EQ(got[0].body, "dead-body");
+  EXPECT_EQ(got[0].attributes, (std::map<std::string, std::string>{{"reason", "http_422"}}));
+  EXPECT_EQ(got[0].heldAtMs, now_ + 5);
+  EXPECT_LT(got[0].seq, got[1].seq);
+  // Again, with the same head, without one, and with a head that is held already.
+  ASSERT_TRUE(p.release("M1", change("d1"), now_ + 6).isOk());
+  ASSERT_TRUE(p.release("M1", std::nullopt, now_ + 7).isOk());
+  ASSERT_TRUE(p.release("M1", change("c2"), now_ + 8).isOk());
+  EXPECT_EQ(heldIds("M1"), (Ids{"d1", "c1", "c2"}));
+  EXPECT_EQ(stateOf("M1")->state, ParkedMember::State::kReleased);
+  // A change arriving while released is held behind them; a new head goes before all.
+  ASSERT_TRUE(p.hold("M1", {change("c3")}, now_ + 9).isOk());
+  ASSERT_EQ(*p.done("M1", {*seqOf("M1", "d1")}), false);
+  ASSERT_TRUE(p.release("M1", change("d2"), now_ + 10).isOk());
+  EXPECT_EQ(heldIds("M1"), (Ids{"d2", "c1", "c2", "c3"}));
+}
+
+TEST_P(ParkingStoreContract, ReleasedListsOnlyReleasedMembers) {
+  ParkingStore& p = h_->store();
+  ASSERT_TRUE(p.park("A", "a", "r", now_).isOk());
+  ASSERT_TRUE(p.park("B", "b", "r", now_ + 1).isOk());
+  ASSERT_TRUE(p.park("C", "c", "r", now_ + 2).isOk());
+  EXPECT_TRUE(releasedSorted(10).empty());
+  ASSERT_TRUE(p.release("B", std::nullopt, now_).isOk());
+  ASSERT_TRUE(p.release("C", change("c"), now_).isOk());
+  EXPECT_EQ(releasedSorted(10), (Ids{"B", "C"}));
+  auto one = releasedSorted(1);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_TRUE(one[0] == "B" || one[0] == "C") << one[0];
+  EXPECT_TRUE(p.released(0)->empty());
+  // C's held change failed: parked again, no longer released.
+  ASSERT_TRUE(p.park("C", "c", "http_409", now_ + 3).isOk());
+  EXPECT_EQ(releasedSorted(10), (Ids{"B"}));
+}
+
+TEST_P(ParkingStoreContract, DoneRemovesBySeqAndUnparksOnlyAReleasedMemberWithNothingLeft) {
+  ParkingStore& p = h_->store();
+  // Parked, with nothing left: stays parked.
+  ASSERT_TRUE(p.park("P", "p0", "http_422", now_).isOk());
+  ASSERT_TRUE(p.hold("P", {change("p1")}, now_).isOk());
+  EXPECT_EQ(*p.done("P", {*seqOf("P", "p1")}), false);
+  EXPECT_TRUE(heldIds("P").empty());
+  EXPECT_EQ(*p.done("P", {}), false);
+  auto parked = stateOf("P");
+  ASSERT_TRUE(parked.has_value());
+  EXPECT_EQ(parked->state, ParkedMember::State::kParked);
+  EXPECT_EQ(parked->held, 0);
+  // Released: unparked when its last held change is done, and not before.
+  ASSERT_TRUE(p.park("R", "r0", "http_422", now_).isOk());
+  ASSERT_TRUE(p.hold("R", {change("r1"), change("r2"), change("r3")}, now_).isOk());
+  ASSERT_TRUE(p.release("R", std::nullopt, now_).isOk());
+  auto hs = heldOf("R");
+  ASSERT_EQ(hs.size(), 3u);
+  EXPECT_EQ(*p.done("R", {hs[1].seq}), false);
+  EXPECT_EQ(heldIds("R"), (Ids{"r1", "r3"}));
+  EXPECT_EQ(stateOf("R")->held, 2);
+  EXPECT_EQ(*p.done("R", {hs[1].seq, hs[2].seq + 1000}), false);  // done already, or unknown
+  EXPECT_EQ(heldIds("R"), (Ids{"r1", "r3"}));
+  EXPECT_EQ(stateOf("R")->state, ParkedMember::State::kReleased);
+  EXPECT_EQ(*p.done("R", {hs[0].seq, hs[2].seq}), true);
+  EXPECT_FALSE(stateOf("R").has_value());
+  EXPECT_TRUE(heldIds("R").empty());
+  EXPECT_EQ(*p.done("R", {hs[0].seq}), false);  // nothing to unpark
+  EXPECT_TRUE(releasedSorted(10).empty());
+  EXPECT_TRUE(stateOf("P").has_value());
+}
+
+TEST_P(ParkingStoreContract, ParkAgainAfterReleaseKeepsTheHeldChanges) {
+  ParkingStore& p = h_->store();
+  ASSERT_TRUE(p.park("M1", "d1", "http_422", now_).isOk());
+  ASSERT_TRUE(p.hold("M1", {change("c1"), change("c2")}, now_).isOk());
+  ASSERT_TRUE(p.release("M1", change("d1"), now_ + 5).isOk());
+  ASSERT_EQ(*p.done("M1", {*seqOf("M1", "d1")}), false);  // the dead change applied
+  // c1 fails for a cause of its own: parked again, on c1.
+  ASSERT_TRUE(p.park("M1", "c1", "poison", now_ + 20).isOk());
+  auto s = stateOf("M1");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->state, ParkedMember::State::kParked);
+  EXPECT_EQ(s->deadMessageId, "c1");
+  EXPECT_EQ(s->reason, "poison");
+  EXPECT_EQ(s->held, 2);
+  EXPECT_EQ(heldIds("M1"), (Ids{"c1", "c2"}));
+  EXPECT_TRUE(releasedSorted(10).empty());
+  // Its dead letter taken out of the held ones, the rest wait: nothing unparks a parked member.
+  EXPECT_EQ(*p.done("M1", {*seqOf("M1", "c1")}), false);
+  ASSERT_TRUE(p.hold("M1", {change("c3")}, now_ + 21).isOk());
+  EXPECT_EQ(heldIds("M1"), (Ids{"c2", "c3"}));
+  ASSERT_TRUE(p.release("M1", change("c1"), now_ + 30).isOk());
+  EXPECT_EQ(heldIds("M1"), (Ids{"c1", "c2", "c3"}));
+}
+
+TEST_P(ParkingStoreContract, ListShowsBothStatesOldestParkedFirstWithHeldCounts) {
+  ParkingStore& p = h_->store();
+  ASSERT_TRUE(p.park("B", "b", "http_422", now_).isOk());
+  ASSERT_TRUE(p.park("A", "a", "poison", now_ + 10).isOk());
+  ASSERT_TRUE(p.park("C", "c", "http_400", now_ + 5).isOk());
+  ASSERT_TRUE(p.hold("A", {change("a1"), change("a2")}, now_ + 11).isOk());
+  ASSERT_TRUE(p.release("C", change("c"), now_ + 12).isOk());
+  auto all = p.list(10);
+  ASSERT_TRUE(all.isOk()) << all.status().toString();
+  ASSERT_EQ(all->size(), 3u);
+  const auto& l = *all;
+  EXPECT_EQ(l[0].memberId, "B");
+  EXPECT_EQ(l[1].memberId, "C");
+  EXPECT_EQ(l[2].memberId, "A");
+  EXPECT_EQ(l[0].state, ParkedMember::State::kParked);
+  EXPECT_EQ(l[0].held, 0);
+  EXPECT_EQ(l[0].parkedAtMs, now_);
+  EXPECT_EQ(l[1].state, ParkedMember::State::kReleased);
+  EXPECT_EQ(l[1].held, 1);
+  EXPECT_EQ(l[1].reason, "http_400");
+  EXPECT_EQ(l[2].state, ParkedMember::State::kParked);
+  EXPECT_EQ(l[2].held, 2);
+  EXPECT_EQ(l[2].deadMessageId, "a");
+  EXPECT_EQ(l[2].parkedAtMs, now_ + 10);
+  auto two = p.list(2);
+  ASSERT_TRUE(two.isOk());
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ((*two)[1].memberId, "C");
+  EXPECT_TRUE(p.list(0)->empty());
+}
+
+TEST_P(ParkingStoreContract, ReleaseOfAMemberNotParkedIsNotFoundAndHoldsNothing) {
+  ParkingStore& p = h_->store();
+  EXPECT_CODE(p.release("M9", change("d9"), now_), kNotFound);
+  EXPECT_CODE(p.release("M9", std::nullopt, now_), kNotFound);
+  EXPECT_FALSE(stateOf("M9").has_value());
+  EXPECT_TRUE(heldIds("M9").empty());
+  EXPECT_TRUE(releasedSorted(10).empty());
+  ASSERT_TRUE(p.park("M9", "d9", "http_422", now_).isOk());
+  EXPECT_TRUE(heldIds("M9").empty());  // the refused head was not kept
+}
+
+// Sync holds a member's changes while its drain applies the held ones: every change a hold
+// accepted is drained, in order, before the member is unparked, and a hold after the unpark
+// is refused (its caller applies the change itself).
+TEST_P(ParkingStoreContract, AHoldRacingTheLastDoneNeverLeavesChangesOfAnUnparkedMember) {
+  ParkingStore& p = h_->store();
+  ASSERT_TRUE(p.park("M1", "d", "http_422", now_).isOk());
+  ASSERT_TRUE(p.hold("M1", {change("c0")}, now_).isOk());
+  ASSERT_TRUE(p.release("M1", change("d"), now_).isOk());
+  Ids accepted{"d", "c0"}, drained;
+  std::atomic<bool> unparked{false};
+  std::thread holder([&] {
+    for (int i = 1; i <= 40 && !unparked; ++i) {
+      std::string id = "c" + std::to_string(i);
+      Status s = p.hold("M1", {change(id)}, now_ + i);
+      if (s.isOk()) {
+        accepted.push_back(id);
+      } else {
+        if (s.code() != Code::kFailedPrecondition) ADD_FAILURE() << s.toString();
+        break;
+      }
+    }
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!unparked && std::chrono::steady_clock::now() < deadline) {
+    auto batch = p.held("M1", 2);
+    if (!batch.isOk()) {
+      ADD_FAILURE() << batch.status().toString();
+      break;
+    }
+    std::vector<int64_t> seqs;
+    for (const auto& c : *batch) {
+      drained.push_back(c.messageId);
+      seqs.push_back(c.seq);
+    }
+    auto d = p.done("M1", seqs);
+    if (!d.isOk()) {
+      ADD_FAILURE() << d.status().toString();
+      break;
+    }
+    unparked = *d;
+  }
+  holder.join();
+  ASSERT_TRUE(unparked.load());
+  EXPECT_EQ(drained, accepted);
+  EXPECT_FALSE(stateOf("M1").has_value());
+  EXPECT_TRUE(heldIds("M1").empty());
 }
 
 // ---------------------------------------------------------------------------------------

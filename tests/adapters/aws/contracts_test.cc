@@ -16,6 +16,7 @@
 
 #include "adapters/aws/aws_client.h"
 #include "adapters/aws/dynamodb_ledger.h"
+#include "adapters/aws/dynamodb_parking_store.h"
 #include "adapters/aws/eventbridge_bus.h"
 #include "adapters/aws/s3_object_store.h"
 #include "adapters/aws/secrets_manager.h"
@@ -85,6 +86,18 @@ INSTANTIATE_TEST_SUITE_P(Moto, LedgerContract,
                          ::testing::Values([]() -> std::unique_ptr<LedgerHarness> {
                            if (!endpoint()) return nullptr;
                            return std::unique_ptr<LedgerHarness>(new DynamoHarness);
+                         }),
+                         [](const auto&) { return std::string("DynamoDB"); });
+
+struct DynamoParkingHarness final : ParkingStoreHarness, AwsHarnessBase {
+  aws::DynamoDbParkingStore s{client, unique("memberflow-parking"), clock};
+  DynamoParkingHarness() { EXPECT_TRUE(s.ensureTable().isOk()); }
+  ParkingStore& store() override { return s; }
+};
+INSTANTIATE_TEST_SUITE_P(Moto, ParkingStoreContract,
+                         ::testing::Values([]() -> std::unique_ptr<ParkingStoreHarness> {
+                           if (!endpoint()) return nullptr;
+                           return std::unique_ptr<ParkingStoreHarness>(new DynamoParkingHarness);
                          }),
                          [](const auto&) { return std::string("DynamoDB"); });
 

@@ -14,6 +14,7 @@
 #include "adapters/embedded/sqlite_lake_journal.h"
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_member_store.h"
+#include "adapters/embedded/sqlite_parking_store.h"
 #include "adapters/embedded/sqlite_queue.h"
 #include "domain/routing.h"
 #include "support/test_support.h"
@@ -181,6 +182,17 @@ struct EmbeddedDeliveryLog final : DeliveryLogHarness {
 };
 INSTANTIATE_TEST_SUITE_P(Embedded, DeliveryLogContract, ::testing::Values([] {
                            return std::unique_ptr<DeliveryLogHarness>(new EmbeddedDeliveryLog);
+                         }),
+                         [](const auto&) { return std::string("SQLite"); });
+
+struct EmbeddedParkingStore final : ParkingStoreHarness {
+  TempDir dir;
+  std::unique_ptr<emb::SqliteParkingStore> s =
+      *emb::SqliteParkingStore::open(dir.file("parking.db"));
+  ParkingStore& store() override { return *s; }
+};
+INSTANTIATE_TEST_SUITE_P(Embedded, ParkingStoreContract, ::testing::Values([] {
+                           return std::unique_ptr<ParkingStoreHarness>(new EmbeddedParkingStore);
                          }),
                          [](const auto&) { return std::string("SQLite"); });
 
