@@ -134,7 +134,7 @@ def test_topic_table_bucket_match_the_config(template, config):
     assert topics == [config["aws"]["name_prefix"] + "member-events.fifo"]
     tables = [resolve(r["Properties"]["TableName"], params)
               for r in resources(template, "AWS::DynamoDB::Table").values()]
-    assert tables == [config["aws"]["ledger_table"]]
+    assert sorted(tables) == sorted([config["aws"]["ledger_table"], config["aws"]["parking_table"]])
     data = template["Resources"]["DataBucket"]["Properties"]
     assert resolve(data["BucketName"], params) == config["aws"]["bucket"]
     assert params["SourceTopic"] == config["source"]["topic"]
@@ -152,6 +152,19 @@ def test_ledger_table_is_what_the_adapter_writes(template):
     assert '{"AttributeName", "messageId"}, {"KeyType", "HASH"}' in code
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert '{"AttributeName", "expiresAt"}' in code
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEType"] == "KMS"
+
+
+def test_parking_table_is_what_the_adapter_writes(template):
+    with open(os.path.join(ROOT, "src", "adapters", "aws", "dynamodb_parking_store.cc")) as f:
+        code = f.read()
+    props = template["Resources"]["ParkingTable"]["Properties"]
+    keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}
+    assert keys == {"HASH": "memberId", "RANGE": "sk"}
+    assert '{"AttributeName", "memberId"}, {"KeyType", "HASH"}' in code
+    assert '{"AttributeName", "sk"}, {"KeyType", "RANGE"}' in code
+    assert {"AttributeName": "sk", "AttributeType": "S"} in props["AttributeDefinitions"]
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEType"] == "KMS"
 
@@ -205,9 +218,11 @@ def test_functions_get_the_names_from_the_resources(template):
     assert env["MEMBERFLOW_AWS_NAME_PREFIX"] == {"Ref": "NamePrefix"}
     assert env["MEMBERFLOW_AWS_BUCKET"] == {"Ref": "DataBucket"}
     assert env["MEMBERFLOW_AWS_LEDGER_TABLE"] == {"Ref": "LedgerTable"}
+    assert env["MEMBERFLOW_AWS_PARKING_TABLE"] == {"Ref": "ParkingTable"}
     for k, r in resources(template, "AWS::Serverless::Function").items():
         local = r["Properties"].get("Environment", {}).get("Variables", {})
-        for name in ("MEMBERFLOW_AWS_NAME_PREFIX", "MEMBERFLOW_AWS_BUCKET", "MEMBERFLOW_AWS_LEDGER_TABLE"):
+        for name in ("MEMBERFLOW_AWS_NAME_PREFIX", "MEMBERFLOW_AWS_BUCKET", "MEMBERFLOW_AWS_LEDGER_TABLE",
+                     "MEMBERFLOW_AWS_PARKING_TABLE"):
             assert name not in local, f"{k} overrides {name}"
 
 
