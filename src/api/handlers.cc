@@ -194,17 +194,20 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
   const std::string prefix = "/member/";
   if (path.rfind(prefix, 0) == 0) {
     std::string rest = path.substr(prefix.size());
-    bool isHistory = false;
+    bool isHistory = false, isParking = false;
     if (rest.size() > 8 && rest.compare(rest.size() - 8, 8, "/history") == 0) {
       rest.resize(rest.size() - 8);
       isHistory = true;
+    } else if (rest.size() > 8 && rest.compare(rest.size() - 8, 8, "/parking") == 0) {
+      rest.resize(rest.size() - 8);
+      isParking = true;
     }
     if (!rules::validMemberId(rest)) {
       return problem(400, "invalid-member-id", "Invalid member id",
                      "member ids match ^[A-Za-z0-9-]{1,64}$");
     }
-    if (isHistory) {
-      if (method == "GET") return history(rest);
+    if (isHistory || isParking) {
+      if (method == "GET") return isHistory ? history(rest) : parking(rest);
       return problem(405, "method-not-allowed", "Method not allowed", "use GET");
     }
     if (method == "GET") return getMember(rest, req);
@@ -241,6 +244,24 @@ ApiResponse MemberApi::getMember(const std::string& id, const ApiRequest& req) c
     return {304, {{"ETag", etagOf(e->version)}}, {}};
   }
   return {200, {{"Content-Type", "application/json"}, {"ETag", etagOf(e->version)}}, e->body};
+}
+
+// Whether sync holds the member's changes: a change of its own was dead-lettered, and its later
+// changes wait (in order) until the dead one is redriven. The member's state is then behind
+// its source. 200 for any member id (parked or not), so a client can poll it.
+ApiResponse MemberApi::parking(const std::string& id) const {
+  if (!opts_.parking) return problem(404, "not-found", "Not found", "no parking store here");
+  auto st = opts_.parking->state({id});
+  if (!st.isOk()) return problem(503, "store-unavailable", "Store unavailable", "try again later");
+  json::object out{{"memberId", id}, {"parked", (*st)[0].has_value()}};
+  if (const auto& p = (*st)[0]) {
+    out["state"] = p->state == ParkedMember::State::kParked ? "parked" : "released";
+    out["held"] = p->held;
+    out["deadMessageId"] = p->deadMessageId;
+    out["reason"] = p->reason;
+    out["parkedAt"] = isoMillis(p->parkedAtMs);
+  }
+  return {200, {{"Content-Type", "application/json"}}, json::serialize(out)};
 }
 
 ApiResponse MemberApi::history(const std::string& id) const {

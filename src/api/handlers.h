@@ -17,6 +17,7 @@
 #include "api/rate_limit.h"
 #include "ports/clock.h"
 #include "ports/member_store.h"
+#include "ports/parking.h"
 
 namespace memberflow::api {
 
@@ -58,6 +59,8 @@ struct ApiOptions {
   // Extra routes answered before the member routes (the embedded /oauth2/token and
   // /.well-known/jwks.json); they handle their own authentication.
   std::map<std::string, std::function<ApiResponse(const ApiRequest&)>> extraRoutes;
+  // Serves GET /member/{id}/parking (whether sync holds the member's changes); none: 404.
+  ParkingStore* parking = nullptr;
 };
 
 // The problem+json response of RFC 9457, with a stable type per error.
@@ -100,6 +103,7 @@ class MemberApi {
   // POST /members:batchWrite: each item as the same PUT or DELETE (write()) would go, in order.
   ApiResponse batchWrite(const ApiRequest& req) const;
   ApiResponse history(const std::string& id) const;
+  ApiResponse parking(const std::string& id) const;
   ApiResponse list(const std::map<std::string, std::string>& query) const;
 
   MemberStore& store_;

@@ -69,6 +69,9 @@ Status ApiRunner::open(Wiring& w) {
   auto exempt = splitList(cfg.apiRateExemptClients);
   ao.rateExempt = {exempt.begin(), exempt.end()};
   ao.failedAuthPerAddress = static_cast<double>(cfg.apiFailedAuthPerAddress);
+  // GET /member/{id}/parking: whether sync holds the member's changes (issue 18).
+  MF_RETURN_IF_ERROR(w.openParking());
+  ao.parking = &w.parking();
   if (cfg.apiCacheEntries > 0) {
     w.readCache() = std::make_unique<api::MemberCache>(static_cast<size_t>(cfg.apiCacheEntries));
     api::MemberCache* c = w.readCache().get();

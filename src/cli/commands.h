@@ -34,6 +34,10 @@ int authVerifyCommand(const VerifyOptions& o);
 int tokenCommand(const Config& cfg, const std::vector<std::string>& scopes, int64_t ttlSeconds);
 int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody);
 int dlqRedriveCommand(const Config& cfg, const std::string& queue);
+// `memberflow park list`: parked members (JSON lines). `park release --member ID`: the member's
+// dead change (from the changes DLQ, when there) and then its held changes are applied in order.
+int parkListCommand(const Config& cfg, size_t limit);
+int parkReleaseCommand(const Config& cfg, const std::string& member);
 int queuePeekCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody);
 int statusCommand(const Config& cfg);
 // `memberflow health`: GET url (default: this configuration's API, /healthz); 0 when it answers

@@ -149,6 +149,7 @@ const std::vector<Key>& keys() {
       strKey<std::string>("aws", "endpoint", &Config::awsEndpoint),
       strKey<std::string>("aws", "bucket", &Config::awsBucket),
       strKey<std::string>("aws", "ledger_table", &Config::awsLedgerTable),
+      strKey<std::string>("aws", "parking_table", &Config::awsParkingTable),
       strKey<std::string>("aws", "name_prefix", &Config::awsNamePrefix),
       strKey<std::string>("aws", "events_role_arn", &Config::awsEventsRoleArn),
       strKey<std::string>("aws", "service_endpoints", &Config::awsServiceEndpoints),

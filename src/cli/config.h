@@ -66,9 +66,10 @@ struct Config {
   std::string awsRegion = "us-east-1";
   std::string awsEndpoint;               // one endpoint for every service (moto, compatible stores)
   std::string awsBucket = "memberflow";  // adapters.object_store = s3
-  std::string awsLedgerTable = "memberflow-ledger";  // adapters.ledger = dynamodb
-  std::string awsNamePrefix = "memberflow-";         // SQS queues, the SNS topic, API destinations
-  std::string awsEventsRoleArn;     // the role EventBridge assumes for webhook targets
+  std::string awsLedgerTable = "memberflow-ledger";    // adapters.ledger = dynamodb
+  std::string awsParkingTable = "memberflow-parking";  // adapters.ledger = dynamodb
+  std::string awsNamePrefix = "memberflow-";  // SQS queues, the SNS topic, API destinations
+  std::string awsEventsRoleArn;               // the role EventBridge assumes for webhook targets
   std::string awsServiceEndpoints;  // "s3=http://…,sqs=http://…": per-service endpoint overrides
   S3Addressing awsS3Addressing =
       S3Addressing::kAuto;  // auto (path-style iff an endpoint override) | path | virtual

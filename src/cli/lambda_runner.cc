@@ -278,6 +278,7 @@ Status openFunction(Runtime& rt, const std::string& stage) {
     rt.tokens = w.syncTokens(&http);
     TokenProvider& tokens = *rt.tokens;
     SyncOptions so = w.syncOptions();
+    MF_RETURN_IF_ERROR(w.openParking());
     rt.function = std::make_unique<SqsFunction>(
         w, w.changes(), so.maxBatch,
         [&w, &http, &tokens, so](aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& part,
@@ -286,7 +287,9 @@ Status openFunction(Runtime& rt, const std::string& stage) {
           http.stopBy(stopByMs);
           SyncOptions o = so;
           o.deadlineMs = stopByMs;
-          SyncStage stage(in, w.changesDlq(), http, tokens, w.clock(), o);
+          // A fresh stage per invocation: process() drains released members (the lambda has
+          // no run() loop) before it holds or applies the batch.
+          SyncStage stage(in, w.changesDlq(), http, tokens, w.clock(), o, &w.parking());
           return stage.process(part).status();
         });
   } else if (stage == "route") {

@@ -78,6 +78,15 @@ int main(int argc, char** argv) {
   auto* dlqRedrive = dlq->add_subcommand("redrive", "send dead letters back through the pipeline");
   dlqRedrive->add_option("--queue", dlqName, "ingest, changes, route, lake or target-<name>");
 
+  auto* park = app.add_subcommand("park", "members parked by a dead-lettered change");
+  park->require_subcommand(1);
+  std::string parkMember;
+  auto* parkList = park->add_subcommand("list", "parked members with their held changes");
+  parkList->add_option("--limit", limit, "at most this many");
+  auto* parkRelease = park->add_subcommand(
+      "release", "apply a parked member's dead change, then its held changes, in order");
+  parkRelease->add_option("--member", parkMember, "the member id")->required();
+
   auto* queueCmd = app.add_subcommand("queue", "inspect queues");
   queueCmd->require_subcommand(1);
   std::string queueName;
@@ -204,6 +213,8 @@ int main(int argc, char** argv) {
   if (*dlqList) return cli::dlqListCommand(*cfg, dlqName, limit, withBody);
   if (*queuePeek) return cli::queuePeekCommand(*cfg, queueName, limit, withBody);
   if (*dlqRedrive) return cli::dlqRedriveCommand(*cfg, dlqName);
+  if (*parkList) return cli::parkListCommand(*cfg, limit);
+  if (*parkRelease) return cli::parkReleaseCommand(*cfg, parkMember);
   if (*status) return cli::statusCommand(*cfg);
   if (*health) return cli::healthCommand(*cfg, healthUrl, healthTimeoutMs);
   if (*dbMigrate) return cli::dbMigrateCommand(*cfg);

@@ -93,8 +93,9 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   }
   if (wantSync) {
     tokens = w.syncTokens();
+    if (Status s = w.openParking(); !s.isOk()) return fail(s);
     sync = std::make_unique<SyncStage>(w.changes(), w.changesDlq(), w.http(), *tokens, w.clock(),
-                                       w.syncOptions());
+                                       w.syncOptions(), &w.parking());
   }
   if (wantRelay)
     relay = std::make_unique<RelayStage>(w.members(), w.topic(), w.clock(), RelayOptions{});

@@ -118,6 +118,20 @@ Status Wiring::openLedger() {
 
 Ledger& Wiring::ledger() { return *ledger_; }
 
+Status Wiring::openParking() {
+  if (parking_) return Status::ok();
+  Result<std::unique_ptr<ParkingStore>> p = Status::internal("unknown adapters.ledger");
+  switch (cfg_.ledgerAdapter) {
+    case LedgerAdapter::kEmbedded: p = embedded_family::parking(*families_, cfg_); break;
+    case LedgerAdapter::kDynamoDb: p = aws_family::parking(*families_, cfg_, *clock_); break;
+  }
+  if (!p.isOk()) return p.status();
+  parking_ = std::move(p).value();
+  return Status::ok();
+}
+
+ParkingStore& Wiring::parking() { return *parking_; }
+
 // ---- queues and the topic -----------------------------------------------------------------------
 
 Result<std::unique_ptr<Queue>> Wiring::makeQueue(const std::string& name, const std::string& dlq,

@@ -34,6 +34,7 @@
 #include "ports/ledger.h"
 #include "ports/member_store.h"
 #include "ports/object_store.h"
+#include "ports/parking.h"
 #include "ports/queue.h"
 #include "ports/secrets.h"
 #include "ports/token_provider.h"
@@ -99,6 +100,9 @@ class Wiring {
   ObjectStore& objects();  // REQUIRES: openObjects
   Status openLedger();
   Ledger& ledger();  // REQUIRES: openLedger
+  // Parked members and their held changes: beside the ledger (SQLite, or DynamoDB).
+  Status openParking();
+  ParkingStore& parking();  // REQUIRES: openParking
   // The pipeline's queues (changes, route, lake and their DLQs, the ingest DLQ) and the
   // member-events topic with its subscriptions.
   Status openQueues();
@@ -182,6 +186,7 @@ class Wiring {
   std::unique_ptr<SourceReader> ownedReader_;
   std::unique_ptr<ObjectStore> objects_;
   std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<ParkingStore> parking_;
   std::unique_ptr<Queue> changes_, changesDlq_, ingestDlq_, routeQueue_, routeDlq_, lakeQueue_,
       lakeDlq_;
   std::unique_ptr<Topic> topic_;

@@ -1,6 +1,7 @@
 // The AWS adapter family: one signed client (SigV4, credentials chain) shared by the S3, SQS,
 // SNS, DynamoDB, EventBridge and Secrets Manager adapters.
 #include "adapters/aws/dynamodb_ledger.h"
+#include "adapters/aws/dynamodb_parking_store.h"
 #include "adapters/aws/eventbridge_bus.h"
 #include "adapters/aws/s3_object_store.h"
 #include "adapters/aws/secrets_manager.h"
@@ -40,6 +41,13 @@ Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg, Clock& cl
                                                  cfg.ledgerTtlHours * 3600 * 1000);
   MF_RETURN_IF_ERROR(d->ensureTable());
   return std::unique_ptr<Ledger>(std::move(d));
+}
+
+Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg, Clock& clock) {
+  auto d = std::make_unique<aws::DynamoDbParkingStore>(client(f, cfg, clock), cfg.awsParkingTable,
+                                                       clock);
+  MF_RETURN_IF_ERROR(d->ensureTable());
+  return std::unique_ptr<ParkingStore>(std::move(d));
 }
 
 Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& clock,

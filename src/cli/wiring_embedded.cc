@@ -12,6 +12,7 @@
 #include "adapters/embedded/sqlite_lake_journal.h"
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_member_store.h"
+#include "adapters/embedded/sqlite_parking_store.h"
 #include "cli/wiring_families.h"
 #include "common/crypto.h"
 
@@ -78,6 +79,12 @@ Result<std::unique_ptr<LakeJournal>> lakeJournal(Families& f, const Config& cfg)
   auto j = emb::SqliteLakeJournal::open(cfg.path("lake.db"), f.db);
   if (!j.isOk()) return j.status();
   return std::unique_ptr<LakeJournal>(std::move(j).value());
+}
+
+Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg) {
+  auto p = emb::SqliteParkingStore::open(cfg.path("parking.db"), f.db);
+  if (!p.isOk()) return p.status();
+  return std::unique_ptr<ParkingStore>(std::move(p).value());
 }
 
 Result<std::unique_ptr<DeliveryLog>> deliveryLog(Families& f, const Config& cfg) {

@@ -27,6 +27,7 @@
 #include "ports/ledger.h"
 #include "ports/member_store.h"
 #include "ports/object_store.h"
+#include "ports/parking.h"
 #include "ports/queue.h"
 #include "ports/secrets.h"
 #include "ports/topic.h"
@@ -57,6 +58,7 @@ namespace embedded_family {
 Result<std::unique_ptr<ObjectStore>> objects(const Config& cfg);
 Status log(Families& f, const Config& cfg);  // opens f.log
 Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg);
+Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg);
 Status queueStore(Families& f, const Config& cfg, Clock& clock);  // opens f.queues
 Result<std::unique_ptr<Queue>> queue(Families& f, const std::string& name, const std::string& dlq,
                                      int maxReceives);
@@ -85,6 +87,7 @@ namespace aws_family {
 aws::AwsClient& client(Families& f, const Config& cfg, Clock& clock);
 Result<std::unique_ptr<ObjectStore>> objects(Families& f, const Config& cfg, Clock& clock);
 Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg, Clock& clock);
+Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg, Clock& clock);
 // A queue named aws.name_prefix + name (+ ".fifo"); with a DLQ when `dlq` is given. Recorded
 // in f.sqsQueues.
 Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& clock,

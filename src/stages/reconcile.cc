@@ -269,6 +269,16 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
     if (!st.isOk()) return st.status();
     return st->visible + st->inFlight > 0;
   };
+  std::unordered_set<std::string> heldForParked;
+  if (queues_.parking) {
+    auto parked = queues_.parking->list(kPeekLimit);
+    if (!parked.isOk()) return parked.status();
+    for (const auto& p : *parked) {
+      auto held = queues_.parking->held(p.memberId, kPeekLimit);
+      if (!held.isOk()) return held.status();
+      for (const auto& h : *held) heldForParked.insert(h.messageId);
+    }
+  }
   auto changesPending = pending(queues_.changes);
   if (!changesPending.isOk()) return changesPending.status();
   bool eventsPending = false;
@@ -465,6 +475,8 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
           count(o->second);  // stale, noop, not_found
         } else if (changesDead->count(id)) {
           count("dead_lettered");
+        } else if (heldForParked.count(id)) {
+          count("parked");
         } else if (*changesPending) {
           count("in_flight");
         } else {

@@ -3,7 +3,8 @@
 // by ids, and names each gap. For the source records in range:
 //   - each is accounted for exactly once: applied, noop, stale, not_found (a delete of an
 //     unknown member), duplicate (another record holds its message id), tombstone, rejected
-//     (with its ingest-DLQ entry), dead-lettered (on the changes DLQ), or in flight (not yet
+//     (with its ingest-DLQ entry), dead-lettered (on the changes DLQ), parked (held for its
+//     parked member in the parking store), or in flight (not yet
 //     ingested: at or past the ingest group's committed offset; or not applied yet while the
 //     changes queue holds work);
 //   - its ledger entry names an archive object that exists and holds this very record (the
@@ -36,6 +37,7 @@
 #include "ports/ledger.h"
 #include "ports/member_store.h"
 #include "ports/object_store.h"
+#include "ports/parking.h"
 #include "ports/queue.h"
 
 namespace memberflow {
@@ -93,6 +95,7 @@ struct ReconcileQueues {
   Queue* ingestDlq = nullptr;
   Queue* route = nullptr;
   Queue* lake = nullptr;
+  ParkingStore* parking = nullptr;  // changes held for parked members are accounted as parked
 };
 
 class Reconciler {

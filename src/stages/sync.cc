@@ -54,6 +54,7 @@ std::string SyncStage::reasonCode(const Decision& d) {
     case Cause::kNotFound: r = "not_found"; break;
     case Cause::kBehindRetry: r = "behind_retry"; break;
     case Cause::kDeadline: r = "deadline"; break;
+    case Cause::kParked: r = "parked"; break;
   }
   return d.exhausted ? "attempts_exhausted:" + r : r;
 }
@@ -244,7 +245,7 @@ void SyncStage::decideInBatches(const std::vector<std::vector<const ReceivedMess
                                 std::map<const ReceivedMessage*, size_t>& slot,
                                 std::vector<Decision>& decisions) {
   std::vector<size_t> cursor(groups.size(), 0);
-  std::vector<bool> held(groups.size(), false);
+  std::vector<bool> held(groups.size(), false), parked(groups.size(), false);
   for (;;) {
     std::vector<const ReceivedMessage*> round;
     std::vector<size_t> roundGroup;
@@ -276,13 +277,17 @@ void SyncStage::decideInBatches(const std::vector<std::vector<const ReceivedMess
       for (size_t k = 0; k < part.size(); ++k) decisions[slot.at(part[k])] = got[k];
     });
     for (size_t k = 0; k < round.size(); ++k) {
-      if (decisions[slot[round[k]]].verdict == Verdict::kRetry) held[roundGroup[k]] = true;
+      Verdict v = decisions[slot[round[k]]].verdict;
+      if (v == Verdict::kRetry) held[roundGroup[k]] = true;
+      if (v == Verdict::kDeadLetter && parking_) held[roundGroup[k]] = parked[roundGroup[k]] = true;
     }
   }
-  // What a held member had left waits behind its retried change (or the deadline).
+  // What a held member had left waits behind its retried change (or the deadline), or, behind
+  // a dead letter that parks its member, is held with the member.
   for (size_t g = 0; g < groups.size(); ++g) {
     for (size_t i = cursor[g]; i < groups[g].size(); ++i)
-      decisions[slot[groups[g][i]]] = {Verdict::kRetry, Cause::kBehindRetry};
+      decisions[slot[groups[g][i]]] = parked[g] ? Decision{Verdict::kHold, Cause::kParked}
+                                                : Decision{Verdict::kRetry, Cause::kBehindRetry};
   }
 }
 
@@ -292,10 +297,25 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   if (batch.empty()) return report;
   counters().in.Increment(static_cast<double>(batch.size()));
 
+  if (parking_ && clock_.nowMs() - lastDrainMs_.load() >= 1000) {
+    auto drained = drainReleased();
+    if (!drained.isOk()) return drained.status();
+    report.unparked += drained->unparked;
+  }
+  // Changes of parked members are held, not applied.
+  std::vector<bool> wasHeld(batch.size(), false);
+  if (parking_) {
+    auto h = holdParked(batch);
+    if (!h.isOk()) return h.status();
+    wasHeld = std::move(h).value();
+  }
+
   // Groups in first-seen order; each group's messages in queue order.
   std::vector<std::vector<const ReceivedMessage*>> groups;
   std::map<std::string, size_t> index;
-  for (const auto& m : batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const ReceivedMessage& m = batch[i];
+    if (wasHeld[i]) continue;
     auto [it, fresh] = index.emplace(m.groupId, groups.size());
     if (fresh) groups.emplace_back();
     groups[it->second].push_back(&m);
@@ -304,6 +324,13 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   std::vector<Decision> decisions(batch.size());
   std::map<const ReceivedMessage*, size_t> slot;
   for (size_t i = 0; i < batch.size(); ++i) slot[&batch[i]] = i;
+  std::vector<std::string> done;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!wasHeld[i]) continue;
+    decisions[i] = {Verdict::kHold, Cause::kParked};
+    done.push_back(batch[i].receiptHandle);  // held durably already
+    ++report.held;
+  }
 
   if (opts_.batchWriteMax > 0) {
     decideInBatches(groups, slot, decisions);
@@ -312,11 +339,12 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
     // own member's decisions.
     forEachInParallel(groups.size(), static_cast<size_t>(std::max(1, opts_.workers)),
                       [&](size_t g) {
-                        bool blocked = false;
+                        bool blocked = false, parkedHere = false;
                         for (const ReceivedMessage* m : groups[g]) {
                           Decision& d = decisions[slot.at(m)];
-                          if (blocked) {
-                            d = {Verdict::kRetry, Cause::kBehindRetry};  // keep per-member order
+                          if (blocked) {  // keep per-member order
+                            d = parkedHere ? Decision{Verdict::kHold, Cause::kParked}
+                                           : Decision{Verdict::kRetry, Cause::kBehindRetry};
                             continue;
                           }
                           if (pastDeadline()) {
@@ -326,15 +354,20 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
                           }
                           d = apply(*m);
                           if (d.verdict == Verdict::kRetry) blocked = true;
+                          if (d.verdict == Verdict::kDeadLetter && parking_)
+                            blocked = parkedHere = true;
                         }
                       });
   }
 
   std::vector<OutgoingMessage> dead;
-  std::vector<std::string> done;
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>>
+      toPark;  // member, id, why
+  std::map<std::string, std::vector<const ReceivedMessage*>> toHold;
   for (size_t i = 0; i < batch.size(); ++i) {
     const ReceivedMessage& m = batch[i];
     Decision& d = decisions[i];
+    if (wasHeld[i]) continue;
     if (d.verdict == Verdict::kRetry && apiUnavailable(d)) report.apiUnavailable = true;
     if (d.verdict == Verdict::kRetry && spendsAnAttempt(d) &&
         m.receiveCount >= opts_.backoff.maxAttempts) {
@@ -367,8 +400,10 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
         done.push_back(m.receiptHandle);
         log::warn("change dead-lettered",
                   {kStage, m.dedupId, m.groupId, {}, "dead_lettered", reason});
+        if (parking_) toPark.push_back({m.groupId, {m.dedupId, reason}});
         break;
       }
+      case Verdict::kHold: toHold[m.groupId].push_back(&m); break;
       case Verdict::kRetry: {
         ++report.retried;
         int64_t delay = 0;
@@ -383,8 +418,24 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
       }
     }
   }
-  // Dead letters first: a message leaves the queue only once its DLQ copy is durable.
+  // Dead letters first: a message leaves the queue only once its DLQ copy is durable. Then its
+  // member is parked, and what the batch had behind it held; a crash in between brings those
+  // messages back, and the next batch finds the member parked and holds them.
   if (!dead.empty()) MF_RETURN_IF_ERROR(dlq_.send(dead));
+  for (const auto& [member, why] : toPark) {
+    MF_RETURN_IF_ERROR(parking_->park(member, why.first, why.second, clock_.nowMs()));
+    log::warn("member parked", {kStage, why.first, member, {}, "parked", why.second});
+  }
+  for (const auto& [member, ms] : toHold) {
+    std::vector<ParkedChange> changes;
+    for (const ReceivedMessage* m : ms) changes.push_back(parkedChange(*m));
+    MF_RETURN_IF_ERROR(parking_->hold(member, changes, clock_.nowMs()));
+    for (const ReceivedMessage* m : ms) {
+      done.push_back(m->receiptHandle);
+      log::info("change held", {kStage, m->dedupId, member, {}, "held", "parked"});
+    }
+    report.held += ms.size();
+  }
   if (!done.empty()) MF_RETURN_IF_ERROR(changes_.remove(done));
 
   auto& c = counters();
@@ -393,6 +444,112 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   c.dlq.Increment(static_cast<double>(report.deadLettered));
   c.retried.Increment(static_cast<double>(report.retried));
   c.batch.Observe(std::chrono::duration<double>(clock_.monotonicNow() - started).count());
+  return report;
+}
+
+ParkedChange SyncStage::parkedChange(const ReceivedMessage& m) {
+  ParkedChange c;
+  c.messageId = m.dedupId;
+  c.body = m.body;
+  c.attributes = m.attributes;
+  return c;
+}
+
+Result<std::vector<bool>> SyncStage::holdParked(const std::vector<ReceivedMessage>& batch) {
+  std::vector<bool> held(batch.size(), false);
+  std::vector<std::string> members;
+  std::map<std::string, std::vector<size_t>> byMember;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& idx = byMember[batch[i].groupId];
+    if (idx.empty()) members.push_back(batch[i].groupId);
+    idx.push_back(i);
+  }
+  auto states = parking_->state(members);
+  if (!states.isOk()) return states.status();
+  for (size_t k = 0; k < members.size(); ++k) {
+    if (!(*states)[k]) continue;
+    const auto& idx = byMember[members[k]];
+    std::vector<ParkedChange> changes;
+    for (size_t i : idx) changes.push_back(parkedChange(batch[i]));
+    Status s = parking_->hold(members[k], changes, clock_.nowMs());
+    if (s.code() == Code::kFailedPrecondition) continue;  // unparked meanwhile: apply them
+    MF_RETURN_IF_ERROR(s);
+    for (size_t i : idx) {
+      held[i] = true;
+      log::info("change held", {kStage, batch[i].dedupId, members[k], {}, "held", "parked"});
+    }
+  }
+  return held;
+}
+
+Result<SyncReport> SyncStage::drainReleased() {
+  SyncReport report;
+  if (!parking_) return report;
+  lastDrainMs_ = clock_.nowMs();
+  auto members = parking_->released(opts_.maxBatch);
+  if (!members.isOk()) return members.status();
+  for (const std::string& member : *members) {
+    auto held = parking_->held(member, opts_.maxBatch);
+    if (!held.isOk()) return held.status();
+    std::vector<int64_t> finished;
+    for (const ParkedChange& c : *held) {
+      ReceivedMessage m;
+      m.messageId = "parked-" + std::to_string(c.seq);
+      m.groupId = member;
+      m.dedupId = c.messageId;
+      m.body = c.body;
+      m.attributes = c.attributes;
+      std::string attemptKey = member + "/" + std::to_string(c.seq);
+      m.receiveCount = drainAttempts_[attemptKey] + 1;
+      Decision d = apply(m);
+      if (d.verdict == Verdict::kRetry && apiUnavailable(d)) {
+        report.apiUnavailable = true;
+        break;  // an outage: try again later, no attempt spent
+      }
+      if (d.verdict == Verdict::kRetry && spendsAnAttempt(d)) {
+        if (m.receiveCount < opts_.backoff.maxAttempts) {
+          ++drainAttempts_[attemptKey];
+          ++report.retried;
+          break;  // the rest stays behind it, in order
+        }
+        d.verdict = Verdict::kDeadLetter;
+        d.exhausted = true;
+      }
+      if (d.verdict == Verdict::kRetry) break;
+      drainAttempts_.erase(attemptKey);
+      finished.push_back(c.seq);
+      if (d.verdict == Verdict::kDone) {
+        ++report.applied;
+        log::info("held change applied", {kStage, m.dedupId, member, {}, "applied", {}});
+        continue;
+      }
+      if (d.verdict == Verdict::kStale) {
+        ++report.stale;
+        log::info("held change stale", {kStage, m.dedupId, member, {}, "stale", {}});
+        continue;
+      }
+      // Dead again: on the DLQ, and the member parked again with the rest still held.
+      std::string reason = reasonCode(d);
+      OutgoingMessage o{member, m.dedupId + ":dlq:" + m.messageId, m.body, m.attributes};
+      o.attributes["reason"] = reason;
+      o.attributes["stage"] = kStage;
+      MF_RETURN_IF_ERROR(dlq_.send({o}));
+      MF_RETURN_IF_ERROR(parking_->park(member, m.dedupId, reason, clock_.nowMs()));
+      ++report.deadLettered;
+      log::warn("member parked", {kStage, m.dedupId, member, {}, "parked", reason});
+      break;
+    }
+    auto unparked = parking_->done(member, finished);
+    if (!unparked.isOk()) return unparked.status();
+    if (*unparked) {
+      ++report.unparked;
+      log::info("member unparked", {kStage, {}, member, {}, "unparked", {}});
+    }
+  }
+  auto& c = counters();
+  c.applied.Increment(static_cast<double>(report.applied));
+  c.stale.Increment(static_cast<double>(report.stale));
+  c.dlq.Increment(static_cast<double>(report.deadLettered));
   return report;
 }
 
@@ -445,6 +602,13 @@ void SyncStage::run(std::stop_token stop) {
   log::info("stage started", {kStage});
   Retry retry(withoutAttemptLimit(opts_.backoff), clock_, stop, std::nullopt, opts_.jitterSeed);
   while (!stop.stop_requested()) {
+    if (parking_ && clock_.nowMs() - lastDrainMs_.load() >= 1000) {
+      auto drained = drainReleased();
+      if (drained.isOk() && drained->apiUnavailable) (void)waitForApi(stop);
+      if (!drained.isOk())
+        log::warn("parking store failed, will retry",
+                  {kStage, {}, {}, {}, "retry", drained.status().toString()});
+    }
     auto batch = changes_.receive(opts_.maxBatch, opts_.visibilityMs, opts_.waitMs);
     Status s = batch.status();
     if (s.isOk()) {

@@ -4,8 +4,13 @@
 // X-Source-Sequence), one member at a time in queue order, several members in parallel.
 // Success and stale are deleted; transient failures come back after a jittered backoff; a
 // 4xx that retrying cannot fix, a poison message or an exhausted one goes to the DLQ.
+// With a ParkingStore, such a dead letter also parks its member (DESIGN.md §4 guarantee 6):
+// the member's later changes are held in the store, in order, instead of applied, and once the
+// member is released (its dead change redriven, or `park release`) sync applies its held
+// changes, dead change first, and unparks it. Other members are never held back.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <random>
@@ -16,6 +21,7 @@
 #include "domain/change_command.h"
 #include "ports/clock.h"
 #include "ports/http_client.h"
+#include "ports/parking.h"
 #include "ports/queue.h"
 #include "ports/retry.h"
 #include "ports/token_provider.h"
@@ -42,14 +48,17 @@ struct SyncOptions {
 
 struct SyncReport {
   size_t applied = 0, stale = 0, deadLettered = 0, retried = 0;
+  size_t held = 0;              // changes of parked members set aside
+  size_t unparked = 0;          // released members whose held changes are all done
   bool apiUnavailable = false;  // the API (or its database) was down for some change
 };
 
 class SyncStage {
  public:
   SyncStage(Queue& changes, Queue& dlq, HttpClient& http, TokenProvider& tokens, const Clock& clock,
-            SyncOptions opts)
-      : changes_(changes),
+            SyncOptions opts, ParkingStore* parking = nullptr)
+      : parking_(parking),
+        changes_(changes),
         dlq_(dlq),
         http_(http),
         tokens_(tokens),
@@ -62,6 +71,12 @@ class SyncStage {
   // their visibility timeout, nothing is lost).
   Result<SyncReport> process(const std::vector<ReceivedMessage>& batch);
 
+  // Applies the held changes of released members, in order (at most a page per member): done
+  // ones leave the store, a change that fails on its own is dead-lettered and parks its member
+  // again, a retry waits for the next call. Unparks a member with nothing left. Called by run()
+  // and, at most once a second, by process().
+  Result<SyncReport> drainReleased();
+
   // Waits until the API answers /readyz with 200, probing with backoff (Retry, on the clock);
   // true when it had to wait. A stop ends the wait at once.
   bool waitForApi(std::stop_token stop);
@@ -71,7 +86,8 @@ class SyncStage {
   void run(std::stop_token stop);
 
  private:
-  enum class Verdict { kDone, kStale, kDeadLetter, kRetry };
+  // kHold: set aside behind a dead letter of its member (the member is parked).
+  enum class Verdict { kDone, kStale, kDeadLetter, kRetry, kHold };
   // Why a change got its verdict. Named (reasonCode in sync.cc) only where it leaves the stage:
   // the DLQ entry's reason attribute and the log line.
   enum class Cause {
@@ -87,6 +103,7 @@ class SyncStage {
     kNotFound,          // a delete of a member that is not there: done
     kBehindRetry,       // waits behind an earlier change of its member that is retried
     kDeadline,          // not started: the batch's deadline (SyncOptions::deadlineMs) passed
+    kParked,            // its member is parked: held
   };
   struct Decision {
     Decision() = default;
@@ -117,6 +134,12 @@ class SyncStage {
                        std::map<const ReceivedMessage*, size_t>& slot,
                        std::vector<Decision>& decisions);
 
+  // Holds the messages of members that are parked; returns which of the batch it held.
+  Result<std::vector<bool>> holdParked(const std::vector<ReceivedMessage>& batch);
+  static ParkedChange parkedChange(const ReceivedMessage& m);
+  ParkingStore* parking_;
+  std::atomic<int64_t> lastDrainMs_{0};
+  std::map<std::string, int> drainAttempts_;  // held change (member/seq) -> failed attempts
   Queue& changes_;
   Queue& dlq_;
   HttpClient& http_;

@@ -1,4 +1,6 @@
-// `memberflow dlq list` and `memberflow dlq redrive`.
+// `memberflow dlq list` and `memberflow dlq redrive`, and `memberflow park list|release`: a
+// change dead-lettered by sync parks its member (stages/sync.h), and redriving it releases the
+// member.
 #include <iostream>
 #include <unordered_set>
 
@@ -6,10 +8,87 @@
 #include "cli/commands.h"
 #include "cli/wiring.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/time.h"
 #include "stages/ingest.h"
 
 namespace memberflow::cli {
+namespace {
+
+// A dead change as the parking store holds it: the change's own message id (not the DLQ
+// copy's) and its attributes without what the dead-lettering added.
+ParkedChange deadChange(const ReceivedMessage& m) {
+  ParkedChange c;
+  c.body = m.body;
+  c.attributes = m.attributes;
+  for (const char* k : {"reason", "stage", "receiveCount"}) c.attributes.erase(k);
+  auto v = parseJson(m.body);
+  if (v.isOk() && v->is_object())
+    c.messageId = stringField(v->get_object(), "messageId").value_or("");
+  if (c.messageId.empty()) c.messageId = m.dedupId.substr(0, m.dedupId.find(":dlq:"));
+  return c;
+}
+
+std::string stateName(ParkedMember::State s) {
+  return s == ParkedMember::State::kParked ? "parked" : "released";
+}
+
+json::object parkedJson(const ParkedMember& p) {
+  return json::object{{"parkedMember", p.memberId},
+                      {"state", stateName(p.state)},
+                      {"held", p.held},
+                      {"deadMessageId", p.deadMessageId},
+                      {"reason", p.reason},
+                      {"parkedAt", isoMillis(p.parkedAtMs)}};
+}
+
+// Redrives the changes DLQ: the dead change of a parked member releases it (sync applies it,
+// then its held changes, in order); any other goes back to the changes queue. `only`: just
+// that member's entries (the others stay). Returns {redriven, released}.
+Result<std::pair<int64_t, int64_t>> redriveChanges(Wiring& w, Queue& dlq,
+                                                   const std::optional<std::string>& only) {
+  MF_RETURN_IF_ERROR(w.openParking());
+  auto st = dlq.stats();
+  if (!st.isOk()) return st.status();
+  int64_t total = st->visible, seen = 0, redriven = 0, released = 0;
+  std::vector<std::string> others;
+  std::unordered_set<std::string> driven;
+  while (seen < total) {
+    auto batch = dlq.receive(100, 60000, 0);
+    if (!batch.isOk()) return batch.status();
+    if (batch->empty()) break;
+    std::vector<std::string> done;
+    for (const auto& m : *batch) {
+      ++seen;
+      if (only && m.groupId != *only) {
+        others.push_back(m.receiptHandle);
+        continue;
+      }
+      if (!m.dedupId.empty() && !driven.insert(m.dedupId).second) {
+        done.push_back(m.receiptHandle);
+        continue;
+      }
+      auto parked = w.parking().state({m.groupId});
+      if (!parked.isOk()) return parked.status();
+      if ((*parked)[0]) {
+        MF_RETURN_IF_ERROR(w.parking().release(m.groupId, deadChange(m), w.clock().nowMs()));
+        ++released;
+        log::info("member released",
+                  {"dlq", deadChange(m).messageId, m.groupId, {}, "released", {}});
+      } else {
+        OutgoingMessage o{m.groupId, m.dedupId + ":redrive:" + m.messageId, m.body, {}};
+        MF_RETURN_IF_ERROR(w.changes().send({o}));
+      }
+      ++redriven;
+      done.push_back(m.receiptHandle);
+    }
+    MF_RETURN_IF_ERROR(dlq.remove(done));
+  }
+  for (const auto& r : others) (void)dlq.changeVisibility(r, 0);
+  return std::pair{redriven, released};
+}
+
+}  // namespace
 
 int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bool withBody) {
   Wiring w(cfg);
@@ -21,6 +100,41 @@ int dlqListCommand(const Config& cfg, const std::string& queue, size_t limit, bo
   auto msgs = q->peek(limit);
   if (!msgs.isOk()) return fail(msgs.status());
   printMessages(q->name(), *msgs, withBody);
+  // The members their dead changes parked, with what they hold.
+  if (q == &w.changesDlq()) {
+    if (Status s = w.openParking(); !s.isOk()) return fail(s);
+    auto parked = w.parking().list(limit);
+    if (!parked.isOk()) return fail(parked.status());
+    for (const auto& p : *parked) std::cout << json::serialize(parkedJson(p)) << "\n";
+  }
+  return 0;
+}
+
+int parkListCommand(const Config& cfg, size_t limit) {
+  Wiring w(cfg);
+  if (Status s = w.openParking(); !s.isOk()) return fail(s);
+  auto parked = w.parking().list(limit);
+  if (!parked.isOk()) return fail(parked.status());
+  for (const auto& p : *parked) std::cout << json::serialize(parkedJson(p)) << "\n";
+  return 0;
+}
+
+int parkReleaseCommand(const Config& cfg, const std::string& member) {
+  applyLogLevel(cfg);
+  Wiring w(cfg);
+  if (Status s = w.openQueues(); !s.isOk()) return fail(s);
+  auto moved = redriveChanges(w, w.changesDlq(), member);
+  if (!moved.isOk()) return fail(moved.status());
+  int64_t released = moved->second;
+  if (released == 0) {  // no dead change on the DLQ (redriven before, or purged): release as is
+    Status s = w.parking().release(member, std::nullopt, w.clock().nowMs());
+    if (s.code() == Code::kNotFound)
+      return fail(Status::invalidArgument("member " + member + " is not parked"));
+    if (!s.isOk()) return fail(s);
+    released = 1;
+  }
+  std::cout << json::serialize(json::object{{"member", member}, {"released", released > 0}})
+            << "\n";
   return 0;
 }
 
@@ -35,6 +149,15 @@ int dlqRedriveCommand(const Config& cfg, const std::string& queue) {
   if (!q)
     return fail(Status::invalidArgument("no DLQ named " + queue +
                                         " (ingest, changes, route, lake or target-<name>)"));
+  if (q == &w.changesDlq()) {
+    auto moved = redriveChanges(w, *q, std::nullopt);
+    if (!moved.isOk()) return fail(moved.status());
+    std::cout << json::serialize(json::object{{"queue", q->name()},
+                                              {"redriven", moved->first},
+                                              {"membersReleased", moved->second}})
+              << "\n";
+    return 0;
+  }
   auto st = q->stats();
   if (!st.isOk()) return fail(st.status());
   int64_t total = st->visible, seen = 0, redriven = 0, kept = 0, copies = 0;

@@ -25,8 +25,12 @@ int reconcileCommand(const Config& cfg, const ReconcileOptions& given) {
   ReconcileOptions opts = given;
   opts.ledgerTtlMs = cfg.ledgerTtlHours * 3600 * 1000;
   opts.nowMs = w.clock().nowMs();
-  ReconcileQueues queues{&w.changes(), &w.changesDlq(), &w.ingestDlq(), &w.routeQueue(),
-                         &w.lakeQueue()};
+  if (Status s = w.openParking(); !s.isOk()) {
+    fail(s);
+    return 2;
+  }
+  ReconcileQueues queues{&w.changes(),    &w.changesDlq(), &w.ingestDlq(),
+                         &w.routeQueue(), &w.lakeQueue(),  &w.parking()};
   // Deliveries are checked where memberflow delivers (the embedded bus): EventBridge keeps no
   // record of its deliveries that memberflow could read.
   ReconcileDeliveries deliveries;

@@ -35,6 +35,13 @@ int statusCommand(const Config& cfg) {
     queues[q->name()] = json::object{{"visible", s->visible}, {"inFlight", s->inFlight}};
   }
   out["queues"] = std::move(queues);
+  if (Status s = w.openParking(); s.isOk()) {
+    auto parked = w.parking().list(100000);
+    if (!parked.isOk()) return fail(parked.status());
+    int64_t held = 0;
+    for (const auto& p : *parked) held += p.held;
+    out["parked"] = json::object{{"members", static_cast<int64_t>(parked->size())}, {"held", held}};
+  }
   if (Status s = w.openMembers(); s.isOk()) {
     auto ob = w.members().outboxCount();
     if (ob.isOk()) out["outbox"] = *ob;
