@@ -1,6 +1,7 @@
 #include "cli/api_runner.h"
 
 #include "api/member_cache.h"
+#include "common/log.h"
 #include "common/text.h"
 
 namespace memberflow::cli {
@@ -69,9 +70,14 @@ Status ApiRunner::open(Wiring& w) {
   auto exempt = splitList(cfg.apiRateExemptClients);
   ao.rateExempt = {exempt.begin(), exempt.end()};
   ao.failedAuthPerAddress = static_cast<double>(cfg.apiFailedAuthPerAddress);
-  // GET /member/{id}/parking: whether sync holds the member's changes (issue 18).
-  MF_RETURN_IF_ERROR(w.openParking());
-  ao.parking = &w.parking();
+  // GET /member/{id}/parking: whether sync holds the member's changes (issue 18). Read only:
+  // the API never creates the table; without the store the resource answers 404.
+  if (Status s = w.openParking(/*create=*/false); s.isOk()) {
+    ao.parking = &w.parking();
+  } else {
+    log::warn("parking store unavailable: /member/{id}/parking answers 404",
+              {"api", {}, {}, {}, "degraded", s.toString()});
+  }
   if (cfg.apiCacheEntries > 0) {
     w.readCache() = std::make_unique<api::MemberCache>(static_cast<size_t>(cfg.apiCacheEntries));
     api::MemberCache* c = w.readCache().get();

@@ -118,12 +118,14 @@ Status Wiring::openLedger() {
 
 Ledger& Wiring::ledger() { return *ledger_; }
 
-Status Wiring::openParking() {
+Status Wiring::openParking(bool create) {
   if (parking_) return Status::ok();
   Result<std::unique_ptr<ParkingStore>> p = Status::internal("unknown adapters.ledger");
   switch (cfg_.ledgerAdapter) {
     case LedgerAdapter::kEmbedded: p = embedded_family::parking(*families_, cfg_); break;
-    case LedgerAdapter::kDynamoDb: p = aws_family::parking(*families_, cfg_, *clock_); break;
+    case LedgerAdapter::kDynamoDb:
+      p = aws_family::parking(*families_, cfg_, *clock_, create);
+      break;
   }
   if (!p.isOk()) return p.status();
   parking_ = std::move(p).value();

@@ -101,7 +101,8 @@ class Wiring {
   Status openLedger();
   Ledger& ledger();  // REQUIRES: openLedger
   // Parked members and their held changes: beside the ledger (SQLite, or DynamoDB).
-  Status openParking();
+  // `create`: create the DynamoDB table when missing (not from the API, whose role only reads).
+  Status openParking(bool create = true);
   ParkingStore& parking();  // REQUIRES: openParking
   // The pipeline's queues (changes, route, lake and their DLQs, the ingest DLQ) and the
   // member-events topic with its subscriptions.

@@ -43,10 +43,11 @@ Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg, Clock& cl
   return std::unique_ptr<Ledger>(std::move(d));
 }
 
-Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg, Clock& clock) {
+Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg, Clock& clock,
+                                              bool create) {
   auto d = std::make_unique<aws::DynamoDbParkingStore>(client(f, cfg, clock), cfg.awsParkingTable,
                                                        clock);
-  MF_RETURN_IF_ERROR(d->ensureTable());
+  if (create) MF_RETURN_IF_ERROR(d->ensureTable());
   return std::unique_ptr<ParkingStore>(std::move(d));
 }
 

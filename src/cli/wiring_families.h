@@ -87,7 +87,8 @@ namespace aws_family {
 aws::AwsClient& client(Families& f, const Config& cfg, Clock& clock);
 Result<std::unique_ptr<ObjectStore>> objects(Families& f, const Config& cfg, Clock& clock);
 Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg, Clock& clock);
-Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg, Clock& clock);
+Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg, Clock& clock,
+                                              bool create);
 // A queue named aws.name_prefix + name (+ ".fifo"); with a DLQ when `dlq` is given. Recorded
 // in f.sqsQueues.
 Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& clock,
