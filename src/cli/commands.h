@@ -53,6 +53,10 @@ struct ReplayOptions {
 int replayCommand(const Config& cfg, const ReplayOptions& opts);
 // `memberflow reconcile`: 0 complete, 1 a discrepancy (each a JSON line), 2 the walk failed.
 int reconcileCommand(const Config& cfg, const ReconcileOptions& opts);
+// `memberflow erase`: one member's personal data out of every copy (stages/erase.h); 0 done,
+// 1 refused (working queues hold messages; --force erases anyway), 2 a store failed.
+int eraseCommand(const Config& cfg, const std::string& member, const std::string& reason,
+                 bool force);
 int configCheckCommand(const Config& cfg);
 // Creates on AWS what the rules file describes: queue targets (SQS) and the buses, rules and
 // targets of EventBridge.

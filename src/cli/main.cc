@@ -116,6 +116,15 @@ int main(int argc, char** argv) {
   reconcile->add_option("--from", reconcileFrom, "records at or after this time (ISO 8601)");
   reconcile->add_option("--to", reconcileTo, "records at or before this time (ISO 8601)");
 
+  auto* erase = app.add_subcommand(
+      "erase", "remove one member's personal data from every copy memberflow holds");
+  std::string eraseMember, eraseReason;
+  bool eraseForce = false;
+  erase->add_option("--member", eraseMember, "the member id")->required();
+  erase->add_option("--reason", eraseReason, "why (kept in the audit record)");
+  erase->add_flag("--force", eraseForce,
+                  "erase although working queues hold messages (they are left as they are)");
+
   auto* status = app.add_subcommand("status", "print source lag and queue depths as JSON");
 
   auto* health = app.add_subcommand(
@@ -215,6 +224,7 @@ int main(int argc, char** argv) {
   if (*dlqRedrive) return cli::dlqRedriveCommand(*cfg, dlqName);
   if (*parkList) return cli::parkListCommand(*cfg, limit);
   if (*parkRelease) return cli::parkReleaseCommand(*cfg, parkMember);
+  if (*erase) return cli::eraseCommand(*cfg, eraseMember, eraseReason, eraseForce);
   if (*status) return cli::statusCommand(*cfg);
   if (*health) return cli::healthCommand(*cfg, healthUrl, healthTimeoutMs);
   if (*dbMigrate) return cli::dbMigrateCommand(*cfg);

@@ -88,6 +88,16 @@ Status Wiring::openReader() {
 
 SourceReader& Wiring::reader() { return *reader_; }
 
+Result<SourceRedactor*> Wiring::redactor() {
+  switch (cfg_.sourceAdapter) {
+    case SourceAdapter::kEmbedded:
+      MF_RETURN_IF_ERROR(embedded_family::log(*families_, cfg_));
+      return static_cast<SourceRedactor*>(families_->log.get());
+    case SourceAdapter::kKafka: return static_cast<SourceRedactor*>(nullptr);
+  }
+  return Status::internal("unknown adapters.source");
+}
+
 // ---- object store and ledger ------------------------------------------------------------------
 
 Status Wiring::openObjects() {

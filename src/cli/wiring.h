@@ -76,6 +76,11 @@ struct Provisioned {
   size_t queues = 0;
 };
 
+// `erase`, embedded: leaves no trace of deleted rows in the SQLite databases under data_dir
+// (scrubDatabase on each). REQUIRES: no process has them open (the Wiring that erased is gone,
+// the pipeline stopped); FailedPrecondition otherwise. Returns how many it scrubbed.
+Result<int64_t> scrubEmbeddedDatabases(const Config& cfg);
+
 class Wiring {
  public:
   explicit Wiring(Config cfg);
@@ -96,6 +101,9 @@ class Wiring {
   // Reads the topic by offset for `reconcile`, never joining the consumer group.
   Status openReader();
   SourceReader& reader();  // REQUIRES: openReader
+  // The source log memberflow owns, for `erase`: the embedded log. nullptr for Kafka: a topic
+  // is not memberflow's to rewrite.
+  Result<SourceRedactor*> redactor();
   Status openObjects();
   ObjectStore& objects();  // REQUIRES: openObjects
   Status openLedger();

@@ -119,3 +119,18 @@ Result<std::string> createdClientSecret(Secrets& secrets, const Config& cfg) {
 }
 
 }  // namespace memberflow::cli::wiring::embedded_family
+
+namespace memberflow::cli {
+
+Result<int64_t> scrubEmbeddedDatabases(const Config& cfg) {
+  std::error_code ec;
+  std::vector<std::string> dbs;
+  for (const auto& e : std::filesystem::directory_iterator(cfg.dataDir, ec)) {
+    if (e.is_regular_file() && e.path().extension() == ".db") dbs.push_back(e.path().string());
+  }
+  if (ec) return Status::unavailable("list " + cfg.dataDir + ": " + ec.message());
+  for (const auto& path : dbs) MF_RETURN_IF_ERROR(memberflow::embedded::scrubDatabase(path));
+  return static_cast<int64_t>(dbs.size());
+}
+
+}  // namespace memberflow::cli

@@ -202,4 +202,19 @@ WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& cur)
   return p;
 }
 
+json::object erasureLineage() { return json::object{{"via", "erase"}}; }
+
+MemberEvent erasedEvent(const std::string& memberId, int64_t version, int64_t sourceSequence,
+                        int64_t nowMs) {
+  MemberEvent ev;
+  ev.id = crypto::uuidV4();
+  ev.type = "member.erased";
+  ev.memberId = memberId;
+  ev.timeMs = nowMs;
+  ev.version = version;
+  ev.sourceSequence = sourceSequence;
+  ev.lineage = erasureLineage();
+  return ev;
+}
+
 }  // namespace memberflow

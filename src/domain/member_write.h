@@ -97,6 +97,14 @@ struct WritePlan {
 
 WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& current);
 
+// The event of an erasure (`memberflow erase`, issue 18): type member.erased, no member data
+// (data.member is null, no changed fields), lineage {"via": "erase"}, a new event id.
+MemberEvent erasedEvent(const std::string& memberId, int64_t version, int64_t sourceSequence,
+                        int64_t nowMs);
+// The history op of an erasure, and the lineage its history row and event carry.
+inline constexpr const char* kErasedOp = "erased";
+json::object erasureLineage();
+
 // Whether a write's outcome is kept under its idempotency key.
 bool keptForReplay(WriteResult r);
 // Whether a sourced write (one with a message id) that wrote no history row keeps its outcome

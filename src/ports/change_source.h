@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -65,6 +66,25 @@ class SourceReader {
   // InvalidArgument: no such partition.
   virtual Result<std::vector<SourceRecord>> read(int32_t partition, int64_t from, int64_t to,
                                                  size_t max) = 0;
+};
+
+// Rewrites records of a log memberflow owns (the embedded source log: in embedded mode it IS
+// memberflow's copy of the topic). A Kafka topic is not memberflow's to rewrite: it has none.
+class SourceRedactor {
+ public:
+  // What a record becomes: its key, value and headers (partition, offset and timestamp stay).
+  struct Replacement {
+    std::optional<std::string> key;
+    std::optional<std::string> value;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  using Replace = std::function<std::optional<Replacement>(const SourceRecord&)>;
+  virtual ~SourceRedactor() = default;
+  // Calls `replace` on every record and, where it returns a replacement, overwrites the
+  // record's key, value and headers with it, durably, without leaving the old bytes in the
+  // log's files. Returns how many records were rewritten. Not thread-safe with the log's
+  // consumer: run it with the pipeline stopped. Idempotent when `replace` is.
+  virtual Result<int64_t> redact(const Replace& replace) = 0;
 };
 
 // A record to append. An absent partition means "hash of the key bytes", so that one member

@@ -33,6 +33,9 @@ class LakeJournal {
   virtual Status stage(const StagedObject& object, const std::vector<std::string>& eventIds) = 0;
   // Staged objects not yet confirmed written, oldest first.
   virtual Result<std::vector<StagedObject>> staged() = 0;
+  // Replaces the content of a staged object (not yet confirmed written), its events unchanged:
+  // `memberflow erase` redacts events there too. NotFound: the object is not staged.
+  virtual Status restage(const StagedObject& object) = 0;
   // The object is durable in the object store: its content is dropped. Idempotent.
   virtual Status written(const std::string& key) = 0;
 };

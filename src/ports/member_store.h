@@ -54,6 +54,25 @@ struct WriteOutcomeRow {
   int64_t atMs = 0;
 };
 
+// What erase() did to one member (`memberflow erase`, issue 18).
+struct MemberErasure {
+  bool known = false;          // the store had the member (a row or history)
+  bool alreadyErased = false;  // erased before and not written since: no second event
+  std::string eventId;         // the member.erased event put in the outbox ("" when none)
+  int64_t version = 0;         // the member's version after the erasure
+  int64_t historyRows = 0;     // history rows kept (ids, versions, field names, lineage)
+  int64_t replays = 0;         // idempotency records (the member JSON) deleted
+  int64_t outbox = 0;          // unsent events of the member deleted
+};
+
+// The audit record of one erasure: ids and counts, never member data.
+struct ErasureRecord {
+  std::string memberId;
+  int64_t atMs = 0;
+  std::string reason;   // the operator's reason, as given
+  json::object counts;  // what was removed or redacted, per store
+};
+
 struct MemberPage {
   std::vector<StoredMember> members;
   std::string nextCursor;  // empty at the end
@@ -131,6 +150,31 @@ class MemberStore {
   // most `limit`. An empty page is the end.
   virtual Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) = 0;
   virtual Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) = 0;
+
+  // Erases the member's personal data (`memberflow erase`, issue 18), in one transaction: the
+  // member row keeps its id, version, times and source sequence, loses its body and becomes a
+  // tombstone (GET: 404), so a later sourced change of the member applies again as new data;
+  // history rows stay (they hold ids, versions, changed field names and lineage, no content)
+  // and one is added (op "erased"); the idempotency records of the member (they hold its JSON)
+  // and its unsent outbox events go; a member.erased event (no personal data) is put in the
+  // outbox. The store overwrites what it deletes (SQLite: secure_delete). Idempotent: a member
+  // erased and not written since gets no second event (alreadyErased). A member the store never
+  // saw: known = false, nothing written. The default: FailedPrecondition (not supported).
+  virtual Result<MemberErasure> erase(const std::string& memberId, int64_t nowMs) {
+    (void)memberId;
+    (void)nowMs;
+    return Status::failedPrecondition("this member store cannot erase");
+  }
+  // Appends the audit record of an erasure (durable when ok); erasures() reads them back, in
+  // the order recorded. The default: FailedPrecondition (not supported).
+  virtual Status recordErasure(const ErasureRecord& record) {
+    (void)record;
+    return Status::failedPrecondition("this member store cannot erase");
+  }
+  virtual Result<std::vector<ErasureRecord>> erasures(const std::string& memberId) {
+    (void)memberId;
+    return Status::failedPrecondition("this member store cannot erase");
+  }
 
   // Readiness: ok when the database answers.
   virtual Status ping() = 0;

@@ -27,6 +27,14 @@ class ObjectStore {
   virtual Result<std::string> get(const std::string& key) = 0;
   // Keys that start with prefix, in lexicographic order.
   virtual Result<std::vector<std::string>> list(const std::string& prefix) = 0;
+  // Deletes every version of the object under key except the current one (a versioned S3
+  // bucket keeps the bytes a put replaced: `memberflow erase` must not leave them) and returns
+  // how many it deleted. A store that keeps no old versions (a directory tree, an unversioned
+  // bucket) returns 0. Idempotent.
+  virtual Result<int64_t> purgeOldVersions(const std::string& key) {
+    (void)key;
+    return int64_t{0};
+  }
 };
 
 }  // namespace memberflow

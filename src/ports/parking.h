@@ -72,6 +72,13 @@ class ParkingStore {
   virtual Result<bool> done(const std::string& memberId, const std::vector<int64_t>& seqs) = 0;
   // Members in state kReleased, at most max (sync drains them).
   virtual Result<std::vector<std::string>> released(size_t max) = 0;
+  // Forgets the member (`memberflow erase`): its parking record and every held change (they
+  // hold its data) are deleted; returns how many held changes went. Idempotent: 0 for a member
+  // not parked. The default: FailedPrecondition (not supported).
+  virtual Result<int64_t> erase(const std::string& memberId) {
+    (void)memberId;
+    return Status::failedPrecondition("this parking store cannot erase");
+  }
   // Every parked member (both states), oldest parked first, at most max.
   virtual Result<std::vector<ParkedMember>> list(size_t max) = 0;
 };

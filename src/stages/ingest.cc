@@ -64,8 +64,20 @@ std::string rawArchiveLine(const SourceRecord& r) {
   return json::serialize(line);
 }
 
+std::string redactedArchiveLine(int32_t partition, int64_t offset, const std::string& messageId,
+                                int64_t erasedAtMs) {
+  return json::serialize(json::object{{"partition", partition},
+                                      {"offset", offset},
+                                      {"messageId", messageId},
+                                      {"redacted", "erased"},
+                                      {"erasedAt", isoMillis(erasedAtMs)}});
+}
+
+bool isRedacted(const json::object& line) { return line.contains("redacted"); }
+
 std::optional<SourceRecord> recordFromArchiveLine(const json::object& ro,
                                                   const std::string& topic) {
+  if (isRedacted(ro)) return std::nullopt;
   SourceRecord r;
   r.topic = topic;
   auto partition = intField(ro, "partition");

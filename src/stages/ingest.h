@@ -42,10 +42,17 @@ struct IngestReport {
 // The object key of a raw batch: derived from the batch's coordinates only.
 std::string rawArchiveKey(const std::string& topic, int32_t partition, int64_t firstOffset,
                           int64_t lastOffset, int64_t firstTimestampMs);
-// One NDJSON line of the raw archive for a record, and back.
+// One NDJSON line of the raw archive for a record, and back. A redaction marker (below) is no
+// record: nullopt, so `replay` skips what `erase` removed.
 std::string rawArchiveLine(const SourceRecord& r);
 std::optional<SourceRecord> recordFromArchiveLine(const json::object& line,
                                                   const std::string& topic);
+// What `memberflow erase` leaves in place of an archived record of the member: its coordinates
+// and message id, no key, value or headers:
+// {"partition","offset","messageId","redacted":"erased","erasedAt"}.
+std::string redactedArchiveLine(int32_t partition, int64_t offset, const std::string& messageId,
+                                int64_t erasedAtMs);
+bool isRedacted(const json::object& line);
 
 class IngestStage {
  public:

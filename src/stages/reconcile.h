@@ -2,7 +2,8 @@
 // `memberflow reconcile` (DESIGN.md §4 guarantee 7, issue 18): joins what every stage recorded,
 // by ids, and names each gap. For the source records in range:
 //   - each is accounted for exactly once: applied, noop, stale, not_found (a delete of an
-//     unknown member), duplicate (another record holds its message id), tombstone, rejected
+//     unknown member), duplicate (another record holds its message id), erased (`memberflow
+//     erase` replaced its archived line by a redaction marker), tombstone, rejected
 //     (with its ingest-DLQ entry), dead-lettered (on the changes DLQ), parked (held for its
 //     parked member in the parking store), or in flight (not yet
 //     ingested: at or past the ingest group's committed offset; or not applied yet while the

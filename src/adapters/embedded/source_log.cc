@@ -239,6 +239,58 @@ Status SourceLog::commit(const std::map<int32_t, int64_t>& nextOffsets) {
   return tx.commit();
 }
 
+Result<int64_t> SourceLog::redact(const Replace& replace) {
+  std::lock_guard lock(mu_);
+  MF_RETURN_IF_ERROR(db_->exec("PRAGMA secure_delete=ON"));
+  MF_PREPARE(up, *db_,
+             "UPDATE records SET key = ?, value = ?, headers = ? WHERE part = ? AND off = ?");
+  int64_t rewritten = 0;
+  Transaction tx(*db_);
+  MF_RETURN_IF_ERROR(tx.begin());
+  for (int32_t p = 0; p < partitions_; ++p) {
+    // A page at a time: the statement is finished before its rows are updated.
+    constexpr int64_t kPage = 5000;
+    for (int64_t from = 0;;) {
+      std::vector<SourceRecord> page;
+      {
+        MF_PREPARE(sel, *db_,
+                   "SELECT off, ts, key, value, headers FROM records WHERE part = ? AND off >= ?"
+                   " ORDER BY off LIMIT ?");
+        sel->bind(1, static_cast<int64_t>(p)).bind(2, from).bind(3, kPage);
+        for (;;) {
+          auto row = sel->step();
+          if (!row.isOk()) return row.status();
+          if (!*row) break;
+          page.push_back(recordOfRow(*sel, p));
+        }
+      }
+      if (page.empty()) break;
+      from = page.back().offset + 1;
+      for (const auto& r : page) {
+        auto with = replace(r);
+        if (!with) continue;
+        json::array hdrs;
+        for (const auto& [k, v] : with->headers)
+          hdrs.push_back(json::array{json::string(k), json::string(v)});
+        up->reset();
+        if (with->key)
+          up->bindBlob(1, *with->key);
+        else
+          up->bindNull(1);
+        if (with->value)
+          up->bindBlob(2, *with->value);
+        else
+          up->bindNull(2);
+        up->bind(3, json::serialize(hdrs)).bind(4, static_cast<int64_t>(p)).bind(5, r.offset);
+        MF_RETURN_IF_ERROR(up->run());
+        ++rewritten;
+      }
+    }
+  }
+  MF_RETURN_IF_ERROR(tx.commit());
+  return rewritten;
+}
+
 Status SourceLog::append(const std::vector<ProduceRecord>& records) {
   std::lock_guard lock(mu_);
   MF_PREPARE(maxOff, *db_, "SELECT coalesce(max(off) + 1, 0) FROM records WHERE part = ?");

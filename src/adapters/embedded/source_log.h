@@ -19,7 +19,10 @@ namespace memberflow::embedded {
 int32_t kafkaMurmur2(std::string_view data);
 int32_t defaultPartition(std::string_view key, int32_t partitions);
 
-class SourceLog final : public ChangeSource, public ChangeSink, public SourceReader {
+class SourceLog final : public ChangeSource,
+                        public ChangeSink,
+                        public SourceReader,
+                        public SourceRedactor {
  public:
   // Opens (creating) the log at path. The partition count is fixed when the log is created;
   // opening with a different count keeps the stored one.
@@ -40,6 +43,10 @@ class SourceLog final : public ChangeSource, public ChangeSink, public SourceRea
   Result<int64_t> offsetForTime(int32_t partition, int64_t tsMs) override;
   Result<std::vector<SourceRecord>> read(int32_t partition, int64_t from, int64_t to,
                                          size_t max) override;
+
+  // Rewrites the records in place (secure_delete on: the old bytes are overwritten in the file;
+  // the WAL keeps them until scrubDatabase).
+  Result<int64_t> redact(const Replace& replace) override;
 
   // Committed next offsets of the group, and the log end of each partition (for lag).
   Result<std::map<int32_t, int64_t>> committed();

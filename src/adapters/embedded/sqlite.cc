@@ -104,4 +104,18 @@ Result<Stmt*> SqliteDb::prepare(const std::string& sql) {
   return pos->second.get();
 }
 
+Status scrubDatabase(const std::string& path) {
+  auto db = SqliteDb::open(path, {});
+  if (!db.isOk()) return db.status();
+  MF_RETURN_IF_ERROR((*db)->exec("PRAGMA secure_delete=ON"));
+  MF_RETURN_IF_ERROR((*db)->exec("VACUUM"));
+  MF_PREPARE(cp, **db, "PRAGMA wal_checkpoint(TRUNCATE)");
+  auto row = cp->step();
+  if (!row.isOk()) return row.status();
+  bool busy = *row && cp->i64(0) != 0;
+  cp->reset();
+  if (busy) return Status::failedPrecondition(path + " is in use: stop the pipeline");
+  return Status::ok();
+}
+
 }  // namespace memberflow::embedded

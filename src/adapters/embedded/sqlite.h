@@ -126,6 +126,12 @@ class Transaction {
   bool open_ = false;
 };
 
+// Leaves no trace of deleted rows in the files of the database at `path` (`memberflow erase`):
+// with secure_delete on, VACUUM rewrites every page (free pages included) and a TRUNCATE
+// checkpoint copies the WAL into the file and empties it. FailedPrecondition: another connection
+// holds the database (a running pipeline), so the WAL could not be emptied.
+Status scrubDatabase(const std::string& path);
+
 #define MF_PREPARE(var, db, sql)              \
   Stmt* var = nullptr;                        \
   {                                           \

@@ -79,6 +79,17 @@ Result<std::vector<StagedObject>> SqliteLakeJournal::staged() {
   return out;
 }
 
+Status SqliteLakeJournal::restage(const StagedObject& object) {
+  std::lock_guard lock(mu_);
+  MF_RETURN_IF_ERROR(db_->exec("PRAGMA secure_delete=ON"));
+  MF_PREPARE(up, *db_, "UPDATE lake_staged SET content = ? WHERE object_key = ?");
+  up->bindBlob(1, object.content);
+  up->bind(2, object.key);
+  MF_RETURN_IF_ERROR(up->run());
+  if (db_->changes() == 0) return Status::notFound("lake object " + object.key + " is not staged");
+  return Status::ok();
+}
+
 Status SqliteLakeJournal::written(const std::string& key) {
   std::lock_guard lock(mu_);
   MF_PREPARE(del, *db_, "DELETE FROM lake_staged WHERE object_key = ?");

@@ -18,6 +18,7 @@ class SqliteLakeJournal final : public LakeJournal {
   Result<std::vector<bool>> placed(const std::vector<std::string>& eventIds) override;
   Status stage(const StagedObject& object, const std::vector<std::string>& eventIds) override;
   Result<std::vector<StagedObject>> staged() override;
+  Status restage(const StagedObject& object) override;
   Status written(const std::string& key) override;
 
  private:

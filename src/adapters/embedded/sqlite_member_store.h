@@ -35,6 +35,11 @@ class SqliteMemberStore final : public MemberStore {
   Status deleteOutbox(const std::vector<int64_t>& seqs) override;
   Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) override;
   Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) override;
+  // secure_delete is on for the transaction, so deleted bytes are overwritten in the file;
+  // the WAL still holds them until scrubDatabase (sqlite.h) checkpoints it.
+  Result<MemberErasure> erase(const std::string& memberId, int64_t nowMs) override;
+  Status recordErasure(const ErasureRecord& record) override;
+  Result<std::vector<ErasureRecord>> erasures(const std::string& memberId) override;
   Status ping() override;
 
  private:

@@ -228,4 +228,20 @@ Result<std::vector<ParkedMember>> SqliteParkingStore::list(size_t max) {
   return out;
 }
 
+Result<int64_t> SqliteParkingStore::erase(const std::string& memberId) {
+  std::lock_guard lock(mu_);
+  MF_RETURN_IF_ERROR(db_->exec("PRAGMA secure_delete=ON"));
+  MF_PREPARE(held, *db_, "DELETE FROM held WHERE member_id = ?");
+  MF_PREPARE(member, *db_, "DELETE FROM members WHERE member_id = ?");
+  Transaction tx(*db_);
+  MF_RETURN_IF_ERROR(tx.begin());
+  held->bind(1, memberId);
+  MF_RETURN_IF_ERROR(held->run());
+  int64_t n = db_->changes();
+  member->bind(1, memberId);
+  MF_RETURN_IF_ERROR(member->run());
+  MF_RETURN_IF_ERROR(tx.commit());
+  return n;
+}
+
 }  // namespace memberflow::embedded

@@ -30,6 +30,8 @@ class SqliteParkingStore final : public ParkingStore {
   Result<std::vector<ParkedChange>> held(const std::string& memberId, size_t max) override;
   Result<bool> done(const std::string& memberId, const std::vector<int64_t>& seqs) override;
   Result<std::vector<std::string>> released(size_t max) override;
+  // secure_delete on: the held changes' bytes are overwritten in the file.
+  Result<int64_t> erase(const std::string& memberId) override;
   Result<std::vector<ParkedMember>> list(size_t max) override;
 
  private:
