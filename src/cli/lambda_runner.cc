@@ -279,6 +279,7 @@ Status openFunction(Runtime& rt, const std::string& stage) {
     TokenProvider& tokens = *rt.tokens;
     SyncOptions so = w.syncOptions();
     MF_RETURN_IF_ERROR(w.openParking());
+    so.drainState = std::make_shared<SyncDrainState>();  // one for the container's invocations
     rt.function = std::make_unique<SqsFunction>(
         w, w.changes(), so.maxBatch,
         [&w, &http, &tokens, so](aws::EventBatchQueue& in, const std::vector<ReceivedMessage>& part,
@@ -287,8 +288,8 @@ Status openFunction(Runtime& rt, const std::string& stage) {
           http.stopBy(stopByMs);
           SyncOptions o = so;
           o.deadlineMs = stopByMs;
-          // A fresh stage per invocation: process() drains released members (the lambda has
-          // no run() loop) before it holds or applies the batch.
+          // A stage per batch, sharing one drain state: process() drains released members
+          // (the Lambda has no run() loop) at most once a second, before the batch.
           SyncStage stage(in, w.changesDlq(), http, tokens, w.clock(), o, &w.parking());
           return stage.process(part).status();
         });

@@ -101,8 +101,9 @@ struct Applied {
 
 struct InLake {
   int lines = 0;
-  std::string firstKey;
-  std::string otherKey;
+  bool inHistory = false;  // a history row wrote it
+  uint32_t firstKey = 0;   // the objects holding it (indexes into the list of lake keys)
+  uint32_t otherKey = UINT32_MAX;
   std::vector<std::pair<uint16_t, uint16_t>> routes;  // (rule, target) indexes it should reach
 };
 
@@ -165,37 +166,68 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
     sink(d);
   };
 
-  // 1. What the member store applied (by message id), and every event id it wrote.
-  std::unordered_map<std::string, Applied> applied;
-  std::unordered_set<std::string> historyEvents;
-  for (int64_t after = 0;;) {
-    auto page = members_.scanHistory(after, kScanPage);
-    if (!page.isOk()) return page.status();
-    if (page->empty()) break;
-    for (auto& h : *page) {
-      after = h.seq;
-      ++report.historyRows;
-      if (!h.entry.eventId.empty()) historyEvents.insert(h.entry.eventId);
-      if (h.entry.messageId.empty()) continue;  // a direct API write
-      Applied& a = applied[h.entry.messageId];
-      if (++a.rows == 1) {
-        a.eventId = h.entry.eventId;
-        a.memberId = h.memberId;
+  // Where things come from is read before where they end up: the committed offsets, queue
+  // counts, DLQs, parking, outbox and staged lake objects first, then history and the lake. A
+  // change that moves on while reconcile reads is then found at its end, never missed between.
+  auto ranges = source_.ranges();
+  if (!ranges.isOk()) return ranges.status();
+
+  // 1. What is on its way. The DLQs are read (they are only ever read by operators); the
+  // working queues only counted: on SQS a read is a receive, which would spend the attempts
+  // of a running pipeline's messages. While one of them holds work, a record or event not
+  // found yet is counted as on its way rather than reported.
+  auto ingestDlq = idsIn(queues_.ingestDlq, "messageId");
+  auto changesDead = idsIn(queues_.changesDlq, "messageId");
+  for (auto* r : {&ingestDlq, &changesDead})
+    if (!r->isOk()) return r->status();
+  auto pending = [](Queue* q) -> Result<bool> {
+    if (!q) return false;
+    auto st = q->stats();
+    if (!st.isOk()) return st.status();
+    return st->visible + st->inFlight > 0;
+  };
+  std::unordered_set<std::string> heldForParked;
+  if (queues_.parking) {
+    auto parked = queues_.parking->list(kPeekLimit);
+    if (!parked.isOk()) return parked.status();
+    for (const auto& p : *parked) {
+      auto held = queues_.parking->held(p.memberId, kPeekLimit);
+      if (!held.isOk()) return held.status();
+      for (const auto& h : *held) heldForParked.insert(h.messageId);
+    }
+  }
+  auto changesPending = pending(queues_.changes);
+  if (!changesPending.isOk()) return changesPending.status();
+  // A change still in the changes queue may be applied while this runs: its event may then be
+  // missing from the lake read later, on its way.
+  bool eventsPending = *changesPending;
+  for (Queue* q : {queues_.route, queues_.lake}) {
+    auto p = pending(q);
+    if (!p.isOk()) return p.status();
+    eventsPending = eventsPending || *p;
+  }
+  std::unordered_set<std::string> eventsOnTheirWay;
+  {
+    auto ob = members_.outbox(kPeekLimit);
+    if (!ob.isOk()) return ob.status();
+    for (const auto& e : *ob) eventsOnTheirWay.insert(e.eventId);
+  }
+  if (journal_) {
+    auto staged = journal_->staged();
+    if (!staged.isOk()) return staged.status();
+    for (const auto& s : *staged) {
+      std::string_view all = s.content;
+      while (!all.empty()) {
+        size_t nl = all.find('\n');
+        std::string id = bodyString(std::string(all.substr(0, nl)), "id");
+        if (!id.empty()) eventsOnTheirWay.insert(std::move(id));
+        all.remove_prefix(nl == std::string_view::npos ? all.size() : nl + 1);
       }
     }
   }
-  std::unordered_map<std::string, std::string> outcomes;  // message id -> stale, noop, ...
-  for (int64_t after = 0;;) {
-    auto page = members_.scanOutcomes(after, kScanPage);
-    if (!page.isOk()) return page.status();
-    if (page->empty()) break;
-    for (auto& o : *page) {
-      after = o.seq;
-      outcomes.emplace(o.messageId, o.result);
-    }
-  }
 
-  // 2. The lake: every event line, by event id, with the targets it should reach.
+  // 2. The lake (read before history: an event is written after its history row), by event id, with
+  // the targets it should reach.
   std::unique_ptr<Routes> routes;
   if (deliveries_.routing && deliveries_.log) {
     auto r = Routes::compile(*deliveries_.routing);
@@ -204,10 +236,13 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
     report.deliveriesChecked = true;
   }
   std::unordered_map<std::string, InLake> lake;
+  std::vector<std::string> lakeKeys;
   {
     auto keys = objects_.list(opts.lakePrefix);
     if (!keys.isOk()) return keys.status();
-    for (const auto& key : *keys) {
+    lakeKeys = std::move(keys).value();
+    for (size_t ki = 0; ki < lakeKeys.size(); ++ki) {
+      const std::string& key = lakeKeys[ki];
       auto raw = objects_.get(key);
       if (!raw.isOk()) return raw.status();
       auto text = gzipDecompress(*raw);
@@ -238,7 +273,7 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
         ++report.lakeEvents;
         InLake& l = lake[id];
         if (++l.lines == 1) {
-          l.firstKey = key;
+          l.firstKey = static_cast<uint32_t>(ki);
           if (routes) {
             BusEntry e{id,
                        stringField(*o, "source").value_or(""),
@@ -248,62 +283,39 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
                        stringField(*o, "subject").value_or("")};
             routes->reach(e, "default", 0, l.routes);
           }
-        } else if (l.otherKey.empty()) {
-          l.otherKey = key;
+        } else if (l.otherKey == UINT32_MAX) {
+          l.otherKey = static_cast<uint32_t>(ki);
         }
       }
     }
   }
 
-  // 3. What is on its way. The DLQs are read (they are only ever read by operators); the
-  // working queues only counted: on SQS a read is a receive, which would spend the attempts
-  // of a running pipeline's messages. While one of them holds work, a record or event not
-  // found yet is counted as on its way rather than reported.
-  auto ingestDlq = idsIn(queues_.ingestDlq, "messageId");
-  auto changesDead = idsIn(queues_.changesDlq, "messageId");
-  for (auto* r : {&ingestDlq, &changesDead})
-    if (!r->isOk()) return r->status();
-  auto pending = [](Queue* q) -> Result<bool> {
-    if (!q) return false;
-    auto st = q->stats();
-    if (!st.isOk()) return st.status();
-    return st->visible + st->inFlight > 0;
-  };
-  std::unordered_set<std::string> heldForParked;
-  if (queues_.parking) {
-    auto parked = queues_.parking->list(kPeekLimit);
-    if (!parked.isOk()) return parked.status();
-    for (const auto& p : *parked) {
-      auto held = queues_.parking->held(p.memberId, kPeekLimit);
-      if (!held.isOk()) return held.status();
-      for (const auto& h : *held) heldForParked.insert(h.messageId);
+  // 3. What the member store applied (by message id), marking the lake events it wrote.
+  std::unordered_map<std::string, Applied> applied;
+  for (int64_t after = 0;;) {
+    auto page = members_.scanHistory(after, kScanPage);
+    if (!page.isOk()) return page.status();
+    if (page->empty()) break;
+    for (auto& h : *page) {
+      after = h.seq;
+      ++report.historyRows;
+      if (auto l = lake.find(h.entry.eventId); l != lake.end()) l->second.inHistory = true;
+      if (h.entry.messageId.empty()) continue;  // a direct API write
+      Applied& a = applied[h.entry.messageId];
+      if (++a.rows == 1) {
+        a.eventId = h.entry.eventId;
+        a.memberId = h.memberId;
+      }
     }
   }
-  auto changesPending = pending(queues_.changes);
-  if (!changesPending.isOk()) return changesPending.status();
-  bool eventsPending = false;
-  for (Queue* q : {queues_.route, queues_.lake}) {
-    auto p = pending(q);
-    if (!p.isOk()) return p.status();
-    eventsPending = eventsPending || *p;
-  }
-  std::unordered_set<std::string> eventsOnTheirWay;
-  {
-    auto ob = members_.outbox(kPeekLimit);
-    if (!ob.isOk()) return ob.status();
-    for (const auto& e : *ob) eventsOnTheirWay.insert(e.eventId);
-  }
-  if (journal_) {
-    auto staged = journal_->staged();
-    if (!staged.isOk()) return staged.status();
-    for (const auto& s : *staged) {
-      std::string_view all = s.content;
-      while (!all.empty()) {
-        size_t nl = all.find('\n');
-        std::string id = bodyString(std::string(all.substr(0, nl)), "id");
-        if (!id.empty()) eventsOnTheirWay.insert(std::move(id));
-        all.remove_prefix(nl == std::string_view::npos ? all.size() : nl + 1);
-      }
+  std::unordered_map<std::string, std::string> outcomes;  // message id -> stale, noop, ...
+  for (int64_t after = 0;;) {
+    auto page = members_.scanOutcomes(after, kScanPage);
+    if (!page.isOk()) return page.status();
+    if (page->empty()) break;
+    for (auto& o : *page) {
+      after = o.seq;
+      outcomes.emplace(o.messageId, o.result);
     }
   }
 
@@ -337,8 +349,6 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
   }
 
   // 4. The source records in range, a batch at a time.
-  auto ranges = source_.ranges();
-  if (!ranges.isOk()) return ranges.status();
   ArchiveCache archive(objects_);
   std::unordered_set<std::string> seen;
   auto count = [&](const std::string& what) { ++report.outcomes[what]; };
@@ -537,17 +547,18 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
   // 5. Across the lake: no event twice, none without the change that made it.
   for (const auto& [id, l] : lake) {
     if (l.lines > 1) {
-      emit(
-          {"event_duplicate_in_lake",
-           {},
-           {},
-           {},
-           {},
-           id,
-           "the event is in the lake " + std::to_string(l.lines) + " times: once expected",
-           l.firstKey + (l.otherKey.empty() || l.otherKey == l.firstKey ? "" : ", " + l.otherKey)});
+      emit({"event_duplicate_in_lake",
+            {},
+            {},
+            {},
+            {},
+            id,
+            "the event is in the lake " + std::to_string(l.lines) + " times: once expected",
+            lakeKeys[l.firstKey] + (l.otherKey == UINT32_MAX || l.otherKey == l.firstKey
+                                        ? ""
+                                        : ", " + lakeKeys[l.otherKey])});
     }
-    if (!historyEvents.count(id)) {
+    if (!l.inHistory) {
       emit({"lake_event_without_history",
             {},
             {},
@@ -555,7 +566,7 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
             {},
             id,
             "the lake holds an event no history row wrote",
-            l.firstKey});
+            lakeKeys[l.firstKey]});
     }
   }
   return report;

@@ -297,10 +297,14 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   if (batch.empty()) return report;
   counters().in.Increment(static_cast<double>(batch.size()));
 
-  if (parking_ && clock_.nowMs() - lastDrainMs_.load() >= 1000) {
-    auto drained = drainReleased();
-    if (!drained.isOk()) return drained.status();
-    report.unparked += drained->unparked;
+  if (parking_ && clock_.nowMs() - drain_->lastMs.load() >= 1000) {
+    // A failing drain must not hold up this batch's members: it is tried again later.
+    if (auto drained = drainReleased(); drained.isOk()) {
+      report.unparked += drained->unparked;
+    } else {
+      log::warn("draining released members failed, will retry",
+                {kStage, {}, {}, {}, "retry", drained.status().toString()});
+    }
   }
   // Changes of parked members are held, not applied.
   std::vector<bool> wasHeld(batch.size(), false);
@@ -469,13 +473,23 @@ Result<std::vector<bool>> SyncStage::holdParked(const std::vector<ReceivedMessag
   for (size_t k = 0; k < members.size(); ++k) {
     if (!(*states)[k]) continue;
     const auto& idx = byMember[members[k]];
+    // The dead change itself, come back (a crash after its DLQ copy and the park, before its
+    // removal): its DLQ copy is the one a release puts first; holding it too would put it
+    // behind its own successors. It only leaves the queue.
+    const std::string& dead = (*states)[k]->deadMessageId;
     std::vector<ParkedChange> changes;
-    for (size_t i : idx) changes.push_back(parkedChange(batch[i]));
-    Status s = parking_->hold(members[k], changes, clock_.nowMs());
+    for (size_t i : idx)
+      if (batch[i].dedupId != dead) changes.push_back(parkedChange(batch[i]));
+    Status s = changes.empty() ? Status::ok() : parking_->hold(members[k], changes, clock_.nowMs());
     if (s.code() == Code::kFailedPrecondition) continue;  // unparked meanwhile: apply them
     MF_RETURN_IF_ERROR(s);
     for (size_t i : idx) {
       held[i] = true;
+      if (batch[i].dedupId == dead) {
+        log::info("dead change dropped from the queue",
+                  {kStage, dead, members[k], {}, "dropped", "already_dead_lettered"});
+        continue;
+      }
       log::info("change held", {kStage, batch[i].dedupId, members[k], {}, "held", "parked"});
     }
   }
@@ -485,7 +499,8 @@ Result<std::vector<bool>> SyncStage::holdParked(const std::vector<ReceivedMessag
 Result<SyncReport> SyncStage::drainReleased() {
   SyncReport report;
   if (!parking_) return report;
-  lastDrainMs_ = clock_.nowMs();
+  drain_->lastMs = clock_.nowMs();
+  std::lock_guard drainLock(drain_->mu);
   auto members = parking_->released(opts_.maxBatch);
   if (!members.isOk()) return members.status();
   for (const std::string& member : *members) {
@@ -500,7 +515,7 @@ Result<SyncReport> SyncStage::drainReleased() {
       m.body = c.body;
       m.attributes = c.attributes;
       std::string attemptKey = member + "/" + std::to_string(c.seq);
-      m.receiveCount = drainAttempts_[attemptKey] + 1;
+      m.receiveCount = drain_->attempts[attemptKey] + 1;
       Decision d = apply(m);
       if (d.verdict == Verdict::kRetry && apiUnavailable(d)) {
         report.apiUnavailable = true;
@@ -508,7 +523,7 @@ Result<SyncReport> SyncStage::drainReleased() {
       }
       if (d.verdict == Verdict::kRetry && spendsAnAttempt(d)) {
         if (m.receiveCount < opts_.backoff.maxAttempts) {
-          ++drainAttempts_[attemptKey];
+          ++drain_->attempts[attemptKey];
           ++report.retried;
           break;  // the rest stays behind it, in order
         }
@@ -516,7 +531,7 @@ Result<SyncReport> SyncStage::drainReleased() {
         d.exhausted = true;
       }
       if (d.verdict == Verdict::kRetry) break;
-      drainAttempts_.erase(attemptKey);
+      drain_->attempts.erase(attemptKey);
       finished.push_back(c.seq);
       if (d.verdict == Verdict::kDone) {
         ++report.applied;
@@ -602,7 +617,7 @@ void SyncStage::run(std::stop_token stop) {
   log::info("stage started", {kStage});
   Retry retry(withoutAttemptLimit(opts_.backoff), clock_, stop, std::nullopt, opts_.jitterSeed);
   while (!stop.stop_requested()) {
-    if (parking_ && clock_.nowMs() - lastDrainMs_.load() >= 1000) {
+    if (parking_ && clock_.nowMs() - drain_->lastMs.load() >= 1000) {
       auto drained = drainReleased();
       if (drained.isOk() && drained->apiUnavailable) (void)waitForApi(stop);
       if (!drained.isOk())

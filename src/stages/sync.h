@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <stop_token>
@@ -28,6 +30,16 @@
 
 namespace memberflow {
 
+// What draining released members remembers between calls: when it last ran (process() drains
+// at most once a second) and the failed attempts of held changes. A stage built per batch (the
+// Lambda) shares one across its stages, so it drains once a second, not on every batch, and a
+// held change that keeps failing reaches its attempt limit.
+struct SyncDrainState {
+  std::atomic<int64_t> lastMs{0};
+  std::mutex mu;
+  std::map<std::string, int> attempts;  // held change (member/seq) -> failed attempts
+};
+
 struct SyncOptions {
   std::string apiBaseUrl = "http://127.0.0.1:8080";
   size_t maxBatch = 200;
@@ -42,8 +54,9 @@ struct SyncOptions {
   // timeout is cut to what is left). The changes not started are retried without spending an
   // attempt.
   int64_t deadlineMs = 0;
-  BackoffPolicy backoff{200, 20000, 6};  // maxAttempts: deliveries before the DLQ
-  uint64_t jitterSeed = 0;               // 0: random (tests fix it)
+  BackoffPolicy backoff{200, 20000, 6};        // maxAttempts: deliveries before the DLQ
+  std::shared_ptr<SyncDrainState> drainState;  // none: the stage's own
+  uint64_t jitterSeed = 0;                     // 0: random (tests fix it)
 };
 
 struct SyncReport {
@@ -64,7 +77,9 @@ class SyncStage {
         tokens_(tokens),
         clock_(clock),
         opts_(std::move(opts)),
-        rng_(opts_.jitterSeed != 0 ? opts_.jitterSeed : std::random_device{}()) {}
+        rng_(opts_.jitterSeed != 0 ? opts_.jitterSeed : std::random_device{}()) {
+    drain_ = opts_.drainState ? opts_.drainState : std::make_shared<SyncDrainState>();
+  }
 
   // Applies one received batch; deletes what is done, dead-letters what cannot be done and
   // reschedules the rest. Unavailable: the queue itself failed (messages reappear after
@@ -138,8 +153,7 @@ class SyncStage {
   Result<std::vector<bool>> holdParked(const std::vector<ReceivedMessage>& batch);
   static ParkedChange parkedChange(const ReceivedMessage& m);
   ParkingStore* parking_;
-  std::atomic<int64_t> lastDrainMs_{0};
-  std::map<std::string, int> drainAttempts_;  // held change (member/seq) -> failed attempts
+  std::shared_ptr<SyncDrainState> drain_;
   Queue& changes_;
   Queue& dlq_;
   HttpClient& http_;

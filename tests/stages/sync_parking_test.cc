@@ -189,6 +189,34 @@ TEST_P(SyncParkingTest, ExhaustedAttemptsParkTheMemberAndItsRetriedChangesAreHel
   EXPECT_EQ(keysSentFor(http, "M1"), (std::vector<std::string>{"core:2", "core:2", "core:2"}));
 }
 
+// A crash after the park and the hold, before the batch left the queue, brings the dead change
+// back with the rest: it must not be held behind its own successors (a release puts its DLQ copy
+// first); it only leaves the queue.
+TEST_P(SyncParkingTest, TheDeadChangeComingBackIsNotHeldBehindItsSuccessors) {
+  // As a sync that crashed after the DLQ send, the park and the hold left it: core:2 dead and
+  // on the DLQ, core:3 held, and both messages still in the queue.
+  ASSERT_TRUE(changes->send({change("M1", 2), change("M1", 3)}).isOk());
+  ASSERT_TRUE(dlq->send({change("M1", 2)}).isOk());
+  ASSERT_TRUE(parking->park("M1", "core:2", "api_rejected_422", clock.nowMs()).isOk());
+  ParkedChange c3;
+  c3.messageId = "core:3";
+  c3.body = change("M1", 3).body;
+  ASSERT_TRUE(parking->hold("M1", {c3}, clock.nowMs()).isOk());
+
+  EXPECT_EQ(runOnce().held, 2u);  // both leave the queue
+  EXPECT_EQ(changes->stats()->visible + changes->stats()->inFlight, 0);
+  ASSERT_TRUE(changes->send({change("M1", 4)}).isOk());
+  runOnce();
+  auto held = parking->held("M1", 10);
+  ASSERT_EQ(held->size(), 2u);  // core:3, core:4: the dead core:2 not behind them
+  EXPECT_EQ((*held)[0].messageId, "core:3");
+  EXPECT_EQ((*held)[1].messageId, "core:4");
+  redrive();
+  ASSERT_TRUE(stage.drainReleased().isOk());
+  EXPECT_EQ(keysSentFor(http, "M1"), (std::vector<std::string>{"core:2", "core:3", "core:4"}));
+  EXPECT_FALSE(state("M1"));
+}
+
 INSTANTIATE_TEST_SUITE_P(SingleAndBatchWrites, SyncParkingTest, ::testing::Values(0u, 100u));
 
 }  // namespace

@@ -70,12 +70,15 @@ Result<std::pair<int64_t, int64_t>> redriveChanges(Wiring& w, Queue& dlq,
       }
       auto parked = w.parking().state({m.groupId});
       if (!parked.isOk()) return parked.status();
-      if ((*parked)[0]) {
-        MF_RETURN_IF_ERROR(w.parking().release(m.groupId, deadChange(m), w.clock().nowMs()));
+      Status rs = (*parked)[0] ? w.parking().release(m.groupId, deadChange(m), w.clock().nowMs())
+                               : Status::notFound("not parked");
+      if (rs.isOk()) {
         ++released;
         log::info("member released",
                   {"dlq", deadChange(m).messageId, m.groupId, {}, "released", {}});
-      } else {
+      } else if (rs.code() != Code::kNotFound) {
+        return rs;
+      } else {  // not parked (or unparked by a drain just now): back to the changes queue
         OutgoingMessage o{m.groupId, m.dedupId + ":redrive:" + m.messageId, m.body, {}};
         MF_RETURN_IF_ERROR(w.changes().send({o}));
       }
@@ -123,6 +126,10 @@ int parkReleaseCommand(const Config& cfg, const std::string& member) {
   applyLogLevel(cfg);
   Wiring w(cfg);
   if (Status s = w.openQueues(); !s.isOk()) return fail(s);
+  if (Status s = w.openParking(); !s.isOk()) return fail(s);
+  auto parked = w.parking().state({member});
+  if (!parked.isOk()) return fail(parked.status());
+  if (!(*parked)[0]) return fail(Status::invalidArgument("member " + member + " is not parked"));
   auto moved = redriveChanges(w, w.changesDlq(), member);
   if (!moved.isOk()) return fail(moved.status());
   int64_t released = moved->second;
