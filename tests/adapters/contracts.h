@@ -1844,4 +1844,130 @@ TEST_P(HttpClientContract, ConcurrentSendsEachGetTheirOwnResponse) {
   EXPECT_EQ(seen().size(), 40u);
 }
 
+// ---------------------------------------------------------------------------------------
+// Erasure (`memberflow erase`, issue 18): what each port does to forget one member. A store
+// that cannot erase yet (FailedPrecondition) skips.
+
+TEST_P(MemberStoreContract, EraseKeepsIdsVersionsAndHistoryAndEmitsMemberErased) {
+  ASSERT_TRUE(put("E1", sampleMember("E1"), 10, "e1-k1").isOk());
+  ASSERT_TRUE(put("E1", sampleMember("E1", "Byron"), 20, "e1-k2").isOk());
+  ASSERT_TRUE(put("E2", sampleMember("E2"), 10, "e2-k1").isOk());
+  auto e = h_->store().erase("E1", now_++);
+  if (!e.isOk() && e.status().code() == Code::kFailedPrecondition) {
+    GTEST_SKIP() << e.status().toString();
+  }
+  ASSERT_TRUE(e.isOk()) << e.status().toString();
+  EXPECT_TRUE(e->known);
+  EXPECT_FALSE(e->alreadyErased);
+  EXPECT_FALSE(e->eventId.empty());
+  EXPECT_EQ(e->version, 3);
+  EXPECT_EQ(e->replays, 2);
+  EXPECT_EQ(e->outbox, 2);       // its two unsent events
+  EXPECT_EQ(e->historyRows, 3);  // two kept, the erasure's
+
+  // The row: id, version, sequence and times; no content; a tombstone (GET: 404).
+  auto got = h_->store().get("E1");
+  ASSERT_TRUE(got.isOk());
+  EXPECT_TRUE(got->deleted);
+  EXPECT_EQ(got->version, 3);
+  EXPECT_EQ(got->sourceSequence, 20);
+  EXPECT_EQ(got->member.memberId, "E1");
+  EXPECT_EQ(got->member.name.last, "");
+  EXPECT_EQ(got->member.birthDate, "");
+  // History: kept, plus the erasure.
+  auto hist = h_->store().history("E1");
+  ASSERT_TRUE(hist.isOk());
+  ASSERT_EQ(hist->size(), 3u);
+  EXPECT_EQ((*hist)[0].op, "created");
+  EXPECT_EQ((*hist)[2].op, "erased");
+  EXPECT_EQ((*hist)[2].eventId, e->eventId);
+  EXPECT_EQ((*hist)[2].version, 3);
+  // The outbox: E2's event and E1's member.erased, without member data.
+  auto ob = h_->store().outbox(100);
+  ASSERT_TRUE(ob.isOk());
+  std::vector<std::string> types;
+  for (const auto& o : *ob) {
+    auto ev = json::parse(o.event).as_object();
+    types.push_back(o.memberId + " " + std::string(ev.at("type").as_string()));
+    if (o.memberId == "E1") {
+      EXPECT_EQ(o.eventId, e->eventId);
+      EXPECT_TRUE(ev.at("data").at("member").is_null());
+      EXPECT_EQ(o.event.find("Byron"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"E2 member.created", "E1 member.erased"}));
+  // The idempotency records are gone: a repeat is judged afresh (stale), not replayed.
+  EXPECT_EQ(put("E1", sampleMember("E1", "Byron"), 20, "e1-k2")->result, WriteResult::kStale);
+  EXPECT_EQ(put("E2", sampleMember("E2"), 10, "e2-k1")->result, WriteResult::kReplayed);
+
+  // Again: nothing more to erase, no second event.
+  auto again = h_->store().erase("E1", now_++);
+  ASSERT_TRUE(again.isOk());
+  EXPECT_TRUE(again->alreadyErased);
+  EXPECT_TRUE(again->eventId.empty());
+  EXPECT_EQ(*h_->store().outboxCount(), 2);
+  // A later change of the member applies as new data.
+  auto back = put("E1", sampleMember("E1", "Newdata"), 30);
+  ASSERT_TRUE(back.isOk());
+  EXPECT_EQ(back->result, WriteResult::kCreated);
+  EXPECT_EQ(back->member->version, 4);
+  EXPECT_EQ(h_->store().get("E1")->member.name.last, "Newdata");
+  // A member never seen: nothing written.
+  auto none = h_->store().erase("E-none", now_++);
+  ASSERT_TRUE(none.isOk());
+  EXPECT_FALSE(none->known);
+  EXPECT_TRUE(none->eventId.empty());
+  EXPECT_EQ(h_->store().get("E-none").status().code(), Code::kNotFound);
+}
+
+TEST_P(MemberStoreContract, ErasuresAreRecordedForAudit) {
+  ErasureRecord r{"E3", 1767225600000, "right to deletion", json::object{{"archiveLines", 4}}};
+  Status s = h_->store().recordErasure(r);
+  if (s.code() == Code::kFailedPrecondition) GTEST_SKIP() << s.toString();
+  ASSERT_TRUE(s.isOk()) << s.toString();
+  ASSERT_TRUE(h_->store().recordErasure({"E3", r.atMs + 1, "again", {}}).isOk());
+  auto got = h_->store().erasures("E3");
+  ASSERT_TRUE(got.isOk());
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].reason, "right to deletion");
+  EXPECT_EQ((*got)[0].atMs, r.atMs);
+  EXPECT_EQ(json::serialize((*got)[0].counts), R"({"archiveLines":4})");
+  EXPECT_EQ((*got)[1].reason, "again");
+  EXPECT_TRUE(h_->store().erasures("E4")->empty());
+}
+
+TEST_P(ParkingStoreContract, EraseForgetsTheMemberAndItsHeldChanges) {
+  ASSERT_TRUE(h_->store().park("P1", "d1", "http_422", now_).isOk());
+  ASSERT_TRUE(h_->store().hold("P1", {change("c1"), change("c2")}, now_).isOk());
+  ASSERT_TRUE(h_->store().park("P2", "d2", "http_422", now_).isOk());
+  ASSERT_TRUE(h_->store().hold("P2", {change("c3")}, now_).isOk());
+  auto n = h_->store().erase("P1");
+  if (!n.isOk() && n.status().code() == Code::kFailedPrecondition) {
+    GTEST_SKIP() << n.status().toString();
+  }
+  ASSERT_TRUE(n.isOk()) << n.status().toString();
+  EXPECT_EQ(*n, 2);
+  EXPECT_FALSE(stateOf("P1").has_value());
+  EXPECT_TRUE(heldIds("P1").empty());
+  EXPECT_EQ(heldIds("P2"), (std::vector<std::string>{"c3"}));
+  ASSERT_TRUE(stateOf("P2").has_value());
+  auto again = h_->store().erase("P1");
+  ASSERT_TRUE(again.isOk());
+  EXPECT_EQ(*again, 0);
+}
+
+TEST_P(LakeJournalContract, RestageReplacesAStagedObjectsContentOnly) {
+  ASSERT_TRUE(h_->journal().stage({"lake/x-1", "old"}, {"ev-r1", "ev-r2"}).isOk());
+  ASSERT_TRUE(h_->journal().restage({"lake/x-1", "new"}).isOk());
+  auto staged = h_->journal().staged();
+  ASSERT_TRUE(staged.isOk());
+  ASSERT_EQ(staged->size(), 1u);
+  EXPECT_EQ((*staged)[0].content, "new");
+  EXPECT_EQ(*h_->journal().placed({"ev-r1", "ev-r2", "ev-r3"}),
+            (std::vector<bool>{true, true, false}));
+  ASSERT_TRUE(h_->journal().written("lake/x-1").isOk());
+  EXPECT_EQ(h_->journal().restage({"lake/x-1", "newer"}).code(), Code::kNotFound);
+  EXPECT_EQ(h_->journal().restage({"lake/never", "x"}).code(), Code::kNotFound);
+}
+
 }  // namespace memberflow::contracts

@@ -105,7 +105,9 @@ Result<Stmt*> SqliteDb::prepare(const std::string& sql) {
 }
 
 Status scrubDatabase(const std::string& path) {
-  auto db = SqliteDb::open(path, {});
+  SqliteDb::Options opts;
+  opts.busyTimeoutMs = 1000;  // a database in use is refused, not waited for
+  auto db = SqliteDb::open(path, opts);
   if (!db.isOk()) return db.status();
   MF_RETURN_IF_ERROR((*db)->exec("PRAGMA secure_delete=ON"));
   MF_RETURN_IF_ERROR((*db)->exec("VACUUM"));

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "support/test_support.h"
 
 namespace memberflow {
@@ -85,6 +87,64 @@ TEST(Partitioner, MatchesKafkaMurmur2) {
   EXPECT_EQ(embedded::kafkaMurmur2("a-little-bit-longer-string"), -1486304829);
   EXPECT_EQ(embedded::kafkaMurmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
   EXPECT_EQ(embedded::kafkaMurmur2(std::string("abc", 3)), 479470107);
+}
+
+// `memberflow erase`: records rewritten in place keep partition, offset and timestamp; the
+// others are untouched; the old bytes are not left in the file.
+TEST(EmbeddedSourceLog, RedactRewritesTheChosenRecordsInPlace) {
+  TempDir dir;
+  std::vector<ProduceRecord> recs;
+  for (int i = 0; i < 6; ++i) {
+    ProduceRecord r;
+    r.key = i % 2 ? "other" : "mine";
+    r.value = "secret-value-" + std::to_string(i);
+    r.headers = {{"h", "x"}};
+    r.partition = i % 3 == 0 ? 0 : 1;
+    r.timestampMs = 1000 + i;
+    recs.push_back(std::move(r));
+  }
+  {
+    auto l = *emb::SourceLog::open(dir.file("s.db"), "t", 2, "g");
+    ASSERT_TRUE(l->append(recs).isOk());
+    auto n = l->redact([](const SourceRecord& r) -> std::optional<SourceRedactor::Replacement> {
+      if (r.key != "mine") return std::nullopt;
+      return SourceRedactor::Replacement{std::nullopt, std::nullopt, {{"id", "m"}}};
+    });
+    ASSERT_TRUE(n.isOk()) << n.status().toString();
+    EXPECT_EQ(*n, 3);
+    int64_t mine = 0, others = 0;
+    for (int32_t p = 0; p < 2; ++p) {
+      auto got = l->read(p, 0, 100, 100);
+      ASSERT_TRUE(got.isOk());
+      for (const auto& r : *got) {
+        if (!r.key) {
+          ++mine;
+          EXPECT_FALSE(r.value.has_value());
+          EXPECT_EQ(r.headers, (std::vector<std::pair<std::string, std::string>>{{"id", "m"}}));
+        } else {
+          ++others;
+          EXPECT_EQ(*r.key, "other");
+          EXPECT_EQ(r.value->rfind("secret-value-", 0), 0u);
+        }
+        EXPECT_GE(r.timestampMs, 1000);
+      }
+    }
+    EXPECT_EQ(mine, 3);
+    EXPECT_EQ(others, 3);
+    // Nothing more to do a second time.
+    EXPECT_EQ(*l->redact([](const SourceRecord& r) -> std::optional<SourceRedactor::Replacement> {
+      if (r.key != "mine") return std::nullopt;
+      return SourceRedactor::Replacement{};
+    }),
+              0);
+  }
+  ASSERT_TRUE(emb::scrubDatabase(dir.file("s.db")).isOk());
+  std::ifstream f(dir.file("s.db"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  for (int i = 0; i < 6; i += 2) {
+    EXPECT_EQ(bytes.find("secret-value-" + std::to_string(i)), std::string::npos) << i;
+  }
+  EXPECT_NE(bytes.find("secret-value-1"), std::string::npos);
 }
 
 }  // namespace

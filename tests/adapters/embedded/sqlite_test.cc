@@ -1,0 +1,71 @@
+// The SQLite layer of the embedded adapters: scrubDatabase (`memberflow erase`) leaves no
+// deleted bytes in the database's files, even from a connection that did not overwrite them.
+#include "adapters/embedded/sqlite.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "support/test_support.h"
+
+namespace memberflow {
+namespace {
+
+using testing::TempDir;
+namespace emb = memberflow::embedded;
+
+std::string bytesOf(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+TEST(SqliteScrub, DeletedRowsLeaveNoBytesBehind) {
+  TempDir dir;
+  const std::string path = dir.file("x.db");
+  const std::string secret = "ada.lovelace.1815@example.org";
+  {
+    auto db = *emb::SqliteDb::open(path, {});
+    // As a build of SQLite without SECURE_DELETE by default would: deleted cells stay.
+    ASSERT_TRUE(db->exec("PRAGMA secure_delete=OFF").isOk());
+    ASSERT_TRUE(db->exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)").isOk());
+    for (int i = 0; i < 200; ++i) {
+      auto ins = db->prepare("INSERT INTO t(v) VALUES(?)");
+      ASSERT_TRUE(ins.isOk());
+      (*ins)->bind(1, i == 100 ? secret : std::string(100, 'x'));
+      ASSERT_TRUE((*ins)->run().isOk());
+    }
+    ASSERT_TRUE(db->exec("DELETE FROM t WHERE v LIKE 'ada%'").isOk());
+    ASSERT_TRUE(db->exec("PRAGMA wal_checkpoint(TRUNCATE)").isOk());
+  }
+  // What a grep of the data directory would find without the scrub.
+  ASSERT_NE(bytesOf(path).find(secret), std::string::npos);
+  ASSERT_TRUE(emb::scrubDatabase(path).isOk());
+  EXPECT_EQ(bytesOf(path).find(secret), std::string::npos);
+  EXPECT_EQ(bytesOf(path + "-wal").find(secret), std::string::npos);
+  // The rest is still there.
+  auto db = *emb::SqliteDb::open(path, {});
+  auto n = db->prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(n.isOk() && (*n)->step().isOk());
+  EXPECT_EQ((*n)->i64(0), 199);
+}
+
+// A database another connection holds in a read transaction cannot be emptied of its WAL.
+TEST(SqliteScrub, RefusesADatabaseInUse) {
+  TempDir dir;
+  const std::string path = dir.file("y.db");
+  auto db = *emb::SqliteDb::open(path, {});
+  ASSERT_TRUE(db->exec("CREATE TABLE t(v TEXT); INSERT INTO t VALUES('a'), ('b')").isOk());
+  ASSERT_TRUE(db->exec("BEGIN").isOk());
+  auto sel = db->prepare("SELECT v FROM t");
+  ASSERT_TRUE(sel.isOk() && (*sel)->step().isOk());  // a read transaction stays open
+  ASSERT_TRUE(db->exec("PRAGMA user_version").isOk());
+  auto other = *emb::SqliteDb::open(path, {});
+  ASSERT_TRUE(other->exec("INSERT INTO t VALUES('c')").isOk());
+  EXPECT_EQ(emb::scrubDatabase(path).code(), Code::kFailedPrecondition);
+  (*sel)->reset();
+  ASSERT_TRUE(db->exec("COMMIT").isOk());
+}
+
+}  // namespace
+}  // namespace memberflow
