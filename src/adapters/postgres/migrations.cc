@@ -103,6 +103,18 @@ CREATE TABLE write_outcomes (
   at         bigint NOT NULL
 );
 )sql"},
+      {5, "erasures: the audit of `memberflow erase`", R"sql(
+-- One row per erasure of a member: ids, the operator's reason and what was removed per store
+-- (counts), never the erased data.
+CREATE TABLE erasures (
+  seq       bigserial PRIMARY KEY,
+  member_id text NOT NULL,
+  at        bigint NOT NULL,
+  reason    text NOT NULL,
+  counts    jsonb NOT NULL
+);
+CREATE INDEX erasures_member ON erasures (member_id, seq);
+)sql"},
   };
   return all;
 }

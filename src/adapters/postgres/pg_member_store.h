@@ -44,6 +44,11 @@ class PgMemberStore final : public MemberStore {
   Result<std::unique_ptr<OutboxClaim>> claimOutbox(size_t limit) override;
   Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) override;
   Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) override;
+  // One transaction under the member's writer lock (so no write of the member interleaves).
+  // PostgreSQL keeps the old row versions until VACUUM reclaims them: the docs say so.
+  Result<MemberErasure> erase(const std::string& memberId, int64_t nowMs) override;
+  Status recordErasure(const ErasureRecord& record) override;
+  Result<std::vector<ErasureRecord>> erasures(const std::string& memberId) override;
   Status ping() override;
   // LISTEN memberflow_member on a connection of its own (reconnected with backoff); writers
   // NOTIFY in their transaction, so a notice arrives after the change is committed.
