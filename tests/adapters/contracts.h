@@ -240,6 +240,64 @@ TEST_P(LedgerContract, GetManyAnswersEachIdInOrder) {
   EXPECT_EQ((*many)[2]->outcome.outcome, MessageOutcome::kPending);
 }
 
+// More ids than one request or statement takes (DynamoDB's BatchGetItem: 100 keys, SQLite: 500
+// parameters), some never claimed, some expired (their TTL passed, not purged yet), one asked
+// for twice: each answered in order, as get() answers it.
+TEST_P(LedgerContract, GetManyBeyondOneRequestAnswersEachIdAsGetDoes) {
+  Ledger& l = h_->ledger();
+  const int64_t longAgo = now_ - 2 * h_->ttlMs();
+  std::vector<std::string> ids, fresh, expired;
+  std::vector<LedgerOutcome> completed;
+  for (int i = 0; i < 550; ++i) {
+    std::string id = "many-" + std::to_string(i);
+    ids.push_back(id);
+    if (i % 3 == 0) continue;  // never claimed
+    (i % 5 == 0 ? expired : fresh).push_back(id);
+    if (i % 2 == 0) completed.push_back({id, MessageOutcome::kEnqueued, "", "raw/m", i});
+  }
+  ids.push_back("many-7");
+  ASSERT_TRUE(l.claim(fresh, now_).isOk());
+  ASSERT_TRUE(l.claim(expired, longAgo).isOk());
+  ASSERT_TRUE(l.complete(completed, now_ + 1).isOk());
+  auto many = l.getMany(ids);
+  ASSERT_TRUE(many.isOk()) << many.status().toString();
+  ASSERT_EQ(many->size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    SCOPED_TRACE(ids[i]);
+    const auto& got = (*many)[i];
+    auto one = l.get(ids[i]);
+    ASSERT_TRUE(one.isOk() || one.status().code() == Code::kNotFound) << one.status().toString();
+    ASSERT_EQ(got.has_value(), one.isOk());
+    if (i < 550 && i % 3 == 0) {
+      EXPECT_FALSE(got.has_value());
+    }
+    if (!got) continue;
+    EXPECT_EQ(got->outcome.messageId, ids[i]);
+    EXPECT_EQ(got->outcome.outcome, one->outcome.outcome);
+    EXPECT_EQ(got->outcome.reason, one->outcome.reason);
+    EXPECT_EQ(got->outcome.archiveKey, one->outcome.archiveKey);
+    EXPECT_EQ(got->outcome.archiveLine, one->outcome.archiveLine);
+    EXPECT_EQ(got->claimedAtMs, one->claimedAtMs);
+    EXPECT_EQ(got->completedAtMs, one->completedAtMs);
+    EXPECT_EQ(got->expiresAtMs, one->expiresAtMs);
+  }
+  // Spot checks against what was written, so the comparison above cannot pass on two wrongs.
+  ASSERT_TRUE((*many)[2].has_value());  // fresh, completed
+  EXPECT_EQ((*many)[2]->outcome.outcome, MessageOutcome::kEnqueued);
+  EXPECT_EQ((*many)[2]->outcome.archiveLine, 2);
+  EXPECT_EQ((*many)[2]->claimedAtMs, now_);
+  ASSERT_TRUE((*many)[7].has_value());  // fresh, pending
+  EXPECT_EQ((*many)[7]->outcome.outcome, MessageOutcome::kPending);
+  EXPECT_EQ((*many)[7]->completedAtMs, 0);
+  ASSERT_TRUE((*many)[550].has_value());  // many-7 again
+  EXPECT_EQ((*many)[550]->outcome.messageId, "many-7");
+  ASSERT_TRUE((*many)[545].has_value());  // expired, not completed
+  EXPECT_LE((*many)[545]->expiresAtMs, now_);
+  EXPECT_EQ((*many)[545]->claimedAtMs, longAgo);
+  EXPECT_FALSE((*many)[549].has_value());
+  EXPECT_TRUE(l.getMany({})->empty());
+}
+
 TEST_P(LedgerContract, UnknownIdIsNotFound) {
   EXPECT_CODE(h_->ledger().get("never").status(), kNotFound);
 }

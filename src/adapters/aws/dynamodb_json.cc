@@ -30,13 +30,8 @@ int64_t secondsToMs(int64_t s) {
   return s * 1000;
 }
 
-}  // namespace
-
-Result<LedgerEntry> parseLedgerItem(const json::value& response, const std::string& messageId) {
-  if (!response.is_object()) return malformed("GetItem");
-  const json::value* item = field(response.get_object(), "Item");
-  if (!item || !item->is_object()) return Status::notFound("message id not in the ledger");
-  const auto& it = item->get_object();
+// A ledger item's entry (absent attributes read as empty or 0).
+Result<LedgerEntry> entryFrom(const json::object& it, const std::string& messageId) {
   LedgerEntry e;
   e.outcome.messageId = messageId;
   auto outcome = messageOutcomeNamed(getS(it, "outcome"));
@@ -49,6 +44,19 @@ Result<LedgerEntry> parseLedgerItem(const json::value& response, const std::stri
   e.completedAtMs = getN(it, "completedAt");
   e.expiresAtMs = secondsToMs(getN(it, "expiresAt"));
   return e;
+}
+
+}  // namespace
+
+Result<LedgerEntry> parseLedgerItem(const json::value& response, const std::string& messageId) {
+  if (!response.is_object()) return malformed("GetItem");
+  const json::value* item = field(response.get_object(), "Item");
+  if (!item || !item->is_object()) return Status::notFound("message id not in the ledger");
+  return entryFrom(item->get_object(), messageId);
+}
+
+Result<LedgerEntry> parseLedgerEntry(const json::object& item) {
+  return entryFrom(item, getS(item, "messageId"));
 }
 
 Result<LedgerScanPage> parseLedgerScanPage(const json::value& response) {
@@ -68,6 +76,50 @@ Result<LedgerScanPage> parseLedgerScanPage(const json::value& response) {
     page.lastEvaluatedKey = *last;
   }
   return page;
+}
+
+Result<BatchGetPage> parseBatchGetPage(const json::value& response, const std::string& table) {
+  BatchGetPage page;
+  if (!response.is_object()) return malformed("BatchGetItem");
+  const auto& o = response.get_object();
+  if (const json::value* resp = field(o, "Responses"); resp && resp->is_object()) {
+    if (const json::value* items = field(resp->get_object(), table); items && items->is_array()) {
+      for (const auto& it : items->get_array()) {
+        if (!it.is_object()) return malformed("BatchGetItem");
+        page.items.push_back(it.get_object());
+      }
+    }
+  }
+  if (const json::value* rest = field(o, "UnprocessedKeys");
+      rest && rest->is_object() && !rest->get_object().empty()) {
+    page.unprocessed = *rest;
+  }
+  return page;
+}
+
+Result<std::vector<json::object>> batchGetItems(const std::string& table, json::array keys,
+                                                int maxAttempts, const BatchGetSend& send,
+                                                const std::function<void(int attempt)>& backoff) {
+  std::vector<json::object> out;
+  if (keys.empty()) return out;
+  if (keys.size() > kBatchGetMaxKeys) {
+    return Status::invalidArgument("dynamodb BatchGetItem: more than 100 keys");
+  }
+  json::value request =
+      json::object{{table, json::object{{"Keys", std::move(keys)}, {"ConsistentRead", true}}}};
+  for (int attempt = 1;; ++attempt) {
+    auto r = send(json::object{{"RequestItems", request}});
+    if (!r.isOk()) return r.status();
+    auto page = parseBatchGetPage(*r, table);
+    if (!page.isOk()) return page.status();
+    for (auto& it : page->items) out.push_back(std::move(it));
+    if (page->unprocessed.is_null()) return out;
+    if (attempt >= maxAttempts) {
+      return Status::unavailable("dynamodb BatchGetItem kept returning unprocessed keys");
+    }
+    request = std::move(page->unprocessed);  // what was left (it keeps ConsistentRead)
+    backoff(attempt);
+  }
 }
 
 }  // namespace memberflow::aws

@@ -4,8 +4,11 @@
 #include <atomic>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "adapters/aws/dynamodb_json.h"
+#include "common/backoff.h"
 
 namespace memberflow::aws {
 namespace {
@@ -38,7 +41,19 @@ Status forEachConcurrently(size_t n, size_t workers, F&& fn) {
 json::object S(const std::string& v) { return json::object{{"S", v}}; }
 json::object N(int64_t v) { return json::object{{"N", std::to_string(v)}}; }
 
+// Tries of a BatchGetItem request while keys are left unprocessed, backing off in between.
+const BackoffPolicy kUnprocessedRetry{20, 1000, 10};
+
 }  // namespace
+
+void DynamoDbLedger::backoff(int attempt) {
+  int64_t ms = 0;
+  {
+    std::lock_guard lock(rngMu_);
+    ms = fullJitterDelayMs(kUnprocessedRetry, attempt, rng_);
+  }
+  clock_.sleepFor(std::chrono::milliseconds(ms), {});
+}
 
 Result<json::value> DynamoDbLedger::call(const std::string& op, json::object body) {
   body["TableName"] = table_;
@@ -120,6 +135,53 @@ Result<LedgerEntry> DynamoDbLedger::get(const std::string& messageId) {
                                         {"ConsistentRead", true}});
   if (!r.isOk()) return r.status();
   return parseLedgerItem(*r, messageId);
+}
+
+Result<std::vector<std::optional<LedgerEntry>>> DynamoDbLedger::getMany(
+    const std::vector<std::string>& ids) {
+  std::vector<std::string> distinct;  // each id once: BatchGetItem refuses a key named twice
+  {
+    std::unordered_set<std::string> seen;
+    for (const auto& id : ids) {
+      if (!id.empty() && seen.insert(id).second) distinct.push_back(id);
+    }
+  }
+  const size_t requests = (distinct.size() + kBatchGetMaxKeys - 1) / kBatchGetMaxKeys;
+  std::vector<std::vector<json::object>> items(requests);
+  Status s = forEachConcurrently(requests, kConcurrency, [&](size_t r) -> Status {
+    json::array keys;
+    for (size_t i = r * kBatchGetMaxKeys; i < std::min(distinct.size(), (r + 1) * kBatchGetMaxKeys);
+         ++i) {
+      keys.push_back(json::object{{"messageId", S(distinct[i])}});
+    }
+    auto got = batchGetItems(
+        table_, std::move(keys), kUnprocessedRetry.maxAttempts,
+        [&](const json::object& body) {
+          return client_.json("dynamodb", "DynamoDB_20120810.BatchGetItem", body,
+                              "application/x-amz-json-1.0");
+        },
+        [&](int attempt) { backoff(attempt); });
+    if (!got.isOk()) return got.status();
+    items[r] = std::move(got).value();
+    return Status::ok();
+  });
+  if (!s.isOk()) return s;
+  std::unordered_map<std::string, LedgerEntry> found;
+  for (const auto& request : items) {
+    for (const auto& item : request) {
+      auto e = parseLedgerEntry(item);
+      if (!e.isOk()) return e.status();
+      std::string id = e->outcome.messageId;
+      found.emplace(std::move(id), std::move(e).value());
+    }
+  }
+  std::vector<std::optional<LedgerEntry>> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    auto it = found.find(id);
+    out.push_back(it == found.end() ? std::nullopt : std::optional<LedgerEntry>(it->second));
+  }
+  return out;
 }
 
 Result<size_t> DynamoDbLedger::purgeExpired(int64_t nowMs) {

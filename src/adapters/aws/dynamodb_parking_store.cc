@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "adapters/aws/dynamodb_json.h"
 #include "common/backoff.h"
 
 namespace memberflow::aws {
@@ -16,7 +17,6 @@ constexpr const char* kMemberSk = "#member";
 constexpr const char* kHeldPrefix = "h#";
 constexpr const char* kParked = "parked";
 constexpr const char* kReleased = "released";
-constexpr size_t kBatchGetKeys = 100;   // BatchGetItem's limit
 constexpr size_t kTransactItems = 100;  // TransactWriteItems' limit
 // A held item's own bytes, with room left for its names and keys within DynamoDB's 400 KB.
 constexpr size_t kMaxChangeBytes = 350 * 1024;
@@ -321,35 +321,19 @@ Result<std::vector<std::optional<ParkedMember>>> DynamoDbParkingStore::state(
     }
   }
   std::unordered_map<std::string, ParkedMember> found;
-  for (size_t from = 0; from < ids.size(); from += kBatchGetKeys) {
+  for (size_t from = 0; from < ids.size(); from += kBatchGetMaxKeys) {
     json::array keys;
-    for (size_t i = from; i < std::min(ids.size(), from + kBatchGetKeys); ++i) {
+    for (size_t i = from; i < std::min(ids.size(), from + kBatchGetMaxKeys); ++i) {
       keys.push_back(itemKey(ids[i], kMemberSk));
     }
-    json::value request =
-        json::object{{table_, json::object{{"Keys", std::move(keys)}, {"ConsistentRead", true}}}};
-    for (int attempt = 1;; ++attempt) {
-      auto r = call("BatchGetItem", json::object{{"RequestItems", request}});
-      if (!r.isOk()) return r.status();
-      if (!r->is_object()) return malformed("BatchGetItem");
-      const auto& o = r->get_object();
-      if (const json::value* resp = field(o, "Responses"); resp && resp->is_object()) {
-        if (const json::value* items = field(resp->get_object(), table_);
-            items && items->is_array()) {
-          for (const auto& v : items->get_array()) {
-            if (!v.is_object()) return malformed("BatchGetItem");
-            ParkedMember m = memberFrom(v.get_object());
-            found[m.memberId] = std::move(m);
-          }
-        }
-      }
-      const json::value* rest = field(o, "UnprocessedKeys");
-      if (!rest || !rest->is_object() || rest->get_object().empty()) break;
-      if (attempt >= kRetry.maxAttempts) {
-        return Status::unavailable("parking: BatchGetItem kept returning unprocessed keys");
-      }
-      request = *rest;  // throttled: ask again for what was left, after a backoff
-      backoff(attempt);
+    auto items = batchGetItems(
+        table_, std::move(keys), kRetry.maxAttempts,
+        [this](const json::object& body) { return call("BatchGetItem", body); },
+        [this](int attempt) { backoff(attempt); });
+    if (!items.isOk()) return items.status();
+    for (const auto& it : *items) {
+      ParkedMember m = memberFrom(it);
+      found[m.memberId] = std::move(m);
     }
   }
   for (auto& [id, m] : found) {

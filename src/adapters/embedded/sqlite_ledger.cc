@@ -1,6 +1,32 @@
 #include "adapters/embedded/sqlite_ledger.h"
 
+#include <algorithm>
+#include <unordered_map>
+
 namespace memberflow::embedded {
+namespace {
+
+constexpr const char* kEntryColumns =
+    "SELECT claimed_at, completed_at, outcome, reason, archive_key, archive_line, expires_at,"
+    " message_id FROM ledger";
+
+// The entry of a row of kEntryColumns.
+Result<LedgerEntry> entryFrom(const Stmt& s) {
+  LedgerEntry e;
+  e.claimedAtMs = s.i64(0);
+  e.completedAtMs = s.i64(1);
+  e.outcome.messageId = s.str(7);
+  auto outcome = messageOutcomeNamed(s.str(2));
+  if (!outcome) return Status::internal("ledger row with an unknown outcome");
+  e.outcome.outcome = *outcome;
+  e.outcome.reason = s.str(3);
+  e.outcome.archiveKey = s.str(4);
+  e.outcome.archiveLine = s.i64(5);
+  e.expiresAtMs = s.i64(6);
+  return e;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<SqliteLedger>> SqliteLedger::open(const std::string& path, int64_t ttlMs,
                                                          const SqliteDb::Options& opts) {
@@ -79,26 +105,54 @@ Status SqliteLedger::complete(const std::vector<LedgerOutcome>& outcomes, int64_
 
 Result<LedgerEntry> SqliteLedger::get(const std::string& messageId) {
   std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_,
-             "SELECT claimed_at, completed_at, outcome, reason, archive_key, archive_line,"
-             " expires_at FROM ledger WHERE message_id = ?");
+  MF_PREPARE(sel, *db_, std::string(kEntryColumns) + " WHERE message_id = ?");
   sel->bind(1, messageId);
   auto row = sel->step();
   if (!row.isOk()) return row.status();
   if (!*row) return Status::notFound("message id not in the ledger");
-  LedgerEntry e;
-  e.claimedAtMs = sel->i64(0);
-  e.completedAtMs = sel->i64(1);
-  e.outcome.messageId = messageId;
-  auto outcome = messageOutcomeNamed(sel->str(2));
-  if (!outcome) return Status::internal("ledger row with an unknown outcome");
-  e.outcome.outcome = *outcome;
-  e.outcome.reason = sel->str(3);
-  e.outcome.archiveKey = sel->str(4);
-  e.outcome.archiveLine = sel->i64(5);
-  e.expiresAtMs = sel->i64(6);
+  auto e = entryFrom(*sel);
   sel->reset();
   return e;
+}
+
+Result<std::vector<std::optional<LedgerEntry>>> SqliteLedger::getMany(
+    const std::vector<std::string>& ids) {
+  std::lock_guard lock(mu_);
+  // One statement of kGetManyChunk parameters for every chunk (one cached statement); the
+  // parameters a last chunk leaves unbound are NULL, which IN matches with nothing.
+  static const std::string kSql = [] {
+    std::string sql = std::string(kEntryColumns) + " WHERE message_id IN (?";
+    for (size_t i = 1; i < kGetManyChunk; ++i) sql += ",?";
+    return sql + ")";
+  }();
+  MF_PREPARE(sel, *db_, kSql);
+  std::unordered_map<std::string, LedgerEntry> found;
+  for (size_t from = 0; from < ids.size(); from += kGetManyChunk) {
+    sel->reset();
+    for (size_t i = from; i < std::min(ids.size(), from + kGetManyChunk); ++i) {
+      sel->bind(static_cast<int>(i - from + 1), ids[i]);
+    }
+    for (;;) {
+      auto row = sel->step();
+      if (!row.isOk()) return row.status();
+      if (!*row) break;
+      auto e = entryFrom(*sel);
+      if (!e.isOk()) {
+        sel->reset();
+        return e.status();
+      }
+      std::string id = e->outcome.messageId;
+      found.emplace(std::move(id), std::move(e).value());
+    }
+  }
+  sel->reset();
+  std::vector<std::optional<LedgerEntry>> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    auto it = found.find(id);
+    out.push_back(it == found.end() ? std::nullopt : std::optional<LedgerEntry>(it->second));
+  }
+  return out;
 }
 
 Result<size_t> SqliteLedger::purgeExpired(int64_t nowMs) {

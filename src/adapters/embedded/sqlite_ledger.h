@@ -19,9 +19,15 @@ class SqliteLedger final : public Ledger {
                                         int64_t nowMs) override;
   Status complete(const std::vector<LedgerOutcome>& outcomes, int64_t nowMs) override;
   Result<LedgerEntry> get(const std::string& messageId) override;
+  // One statement per kGetManyChunk ids (WHERE message_id IN (...)), each id answered as get()
+  // answers it.
+  Result<std::vector<std::optional<LedgerEntry>>> getMany(
+      const std::vector<std::string>& ids) override;
   Result<size_t> purgeExpired(int64_t nowMs) override;
 
  private:
+  // Parameters of one getMany statement, within SQLite's limit (32766 since 3.32, 999 before).
+  static constexpr size_t kGetManyChunk = 500;
   SqliteLedger(std::unique_ptr<SqliteDb> db, int64_t ttlMs) : db_(std::move(db)), ttlMs_(ttlMs) {}
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;

@@ -47,5 +47,64 @@ TEST(DynamoDbJson, ScanPagesAndMalformedScans) {
   EXPECT_EQ(parseLedgerItem(J("[]"), "k").status().code(), Code::kInternal);
 }
 
+TEST(DynamoDbJson, ReadsALedgerItemOfBatchGetItemByItsOwnMessageId) {
+  auto e = parseLedgerEntry(
+      J(R"({"messageId":{"S":"k2"},"claimedAt":{"N":"5"},"outcome":{"S":"skipped"}})").as_object());
+  ASSERT_TRUE(e.isOk());
+  EXPECT_EQ(e->outcome.messageId, "k2");
+  EXPECT_EQ(e->outcome.outcome, MessageOutcome::kSkipped);
+  EXPECT_EQ(e->claimedAtMs, 5);
+  EXPECT_EQ(parseLedgerEntry(J(R"({"outcome":{"S":"?"}})").as_object()).status().code(),
+            Code::kInternal);
+}
+
+// A BatchGetItem that answers part of its keys and leaves the rest unprocessed, then the rest.
+TEST(DynamoDbJson, BatchGetItemsAsksAgainForUnprocessedKeysAfterABackoff) {
+  std::vector<std::string> sent;
+  std::vector<int> backoffs;
+  auto send = [&](const json::object& body) -> Result<json::value> {
+    sent.push_back(json::serialize(body));
+    if (sent.size() == 1) {
+      return J(R"({"Responses":{"t":[{"id":{"S":"a"}}]},)"
+               R"("UnprocessedKeys":{"t":{"Keys":[{"id":{"S":"b"}}],"ConsistentRead":true}}})");
+    }
+    return J(R"({"Responses":{"t":[{"id":{"S":"b"}}]},"UnprocessedKeys":{}})");
+  };
+  json::array keys{json::object{{"id", json::object{{"S", "a"}}}},
+                   json::object{{"id", json::object{{"S", "b"}}}}};
+  auto items = batchGetItems("t", keys, 3, send, [&](int a) { backoffs.push_back(a); });
+  ASSERT_TRUE(items.isOk()) << items.status().toString();
+  ASSERT_EQ(items->size(), 2u);
+  EXPECT_EQ(backoffs, std::vector<int>{1});
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0], R"({"RequestItems":{"t":{"Keys":[{"id":{"S":"a"}},{"id":{"S":"b"}}],)"
+                     R"("ConsistentRead":true}}})");
+  EXPECT_EQ(sent[1], R"({"RequestItems":{"t":{"Keys":[{"id":{"S":"b"}}],"ConsistentRead":true}}})");
+}
+
+TEST(DynamoDbJson, BatchGetItemsGivesUpOnKeysLeftAfterItsAttemptsAndRefusesMalformedAnswers) {
+  int sends = 0;
+  auto stuck = [&](const json::object&) -> Result<json::value> {
+    ++sends;
+    return J(R"({"UnprocessedKeys":{"t":{"Keys":[{"id":{"S":"a"}}]}}})");
+  };
+  json::array one{json::object{{"id", json::object{{"S", "a"}}}}};
+  EXPECT_EQ(batchGetItems("t", one, 3, stuck, [](int) {}).status().code(), Code::kUnavailable);
+  EXPECT_EQ(sends, 3);
+  auto malformed = [](const json::object&) -> Result<json::value> {
+    return J(R"({"Responses":{"t":["a"]}})");
+  };
+  EXPECT_EQ(batchGetItems("t", one, 3, malformed, [](int) {}).status().code(), Code::kInternal);
+  auto refused = [](const json::object&) -> Result<json::value> {
+    return Status::unavailable("throttled");
+  };
+  EXPECT_EQ(batchGetItems("t", one, 3, refused, [](int) {}).status().code(), Code::kUnavailable);
+  json::array many;
+  for (int i = 0; i <= 100; ++i) many.push_back(json::object{{"id", json::object{{"S", "k"}}}});
+  EXPECT_EQ(batchGetItems("t", many, 3, refused, [](int) {}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_TRUE(batchGetItems("t", json::array{}, 3, refused, [](int) {})->empty());
+}
+
 }  // namespace
 }  // namespace memberflow::aws
