@@ -1629,6 +1629,52 @@ TEST_P(ParkingStoreContract, ReleaseOfAMemberNotParkedIsNotFoundAndHoldsNothing)
   EXPECT_TRUE(heldIds("M9").empty());  // the refused head was not kept
 }
 
+// A sync process that drained a member's parking may call done() late, with the seqs it
+// applied, after the member was unparked and parked again: those seqs must name nothing held by
+// the new parking (seqs never repeat for a member, across parkings too).
+TEST_P(ParkingStoreContract, ALateDoneWithSeqsOfAnEarlierParkingRemovesNothingHeldSince) {
+  ParkingStore& p = h_->store();
+  ASSERT_TRUE(p.park("M1", "d1", "http_422", now_).isOk());
+  ASSERT_TRUE(p.hold("M1", {change("c1"), change("c2")}, now_ + 1).isOk());
+  ASSERT_TRUE(p.release("M1", change("d1"), now_ + 2).isOk());
+  std::vector<int64_t> old;
+  for (const auto& c : heldOf("M1")) old.push_back(c.seq);
+  ASSERT_EQ(old.size(), 3u);
+  ASSERT_EQ(*p.done("M1", old), true);
+  // Unparked: not parked, not released, not listed; hold and release refuse it.
+  EXPECT_FALSE(stateOf("M1").has_value());
+  EXPECT_TRUE(releasedSorted(10).empty());
+  EXPECT_TRUE(p.list(10)->empty());
+  EXPECT_CODE(p.hold("M1", {change("c3")}, now_ + 3), kFailedPrecondition);
+  EXPECT_CODE(p.release("M1", std::nullopt, now_ + 3), kNotFound);
+  EXPECT_EQ(*p.done("M1", old), false);
+  // Parked again, later: a parking of its own (its time, its dead change, nothing held).
+  ASSERT_TRUE(p.park("M1", "d2", "poison", now_ + 100).isOk());
+  auto s = stateOf("M1");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->state, ParkedMember::State::kParked);
+  EXPECT_EQ(s->deadMessageId, "d2");
+  EXPECT_EQ(s->reason, "poison");
+  EXPECT_EQ(s->parkedAtMs, now_ + 100);
+  EXPECT_EQ(s->held, 0);
+  ASSERT_TRUE(p.hold("M1", {change("n1"), change("n2")}, now_ + 101).isOk());
+  // The first drain's late done, while parked and again once released with a new head.
+  EXPECT_EQ(*p.done("M1", old), false);
+  EXPECT_EQ(heldIds("M1"), (Ids{"n1", "n2"}));
+  ASSERT_TRUE(p.release("M1", change("d2"), now_ + 102).isOk());
+  EXPECT_EQ(*p.done("M1", old), false);
+  EXPECT_EQ(heldIds("M1"), (Ids{"d2", "n1", "n2"}));
+  for (const auto& c : heldOf("M1")) {
+    EXPECT_EQ(std::count(old.begin(), old.end(), c.seq), 0) << c.messageId << " reuses " << c.seq;
+  }
+  auto all = p.list(10);
+  ASSERT_TRUE(all.isOk()) << all.status().toString();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].state, ParkedMember::State::kReleased);
+  EXPECT_EQ((*all)[0].held, 3);
+  EXPECT_EQ(releasedSorted(10), (Ids{"M1"}));
+}
+
 // Sync holds a member's changes while its drain applies the held ones: every change a hold
 // accepted is drained, in order, before the member is unparked, and a hold after the unpark
 // is refused (its caller applies the change itself).

@@ -17,6 +17,9 @@ constexpr const char* kMemberSk = "#member";
 constexpr const char* kHeldPrefix = "h#";
 constexpr const char* kParked = "parked";
 constexpr const char* kReleased = "released";
+// A member done() unparked: its item stays, without parkedAt, dead change and reason, and keeps
+// the seq counters, so a later parking goes on from them. Not parked for every method.
+constexpr const char* kUnparked = "unparked";
 constexpr size_t kTransactItems = 100;  // TransactWriteItems' limit
 // A held item's own bytes, with room left for its names and keys within DynamoDB's 400 KB.
 constexpr size_t kMaxChangeBytes = 350 * 1024;
@@ -182,6 +185,7 @@ Result<std::optional<DynamoDbParkingStore::MemberItem>> DynamoDbParkingStore::ge
   const json::value* item = field(r->get_object(), "Item");
   if (!item || !item->is_object()) return std::optional<MemberItem>();
   const auto& it = item->get_object();
+  if (getS(it, "state") == kUnparked) return std::optional<MemberItem>();
   MemberItem m;
   m.member = memberFrom(it);
   m.nextSeq = getN(it, "nextSeq");
@@ -253,13 +257,15 @@ Result<std::vector<DynamoDbParkingStore::MemberItem>> DynamoDbParkingStore::scan
   json::value start;
   for (;;) {
     json::object values{{":m", S(kMemberSk)}};
-    json::object req{{"TableName", table_}, {"ConsistentRead", true}};
+    json::object req{{"TableName", table_},
+                     {"ConsistentRead", true},
+                     {"ExpressionAttributeNames", json::object{{"#s", "state"}}}};
     if (releasedOnly) {
       req["FilterExpression"] = "sk = :m AND #s = :rel";
-      req["ExpressionAttributeNames"] = json::object{{"#s", "state"}};
       values[":rel"] = S(kReleased);
     } else {
-      req["FilterExpression"] = "sk = :m";
+      req["FilterExpression"] = "sk = :m AND #s <> :unparked";
+      values[":unparked"] = S(kUnparked);
     }
     req["ExpressionAttributeValues"] = std::move(values);
     if (!start.is_null()) req["ExclusiveStartKey"] = start;
@@ -285,7 +291,9 @@ Status DynamoDbParkingStore::park(const std::string& memberId, const std::string
                                   const std::string& reason, int64_t nowMs) {
   // One UpdateItem: creates the member item or parks it again. parkedAt and the seq counters
   // stay when it exists (its held changes keep their seqs); the version moves, so a hold,
-  // release or done that read the item before is tried again.
+  // release or done that read the item before is tried again. An unparked member's item has no
+  // parkedAt (this parking's time is taken) but its counters: a seq a drain of an earlier
+  // parking removed is never handed out again, so that drain's late done() removes nothing.
   return call("UpdateItem",
               json::object{{"TableName", table_},
                            {"Key", itemKey(memberId, kMemberSk)},
@@ -332,6 +340,7 @@ Result<std::vector<std::optional<ParkedMember>>> DynamoDbParkingStore::state(
         [this](int attempt) { backoff(attempt); });
     if (!items.isOk()) return items.status();
     for (const auto& it : *items) {
+      if (getS(it, "state") == kUnparked) continue;
       ParkedMember m = memberFrom(it);
       found[m.memberId] = std::move(m);
     }
@@ -484,15 +493,22 @@ Result<bool> DynamoDbParkingStore::done(const std::string& memberId,
     json::array items;
     for (; i < gone.size(); ++i) items.push_back(deleteOf(gone[i]));
     if (unpark) {
+      // The item stays as the unparked marker, keeping the seq counters for a later parking.
       items.push_back(json::object{
-          {"Delete",
-           json::object{
-               {"TableName", table_},
-               {"Key", itemKey(memberId, kMemberSk)},
-               {"ConditionExpression", "#v = :v AND #s = :rel"},
-               {"ExpressionAttributeNames", json::object{{"#v", "version"}, {"#s", "state"}}},
-               {"ExpressionAttributeValues",
-                json::object{{":v", N((*m)->version)}, {":rel", S(kReleased)}}}}}});
+          {"Update",
+           json::object{{"TableName", table_},
+                        {"Key", itemKey(memberId, kMemberSk)},
+                        {"UpdateExpression", "SET #s = :unparked REMOVE #p, #d, #r ADD #v :one"},
+                        {"ConditionExpression", "#v = :v AND #s = :rel"},
+                        {"ExpressionAttributeNames", json::object{{"#v", "version"},
+                                                                  {"#s", "state"},
+                                                                  {"#p", "parkedAt"},
+                                                                  {"#d", "deadMessageId"},
+                                                                  {"#r", "reason"}}},
+                        {"ExpressionAttributeValues", json::object{{":v", N((*m)->version)},
+                                                                   {":rel", S(kReleased)},
+                                                                   {":unparked", S(kUnparked)},
+                                                                   {":one", N(1)}}}}}});
     }
     if (!items.empty()) MF_RETURN_IF_ERROR(transact(std::move(items)));
     return unpark;

@@ -3,7 +3,11 @@
 // key sk (S). Per parked member one item sk = "#member" (state, dead change, reason, parkedAt,
 // the seq counters nextSeq and headSeq, and a version), and one item per held change,
 // sk = "h#" + its seq as 20 digits (offset by 2^63, so negative seqs sort first and a Query
-// returns the changes in order).
+// returns the changes in order). When done() unparks a member, its member item stays as a
+// marker (state "unparked", no parkedAt, dead change or reason) that every method takes for a
+// member not parked, keeping nextSeq and headSeq: parking it again goes on from them, so a seq
+// is never handed out twice for a member and a late done() of an earlier drain removes nothing
+// held since.
 //
 // Every write that adds held changes or unparks is one TransactWriteItems conditioned on the
 // member item's version, and every such write advances the version. A condition on the member

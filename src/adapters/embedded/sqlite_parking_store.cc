@@ -7,6 +7,9 @@ namespace {
 
 constexpr const char* kParked = "parked";
 constexpr const char* kReleased = "released";
+// A member done() unparked (or erase() forgot): its row stays, without dead change and reason,
+// and keeps the seq counters, so a later parking goes on from them. Not parked for every method.
+constexpr const char* kUnparked = "unparked";
 
 std::string attrsJson(const std::map<std::string, std::string>& attrs) {
   json::object o;
@@ -48,9 +51,10 @@ Result<std::unique_ptr<SqliteParkingStore>> SqliteParkingStore::open(
   auto db = SqliteDb::open(path, opts);
   if (!db.isOk()) return db.status();
   // Seqs come from two counters per member, never from the rows left: hold takes next_seq
-  // upwards, release takes head_seq downwards (below every seq handed out), so a seq is never
-  // handed out twice while the member is parked and a repeated done() cannot remove a change
-  // held after it.
+  // upwards, release takes head_seq downwards (below every seq handed out). The member's row
+  // outlives its parking (state 'unparked'), counters and all, so a seq is never handed out
+  // twice for a member, and a repeated or late done() (from a drain of an earlier parking)
+  // cannot remove a change held after it.
   MF_RETURN_IF_ERROR((*db)->exec(
       "CREATE TABLE IF NOT EXISTS members(member_id TEXT PRIMARY KEY, state TEXT NOT NULL,"
       " dead_message_id TEXT NOT NULL, reason TEXT NOT NULL, parked_at INTEGER NOT NULL,"
@@ -67,24 +71,26 @@ Status SqliteParkingStore::park(const std::string& memberId, const std::string& 
                                 const std::string& reason, int64_t nowMs) {
   std::lock_guard lock(mu_);
   // parked_at stays when the member is parked already (or again): its oldest held change may
-  // date from then.
+  // date from then. An unparked member's row is parked anew, keeping its seq counters.
   MF_PREPARE(up, *db_,
              "INSERT INTO members(member_id, state, dead_message_id, reason, parked_at)"
-             " VALUES(?, ?, ?, ?, ?) ON CONFLICT(member_id) DO UPDATE SET state = excluded.state,"
-             " dead_message_id = excluded.dead_message_id, reason = excluded.reason");
+             " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member_id) DO UPDATE SET state = ?2,"
+             " dead_message_id = ?3, reason = ?4,"
+             " parked_at = CASE members.state WHEN ?6 THEN ?5 ELSE members.parked_at END");
   up->bind(1, memberId).bind(2, kParked).bind(3, deadMessageId).bind(4, reason).bind(5, nowMs);
+  up->bind(6, kUnparked);
   return up->run();
 }
 
 Result<std::vector<std::optional<ParkedMember>>> SqliteParkingStore::state(
     const std::vector<std::string>& memberIds) {
   std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_, std::string(kSelectMember) + " WHERE m.member_id = ?");
+  MF_PREPARE(sel, *db_, std::string(kSelectMember) + " WHERE m.member_id = ? AND m.state <> ?");
   std::vector<std::optional<ParkedMember>> out;
   out.reserve(memberIds.size());
   for (const auto& id : memberIds) {
     sel->reset();
-    sel->bind(1, id);
+    sel->bind(1, id).bind(2, kUnparked);
     auto row = sel->step();
     if (!row.isOk()) return row.status();
     out.push_back(*row ? std::optional<ParkedMember>(memberFrom(*sel)) : std::nullopt);
@@ -107,11 +113,11 @@ Status SqliteParkingStore::insertHeld(const std::string& memberId, int64_t seq,
 Status SqliteParkingStore::hold(const std::string& memberId,
                                 const std::vector<ParkedChange>& changes, int64_t nowMs) {
   std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_, "SELECT next_seq FROM members WHERE member_id = ?");
+  MF_PREPARE(sel, *db_, "SELECT next_seq FROM members WHERE member_id = ? AND state <> ?");
   MF_PREPARE(up, *db_, "UPDATE members SET next_seq = ? WHERE member_id = ?");
   Transaction tx(*db_);
   MF_RETURN_IF_ERROR(tx.begin());
-  sel->bind(1, memberId);
+  sel->bind(1, memberId).bind(2, kUnparked);
   auto row = sel->step();
   if (!row.isOk()) return row.status();
   if (!*row) return Status::failedPrecondition("member is not parked");
@@ -129,11 +135,11 @@ Status SqliteParkingStore::hold(const std::string& memberId,
 Status SqliteParkingStore::release(const std::string& memberId,
                                    const std::optional<ParkedChange>& head, int64_t nowMs) {
   std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_, "SELECT head_seq FROM members WHERE member_id = ?");
+  MF_PREPARE(sel, *db_, "SELECT head_seq FROM members WHERE member_id = ? AND state <> ?");
   MF_PREPARE(up, *db_, "UPDATE members SET state = ?, head_seq = ? WHERE member_id = ?");
   Transaction tx(*db_);
   MF_RETURN_IF_ERROR(tx.begin());
-  sel->bind(1, memberId);
+  sel->bind(1, memberId).bind(2, kUnparked);
   auto row = sel->step();
   if (!row.isOk()) return row.status();
   if (!*row) return Status::notFound("member is not parked");
@@ -177,9 +183,11 @@ Result<bool> SqliteParkingStore::done(const std::string& memberId,
                                       const std::vector<int64_t>& seqs) {
   std::lock_guard lock(mu_);
   MF_PREPARE(del, *db_, "DELETE FROM held WHERE member_id = ? AND seq = ?");
-  // One statement checks and unparks: a released member with no held change left.
+  // One statement checks and unparks: a released member with no held change left. Its row
+  // stays, unparked, with its seq counters.
   MF_PREPARE(unpark, *db_,
-             "DELETE FROM members WHERE member_id = ?1 AND state = ?2 AND NOT EXISTS"
+             "UPDATE members SET state = ?3, dead_message_id = '', reason = ''"
+             " WHERE member_id = ?1 AND state = ?2 AND NOT EXISTS"
              " (SELECT 1 FROM held WHERE member_id = ?1)");
   Transaction tx(*db_);
   MF_RETURN_IF_ERROR(tx.begin());
@@ -188,7 +196,7 @@ Result<bool> SqliteParkingStore::done(const std::string& memberId,
     del->bind(1, memberId).bind(2, seq);
     MF_RETURN_IF_ERROR(del->run());
   }
-  unpark->bind(1, memberId).bind(2, kReleased);
+  unpark->bind(1, memberId).bind(2, kReleased).bind(3, kUnparked);
   MF_RETURN_IF_ERROR(unpark->run());
   bool unparked = db_->changes() == 1;
   MF_RETURN_IF_ERROR(tx.commit());
@@ -216,8 +224,10 @@ Result<std::vector<ParkedMember>> SqliteParkingStore::list(size_t max) {
   std::vector<ParkedMember> out;
   if (max == 0) return out;
   std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_, std::string(kSelectMember) + " ORDER BY m.parked_at, m.member_id LIMIT ?");
-  sel->bind(1, static_cast<int64_t>(max));
+  MF_PREPARE(
+      sel, *db_,
+      std::string(kSelectMember) + " WHERE m.state <> ? ORDER BY m.parked_at, m.member_id LIMIT ?");
+  sel->bind(1, kUnparked).bind(2, static_cast<int64_t>(max));
   for (;;) {
     auto row = sel->step();
     if (!row.isOk()) return row.status();
@@ -232,13 +242,17 @@ Result<int64_t> SqliteParkingStore::erase(const std::string& memberId) {
   std::lock_guard lock(mu_);
   MF_RETURN_IF_ERROR(db_->exec("PRAGMA secure_delete=ON"));
   MF_PREPARE(held, *db_, "DELETE FROM held WHERE member_id = ?");
-  MF_PREPARE(member, *db_, "DELETE FROM members WHERE member_id = ?");
+  // Unparked, not deleted: the row keeps only the seq counters (seqs never repeat, as after
+  // done()); its dead change and reason are overwritten.
+  MF_PREPARE(
+      member, *db_,
+      "UPDATE members SET state = ?2, dead_message_id = '', reason = '' WHERE member_id = ?1");
   Transaction tx(*db_);
   MF_RETURN_IF_ERROR(tx.begin());
   held->bind(1, memberId);
   MF_RETURN_IF_ERROR(held->run());
   int64_t n = db_->changes();
-  member->bind(1, memberId);
+  member->bind(1, memberId).bind(2, kUnparked);
   MF_RETURN_IF_ERROR(member->run());
   MF_RETURN_IF_ERROR(tx.commit());
   return n;
