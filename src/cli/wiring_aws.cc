@@ -38,7 +38,7 @@ Result<std::unique_ptr<ObjectStore>> objects(Families& f, const Config& cfg, Clo
 
 Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg, Clock& clock) {
   auto d = std::make_unique<aws::DynamoDbLedger>(client(f, cfg, clock), cfg.awsLedgerTable,
-                                                 cfg.ledgerTtlHours * 3600 * 1000);
+                                                 cfg.ledgerTtlHours * 3600 * 1000, clock);
   MF_RETURN_IF_ERROR(d->ensureTable());
   return std::unique_ptr<Ledger>(std::move(d));
 }
