@@ -92,4 +92,37 @@ Result<std::vector<std::string>> S3ObjectStore::list(const std::string& prefix) 
   return out;
 }
 
+Result<int64_t> S3ObjectStore::purgeOldVersions(const std::string& key) {
+  std::vector<std::string> old;
+  std::string keyMarker, versionMarker;
+  for (;;) {
+    AwsRequest req = request("GET", "");
+    req.query = "prefix=" + percentEncode(key, false) + "&versions=";
+    if (!keyMarker.empty()) req.query += "&key-marker=" + percentEncode(keyMarker, false);
+    if (!versionMarker.empty())
+      req.query += "&version-id-marker=" + percentEncode(versionMarker, false);
+    auto r = client_.send("s3", req);
+    if (!r.isOk()) return r.status();
+    if (r->status != 200) return s3Error("list versions", *r);
+    auto page = parseS3VersionsPage(r->body);
+    if (!page.isOk()) return page.status();
+    for (const auto& v : page->versions) {
+      // A "null" version written before versioning was enabled is an old version too.
+      if (v.key == key && !v.latest) old.push_back(v.versionId);
+    }
+    if (!page->truncated) break;
+    keyMarker = page->nextKeyMarker;
+    versionMarker = page->nextVersionIdMarker;
+    if (keyMarker.empty() && versionMarker.empty()) break;
+  }
+  for (const auto& id : old) {
+    AwsRequest req = request("DELETE", key);
+    req.query = "versionId=" + percentEncode(id, false);
+    auto r = client_.send("s3", req);
+    if (!r.isOk()) return r.status();
+    if (r->status != 204 && r->status != 200) return s3Error("delete version", *r);
+  }
+  return static_cast<int64_t>(old.size());
+}
+
 }  // namespace memberflow::aws

@@ -25,6 +25,11 @@ class S3ObjectStore final : public ObjectStore {
   Status put(const std::string& key, const std::string& data, const PutOptions& opts) override;
   Result<std::string> get(const std::string& key) override;
   Result<std::vector<std::string>> list(const std::string& prefix) override;
+  // ListObjectVersions of the key, then DeleteObject with the versionId of every version and
+  // delete marker that is not the latest. An unversioned bucket lists only its "null" version:
+  // 0. Needs s3:ListBucketVersions and s3:DeleteObjectVersion.
+  Result<int64_t> purgeOldVersions(const std::string& key) override;
+  const std::string& bucket() const { return bucket_; }
 
  private:
   // A request on the bucket (key empty) or on one of its objects, in the chosen addressing.

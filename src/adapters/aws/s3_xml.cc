@@ -17,6 +17,23 @@ Result<S3ListPage> parseS3ListPage(const std::string& body) {
   return page;
 }
 
+Result<S3VersionsPage> parseS3VersionsPage(const std::string& body) {
+  pugi::xml_document doc;
+  if (!doc.load_string(body.c_str())) return Status::internal("s3 versions: response is not XML");
+  S3VersionsPage page;
+  auto root = doc.child("ListVersionsResult");
+  for (auto c = root.first_child(); c; c = c.next_sibling()) {
+    std::string name = c.name();
+    if (name != "Version" && name != "DeleteMarker") continue;
+    page.versions.push_back({c.child_value("Key"), c.child_value("VersionId"),
+                             std::string(c.child_value("IsLatest")) == "true"});
+  }
+  page.truncated = std::string(root.child_value("IsTruncated")) == "true";
+  page.nextKeyMarker = root.child_value("NextKeyMarker");
+  page.nextVersionIdMarker = root.child_value("NextVersionIdMarker");
+  return page;
+}
+
 std::string s3ErrorCode(const std::string& body) {
   pugi::xml_document doc;
   if (!doc.load_string(body.c_str())) return {};

@@ -1,5 +1,6 @@
 // File: s3_xml.h
-// S3's XML responses read into plain values: a ListObjectsV2 page and the code of an error
+// S3's XML responses read into plain values: a ListObjectsV2 page, a ListObjectVersions page
+// and the code of an error
 // document. Pure functions, no I/O, so the S3 adapter's parsing is fuzzed alone (fuzz_s3).
 #pragma once
 
@@ -20,6 +21,21 @@ struct S3ListPage {
 // Internal when the body is not XML. A document without <ListBucketResult> is an empty page
 // that is not truncated. The body is read up to its first NUL.
 Result<S3ListPage> parseS3ListPage(const std::string& body);
+
+// One page of a ListObjectVersions answer (<ListVersionsResult>): the object versions and
+// delete markers, in document order.
+struct S3ObjectVersion {
+  std::string key;
+  std::string versionId;  // "null" for an object written while versioning was off
+  bool latest = false;    // <IsLatest>true</IsLatest>: the current version (or marker)
+};
+struct S3VersionsPage {
+  std::vector<S3ObjectVersion> versions;  // <Version> and <DeleteMarker> entries
+  bool truncated = false;
+  std::string nextKeyMarker, nextVersionIdMarker;
+};
+// Internal when the body is not XML. The body is read up to its first NUL.
+Result<S3VersionsPage> parseS3VersionsPage(const std::string& body);
 
 // The <Code> of S3's <Error> document ("NoSuchKey", "AccessDenied"), or empty when the body is
 // not such a document.

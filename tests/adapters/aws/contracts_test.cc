@@ -291,6 +291,28 @@ std::string boto3(const std::string& code) {
   return out;
 }
 
+// `memberflow erase` rewrites objects; on a versioned bucket the replaced versions are deleted
+// too, the current one stays. On an unversioned bucket there is nothing to delete.
+TEST(S3Versions, PurgeOldVersionsKeepsOnlyTheCurrentOne) {
+  if (!endpoint()) GTEST_SKIP() << "no AWS endpoint";
+  S3Harness h;
+  ASSERT_TRUE(h.s3.put("raw/k", "v1 secret", {}).isOk());
+  EXPECT_EQ(*h.s3.purgeOldVersions("raw/k"), 0);  // unversioned
+  // With the SDK (it sends the Content-MD5 this request needs).
+  boto3("s3.put_bucket_versioning(Bucket='" + h.s3.bucket() +
+        "',VersioningConfiguration={'Status':'Enabled'})");
+  ASSERT_TRUE(h.s3.put("raw/k", "v2 secret", {}).isOk());
+  ASSERT_TRUE(h.s3.put("raw/k", "v3 redacted", {}).isOk());
+  ASSERT_TRUE(h.s3.put("raw/k2", "other", {}).isOk());
+  ASSERT_TRUE(h.s3.put("raw/k2", "other again", {}).isOk());
+  auto n = h.s3.purgeOldVersions("raw/k");
+  ASSERT_TRUE(n.isOk()) << n.status().toString();
+  EXPECT_EQ(*n, 2);  // v2, and v1 (written before versioning: version "null")
+  EXPECT_EQ(*h.s3.get("raw/k"), "v3 redacted");
+  EXPECT_EQ(*h.s3.purgeOldVersions("raw/k"), 0);
+  EXPECT_EQ(*h.s3.purgeOldVersions("raw/k2"), 1);  // its own, not raw/k's
+}
+
 // Where requests go: per-service endpoint overrides before the common one; S3 addressing
 // virtual-hosted on AWS, path-style when the endpoint is overridden, or as configured.
 TEST(AwsEndpoints, PerServiceOverridesAndS3Addressing) {

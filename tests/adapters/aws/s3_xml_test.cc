@@ -22,5 +22,27 @@ TEST(S3Xml, ReadsAListObjectsV2Page) {
   EXPECT_EQ(s3ErrorCode("not xml <"), "");
 }
 
+TEST(S3Xml, VersionsPageListsVersionsAndDeleteMarkersInOrder) {
+  auto page = parseS3VersionsPage(
+      R"(<?xml version="1.0" encoding="UTF-8"?><ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)"
+      R"(<Name>b</Name><IsTruncated>true</IsTruncated><NextKeyMarker>raw/b</NextKeyMarker>)"
+      R"(<NextVersionIdMarker>v9</NextVersionIdMarker>)"
+      R"(<Version><Key>raw/a</Key><VersionId>v3</VersionId><IsLatest>true</IsLatest></Version>)"
+      R"(<DeleteMarker><Key>raw/a</Key><VersionId>v2</VersionId><IsLatest>false</IsLatest></DeleteMarker>)"
+      R"(<Version><Key>raw/a</Key><VersionId>v1</VersionId><IsLatest>false</IsLatest></Version>)"
+      R"(</ListVersionsResult>)");
+  ASSERT_TRUE(page.isOk());
+  ASSERT_EQ(page->versions.size(), 3u);
+  EXPECT_EQ(page->versions[0].versionId, "v3");
+  EXPECT_TRUE(page->versions[0].latest);
+  EXPECT_EQ(page->versions[1].versionId, "v2");
+  EXPECT_FALSE(page->versions[1].latest);
+  EXPECT_EQ(page->versions[2].key, "raw/a");
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->nextKeyMarker, "raw/b");
+  EXPECT_EQ(page->nextVersionIdMarker, "v9");
+  EXPECT_EQ(parseS3VersionsPage("not xml <").status().code(), Code::kInternal);
+}
+
 }  // namespace
 }  // namespace memberflow::aws
