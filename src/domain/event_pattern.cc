@@ -30,6 +30,17 @@ bool isOperator(std::string_view k) {
          k == "anything-but" || k == "numeric" || k == "exists" || k == "cidr";
 }
 
+// asciiLower(s) == lower, without building the lowered copy (it ran once per test per event).
+bool equalsLowered(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != static_cast<unsigned char>(lower[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<double> number(const json::value& v) {
   if (v.is_int64()) return static_cast<double>(v.get_int64());
   if (v.is_uint64()) return static_cast<double>(v.get_uint64());
@@ -182,12 +193,12 @@ bool Condition::matches(const json::value& v) const {
     case Kind::kNull: return v.is_null();
     case Kind::kPrefix: return isStr && str.substr(0, s.size()) == s;
     case Kind::kPrefixIC:
-      return isStr && str.size() >= s.size() && asciiLower(str.substr(0, s.size())) == s;
+      return isStr && str.size() >= s.size() && equalsLowered(str.substr(0, s.size()), s);
     case Kind::kSuffix:
       return isStr && str.size() >= s.size() && str.substr(str.size() - s.size()) == s;
     case Kind::kSuffixIC:
-      return isStr && str.size() >= s.size() && asciiLower(str.substr(str.size() - s.size())) == s;
-    case Kind::kEqualsIC: return isStr && asciiLower(str) == s;
+      return isStr && str.size() >= s.size() && equalsLowered(str.substr(str.size() - s.size()), s);
+    case Kind::kEqualsIC: return isStr && equalsLowered(str, s);
     case Kind::kWildcard: return isStr && wildcardMatch(wildcards.front(), str);
     case Kind::kAnythingBut: {
       if (isStr) return std::find(strings.begin(), strings.end(), str) == strings.end();
@@ -204,11 +215,9 @@ bool Condition::matches(const json::value& v) const {
       return !isStr || std::none_of(strings.begin(), strings.end(), [&](const std::string& p) {
         return str.size() >= p.size() && str.substr(str.size() - p.size()) == p;
       });
-    case Kind::kAnythingButIC: {
-      if (!isStr) return true;
-      std::string l = asciiLower(str);
-      return std::find(strings.begin(), strings.end(), l) == strings.end();
-    }
+    case Kind::kAnythingButIC:
+      return !isStr || std::none_of(strings.begin(), strings.end(),
+                                    [&](const std::string& x) { return equalsLowered(str, x); });
     case Kind::kAnythingButWildcard:
       return !isStr || std::none_of(wildcards.begin(), wildcards.end(),
                                     [&](const Wildcard& w) { return wildcardMatch(w, str); });
@@ -493,15 +502,25 @@ void leafValues(const json::value& v, std::vector<const json::value*>& out) {
 }
 
 bool leafMatches(const Node::Leaf& leaf, const json::value* v) {
-  std::vector<const json::value*> values;
-  if (v) leafValues(*v, values);
+  // Most fields hold one scalar: it is tested where it is; an array's are gathered first.
+  std::vector<const json::value*> gathered;
+  const json::value* const* values = nullptr;
+  size_t count = 0;
+  if (v && v->is_array()) {
+    leafValues(*v, gathered);
+    values = gathered.data();
+    count = gathered.size();
+  } else if (v && !v->is_object()) {
+    values = &v;
+    count = 1;
+  }
   for (const auto& c : leaf.anyOf) {
     if (c.kind == Condition::Kind::kExists) {
-      if (c.flag == !values.empty()) return true;
+      if (c.flag == (count != 0)) return true;
       continue;
     }
-    for (const json::value* x : values) {
-      if (c.matches(*x)) return true;
+    for (size_t i = 0; i < count; ++i) {
+      if (c.matches(*values[i])) return true;
     }
   }
   return false;
@@ -602,6 +621,17 @@ void anchorsOf(const json::object& pattern, std::vector<std::string>& path,
   }
 }
 
+// One field, at any depth, holding only exact strings: a pattern that matches exactly when one
+// of them is found at that path, arrays flattened at every level, as valuesAt finds them.
+bool isOneExactLeaf(const json::object& pattern) {
+  if (pattern.size() != 1 || pattern.begin()->key() == "$or") return false;
+  const json::value& v = pattern.begin()->value();
+  if (v.is_object()) return isOneExactLeaf(v.get_object());
+  return v.is_array() && !v.get_array().empty() &&
+         std::all_of(v.get_array().begin(), v.get_array().end(),
+                     [](const json::value& e) { return e.is_string(); });
+}
+
 std::string anchorKey(const std::vector<std::string>& path, bool prefix, const std::string& value) {
   std::string k = prefix ? "p" : "e";
   for (const auto& p : path) (k += '\x1f') += p;
@@ -634,9 +664,10 @@ Status RuleSet::add(const std::string& name, const json::value& pattern) {
   std::vector<::memberflow::Anchor> found;
   std::vector<std::string> path;
   anchorsOf(pattern.get_object(), path, found);
-  Rule rule{name, std::move(p).value(), {}};
+  Rule rule{name, std::move(p).value(), {}, isOneExactLeaf(pattern.get_object())};
   for (auto& [ap, prefix, values] : found) rule.anchors.push_back({ap, prefix, values});
   rules_.push_back(std::move(rule));
+  projection_.addPattern(pattern);
   compiled_ = false;
   return Status::ok();
 }
@@ -672,13 +703,15 @@ void RuleSet::compile() const {
     auto it = std::find_if(index_.begin(), index_.end(),
                            [&](const PathIndex& e) { return e.path == best->path; });
     if (it == index_.end()) {
-      index_.push_back(PathIndex{best->path, {}, {}, 0});
+      index_.push_back(PathIndex{best->path, {}, {}, {}});
       it = index_.end() - 1;
     }
     for (const auto& v : best->values) {
       if (best->prefix) {
         it->prefix[v].push_back(i);
-        it->maxPrefix = std::max(it->maxPrefix, v.size());
+        auto& lengths = it->prefixLengths;
+        auto at = std::lower_bound(lengths.begin(), lengths.end(), v.size());
+        if (at == lengths.end() || *at != v.size()) lengths.insert(at, v.size());
       } else {
         it->exact[v].push_back(i);
       }
@@ -689,6 +722,13 @@ void RuleSet::compile() const {
 
 std::vector<std::string> RuleSet::match(const json::value& event) const {
   if (!compiled_) compile();
+  std::vector<std::string> out;
+  if (index_.empty()) {  // every rule is a candidate; unindexed_ is in order
+    for (uint32_t i : unindexed_) {
+      if (rules_[i].pattern.matches(event)) out.push_back(rules_[i].name);
+    }
+    return out;
+  }
   std::vector<uint32_t> candidates = unindexed_;
   std::vector<std::string_view> values;
   std::string key;
@@ -701,7 +741,9 @@ std::vector<std::string> RuleSet::match(const json::value& event) const {
         candidates.insert(candidates.end(), it->second.begin(), it->second.end());
       }
       if (pi.prefix.empty()) continue;
-      for (size_t len = 0; len <= std::min(pi.maxPrefix, v.size()); ++len) {
+      // Only the lengths some rule's prefix has: a lookup at any other cannot hit.
+      for (size_t len : pi.prefixLengths) {
+        if (len > v.size()) break;
         key.assign(v.substr(0, len));
         if (auto it = pi.prefix.find(key); it != pi.prefix.end()) {
           candidates.insert(candidates.end(), it->second.begin(), it->second.end());
@@ -711,11 +753,20 @@ std::vector<std::string> RuleSet::match(const json::value& event) const {
   }
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  std::vector<std::string> out;
   for (uint32_t i : candidates) {
-    if (rules_[i].pattern.matches(event)) out.push_back(rules_[i].name);
+    // Such a rule is indexed under its only anchor, the exact strings it is: found, it matched.
+    if (rules_[i].anchorIsPattern || rules_[i].pattern.matches(event)) {
+      out.push_back(rules_[i].name);
+    }
   }
   return out;
+}
+
+Result<std::vector<std::string>> RuleSet::matchText(std::string_view json,
+                                                    EventReader& reader) const {
+  auto event = reader.read(projection_, json);
+  if (!event.isOk()) return event.status();
+  return match(**event);
 }
 
 }  // namespace memberflow

@@ -25,6 +25,7 @@
 
 #include "common/json.h"
 #include "common/status.h"
+#include "domain/event_projection.h"
 
 namespace memberflow {
 
@@ -61,6 +62,13 @@ class RuleSet {
   Status add(const std::string& name, const json::value& pattern);
   // Names of the matching rules, in the order they were added.
   std::vector<std::string> match(const json::value& event) const;
+  // match() on an event's JSON text, which `reader` reads keeping only the fields the rules
+  // name (projection()); the whole text is checked all the same. InvalidArgument ("not valid
+  // JSON: ...") when the text is not JSON. bench_pattern_peer matches this way, the event bus
+  // the same way on its envelope (matchingRules, routing.h).
+  Result<std::vector<std::string>> matchText(std::string_view json, EventReader& reader) const;
+  // The fields the rules name (event_projection.h): what a reader must keep for match().
+  const EventProjection& projection() const { return projection_; }
   size_t size() const { return rules_.size(); }
 
  private:
@@ -73,16 +81,18 @@ class RuleSet {
     std::string name;
     EventPattern pattern;
     std::vector<Anchor> anchors;
+    bool anchorIsPattern = false;  // one field of exact strings: an index hit is the match
   };
   struct PathIndex {
     std::vector<std::string> path;
     std::unordered_map<std::string, std::vector<uint32_t>> exact;
     std::unordered_map<std::string, std::vector<uint32_t>> prefix;
-    size_t maxPrefix = 0;
+    std::vector<size_t> prefixLengths;  // of the keys of `prefix`, ascending, each once
   };
   void compile() const;
 
   std::vector<Rule> rules_;
+  EventProjection projection_;
   mutable std::mutex compileMu_;
   mutable std::atomic<bool> compiled_{true};
   mutable std::vector<PathIndex> index_;
