@@ -118,6 +118,10 @@ Result<RoutingConfig> parseRoutingConfig(std::string_view text) {
 
 json::object busEnvelope(const BusEntry& e, const std::string& busName) {
   auto detail = parseJson(e.detail);
+  return busEnvelope(e, busName, detail.isOk() ? std::move(*detail) : json::value(nullptr));
+}
+
+json::object busEnvelope(const BusEntry& e, const std::string& busName, json::value detail) {
   return json::object{{"version", "0"},
                       {"id", e.eventId},
                       {"detail-type", e.detailType},
@@ -127,7 +131,15 @@ json::object busEnvelope(const BusEntry& e, const std::string& busName) {
                       {"region", "local"},
                       {"resources", json::array{}},
                       {"event-bus-name", busName},
-                      {"detail", detail.isOk() ? std::move(*detail) : json::value(nullptr)}};
+                      {"detail", std::move(detail)}};
+}
+
+std::vector<std::string> matchingRules(const RuleSet& rules, const BusEntry& e,
+                                       const std::string& busName, EventReader& reader) {
+  // The projection names the envelope's fields; under "detail", the event's.
+  auto detail = reader.read(rules.projection().field("detail"), e.detail);
+  return rules.match(
+      busEnvelope(e, busName, detail.isOk() ? json::value(**detail) : json::value(nullptr)));
 }
 
 Result<json::value> selectPath(const json::value& v, std::string_view path) {

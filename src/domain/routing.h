@@ -18,6 +18,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "domain/bus_entry.h"
+#include "domain/event_pattern.h"
 
 namespace memberflow {
 
@@ -53,6 +54,14 @@ Result<RoutingConfig> parseRoutingConfig(std::string_view text);
 
 // The event as EventBridge presents it to patterns and targets.
 json::object busEnvelope(const BusEntry& e, const std::string& busName);
+// The same with `detail` in place of the parsed e.detail (null when that is not JSON).
+json::object busEnvelope(const BusEntry& e, const std::string& busName, json::value detail);
+
+// The rules that match the entry's envelope, in rule order: rules.match(busEnvelope(e,
+// busName)), with the detail read by `reader` keeping only what the rules look at
+// (event_projection.h), so that no rule's match builds the whole event.
+std::vector<std::string> matchingRules(const RuleSet& rules, const BusEntry& e,
+                                       const std::string& busName, EventReader& reader);
 
 // "$", "$.a.b", "$.a[0].b". NotFound when the path selects nothing; InvalidArgument when the
 // path is malformed.

@@ -3,10 +3,21 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "domain/event_projection.h"
 
 namespace memberflow {
 namespace {
 constexpr const char* kStage = "route";
+
+// The CloudEvent fields this stage reads; the rest of a body is checked but not built.
+const EventProjection& envelopeFields() {
+  static const EventProjection fields = [] {
+    EventProjection p;
+    for (const char* name : {"id", "type", "source", "time"}) p.addField({name});
+    return p;
+  }();
+  return fields;
+}
 }  // namespace
 
 Result<size_t> RouteStage::process(const std::vector<ReceivedMessage>& batch) {
@@ -15,9 +26,9 @@ Result<size_t> RouteStage::process(const std::vector<ReceivedMessage>& batch) {
   std::vector<const ReceivedMessage*> sources;
   std::vector<OutgoingMessage> dead;
   std::vector<std::string> done;
-  JsonArena arena;  // only the envelope's strings are kept, copied out of it
+  EventReader reader;  // only the envelope's strings are kept, copied out of it
   for (const auto& m : batch) {
-    auto v = arena.parse(m.body);
+    auto v = reader.read(envelopeFields(), m.body);
     const json::object* o = v.isOk() && (*v)->is_object() ? &(*v)->get_object() : nullptr;
     auto id = o ? stringField(*o, "id") : std::nullopt;
     auto type = o ? stringField(*o, "type") : std::nullopt;

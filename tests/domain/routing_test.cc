@@ -33,5 +33,39 @@ TEST(Routing, RulesFileIsValidatedAndPathsSelect) {
   EXPECT_EQ(env.at("detail").at("data").at("version").as_int64(), 2);
 }
 
+// The bus matches an entry on its envelope with the detail read as the rules need it: the same
+// rules as match() on the whole envelope, a detail that is not JSON being null there too.
+TEST(Routing, MatchingRulesAgreeWithTheWholeEnvelope) {
+  RuleSet rules;
+  for (const auto& [name, pattern] : std::vector<std::pair<std::string, std::string>>{
+           {"by-source", R"({"source":[{"prefix":"memberflow/"}]})"},
+           {"active", R"({"detail":{"data":{"status":["active"]}}})"},
+           {"no-detail", R"({"detail":[{"exists":false}]})"},
+           {"detail-null", R"({"detail":[null]})"},
+           {"bus", R"({"event-bus-name":["default"],"detail-type":["member.updated"]})"},
+           {"items", R"({"detail":{"items":{"k":["a"],"v":[1]}}})"}}) {
+    ASSERT_TRUE(rules.add(name, json::parse(pattern)).isOk()) << pattern;
+  }
+  EventReader reader;
+  auto both = [&](const std::string& detail) {
+    BusEntry e{"id1", "memberflow/member-api", "member.updated", detail, "t", "M1"};
+    auto got = matchingRules(rules, e, "default", reader);
+    EXPECT_EQ(got, rules.match(busEnvelope(e, "default"))) << detail;
+    return got;
+  };
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(
+      both(R"({"data":{"status":"active","x":[1,2]},"items":[{"k":"a","v":2},{"k":"b","v":1}]})"),
+      (Names{"by-source", "active", "no-detail", "bus"}));  // an object is no value
+  EXPECT_EQ(both(R"({"items":[{"k":"b"},{"k":"a","v":1}],"data":{"status":"inactive"}})"),
+            (Names{"by-source", "no-detail", "bus", "items"}));
+  // Not JSON (here only past what any rule reads): the detail is null, as in busEnvelope.
+  EXPECT_EQ(both(R"({"data":{"status":"active"},"rest":[1,]})"),
+            (Names{"by-source", "detail-null", "bus"}));
+  EXPECT_EQ(both(""), (Names{"by-source", "detail-null", "bus"}));
+  EXPECT_EQ(both("null"), (Names{"by-source", "detail-null", "bus"}));
+  EXPECT_EQ(both(R"({})"), (Names{"by-source", "no-detail", "bus"}));
+}
+
 }  // namespace
 }  // namespace memberflow

@@ -106,6 +106,27 @@ TEST_F(RouteTest, MessagesThatAreNoMemberEventGoToTheDlq) {
   EXPECT_EQ(queued(), 0);
 }
 
+// The stage reads only id, type, source and time, but a body that is not JSON anywhere is
+// still no member event.
+TEST_F(RouteTest, ABodyThatIsNotJsonPastItsEnvelopeFieldsGoesToTheDlq) {
+  std::string broken = event("x1", "M1");
+  broken.insert(broken.size() - 2, ",]");  // "data":{"version":1,]}
+  ASSERT_TRUE(inReal->send({{"M1", "x1", broken, {}}}).isOk());
+  ASSERT_TRUE(send("e2", "M2").isOk());
+  auto n = stage->process(receive());
+  ASSERT_TRUE(n.isOk());
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(routedIds(), std::vector<std::string>{"e2"});
+  auto dead = *dlq->peek(10);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].body, broken);
+  for (const auto& d : dead) {
+    EXPECT_EQ(d.attributes.at("reason"), "not_a_member_event");
+    EXPECT_EQ(d.attributes.at("stage"), "route");
+  }
+  EXPECT_EQ(queued(), 0);
+}
+
 // PutEvents can refuse single entries: those messages are not deleted and come back after
 // their visibility timeout; the accepted ones are done.
 TEST_F(RouteTest, AnEntryTheBusRefusesStaysInFlightAndIsRoutedWhenItComesBack) {

@@ -23,9 +23,13 @@ Result<std::unique_ptr<EmbeddedEventBus>> EmbeddedEventBus::create(
 
 Result<std::vector<Status>> EmbeddedEventBus::put(const std::vector<BusEntry>& entries) {
   std::map<std::string, std::vector<OutgoingMessage>> perTarget;
+  EventReader reader;  // one per call: put() may run on several threads at once
   for (const auto& e : entries) {
+    // Matched on what the rules look at; the whole event is built for a rule that matched.
+    std::vector<std::string> matched = matchingRules(rules_, e, name_, reader);
+    if (matched.empty()) continue;
     json::value ev(busEnvelope(e, name_));
-    for (const auto& ruleName : rules_.match(ev)) {
+    for (const auto& ruleName : matched) {
       const RuleConfig* rule = nullptr;
       for (const auto* r : byName_) {
         if (r->name == ruleName) rule = r;

@@ -63,6 +63,28 @@ TEST_F(EmbeddedEventBusTest, AMembersDeliveriesAreOneFifoGroupInPutOrder) {
                                                                        {"M2", {"b1"}}}));
 }
 
+// Rules are matched on the fields they name; a target still gets the whole event.
+TEST(EmbeddedEventBus, AMatchingRuleDeliversTheWholeDetail) {
+  TempDir dir;
+  ManualClock clock;
+  auto queues = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  RoutingConfig cfg =
+      *parseRoutingConfig(R"({"targets":[{"name":"audit","type":"queue","queue":"audit"}],
+    "rules":[{"name":"active","bus":"members","targets":["audit"],"inputPath":"$.detail",
+              "pattern":{"detail":{"data":{"status":["active"]}}}}]})");
+  auto bus = *emb::EmbeddedEventBus::create("members", cfg, queues);
+  auto target = queues->queue(emb::targetQueueName("audit"), {});
+  BusEntry active = entry("e1", "M1"), inactive = entry("e2", "M2");
+  active.detail = R"({"id":"e1","data":{"status":"active","member":{"name":"Ann"}}})";
+  inactive.detail = R"({"id":"e2","data":{"status":"inactive","member":{"name":"Bob"}}})";
+  ASSERT_TRUE(bus->put({active, inactive}).isOk());
+  auto got = *target->peek(10);
+  ASSERT_EQ(got.size(), 1u);
+  json::value delivery = json::parse(got[0].body);
+  EXPECT_EQ(delivery.at("eventId").as_string(), "e1");
+  EXPECT_EQ(delivery.at("payload"), json::parse(active.detail));
+}
+
 TEST(EmbeddedEventBus, ARuleThatDoesNotCompileIsInvalidArgument) {
   TempDir dir;
   ManualClock clock;
