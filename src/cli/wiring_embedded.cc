@@ -125,6 +125,7 @@ namespace memberflow::cli {
 Result<int64_t> scrubEmbeddedDatabases(const Config& cfg) {
   std::error_code ec;
   std::vector<std::string> dbs;
+  if (!std::filesystem::exists(cfg.dataDir, ec)) return int64_t{0};  // nothing kept locally
   for (const auto& e : std::filesystem::directory_iterator(cfg.dataDir, ec)) {
     if (e.is_regular_file() && e.path().extension() == ".db") dbs.push_back(e.path().string());
   }

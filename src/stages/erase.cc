@@ -185,30 +185,29 @@ Result<int64_t> Eraser::eraseLake(const EraseOptions& opts, EraseReport& report)
 }
 
 Result<int64_t> Eraser::eraseQueue(Queue& q, const std::string& memberId) {
-  // Every entry is received (hidden) until the queue is empty, the member's removed, the others
-  // made visible again: on SQS, peek is a receive too.
+  // Every entry is received (on SQS, peek is a receive too) until none is left: the member's
+  // are removed at once, which lets the next receive return the rest of the member's FIFO group;
+  // the others stay hidden (so each is seen once) and are made visible again at the end.
   constexpr int64_t kHideMs = 5 * 60 * 1000;
-  std::vector<ReceivedMessage> all;
+  constexpr int64_t kWaitMs = 200;  // SQS's short poll may answer empty while entries remain
+  std::vector<std::string> others;
+  int64_t removed = 0;
+  size_t seen = 0;
   for (;;) {
-    auto got = q.receive(10, kHideMs, 0);
+    auto got = q.receive(10, kHideMs, kWaitMs);
     if (!got.isOk()) return got.status();
     if (got->empty()) break;
-    for (auto& m : *got) all.push_back(std::move(m));
-    if (all.size() > kMaxDlq)
-      return Status::failedPrecondition("erase: " + q.name() + " is too long");
-  }
-  std::vector<std::string> mine;
-  Status back = Status::ok();
-  for (const auto& m : all) {
-    if (messageOfMember(m, memberId)) {
-      mine.push_back(m.receiptHandle);
-    } else if (Status s = q.changeVisibility(m.receiptHandle, 0); !s.isOk() && back.isOk()) {
-      back = s;
+    std::vector<std::string> mine;
+    for (const auto& m : *got) {
+      (messageOfMember(m, memberId) ? mine : others).push_back(m.receiptHandle);
     }
+    if (!mine.empty()) MF_RETURN_IF_ERROR(q.remove(mine));
+    removed += static_cast<int64_t>(mine.size());
+    seen += got->size();
+    if (seen > kMaxDlq) return Status::failedPrecondition("erase: " + q.name() + " is too long");
   }
-  if (!mine.empty()) MF_RETURN_IF_ERROR(q.remove(mine));
-  if (!back.isOk()) return back;
-  return static_cast<int64_t>(mine.size());
+  for (const auto& receipt : others) MF_RETURN_IF_ERROR(q.changeVisibility(receipt, 0));
+  return removed;
 }
 
 Result<EraseReport> Eraser::run(const EraseOptions& opts) {

@@ -96,8 +96,11 @@ class EraseTest : public ::testing::Test {
                              ndjsonGz({event("e4", "M1", "m1-second@example.org")})},
                             {"e4"})
                     .isOk());
+    // Two dead letters of M1 in its FIFO group, M2's behind them.
     ASSERT_TRUE(dlq->send({{"M1", "d1", R"({"messageId":"x1","memberId":"M1"})", {}},
-                           {"M2", "d2", R"({"messageId":"x2","memberId":"M2"})", {}}})
+                           {"M2", "d2", R"({"messageId":"x2","memberId":"M2"})", {}},
+                           {"M1", "d3", R"({"messageId":"x4","memberId":"M1"})", {}},
+                           {"M2", "d4", R"({"messageId":"x5","memberId":"M2"})", {}}})
                     .isOk());
     ASSERT_TRUE(parking->park("M1", "x1", "http_422", 1).isOk());
     ASSERT_TRUE(parking->hold("M1", {{0, "x3", "{\"memberId\":\"M1\"}", {}, 0}}, 1).isOk());
@@ -128,7 +131,7 @@ TEST_F(EraseTest, RemovesTheMembersCopiesAndKeepsEveryoneElses) {
   ASSERT_TRUE(report.isOk()) << report.status().toString();
   EXPECT_EQ(report->counts["archiveLines"], 3);
   EXPECT_EQ(report->counts["lakeEvents"], 2);  // one written, one staged
-  EXPECT_EQ(report->counts["dlqEntries"], 1);
+  EXPECT_EQ(report->counts["dlqEntries"], 2);
   EXPECT_EQ(report->counts["parkedChanges"], 1);
 
   // The archive: the member's lines are markers with their coordinates and message ids.
@@ -160,8 +163,13 @@ TEST_F(EraseTest, RemovesTheMembersCopiesAndKeepsEveryoneElses) {
   EXPECT_EQ(*journal->placed({"e4"}), std::vector<bool>{true});
   // The DLQ keeps M2's entry only; M1 is no longer parked.
   auto left = *dlq->peek(10);
-  ASSERT_EQ(left.size(), 1u);
-  EXPECT_EQ(left[0].groupId, "M2");
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].dedupId, "d2");
+  EXPECT_EQ(left[1].dedupId, "d4");
+  auto visible = dlq->receive(10, 1000, 0);  // visible again, in order
+  ASSERT_TRUE(visible.isOk());
+  ASSERT_EQ(visible->size(), 2u);
+  EXPECT_EQ((*visible)[0].dedupId, "d2");
   EXPECT_FALSE((*parking->state({"M1"}))[0].has_value());
   // The audit.
   auto audit = *members->erasures("M1");
