@@ -515,6 +515,51 @@ Result<bool> DynamoDbParkingStore::done(const std::string& memberId,
   });
 }
 
+Result<int64_t> DynamoDbParkingStore::erase(const std::string& memberId) {
+  int64_t removed = 0;
+  auto r = retryingConflicts([&]() -> Result<bool> {
+    auto m = getMember(memberId);
+    if (!m.isOk()) return m.status();
+    auto keys = heldKeys(memberId);
+    if (!keys.isOk()) return keys.status();
+    auto deleteOf = [&](int64_t seq) {
+      return json::object{
+          {"Delete", json::object{{"TableName", table_}, {"Key", itemKey(memberId, heldSk(seq))}}}};
+    };
+    size_t room = *m ? kTransactItems - 1 : kTransactItems;
+    size_t i = 0;
+    while (keys->size() - i > room) {  // more than the last transaction takes: remove first
+      json::array items;
+      for (size_t end = i + kTransactItems; i < end; ++i) items.push_back(deleteOf((*keys)[i].seq));
+      MF_RETURN_IF_ERROR(transact(std::move(items)));
+    }
+    json::array items;
+    for (; i < keys->size(); ++i) items.push_back(deleteOf((*keys)[i].seq));
+    if (*m) {
+      // Unparked on the version read above: a hold since then moved it, and this fails.
+      items.push_back(json::object{
+          {"Update",
+           json::object{{"TableName", table_},
+                        {"Key", itemKey(memberId, kMemberSk)},
+                        {"UpdateExpression", "SET #s = :unparked REMOVE #p, #d, #r ADD #v :one"},
+                        {"ConditionExpression", "#v = :v"},
+                        {"ExpressionAttributeNames", json::object{{"#v", "version"},
+                                                                  {"#s", "state"},
+                                                                  {"#p", "parkedAt"},
+                                                                  {"#d", "deadMessageId"},
+                                                                  {"#r", "reason"}}},
+                        {"ExpressionAttributeValues", json::object{{":v", N((*m)->version)},
+                                                                   {":unparked", S(kUnparked)},
+                                                                   {":one", N(1)}}}}}});
+    }
+    if (!items.empty()) MF_RETURN_IF_ERROR(transact(std::move(items)));
+    removed = static_cast<int64_t>(keys->size());
+    return true;
+  });
+  if (!r.isOk()) return r.status();
+  return removed;
+}
+
 Result<std::vector<std::string>> DynamoDbParkingStore::released(size_t max) {
   std::vector<std::string> out;
   if (max == 0) return out;

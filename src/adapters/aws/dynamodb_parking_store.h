@@ -49,6 +49,9 @@ class DynamoDbParkingStore final : public ParkingStore {
                  int64_t nowMs) override;
   Result<std::vector<ParkedChange>> held(const std::string& memberId, size_t max) override;
   Result<bool> done(const std::string& memberId, const std::vector<int64_t>& seqs) override;
+  // Deletes every held change and leaves the member item as the unparked marker (its dead
+  // change and reason removed), the last transaction conditioned on the member item's version.
+  Result<int64_t> erase(const std::string& memberId) override;
   // released and list Scan the table: they are for the drain loop's pass over released members
   // and for operators, not for every message.
   Result<std::vector<std::string>> released(size_t max) override;
