@@ -129,7 +129,13 @@ Status Wiring::openLedger() {
 Ledger& Wiring::ledger() { return *ledger_; }
 
 Status Wiring::openParking(bool create) {
+  // Opened without creating first (the API of a `run` that also syncs): create it now, once.
+  if (parking_ && create && !parkingCreated_ && cfg_.ledgerAdapter == LedgerAdapter::kDynamoDb) {
+    MF_RETURN_IF_ERROR(aws_family::createParkingTable(*families_, cfg_, *clock_));
+    parkingCreated_ = true;
+  }
   if (parking_) return Status::ok();
+  parkingCreated_ = create;
   Result<std::unique_ptr<ParkingStore>> p = Status::internal("unknown adapters.ledger");
   switch (cfg_.ledgerAdapter) {
     case LedgerAdapter::kEmbedded: p = embedded_family::parking(*families_, cfg_); break;

@@ -196,6 +196,7 @@ class Wiring {
   std::unique_ptr<ObjectStore> objects_;
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<ParkingStore> parking_;
+  bool parkingCreated_ = false;  // its table created (or known to be) where that applies
   std::unique_ptr<Queue> changes_, changesDlq_, ingestDlq_, routeQueue_, routeDlq_, lakeQueue_,
       lakeDlq_;
   std::unique_ptr<Topic> topic_;

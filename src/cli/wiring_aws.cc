@@ -51,6 +51,10 @@ Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg, Cl
   return std::unique_ptr<ParkingStore>(std::move(d));
 }
 
+Status createParkingTable(Families& f, const Config& cfg, Clock& clock) {
+  return aws::DynamoDbParkingStore(client(f, cfg, clock), cfg.awsParkingTable, clock).ensureTable();
+}
+
 Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& clock,
                                      const std::string& name, const std::string& dlq,
                                      int maxReceives, bool fifo) {

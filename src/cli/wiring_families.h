@@ -89,6 +89,7 @@ Result<std::unique_ptr<ObjectStore>> objects(Families& f, const Config& cfg, Clo
 Result<std::unique_ptr<Ledger>> ledger(Families& f, const Config& cfg, Clock& clock);
 Result<std::unique_ptr<ParkingStore>> parking(Families& f, const Config& cfg, Clock& clock,
                                               bool create);
+Status createParkingTable(Families& f, const Config& cfg, Clock& clock);
 // A queue named aws.name_prefix + name (+ ".fifo"); with a DLQ when `dlq` is given. Recorded
 // in f.sqsQueues.
 Result<std::unique_ptr<Queue>> queue(Families& f, const Config& cfg, Clock& clock,
