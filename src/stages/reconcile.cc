@@ -1,3 +1,7 @@
+// The reconciler (reconcile.h). Over 500 lines on purpose: one walk whose indexes (lake,
+// history, outcomes, DLQ and parking ids, deliveries) are built and joined in one function's
+// scope, in the read order that keeps a running pipeline from producing false gaps; its two
+// helpers (the archive cache, the routes) serve only it.
 #include "stages/reconcile.h"
 
 #include <list>

@@ -1,3 +1,6 @@
+// The DynamoDB parking store (dynamodb_parking_store.h). Over 500 lines on purpose: every method
+// is a version-conditioned transaction on the same member item layout (keys, padded seqs, the
+// unparked marker), which is private to this file.
 #include "adapters/aws/dynamodb_parking_store.h"
 
 #include <algorithm>

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/json.h"
+
 namespace memberflow::embedded {
 namespace {
 
@@ -118,6 +120,23 @@ Status scrubDatabase(const std::string& path) {
   cp->reset();
   if (busy) return Status::failedPrecondition(path + " is in use: stop the pipeline");
   return Status::ok();
+}
+
+std::string attributesJson(const std::map<std::string, std::string>& attrs) {
+  json::object o;
+  for (const auto& [k, v] : attrs) o[k] = v;
+  return json::serialize(o);
+}
+
+std::map<std::string, std::string> attributesFrom(const std::string& text) {
+  std::map<std::string, std::string> out;
+  auto v = parseJson(text);
+  if (v.isOk() && v->is_object()) {
+    for (const auto& kv : v->get_object()) {
+      if (kv.value().is_string()) out[std::string(kv.key())] = std::string(kv.value().get_string());
+    }
+  }
+  return out;
 }
 
 }  // namespace memberflow::embedded

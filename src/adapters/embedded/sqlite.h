@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -139,5 +140,10 @@ Status scrubDatabase(const std::string& path);
     if (!mf_p_.isOk()) return mf_p_.status(); \
     var = *mf_p_;                             \
   }
+
+// Message attributes as stored in a TEXT column (a JSON object of strings), and back; a
+// malformed column reads as no attributes. The queues and the parking store keep them so.
+std::string attributesJson(const std::map<std::string, std::string>& attrs);
+std::map<std::string, std::string> attributesFrom(const std::string& text);
 
 }  // namespace memberflow::embedded

@@ -6,6 +6,24 @@
 #include "domain/member_write.h"
 
 namespace memberflow::embedded {
+namespace {
+
+// The history columns every reader selects, in this order, and the entry they make.
+constexpr const char* kHistoryColumns =
+    "version, op, event_id, message_id, source_sequence, changed_fields, lineage, applied_at";
+HistoryEntry historyFrom(const Stmt& s, int first) {
+  HistoryEntry h;
+  h.version = s.i64(first);
+  h.op = s.str(first + 1);
+  h.eventId = s.str(first + 2);
+  h.messageId = s.str(first + 3);
+  h.sourceSequence = s.i64(first + 4);
+  readHistoryJson(h, s.str(first + 5), s.str(first + 6));
+  h.appliedAtMs = s.i64(first + 7);
+  return h;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::string& path,
                                                                    const Options& opts) {
@@ -247,10 +265,9 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
 
 Result<std::vector<HistoryRow>> SqliteMemberStore::scanHistory(int64_t afterSeq, size_t limit) {
   std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_,
-             "SELECT seq, member_id, version, op, event_id, message_id, source_sequence,"
-             " changed_fields, lineage, applied_at FROM history WHERE seq > ? ORDER BY seq"
-             " LIMIT ?");
+  static const std::string sql = std::string("SELECT seq, member_id, ") + kHistoryColumns +
+                                 " FROM history WHERE seq > ? ORDER BY seq LIMIT ?";
+  MF_PREPARE(sel, *db_, sql.c_str());
   sel->bind(1, afterSeq).bind(2, static_cast<int64_t>(limit));
   std::vector<HistoryRow> out;
   for (;;) {
@@ -260,13 +277,7 @@ Result<std::vector<HistoryRow>> SqliteMemberStore::scanHistory(int64_t afterSeq,
     HistoryRow r;
     r.seq = sel->i64(0);
     r.memberId = sel->str(1);
-    r.entry.version = sel->i64(2);
-    r.entry.op = sel->str(3);
-    r.entry.eventId = sel->str(4);
-    r.entry.messageId = sel->str(5);
-    r.entry.sourceSequence = sel->i64(6);
-    readHistoryJson(r.entry, sel->str(7), sel->str(8));
-    r.entry.appliedAtMs = sel->i64(9);
+    r.entry = historyFrom(*sel, 2);
     out.push_back(std::move(r));
   }
   return out;
@@ -299,24 +310,16 @@ Result<StoredMember> SqliteMemberStore::get(const std::string& memberId) {
 
 Result<std::vector<HistoryEntry>> SqliteMemberStore::history(const std::string& memberId) {
   std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_,
-             "SELECT version, op, event_id, message_id, source_sequence, changed_fields, lineage,"
-             " applied_at FROM history WHERE member_id = ? ORDER BY seq");
+  static const std::string sql =
+      std::string("SELECT ") + kHistoryColumns + " FROM history WHERE member_id = ? ORDER BY seq";
+  MF_PREPARE(sel, *db_, sql.c_str());
   sel->bind(1, memberId);
   std::vector<HistoryEntry> out;
   for (;;) {
     auto row = sel->step();
     if (!row.isOk()) return row.status();
     if (!*row) break;
-    HistoryEntry h;
-    h.version = sel->i64(0);
-    h.op = sel->str(1);
-    h.eventId = sel->str(2);
-    h.messageId = sel->str(3);
-    h.sourceSequence = sel->i64(4);
-    readHistoryJson(h, sel->str(5), sel->str(6));
-    h.appliedAtMs = sel->i64(7);
-    out.push_back(std::move(h));
+    out.push_back(historyFrom(*sel, 0));
   }
   if (out.empty()) {
     auto m = load(memberId);

@@ -11,23 +11,6 @@ constexpr const char* kReleased = "released";
 // and keeps the seq counters, so a later parking goes on from them. Not parked for every method.
 constexpr const char* kUnparked = "unparked";
 
-std::string attrsJson(const std::map<std::string, std::string>& attrs) {
-  json::object o;
-  for (const auto& [k, v] : attrs) o[k] = v;
-  return json::serialize(o);
-}
-
-std::map<std::string, std::string> attrsFrom(const std::string& text) {
-  std::map<std::string, std::string> out;
-  auto v = parseJson(text);
-  if (v.isOk() && v->is_object()) {
-    for (const auto& kv : v->get_object()) {
-      if (kv.value().is_string()) out[std::string(kv.key())] = std::string(kv.value().get_string());
-    }
-  }
-  return out;
-}
-
 // Columns 0..4 of a members row and the count of its held changes in column 5.
 ParkedMember memberFrom(const Stmt& s) {
   ParkedMember m;
@@ -106,7 +89,7 @@ Status SqliteParkingStore::insertHeld(const std::string& memberId, int64_t seq,
              " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(member_id, message_id) DO NOTHING");
   ins->bind(1, memberId).bind(2, seq).bind(3, c.messageId);
   ins->bindBlob(4, c.body);
-  ins->bind(5, attrsJson(c.attributes)).bind(6, nowMs);
+  ins->bind(5, attributesJson(c.attributes)).bind(6, nowMs);
   return ins->run();
 }
 
@@ -171,7 +154,7 @@ Result<std::vector<ParkedChange>> SqliteParkingStore::held(const std::string& me
     c.seq = sel->i64(0);
     c.messageId = sel->str(1);
     c.body = sel->str(2);
-    c.attributes = attrsFrom(sel->str(3));
+    c.attributes = attributesFrom(sel->str(3));
     c.heldAtMs = sel->i64(4);
     out.push_back(std::move(c));
   }

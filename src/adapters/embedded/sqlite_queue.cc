@@ -6,26 +6,6 @@
 #include "common/json.h"
 
 namespace memberflow::embedded {
-namespace {
-
-std::string attrsJson(const std::map<std::string, std::string>& attrs) {
-  json::object o;
-  for (const auto& [k, v] : attrs) o[k] = v;
-  return json::serialize(o);
-}
-
-std::map<std::string, std::string> attrsFrom(const std::string& text) {
-  std::map<std::string, std::string> out;
-  auto v = parseJson(text);
-  if (v.isOk() && v->is_object()) {
-    for (const auto& kv : v->get_object()) {
-      if (kv.value().is_string()) out[std::string(kv.key())] = std::string(kv.value().get_string());
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::string& path,
                                                                  const Clock& clock,
@@ -74,7 +54,7 @@ Status SqliteQueueStore::sendLocked(const std::string& queue,
     ins->reset();
     ins->bind(1, queue).bind(2, m.groupId).bind(3, m.dedupId);
     ins->bindBlob(4, m.body);
-    ins->bind(5, attrsJson(m.attributes)).bind(6, now).bind(7, now);
+    ins->bind(5, attributesJson(m.attributes)).bind(6, now).bind(7, now);
     MF_RETURN_IF_ERROR(ins->run());
   }
   return Status::ok();
@@ -135,7 +115,7 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
     row.m.groupId = sel->str(1);
     row.m.dedupId = sel->str(2);
     row.m.body = sel->str(3);
-    row.m.attributes = attrsFrom(sel->str(4));
+    row.m.attributes = attributesFrom(sel->str(4));
     row.m.sentAtMs = sel->i64(5);
     row.m.receiveCount = static_cast<int>(sel->i64(6)) + 1;
     rows.push_back(std::move(row));
@@ -148,7 +128,7 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
       attrs["receiveCount"] = std::to_string(row.m.receiveCount - 1);
       move->reset();
       move->bind(1, opts_.redrive->deadLetterQueue)
-          .bind(2, attrsJson(attrs))
+          .bind(2, attributesJson(attrs))
           .bind(3, now)
           .bind(4, row.id);
       MF_RETURN_IF_ERROR(move->run());
@@ -234,7 +214,7 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::peek(size_t max) {
     m.groupId = sel->str(1);
     m.dedupId = sel->str(2);
     m.body = sel->str(3);
-    m.attributes = attrsFrom(sel->str(4));
+    m.attributes = attributesFrom(sel->str(4));
     m.sentAtMs = sel->i64(5);
     m.receiveCount = static_cast<int>(sel->i64(6));
     out.push_back(std::move(m));
