@@ -451,6 +451,47 @@ Status DynamoDbParkingStore::release(const std::string& memberId,
   return retryingConflicts(attempt).status();
 }
 
+Status DynamoDbParkingStore::removeHeld(const std::string& memberId,
+                                        const std::vector<int64_t>& seqs,
+                                        std::optional<int64_t> unparkVersion, bool onlyReleased) {
+  auto deleteOf = [&](int64_t seq) {
+    return json::object{
+        {"Delete", json::object{{"TableName", table_}, {"Key", itemKey(memberId, heldSk(seq))}}}};
+  };
+  size_t room = unparkVersion ? kTransactItems - 1 : kTransactItems;
+  size_t i = 0;
+  while (seqs.size() - i > room) {  // more than the last transaction takes: remove first
+    json::array items;
+    for (size_t end = i + kTransactItems; i < end; ++i) items.push_back(deleteOf(seqs[i]));
+    MF_RETURN_IF_ERROR(transact(std::move(items)));
+  }
+  json::array items;
+  for (; i < seqs.size(); ++i) items.push_back(deleteOf(seqs[i]));
+  if (unparkVersion) {
+    // The item stays as the unparked marker, keeping the seq counters for a later parking.
+    json::object values{{":v", N(*unparkVersion)}, {":unparked", S(kUnparked)}, {":one", N(1)}};
+    std::string condition = "#v = :v";
+    if (onlyReleased) {
+      condition += " AND #s = :rel";
+      values[":rel"] = S(kReleased);
+    }
+    items.push_back(json::object{
+        {"Update",
+         json::object{{"TableName", table_},
+                      {"Key", itemKey(memberId, kMemberSk)},
+                      {"UpdateExpression", "SET #s = :unparked REMOVE #p, #d, #r ADD #v :one"},
+                      {"ConditionExpression", std::move(condition)},
+                      {"ExpressionAttributeNames", json::object{{"#v", "version"},
+                                                                {"#s", "state"},
+                                                                {"#p", "parkedAt"},
+                                                                {"#d", "deadMessageId"},
+                                                                {"#r", "reason"}}},
+                      {"ExpressionAttributeValues", std::move(values)}}}});
+  }
+  if (items.empty()) return Status::ok();
+  return transact(std::move(items));
+}
+
 Result<std::vector<ParkedChange>> DynamoDbParkingStore::held(const std::string& memberId,
                                                              size_t max) {
   std::vector<ParkedChange> out;
@@ -482,38 +523,9 @@ Result<bool> DynamoDbParkingStore::done(const std::string& memberId,
     // Unparks only a released member whose every held change is removed here, on the version
     // read above: a hold or park since then moved it, and the transaction fails.
     bool unpark = *m && (*m)->member.state == ParkedMember::State::kReleased && left == 0;
-    auto deleteOf = [&](int64_t seq) {
-      return json::object{
-          {"Delete", json::object{{"TableName", table_}, {"Key", itemKey(memberId, heldSk(seq))}}}};
-    };
-    size_t room = unpark ? kTransactItems - 1 : kTransactItems;
-    size_t i = 0;
-    while (gone.size() - i > room) {  // more than the last transaction takes: remove first
-      json::array items;
-      for (size_t end = i + kTransactItems; i < end; ++i) items.push_back(deleteOf(gone[i]));
-      MF_RETURN_IF_ERROR(transact(std::move(items)));
-    }
-    json::array items;
-    for (; i < gone.size(); ++i) items.push_back(deleteOf(gone[i]));
-    if (unpark) {
-      // The item stays as the unparked marker, keeping the seq counters for a later parking.
-      items.push_back(json::object{
-          {"Update",
-           json::object{{"TableName", table_},
-                        {"Key", itemKey(memberId, kMemberSk)},
-                        {"UpdateExpression", "SET #s = :unparked REMOVE #p, #d, #r ADD #v :one"},
-                        {"ConditionExpression", "#v = :v AND #s = :rel"},
-                        {"ExpressionAttributeNames", json::object{{"#v", "version"},
-                                                                  {"#s", "state"},
-                                                                  {"#p", "parkedAt"},
-                                                                  {"#d", "deadMessageId"},
-                                                                  {"#r", "reason"}}},
-                        {"ExpressionAttributeValues", json::object{{":v", N((*m)->version)},
-                                                                   {":rel", S(kReleased)},
-                                                                   {":unparked", S(kUnparked)},
-                                                                   {":one", N(1)}}}}}});
-    }
-    if (!items.empty()) MF_RETURN_IF_ERROR(transact(std::move(items)));
+    MF_RETURN_IF_ERROR(removeHeld(memberId, gone,
+                                  unpark ? std::optional<int64_t>((*m)->version) : std::nullopt,
+                                  /*onlyReleased=*/true));
     return unpark;
   });
 }
@@ -525,37 +537,13 @@ Result<int64_t> DynamoDbParkingStore::erase(const std::string& memberId) {
     if (!m.isOk()) return m.status();
     auto keys = heldKeys(memberId);
     if (!keys.isOk()) return keys.status();
-    auto deleteOf = [&](int64_t seq) {
-      return json::object{
-          {"Delete", json::object{{"TableName", table_}, {"Key", itemKey(memberId, heldSk(seq))}}}};
-    };
-    size_t room = *m ? kTransactItems - 1 : kTransactItems;
-    size_t i = 0;
-    while (keys->size() - i > room) {  // more than the last transaction takes: remove first
-      json::array items;
-      for (size_t end = i + kTransactItems; i < end; ++i) items.push_back(deleteOf((*keys)[i].seq));
-      MF_RETURN_IF_ERROR(transact(std::move(items)));
-    }
-    json::array items;
-    for (; i < keys->size(); ++i) items.push_back(deleteOf((*keys)[i].seq));
-    if (*m) {
-      // Unparked on the version read above: a hold since then moved it, and this fails.
-      items.push_back(json::object{
-          {"Update",
-           json::object{{"TableName", table_},
-                        {"Key", itemKey(memberId, kMemberSk)},
-                        {"UpdateExpression", "SET #s = :unparked REMOVE #p, #d, #r ADD #v :one"},
-                        {"ConditionExpression", "#v = :v"},
-                        {"ExpressionAttributeNames", json::object{{"#v", "version"},
-                                                                  {"#s", "state"},
-                                                                  {"#p", "parkedAt"},
-                                                                  {"#d", "deadMessageId"},
-                                                                  {"#r", "reason"}}},
-                        {"ExpressionAttributeValues", json::object{{":v", N((*m)->version)},
-                                                                   {":unparked", S(kUnparked)},
-                                                                   {":one", N(1)}}}}}});
-    }
-    if (!items.empty()) MF_RETURN_IF_ERROR(transact(std::move(items)));
+    std::vector<int64_t> seqs;
+    seqs.reserve(keys->size());
+    for (const auto& k : *keys) seqs.push_back(k.seq);
+    // Unparked on the version read above: a hold since then moved it, and this fails.
+    MF_RETURN_IF_ERROR(removeHeld(memberId, seqs,
+                                  *m ? std::optional<int64_t>((*m)->version) : std::nullopt,
+                                  /*onlyReleased=*/false));
     removed = static_cast<int64_t>(keys->size());
     return true;
   });

@@ -80,6 +80,12 @@ class DynamoDbParkingStore final : public ParkingStore {
   Result<std::vector<HeldKey>> heldKeys(const std::string& memberId);
   Result<int64_t> countHeld(const std::string& memberId);
   Result<std::vector<MemberItem>> scanMembers(bool releasedOnly);
+  // Deletes the member's held changes `seqs`, at most kTransactItems per transaction. With
+  // `unparkVersion`, the last transaction also leaves the member item as the unparked marker,
+  // conditioned on that version (and with `onlyReleased`, on its being released): a write since
+  // then fails it with TransactionCanceledException.
+  Status removeHeld(const std::string& memberId, const std::vector<int64_t>& seqs,
+                    std::optional<int64_t> unparkVersion, bool onlyReleased);
   // Runs `attempt` again, after a backoff, while it fails because a concurrent write won.
   Result<bool> retryingConflicts(const std::function<Result<bool>()>& attempt);
   void backoff(int attempt);
