@@ -7,6 +7,7 @@ so the two can disagree, and a disagreement fails the test.
 """
 import datetime
 import hashlib
+import http.client
 import json
 import os
 import signal
@@ -177,9 +178,11 @@ class AwsPipeline(Pipeline):
         adapters = {"queue": "sqs", "topic": "sns", "event_bus": "eventbridge", "object_store": "s3",
                     "ledger": "dynamodb"}
         adapters.update(kw.pop("adapters", {}))
-        super().__init__(tmp, adapters=adapters,
-                         aws={"endpoint": endpoint, "bucket": self.bucket, "ledger_table": f"ledger-{tag}",
-                              "name_prefix": f"mf-{tag}-"}, **kw)
+        # Every name of its own: tests share one moto server.
+        aws = {"endpoint": endpoint, "bucket": self.bucket, "ledger_table": f"ledger-{tag}",
+               "parking_table": f"parking-{tag}", "name_prefix": f"mf-{tag}-"}
+        aws.update(kw.pop("aws", {}))
+        super().__init__(tmp, adapters=adapters, aws=aws, **kw)
 
     def lake_objects(self):
         import boto3
@@ -358,6 +361,58 @@ class Receiver:
     def heal(self, path):
         with self.lock:
             self.failing.discard(path)
+
+    def close(self):
+        self.server.shutdown()
+
+
+class RejectingProxy:
+    """Forwards HTTP to the API, but answers 422 (validation-failed) to a PUT whose
+    Idempotency-Key is in `reject`."""
+
+    def __init__(self, api_port):
+        self.reject = set()
+        self.rejected = 0
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.command == "PUT" and self.headers.get("Idempotency-Key") in outer.reject:
+                    outer.rejected += 1
+                    out = json.dumps({"type": "urn:memberflow:problem:validation-failed",
+                                      "title": "The member breaks a validation rule", "status": 422,
+                                      "detail": "test: rejected by the proxy"}).encode()
+                    self.send_response(422)
+                    self.send_header("Content-Type", "application/problem+json")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
+                c = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                c.request(self.command, self.path, body=body or None, headers=headers)
+                r = c.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                c.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _any
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
@@ -780,3 +835,113 @@ def assert_no_personal_data(text, lines):
     assert len(values) > 100
     leaked = sorted(v for v in values if re.search(r"(?<![\w@.+-])" + re.escape(v) + r"(?![\w@.-])", text))
     assert not leaked, f"personal data in logs: {leaked[:5]}"
+
+
+# ---- erasure (issue 18): what an erased member's data looks like, and where it is found -------
+
+PERSONAL = ("first_name", "middle_name", "last_name", "birth_date", "email", "phone",
+            "address_line1")
+
+
+def rows_of(rec):
+    """(key member id, [rows]) of a produced line."""
+    key = unwrap(rec.get("key"))
+    key_id = key.get("member_id") if isinstance(key, dict) else None
+    value = rec.get("value")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    env = unwrap(value) if isinstance(value, dict) else None
+    rows = []
+    if isinstance(env, dict):
+        rows = [r for r in (env.get("after"), env.get("before")) if isinstance(r, dict)]
+    return key_id, rows
+
+
+def values_of(row):
+    """The personal values of a row, in the forms memberflow may store them."""
+    out = set()
+    for field in PERSONAL:
+        v = row.get(field)
+        if isinstance(v, int) and field == "birth_date":
+            out.add((EPOCH + datetime.timedelta(days=v)).isoformat())
+        elif isinstance(v, str) and len(v.strip()) >= 3:
+            out.add(v.strip())
+            if field == "phone":
+                digits = "".join(c for c in v if c.isdigit())
+                out.add("+" + digits)
+                if len(digits) == 10:
+                    out.add("+1" + digits)
+    return out
+
+
+def personal_values(lines, member):
+    """The member's values that no other member's records hold (those may stay)."""
+    mine, others = set(), set()
+    for line in lines:
+        key_id, rows = rows_of(json.loads(line))
+        for row in rows:
+            of_member = key_id == member or row.get("member_id") == member
+            (mine if of_member else others).update(values_of(row))
+    return mine - others
+
+
+def record_counts(lines):
+    """member id -> how many produced lines name it (key or row)."""
+    counts = {}
+    for line in lines:
+        key_id, rows = rows_of(json.loads(line))
+        for m in {key_id, *(r.get("member_id") for r in rows)} - {None}:
+            counts[m] = counts.get(m, 0) + 1
+    return counts
+
+
+def leaks_in(items, values):
+    """(name, value) for every value found, as a whole word, in the (name, bytes) `items`; a name
+    ending in .gz is decompressed first."""
+    import gzip
+    import re
+    pattern = re.compile("|".join(r"(?<![\w@.+-])" + re.escape(v) + r"(?![\w@.-])"
+                                  for v in sorted(values, key=len, reverse=True)))
+    found = []
+    for name, data in items:
+        if name.endswith(".gz"):
+            data = gzip.decompress(data)
+        if isinstance(data, bytes):
+            data = data.decode("utf-8", "replace")
+        found += [(name, m.group(0)) for m in pattern.finditer(data)]
+    return found
+
+
+def files_under(root):
+    """(path relative to root, bytes) of every file under root."""
+    for d, _, names in os.walk(root):
+        for n in names:
+            path = os.path.join(d, n)
+            with open(path, "rb") as f:
+                yield os.path.relpath(path, root), f.read()
+
+
+def leaks(var, values):
+    """(file, value) for every value found, as a whole word, in any file under var."""
+    return leaks_in(files_under(var), values)
+
+
+def canonical_personal_values(lines, member):
+    """The member's personal values as its events carry them (DESIGN.md §3.3: names, birthDate,
+    e-mail, phone as +1..., address line 1), from the oracle's view of `lines`, without the values
+    another member's events carry too."""
+    mine, others = set(), set()
+
+    def collect(m, _version, _op, _mid, _seq, content):
+        if content is None:
+            return
+        values = {content["name"]["first"], content["name"]["middle"], content["name"]["last"],
+                  content["birthDate"], content["contact"]["email"], content["contact"]["phone"],
+                  content["address"]["line1"]}
+        (mine if m == member else others).update(v for v in values if v and len(v) >= 3)
+
+    expected_state(lines, on_change=collect)
+    return mine - others

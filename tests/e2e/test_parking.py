@@ -7,14 +7,10 @@ as parked while they wait, and finds everything applied afterwards.
 The 422 comes from a proxy in front of the real API that rejects one change (by its
 Idempotency-Key, the message id) until the test "fixes" it: the API itself accepts every
 change ingest lets through."""
-import http.client
 import json
-import os
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from memberflow_e2e import Pipeline, free_port, wait_for
+from memberflow_e2e import Pipeline, RejectingProxy, free_port, wait_for
 
 PARKED = "M9000000"
 OTHERS = 10_000
@@ -32,58 +28,6 @@ def record(lsn, last_name):
                                  "ts_ms": 1767225600000 + lsn,
                                  "source": {"name": "coresys", "lsn": lsn, "ts_ms": 1767225600000 + lsn,
                                             "table": "member"}}})
-
-
-class RejectingProxy:
-    """Forwards HTTP to the API, but answers 422 (validation-failed) to a PUT whose
-    Idempotency-Key is in `reject`."""
-
-    def __init__(self, api_port):
-        self.reject = set()
-        self.rejected = 0
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _any(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.command == "PUT" and self.headers.get("Idempotency-Key") in outer.reject:
-                    outer.rejected += 1
-                    out = json.dumps({"type": "urn:memberflow:problem:validation-failed",
-                                      "title": "The member breaks a validation rule", "status": 422,
-                                      "detail": "test: rejected by the proxy"}).encode()
-                    self.send_response(422)
-                    self.send_header("Content-Type", "application/problem+json")
-                    self.send_header("Content-Length", str(len(out)))
-                    self.end_headers()
-                    self.wfile.write(out)
-                    return
-                c = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                c.request(self.command, self.path, body=body or None, headers=headers)
-                r = c.getresponse()
-                data = r.read()
-                self.send_response(r.status)
-                for k, v in r.getheaders():
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                c.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _any
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
 
 
 def history_ids(p, token):
