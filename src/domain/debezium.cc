@@ -158,4 +158,15 @@ DecodedChange decodeChange(const SourceRecord& r, const DecodeOptions& opts) {
   return d;
 }
 
+std::string messageIdOf(const SourceRecord& r, const DecodeOptions& opts) {
+  // The same steps as decodeChange's up to its messageIdFor call.
+  if (!r.value || r.value->size() > opts.maxValueBytes) return messageIdFor(r, nullptr);
+  auto parsed = parseJson(*r.value);
+  if (!parsed.isOk()) return messageIdFor(r, nullptr);
+  const json::value& env = unwrapPayload(*parsed);
+  if (!env.is_object()) return messageIdFor(r, nullptr);
+  const json::value* src = field(env.get_object(), "source");
+  return messageIdFor(r, (src && src->is_object()) ? &src->get_object() : nullptr);
+}
+
 }  // namespace memberflow

@@ -52,6 +52,10 @@ std::string messageIdFor(const SourceRecord& r, const json::object* source);
 
 DecodedChange decodeChange(const SourceRecord& r, const DecodeOptions& opts = {});
 
+// decodeChange(r, opts).messageId without the rest of the decoding (no key parse, no rows
+// copied, no validation): for readers that need only the id, such as reconcile.
+std::string messageIdOf(const SourceRecord& r, const DecodeOptions& opts = {});
+
 // Strips the optional {"schema":..., "payload":...} wrapper.
 const json::value& unwrapPayload(const json::value& v);
 

@@ -538,7 +538,7 @@ Result<ReconcileReport> Reconciler::run(const ReconcileOptions& opts, const Sink
       if (batch->empty()) break;  // compacted away or retention: nothing more to read
       std::vector<std::string> ids;
       ids.reserve(batch->size());
-      for (const auto& r : *batch) ids.push_back(decodeChange(r).messageId);
+      for (const auto& r : *batch) ids.push_back(messageIdOf(r));
       auto entries = ledger_.getMany(ids);
       if (!entries.isOk()) return entries.status();
       for (size_t i = 0; i < batch->size(); ++i)

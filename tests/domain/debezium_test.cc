@@ -168,6 +168,38 @@ TEST(Debezium, MessageIdPrefersHeaderThenLsnThenHash) {
   EXPECT_EQ(d.sourceSequence, 99);  // ts_ms when there is no lsn
 }
 
+TEST(Debezium, MessageIdOfIsDecodeChangesMessageId) {
+  std::string noLsn =
+      R"({"after":)" + std::string(kRow) + R"(,"source":{"name":"c","ts_ms":99},"op":"c"})";
+  std::string wrapped = R"({"schema":{},"payload":)" + memberEnvelope("u", kRow, 8) + "}";
+  std::vector<SourceRecord> records = {
+      rec(R"({"member_id":"M1"})", memberEnvelope("c", kRow, 5)),  // source name and lsn
+      rec(R"({"member_id":"M1"})", wrapped),                       // the schema wrapper
+      rec("k", noLsn),                                             // no lsn: the hash
+      rec(R"({"member_id":"M1"})", std::nullopt),                  // a tombstone
+      rec("k", "{not json"),
+      rec("k", "[1,2]"),
+      rec("k", R"({"op":"c","after":{"member_id":"M1"}})"),     // no source
+      rec("k", R"({"op":"c","source":"coresys"})"),             // a source not an object
+      rec("k", R"({"op":"x","source":{"name":"a","lsn":3}})"),  // rejected later: its id
+      rec(std::nullopt, std::string(101, '{')),                 // oversized below
+  };
+  SourceRecord headed = records[0];
+  headed.headers = {{"ce_id", "evt-9"}};
+  records.push_back(headed);
+  DecodeOptions o;
+  o.maxValueBytes = 100;
+  for (const auto& r : records) {
+    SCOPED_TRACE(r.value.value_or("null").substr(0, 60));
+    EXPECT_EQ(messageIdOf(r), decodeChange(r).messageId);
+    EXPECT_EQ(messageIdOf(r, o), decodeChange(r, o).messageId);
+  }
+  EXPECT_EQ(messageIdOf(records[0]), "coresys:5");
+  EXPECT_EQ(messageIdOf(records[1]), "coresys:8");
+  EXPECT_EQ(messageIdOf(records[8]), "a:3");
+  EXPECT_EQ(messageIdOf(headed), "evt-9");
+}
+
 TEST(Debezium, TombstoneAndDelete) {
   DecodedChange t = decodeChange(rec(R"({"member_id":"M1"})", std::nullopt));
   EXPECT_TRUE(t.status.isOk());
