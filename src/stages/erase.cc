@@ -63,8 +63,8 @@ std::string joinLines(const std::vector<std::string>& ls) {
 bool recordOfMember(const SourceRecord& r, const std::string& memberId) {
   if (memberId.empty()) return false;
   if (decodeChange(r).memberId == memberId) return true;
-  // A record whose key names another member (a key mismatch, rejected) still carries this
-  // member's row: the rows count too.
+  // A record whose key names another member (a key mismatch, rejected) still
+  // carries this member's row: the rows count too.
   if (!r.value) return false;
   auto v = parseJson(*r.value);
   if (!v.isOk()) return false;
@@ -95,8 +95,11 @@ std::string redactedLakeLine(const json::object& event, int64_t erasedAtMs) {
   return json::serialize(out);
 }
 
-Result<int64_t> Eraser::eraseArchive(const EraseOptions& opts, EraseReport& report) {
-  auto keys = t_.objects->list(opts.rawPrefix);
+Result<int64_t> Eraser::rewriteObjects(
+    const std::string& prefix, const EraseOptions& opts,
+    const std::function<int64_t(std::vector<std::string>&)>& redact, const std::string& what,
+    EraseReport& report) {
+  auto keys = t_.objects->list(prefix);
   if (!keys.isOk()) return keys.status();
   PutOptions po{"application/x-ndjson", "gzip", opts.kmsKeyId};
   int64_t redacted = 0;
@@ -104,32 +107,48 @@ Result<int64_t> Eraser::eraseArchive(const EraseOptions& opts, EraseReport& repo
     auto raw = t_.objects->get(key);
     if (!raw.isOk()) return raw.status();
     auto text = gzipDecompress(*raw);
-    if (!text.isOk()) return Status::internal("archive object " + key + " is not gzip");
+    if (!text.isOk()) return Status::internal(what + " object " + key + " is not gzip");
     auto ls = lines(*text);
-    int64_t here = 0;
-    for (auto& line : ls) {
-      auto v = parseJson(line);
-      if (!v.isOk() || !v->is_object()) continue;
-      auto r = recordFromArchiveLine(v->get_object(), opts.topic);  // nullopt: redacted already
-      if (!r || !recordOfMember(*r, opts.memberId)) continue;
-      line = redactedArchiveLine(r->partition, r->offset, decodeChange(*r).messageId, opts.nowMs);
-      ++here;
-    }
+    int64_t here = redact(ls);
     if (here == 0) continue;
     auto gz = gzipCompress(joinLines(ls));
     if (!gz.isOk()) return gz.status();
+    // Same key: a put replaces the object atomically, and whatever names it by
+    // key (the ledger, the lineage, the lake journal's event -> object map)
+    // stays right.
     MF_RETURN_IF_ERROR(t_.objects->put(key, *gz, po));
     auto purged = t_.objects->purgeOldVersions(key);
     if (!purged.isOk()) return purged.status();
-    report.counts["archiveObjectVersionsDeleted"] += *purged;
-    ++report.counts["archiveObjects"];
+    report.counts[what + "ObjectVersionsDeleted"] += *purged;
+    ++report.counts[what + "Objects"];
     redacted += here;
   }
   return redacted;
 }
 
+Result<int64_t> Eraser::eraseArchive(const EraseOptions& opts, EraseReport& report) {
+  return rewriteObjects(
+      opts.rawPrefix, opts,
+      [&](std::vector<std::string>& ls) {
+        int64_t n = 0;
+        for (auto& line : ls) {
+          auto v = parseJson(line);
+          if (!v.isOk() || !v->is_object()) continue;
+          auto r = recordFromArchiveLine(v->get_object(),
+                                         opts.topic);  // nullopt: redacted
+          if (!r || !recordOfMember(*r, opts.memberId)) continue;
+          line =
+              redactedArchiveLine(r->partition, r->offset, decodeChange(*r).messageId, opts.nowMs);
+          ++n;
+        }
+        return n;
+      },
+      "archive", report);
+}
+
 Result<int64_t> Eraser::eraseLake(const EraseOptions& opts, EraseReport& report) {
-  // The member's events in one object's lines: replaced by markers; true when any was.
+  // The member's events in one object's lines: replaced by markers; how many
+  // were.
   auto redactLines = [&](std::vector<std::string>& ls) {
     int64_t n = 0;
     for (auto& line : ls) {
@@ -143,53 +162,36 @@ Result<int64_t> Eraser::eraseLake(const EraseOptions& opts, EraseReport& report)
     }
     return n;
   };
-  PutOptions po{"application/x-ndjson", "gzip", opts.kmsKeyId};
-  int64_t redacted = 0;
-  auto keys = t_.objects->list(opts.lakePrefix);
-  if (!keys.isOk()) return keys.status();
-  for (const auto& key : *keys) {
-    auto raw = t_.objects->get(key);
-    if (!raw.isOk()) return raw.status();
-    auto text = gzipDecompress(*raw);
-    if (!text.isOk()) return Status::internal("lake object " + key + " is not gzip");
+  auto redacted = rewriteObjects(opts.lakePrefix, opts, redactLines, "lake", report);
+  if (!redacted.isOk() || !t_.journal) return redacted;
+  auto staged = t_.journal->staged();
+  if (!staged.isOk()) return staged.status();
+  for (const auto& obj : *staged) {
+    auto text = gzipDecompress(obj.content);
+    if (!text.isOk()) return Status::internal("staged lake object " + obj.key + " is not gzip");
     auto ls = lines(*text);
     int64_t here = redactLines(ls);
     if (here == 0) continue;
     auto gz = gzipCompress(joinLines(ls));
     if (!gz.isOk()) return gz.status();
-    // Same key, same events: the journal's event -> object map stays right.
-    MF_RETURN_IF_ERROR(t_.objects->put(key, *gz, po));
-    auto purged = t_.objects->purgeOldVersions(key);
-    if (!purged.isOk()) return purged.status();
-    report.counts["lakeObjectVersionsDeleted"] += *purged;
-    ++report.counts["lakeObjects"];
-    redacted += here;
-  }
-  if (t_.journal) {
-    auto staged = t_.journal->staged();
-    if (!staged.isOk()) return staged.status();
-    for (const auto& obj : *staged) {
-      auto text = gzipDecompress(obj.content);
-      if (!text.isOk()) return Status::internal("staged lake object " + obj.key + " is not gzip");
-      auto ls = lines(*text);
-      int64_t here = redactLines(ls);
-      if (here == 0) continue;
-      auto gz = gzipCompress(joinLines(ls));
-      if (!gz.isOk()) return gz.status();
-      MF_RETURN_IF_ERROR(t_.journal->restage({obj.key, *gz}));
-      ++report.counts["lakeStagedObjects"];
-      redacted += here;
-    }
+    MF_RETURN_IF_ERROR(t_.journal->restage({obj.key, *gz}));
+    ++report.counts["lakeStagedObjects"];
+    *redacted += here;
   }
   return redacted;
 }
 
 Result<int64_t> Eraser::eraseQueue(Queue& q, const std::string& memberId) {
-  // Every entry is received (on SQS, peek is a receive too) until none is left: the member's
-  // are removed at once, which lets the next receive return the rest of the member's FIFO group;
-  // the others stay hidden (so each is seen once) and are made visible again at the end.
+  // Every entry is received (on SQS, peek is a receive too) until none is left:
+  // the member's are removed at once, which lets the next receive return the
+  // rest of the member's FIFO group; the others stay hidden (so each is seen
+  // once) and are made visible again at the end.
   constexpr int64_t kHideMs = 5 * 60 * 1000;
-  constexpr int64_t kWaitMs = 200;  // SQS's short poll may answer empty while entries remain
+  // A long poll, so that an empty answer means no entry is left: SQS's short
+  // poll (a wait under a second, its WaitTimeSeconds being whole seconds) asks
+  // only some of its servers and may answer empty while entries remain. The
+  // price: a second per DLQ, when it is empty.
+  constexpr int64_t kWaitMs = 1000;
   std::vector<std::string> others;
   int64_t removed = 0;
   size_t seen = 0;
@@ -220,7 +222,8 @@ Result<EraseReport> Eraser::run(const EraseOptions& opts) {
       if (st->visible + st->inFlight > 0) {
         return Status::failedPrecondition(
             "erase: queue " + q->name() +
-            " holds messages; drain and stop the pipeline first (memberflow run --until-idle)");
+            " holds messages; drain and stop the pipeline first (memberflow "
+            "run --until-idle)");
       }
     }
   }

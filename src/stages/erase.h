@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -77,6 +78,11 @@ class Eraser {
   Result<EraseReport> run(const EraseOptions& opts);
 
  private:
+  // Rewrites every object under `prefix` in which `redact` replaced lines (it returns how many),
+  // then deletes the object's old versions; counts <what>Objects and <what>ObjectVersionsDeleted.
+  Result<int64_t> rewriteObjects(const std::string& prefix, const EraseOptions& opts,
+                                 const std::function<int64_t(std::vector<std::string>&)>& redact,
+                                 const std::string& what, EraseReport& report);
   Result<int64_t> eraseArchive(const EraseOptions& opts, EraseReport& report);
   Result<int64_t> eraseLake(const EraseOptions& opts, EraseReport& report);
   Result<int64_t> eraseQueue(Queue& q, const std::string& memberId);

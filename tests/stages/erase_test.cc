@@ -58,6 +58,30 @@ std::string ndjsonGz(const std::vector<std::string>& lines) {
   return *gzipCompress(text);
 }
 
+// A queue that answers as SQS's short poll may (a receive waiting under a second: WaitTimeSeconds
+// is whole seconds): from only some of its servers, so empty while entries remain. Here every
+// other short poll answers empty; a long poll answers from the queue.
+class ShortPollingQueue final : public Queue {
+ public:
+  explicit ShortPollingQueue(Queue& q) : q_(q) {}
+  const std::string& name() const override { return q_.name(); }
+  Status send(const std::vector<OutgoingMessage>& m) override { return q_.send(m); }
+  Result<std::vector<ReceivedMessage>> receive(size_t n, int64_t v, int64_t w) override {
+    if (w < 1000 && shortPolls_++ % 2 == 0) return std::vector<ReceivedMessage>{};
+    return q_.receive(n, v, w);
+  }
+  Status remove(const std::vector<std::string>& r) override { return q_.remove(r); }
+  Status changeVisibility(const std::string& r, int64_t v) override {
+    return q_.changeVisibility(r, v);
+  }
+  Result<QueueStats> stats() override { return q_.stats(); }
+  Result<std::vector<ReceivedMessage>> peek(size_t n) override { return q_.peek(n); }
+
+ private:
+  Queue& q_;
+  int shortPolls_ = 0;
+};
+
 class EraseTest : public ::testing::Test {
  protected:
   TempDir dir;
@@ -183,6 +207,19 @@ TEST_F(EraseTest, RemovesTheMembersCopiesAndKeepsEveryoneElses) {
   EXPECT_EQ(again->counts["archiveLines"], 0);
   EXPECT_EQ(again->counts["lakeEvents"], 0);
   EXPECT_EQ(again->counts["dlqEntries"], 0);
+}
+
+TEST_F(EraseTest, ReadsADlqToItsEndWhereAShortPollWouldAnswerEmpty) {
+  ShortPollingQueue sqsLike(*dlq);
+  auto t = targets();
+  t.dlqs = {&sqsLike};
+  auto report = Eraser(t).run(options());
+  ASSERT_TRUE(report.isOk()) << report.status().toString();
+  EXPECT_EQ(report->counts["dlqEntries"], 2);
+  auto left = *dlq->peek(10);
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].dedupId, "d2");
+  EXPECT_EQ(left[1].dedupId, "d4");
 }
 
 TEST_F(EraseTest, RefusesWhileAWorkingQueueHoldsMessages) {
