@@ -122,6 +122,14 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
     if (!failureLimit_->allow(clientAddress(req), clock_.nowMs(), &wait)) return tooMany(wait);
     return extra->second(req);
   }
+  const bool console = path == "/console" || path.rfind("/console/", 0) == 0;
+  const bool consoleApi = console && path.rfind("/console/api/", 0) == 0;
+  if (console && !consoleApi) {  // the console's page and assets: no data, no token
+    if (!opts_.consoleAssets) return problem(404, "not-found", "Not found", "no console here");
+    if (method != "GET" && method != "HEAD")
+      return problem(405, "method-not-allowed", "Method not allowed", "use GET");
+    return opts_.consoleAssets(path);
+  }
   // Operations endpoints carry no member data: open unless configured otherwise.
   // (A literal, not a string: this runs for every request.)
   const char* ops = path == "/healthz"        ? "healthz"
@@ -167,6 +175,10 @@ ApiResponse MemberApi::route(const ApiRequest& req, const std::string& path,
     return tooMany(wait);
   }
   if (ops && method == "GET") return operations(ops);  // protected: any valid token
+  if (consoleApi) {  // the console checks its own scope (member:operate)
+    if (!opts_.consoleApi) return problem(404, "not-found", "Not found", "no console here");
+    return opts_.consoleApi(req, path, query, *claims);
+  }
   bool isRead = method == "GET" || method == "HEAD";
   const char* needed = isRead ? "member:read" : "member:write";
   if (!claims->scopes.count(needed)) {

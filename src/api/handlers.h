@@ -59,6 +59,13 @@ struct ApiOptions {
   // Extra routes answered before the member routes (the embedded /oauth2/token and
   // /.well-known/jwks.json); they handle their own authentication.
   std::map<std::string, std::function<ApiResponse(const ApiRequest&)>> extraRoutes;
+  // The operator console (console/console_api.h), when the process serves it: its page and
+  // assets (/console, /console/assets/...) without a token, and its endpoints (/console/api/...)
+  // with the verified claims (they check their own scope). Unset: 404.
+  std::function<ApiResponse(const std::string& path)> consoleAssets;
+  std::function<ApiResponse(const ApiRequest&, const std::string& path,
+                            const std::map<std::string, std::string>& query, const Claims&)>
+      consoleApi;
   // Serves GET /member/{id}/parking (whether sync holds the member's changes); none: 404.
   ParkingStore* parking = nullptr;
 };

@@ -40,9 +40,21 @@ Status ApiRunner::openAuth(Wiring& w, api::ApiOptions& ao, const api::Authentica
   auto secret = w.clientSecret();
   if (!secret.isOk())
     return Status(secret.status().code(), "auth.client_secret: " + secret.status().message());
-  tokenEndpoint_ = std::make_unique<api::TokenEndpoint>(
-      *key, std::map<std::string, api::OAuthClient>{
-                {cfg.authClientId, {*secret, {"member:read", "member:write"}}}});
+  std::map<std::string, api::OAuthClient> clients{
+      {cfg.authClientId, {*secret, {"member:read", "member:write"}}}};
+  // The console's operator: member:operate only (docs/console.md).
+  // Without its secret (not created in Secrets Manager) the API serves all the same, and the
+  // console takes a token pasted in.
+  if (cfg.consoleEnabled) {
+    auto op = w.operatorSecret();
+    if (op.isOk()) {
+      clients[cfg.authOperatorClientId] = {*op, {console::kOperateScope}};
+    } else {
+      log::warn("console login disabled: auth.operator_client_secret cannot be read",
+                {"api", {}, {}, {}, "degraded", op.status().toString()});
+    }
+  }
+  tokenEndpoint_ = std::make_unique<api::TokenEndpoint>(*key, std::move(clients));
   api::TokenEndpoint* te = tokenEndpoint_.get();
   ao.extraRoutes["/oauth2/token"] = [te](const api::ApiRequest& r) { return te->handle(r); };
   std::string jwks = (*key)->jwks();
@@ -56,7 +68,7 @@ Status ApiRunner::openAuth(Wiring& w, api::ApiOptions& ao, const api::Authentica
   return Status::ok();
 }
 
-Status ApiRunner::open(Wiring& w) {
+Status ApiRunner::open(Wiring& w, bool withConsole) {
   MF_RETURN_IF_ERROR(w.openMembers());
   const Config& cfg = w.config();
   api::ApiOptions ao;
@@ -84,6 +96,20 @@ Status ApiRunner::open(Wiring& w) {
     MF_RETURN_IF_ERROR(w.members().watchChanges([c](const std::string& id) { c->invalidate(id); },
                                                 [c](bool live) { c->setFeed(live); }));
   }
+  if (withConsole && cfg.consoleEnabled) {
+    MF_RETURN_IF_ERROR(w.openAudit());
+    consolePorts_ = std::make_unique<WiringOperatorPorts>(cfg);
+    consolePorts_->setCreateParking(false);  // the API's role only reads it
+    console::ConsoleOptions co;
+    co.mode = cfg.queueAdapter == QueueAdapter::kEmbedded ? "embedded" : "distributed";
+    co.sampleMs = cfg.consoleSampleMs;
+    console_ = std::make_unique<console::ConsoleApi>(*consolePorts_, w.audit(), co);
+    ao.consoleAssets = [](const std::string& path) { return console::ConsoleApi::asset(path); };
+    console::ConsoleApi* c = console_.get();
+    ao.consoleApi = [c](const api::ApiRequest& r, const std::string& path,
+                        const std::map<std::string, std::string>& query,
+                        const api::Claims& claims) { return c->handle(r, path, query, claims); };
+  }
   const api::Authenticator* auth = nullptr;
   MF_RETURN_IF_ERROR(openAuth(w, ao, &auth));
   tokens_ = std::make_unique<api::VerifiedTokenCache>(*auth, w.clock());
@@ -93,7 +119,7 @@ Status ApiRunner::open(Wiring& w) {
 }
 
 Status ApiRunner::start(Wiring& w) {
-  MF_RETURN_IF_ERROR(open(w));
+  MF_RETURN_IF_ERROR(open(w, /*withConsole=*/true));
   const Config& cfg = w.config();
   api::ServerOptions so;
   so.address = cfg.apiListen;
@@ -107,7 +133,9 @@ Status ApiRunner::start(Wiring& w) {
   auto* h = handler_.get();
   server_ =
       std::make_unique<api::HttpServer>([h](const api::ApiRequest& r) { return h->handle(r); }, so);
-  return server_->start();
+  MF_RETURN_IF_ERROR(server_->start());
+  if (console_) console_->start();
+  return Status::ok();
 }
 
 }  // namespace memberflow::cli

@@ -177,6 +177,10 @@ const std::vector<Key>& keys() {
       strKey<std::string>("auth", "client_id", &Config::authClientId),
       strKey<std::string>("auth", "client_secret", &Config::authClientSecret),
       strKey<std::string>("auth", "scopes", &Config::authScopes),
+      strKey<std::string>("auth", "operator_client_id", &Config::authOperatorClientId),
+      strKey<std::string>("auth", "operator_client_secret", &Config::authOperatorClientSecret),
+      intKey<int64_t>("console", "enabled", &Config::consoleEnabled),
+      intKey<int64_t>("console", "sample_ms", &Config::consoleSampleMs),
       strKey<std::string>("postgres", "conninfo", &Config::pgConninfo),
       strKey<std::string>("postgres", "password_secret", &Config::pgPasswordSecret),
       intKey<int64_t>("postgres", "pool_size", &Config::pgPoolSize),
@@ -344,6 +348,11 @@ std::vector<std::string> checkConfig(const Config& c) {
     p.push_back("auth.skew_seconds must be 0..300");
   if (c.authAudienceClaim != "aud" && c.authAudienceClaim != "client_id")
     p.push_back("auth.audience_claim must be aud or client_id");
+  if (c.consoleEnabled != 0 && c.consoleEnabled != 1) p.push_back("console.enabled must be 0 or 1");
+  if (c.consoleSampleMs < 500 || c.consoleSampleMs > 60000)
+    p.push_back("console.sample_ms must be 500..60000");
+  if (c.authOperatorClientId == c.authClientId)
+    p.push_back("auth.operator_client_id must differ from auth.client_id");
   if (c.authAlgorithms.find("none") != std::string::npos)
     p.push_back("auth.algorithms must not list none");
   if (c.pgPoolSize < 1 || c.pgPoolSize > 500) p.push_back("postgres.pool_size must be 1..500");

@@ -122,6 +122,12 @@ struct Config {
   std::string authClientId = "memberflow-sync";
   std::string authClientSecret = "sync-client-secret";  // name in the Secrets port
   std::string authScopes = "member:read member:write";
+  // The console's operator client (embedded issuer): it may ask for member:operate only.
+  std::string authOperatorClientId = "memberflow-operator";
+  std::string authOperatorClientSecret = "operator-client-secret";  // name in the Secrets port
+  // [console]  (served by the API process at /console: docs/console.md)
+  int64_t consoleEnabled = 1;  // 0: no console
+  int64_t consoleSampleMs = 5000;
   // [sync]
   std::string syncApiUrl;  // default: http://<api.listen>:<api.port>
   int64_t syncWorkers = 16;

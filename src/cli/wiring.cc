@@ -363,6 +363,17 @@ Status Wiring::openDeliveryLog() {
 
 DeliveryLog& Wiring::deliveryLog() { return *deliveryLog_; }
 
+Status Wiring::openAudit() {
+  if (audit_) return Status::ok();
+  // <data_dir>/audit.db in both modes for now: the API process's own record.
+  auto a = embedded_family::auditLog(*families_, cfg_);
+  if (!a.isOk()) return a.status();
+  audit_ = std::move(a).value();
+  return Status::ok();
+}
+
+AuditLog& Wiring::audit() { return *audit_; }
+
 Secrets& Wiring::secrets() {
   if (!secrets_) {
     switch (cfg_.secretsAdapter) {
@@ -384,12 +395,18 @@ Result<std::shared_ptr<api::LocalSigningKey>> Wiring::signingKey() {
   return key_;
 }
 
-Result<std::string> Wiring::clientSecret() {
-  auto s = secrets().get(cfg_.authClientSecret);
+Result<std::string> Wiring::clientSecret() { return embeddedClientSecret(cfg_.authClientSecret); }
+
+Result<std::string> Wiring::operatorSecret() {
+  return embeddedClientSecret(cfg_.authOperatorClientSecret);
+}
+
+Result<std::string> Wiring::embeddedClientSecret(const std::string& name) {
+  auto s = secrets().get(name);
   if (s.isOk() || s.status().code() != Code::kNotFound ||
       cfg_.secretsAdapter != SecretsAdapter::kEmbedded)
     return s;
-  return embedded_family::createdClientSecret(secrets(), cfg_);
+  return embedded_family::createdClientSecret(secrets(), cfg_, name);
 }
 
 // ---- ingest and sync ----------------------------------------------------------------------------

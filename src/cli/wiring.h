@@ -25,6 +25,7 @@
 
 #include "cli/config.h"
 #include "domain/routing.h"
+#include "ports/audit_log.h"
 #include "ports/change_source.h"
 #include "ports/clock.h"
 #include "ports/delivery_log.h"
@@ -148,12 +149,17 @@ class Wiring {
   // delivery, read by `reconcile`.
   Status openDeliveryLog();
   DeliveryLog& deliveryLog();  // REQUIRES: openDeliveryLog
+  // Who did what through the console (<data_dir>/audit.db).
+  Status openAudit();
+  AuditLog& audit();  // REQUIRES: openAudit
   Secrets& secrets();
   // The embedded issuer's signing key (keys/signing-key.pem, created on first use).
   Result<std::shared_ptr<api::LocalSigningKey>> signingKey();
   // The sync stage's client secret. With the embedded Secrets port a missing one is created
   // (random, mode 0600, in <data_dir>/secrets) so the API and sync share it.
   Result<std::string> clientSecret();
+  // The console's operator client secret (auth.operator_client_secret), created alike.
+  Result<std::string> operatorSecret();
 
   // ---- commands about one family ----------------------------------------------------------
   // `aws provision`: the EventBridge buses, rules and targets of bus.rules_file.
@@ -181,6 +187,7 @@ class Wiring {
 
  private:
   Result<RoutingConfig> readRules() const;
+  Result<std::string> embeddedClientSecret(const std::string& name);
   Result<std::unique_ptr<Queue>> makeQueue(const std::string& name, const std::string& dlq,
                                            int maxReceives, bool fifo = true);
 
@@ -208,6 +215,7 @@ class Wiring {
   std::map<std::string, std::unique_ptr<EventBus>> buses_;
   std::unique_ptr<LakeJournal> lakeJournal_;
   std::unique_ptr<DeliveryLog> deliveryLog_;
+  std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<Secrets> secrets_;
   std::shared_ptr<api::LocalSigningKey> key_;
 };

@@ -8,6 +8,7 @@
 #include "adapters/embedded/dir_object_store.h"
 #include "adapters/embedded/embedded_event_bus.h"
 #include "adapters/embedded/env_secrets.h"
+#include "adapters/embedded/sqlite_audit_log.h"
 #include "adapters/embedded/sqlite_delivery_log.h"
 #include "adapters/embedded/sqlite_lake_journal.h"
 #include "adapters/embedded/sqlite_ledger.h"
@@ -93,29 +94,36 @@ Result<std::unique_ptr<DeliveryLog>> deliveryLog(Families& f, const Config& cfg)
   return std::unique_ptr<DeliveryLog>(std::move(d).value());
 }
 
+Result<std::unique_ptr<AuditLog>> auditLog(Families& f, const Config& cfg) {
+  auto a = emb::SqliteAuditLog::open(cfg.path("audit.db"), f.db);
+  if (!a.isOk()) return a.status();
+  return std::unique_ptr<AuditLog>(std::move(a).value());
+}
+
 std::unique_ptr<Secrets> secrets(const Config& cfg) {
   return std::make_unique<emb::EnvSecrets>(cfg.path("secrets"));
 }
 
-Result<std::string> createdClientSecret(Secrets& secrets, const Config& cfg) {
+Result<std::string> createdClientSecret(Secrets& secrets, const Config& cfg,
+                                        const std::string& name) {
   std::error_code ec;
   std::filesystem::create_directories(cfg.path("secrets"), ec);
-  std::string path = cfg.path("secrets/" + cfg.authClientSecret);
+  std::string path = cfg.path("secrets/" + name);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) {
     std::string secret = crypto::base64UrlEncode(crypto::randomBytes(32));
     bool ok = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) &&
               ::fsync(fd) == 0;
     ::close(fd);
-    if (!ok) return Status::unavailable("cannot write the sync client secret");
+    if (!ok) return Status::unavailable("cannot write the client secret " + name);
   }
   // Created here or by another process an instant ago (then read until it is complete).
   for (int i = 0; i < 50; ++i) {
-    auto again = secrets.get(cfg.authClientSecret);
+    auto again = secrets.get(name);
     if (again.isOk() && again->size() == 43) return again;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));  // another process is writing it
   }
-  return secrets.get(cfg.authClientSecret);
+  return secrets.get(name);
 }
 
 }  // namespace memberflow::cli::wiring::embedded_family

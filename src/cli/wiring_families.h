@@ -69,9 +69,11 @@ Result<std::unique_ptr<EventBus>> bus(Families& f, const std::string& name,
                                       const RoutingConfig& routing);
 Result<std::unique_ptr<LakeJournal>> lakeJournal(Families& f, const Config& cfg);
 Result<std::unique_ptr<DeliveryLog>> deliveryLog(Families& f, const Config& cfg);
+Result<std::unique_ptr<AuditLog>> auditLog(Families& f, const Config& cfg);
 std::unique_ptr<Secrets> secrets(const Config& cfg);
 // The sync client's secret, created at random (mode 0600) when the embedded store lacks it.
-Result<std::string> createdClientSecret(Secrets& secrets, const Config& cfg);
+Result<std::string> createdClientSecret(Secrets& secrets, const Config& cfg,
+                                        const std::string& name);
 }  // namespace embedded_family
 
 // ---- Kafka (wiring_kafka.cc) ----------------------------------------------------------------

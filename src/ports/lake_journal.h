@@ -28,6 +28,12 @@ class LakeJournal {
   virtual Result<int64_t> reserve(size_t n) = 0;
   // One flag per id: true when the event is already placed in a staged or written object.
   virtual Result<std::vector<bool>> placed(const std::vector<std::string>& eventIds) = 0;
+  // One key per id: the object that holds the event, "" when none does (the console's
+  // lineage). The default: FailedPrecondition (not supported).
+  virtual Result<std::vector<std::string>> objectsOf(const std::vector<std::string>& eventIds) {
+    (void)eventIds;
+    return Status::failedPrecondition("this lake journal cannot name its objects");
+  }
   // Records the object and the events it holds, atomically. AlreadyExists (nothing recorded)
   // when one of the ids is placed already.
   virtual Status stage(const StagedObject& object, const std::vector<std::string>& eventIds) = 0;

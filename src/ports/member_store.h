@@ -150,6 +150,11 @@ class MemberStore {
   // most `limit`. An empty page is the end.
   virtual Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) = 0;
   virtual Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) = 0;
+  // The seq of the newest history row (0 when none): the console's applied-changes rate is its
+  // growth. The default: FailedPrecondition (not supported).
+  virtual Result<int64_t> historyHighWater() {
+    return Status::failedPrecondition("this member store cannot tell its history's size");
+  }
 
   // Erases the member's personal data (`memberflow erase`, issue 18), in one transaction: the
   // member row keeps its id, version, times and source sequence, loses its body and becomes a

@@ -263,7 +263,7 @@ void IngestStage::run(std::stop_token stop) {
   log::info("stage stopped", {kStage});
 }
 
-Status IngestStage::redrive(const std::string& dlqBody) {
+Status IngestStage::redrive(const std::string& dlqBody, bool dryRun) {
   auto parsed = parseJson(dlqBody);
   if (!parsed.isOk() || !parsed->is_object()) {
     return Status::invalidArgument("DLQ message is not an ingest rejection");
@@ -292,6 +292,7 @@ Status IngestStage::redrive(const std::string& dlqBody) {
   if (!cmd.isOk()) {
     return Status::failedPrecondition("still invalid: " + reasonCode(cmd.status()));
   }
+  if (dryRun) return Status::ok();
   OutgoingMessage m;
   m.groupId = cmd->memberId;
   // A fresh dedup id: the original may still be inside the queue's dedup window.

@@ -81,7 +81,8 @@ class IngestStage {
 
   // Re-runs decode and transform on a dead-lettered record (after a fix): enqueues it when it
   // is valid now. FailedPrecondition when it is still invalid (it stays in the DLQ).
-  Status redrive(const std::string& dlqBody);
+  // `dryRun`: only re-validates (the console's "what would happen"); nothing is sent.
+  Status redrive(const std::string& dlqBody, bool dryRun = false);
 
  private:
   ChangeSource& source_;

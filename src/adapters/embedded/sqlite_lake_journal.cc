@@ -48,6 +48,23 @@ Result<std::vector<bool>> SqliteLakeJournal::placed(const std::vector<std::strin
   return out;
 }
 
+Result<std::vector<std::string>> SqliteLakeJournal::objectsOf(
+    const std::vector<std::string>& eventIds) {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_, "SELECT object_key FROM lake_events WHERE event_id = ?");
+  std::vector<std::string> out;
+  out.reserve(eventIds.size());
+  for (const auto& id : eventIds) {
+    sel->reset();
+    sel->bind(1, id);
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    out.push_back(*row ? sel->str(0) : std::string());
+    sel->reset();
+  }
+  return out;
+}
+
 Status SqliteLakeJournal::stage(const StagedObject& object,
                                 const std::vector<std::string>& eventIds) {
   std::lock_guard lock(mu_);

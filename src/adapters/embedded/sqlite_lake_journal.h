@@ -16,6 +16,7 @@ class SqliteLakeJournal final : public LakeJournal {
                                                          const SqliteDb::Options& opts = {});
   Result<int64_t> reserve(size_t n) override;
   Result<std::vector<bool>> placed(const std::vector<std::string>& eventIds) override;
+  Result<std::vector<std::string>> objectsOf(const std::vector<std::string>& eventIds) override;
   Status stage(const StagedObject& object, const std::vector<std::string>& eventIds) override;
   Result<std::vector<StagedObject>> staged() override;
   Status restage(const StagedObject& object) override;

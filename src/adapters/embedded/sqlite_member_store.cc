@@ -390,6 +390,16 @@ Result<int64_t> SqliteMemberStore::outboxCount() {
   return n;
 }
 
+Result<int64_t> SqliteMemberStore::historyHighWater() {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_, "SELECT coalesce(max(seq), 0) FROM history");
+  auto row = sel->step();
+  if (!row.isOk()) return row.status();
+  int64_t n = sel->i64(0);
+  sel->reset();
+  return n;
+}
+
 Status SqliteMemberStore::deleteOutbox(const std::vector<int64_t>& seqs) {
   std::lock_guard lock(mu_);
   MF_PREPARE(del, *db_, "DELETE FROM outbox WHERE seq = ?");

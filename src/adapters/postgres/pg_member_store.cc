@@ -155,6 +155,14 @@ Result<int64_t> PgMemberStore::outboxCount() {
   return r->i64(0, 0);
 }
 
+Result<int64_t> PgMemberStore::historyHighWater() {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto r = (*lease)->exec("mf_history_high", "SELECT coalesce(max(seq), 0) FROM history");
+  if (!r.isOk()) return r.status();
+  return r->i64(0, 0);
+}
+
 Status PgMemberStore::deleteOutbox(const std::vector<int64_t>& seqs) {
   if (seqs.empty()) return Status::ok();
   auto lease = pool_.acquire();
