@@ -30,7 +30,7 @@ export async function api(path, { method = 'GET', body, raw = false } = {}) {
   const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const res = await fetch(path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store',
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit',
   });
   if (res.status === 401) {
     token = null;
@@ -53,6 +53,9 @@ export async function operatorLogin(clientId, secret) {
       grant_type: 'client_credentials', client_id: clientId, client_secret: secret, scope: 'member:operate',
     }).toString(),
     cache: 'no-store',
+    // No credentials mode: a 401 with a Basic challenge (RFC 6749 5.2) would otherwise make
+    // the browser prompt for a user name and password instead of answering the page.
+    credentials: 'omit',
   });
   if (!res.ok) throw await problem(res);
   const t = await res.json();

@@ -34,6 +34,19 @@ function isQueried(r, query) {
   return false;
 }
 
+// docs/console.md gives a record's partition, offset and archive {key, line} at its top level;
+// they are read from its `coordinates` (as a DLQ entry's) too.
+function normalize(r) {
+  const c = r.coordinates || {};
+  const archive = r.archive || (c.archiveKey ? { key: c.archiveKey, line: c.archiveLine } : null);
+  return { ...r, partition: r.partition ?? c.partition, offset: r.offset ?? c.offset, topic: r.topic ?? c.topic, archive };
+}
+
+function delivery(d) {
+  const state = d.at ? when(d.at) : d.delivered === true ? 'delivered' : d.delivered === false ? 'not delivered' : '';
+  return `${d.target}${state ? `: ${state}` : ''}`;
+}
+
 function recordItem(r, queried) {
   const result = r.result || 'pending';
   const titleId = uid('rec');
@@ -52,14 +65,14 @@ function recordItem(r, queried) {
     dl([
       ['Reason', r.reason || undefined],
       ['Message id', h('span', { class: 'mono' }, r.messageId || '–')],
-      ['Source time', when(r.timestamp)],
+      ['Source', `${r.topic ? `${r.topic}, ` : ''}${r.timestamp ? when(r.timestamp) : 'time –'}`],
       ['Raw record', r.archive ? h('span', null, h('span', { class: 'mono' }, r.archive.key), `, line ${pos(r.archive.line)}`) : '–'],
       ['Ledger', r.ledger ? `${r.ledger.outcome || '–'}${r.ledger.reason ? ` (${r.ledger.reason})` : ''}${r.ledger.completedAt ? `, ${when(r.ledger.completedAt)}` : ''}` : '–'],
       ['Queue message', r.queue ? h('span', { class: 'mono' }, typeof r.queue === 'string' ? r.queue : JSON.stringify(r.queue)) : undefined],
       ['API write', w ? `version ${pos(w.version)}, changed: ${(w.changedFields || []).join(', ') || 'nothing'}${w.at ? `, ${when(w.at)}` : ''}` : '–'],
       ['Event', ev ? h('span', null, h('span', { class: 'mono' }, ev.id), ev.type ? ` (${ev.type})` : '') : '–'],
       ['Lake object', ev?.lakeObject ? h('span', { class: 'mono' }, ev.lakeObject) : '–'],
-      ['Deliveries', deliveries.length ? h('ul', { class: 'plain' }, deliveries.map((d) => h('li', null, `${d.target}${d.at ? `, ${when(d.at)}` : ''}`))) : '–'],
+      ['Deliveries', deliveries.length ? h('ul', { class: 'plain' }, deliveries.map((d) => h('li', null, delivery(d)))) : '–'],
     ], { class: 'record-facts' }),
     r.archive ? rawLineViewer(r.archive.key, r.archive.line) : null));
 }
@@ -72,7 +85,7 @@ export async function render(root, { params }) {
   const out = h('section', { 'aria-labelledby': 'lineage-h', class: 'lineage' }, h('p', { role: 'status' }, 'Looking up…'));
   root.append(out);
   const l = await api(`/console/api/lineage?${qs(q)}`);
-  const records = l.records || [];
+  const records = (l.records || []).map(normalize);
   const query = l.query || q;
   out.replaceChildren(
     h('h2', { id: 'lineage-h' }, `Member ${l.memberId}`),

@@ -27,20 +27,24 @@ export async function render(root) {
     try {
       const r = await api('/console/api/rules/test', { method: 'POST', body });
       const matches = r.matches || [];
+      const masked = r.masked !== false && !body.reveal;
       result.replaceChildren(
-        h('h3', { id: 'rules-result-h' }, matches.length ? `${matches.length} rule${matches.length === 1 ? '' : 's'} match` : 'No rule matches'),
+        h('h3', { id: 'rules-result-h' }, matches.length ? `${matches.length} ${matches.length === 1 ? 'rule matches' : 'rules match'}` : 'No rule matches'),
+        masked ? h('p', { class: 'note' }, 'Personal data is masked. ',
+          h('button', { type: 'button', class: 'reveal', onclick: () => test({ ...body, reveal: true }) }, 'Reveal personal data'))
+          : h('p', { class: 'note' }, 'Revealed: this view is in the audit log.'),
         ...matches.map((m) => h('div', { class: 'match', 'data-rule': m.rule },
-          h('h4', null, `Rule ${m.rule}`),
+          h('h4', null, `Rule ${m.rule}${m.bus ? ` (bus ${m.bus})` : ''}`),
           (m.targets || []).map((t) => h('div', { class: 'target-input' },
             h('p', null, `Target ${t.name} would receive:`),
-            h('pre', { tabindex: '0' }, pretty(t.input)))))),
-        h('details', null, h('summary', null, 'The event tested'), h('pre', null, pretty(r.event))));
+            h('pre', { tabindex: '0', 'data-masked': String(masked) }, pretty(t.input)))))),
+        h('details', null, h('summary', null, 'The event tested'), h('pre', { 'data-masked': String(masked) }, pretty(r.event))));
     } catch (e) {
       if (e.status !== 401) result.replaceChildren(h('h3', { id: 'rules-result-h' }, 'Test failed'), errorBox(e));
     }
   }
 
-  const [eventField, event] = field('Event (JSON)', { multiline: true, rows: 8, spellcheck: 'false', required: true });
+  const [eventField, event] = field('Event (JSON)', { multiline: true, rows: 8, spellcheck: 'false', required: true, 'aria-describedby': 'rules-event-hint' });
   const eventForm = h('form', {
     class: 'card', 'aria-labelledby': 'rules-event-h',
     onsubmit: (ev) => {
@@ -52,14 +56,16 @@ export async function render(root) {
       }
       test({ event: parsed });
     },
-  }, h('h3', { id: 'rules-event-h' }, 'Paste an event'), eventField, h('button', { type: 'submit' }, 'Test event'));
+  }, h('h3', { id: 'rules-event-h' }, 'Paste an event'),
+  h('p', { id: 'rules-event-hint', class: 'note' }, 'A member event as memberflow publishes it (CloudEvents: id, source, type, subject, time, data).'),
+  eventField, h('button', { type: 'submit' }, 'Test event'));
   const [memberField, member] = field('Member id', { required: true, autocomplete: 'off' });
   const memberForm = h('form', {
     class: 'card', 'aria-labelledby': 'rules-member-h',
     onsubmit: (ev) => { ev.preventDefault(); test({ member: member.value.trim() }); },
   }, h('h3', { id: 'rules-member-h' }, "A member's last event"), memberField, h('button', { type: 'submit' }, "Test member's last event"));
   root.append(h('h2', null, 'Test the rules'),
-    h('p', null, 'The bus\'s own matcher runs the test. What a target would receive can hold personal data.'),
+    h('p', null, 'The bus\'s own matcher runs the test on the event\'s bus envelope (detail-type is the event\'s type, detail the event).'),
     h('div', { class: 'searches' }, eventForm, memberForm), result);
   return undefined;
 }
