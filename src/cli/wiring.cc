@@ -365,8 +365,15 @@ DeliveryLog& Wiring::deliveryLog() { return *deliveryLog_; }
 
 Status Wiring::openAudit() {
   if (audit_) return Status::ok();
-  // <data_dir>/audit.db in both modes for now: the API process's own record.
-  auto a = embedded_family::auditLog(*families_, cfg_);
+  // Beside the member store: PostgreSQL's `audit` table (shared by every API task, kept across
+  // restarts), or <data_dir>/audit.db.
+  Result<std::unique_ptr<AuditLog>> a = Status::internal("no audit log");
+  if (cfg_.memberStoreAdapter == MemberStoreAdapter::kPostgres) {
+    MF_RETURN_IF_ERROR(openMembers());  // checks (or migrates) the schema first
+    a = postgres_family::auditLog(cfg_, secrets());
+  } else {
+    a = embedded_family::auditLog(*families_, cfg_);
+  }
   if (!a.isOk()) return a.status();
   audit_ = std::move(a).value();
   return Status::ok();

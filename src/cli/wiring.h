@@ -149,7 +149,8 @@ class Wiring {
   // delivery, read by `reconcile`.
   Status openDeliveryLog();
   DeliveryLog& deliveryLog();  // REQUIRES: openDeliveryLog
-  // Who did what through the console (<data_dir>/audit.db).
+  // Who did what through the console: beside the member store (PostgreSQL, or
+  // <data_dir>/audit.db).
   Status openAudit();
   AuditLog& audit();  // REQUIRES: openAudit
   Secrets& secrets();

@@ -116,6 +116,8 @@ namespace postgres_family {
 Result<std::unique_ptr<MemberStore>> members(const Config& cfg, Secrets& secrets);
 // `memberflow db migrate`.
 Result<Migrated> migrate(const Config& cfg, Secrets& secrets);
+// The console's audit log beside the member store. REQUIRES: members() checked the schema.
+Result<std::unique_ptr<AuditLog>> auditLog(const Config& cfg, Secrets& secrets);
 }  // namespace postgres_family
 
 }  // namespace memberflow::cli::wiring

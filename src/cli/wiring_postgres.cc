@@ -2,6 +2,7 @@
 #include <string>
 
 #include "adapters/postgres/migrations.h"
+#include "adapters/postgres/pg_audit_log.h"
 #include "adapters/postgres/pg_member_store.h"
 #include "cli/wiring_families.h"
 #include "common/log.h"
@@ -65,6 +66,12 @@ Result<std::unique_ptr<MemberStore>> members(const Config& cfg, Secrets& secrets
   auto store = std::make_unique<postgres::PgMemberStore>(o);
   MF_RETURN_IF_ERROR(checkSchema(store->pool(), cfg.pgMigrateOnStart != 0));
   return std::unique_ptr<MemberStore>(std::move(store));
+}
+
+Result<std::unique_ptr<AuditLog>> auditLog(const Config& cfg, Secrets& secrets) {
+  auto po = poolOptions(cfg, secrets, 2);
+  if (!po.isOk()) return po.status();
+  return std::unique_ptr<AuditLog>(std::make_unique<postgres::PgAuditLog>(*po));
 }
 
 Result<Migrated> migrate(const Config& cfg, Secrets& secrets) {

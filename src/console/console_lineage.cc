@@ -146,8 +146,19 @@ api::ApiResponse ConsoleApi::lineage(const std::map<std::string, std::string>& q
     if (!h.messageId.empty()) seen.insert(h.messageId);
     records.push_back(std::move(r));
   }
+  // The member's stale and no-op records (sourced writes that left no history row).
+  if (auto outcomes = (*members)->outcomesOf(memberId); outcomes.isOk()) {
+    for (const auto& w : *outcomes) {
+      if (!seen.insert(w.messageId).second) continue;  // a retried write's second row
+      Record r;
+      r.messageId = w.messageId;
+      r.result = w.result == "not_found" ? "noop" : w.result;
+      r.reason = w.result;
+      records.push_back(std::move(r));
+    }
+  }
   // The member's rejected records (the ingest DLQ), and the one asked about when it left no
-  // history (stale, a no-op, a duplicate, pending).
+  // history (a duplicate, parked, pending).
   auto rejected = ops::dlqEntries(ports_, ops::kIngestDlqName, std::nullopt, 10000);
   if (rejected.isOk()) {
     for (const auto& m : *rejected) {
@@ -215,15 +226,25 @@ api::ApiResponse ConsoleApi::lineage(const std::map<std::string, std::string>& q
     const Record& r = records[i];
     json::object o{{"messageId", r.messageId}, {"result", r.result}};
     if (!r.reason.empty()) o["reason"] = r.reason;
-    o["coordinates"] = r.coordinates;
+    json::object coordinates = r.coordinates;
     if (outcomes.isOk() && i < outcomes->size() && (*outcomes)[i]) {
       const LedgerEntry& e = *(*outcomes)[i];
       o["ledger"] = json::object{{"outcome", std::string(name(e.outcome.outcome))},
                                  {"reason", e.outcome.reason},
                                  {"completedAt", isoOrNull(e.completedAtMs)}};
+      if (!coordinates.contains("archiveKey") && !e.outcome.archiveKey.empty()) {
+        coordinates["archiveKey"] = e.outcome.archiveKey;
+        coordinates["archiveLine"] = e.outcome.archiveLine;
+      }
+      // Ingest sent it to the changes queue in the member's FIFO group, deduplicated by its
+      // message id.
+      if (e.outcome.outcome == MessageOutcome::kEnqueued)
+        o["queue"] =
+            json::object{{"name", "changes"}, {"groupId", memberId}, {"dedupId", r.messageId}};
     } else {
       o["ledger"] = nullptr;
     }
+    o["coordinates"] = std::move(coordinates);
     if (r.write) {
       const HistoryEntry& h = *r.write;
       json::array fields;

@@ -794,6 +794,17 @@ TEST_P(MemberStoreContract, ScansHistoryAndTheOutcomesOfSourcedWritesInOrder) {
   ASSERT_TRUE(rest.isOk());
   ASSERT_EQ(rest->size(), 1u);
   EXPECT_EQ(rest->front().messageId, "m-gone");
+
+  // One member's outcome rows (the console's lineage), and the history's high-water mark.
+  auto mine = h_->store().outcomesOf("S1");
+  ASSERT_TRUE(mine.isOk()) << mine.status().toString();
+  got.clear();
+  for (const auto& o : *mine) got.push_back(o.messageId + ":" + o.result);
+  EXPECT_EQ(got, (std::vector<std::string>{"m-noop:noop", "m-stale:stale"}));
+  EXPECT_TRUE(h_->store().outcomesOf("nobody")->empty());
+  auto high = h_->store().historyHighWater();
+  ASSERT_TRUE(high.isOk()) << high.status().toString();
+  EXPECT_EQ(*high, rows.back().seq);
 }
 
 TEST_P(MemberStoreContract, ListUpdatedPagesWithACursor) {

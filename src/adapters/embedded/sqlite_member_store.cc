@@ -51,6 +51,7 @@ Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::st
       "CREATE TABLE IF NOT EXISTS write_outcomes(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
       " message_id TEXT NOT NULL, member_id TEXT NOT NULL, result TEXT NOT NULL,"
       " at INTEGER NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS write_outcomes_member ON write_outcomes(member_id, seq);"
       "CREATE TABLE IF NOT EXISTS write_replays(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
       " result TEXT NOT NULL, member TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;"
       "CREATE INDEX IF NOT EXISTS write_replays_expiry ON write_replays(expires_at);"
@@ -290,6 +291,22 @@ Result<std::vector<WriteOutcomeRow>> SqliteMemberStore::scanOutcomes(int64_t aft
              "SELECT seq, message_id, member_id, result, at FROM write_outcomes WHERE seq > ?"
              " ORDER BY seq LIMIT ?");
   sel->bind(1, afterSeq).bind(2, static_cast<int64_t>(limit));
+  std::vector<WriteOutcomeRow> out;
+  for (;;) {
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    if (!*row) break;
+    out.push_back({sel->i64(0), sel->str(1), sel->str(2), sel->str(3), sel->i64(4)});
+  }
+  return out;
+}
+
+Result<std::vector<WriteOutcomeRow>> SqliteMemberStore::outcomesOf(const std::string& memberId) {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_,
+             "SELECT seq, message_id, member_id, result, at FROM write_outcomes"
+             " WHERE member_id = ? ORDER BY seq");
+  sel->bind(1, memberId);
   std::vector<WriteOutcomeRow> out;
   for (;;) {
     auto row = sel->step();

@@ -35,6 +35,7 @@ class SqliteMemberStore final : public MemberStore {
   Status deleteOutbox(const std::vector<int64_t>& seqs) override;
   Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) override;
   Result<int64_t> historyHighWater() override;
+  Result<std::vector<WriteOutcomeRow>> outcomesOf(const std::string& memberId) override;
   Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) override;
   // secure_delete is on for the transaction, so deleted bytes are overwritten in the file;
   // the WAL still holds them until scrubDatabase (sqlite.h) checkpoints it.

@@ -115,6 +115,21 @@ CREATE TABLE erasures (
 );
 CREATE INDEX erasures_member ON erasures (member_id, seq);
 )sql"},
+      {6, "audit: the console's audit log; write outcomes by member", R"sql(
+-- Who did what through the operator console (docs/console.md): ids, counts and reason codes,
+-- never a member's personal data. Append-only.
+CREATE TABLE audit (
+  seq     bigserial PRIMARY KEY,
+  at      bigint NOT NULL,
+  who     text NOT NULL,
+  action  text NOT NULL,
+  target  text NOT NULL,
+  count   bigint NOT NULL,
+  detail  text NOT NULL
+);
+-- The console's lineage lists a member's stale and no-op records; erase finds them too.
+CREATE INDEX write_outcomes_member ON write_outcomes (member_id, seq);
+)sql"},
   };
   return all;
 }

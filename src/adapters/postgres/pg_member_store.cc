@@ -99,6 +99,20 @@ Result<std::vector<WriteOutcomeRow>> PgMemberStore::scanOutcomes(int64_t afterSe
   return out;
 }
 
+Result<std::vector<WriteOutcomeRow>> PgMemberStore::outcomesOf(const std::string& memberId) {
+  auto lease = pool_.acquire();
+  if (!lease.isOk()) return lease.status();
+  auto r = (*lease)->exec("mf_outcomes_of",
+                          "SELECT seq, message_id, member_id, result, at FROM write_outcomes"
+                          " WHERE member_id = $1 ORDER BY seq",
+                          {memberId});
+  if (!r.isOk()) return r.status();
+  std::vector<WriteOutcomeRow> out;
+  for (int i = 0; i < r->rows(); ++i)
+    out.push_back({r->i64(i, 0), r->str(i, 1), r->str(i, 2), r->str(i, 3), r->i64(i, 4)});
+  return out;
+}
+
 Result<MemberPage> PgMemberStore::listUpdated(int64_t sinceMs, const std::string& cursor,
                                               size_t limit) {
   auto after = listPosition(sinceMs, cursor);

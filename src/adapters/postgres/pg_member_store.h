@@ -44,6 +44,7 @@ class PgMemberStore final : public MemberStore {
   Result<std::unique_ptr<OutboxClaim>> claimOutbox(size_t limit) override;
   Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) override;
   Result<int64_t> historyHighWater() override;
+  Result<std::vector<WriteOutcomeRow>> outcomesOf(const std::string& memberId) override;
   Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) override;
   // One transaction under the member's writer lock (so no write of the member interleaves).
   // PostgreSQL keeps the old row versions until VACUUM reclaims them: the docs say so.

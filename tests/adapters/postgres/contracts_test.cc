@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "adapters/postgres/migrations.h"
+#include "adapters/postgres/pg_audit_log.h"
 #include "adapters/postgres/pg_member_store.h"
 
 namespace memberflow::contracts {
@@ -179,6 +180,27 @@ TEST(PgPool, TlsVerifiedAgainstTheServerCertificate) {
 }
 
 // Expired idempotency keys are removed as writes go on (lookups already ignore them).
+TEST(PgAuditLog, AppendsAndListsNewestFirst) {
+  if (!server()) GTEST_SKIP();
+  PgMembers h;  // a fresh schema, migrated
+  pg::PoolOptions o;
+  o.conninfo = h.uri;
+  pg::PgAuditLog audit(o);
+  ASSERT_TRUE(
+      audit.append({1000, "ops", "dlq.redrive", "ingest", 12, "reason=invalid_email", 0}).isOk());
+  ASSERT_TRUE(audit.append({2000, "ops", "dlq.reveal", "route", 1, "entry=7", 0}).isOk());
+  EXPECT_EQ(audit.append({3000, "", "dlq.reveal", "route", 1, "", 0}).code(),
+            Code::kInvalidArgument);
+  auto got = audit.recent(10);
+  ASSERT_TRUE(got.isOk()) << got.status().toString();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].action, "dlq.reveal");
+  EXPECT_EQ((*got)[1].count, 12);
+  EXPECT_EQ((*got)[1].detail, "reason=invalid_email");
+  EXPECT_EQ((*got)[1].atMs, 1000);
+  EXPECT_EQ(audit.recent(1)->size(), 1u);
+}
+
 TEST(PgMemberStore, ExpiredIdempotencyKeysArePurged) {
   if (!server()) GTEST_SKIP();
   PgMembers h;
