@@ -8,7 +8,13 @@ import { rawLineViewer } from './raw.js';
 const RESULT_TEXT = {
   applied: 'applied', noop: 'no change', stale: 'stale', duplicate: 'duplicate', rejected: 'rejected',
   skipped: 'skipped', parked: 'parked', dead_lettered: 'dead-lettered', pending: 'pending',
+  erased: 'erased', not_applied: 'not applied', unknown: 'unknown',
 };
+
+function queueText(q) {
+  if (typeof q !== 'object' || q === null) return String(q);
+  return [q.name, q.groupId && `group ${q.groupId}`, q.dedupId && `dedup id ${q.dedupId}`].filter(Boolean).join(', ');
+}
 
 function searchForms(params) {
   const go = (q) => { location.hash = `#/member?${qs(q)}`; };
@@ -68,7 +74,7 @@ function recordItem(r, queried) {
       ['Source', `${r.topic ? `${r.topic}, ` : ''}${r.timestamp ? when(r.timestamp) : 'time –'}`],
       ['Raw record', r.archive ? h('span', null, h('span', { class: 'mono' }, r.archive.key), `, line ${pos(r.archive.line)}`) : '–'],
       ['Ledger', r.ledger ? `${r.ledger.outcome || '–'}${r.ledger.reason ? ` (${r.ledger.reason})` : ''}${r.ledger.completedAt ? `, ${when(r.ledger.completedAt)}` : ''}` : '–'],
-      ['Queue message', r.queue ? h('span', { class: 'mono' }, typeof r.queue === 'string' ? r.queue : JSON.stringify(r.queue)) : undefined],
+      ['Queue message', r.queue ? queueText(r.queue) : undefined],
       ['API write', w ? `version ${pos(w.version)}, changed: ${(w.changedFields || []).join(', ') || 'nothing'}${w.at ? `, ${when(w.at)}` : ''}` : '–'],
       ['Event', ev ? h('span', null, h('span', { class: 'mono' }, ev.id), ev.type ? ` (${ev.type})` : '') : '–'],
       ['Lake object', ev?.lakeObject ? h('span', { class: 'mono' }, ev.lakeObject) : '–'],
