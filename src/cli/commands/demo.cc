@@ -75,7 +75,10 @@ int demoCommand(Config cfg, const GeneratorOptions& gen, bool serve) {
             << "  TOKEN=$(build/memberflow" << dd << " token --scope member:read)\n"
             << "  curl -s -H \"Authorization: Bearer $TOKEN\" " << cfg.apiUrl() << "/member/"
             << example << "\n"
-            << "  build/memberflow" << dd << " dlq list --queue ingest\n";
+            << "  build/memberflow" << dd << " dlq list --queue ingest\n"
+            << "\nthe operator console (docs/console.md), while the API runs:\n"
+            << "  " << cfg.apiUrl() << "/console  (client memberflow-operator, secret in "
+            << cfg.path("secrets/" + cfg.authOperatorClientSecret) << ")\n";
   if (serve) {
     std::cerr << "== serving the API on " << cfg.apiUrl() << " until Ctrl-C\n";
     resetStopSignal();
