@@ -139,6 +139,21 @@ def login(page, p):
     assert stored == '[[],[],""]', stored
 
 
+def login_by_keyboard(page, p):
+    """The login with the keyboard alone: Tab from the top of the page, type, Enter."""
+    page.goto(f"http://127.0.0.1:{p.port}/console")
+    expect(page.get_by_label("Client id")).to_have_value("memberflow-operator")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Client id")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Client secret")).to_be_focused()
+    page.keyboard.type(SECRET)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Flow", exact=True)).to_be_focused()
+
+
 def expect_figure(page, name, value):
     expect(page.locator(f'[data-figure="{name}"]')).to_have_attribute("data-value", str(value))
 
@@ -194,7 +209,7 @@ def test_console_in_a_browser(pipeline, page):
     assert p.stop(api) == 0
     run = p.start()
     wait_for(lambda: p.idle(len(lines)), 240, "the pipeline to drain")
-    login(page, p)  # a new page load: the token was in the old page's memory
+    login_by_keyboard(page, p)  # a new page load: the token was in the old page's memory
 
     # The DLQ workbench: the oversized group, its entry masked, a dry run, then the redrive.
     page.get_by_role("link", name="DLQs", exact=True).click()
