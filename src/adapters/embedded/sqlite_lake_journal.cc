@@ -32,29 +32,12 @@ Result<int64_t> SqliteLakeJournal::reserve(size_t n) {
   return first;
 }
 
-Result<std::vector<bool>> SqliteLakeJournal::placed(const std::vector<std::string>& eventIds) {
-  std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_, "SELECT 1 FROM lake_events WHERE event_id = ?");
-  std::vector<bool> out;
-  out.reserve(eventIds.size());
-  for (const auto& id : eventIds) {
-    sel->reset();
-    sel->bind(1, id);
-    auto row = sel->step();
-    if (!row.isOk()) return row.status();
-    out.push_back(*row);
-    sel->reset();
-  }
-  return out;
-}
-
-Result<std::vector<std::string>> SqliteLakeJournal::objectsOf(
-    const std::vector<std::string>& eventIds) {
-  std::lock_guard lock(mu_);
+// The object key holding each event, "" for an event no object holds. REQUIRES: mu_ held.
+Result<std::vector<std::string>> SqliteLakeJournal::keysOf(const std::vector<std::string>& ids) {
   MF_PREPARE(sel, *db_, "SELECT object_key FROM lake_events WHERE event_id = ?");
   std::vector<std::string> out;
-  out.reserve(eventIds.size());
-  for (const auto& id : eventIds) {
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
     sel->reset();
     sel->bind(1, id);
     auto row = sel->step();
@@ -63,6 +46,22 @@ Result<std::vector<std::string>> SqliteLakeJournal::objectsOf(
     sel->reset();
   }
   return out;
+}
+
+Result<std::vector<bool>> SqliteLakeJournal::placed(const std::vector<std::string>& eventIds) {
+  std::lock_guard lock(mu_);
+  auto keys = keysOf(eventIds);
+  if (!keys.isOk()) return keys.status();
+  std::vector<bool> out;
+  out.reserve(keys->size());
+  for (const auto& k : *keys) out.push_back(!k.empty());
+  return out;
+}
+
+Result<std::vector<std::string>> SqliteLakeJournal::objectsOf(
+    const std::vector<std::string>& eventIds) {
+  std::lock_guard lock(mu_);
+  return keysOf(eventIds);
 }
 
 Status SqliteLakeJournal::stage(const StagedObject& object,

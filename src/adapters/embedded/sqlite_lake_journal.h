@@ -23,6 +23,7 @@ class SqliteLakeJournal final : public LakeJournal {
   Status written(const std::string& key) override;
 
  private:
+  Result<std::vector<std::string>> keysOf(const std::vector<std::string>& ids);
   explicit SqliteLakeJournal(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;

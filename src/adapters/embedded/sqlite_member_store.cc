@@ -284,13 +284,10 @@ Result<std::vector<HistoryRow>> SqliteMemberStore::scanHistory(int64_t afterSeq,
   return out;
 }
 
-Result<std::vector<WriteOutcomeRow>> SqliteMemberStore::scanOutcomes(int64_t afterSeq,
-                                                                     size_t limit) {
-  std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_,
-             "SELECT seq, message_id, member_id, result, at FROM write_outcomes WHERE seq > ?"
-             " ORDER BY seq LIMIT ?");
-  sel->bind(1, afterSeq).bind(2, static_cast<int64_t>(limit));
+namespace {
+// The rows a prepared, bound SELECT of write_outcomes (seq, message_id, member_id, result, at)
+// returns.
+Result<std::vector<WriteOutcomeRow>> outcomeRows(Stmt* sel) {
   std::vector<WriteOutcomeRow> out;
   for (;;) {
     auto row = sel->step();
@@ -300,6 +297,17 @@ Result<std::vector<WriteOutcomeRow>> SqliteMemberStore::scanOutcomes(int64_t aft
   }
   return out;
 }
+}  // namespace
+
+Result<std::vector<WriteOutcomeRow>> SqliteMemberStore::scanOutcomes(int64_t afterSeq,
+                                                                     size_t limit) {
+  std::lock_guard lock(mu_);
+  MF_PREPARE(sel, *db_,
+             "SELECT seq, message_id, member_id, result, at FROM write_outcomes WHERE seq > ?"
+             " ORDER BY seq LIMIT ?");
+  sel->bind(1, afterSeq).bind(2, static_cast<int64_t>(limit));
+  return outcomeRows(sel);
+}
 
 Result<std::vector<WriteOutcomeRow>> SqliteMemberStore::outcomesOf(const std::string& memberId) {
   std::lock_guard lock(mu_);
@@ -307,14 +315,7 @@ Result<std::vector<WriteOutcomeRow>> SqliteMemberStore::outcomesOf(const std::st
              "SELECT seq, message_id, member_id, result, at FROM write_outcomes"
              " WHERE member_id = ? ORDER BY seq");
   sel->bind(1, memberId);
-  std::vector<WriteOutcomeRow> out;
-  for (;;) {
-    auto row = sel->step();
-    if (!row.isOk()) return row.status();
-    if (!*row) break;
-    out.push_back({sel->i64(0), sel->str(1), sel->str(2), sel->str(3), sel->i64(4)});
-  }
-  return out;
+  return outcomeRows(sel);
 }
 
 Result<StoredMember> SqliteMemberStore::get(const std::string& memberId) {
