@@ -7,7 +7,7 @@ export async function render(root) {
   root.append(heading('Rules'));
   const { rules = [], targets = [] } = await api('/console/api/rules');
   root.append(
-    h('h2', null, 'Rules'),
+    h('h2', null, 'Event-bus rules'),
     rules.length ? table('Event-bus rules with their hit counts', [
       { title: 'Rule', cell: (r) => r.name },
       { title: 'Pattern', cell: (r) => h('pre', { class: 'inline-json' }, pretty(r.pattern)) },
