@@ -47,7 +47,8 @@ ApiResponse TokenEndpoint::handle(const ApiRequest& req) const {
   auto& form = *decoded;
   std::string id, secret;
   std::string authz = req.header("authorization");
-  if (authz.size() > 6 && strncasecmp(authz.c_str(), "Basic ", 6) == 0) {
+  const bool viaHeader = authz.size() > 6 && strncasecmp(authz.c_str(), "Basic ", 6) == 0;
+  if (viaHeader) {
     auto raw = crypto::base64Decode(authz.substr(6));
     auto colon = raw ? raw->find(':') : std::string::npos;
     if (colon == std::string::npos)
@@ -66,7 +67,10 @@ ApiResponse TokenEndpoint::handle(const ApiRequest& req) const {
             client != clients_.end() && !secret.empty();
   if (!ok) {
     log::warn("token request refused", {"api", {}, {}, {}, "invalid_client", {}});
-    return oauthError(401, "invalid_client", "client authentication failed");
+    // RFC 6749 5.2: a 401 with a Basic challenge when the client authenticated with the
+    // Authorization header; credentials in the body get a 400, so that a browser (the console's
+    // login) never prompts for a user name and password.
+    return oauthError(viaHeader ? 401 : 400, "invalid_client", "client authentication failed");
   }
   if (form["grant_type"] != "client_credentials") {
     return oauthError(400, "unsupported_grant_type", "only client_credentials is supported");

@@ -41,6 +41,14 @@ json::object coordinates(const ReceivedMessage& m, const json::value* body) {
   return c;
 }
 
+// The deliveries before it was dead-lettered (the attribute sync sets), else the DLQ's own
+// count; null when neither knows (an entry only peeked at).
+json::value receiveCount(const ReceivedMessage& m) {
+  if (auto it = m.attributes.find("receiveCount"); it != m.attributes.end())
+    return std::atoll(it->second.c_str());
+  return m.receiveCount > 0 ? json::value(m.receiveCount) : json::value();
+}
+
 json::object entryJson(const ReceivedMessage& m, bool reveal) {
   auto parsed = parseJson(m.body);
   const json::value* body = parsed.isOk() ? &*parsed : nullptr;
@@ -57,7 +65,7 @@ json::object entryJson(const ReceivedMessage& m, bool reveal) {
                  {"sentAt", m.sentAtMs > 0 ? json::value(isoMillis(m.sentAtMs)) : json::value()},
                  {"memberId", m.groupId},
                  {"messageId", messageId},
-                 {"receiveCount", m.receiveCount},
+                 {"receiveCount", receiveCount(m)},
                  {"coordinates", coordinates(m, body)},
                  {"masked", !reveal}};
   if (reveal) {

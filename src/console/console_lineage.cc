@@ -192,6 +192,24 @@ api::ApiResponse ConsoleApi::lineage(const std::map<std::string, std::string>& q
     }
     r.reason = askedEntry ? askedEntry->outcome.reason : "";
     records.push_back(std::move(r));
+  } else if (!askedMessage.empty() && askedCoordinates.contains("offset")) {
+    // The record asked about by its position, and a record of the same message id: the same
+    // record (a stale or no-op one has no coordinates of its own: these are), or one at another
+    // position, and then this is a second copy (a redelivery upstream) the ledger skipped.
+    auto it = std::find_if(records.begin(), records.end(),
+                           [&](const Record& r) { return r.messageId == askedMessage; });
+    const json::object& c = it->coordinates;
+    if (!c.contains("offset")) {
+      it->coordinates = askedCoordinates;
+    } else if (c.at("offset") != askedCoordinates.at("offset") ||
+               (c.contains("partition") && c.at("partition") != askedCoordinates.at("partition"))) {
+      Record r;
+      r.messageId = askedMessage;
+      r.coordinates = askedCoordinates;
+      r.result = "duplicate";
+      r.reason = "a second copy of a message id already processed";
+      records.push_back(std::move(r));
+    }
   }
   if (records.empty())
     return api::problem(404, "not-found", "Not found", "memberflow holds nothing of that member");

@@ -119,9 +119,12 @@ api::ApiResponse ConsoleApi::testRules(const api::ApiRequest& req, const api::Cl
   for (const auto& r : (*routing)->rules) {
     if (Status s = buses[r.bus].add(r.name, r.pattern); !s.isOk()) return fromStatus(s);
   }
+  // An EventBridge envelope (detail-type, detail) is tested as it is; a member event (the
+  // CloudEvent the relay publishes) is wrapped as the relay's put wraps it.
+  const bool isEnvelope = event.contains("detail-type") && event.contains("detail");
   json::array matches;
   for (const auto& [bus, set] : buses) {
-    json::value envelope = envelopeOf(event, bus);
+    json::value envelope = isEnvelope ? json::value(event) : json::value(envelopeOf(event, bus));
     for (const auto& name : set.match(envelope)) {
       const RuleConfig* rule = nullptr;
       for (const auto& r : (*routing)->rules)

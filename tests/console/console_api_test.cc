@@ -170,6 +170,13 @@ TEST_F(ConsoleApiTest, TestsRulesWithTheBusMatcherAndMasksTheInput) {
   ASSERT_EQ(u.at("matches").as_array().size(), 1u);
   EXPECT_EQ(u.at("matches").as_array()[0].at("rule"), "all");
 
+  // An EventBridge envelope is tested as it is.
+  auto env = body(call("POST", "/console/api/rules/test",
+                       R"({"event":{"detail-type":"member.deleted","source":"memberflow/member-api",
+                           "detail":{"subject":"M7"}}})"));
+  ASSERT_EQ(env.at("matches").as_array().size(), 2u);
+  EXPECT_EQ(env.at("matches").as_array()[0].at("rule"), "deletes");
+
   auto shown = call("POST", "/console/api/rules/test",
                     event.substr(0, event.size() - 1) + R"(,"reveal":true})");
   EXPECT_NE(shown.body.find("Renata"), std::string::npos);

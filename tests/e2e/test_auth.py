@@ -297,6 +297,16 @@ def test_embedded_issuer_token_endpoint(keyset):
         assert call(p.port, "PUT", "/member/M404", body["access_token"], {"x": 1})[0] == 403  # read only
         st, h, body2 = token_request("memberflow-sync", secret + "x", "grant_type=client_credentials")
         assert st == 401 and body2["error"] == "invalid_client" and h["WWW-Authenticate"].startswith("Basic")
+        # Credentials in the body (the console's login form): a 400, no challenge a browser prompts for.
+        req = urllib.request.Request(f"http://127.0.0.1:{p.port}/oauth2/token", method="POST",
+                                     data=b"grant_type=client_credentials&client_id=memberflow-sync&client_secret=x",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            assert False, "a wrong secret in the body was accepted"
+        except urllib.error.HTTPError as e:
+            assert e.code == 400 and json.loads(e.read())["error"] == "invalid_client"
+            assert "WWW-Authenticate" not in e.headers
         assert token_request("someone", secret, "grant_type=client_credentials")[0] == 401
         assert token_request("memberflow-sync", secret, "grant_type=password")[2]["error"] == "unsupported_grant_type"
         assert token_request("memberflow-sync", secret, "grant_type=client_credentials&scope=admin")[2]["error"] == "invalid_scope"

@@ -31,7 +31,7 @@ from memberflow_e2e import (AwsPipeline, PgServer, RejectingProxy, drain_and_che
                             free_port, leaks, leaks_in, personal_values, produce_generated,
                             record_counts, wait_for)
 from test_erase import dead_members
-from test_parking import PARKED, history_ids, record
+from test_parking import PARKED, history_ids, produce_parked_stream, proxied_sync, record
 
 ENDPOINT = os.environ.get("MEMBERFLOW_TEST_AWS_ENDPOINT")
 BROKER = os.environ.get("MEMBERFLOW_TEST_KAFKA")
@@ -116,17 +116,10 @@ def test_a_parked_member_holds_its_changes_on_the_distributed_adapters():
         api_port = free_port()
         proxy = RejectingProxy(api_port)
         proxy.reject.add("coresys:900002")
-        p = distributed_pipeline(tmp, server, api={"port": api_port},
-                                 sync={"api_url": f"http://127.0.0.1:{proxy.port}", "batch_write_max": 0,
-                                       "backoff_base_ms": 20, "backoff_cap_ms": 200})
+        p = distributed_pipeline(tmp, server, api={"port": api_port}, sync=proxied_sync(proxy))
         p.port = api_port  # the API itself; only sync goes through the proxy
         try:
-            ours = [record(900001 + i, name) for i, name in enumerate(
-                ["One", "Two", "Three", "Four", "Five", "Six", "Seven"])]
-            others = p.cli("generate", "--seed", "5", "--count", str(OTHERS), "--members", str(OTHERS),
-                           "--invalid", "0", "--stale", "0", "--deletes", "0", "--noop", "0").stdout.splitlines()
-            stream = ours[:2] + others + ours[2:]
-            p.cli("produce", "-", input="\n".join(stream) + "\n")
+            stream = produce_parked_stream(p, OTHERS)
             procs = start_processes(p)
             token = p.token("member:read")
 
@@ -153,7 +146,7 @@ def test_a_parked_member_holds_its_changes_on_the_distributed_adapters():
             summary = reconcile(p)
             assert summary["records"] == len(stream), summary
             assert summary["outcomes"].get("parked") == 5 and summary["outcomes"].get("dead_lettered") == 1, summary
-            members, _, events = expected_state(others)
+            members, _, events = expected_state(stream[2:-5])  # the generated members
             assert summary["outcomes"]["applied"] == events + 1, summary
             sample = sorted(members)[:: max(1, len(members) // 40)]
             for m in sample:

@@ -30,6 +30,25 @@ def record(lsn, last_name):
                                             "table": "member"}}})
 
 
+def proxied_sync(proxy):
+    """Sync's settings when it calls the API through `proxy`: one PUT per change (the proxy
+    rejects by Idempotency-Key), short backoffs."""
+    return {"api_url": f"http://127.0.0.1:{proxy.port}", "batch_write_max": 0,
+            "backoff_base_ms": 20, "backoff_cap_ms": 200}
+
+
+def produce_parked_stream(p, others):
+    """Produces the parked member's first two changes, `others` generated members (all valid,
+    one change each), then its five later changes; returns the stream."""
+    ours = [record(900001 + i, name) for i, name in enumerate(
+        ["One", "Two", "Three", "Four", "Five", "Six", "Seven"])]
+    gen = p.cli("generate", "--seed", "5", "--count", str(others), "--members", str(others),
+                "--invalid", "0", "--stale", "0", "--deletes", "0", "--noop", "0").stdout.splitlines()
+    stream = ours[:2] + gen + ours[2:]
+    p.cli("produce", "-", input="\n".join(stream) + "\n")
+    return stream
+
+
 def history_ids(p, token):
     status, body = p.get(f"/member/{PARKED}/history", token)
     return [c["messageId"] for c in body["changes"]] if status == 200 else []
@@ -40,17 +59,10 @@ def test_a_parked_member_holds_its_changes_in_order_and_others_flow():
         api_port = free_port()
         proxy = RejectingProxy(api_port)
         proxy.reject.add("coresys:900002")
-        p = Pipeline(tmp, api={"port": api_port},
-                     sync={"api_url": f"http://127.0.0.1:{proxy.port}", "batch_write_max": 0,
-                           "backoff_base_ms": 20, "backoff_cap_ms": 200})
+        p = Pipeline(tmp, api={"port": api_port}, sync=proxied_sync(proxy))
         p.port = api_port  # the API itself; only sync goes through the proxy
         try:
-            ours = [record(900001 + i, name) for i, name in enumerate(
-                ["One", "Two", "Three", "Four", "Five", "Six", "Seven"])]
-            others = p.cli("generate", "--seed", "5", "--count", str(OTHERS), "--members", str(OTHERS),
-                           "--invalid", "0", "--stale", "0", "--deletes", "0", "--noop", "0").stdout.splitlines()
-            stream = ours[:2] + others + ours[2:]
-            p.cli("produce", "-", input="\n".join(stream) + "\n")
+            stream = produce_parked_stream(p, OTHERS)
             p.start()
             token = p.token("member:read")
 

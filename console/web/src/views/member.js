@@ -71,7 +71,7 @@ function recordItem(r, queried) {
     dl([
       ['Reason', r.reason || undefined],
       ['Message id', h('span', { class: 'mono' }, r.messageId || '–')],
-      ['Source', `${r.topic ? `${r.topic}, ` : ''}${r.timestamp ? when(r.timestamp) : 'time –'}`],
+      ['Source', `${r.topic || '–'}${r.timestamp ? `, ${when(r.timestamp)}` : ''}`],
       ['Raw record', r.archive ? h('span', null, h('span', { class: 'mono' }, r.archive.key), `, line ${pos(r.archive.line)}`) : '–'],
       ['Ledger', r.ledger ? `${r.ledger.outcome || '–'}${r.ledger.reason ? ` (${r.ledger.reason})` : ''}${r.ledger.completedAt ? `, ${when(r.ledger.completedAt)}` : ''}` : '–'],
       ['Queue message', r.queue ? queueText(r.queue) : undefined],
