@@ -100,10 +100,12 @@ Status ApiRunner::open(Wiring& w, bool withConsole) {
     MF_RETURN_IF_ERROR(w.openAudit());
     consolePorts_ = std::make_unique<WiringOperatorPorts>(cfg);
     consolePorts_->setCreateParking(false);  // the API's role only reads it
+    redrivePorts_ = std::make_unique<WiringOperatorPorts>(cfg);
+    redrivePorts_->setCreateParking(false);
     console::ConsoleOptions co;
     co.mode = cfg.queueAdapter == QueueAdapter::kEmbedded ? "embedded" : "distributed";
     co.sampleMs = cfg.consoleSampleMs;
-    console_ = std::make_unique<console::ConsoleApi>(*consolePorts_, w.audit(), co);
+    console_ = std::make_unique<console::ConsoleApi>(*consolePorts_, *redrivePorts_, w.audit(), co);
     ao.consoleAssets = [](const std::string& path) { return console::ConsoleApi::asset(path); };
     console::ConsoleApi* c = console_.get();
     ao.consoleApi = [c](const api::ApiRequest& r, const std::string& path,

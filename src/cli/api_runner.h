@@ -38,6 +38,7 @@ class ApiRunner {
   std::unique_ptr<api::TokenEndpoint> tokenEndpoint_;
   // The console's own ports (its own Wiring: its connections apart from the stages').
   std::unique_ptr<WiringOperatorPorts> consolePorts_;
+  std::unique_ptr<WiringOperatorPorts> redrivePorts_;  // a redrive's own (it may run for minutes)
   std::unique_ptr<console::ConsoleApi> console_;
   std::unique_ptr<api::MemberApi> handler_;
   std::unique_ptr<api::HttpServer> server_;

@@ -1,7 +1,9 @@
 #include "console/console_api.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <variant>
 
 #include "common/log.h"
 #include "common/time.h"
@@ -34,10 +36,8 @@ json::object coordinates(const ReceivedMessage& m, const json::value* body) {
         lin = data->as_object().if_contains("lineage");
     }
   }
-  if (lin && lin->is_object()) {
-    for (const char* k : {"topic", "partition", "offset", "archiveKey", "archiveLine"})
-      if (auto* v = lin->as_object().if_contains(k)) c[k] = *v;
-  }
+  if (lin && lin->is_object())
+    for (auto& [k, v] : coordinatesOf(lin->as_object())) c[k] = v;
   return c;
 }
 
@@ -76,16 +76,12 @@ json::object entryJson(const ReceivedMessage& m, bool reveal) {
   return o;
 }
 
-const std::string& q(const std::map<std::string, std::string>& query, const char* k) {
-  static const std::string kNone;
-  auto it = query.find(k);
-  return it == query.end() ? kNone : it->second;
-}
-
 }  // namespace
 
-ConsoleApi::ConsoleApi(ops::OperatorPorts& ports, AuditLog& audit, ConsoleOptions opts)
+ConsoleApi::ConsoleApi(ops::OperatorPorts& ports, ops::OperatorPorts& redrivePorts, AuditLog& audit,
+                       ConsoleOptions opts)
     : ports_(ports),
+      redrivePorts_(redrivePorts),
       audit_(audit),
       opts_(std::move(opts)),
       sampler_(ports, portsLock_, opts_.sampleMs) {}
@@ -102,7 +98,8 @@ api::ApiResponse ConsoleApi::asset(const std::string& path) {
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   r.headers.emplace_back("Content-Security-Policy",
                          "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                         "script-src 'self'; connect-src 'self'; frame-ancestors 'none'");
+                         "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+                         "base-uri 'none'; form-action 'self'; object-src 'none'");
   return r;
 }
 
@@ -119,6 +116,7 @@ api::ApiResponse ConsoleApi::handle(const api::ApiRequest& req, const std::strin
   }
   api::ApiResponse r = route(req, path, query, claims);
   r.headers.emplace_back("Cache-Control", "no-store");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   return r;
 }
 
@@ -160,9 +158,10 @@ api::ApiResponse ConsoleApi::route(const api::ApiRequest& req, const std::string
     return s.isOk() ? jsonOk(*s) : fromStatus(s.status());
   }
   if (rest == "/audit" && m == "GET") {
-    size_t limit =
-        static_cast<size_t>(std::clamp(std::atoll(q(query, "limit").c_str()), 1LL, 1000LL));
-    if (q(query, "limit").empty()) limit = 200;
+    size_t limit = param(query, "limit")
+                       ? static_cast<size_t>(
+                             std::clamp(std::atoll(param(query, "limit")->c_str()), 1LL, 1000LL))
+                       : 200;
     auto entries = audit_.recent(limit);
     if (!entries.isOk()) return fromStatus(entries.status());
     json::array out;
@@ -211,9 +210,9 @@ api::ApiResponse ConsoleApi::dlqRoute(const api::ApiRequest& req, const std::str
     return api::problem(404, "not-found", "Not found", "no such console endpoint");
   std::string dlq = rest.substr(0, slash), what = rest.substr(slash + 1);
   std::optional<std::string> reason;
-  if (query.count("reason")) reason = q(query, "reason");
+  if (auto* rs = param(query, "reason")) reason = *rs;
   if (what == "entries" && req.method == "GET") {
-    long long limit = q(query, "limit").empty() ? 100 : std::atoll(q(query, "limit").c_str());
+    long long limit = param(query, "limit") ? std::atoll(param(query, "limit")->c_str()) : 100;
     std::lock_guard lock(portsLock_);
     auto entries =
         ops::dlqEntries(ports_, dlq, reason, static_cast<size_t>(std::clamp(limit, 1LL, 1000LL)));
@@ -257,43 +256,88 @@ api::ApiResponse ConsoleApi::dlqRoute(const api::ApiRequest& req, const std::str
   return api::problem(404, "not-found", "Not found", "no such console endpoint");
 }
 
-api::ApiResponse ConsoleApi::redrive(const std::string& dlq, const api::ApiRequest& req,
-                                     const api::Claims& claims) {
-  auto body = parseJson(req.body.empty() ? std::string("{}") : req.body);
-  if (!body.isOk() || !body->is_object())
-    return api::problem(400, "bad-request", "Bad request", "the body is not a JSON object");
+namespace {
+
+// A reason code as the stages write them: it goes into the audit log, so no free text.
+bool isReasonCode(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+// The redrive request, every field of the right type or a 400: a malformed dryRun must not
+// become a real redrive, nor malformed ids or reason a redrive of everything.
+std::variant<api::ApiResponse, ops::RedriveRequest> redriveRequest(const std::string& text,
+                                                                   double defaultRate) {
+  auto bad = [](const std::string& why) {
+    return api::problem(400, "bad-request", "Bad request", why);
+  };
+  auto body = parseJson(text.empty() ? std::string("{}") : text);
+  if (!body.isOk() || !body->is_object()) return bad("the body is not a JSON object");
   const json::object& o = body->as_object();
   ops::RedriveRequest r;
-  if (auto* ids = o.if_contains("ids"); ids && ids->is_array()) {
-    for (const auto& id : ids->as_array())
-      if (id.is_string()) r.ids.emplace_back(id.as_string());
-    if (r.ids.empty()) return api::problem(400, "bad-request", "Bad request", "ids names no entry");
+  for (const auto& [k, v] : o) {
+    std::string_view key(k.data(), k.size());
+    if (key == "ids") {
+      if (!v.is_array() || v.as_array().empty()) return bad("ids: a non-empty array of entry ids");
+      for (const auto& id : v.as_array()) {
+        if (!id.is_string() || id.as_string().empty()) return bad("ids: entry ids are strings");
+        r.ids.emplace_back(id.as_string());
+      }
+    } else if (key == "reason") {
+      if (!v.is_string() || !isReasonCode(std::string(v.as_string())))
+        return bad("reason: a reason code (letters, digits, _ - .)");
+      r.reason = std::string(v.as_string());
+    } else if (key == "dryRun") {
+      if (!v.is_bool()) return bad("dryRun: true or false");
+      r.dryRun = v.as_bool();
+    } else if (key == "ratePerSecond") {
+      if (!v.is_number()) return bad("ratePerSecond: a number");
+      r.ratePerSecond = v.to_number<double>();
+      if (!(r.ratePerSecond > 0 && r.ratePerSecond <= 10000))
+        return bad("ratePerSecond: 0 < rate <= 10000");
+    } else {
+      return bad("unknown field " + std::string(key));
+    }
   }
-  if (auto reason = stringField(o, "reason")) r.reason = *reason;
-  if (auto* dry = o.if_contains("dryRun"); dry && dry->is_bool()) r.dryRun = dry->as_bool();
-  r.ratePerSecond = opts_.defaultRedriveRate;
-  if (auto* rate = o.if_contains("ratePerSecond"); rate && rate->is_number()) {
-    r.ratePerSecond = rate->to_number<double>();
-    if (!(r.ratePerSecond > 0 && r.ratePerSecond <= 10000))
-      return api::problem(400, "bad-request", "Bad request", "ratePerSecond: 0 < rate <= 10000");
-  }
+  if (!o.contains("ratePerSecond")) r.ratePerSecond = defaultRate;
+  return r;
+}
+
+}  // namespace
+
+api::ApiResponse ConsoleApi::redrive(const std::string& dlq, const api::ApiRequest& req,
+                                     const api::Claims& claims) {
+  auto parsed = redriveRequest(req.body, opts_.defaultRedriveRate);
+  if (auto* refused = std::get_if<api::ApiResponse>(&parsed)) return *refused;
+  ops::RedriveRequest r = std::get<ops::RedriveRequest>(std::move(parsed));
   std::string what = !r.ids.empty() ? std::to_string(r.ids.size()) + " entries"
                      : r.reason     ? "reason=" + *r.reason
                                     : "all";
-  std::lock_guard lock(portsLock_);
-  if (auto q = ports_.dlq(dlq); !q.isOk()) return fromStatus(q.status());
-  if (!r.dryRun) {  // audited before it acts; the count of what it did follows
-    if (Status s = audit(claims, "dlq.redrive.start", dlq, 0, what); !s.isOk())
-      return fromStatus(s);
+  if (r.dryRun) {  // peeks only: through the shared ports, briefly
+    std::lock_guard lock(portsLock_);
+    auto result = ops::redriveDlq(ports_, dlq, r);
+    return result.isOk() ? jsonOk(result->toJson()) : fromStatus(result.status());
   }
-  auto result = ops::redriveDlq(ports_, dlq, r);
-  if (!result.isOk()) return fromStatus(result.status());
-  if (!r.dryRun) {
-    (void)audit(claims, "dlq.redrive", dlq, result->redriven,
-                what + " kept=" + std::to_string(result->kept) +
-                    " released=" + std::to_string(result->membersReleased) +
-                    " rate=" + std::to_string(static_cast<int64_t>(r.ratePerSecond)) + "/s");
+  // A real redrive, paced, can take minutes: through ports of its own, one at a time, so that
+  // the rest of the console (and the sampler) goes on meanwhile.
+  std::unique_lock running(redriveLock_, std::try_to_lock);
+  if (!running.owns_lock())
+    return api::problem(409, "conflict", "A redrive is running",
+                        "one redrive at a time: wait for the running one to finish");
+  if (auto q = redrivePorts_.dlq(dlq); !q.isOk()) return fromStatus(q.status());
+  // Audited before it acts; what it did (or how it failed) follows.
+  if (Status s = audit(claims, "dlq.redrive.start", dlq, 0, what); !s.isOk()) return fromStatus(s);
+  auto result = ops::redriveDlq(redrivePorts_, dlq, r);
+  if (!result.isOk()) {
+    (void)audit(claims, "dlq.redrive.failed", dlq, 0,
+                what + " error=" + std::string(codeName(result.status().code())));
+    return fromStatus(result.status());
   }
+  (void)audit(claims, "dlq.redrive", dlq, result->redriven,
+              what + " kept=" + std::to_string(result->kept) +
+                  " released=" + std::to_string(result->membersReleased) +
+                  " rate=" + std::to_string(static_cast<int64_t>(r.ratePerSecond)) + "/s");
   return jsonOk(result->toJson());
 }
 

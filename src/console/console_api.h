@@ -29,7 +29,10 @@ struct ConsoleOptions {
 
 class ConsoleApi {
  public:
-  ConsoleApi(ops::OperatorPorts& ports, AuditLog& audit, ConsoleOptions opts);
+  // `redrivePorts`: ports of their own for real redrives, which may run for minutes (paced)
+  // while `ports` serve every other request.
+  ConsoleApi(ops::OperatorPorts& ports, ops::OperatorPorts& redrivePorts, AuditLog& audit,
+             ConsoleOptions opts);
   // Starts the flow map's sampling.
   void start() { sampler_.start(); }
 
@@ -60,6 +63,8 @@ class ConsoleApi {
                int64_t count, const std::string& detail);
 
   ops::OperatorPorts& ports_;
+  ops::OperatorPorts& redrivePorts_;
+  std::mutex redriveLock_;  // one real redrive at a time
   AuditLog& audit_;
   ConsoleOptions opts_;
   std::mutex portsLock_;  // one request at a time through the ports (and the sampler)

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 #include "api/handlers.h"
 #include "common/json.h"
@@ -27,6 +29,20 @@ inline api::ApiResponse fromStatus(const Status& s) {
       return api::problem(503, "unavailable", "Service unavailable", s.message());
     default: return api::problem(500, "internal", "Internal error", s.message());
   }
+}
+
+// A query parameter's value, nullptr when absent or empty.
+inline const std::string* param(const std::map<std::string, std::string>& query, const char* k) {
+  auto it = query.find(k);
+  return it == query.end() || it->second.empty() ? nullptr : &it->second;
+}
+
+// The coordinates a lineage object names (topic, partition, offset, archive key and line).
+inline json::object coordinatesOf(const json::object& lineage) {
+  json::object c;
+  for (const char* k : {"topic", "partition", "offset", "archiveKey", "archiveLine"})
+    if (auto* v = lineage.if_contains(k)) c[k] = *v;
+  return c;
 }
 
 inline json::value isoOrNull(int64_t ms) {

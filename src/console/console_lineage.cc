@@ -2,7 +2,10 @@
 // timeline from the source record to the member store, the lake and the targets, found by
 // member id, message id or Kafka partition and offset.
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <limits>
+#include <optional>
 #include <set>
 
 #include "common/gzip.h"
@@ -15,11 +18,6 @@
 
 namespace memberflow::console {
 namespace {
-
-const std::string* param(const std::map<std::string, std::string>& query, const char* k) {
-  auto it = query.find(k);
-  return it == query.end() || it->second.empty() ? nullptr : &it->second;
-}
 
 // Line `line` (1-based) of an archive object.
 Result<std::string> readArchiveLine(ObjectStore& objects, const std::string& key, int64_t line) {
@@ -51,13 +49,6 @@ struct Record {
   const HistoryEntry* write = nullptr;
 };
 
-json::object coordinatesOf(const json::object& lineage) {
-  json::object c;
-  for (const char* k : {"topic", "partition", "offset", "archiveKey", "archiveLine"})
-    if (auto* v = lineage.if_contains(k)) c[k] = *v;
-  return c;
-}
-
 }  // namespace
 
 api::ApiResponse ConsoleApi::lineage(const std::map<std::string, std::string>& query) {
@@ -72,8 +63,19 @@ api::ApiResponse ConsoleApi::lineage(const std::map<std::string, std::string>& q
     askedMessage = *id;
     asked["message"] = *id;
   } else if (auto* p = param(query, "partition"); p && param(query, "offset")) {
-    int32_t partition = static_cast<int32_t>(std::atol(p->c_str()));
-    int64_t offset = std::atoll(param(query, "offset")->c_str());
+    auto number = [](const std::string& v, int64_t max) -> std::optional<int64_t> {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || end != v.data() + v.size() || n < 0 || n > max) return std::nullopt;
+      return n;
+    };
+    auto part = number(*p, std::numeric_limits<int32_t>::max());
+    auto off = number(*param(query, "offset"), std::numeric_limits<int64_t>::max() - 1);
+    if (!part || !off)
+      return api::problem(400, "bad-request", "Bad request",
+                          "partition and offset are non-negative integers");
+    int32_t partition = static_cast<int32_t>(*part);
+    int64_t offset = *off;
     asked["partition"] = partition;
     asked["offset"] = offset;
     auto reader = ports_.reader();

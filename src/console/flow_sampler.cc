@@ -90,6 +90,7 @@ Result<FlowSample> FlowSampler::take() {
       for (const auto& n : *names)
         if (n.rfind("target-", 0) == 0) targetNames_.push_back(n);
   }
+  s.targets = targetNames_;  // flow() reads them from the sample, under mu_
   if (auto members = ports_.members(); members.isOk()) {
     if (auto ob = (*members)->outboxCount(); ob.isOk()) s.outbox = *ob;
     if (auto hw = (*members)->historyHighWater(); hw.isOk()) s.history = *hw;
@@ -178,7 +179,7 @@ json::array FlowSampler::nodes(const FlowSample* prev, const FlowSample& cur,
   }
   out.push_back(queueNode("route", "Route", "route", "route"));
   out.push_back(queueNode("lake", "Lake", "lake", "lake"));
-  for (const auto& t : targetNames_) out.push_back(queueNode(t, "Target " + t.substr(7), t, t));
+  for (const auto& t : cur.targets) out.push_back(queueNode(t, "Target " + t.substr(7), t, t));
   if (trendPoint) {  // numbers only, keyed by node
     for (auto& n : out) {
       json::object& o = n.as_object();

@@ -28,6 +28,7 @@ struct FlowSample {
   std::optional<int64_t> outbox;
   std::optional<int64_t> history;  // the member store's history high-water mark
   std::optional<int64_t> parkedMembers, parkedHeld;
+  std::vector<std::string> targets;  // the DLQ names of the delivered targets (target-<name>)
 };
 
 class FlowSampler {
@@ -50,7 +51,7 @@ class FlowSampler {
   ops::OperatorPorts& ports_;
   std::mutex& portsLock_;
   int64_t sampleMs_, keepMs_;
-  std::vector<std::string> targetNames_;  // the delivered targets (from the DLQ names)
+  std::vector<std::string> targetNames_;  // the delivered targets; the sampling thread's only
   std::mutex mu_;
   std::deque<FlowSample> samples_;
   std::jthread thread_;

@@ -1,9 +1,12 @@
 // File: masking.h
 // Personal data masked for the console (issue 17): a DLQ entry, a raw archive line or a test
 // event keeps its structure and its keys, and every value whose key is not on an allow-list
-// of non-personal fields (ids, message ids, reasons, source coordinates, pipeline timestamps)
-// becomes "•••". A string that holds JSON (a Debezium value inside a record) is masked inside.
-// An allow-list, not a deny-list: a field added to the source tomorrow is masked by default.
+// becomes "•••". The allow-list depends on where the value sits: around the data (ids, message
+// ids, reasons, coordinates, pipeline timestamps), in Debezium's source block (the connector's
+// coordinates, never `query`), in memberflow's lineage (all), and in a member's row or
+// representation (before, after, member: the member id only). A string that holds JSON (a
+// Debezium value inside a record) is masked inside. An allow-list, not a deny-list: a column
+// added to the source tomorrow is masked by default, whatever its name.
 #pragma once
 
 #include <string>

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/log.h"
@@ -243,24 +244,38 @@ Result<RedriveResult> redriveDlq(OperatorPorts& ports, const std::string& name,
 
   Pace pace(req.ratePerSecond);
   // A batch is held for as long as the pace needs to go through it, with margin.
-  size_t batchSize = req.ratePerSecond > 0
+  size_t batchSize = req.batch > 0 ? req.batch
+                     : req.ratePerSecond > 0
                          ? static_cast<size_t>(std::clamp(req.ratePerSecond * 10, 1.0, 100.0))
                          : 100;
   int64_t visibilityMs =
-      req.ratePerSecond > 0
+      req.holdMs > 0 ? req.holdMs
+      : req.ratePerSecond > 0
           ? std::max<int64_t>(60000, static_cast<int64_t>(3000.0 * static_cast<double>(batchSize) /
                                                           req.ratePerSecond))
           : 60000;
-  std::vector<std::string> others, kept;
-  while (seen < total) {
-    auto batch = dlq.receive(batchSize, visibilityMs, 0);
+  // The entries this run looked at and left on the DLQ (not selected, or still invalid), by
+  // the DLQ's message id, with their latest receipt. One that comes back (its visibility ran
+  // out during a long, paced run) is hidden anew: neither counted again nor taken for a second
+  // copy of itself. All are made visible again at the end.
+  std::unordered_map<std::string, std::string> left;
+  int repeatsOnly = 0;  // batches in a row that held only entries looked at already
+  while (seen < total && repeatsOnly < 3) {
+    // A long poll: on SQS an empty short poll does not mean an empty queue.
+    auto batch = dlq.receive(batchSize, visibilityMs, 1000);
     if (!batch.isOk()) return batch.status();
     if (batch->empty()) break;
     std::vector<std::string> done;
+    bool fresh = false;
     for (const auto& m : *batch) {
+      if (auto it = left.find(m.messageId); it != left.end()) {
+        it->second = m.receiptHandle;
+        continue;
+      }
+      fresh = true;
       ++seen;
       if (!selected(m, req)) {
-        others.push_back(m.receiptHandle);
+        left[m.messageId] = m.receiptHandle;
         continue;
       }
       if (!m.dedupId.empty() && !driven.insert(m.dedupId).second) {
@@ -273,16 +288,21 @@ Result<RedriveResult> redriveDlq(OperatorPorts& ports, const std::string& name,
       auto a = driver.drive(m);
       if (!a.isOk()) {
         (void)dlq.remove(done);
+        for (const auto& [id, h] : left) (void)dlq.changeVisibility(h, 0);
         return a.status();
       }
       count(r, *a);
-      (*a == Action::kKept ? kept : done).push_back(m.receiptHandle);
+      if (*a == Action::kKept) {
+        left[m.messageId] = m.receiptHandle;
+      } else {
+        done.push_back(m.receiptHandle);
+      }
     }
     MF_RETURN_IF_ERROR(dlq.remove(done));
     if (req.progress) req.progress(seen);
+    repeatsOnly = fresh ? 0 : repeatsOnly + 1;
   }
-  for (const auto& h : others) (void)dlq.changeVisibility(h, 0);
-  for (const auto& h : kept) (void)dlq.changeVisibility(h, 0);
+  for (const auto& [id, h] : left) (void)dlq.changeVisibility(h, 0);
   r.summary = summaryOf(r, isIngest);
   return r;
 }

@@ -53,6 +53,8 @@ struct RedriveRequest {
   std::optional<std::string> member;  // the entries of this member (its FIFO group)
   bool dryRun = false;                // say what would happen; change nothing
   double ratePerSecond = 0;           // at most this many entries per second; 0: no cap
+  int64_t holdMs = 0;  // how long a received batch stays hidden; 0: what the pace needs, >= 60 s
+  size_t batch = 0;    // entries per receive; 0: what the pace allows, at most 100
   std::function<void(int64_t seen)> progress;
 };
 

@@ -150,14 +150,14 @@ class MemberStore {
   // most `limit`. An empty page is the end.
   virtual Result<std::vector<HistoryRow>> scanHistory(int64_t afterSeq, size_t limit) = 0;
   virtual Result<std::vector<WriteOutcomeRow>> scanOutcomes(int64_t afterSeq, size_t limit) = 0;
-  // The seq of the newest history row (0 when none): the console's applied-changes rate is its
-  // growth. The default: FailedPrecondition (not supported).
   // The outcome rows of one member, in commit order (the console's lineage shows its stale
   // and no-op records). The default: FailedPrecondition (not supported).
   virtual Result<std::vector<WriteOutcomeRow>> outcomesOf(const std::string& memberId) {
     (void)memberId;
     return Status::failedPrecondition("this member store cannot list a member's outcomes");
   }
+  // The seq of the newest history row (0 when none): the console's applied-changes rate is its
+  // growth. The default: FailedPrecondition (not supported).
   virtual Result<int64_t> historyHighWater() {
     return Status::failedPrecondition("this member store cannot tell its history's size");
   }

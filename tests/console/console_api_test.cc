@@ -11,6 +11,7 @@
 #include "adapters/embedded/sqlite_audit_log.h"
 #include "cli/config.h"
 #include "cli/operator_wiring.h"
+#include "ops/dlq_work.h"
 #include "support/test_support.h"
 
 namespace memberflow::console {
@@ -31,10 +32,11 @@ class ConsoleApiTest : public ::testing::Test {
                                "test");
     ASSERT_TRUE(cfg.isOk()) << cfg.status().toString();
     ports_ = std::make_unique<cli::WiringOperatorPorts>(*cfg);
+    redrivePorts_ = std::make_unique<cli::WiringOperatorPorts>(*cfg);
     auto audit = embedded::SqliteAuditLog::open(dir_.file("audit.db"), {});
     ASSERT_TRUE(audit.isOk());
     audit_ = std::move(*audit);
-    api_ = std::make_unique<ConsoleApi>(*ports_, *audit_, ConsoleOptions{});
+    api_ = std::make_unique<ConsoleApi>(*ports_, *redrivePorts_, *audit_, ConsoleOptions{});
     operatorClaims_.subject = "ops-person";
     operatorClaims_.scopes = {kOperateScope};
   }
@@ -71,7 +73,7 @@ class ConsoleApiTest : public ::testing::Test {
   static json::value body(const api::ApiResponse& r) { return *parseJson(r.body); }
 
   TempDir dir_;
-  std::unique_ptr<cli::WiringOperatorPorts> ports_;
+  std::unique_ptr<cli::WiringOperatorPorts> ports_, redrivePorts_;
   std::unique_ptr<embedded::SqliteAuditLog> audit_;
   std::unique_ptr<ConsoleApi> api_;
   api::Claims operatorClaims_;
@@ -147,8 +149,46 @@ TEST_F(ConsoleApiTest, RedrivesAReasonGroupAfterADryRun) {
   EXPECT_EQ((*log)[0].count, 2);
   EXPECT_EQ((*log)[1].action, "dlq.redrive.start");
 
-  EXPECT_EQ(call("POST", "/console/api/dlqs/route/redrive", R"({"ratePerSecond":-1})").status, 400);
+  // A malformed field is refused, never taken as "redrive everything" or "not a dry run".
+  for (const char* bad : {R"({"ratePerSecond":-1})", R"({"dryRun":"true","reason":"timeout"})",
+                          R"({"ids":"abc"})", R"({"ids":[]})", R"({"reason":5})",
+                          R"({"reason":"free text, with spaces"})", R"({"all":true})", "[]"}) {
+    EXPECT_EQ(call("POST", "/console/api/dlqs/route/redrive", bad).status, 400) << bad;
+  }
+  EXPECT_EQ((*(*ports_->dlq("route"))->stats()).visible, 3);
   EXPECT_EQ(call("POST", "/console/api/dlqs/nosuch/redrive", "{}").status, 400);
+}
+
+// A long redrive outlives the visibility of the entries it leaves on the DLQ (still invalid,
+// or not selected): they come back while it runs, and must be neither taken for second copies
+// of themselves (and deleted) nor counted twice.
+TEST_F(ConsoleApiTest, EntriesThatComeBackDuringARedriveStayOnTheDlq) {
+  auto q = ports_->dlq("ingest");
+  ASSERT_TRUE(q.isOk());
+  std::vector<OutgoingMessage> out;
+  for (const char* member : {"K1", "K2"}) {
+    std::string id = std::string("coresys:") + member;
+    out.push_back(
+        {member,
+         id,
+         R"({"reason":"malformed_json","messageId":")" + id + R"(","memberId":")" + member +
+             R"(","lineage":{"topic":"t","partition":0,"offset":1,"archiveKey":"raw/k.gz",)"
+             R"("archiveLine":1},"record":{"partition":0,"offset":1,"timestamp":1,)"
+             R"("headers":{},"key":{"member_id":")" +
+             member + R"("},"value":"{not json"}})",
+         {{"reason", "malformed_json"}, {"stage", "ingest"}}});
+  }
+  ASSERT_TRUE((*q)->send(out).isOk());
+  ops::RedriveRequest req;
+  req.batch = 1;
+  req.holdMs = 1;  // every entry left is visible again at once
+  auto r = ops::redriveDlq(*ports_, "ingest", req);
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  EXPECT_EQ(r->redriven, 0);
+  EXPECT_EQ(r->copiesDropped, 0);
+  auto left = ops::dlqEntries(*ports_, "ingest", std::nullopt, 100);
+  ASSERT_TRUE(left.isOk());
+  EXPECT_EQ(left->size(), 2u);  // still invalid: both kept
 }
 
 TEST_F(ConsoleApiTest, TestsRulesWithTheBusMatcherAndMasksTheInput) {

@@ -37,6 +37,19 @@ TEST(Masking, MasksInsideJsonHeldInAString) {
   EXPECT_EQ(v.at("value").at("after").at("member_id"), "M2");
 }
 
+TEST(Masking, ARowColumnNamedLikeAnIdOrAReasonIsMaskedAndSoIsTheSourcesQuery) {
+  auto v = masked(parse(R"({"reason":"invalid_email","value":{"after":{"member_id":"M3",
+      "message":"call Renata","type":"Gold","id":"4111","source":"referral","version":7},
+      "source":{"name":"coresys","table":"member","query":"UPDATE member SET last_name='Okafor'"}}})"));
+  std::string text = json::serialize(v);
+  for (const char* value : {"call Renata", "Gold", "4111", "referral", "Okafor"})
+    EXPECT_EQ(text.find(value), std::string::npos) << value << " in " << text;
+  EXPECT_EQ(v.at("value").at("after").at("member_id"), "M3");
+  EXPECT_EQ(v.at("value").at("after").at("version"), kMask);
+  EXPECT_EQ(v.at("value").at("source").at("table"), "member");
+  EXPECT_EQ(v.at("reason"), "invalid_email");
+}
+
 TEST(Masking, AFieldNobodyListedIsMasked) {
   auto v = masked(parse(R"({"newly_added_field":"Renata Okafor","nested":[{"x":"y"}]})"));
   EXPECT_EQ(v.at("newly_added_field"), kMask);

@@ -179,7 +179,8 @@ TEST(PgPool, TlsVerifiedAgainstTheServerCertificate) {
   EXPECT_CODE(wrong.acquire().status(), kUnavailable);
 }
 
-// Expired idempotency keys are removed as writes go on (lookups already ignore them).
+// The console's audit log in the `audit` table (migration 6): appended, read newest first,
+// an entry without who or what refused.
 TEST(PgAuditLog, AppendsAndListsNewestFirst) {
   if (!server()) GTEST_SKIP();
   PgMembers h;  // a fresh schema, migrated
@@ -201,6 +202,7 @@ TEST(PgAuditLog, AppendsAndListsNewestFirst) {
   EXPECT_EQ(audit.recent(1)->size(), 1u);
 }
 
+// Expired idempotency keys are removed as writes go on (lookups already ignore them).
 TEST(PgMemberStore, ExpiredIdempotencyKeysArePurged) {
   if (!server()) GTEST_SKIP();
   PgMembers h;
