@@ -123,6 +123,42 @@ def page_text(page):
     return page.locator("body").inner_text() + "\n" + values
 
 
+# WCAG 2.1 contrast (1.4.3, AA) of every visible text node's element against the first opaque
+# background behind it: 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold).
+CONTRAST_JS = """() => {
+  const lin = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+  const lum = ([r, g, b]) => 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  const rgba = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const bgOf = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c;
+    }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || !el.offsetParent || el.closest('svg, canvas')) continue;
+    const st = getComputedStyle(el);
+    if (st.visibility === 'hidden' || Number(st.opacity) === 0) continue;
+    const fg = rgba(st.color), bg = bgOf(el);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) bad.push(`${el.tagName}.${el.className} "${n.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}"""
+
+
+def assert_contrast(page):
+    bad = page.evaluate(CONTRAST_JS)
+    assert not bad, f"text below WCAG AA contrast: {bad[:5]}"
+
+
 def login(page, p):
     page.goto(f"http://127.0.0.1:{p.port}/console")
     expect(page.get_by_role("heading", name="Log in", exact=True)).to_be_visible()
@@ -216,6 +252,7 @@ def test_console_in_a_browser(pipeline, page):
     expect(page.get_by_role("heading", name="DLQ workbench")).to_be_visible()
     expect(page.get_by_role("link", name="oversized")).to_be_visible()
     texts.append(page_text(page))
+    assert_contrast(page)
     page.get_by_role("link", name="oversized").first.click()
     expect(page.get_by_role("heading", name="DLQ ingest: oversized")).to_be_visible()
     row = page.locator("tr[data-entry]", has_text=REDRIVEN_ID)
@@ -225,6 +262,7 @@ def test_console_in_a_browser(pipeline, page):
     expect(detail.locator("pre.body")).to_have_attribute("data-masked", "true")
     expect(detail).to_contain_text("Archive object")
     texts.append(page_text(page))
+    assert_contrast(page)
     # An explicit reveal shows the entry's body (and is audited).
     detail.get_by_role("button", name="Reveal personal data").click()
     expect(detail.locator("pre.body")).to_have_attribute("data-masked", "false")
@@ -249,6 +287,7 @@ def test_console_in_a_browser(pipeline, page):
     expect(page.get_by_role("heading", name=f"Member {REDRIVEN}")).to_be_visible()
     expect(page.locator('li.record[data-result="applied"]')).to_have_count(1)
     texts.append(page_text(page))
+    assert_contrast(page)
 
     # A member found by its Kafka partition and offset: its lineage leads to the raw line,
     # masked, then revealed: the archive's line, byte for byte.
@@ -270,6 +309,7 @@ def test_console_in_a_browser(pipeline, page):
     masked = found.locator("pre.raw-line")
     expect(masked).to_have_attribute("data-masked", "true")
     texts.append(page_text(page))
+    assert_contrast(page)
     assert masked.inner_text() != raw
     found.get_by_role("button", name="Reveal personal data").click()
     expect(found.locator('pre.raw-line[data-masked="false"]')).to_be_visible()
@@ -279,6 +319,7 @@ def test_console_in_a_browser(pipeline, page):
     page.get_by_role("link", name="Rules", exact=True).click()
     expect(page.get_by_role("heading", name="Rules", level=1)).to_be_visible()
     texts.append(page_text(page))
+    assert_contrast(page)
     expect(page.locator('[data-rule-hits="deletes"]')).to_be_visible()
     page.get_by_label("Event (JSON)").fill(json.dumps({
         "specversion": "1.0", "id": "console-e2e", "source": "memberflow/member-api",
@@ -294,6 +335,7 @@ def test_console_in_a_browser(pipeline, page):
     page.locator(".rules-result summary").click()
     expect(page.locator(".rules-result details pre")).to_contain_text(REDRIVEN)
     texts.append(page_text(page))
+    assert_contrast(page)
 
     # The audit log: the redrive and both reveals, by the operator.
     page.get_by_role("link", name="Audit log").click()
@@ -301,6 +343,7 @@ def test_console_in_a_browser(pipeline, page):
     expect(page.locator('tr[data-action="dlq.reveal"]')).to_have_count(1)
     expect(page.locator('tr[data-action="archive.reveal"]')).to_have_count(1)
     texts.append(page_text(page))
+    assert_contrast(page)
 
     # Before any reveal, no page showed personal data.
     assert_no_personal_data("\n".join(texts), lines)
