@@ -9,6 +9,7 @@
 
 #include "adapters/aws/dynamodb_json.h"
 #include "common/backoff.h"
+#include "common/lookup.h"
 
 namespace memberflow::aws {
 namespace {
@@ -175,13 +176,7 @@ Result<std::vector<std::optional<LedgerEntry>>> DynamoDbLedger::getMany(
       found.emplace(std::move(id), std::move(e).value());
     }
   }
-  std::vector<std::optional<LedgerEntry>> out;
-  out.reserve(ids.size());
-  for (const auto& id : ids) {
-    auto it = found.find(id);
-    out.push_back(it == found.end() ? std::nullopt : std::optional<LedgerEntry>(it->second));
-  }
-  return out;
+  return inKeyOrder(ids, found);
 }
 
 Result<size_t> DynamoDbLedger::purgeExpired(int64_t nowMs) {

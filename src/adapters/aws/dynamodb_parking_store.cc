@@ -12,6 +12,7 @@
 
 #include "adapters/aws/dynamodb_json.h"
 #include "common/backoff.h"
+#include "common/lookup.h"
 
 namespace memberflow::aws {
 namespace {
@@ -353,13 +354,7 @@ Result<std::vector<std::optional<ParkedMember>>> DynamoDbParkingStore::state(
     if (!n.isOk()) return n.status();
     m.held = *n;
   }
-  std::vector<std::optional<ParkedMember>> out;
-  out.reserve(memberIds.size());
-  for (const auto& id : memberIds) {
-    auto it = found.find(id);
-    out.push_back(it == found.end() ? std::nullopt : std::optional<ParkedMember>(it->second));
-  }
-  return out;
+  return inKeyOrder(memberIds, found);
 }
 
 Status DynamoDbParkingStore::hold(const std::string& memberId,

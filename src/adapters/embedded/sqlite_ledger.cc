@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "common/lookup.h"
+
 namespace memberflow::embedded {
 namespace {
 
@@ -146,13 +148,7 @@ Result<std::vector<std::optional<LedgerEntry>>> SqliteLedger::getMany(
     }
   }
   sel->reset();
-  std::vector<std::optional<LedgerEntry>> out;
-  out.reserve(ids.size());
-  for (const auto& id : ids) {
-    auto it = found.find(id);
-    out.push_back(it == found.end() ? std::nullopt : std::optional<LedgerEntry>(it->second));
-  }
-  return out;
+  return inKeyOrder(ids, found);
 }
 
 Result<size_t> SqliteLedger::purgeExpired(int64_t nowMs) {
