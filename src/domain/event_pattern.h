@@ -17,11 +17,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "common/json.h"
 #include "common/status.h"
@@ -40,14 +43,18 @@ class EventPattern {
   // sub-rule count event-ruler reports).
   size_t conjunctionCount() const;
 
-  struct Node;  // compiled tree (event_pattern.cc)
+  // The compiled form: one block holding the whole pattern (event_pattern.cc).
+  struct Program;
+  struct ProgramDeleter {
+    void operator()(Program* p) const noexcept;
+  };
   EventPattern(EventPattern&&) noexcept;
   EventPattern& operator=(EventPattern&&) noexcept;
   ~EventPattern();
 
  private:
   EventPattern();
-  std::unique_ptr<Node> root_;
+  std::unique_ptr<Program, ProgramDeleter> program_;
 };
 
 // Many named rules compiled into one matcher. A rule's anchors are the fields of its
@@ -83,10 +90,25 @@ class RuleSet {
     std::vector<Anchor> anchors;
     bool anchorIsPattern = false;  // one field of exact strings: an index hit is the match
   };
+  // The rules indexed under one key: `count` rules from hitPool_[first], or when count is 1
+  // the rule `first` itself (most keys name one rule: no second place to look).
+  struct Hits {
+    uint32_t first = 0;
+    uint32_t count = 0;
+  };
+  struct TextHash {
+    using is_transparent = void;  // looked up by the event's string_view, no copy
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  // Open addressing, keys and hits in the table's own array: a probe is one or two cache lines
+  // (std::unordered_map's was a bucket, a node and the key's text, each elsewhere).
+  using HitMap = boost::unordered_flat_map<std::string, Hits, TextHash, std::equal_to<>>;
   struct PathIndex {
     std::vector<std::string> path;
-    std::unordered_map<std::string, std::vector<uint32_t>> exact;
-    std::unordered_map<std::string, std::vector<uint32_t>> prefix;
+    HitMap exact;
+    HitMap prefix;
     std::vector<size_t> prefixLengths;  // of the keys of `prefix`, ascending, each once
   };
   void compile() const;
@@ -97,6 +119,7 @@ class RuleSet {
   mutable std::atomic<bool> compiled_{true};
   mutable std::vector<PathIndex> index_;
   mutable std::vector<uint32_t> unindexed_;
+  mutable std::vector<uint32_t> hitPool_;  // the lists of Hits with more than one rule
 };
 
 }  // namespace memberflow

@@ -72,6 +72,10 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
                                std::string_view(opts.synchronousFull ? "PRAGMA synchronous=FULL"
                                                                      : "PRAGMA synchronous=NORMAL"),
                                std::string_view("PRAGMA foreign_keys=ON"),
+                               // Statement journals (one per savepointed write) and sorts stay
+                               // in memory: as files under /var/tmp they cost a file's create,
+                               // writes and unlink per transaction, and held member data there.
+                               std::string_view("PRAGMA temp_store=MEMORY"),
                                std::string_view("PRAGMA wal_autocheckpoint=10000")}) {
     Status s = execRetryingLocked(*out, sql, opts.busyTimeoutMs);
     if (!s.isOk()) return Status(s.code(), "open " + path + ": " + s.message());
