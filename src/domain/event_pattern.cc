@@ -5,13 +5,14 @@
 // rule is mostly not in cache when an event reaches it; the tree's pieces were ~11 separate
 // allocations per rule (one cache miss each, one after the other), the block is a few
 // neighbouring cache lines.
+#include "domain/event_pattern.h"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
 
-#include "domain/event_pattern.h"
 #include "domain/event_pattern_tree.h"
 
 namespace memberflow {
@@ -155,9 +156,9 @@ class Flattener {
       case K::kAnythingButPrefix:
       case K::kAnythingButSuffix:
         if (c.strings.size() == 1) {
-          withText(c.kind == K::kAnythingButPrefix ? Op::kAnythingButPrefix
-                                                   : Op::kAnythingButSuffix,
-                   c.strings.front());
+          withText(
+              c.kind == K::kAnythingButPrefix ? Op::kAnythingButPrefix : Op::kAnythingButSuffix,
+              c.strings.front());
           return f;
         }
         break;
