@@ -60,6 +60,34 @@ void BM_MemberStoreApply(benchmark::State& state) {
 }
 BENCHMARK(BM_MemberStoreApply)->UseRealTime();
 
+// A batch of writes to distinct members in one transaction, as a batch write from sync.
+void BM_MemberStoreApplyAll(benchmark::State& state) {
+  auto store = *emb::SqliteMemberStore::open(tempPath("m.db"), {});
+  const auto batch = static_cast<size_t>(state.range(0));
+  int64_t n = 0;
+  for (auto _ : state) {
+    std::vector<StoreWrite> writes(batch);
+    std::vector<const StoreWrite*> ptrs;
+    for (auto& w : writes) {
+      ++n;
+      w.memberId = "M" + std::to_string(n % 5000);
+      Member m = member(w.memberId, n);
+      w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+      w.sourceSequence = n;
+      w.idempotencyKey = "core:" + std::to_string(n);
+      w.requestFingerprint = "fp";
+      w.lineage = json::object{{"topic", "t"}, {"partition", 1}, {"offset", n}};
+      w.nowMs = n;
+      ptrs.push_back(&w);
+    }
+    for (const auto& r : store->applyAll(ptrs)) {
+      if (!r.isOk()) state.SkipWithError(r.status().toString().c_str());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_MemberStoreApplyAll)->Arg(50)->Arg(200)->UseRealTime()->MinTime(3);
+
 void BM_QueueSendReceiveDelete(benchmark::State& state) {
   SystemClock clock;
   auto store = *emb::SqliteQueueStore::open(tempPath("q.db"), clock);

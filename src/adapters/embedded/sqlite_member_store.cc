@@ -23,6 +23,32 @@ HistoryEntry historyFrom(const Stmt& s, int first) {
   return h;
 }
 
+// Data directories made before the outbox lost its UNIQUE(event_id) get the table rebuilt
+// without it (SQLite cannot drop a constraint's index), in one transaction: its entries and its
+// AUTOINCREMENT high-water mark are kept, so relay sees the same entries with the same seqs.
+Status dropOutboxEventIdIndex(SqliteDb& db) {
+  MF_PREPARE(sel, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'");
+  auto row = sel->step();
+  if (!row.isOk()) return row.status();
+  bool unique = *row && sel->str(0).find("UNIQUE") != std::string::npos;
+  sel->reset();
+  if (!unique) return Status::ok();
+  Transaction tx(db);
+  MF_RETURN_IF_ERROR(tx.begin());
+  MF_RETURN_IF_ERROR(
+      db.exec("CREATE TABLE outbox_rebuilt(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+              " event_id TEXT NOT NULL, member_id TEXT NOT NULL, event TEXT NOT NULL,"
+              " created_at INTEGER NOT NULL);"
+              "INSERT INTO outbox_rebuilt(seq, event_id, member_id, event, created_at)"
+              " SELECT seq, event_id, member_id, event, created_at FROM outbox ORDER BY seq;"
+              "DELETE FROM sqlite_sequence WHERE name = 'outbox_rebuilt';"
+              "INSERT INTO sqlite_sequence(name, seq)"
+              " SELECT 'outbox_rebuilt', seq FROM sqlite_sequence WHERE name = 'outbox';"
+              "DROP TABLE outbox;"
+              "ALTER TABLE outbox_rebuilt RENAME TO outbox;"));
+  return tx.commit();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::string& path,
@@ -40,8 +66,11 @@ Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::st
       " event_id TEXT NOT NULL, message_id TEXT NOT NULL, source_sequence INTEGER NOT NULL,"
       " changed_fields TEXT NOT NULL, lineage TEXT NOT NULL, applied_at INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS history_member ON history(member_id, seq);"
+      // No index on event_id: event ids are random UUIDs, nothing looks an entry up by
+      // one (relay deletes by seq), and a unique index cost a random B-tree insert a write
+      // (the index on created_at is below, after the rebuild of an old outbox).
       "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-      " event_id TEXT NOT NULL UNIQUE, member_id TEXT NOT NULL, event TEXT NOT NULL,"
+      " event_id TEXT NOT NULL, member_id TEXT NOT NULL, event TEXT NOT NULL,"
       " created_at INTEGER NOT NULL);"
       // What a write with an idempotency key did: its result and the member it left.
       // (Releases before it kept rendered HTTP responses in `idempotency`; this process
@@ -60,6 +89,11 @@ Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::st
       " member_id TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL,"
       " counts TEXT NOT NULL);"
       "CREATE INDEX IF NOT EXISTS erasures_member ON erasures(member_id, seq);"));
+  MF_RETURN_IF_ERROR(dropOutboxEventIdIndex(**db));
+  // The smallest index, so that count(*) (the status and idle probes) reads it instead of
+  // every event; created_at grows with seq, so its inserts append.
+  MF_RETURN_IF_ERROR(
+      (*db)->exec("CREATE INDEX IF NOT EXISTS outbox_created ON outbox(created_at)"));
   return std::unique_ptr<SqliteMemberStore>(new SqliteMemberStore(std::move(db).value(), opts));
 }
 
