@@ -199,6 +199,7 @@ const std::vector<Key>& keys() {
       intKey<int64_t>("api", "max_body_bytes", &Config::apiMaxBodyBytes),
       strKey<std::string>("sync", "api_url", &Config::syncApiUrl),
       intKey<int64_t>("sync", "workers", &Config::syncWorkers),
+      intKey<int64_t>("sync", "consumers", &Config::syncConsumers),
       intKey<int64_t>("sync", "batch_write_max", &Config::syncBatchWriteMax),
       intKey<int64_t>("sync", "max_batch", &Config::syncMaxBatch),
       intKey<int64_t>("sync", "visibility_ms", &Config::syncVisibilityMs),
@@ -384,6 +385,7 @@ std::vector<std::string> checkConfig(const Config& c) {
   if (c.maxRecordBytes < 1024) p.push_back("ingest.max_record_bytes must be at least 1024");
   if (c.syncWorkers < 1 || c.syncWorkers > 256) p.push_back("sync.workers must be 1..256");
   if (c.syncMaxBatch < 1) p.push_back("sync.max_batch must be positive");
+  if (c.syncConsumers < 1 || c.syncConsumers > 64) p.push_back("sync.consumers must be 1..64");
   if (c.syncMaxAttempts < 1) p.push_back("sync.max_attempts must be positive");
   if (c.syncVisibilityMs < 1000) p.push_back("sync.visibility_ms must be at least 1000");
   if (c.lakeFlushMs < 10) p.push_back("lake.flush_ms must be at least 10");

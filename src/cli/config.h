@@ -131,6 +131,10 @@ struct Config {
   // [sync]
   std::string syncApiUrl;  // default: http://<api.listen>:<api.port>
   int64_t syncWorkers = 16;
+  // Receive loops on the changes queue (1..64). The FIFO queue hands a member's changes to one
+  // of them at a time, so per-member order holds; while one loop waits on the API another
+  // receives and deletes.
+  int64_t syncConsumers = 4;
   // Changes per POST /members:batchWrite, at most one per member (0..500; 0: a PUT or DELETE
   // per change).
   int64_t syncBatchWriteMax = 500;

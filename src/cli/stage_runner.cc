@@ -142,7 +142,12 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
     });
   }
   if (ingest) supervisor.start("ingest", [&](std::stop_token t) { ingest->run(t); });
-  if (sync) supervisor.start("sync", [&](std::stop_token t) { sync->run(t); });
+  // Several receive loops share the one SyncStage (its process() is safe to call at once);
+  // the FIFO changes queue never hands two of them changes of the same member at a time.
+  for (int64_t i = 0; sync && i < cfg.syncConsumers; ++i) {
+    supervisor.start(i == 0 ? "sync" : "sync-" + std::to_string(i + 1),
+                     [&](std::stop_token t) { sync->run(t); });
+  }
   if (relay) supervisor.start("relay", [&](std::stop_token t) { relay->run(t); });
   if (route) supervisor.start("route", [&](std::stop_token t) { route->run(t); });
   for (auto& d : deliveries) {
