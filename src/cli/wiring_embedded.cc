@@ -21,7 +21,8 @@ namespace memberflow::cli::wiring::embedded_family {
 namespace emb = memberflow::embedded;
 
 Result<std::unique_ptr<ObjectStore>> objects(const Config& cfg) {
-  auto dir = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
+  auto dir = std::make_unique<emb::DirObjectStore>(cfg.path("objects"),
+                                                   cfg.synchronous == Synchronous::kFull);
   MF_RETURN_IF_ERROR(dir->ensureWritable());
   return std::unique_ptr<ObjectStore>(std::move(dir));
 }

@@ -1,6 +1,7 @@
 #include "adapters/embedded/sqlite_queue.h"
 
-#include <thread>
+#include <algorithm>
+#include <chrono>
 
 #include "common/crypto.h"
 #include "common/json.h"
@@ -67,7 +68,9 @@ Status SqliteQueueStore::sendToAll(const std::vector<std::string>& queues,
   Transaction tx(*db_);
   MF_RETURN_IF_ERROR(tx.begin());
   for (const auto& q : queues) MF_RETURN_IF_ERROR(sendLocked(q, messages, dedupWindowMs));
-  return tx.commit();
+  MF_RETURN_IF_ERROR(tx.commit());
+  for (const auto& q : queues) changedLocked(q);
+  return Status::ok();
 }
 
 Status SqliteQueue::send(const std::vector<OutgoingMessage>& messages) {
@@ -80,6 +83,14 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
   int64_t now = st.clock_.nowMs();
   // FIFO: a message is deliverable when it is visible and no earlier message of its group is
   // in flight. Ordering by id and cutting with LIMIT keeps each group's prefix intact.
+  // Nothing visible (an idle poll, the common case): answered from the index without taking
+  // the database's write lock.
+  MF_PREPARE(any, db, "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ? LIMIT 1");
+  any->bind(1, name_).bind(2, now);
+  auto visible = any->step();
+  if (!visible.isOk()) return visible.status();
+  any->reset();
+  if (!*visible) return std::vector<ReceivedMessage>{};
   std::string sql =
       "SELECT m.id, m.group_id, m.dedup_id, m.body, m.attrs, m.sent_at, m.receive_count"
       " FROM messages m WHERE m.queue = ?1 AND +m.visible_at <= ?2";  // + : walk by id
@@ -104,6 +115,7 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
     ReceivedMessage m;
   };
   std::vector<Row> rows;
+  bool movedToDlq = false;
   sel->bind(1, name_).bind(2, now).bind(3, static_cast<int64_t>(max));
   for (;;) {
     auto r = sel->step();
@@ -132,6 +144,7 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
           .bind(3, now)
           .bind(4, row.id);
       MF_RETURN_IF_ERROR(move->run());
+      movedToDlq = true;
       continue;
     }
     row.m.receiptHandle = std::to_string(row.id) + "." + crypto::hex(crypto::randomBytes(8));
@@ -141,21 +154,25 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
     out.push_back(std::move(row.m));
   }
   MF_RETURN_IF_ERROR(tx.commit());
+  if (movedToDlq) st.changedLocked(opts_.redrive->deadLetterQueue);
   return out;
 }
 
 Result<std::vector<ReceivedMessage>> SqliteQueue::receive(size_t max, int64_t visibilityMs,
                                                           int64_t waitMs) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
+  std::unique_lock lock(store_->mu_);
   for (;;) {
-    {
-      std::lock_guard lock(store_->mu_);
-      auto r = receiveOnce(max, visibilityMs);
-      if (!r.isOk() || !r->empty()) return r;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return std::vector<ReceivedMessage>{};
-    // Long polling by short re-reads, like SQS's WaitTimeSeconds.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    uint64_t seen = store_->changes_[name_];
+    auto r = receiveOnce(max, visibilityMs);
+    if (!r.isOk() || !r->empty()) return r;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::vector<ReceivedMessage>{};
+    // Long polling, like SQS's WaitTimeSeconds: until this process changes the queue, or the
+    // next re-read (other processes, visibility timeouts).
+    auto recheck = now + std::chrono::milliseconds(SqliteQueueStore::kRecheckMs);
+    store_->changed_.wait_until(lock, std::min(deadline, recheck),
+                                [&] { return store_->changes_[name_] != seen; });
   }
 }
 
@@ -170,7 +187,9 @@ Status SqliteQueue::remove(const std::vector<std::string>& receiptHandles) {
     del->bind(1, r).bind(2, name_);
     MF_RETURN_IF_ERROR(del->run());
   }
-  return tx.commit();
+  MF_RETURN_IF_ERROR(tx.commit());
+  store_->changedLocked(name_);  // the next message of a group may be deliverable now
+  return Status::ok();
 }
 
 Status SqliteQueue::changeVisibility(const std::string& receiptHandle, int64_t visibilityMs) {
@@ -180,6 +199,7 @@ Status SqliteQueue::changeVisibility(const std::string& receiptHandle, int64_t v
   up->bind(1, store_->clock_.nowMs() + visibilityMs).bind(2, receiptHandle).bind(3, name_);
   MF_RETURN_IF_ERROR(up->run());
   if (db.changes() == 0) return Status::notFound("receipt handle is stale or the message is gone");
+  store_->changedLocked(name_);
   return Status::ok();
 }
 

@@ -1,12 +1,17 @@
 // File: sqlite_queue.h
 // The embedded queue: SQS semantics in SQLite. Several named queues share one database file;
 // each SqliteQueue is a handle on one of them. Works across processes (WAL + busy timeout).
+// A receive that waits is woken at once by what this process does to its queue (a send, a
+// delete or a visibility change can make a message deliverable); what other processes do, and
+// visibility timeouts running out, it sees by re-reading every kRecheckMs.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "adapters/embedded/sqlite.h"
 #include "ports/clock.h"
@@ -43,7 +48,16 @@ class SqliteQueueStore : public std::enable_shared_from_this<SqliteQueueStore> {
   // Inserts messages into one queue; the caller holds mu_ and an open transaction.
   Status sendLocked(const std::string& queue, const std::vector<OutgoingMessage>& messages,
                     int64_t dedupWindowMs);
+  // The queue changed in a way that may make a message deliverable: wakes its receivers. The
+  // caller holds mu_.
+  void changedLocked(const std::string& queue) {
+    ++changes_[queue];
+    changed_.notify_all();
+  }
+  static constexpr int64_t kRecheckMs = 20;
   std::mutex mu_;
+  std::condition_variable changed_;
+  std::unordered_map<std::string, uint64_t> changes_;  // per queue, under mu_
   std::unique_ptr<SqliteDb> db_;
   const Clock& clock_;
 };
