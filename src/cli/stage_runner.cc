@@ -52,6 +52,7 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   bool wantRoute = opts.stages.count("route") > 0;
   bool wantLake = opts.stages.count("lake") > 0;
   const Config& cfg = w.config();
+  w.checkpointInBackground();
 
   // ---- 1. open what the chosen stages use; nothing runs yet -------------------------------
   OpeningPhase opening;

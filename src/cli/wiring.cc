@@ -26,6 +26,8 @@ Wiring::~Wiring() = default;
 
 Clock& Wiring::clock() { return *clock_; }
 
+void Wiring::checkpointInBackground() { families_->db.backgroundCheckpoint = true; }
+
 // ---- change source and sink -------------------------------------------------------------------
 
 Status Wiring::openSource(bool observe) {

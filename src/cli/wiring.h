@@ -91,6 +91,9 @@ class Wiring {
 
   const Config& config() const { return cfg_; }
   Clock& clock();
+  // For a long-running process (`run`), before any port opens: the embedded databases
+  // checkpoint their WAL on a thread of their own, not in the commit that fills it.
+  void checkpointInBackground();
 
   // ---- ports, opened on first use; each open* is idempotent --------------------------------
   // The consumer of the change topic. `observe`: only reads offsets and lag, never joins the

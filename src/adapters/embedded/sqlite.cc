@@ -1,7 +1,10 @@
 #include "adapters/embedded/sqlite.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <stop_token>
 #include <thread>
 
 #include "common/json.h"
@@ -80,10 +83,42 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
     Status s = execRetryingLocked(*out, sql, opts.busyTimeoutMs);
     if (!s.isOk()) return Status(s.code(), "open " + path + ": " + s.message());
   }
+  if (opts.backgroundCheckpoint) {
+    // Commits no longer checkpoint; the WAL file is cut back to 64 MB after each reset.
+    for (const char* sql : {"PRAGMA wal_autocheckpoint=0", "PRAGMA journal_size_limit=67108864"}) {
+      Status s = execRetryingLocked(*out, sql, opts.busyTimeoutMs);
+      if (!s.isOk()) return Status(s.code(), "open " + path + ": " + s.message());
+    }
+    sqlite3* ck = nullptr;
+    rc = sqlite3_open_v2(path.c_str(), &ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      Status s = sqliteStatus(ck, rc, "open " + path + " for checkpoints");
+      sqlite3_close(ck);
+      return s;
+    }
+    out->checkpointer_ = std::jthread([ck](std::stop_token stop) {
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock lock(m);
+      while (!cv.wait_for(lock, stop, std::chrono::milliseconds(kCheckpointMs),
+                          [&] { return stop.stop_requested(); })) {
+        // PASSIVE: copies what no reader still needs, never waits for readers or writers.
+        // A failure (busy) is retried at the next tick. As a statement, not
+        // sqlite3_wal_checkpoint_v2: that is a no-op on a connection that has not yet read the
+        // database, which does not know it is in WAL mode.
+        (void)sqlite3_exec(ck, "PRAGMA wal_checkpoint(PASSIVE)", nullptr, nullptr, nullptr);
+      }
+      sqlite3_close(ck);
+    });
+  }
   return out;
 }
 
 SqliteDb::~SqliteDb() {
+  if (checkpointer_.joinable()) {
+    checkpointer_.request_stop();
+    checkpointer_.join();
+  }
   cache_.clear();
   sqlite3_close(db_);
 }

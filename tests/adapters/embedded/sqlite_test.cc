@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "support/test_support.h"
 
@@ -65,6 +68,34 @@ TEST(SqliteScrub, RefusesADatabaseInUse) {
   EXPECT_EQ(emb::scrubDatabase(path).code(), Code::kFailedPrecondition);
   (*sel)->reset();
   ASSERT_TRUE(db->exec("COMMIT").isOk());
+}
+
+// With backgroundCheckpoint the committing connection never checkpoints (a checkpoint's copy
+// and fsync stalled the commit that triggered it); a thread of the SqliteDb does, so the WAL's
+// pages still reach the database file.
+TEST(SqliteCheckpoint, InTheBackgroundCommitsDoNotCheckpointAndTheThreadDoes) {
+  TempDir dir;
+  const std::string path = dir.file("z.db");
+  emb::SqliteDb::Options opts;
+  opts.backgroundCheckpoint = true;
+  auto db = *emb::SqliteDb::open(path, opts);
+  auto ac = db->prepare("PRAGMA wal_autocheckpoint");
+  ASSERT_TRUE(ac.isOk() && *(*ac)->step());
+  EXPECT_EQ((*ac)->i64(0), 0);
+  (*ac)->reset();
+  ASSERT_TRUE(db->exec("CREATE TABLE t(v TEXT)").isOk());
+  for (int i = 0; i < 2000; ++i) {  // ~2 MB, in the WAL first
+    auto ins = db->prepare("INSERT INTO t VALUES(?)");
+    ASSERT_TRUE(ins.isOk());
+    (*ins)->bind(1, std::string(1000, static_cast<char>('a' + i % 26)));
+    ASSERT_TRUE((*ins)->run().isOk());
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::filesystem::file_size(path) < 1'000'000 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling inside a deadline
+  EXPECT_GE(std::filesystem::file_size(path), 1'000'000u)
+      << "the background checkpoint never copied the WAL into the database file";
 }
 
 }  // namespace
