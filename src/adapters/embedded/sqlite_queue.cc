@@ -25,7 +25,9 @@ Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::stri
       // message body, under the store's lock, on each probe.
       "CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at, sent_at);"
       "CREATE TABLE IF NOT EXISTS dedup(queue TEXT NOT NULL, dedup_id TEXT NOT NULL,"
-      " expires_at INTEGER NOT NULL, PRIMARY KEY(queue, dedup_id)) WITHOUT ROWID;"));
+      " expires_at INTEGER NOT NULL, PRIMARY KEY(queue, dedup_id)) WITHOUT ROWID;"
+      // For the purge of ids whose window has passed (sendLocked).
+      "CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup(expires_at);"));
   return std::shared_ptr<SqliteQueueStore>(new SqliteQueueStore(std::move(db).value(), clock));
 }
 
@@ -57,6 +59,15 @@ Status SqliteQueueStore::sendLocked(const std::string& queue,
     ins->bindBlob(4, m.body);
     ins->bind(5, attributesJson(m.attributes)).bind(6, now).bind(7, now);
     MF_RETURN_IF_ERROR(ins->run());
+  }
+  // Every message leaves a dedup id; those whose window has passed go every kPurgeEvery sends
+  // (without this the table grew by a row per message, forever).
+  sentSincePurge_ += messages.size();
+  if (sentSincePurge_ >= kPurgeEvery) {
+    sentSincePurge_ = 0;
+    MF_PREPARE(purge, db, "DELETE FROM dedup WHERE expires_at <= ?");
+    purge->bind(1, now);
+    MF_RETURN_IF_ERROR(purge->run());
   }
   return Status::ok();
 }

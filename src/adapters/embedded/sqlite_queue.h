@@ -41,6 +41,9 @@ class SqliteQueueStore : public std::enable_shared_from_this<SqliteQueueStore> {
   Status sendToAll(const std::vector<std::string>& queues,
                    const std::vector<OutgoingMessage>& messages, int64_t dedupWindowMs);
 
+  // Dedup ids past their window are deleted once every this many messages sent.
+  static constexpr size_t kPurgeEvery = 1000;
+
  private:
   friend class SqliteQueue;
   SqliteQueueStore(std::unique_ptr<SqliteDb> db, const Clock& clock)
@@ -55,6 +58,7 @@ class SqliteQueueStore : public std::enable_shared_from_this<SqliteQueueStore> {
     changed_.notify_all();
   }
   static constexpr int64_t kRecheckMs = 20;
+  size_t sentSincePurge_ = 0;  // under mu_
   std::mutex mu_;
   std::condition_variable changed_;
   std::unordered_map<std::string, uint64_t> changes_;  // per queue, under mu_

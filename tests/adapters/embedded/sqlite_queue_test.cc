@@ -33,6 +33,32 @@ TEST(EmbeddedQueue, AnOutdatedReceiptDeletesNothingAndAgeIsKnown) {
   EXPECT_EQ(q->receive(1, 1000, 0)->size(), 1u);
 }
 
+// The dedup ids of messages whose window has passed are purged as sends go on: the table does
+// not keep a row per message ever sent.
+TEST(EmbeddedQueue, DedupIdsOutsideTheirWindowArePurged) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  emb::QueueOptions o;
+  o.dedupWindowMs = 1000;
+  auto q = store->queue("q", o);
+  auto dedupRows = [&] {
+    auto db = *emb::SqliteDb::open(dir.file("q.db"), {});
+    auto n = db->prepare("SELECT count(*) FROM dedup");
+    return n.isOk() && *(*n)->step() ? (*n)->i64(0) : int64_t{-1};
+  };
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(q->send({{"g", "old-" + std::to_string(i), "x", {}}}).isOk());
+  EXPECT_EQ(dedupRows(), 10);
+  clock.advance(2000);  // the ten are past their window
+  for (size_t i = 0; i < emb::SqliteQueueStore::kPurgeEvery; ++i)
+    ASSERT_TRUE(q->send({{"g", "new-" + std::to_string(i), "x", {}}}).isOk());
+  EXPECT_EQ(dedupRows(), static_cast<int64_t>(emb::SqliteQueueStore::kPurgeEvery));
+  // Within its window an id still drops a second copy.
+  ASSERT_TRUE(q->send({{"g", "new-1", "x", {}}}).isOk());
+  EXPECT_EQ(q->stats()->visible, static_cast<int64_t>(10 + emb::SqliteQueueStore::kPurgeEvery));
+}
+
 TEST(EmbeddedDurability, QueueMessagesSurviveReopen) {
   TempDir dir;
   ManualClock clock;
