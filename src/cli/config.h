@@ -133,7 +133,8 @@ struct Config {
   int64_t syncWorkers = 16;
   // Receive loops on the changes queue (1..64). The FIFO queue hands a member's changes to one
   // of them at a time, so per-member order holds; while one loop waits on the API another
-  // receives and deletes.
+  // receives and deletes. Only with sync.visibility_ms >= sync.timeout_ms + 3 s (else one):
+  // a loop starts no change later than that margin allows (SyncOptions::startWithinMs).
   int64_t syncConsumers = 4;
   // Changes per POST /members:batchWrite, at most one per member (0..500; 0: a PUT or DELETE
   // per change).

@@ -84,6 +84,7 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   std::unique_ptr<IngestStage> ingest;
   std::unique_ptr<TokenProvider> tokens;
   std::unique_ptr<SyncStage> sync;
+  int64_t syncLoops = 0;
   std::unique_ptr<RelayStage> relay;
   std::unique_ptr<RouteStage> route;
   std::vector<std::unique_ptr<TargetDelivery>> deliveries;
@@ -95,8 +96,21 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   if (wantSync) {
     tokens = w.syncTokens();
     if (Status s = w.openParking(); !s.isOk()) return fail(s);
+    SyncOptions so = w.syncOptions();
+    // Several loops only where the FIFO hold on a batch's members (the visibility timeout)
+    // outlasts every change a loop starts: none starts later than the visibility less a
+    // request's timeout and a margin (SyncOptions::startWithinMs).
+    constexpr int64_t kMarginMs = 2000;
+    int64_t startWithin = cfg.syncVisibilityMs - cfg.syncTimeoutMs - kMarginMs;
+    syncLoops = cfg.syncConsumers;
+    if (syncLoops > 1 && startWithin < 1000) {
+      log::info("one sync consumer: sync.visibility_ms must exceed sync.timeout_ms by 3 s for more",
+                {"sync"});
+      syncLoops = 1;
+    }
+    if (syncLoops > 1) so.startWithinMs = startWithin;
     sync = std::make_unique<SyncStage>(w.changes(), w.changesDlq(), w.http(), *tokens, w.clock(),
-                                       w.syncOptions(), &w.parking());
+                                       so, &w.parking());
   }
   if (wantRelay)
     relay = std::make_unique<RelayStage>(w.members(), w.topic(), w.clock(), RelayOptions{});
@@ -145,7 +159,7 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   if (ingest) supervisor.start("ingest", [&](std::stop_token t) { ingest->run(t); });
   // Several receive loops share the one SyncStage (its process() is safe to call at once);
   // the FIFO changes queue never hands two of them changes of the same member at a time.
-  for (int64_t i = 0; sync && i < cfg.syncConsumers; ++i) {
+  for (int64_t i = 0; sync && i < syncLoops; ++i) {
     supervisor.start(i == 0 ? "sync" : "sync-" + std::to_string(i + 1),
                      [&](std::stop_token t) { sync->run(t); });
   }

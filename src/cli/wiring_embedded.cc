@@ -21,8 +21,7 @@ namespace memberflow::cli::wiring::embedded_family {
 namespace emb = memberflow::embedded;
 
 Result<std::unique_ptr<ObjectStore>> objects(const Config& cfg) {
-  auto dir = std::make_unique<emb::DirObjectStore>(cfg.path("objects"),
-                                                   cfg.synchronous == Synchronous::kFull);
+  auto dir = std::make_unique<emb::DirObjectStore>(cfg.path("objects"));
   MF_RETURN_IF_ERROR(dir->ensureWritable());
   return std::unique_ptr<ObjectStore>(std::move(dir));
 }

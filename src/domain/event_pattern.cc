@@ -271,7 +271,9 @@ struct View {
 bool conditionMatches(const View& view, const FlatCondition& c, const json::value& v) {
   const bool isStr = v.is_string();
   std::string_view str = isStr ? std::string_view(v.get_string()) : std::string_view();
-  const std::string_view s = view.string(c.text, c.length);
+  // kOther's `text` indexes the block's Conditions, not its text: no string is formed of it.
+  const std::string_view s =
+      c.op == Op::kOther ? std::string_view() : view.string(c.text, c.length);
   switch (c.op) {
     case Op::kString: return isStr && str == s;
     case Op::kNumber: {

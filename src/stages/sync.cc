@@ -32,8 +32,8 @@ Counters& counters() {
 
 }  // namespace
 
-bool SyncStage::pastDeadline() const {
-  return opts_.deadlineMs > 0 && clock_.nowMs() >= opts_.deadlineMs;
+bool SyncStage::pastDeadline(int64_t startBy) const {
+  return startBy > 0 && clock_.nowMs() >= startBy;
 }
 
 // Rounds: each round sends the next change of every member that has one and is not held back,
@@ -42,13 +42,13 @@ bool SyncStage::pastDeadline() const {
 // to be retried holds back the rest of its member's changes (behind_retry).
 void SyncStage::decideInBatches(const std::vector<std::vector<const ReceivedMessage*>>& groups,
                                 std::map<const ReceivedMessage*, size_t>& slot,
-                                std::vector<Decision>& decisions) {
+                                std::vector<Decision>& decisions, int64_t startBy) {
   std::vector<size_t> cursor(groups.size(), 0);
   std::vector<bool> held(groups.size(), false), parked(groups.size(), false);
   for (;;) {
     std::vector<const ReceivedMessage*> round;
     std::vector<size_t> roundGroup;
-    bool late = pastDeadline();
+    bool late = pastDeadline(startBy);
     for (size_t g = 0; g < groups.size(); ++g) {
       if (held[g] || cursor[g] >= groups[g].size()) continue;
       if (late) {
@@ -95,6 +95,11 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   SyncReport report;
   if (batch.empty()) return report;
   counters().in.Increment(static_cast<double>(batch.size()));
+  int64_t startBy = opts_.deadlineMs;
+  if (opts_.startWithinMs > 0) {
+    int64_t bound = clock_.nowMs() + opts_.startWithinMs;
+    startBy = startBy > 0 ? std::min(startBy, bound) : bound;
+  }
 
   if (parking_ && clock_.nowMs() - drain_->lastMs.load() >= 1000) {
     // A failing drain must not hold up this batch's members: it is tried again later.
@@ -136,7 +141,7 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
   }
 
   if (opts_.batchWriteMax > 0) {
-    decideInBatches(groups, slot, decisions);
+    decideInBatches(groups, slot, decisions, startBy);
   } else {
     // Members at once, each member's changes one after another; each worker writes only its
     // own member's decisions.
@@ -150,7 +155,7 @@ Result<SyncReport> SyncStage::process(const std::vector<ReceivedMessage>& batch)
                                            : Decision{Verdict::kRetry, Cause::kBehindRetry};
                             continue;
                           }
-                          if (pastDeadline()) {
+                          if (pastDeadline(startBy)) {
                             d = {Verdict::kRetry, Cause::kDeadline};
                             blocked = true;
                             continue;

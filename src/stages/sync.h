@@ -54,6 +54,12 @@ struct SyncOptions {
   // timeout is cut to what is left). The changes not started are retried without spending an
   // attempt.
   int64_t deadlineMs = 0;
+  // How long after process() starts a change may still be started; 0: no bound. With several
+  // receive loops on one queue (`run`'s sync.consumers) this is the visibility timeout less a
+  // request's timeout and a margin: a batch's FIFO hold on its members lasts the visibility
+  // timeout, and a change started later could still be in flight when another loop receives
+  // the member's changes again. Changes not started are retried without spending an attempt.
+  int64_t startWithinMs = 0;
   BackoffPolicy backoff{200, 20000, 6};        // maxAttempts: deliveries before the DLQ
   std::shared_ptr<SyncDrainState> drainState;  // none: the stage's own
   uint64_t jitterSeed = 0;                     // 0: random (tests fix it)
@@ -83,7 +89,9 @@ class SyncStage {
 
   // Applies one received batch; deletes what is done, dead-letters what cannot be done and
   // reschedules the rest. Unavailable: the queue itself failed (messages reappear after
-  // their visibility timeout, nothing is lost).
+  // their visibility timeout, nothing is lost). Safe to call from several threads at once
+  // (`run`'s sync.consumers): what it shares is under rngMu_ or the drain state's lock, and
+  // the ports it calls are thread-safe.
   Result<SyncReport> process(const std::vector<ReceivedMessage>& batch);
 
   // Applies the held changes of released members, in order (at most a page per member): done
@@ -141,13 +149,15 @@ class SyncStage {
   // The decision for the API's answer to one change (its status and problem type).
   Decision classify(int status, const std::string& problemType, const ChangeCommand& cmd);
   long requestTimeout() const;
-  bool pastDeadline() const;
+  // No change may start after startBy (Clock::nowMs; 0: none): the earlier of deadlineMs and
+  // process()'s start + startWithinMs.
+  bool pastDeadline(int64_t startBy) const;
   Decision apply(const ReceivedMessage& m);
   // One change per message (at most one per member), as one batch write.
   std::vector<Decision> applyBatch(const std::vector<const ReceivedMessage*>& ms);
   void decideInBatches(const std::vector<std::vector<const ReceivedMessage*>>& groups,
                        std::map<const ReceivedMessage*, size_t>& slot,
-                       std::vector<Decision>& decisions);
+                       std::vector<Decision>& decisions, int64_t startBy);
 
   // Holds the messages of members that are parked; returns which of the batch it held.
   Result<std::vector<bool>> holdParked(const std::vector<ReceivedMessage>& batch);

@@ -60,7 +60,11 @@ Result<SyncReport> SyncStage::drainReleased() {
   SyncReport report;
   if (!parking_) return report;
   drain_->lastMs = clock_.nowMs();
-  std::lock_guard drainLock(drain_->mu);
+  // One drain at a time: another receive loop that finds one under way goes on with its batch
+  // (waiting would spend that batch's visibility, and draining again at once would retry a
+  // held change that just failed without its backoff).
+  std::unique_lock drainLock(drain_->mu, std::try_to_lock);
+  if (!drainLock.owns_lock()) return report;
   auto members = parking_->released(opts_.maxBatch);
   if (!members.isOk()) return members.status();
   for (const std::string& member : *members) {

@@ -62,7 +62,7 @@ Status DirObjectStore::put(const std::string& key, const std::string& data, cons
     }
     done += static_cast<size_t>(n);
   }
-  if ((fsync_ && ::fsync(fd) != 0) || ::close(fd) != 0) {
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
     ::unlink(tmp.c_str());
     return ioError("fsync " + tmp);
   }
@@ -70,7 +70,7 @@ Status DirObjectStore::put(const std::string& key, const std::string& data, cons
     ::unlink(tmp.c_str());
     return ioError("rename " + tmp);
   }
-  int dfd = fsync_ ? ::open(p.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  int dfd = ::open(p.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);

@@ -1,9 +1,6 @@
 // File: dir_object_store.h
 // The embedded object store: a directory tree, one file per key, written atomically
-// (temporary file, rename). With `fsync` (storage.synchronous = "full") the file and its
-// directory are flushed to the disk before put returns, so an object survives a power loss;
-// without it (the default "normal", as the SQLite stores' synchronous=NORMAL) it survives a
-// process crash: the kernel holds the written file.
+// (temporary file, fsync, rename, fsync of the directory).
 #pragma once
 
 #include <string>
@@ -14,8 +11,7 @@ namespace memberflow::embedded {
 
 class DirObjectStore final : public ObjectStore {
  public:
-  explicit DirObjectStore(std::string root, bool fsync = true)
-      : root_(std::move(root)), fsync_(fsync) {}
+  explicit DirObjectStore(std::string root) : root_(std::move(root)) {}
   // Creates the root directory and checks that files can be written in it (the embedded
   // counterpart of S3ObjectStore::ensureBucket), so a process that will write objects fails at
   // start rather than at its first batch. Unavailable with the reason otherwise.
@@ -27,7 +23,6 @@ class DirObjectStore final : public ObjectStore {
  private:
   Result<std::string> pathFor(const std::string& key) const;
   std::string root_;
-  bool fsync_;
 };
 
 }  // namespace memberflow::embedded

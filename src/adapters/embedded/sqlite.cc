@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/json.h"
+#include "common/log.h"
 
 namespace memberflow::embedded {
 namespace {
@@ -96,7 +97,8 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
       sqlite3_close(ck);
       return s;
     }
-    out->checkpointer_ = std::jthread([ck](std::stop_token stop) {
+    out->checkpointer_ = std::jthread([ck, path](std::stop_token stop) {
+      int64_t lastWarned = -60000;
       std::mutex m;
       std::condition_variable_any cv;
       std::unique_lock lock(m);
@@ -106,7 +108,15 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
         // A failure (busy) is retried at the next tick. As a statement, not
         // sqlite3_wal_checkpoint_v2: that is a no-op on a connection that has not yet read the
         // database, which does not know it is in WAL mode.
-        (void)sqlite3_exec(ck, "PRAGMA wal_checkpoint(PASSIVE)", nullptr, nullptr, nullptr);
+        int crc = sqlite3_exec(ck, "PRAGMA wal_checkpoint(PASSIVE)", nullptr, nullptr, nullptr);
+        int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+        if (crc != SQLITE_OK && crc != SQLITE_BUSY && now - lastWarned >= 60000) {
+          lastWarned = now;  // at most a line a minute: the WAL grows until it succeeds
+          log::warn("background checkpoint failed, will retry",
+                    {"storage", {}, {}, {}, "retry", sqliteStatus(ck, crc, path).toString()});
+        }
       }
       sqlite3_close(ck);
     });
@@ -151,6 +161,8 @@ Status scrubDatabase(const std::string& path) {
   auto db = SqliteDb::open(path, opts);
   if (!db.isOk()) return db.status();
   MF_RETURN_IF_ERROR((*db)->exec("PRAGMA secure_delete=ON"));
+  // VACUUM builds a copy of the whole database: in temporary files, not in memory.
+  MF_RETURN_IF_ERROR((*db)->exec("PRAGMA temp_store=FILE"));
   MF_RETURN_IF_ERROR((*db)->exec("VACUUM"));
   MF_PREPARE(cp, **db, "PRAGMA wal_checkpoint(TRUNCATE)");
   auto row = cp->step();

@@ -90,8 +90,8 @@ class SqliteDb {
     // Checkpoints run on a thread of their own (a second connection, PASSIVE, every
     // kCheckpointMs) instead of in the commit that fills the WAL: a checkpoint copied up to
     // ~40 MB and stalled that commit, and every writer behind it, for tens of milliseconds
-    // (the p99 of produce -> applied at 5,000/s: 126-179 ms with autocheckpoint, 15-35 ms
-    // so; small frequent checkpoints beat 100 ms and 1 s ones). For long-running processes.
+    // (the p99 of produce -> applied at 5,000/s: 126-179 ms with autocheckpoint, 35-60 ms so
+    // in the same hour; small frequent checkpoints beat 100 ms and 1 s ones). For `run`.
     bool backgroundCheckpoint = false;
   };
   static constexpr int kCheckpointMs = 20;

@@ -27,14 +27,20 @@ HistoryEntry historyFrom(const Stmt& s, int first) {
 // without it (SQLite cannot drop a constraint's index), in one transaction: its entries and its
 // AUTOINCREMENT high-water mark are kept, so relay sees the same entries with the same seqs.
 Status dropOutboxEventIdIndex(SqliteDb& db) {
-  MF_PREPARE(sel, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'");
-  auto row = sel->step();
-  if (!row.isOk()) return row.status();
-  bool unique = *row && sel->str(0).find("UNIQUE") != std::string::npos;
-  sel->reset();
-  if (!unique) return Status::ok();
+  auto hasUnique = [&db]() -> Result<bool> {
+    MF_PREPARE(sel, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'");
+    auto row = sel->step();
+    if (!row.isOk()) return row.status();
+    bool unique = *row && sel->str(0).find("UNIQUE") != std::string::npos;
+    sel->reset();
+    return unique;
+  };
+  auto before = hasUnique();
+  if (!before.isOk() || !*before) return before.status();
   Transaction tx(db);
   MF_RETURN_IF_ERROR(tx.begin());
+  auto still = hasUnique();  // another process may have rebuilt it meanwhile
+  if (!still.isOk() || !*still) return still.status();
   MF_RETURN_IF_ERROR(
       db.exec("CREATE TABLE outbox_rebuilt(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
               " event_id TEXT NOT NULL, member_id TEXT NOT NULL, event TEXT NOT NULL,"

@@ -26,8 +26,11 @@ Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::stri
       "CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at, sent_at);"
       "CREATE TABLE IF NOT EXISTS dedup(queue TEXT NOT NULL, dedup_id TEXT NOT NULL,"
       " expires_at INTEGER NOT NULL, PRIMARY KEY(queue, dedup_id)) WITHOUT ROWID;"
-      // For the purge of ids whose window has passed (sendLocked).
-      "CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup(expires_at);"));
+      // For the purge of ids whose window has passed (sendLocked). Built with its sort in
+      // temporary files: an old data directory's table holds every id ever sent.
+      "PRAGMA temp_store=FILE;"
+      "CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup(expires_at);"
+      "PRAGMA temp_store=MEMORY;"));
   return std::shared_ptr<SqliteQueueStore>(new SqliteQueueStore(std::move(db).value(), clock));
 }
 
@@ -60,14 +63,20 @@ Status SqliteQueueStore::sendLocked(const std::string& queue,
     ins->bind(5, attributesJson(m.attributes)).bind(6, now).bind(7, now);
     MF_RETURN_IF_ERROR(ins->run());
   }
-  // Every message leaves a dedup id; those whose window has passed go every kPurgeEvery sends
-  // (without this the table grew by a row per message, forever).
+  // Dedup ids whose window has passed go every kPurgeEvery messages sent, at most
+  // kPurgeChunk at a time (an old data directory kept every id ever sent: its first purge must
+  // not hold every queue up). Without this the table grew by a row per message, forever. A
+  // failed purge fails no send: it is tried again at the next message.
   sentSincePurge_ += messages.size();
   if (sentSincePurge_ >= kPurgeEvery) {
-    sentSincePurge_ = 0;
-    MF_PREPARE(purge, db, "DELETE FROM dedup WHERE expires_at <= ?");
-    purge->bind(1, now);
-    MF_RETURN_IF_ERROR(purge->run());
+    auto purge = db.prepare(
+        "DELETE FROM dedup WHERE (queue, dedup_id) IN (SELECT queue, dedup_id FROM dedup"
+        " WHERE expires_at <= ? LIMIT " +
+        std::to_string(kPurgeChunk) + ")");
+    if (purge.isOk()) {
+      (*purge)->bind(1, now);
+      if ((*purge)->run().isOk()) sentSincePurge_ = 0;
+    }
   }
   return Status::ok();
 }

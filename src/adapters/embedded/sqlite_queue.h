@@ -41,8 +41,10 @@ class SqliteQueueStore : public std::enable_shared_from_this<SqliteQueueStore> {
   Status sendToAll(const std::vector<std::string>& queues,
                    const std::vector<OutgoingMessage>& messages, int64_t dedupWindowMs);
 
-  // Dedup ids past their window are deleted once every this many messages sent.
+  // Dedup ids past their window are deleted once every this many messages sent, at most
+  // kPurgeChunk at a time.
   static constexpr size_t kPurgeEvery = 1000;
+  static constexpr size_t kPurgeChunk = 5000;
 
  private:
   friend class SqliteQueue;
