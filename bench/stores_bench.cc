@@ -38,6 +38,29 @@ Member member(const std::string& id, int64_t n) {
   return m;
 }
 
+// `batch` sourced writes to members M<n % members>, n counting on from `n`.
+std::vector<StoreWrite> batchOfWrites(size_t batch, int64_t members, int64_t& n) {
+  std::vector<StoreWrite> writes(batch);
+  for (auto& w : writes) {
+    ++n;
+    w.memberId = "M" + std::to_string(n % members);
+    Member m = member(w.memberId, n);
+    w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+    w.sourceSequence = n;
+    w.idempotencyKey = "core:" + std::to_string(n);
+    w.requestFingerprint = "fp";
+    w.lineage = json::object{{"topic", "t"}, {"partition", 1}, {"offset", n}};
+    w.nowMs = n;
+  }
+  return writes;
+}
+
+std::vector<const StoreWrite*> pointersTo(const std::vector<StoreWrite>& writes) {
+  std::vector<const StoreWrite*> out;
+  for (const auto& w : writes) out.push_back(&w);
+  return out;
+}
+
 void BM_MemberStoreApply(benchmark::State& state) {
   auto store = *emb::SqliteMemberStore::open(tempPath("m.db"), {});
   int64_t n = 0;
@@ -66,21 +89,8 @@ void BM_MemberStoreApplyAll(benchmark::State& state) {
   const auto batch = static_cast<size_t>(state.range(0));
   int64_t n = 0;
   for (auto _ : state) {
-    std::vector<StoreWrite> writes(batch);
-    std::vector<const StoreWrite*> ptrs;
-    for (auto& w : writes) {
-      ++n;
-      w.memberId = "M" + std::to_string(n % 5000);
-      Member m = member(w.memberId, n);
-      w.content = [m](const StoredMember*) -> Result<Member> { return m; };
-      w.sourceSequence = n;
-      w.idempotencyKey = "core:" + std::to_string(n);
-      w.requestFingerprint = "fp";
-      w.lineage = json::object{{"topic", "t"}, {"partition", 1}, {"offset", n}};
-      w.nowMs = n;
-      ptrs.push_back(&w);
-    }
-    for (const auto& r : store->applyAll(ptrs)) {
+    std::vector<StoreWrite> writes = batchOfWrites(batch, 5000, n);
+    for (const auto& r : store->applyAll(pointersTo(writes))) {
       if (!r.isOk()) state.SkipWithError(r.status().toString().c_str());
     }
   }
@@ -161,20 +171,8 @@ void BM_PgMemberStoreBatch(benchmark::State& state) {
     const bool oneTransaction = state.range(1) == 1;
     int64_t n = 0;
     for (auto _ : state) {
-      std::vector<StoreWrite> writes(batch);
-      std::vector<const StoreWrite*> ptrs;
-      for (auto& w : writes) {
-        ++n;
-        w.memberId = "M" + std::to_string(n % 20000);
-        Member m = member(w.memberId, n);
-        w.content = [m](const StoredMember*) -> Result<Member> { return m; };
-        w.sourceSequence = n;
-        w.idempotencyKey = "core:" + std::to_string(n);
-        w.requestFingerprint = "fp";
-        w.lineage = json::object{{"topic", "t"}, {"partition", 1}, {"offset", n}};
-        w.nowMs = n;
-        ptrs.push_back(&w);
-      }
+      std::vector<StoreWrite> writes = batchOfWrites(batch, 20000, n);
+      auto ptrs = pointersTo(writes);
       auto out = oneTransaction ? store.applyAll(ptrs) : store.MemberStore::applyAll(ptrs);
       for (const auto& r : out) {
         if (!r.isOk()) state.SkipWithError(r.status().toString().c_str());
