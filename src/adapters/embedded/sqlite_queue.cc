@@ -20,7 +20,10 @@ Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::stri
       " receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);"
       "CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue, id);"
       "CREATE INDEX IF NOT EXISTS messages_group ON messages(queue, group_id, id);"
-      "CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages(receipt);"
+      // A receipt handle is "<id>.<random>": deletes and visibility changes find the message
+      // by its id and check the whole handle, so no index on receipt (one less B-tree to
+      // update on every receive and delete).
+      "DROP INDEX IF EXISTS messages_receipt;"
       // stats() reads only this index: counting a backlog through the table would read every
       // message body, under the store's lock, on each probe.
       "CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at, sent_at);"
@@ -196,15 +199,30 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receive(size_t max, int64_t vi
   }
 }
 
+namespace {
+// The message id a receipt handle ("<id>.<random>") names; -1 for anything else (then it
+// matches no message, like an outdated handle).
+int64_t idOfReceipt(const std::string& receipt) {
+  size_t dot = receipt.find('.');
+  if (dot == 0 || dot == std::string::npos || dot > 18) return -1;
+  int64_t id = 0;
+  for (size_t i = 0; i < dot; ++i) {
+    if (receipt[i] < '0' || receipt[i] > '9') return -1;
+    id = id * 10 + (receipt[i] - '0');
+  }
+  return id;
+}
+}  // namespace
+
 Status SqliteQueue::remove(const std::vector<std::string>& receiptHandles) {
   std::lock_guard lock(store_->mu_);
   SqliteDb& db = *store_->db_;
-  MF_PREPARE(del, db, "DELETE FROM messages WHERE receipt = ? AND queue = ?");
+  MF_PREPARE(del, db, "DELETE FROM messages WHERE id = ? AND receipt = ? AND queue = ?");
   Transaction tx(db);
   MF_RETURN_IF_ERROR(tx.begin());
   for (const auto& r : receiptHandles) {
     del->reset();
-    del->bind(1, r).bind(2, name_);
+    del->bind(1, idOfReceipt(r)).bind(2, r).bind(3, name_);
     MF_RETURN_IF_ERROR(del->run());
   }
   MF_RETURN_IF_ERROR(tx.commit());
@@ -215,8 +233,12 @@ Status SqliteQueue::remove(const std::vector<std::string>& receiptHandles) {
 Status SqliteQueue::changeVisibility(const std::string& receiptHandle, int64_t visibilityMs) {
   std::lock_guard lock(store_->mu_);
   SqliteDb& db = *store_->db_;
-  MF_PREPARE(up, db, "UPDATE messages SET visible_at = ? WHERE receipt = ? AND queue = ?");
-  up->bind(1, store_->clock_.nowMs() + visibilityMs).bind(2, receiptHandle).bind(3, name_);
+  MF_PREPARE(up, db,
+             "UPDATE messages SET visible_at = ? WHERE id = ? AND receipt = ? AND queue = ?");
+  up->bind(1, store_->clock_.nowMs() + visibilityMs)
+      .bind(2, idOfReceipt(receiptHandle))
+      .bind(3, receiptHandle)
+      .bind(4, name_);
   MF_RETURN_IF_ERROR(up->run());
   if (db.changes() == 0) return Status::notFound("receipt handle is stale or the message is gone");
   store_->changedLocked(name_);
