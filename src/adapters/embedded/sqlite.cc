@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <stop_token>
@@ -58,6 +59,65 @@ Status Stmt::run() {
   return r.status();
 }
 
+// The background checkpoints' thread, on its own connection, and what it has done (copied:
+// checkpoints that found every frame of a non-empty WAL copied) for waitForCheckpoint.
+struct SqliteDb::Checkpointer {
+  Checkpointer(sqlite3* ck, std::string path)
+      : thread([this, ck, path](std::stop_token stop) { run(ck, path, stop); }) {}
+  ~Checkpointer() {
+    thread.request_stop();
+    thread.join();
+  }
+
+  void run(sqlite3* ck, const std::string& path, std::stop_token stop) {
+    int64_t lastWarned = -60000;
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, stop, std::chrono::milliseconds(kCheckpointMs),
+                        [&] { return stop.stop_requested(); })) {
+      lock.unlock();
+      // PASSIVE: copies what no reader still needs, never waits for readers or writers. A
+      // failure (busy) is retried at the next tick. As a statement, not
+      // sqlite3_wal_checkpoint_v2: that is a no-op on a connection that has not yet read the
+      // database, which does not know it is in WAL mode. Its row: busy, log, checkpointed.
+      int64_t frames[2] = {-1, -2};
+      int crc = sqlite3_exec(
+          ck, "PRAGMA wal_checkpoint(PASSIVE)",
+          [](void* out, int n, char** values, char**) {
+            auto* f = static_cast<int64_t*>(out);
+            if (n == 3 && values[1] && values[2]) {
+              f[0] = std::strtoll(values[1], nullptr, 10);
+              f[1] = std::strtoll(values[2], nullptr, 10);
+            }
+            return 0;
+          },
+          frames, nullptr);
+      if (crc != SQLITE_OK && crc != SQLITE_BUSY) {
+        int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+        if (now - lastWarned >= 60000) {
+          lastWarned = now;  // at most a line a minute: the WAL grows until it succeeds
+          log::warn("background checkpoint failed, will retry",
+                    {"storage", {}, {}, {}, "retry", sqliteStatus(ck, crc, path).toString()});
+        }
+      }
+      lock.lock();
+      if (crc == SQLITE_OK && frames[0] > 0 && frames[0] == frames[1]) {
+        ++copied;
+        done.notify_all();
+      }
+    }
+    lock.unlock();
+    sqlite3_close(ck);
+  }
+
+  std::mutex mu;
+  std::condition_variable_any cv;  // the tick, and stop
+  std::condition_variable done;    // a checkpoint copied the whole WAL
+  uint64_t copied = 0;             // under mu
+  std::jthread thread;             // last: started once the rest exists
+};
+
 Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const Options& opts) {
   std::error_code ec;
   auto parent = std::filesystem::path(path).parent_path();
@@ -97,38 +157,24 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
       sqlite3_close(ck);
       return s;
     }
-    out->checkpointer_ = std::jthread([ck, path](std::stop_token stop) {
-      int64_t lastWarned = -60000;
-      std::mutex m;
-      std::condition_variable_any cv;
-      std::unique_lock lock(m);
-      while (!cv.wait_for(lock, stop, std::chrono::milliseconds(kCheckpointMs),
-                          [&] { return stop.stop_requested(); })) {
-        // PASSIVE: copies what no reader still needs, never waits for readers or writers.
-        // A failure (busy) is retried at the next tick. As a statement, not
-        // sqlite3_wal_checkpoint_v2: that is a no-op on a connection that has not yet read the
-        // database, which does not know it is in WAL mode.
-        int crc = sqlite3_exec(ck, "PRAGMA wal_checkpoint(PASSIVE)", nullptr, nullptr, nullptr);
-        int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
-        if (crc != SQLITE_OK && crc != SQLITE_BUSY && now - lastWarned >= 60000) {
-          lastWarned = now;  // at most a line a minute: the WAL grows until it succeeds
-          log::warn("background checkpoint failed, will retry",
-                    {"storage", {}, {}, {}, "retry", sqliteStatus(ck, crc, path).toString()});
-        }
-      }
-      sqlite3_close(ck);
-    });
+    out->checkpointer_ = std::make_unique<Checkpointer>(ck, path);
   }
   return out;
 }
 
+SqliteDb::SqliteDb(sqlite3* db) : db_(db) {}
+
+bool SqliteDb::waitForCheckpoint(std::chrono::milliseconds timeout) {
+  if (!checkpointer_) return false;
+  Checkpointer& c = *checkpointer_;
+  std::unique_lock lock(c.mu);
+  // One may be under way since before the call: the second after it began after the call.
+  uint64_t target = c.copied + 2;
+  return c.done.wait_for(lock, timeout, [&] { return c.copied >= target; });
+}
+
 SqliteDb::~SqliteDb() {
-  if (checkpointer_.joinable()) {
-    checkpointer_.request_stop();
-    checkpointer_.join();
-  }
+  checkpointer_.reset();
   cache_.clear();
   sqlite3_close(db_);
 }

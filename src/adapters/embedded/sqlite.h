@@ -5,13 +5,13 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 
 #include "common/status.h"
@@ -105,12 +105,17 @@ class SqliteDb {
   Result<Stmt*> prepare(const std::string& sql);
   int64_t changes() const { return sqlite3_changes64(db_); }
   sqlite3* handle() { return db_; }
+  // With backgroundCheckpoint: waits until a checkpoint that began after this call has copied
+  // every frame of the WAL into the database file (what this connection committed before the
+  // call is in the file then). False at the timeout, or without backgroundCheckpoint.
+  bool waitForCheckpoint(std::chrono::milliseconds timeout);
 
  private:
-  explicit SqliteDb(sqlite3* db) : db_(db) {}
+  struct Checkpointer;
+  explicit SqliteDb(sqlite3* db);
   sqlite3* db_;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
-  std::jthread checkpointer_;  // with Options::backgroundCheckpoint
+  std::unique_ptr<Checkpointer> checkpointer_;  // with Options::backgroundCheckpoint
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <thread>
 
 #include "support/test_support.h"
 
@@ -90,10 +89,8 @@ TEST(SqliteCheckpoint, InTheBackgroundCommitsDoNotCheckpointAndTheThreadDoes) {
     (*ins)->bind(1, std::string(1000, static_cast<char>('a' + i % 26)));
     ASSERT_TRUE((*ins)->run().isOk());
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::filesystem::file_size(path) < 1'000'000 &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling inside a deadline
+  ASSERT_TRUE(db->waitForCheckpoint(std::chrono::seconds(60)))
+      << "no background checkpoint copied the WAL";
   EXPECT_GE(std::filesystem::file_size(path), 1'000'000u)
       << "the background checkpoint never copied the WAL into the database file";
 }
