@@ -128,7 +128,9 @@ DecodedChange decodeChange(const SourceRecord& r, const DecodeOptions& opts) {
       d.status = rejection("invalid_row", std::string(name) + " is not an object");
       return d;
     }
-    *slot = row->get_object();
+    // The parsed document is this function's own: the row is moved out, not copied (a copy
+    // was a third of decoding's time).
+    *slot = std::move(const_cast<json::value*>(row)->get_object());
   }
   bool needsAfter = d.op != ChangeOp::kDelete;
   if (needsAfter && !d.after) {
