@@ -1,5 +1,7 @@
 #include "stages/ingest.h"
 
+#include <string_view>
+#include <thread>
 #include <unordered_set>
 
 #include "common/crypto.h"
@@ -103,15 +105,16 @@ std::optional<SourceRecord> recordFromArchiveLine(const json::object& ro,
   return r;
 }
 
-Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch,
-                                          const std::vector<Lineage>* archived) {
-  auto started = clock_.monotonicNow();
-  IngestReport report;
-  report.records = batch.size();
-  if (batch.empty()) return report;
+Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecord>& batch,
+                                                   const std::vector<Lineage>* archived) const {
+  Prepared out;
+  out.started = clock_.monotonicNow();
+  out.report.records = batch.size();
+  if (batch.empty()) return out;
   counters().in.Increment(static_cast<double>(batch.size()));
   int64_t now = clock_.nowMs();
   int64_t today = clock_.todayDays();
+  out.now = now;
 
   // 1. Archive, one object per partition run. Lines are numbered from 1 within an object.
   std::vector<Lineage> lineage(batch.size());
@@ -120,7 +123,7 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
     lineage = *archived;
     for (size_t i = 0; i < batch.size(); ++i) {
       lines[i] = rawArchiveLine(batch[i]);
-      int64_t& next = report.nextOffsets[batch[i].partition];
+      int64_t& next = out.report.nextOffsets[batch[i].partition];
       next = std::max(next, batch[i].offset + 1);
     }
   } else {
@@ -151,40 +154,24 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
       auto gz = gzipCompress(ndjson, opts_.archiveGzipLevel);
       if (!gz.isOk()) return gz.status();
       MF_RETURN_IF_ERROR(store_.put(key, *gz, po));
-      report.nextOffsets[p] = batch[idx.back()].offset + 1;
+      out.report.nextOffsets[p] = batch[idx.back()].offset + 1;
     }
   }
 
-  // 2. Decode (the message id is known even for undecodable records) and claim.
-  std::vector<DecodedChange> decoded;
-  decoded.reserve(batch.size());
-  std::vector<std::string> ids;
-  ids.reserve(batch.size());
-  for (const auto& r : batch) {
-    decoded.push_back(decodeChange(r, opts_.decode));
-    ids.push_back(decoded.back().messageId);
-  }
-  auto claims = ledger_.claim(ids, now);
-  if (!claims.isOk()) return claims.status();
-
-  // 3. Transform and sort into commands, rejects and skips.
-  std::vector<OutgoingMessage> commands, rejects;
-  std::vector<LedgerOutcome> outcomes;
-  std::unordered_set<std::string> seen;
+  // 2. Decode (the message id is known even for undecodable records), validate and transform
+  // every record; which of them go out is decided by the ledger in finish().
+  out.items.resize(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    const DecodedChange& d = decoded[i];
+    Item& it = out.items[i];
     const Lineage& l = lineage[i];
-    if ((*claims)[i] == ClaimState::kDone || !seen.insert(d.messageId).second) {
-      ++report.duplicates;
-      log::debug("duplicate message", {kStage, d.messageId, d.memberId, {}, "duplicate", {}});
-      continue;
-    }
-    LedgerOutcome o{d.messageId, MessageOutcome::kPending, "", l.archiveKey, l.archiveLine};
+    DecodedChange d = decodeChange(batch[i], opts_.decode);
+    it.messageId = d.messageId;
+    it.memberId = d.memberId;
+    it.archiveKey = l.archiveKey;
+    it.archiveLine = l.archiveLine;
     if (d.status.isOk() && d.op == ChangeOp::kTombstone) {
-      o.outcome = MessageOutcome::kSkipped;
-      o.reason = "tombstone";
-      ++report.skipped;
-      outcomes.push_back(std::move(o));
+      it.kind = Item::kSkip;
+      it.reason = "tombstone";
       continue;
     }
     Result<ChangeCommand> cmd =
@@ -197,31 +184,69 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
                         {"memberId", d.memberId},
                         {"lineage", lineageJson(l)},
                         {"record", json::parse(lines[i])}};
-      OutgoingMessage m;
-      m.groupId = d.memberId.empty() ? "unknown" : d.memberId;
-      m.dedupId = d.messageId;
-      m.body = json::serialize(body);
-      m.attributes = {{"reason", code},
-                      {"stage", kStage},
-                      {"messageId", d.messageId},
-                      {"topic", l.topic},
-                      {"partition", std::to_string(l.partition)},
-                      {"offset", std::to_string(l.offset)}};
-      rejects.push_back(std::move(m));
-      o.outcome = MessageOutcome::kRejected;
-      o.reason = code;
-      ++report.rejected;
-      log::warn("record rejected", {kStage, d.messageId, d.memberId, {}, "rejected", code});
-      outcomes.push_back(std::move(o));
+      it.kind = Item::kReject;
+      it.reason = code;
+      it.message.groupId = d.memberId.empty() ? "unknown" : d.memberId;
+      it.message.dedupId = d.messageId;
+      it.message.body = json::serialize(body);
+      it.message.attributes = {{"reason", code},
+                               {"stage", kStage},
+                               {"messageId", d.messageId},
+                               {"topic", l.topic},
+                               {"partition", std::to_string(l.partition)},
+                               {"offset", std::to_string(l.offset)}};
       continue;
     }
-    OutgoingMessage m;
-    m.groupId = cmd->memberId;
-    m.dedupId = cmd->messageId;
-    m.body = serializeCommand(*cmd);
-    commands.push_back(std::move(m));
-    o.outcome = MessageOutcome::kEnqueued;
-    ++report.enqueued;
+    it.kind = Item::kCommand;
+    it.message.groupId = cmd->memberId;
+    it.message.dedupId = cmd->messageId;
+    it.message.body = serializeCommand(*cmd);
+  }
+  return out;
+}
+
+Result<IngestReport> IngestStage::finish(Prepared batch) {
+  IngestReport report = std::move(batch.report);
+  if (batch.items.empty()) return report;
+  int64_t now = batch.now;
+
+  // 3. Claim, then sort into commands, rejects and skips: a message the ledger has done, or
+  // one seen earlier in this batch, is a duplicate.
+  std::vector<std::string> ids;
+  ids.reserve(batch.items.size());
+  for (const auto& it : batch.items) ids.push_back(it.messageId);
+  auto claims = ledger_.claim(ids, now);
+  if (!claims.isOk()) return claims.status();
+  std::vector<OutgoingMessage> commands, rejects;
+  std::vector<LedgerOutcome> outcomes;
+  std::unordered_set<std::string_view> seen;
+  for (size_t i = 0; i < batch.items.size(); ++i) {
+    Item& it = batch.items[i];
+    if ((*claims)[i] == ClaimState::kDone || !seen.insert(it.messageId).second) {
+      ++report.duplicates;
+      log::debug("duplicate message", {kStage, it.messageId, it.memberId, {}, "duplicate", {}});
+      continue;
+    }
+    LedgerOutcome o{it.messageId, MessageOutcome::kPending, "", it.archiveKey, it.archiveLine};
+    switch (it.kind) {
+      case Item::kSkip:
+        o.outcome = MessageOutcome::kSkipped;
+        o.reason = it.reason;
+        ++report.skipped;
+        break;
+      case Item::kReject:
+        o.outcome = MessageOutcome::kRejected;
+        o.reason = it.reason;
+        ++report.rejected;
+        log::warn("record rejected", {kStage, it.messageId, it.memberId, {}, "rejected", it.reason});
+        rejects.push_back(std::move(it.message));
+        break;
+      case Item::kCommand:
+        o.outcome = MessageOutcome::kEnqueued;
+        ++report.enqueued;
+        commands.push_back(std::move(it.message));
+        break;
+    }
     outcomes.push_back(std::move(o));
   }
 
@@ -236,29 +261,62 @@ Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch
   c.rejected.Increment(static_cast<double>(report.rejected));
   c.skipped.Increment(static_cast<double>(report.skipped));
   c.duplicate.Increment(static_cast<double>(report.duplicates));
-  c.batch.Observe(std::chrono::duration<double>(clock_.monotonicNow() - started).count());
+  c.batch.Observe(std::chrono::duration<double>(clock_.monotonicNow() - batch.started).count());
   return report;
+}
+
+Result<IngestReport> IngestStage::process(const std::vector<SourceRecord>& batch,
+                                          const std::vector<Lineage>* archived) {
+  auto prepared = prepare(batch, archived);
+  if (!prepared.isOk()) return prepared.status();
+  return finish(std::move(prepared).value());
 }
 
 void IngestStage::run(std::stop_token stop) {
   Retry retry(withoutAttemptLimit(opts_.backoff), clock_, stop, std::nullopt, opts_.jitterSeed);
   log::info("stage started", {kStage});
+  // Two batches in flight: while this thread finishes batch N (claim, enqueue, complete,
+  // commit: the stores' work), a second thread prepares batch N+1 (archive, decode, transform:
+  // CPU and the archive's write). Each batch still goes archive -> ledger -> queue -> commit in
+  // that order, and offsets are committed batch by batch, so a crash anywhere leaves what a
+  // crash between two steps of one batch leaves: records re-polled from the committed offset,
+  // archived again under the same key, deduplicated by the ledger and the queue.
+  std::optional<Prepared> ready;  // prepared, not finished
   while (!stop.stop_requested()) {
-    auto batch = source_.poll(opts_.maxBatch, opts_.pollWait);
+    // With a batch ready, poll without waiting: a quiet source must not hold it back.
+    auto batch = source_.poll(opts_.maxBatch, ready ? std::chrono::milliseconds(0) : opts_.pollWait);
     Status s = batch.status();
+    std::optional<Result<Prepared>> next;
+    std::jthread preparing;  // joined below, or on leaving the scope whatever happens
     if (s.isOk() && !batch->empty()) {
-      auto report = process(*batch);
+      preparing = std::jthread([&] { next.emplace(prepare(*batch, nullptr)); });
+    }
+    if (s.isOk() && ready) {
+      auto report = finish(std::move(*ready));
+      ready.reset();
       s = report.status();
       if (s.isOk()) s = source_.commit(report->nextOffsets);
+    }
+    if (preparing.joinable()) preparing.join();
+    if (s.isOk() && next) {
+      s = next->status();
+      if (s.isOk()) ready.emplace(std::move(*next).value());
     }
     if (s.isOk()) {
       retry.reset();
       continue;
     }
+    // Whatever was prepared is dropped: the rewind polls it again.
+    ready.reset();
     counters().retried.Increment();
     log::warn("batch failed, will retry", {kStage, {}, {}, {}, "retry", s.toString()});
     (void)source_.rewindToCommitted();
     if (!retry.backoff()) break;
+  }
+  // Stopping: a prepared batch is finished and committed rather than polled again later.
+  if (ready) {
+    auto report = finish(std::move(*ready));
+    if (report.isOk()) (void)source_.commit(report->nextOffsets);
   }
   log::info("stage stopped", {kStage});
 }

@@ -85,6 +85,27 @@ class IngestStage {
   Status redrive(const std::string& dlqBody, bool dryRun = false);
 
  private:
+  // A batch archived, decoded and transformed, whose ledger claims, queue sends and offsets
+  // are not done yet (run() overlaps one batch's prepare() with the previous one's finish()).
+  struct Item {
+    enum Kind { kCommand, kReject, kSkip } kind = kSkip;
+    std::string messageId, memberId, reason, archiveKey;
+    int64_t archiveLine = 0;
+    OutgoingMessage message;  // the command, or the DLQ entry of a reject
+  };
+  struct Prepared {
+    Clock::MonotonicTime started{};
+    int64_t now = 0;
+    IngestReport report;  // records and nextOffsets; the counts are finish()'s
+    std::vector<Item> items;
+  };
+  // Archive, decode, validate, transform: touches only the object store (and no ledger, queue
+  // or source), so it may run on another thread while finish() runs.
+  Result<Prepared> prepare(const std::vector<SourceRecord>& batch,
+                           const std::vector<Lineage>* archived) const;
+  // Claim, enqueue and dead-letter what is not a duplicate, complete the ledger.
+  Result<IngestReport> finish(Prepared batch);
+
   ChangeSource& source_;
   ObjectStore& store_;
   Ledger& ledger_;
