@@ -178,6 +178,7 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(const KafkaOp
 }
 
 KafkaChangeSource::~KafkaChangeSource() {
+  if (probe_) rd_kafka_destroy(probe_);
   if (rk_) {
     rd_kafka_consumer_close(rk_);  // leaves the group cleanly: partitions move at once
     rd_kafka_destroy(rk_);
@@ -282,7 +283,21 @@ Status KafkaChangeSource::rewindToCommitted() {
 }
 
 Result<ChangeSource::Progress> KafkaChangeSource::progress() {
-  auto ranges = rangesOf(rk_, opts_.topic);
+  std::lock_guard lock(probeMu_);
+  rd_kafka_t* rk = rk_;
+  if (opts_.subscribe) {  // an observer's rk_ fetches nothing: it answers at once itself
+    if (!probe_) {
+      auto conf = makeConf(opts_, {{"group.id", opts_.group},
+                                   {"enable.auto.commit", "false"},
+                                   {"enable.auto.offset.store", "false"}});
+      if (!conf.isOk()) return conf.status();
+      auto probe = newConsumer(*conf);
+      if (!probe.isOk()) return probe.status();
+      probe_ = *probe;
+    }
+    rk = probe_;
+  }
+  auto ranges = rangesOf(rk, opts_.topic);
   if (!ranges.isOk()) return ranges.status();
   Progress p;
   for (const auto& [part, r] : *ranges) {
