@@ -238,7 +238,8 @@ Result<IngestReport> IngestStage::finish(Prepared batch) {
         o.outcome = MessageOutcome::kRejected;
         o.reason = it.reason;
         ++report.rejected;
-        log::warn("record rejected", {kStage, it.messageId, it.memberId, {}, "rejected", it.reason});
+        log::warn("record rejected",
+                  {kStage, it.messageId, it.memberId, {}, "rejected", it.reason});
         rejects.push_back(std::move(it.message));
         break;
       case Item::kCommand:
@@ -284,7 +285,8 @@ void IngestStage::run(std::stop_token stop) {
   std::optional<Prepared> ready;  // prepared, not finished
   while (!stop.stop_requested()) {
     // With a batch ready, poll without waiting: a quiet source must not hold it back.
-    auto batch = source_.poll(opts_.maxBatch, ready ? std::chrono::milliseconds(0) : opts_.pollWait);
+    auto batch =
+        source_.poll(opts_.maxBatch, ready ? std::chrono::milliseconds(0) : opts_.pollWait);
     Status s = batch.status();
     std::optional<Result<Prepared>> next;
     std::jthread preparing;  // joined below, or on leaving the scope whatever happens

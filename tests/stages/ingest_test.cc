@@ -172,6 +172,7 @@ class IngestRunTest : public ::testing::Test {
       *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
   std::unique_ptr<Queue> changes = queues->queue("changes", {});
   std::unique_ptr<Queue> dlq = queues->queue("ingest-dlq", {});
+  FlakyQueue flakyChanges{*changes};
   FlakySource source{*log};
   FlakyStore objects{objectsReal};
   IngestOptions opts = [] {
@@ -184,7 +185,8 @@ class IngestRunTest : public ::testing::Test {
   LoopThread loop;  // declared last: joined before the rest goes
 
   void start() {
-    stage = std::make_unique<IngestStage>(source, objects, *ledger, *changes, *dlq, clock, opts);
+    stage =
+        std::make_unique<IngestStage>(source, objects, *ledger, flakyChanges, *dlq, clock, opts);
     source.waitOn(clock, loop.token());
     loop.start([this](std::stop_token t) { stage->run(t); });
   }
@@ -233,6 +235,41 @@ TEST_F(IngestRunTest, AnOutageBacksOffWithFullJitterThenTheBatchGoesThroughOnce)
   EXPECT_EQ(objects.puts.calls(), 5);
   EXPECT_EQ(changes->stats()->visible, 2);
   EXPECT_EQ(retried() - retriedBefore, 4.0);
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+// run() prepares the next batch while it finishes the current one. A failure in a finish drops
+// the batch prepared behind it; the rewind polls both again, and every record is still
+// enqueued once, in order, with offsets committed batch by batch.
+TEST_F(IngestRunTest, OverlappedBatchesAfterAFailedFinishEnqueueEachRecordOnceInOrder) {
+  std::vector<ProduceRecord> records;
+  for (int i = 1; i <= 8; ++i) {
+    std::string id = "M" + std::to_string(i);
+    records.push_back({R"({"member_id":")" + id + R"("})", env("c", row(id, "A"), i), {}, 0, {}});
+  }
+  ASSERT_TRUE(log->append(records).isOk());
+  opts.maxBatch = 4;  // batches of two: the log gives each of its two partitions half a poll
+  flakyChanges.sends.failCall(2);  // the second batch's enqueue fails once
+  auto expected = jitterDelays(opts.backoff, opts.jitterSeed, 1);
+  ASSERT_GT(expected[0].count(), 0) << "choose a seed without zero delays";
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  ASSERT_EQ(clock.sleeps(), std::vector<std::chrono::milliseconds>{expected[0]});
+  EXPECT_EQ(source.committed(), (std::vector<std::map<int32_t, int64_t>>{{{0, 2}}}));
+  // Batches 1, 2 and 3 were archived: the third while the second was being finished.
+  EXPECT_EQ(objects.puts.calls(), 3);
+  clock.advance(expected[0]);
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_EQ(clock.sleeps().back(), opts.pollWait);  // all done: waiting in the poll again
+  EXPECT_EQ(source.committed(),
+            (std::vector<std::map<int32_t, int64_t>>{{{0, 2}}, {{0, 4}}, {{0, 6}}, {{0, 8}}}));
+  EXPECT_EQ(source.rewinds.calls(), 1);
+  EXPECT_EQ(objects.puts.calls(), 6);  // batch 3's first archive was dropped with it
+  auto got = changes->receive(100, 60000, 0);
+  ASSERT_TRUE(got.isOk());
+  std::vector<std::string> groups;
+  for (const auto& m : *got) groups.push_back(m.groupId);
+  EXPECT_EQ(groups, (std::vector<std::string>{"M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8"}));
   ASSERT_TRUE(loop.stop(kStep));
 }
 
