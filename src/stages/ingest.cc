@@ -11,7 +11,6 @@
 #include "common/time.h"
 #include "domain/member.h"
 #include "domain/transform.h"
-#include "stages/parallel.h"
 
 namespace memberflow {
 namespace {
@@ -133,41 +132,30 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
       byPartition[batch[i].partition].push_back(i);
       lines[i] = rawArchiveLine(batch[i]);
     }
-    struct Object {
-      std::string key, ndjson;
-      Status status;
-    };
-    std::vector<Object> objects;
-    objects.reserve(byPartition.size());
     for (const auto& [p, idx] : byPartition) {
       const SourceRecord& first = batch[idx.front()];
-      Object& o = objects.emplace_back();
-      o.key =
+      std::string key =
           rawArchiveKey(first.topic, p, first.offset, batch[idx.back()].offset, first.timestampMs);
+      std::string ndjson;
       for (size_t n = 0; n < idx.size(); ++n) {
-        o.ndjson += lines[idx[n]];
-        o.ndjson.push_back('\n');
+        ndjson += lines[idx[n]];
+        ndjson.push_back('\n');
         Lineage& l = lineage[idx[n]];
         l.topic = batch[idx[n]].topic;
         l.partition = p;
         l.offset = batch[idx[n]].offset;
-        l.archiveKey = o.key;
+        l.archiveKey = key;
         l.archiveLine = static_cast<int64_t>(n + 1);
       }
-      out.report.nextOffsets[p] = batch[idx.back()].offset + 1;
-    }
-    // The partitions' objects are written at once: each put waits on its own durable write
-    // (two fsyncs on the embedded store, a request on S3), and in turn they added up, for a
-    // batch over 8 partitions, to most of a change's time from produce to the member store.
-    forEachInParallel(objects.size(), objects.size(), [&](size_t i) {
       PutOptions po;
       po.contentType = "application/x-ndjson";
       po.contentEncoding = "gzip";
       po.kmsKeyId = opts_.kmsKeyId;
-      auto gz = gzipCompress(objects[i].ndjson, opts_.archiveGzipLevel);
-      objects[i].status = gz.isOk() ? store_.put(objects[i].key, *gz, po) : gz.status();
-    });
-    for (const auto& o : objects) MF_RETURN_IF_ERROR(o.status);
+      auto gz = gzipCompress(ndjson, opts_.archiveGzipLevel);
+      if (!gz.isOk()) return gz.status();
+      MF_RETURN_IF_ERROR(store_.put(key, *gz, po));
+      out.report.nextOffsets[p] = batch[idx.back()].offset + 1;
+    }
   }
 
   // 2. Decode (the message id is known even for undecodable records), validate and transform
