@@ -460,6 +460,10 @@ std::unique_ptr<TokenProvider> Wiring::syncTokens(HttpClient* client) {
       cfg_.authScopes, clock());
 }
 
+void Wiring::useApiPort(uint16_t port) {
+  if (cfg_.syncApiUrl.empty()) cfg_.apiPort = port;
+}
+
 SyncOptions Wiring::syncOptions() const {
   SyncOptions o;
   o.apiBaseUrl = cfg_.apiUrl();

@@ -180,6 +180,9 @@ class Wiring {
   // The sync stage's bearer tokens: client credentials against auth.token_url, or this
   // deployment's own API (the embedded issuer), fetched through `client` (default: http()).
   std::unique_ptr<TokenProvider> syncTokens(HttpClient* client = nullptr);
+  // `run` serving the API in the same process on api.port 0 (any free port): sync's calls go
+  // to the port the server took. No effect when sync.api_url is set.
+  void useApiPort(uint16_t port);
 
   // The HTTP client of everything that is not an AWS call: sync's API calls and tokens,
   // webhook targets, the JWKS of an external issuer. Thread-safe.

@@ -2,11 +2,12 @@
 produce it, run all stages, and check every member through the API against the oracle."""
 import json
 import os
+import subprocess
 import tempfile
 
 import pytest
 
-from memberflow_e2e import Pipeline, assert_no_personal_data, check_pipeline, expected_state, wait_for
+from memberflow_e2e import BIN, Pipeline, assert_no_personal_data, check_pipeline, expected_state, wait_for
 
 
 @pytest.fixture
@@ -103,3 +104,21 @@ def test_several_sync_consumers_keep_every_change_and_per_member_order():
             assert len(started) == 4, f"{len(started)} sync loops started"
         finally:
             p.stop_all()
+
+
+def test_run_on_api_port_zero_syncs_to_the_port_its_api_took():
+    """api.port = 0 (any free port) with the API and sync in one `run`: sync calls the port the
+    server took, so the run drains; before, sync called port 0 and retried for ever."""
+    with tempfile.TemporaryDirectory(prefix="memberflow-e2e-") as tmp:
+        p = Pipeline(tmp, api={"port": 0})
+        gen = p.cli("generate", "--seed", "5", "--count", "300", "--members", "40", "--invalid", "0",
+                    "--duplicates", "0", "--stale", "0", "--tombstones", "0").stdout
+        p.cli("produce", "-", input=gen)
+        r = subprocess.run([BIN, "--config", p.config, "run", "--stages", "ingest,sync,api",
+                            "--until-idle"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert "token_unavailable" not in r.stderr
+        status = json.loads(p.cli("status").stdout)
+        assert status["source"]["lag"] == 0 and status["source"]["records"] == 300, status
+        assert status["queues"]["changes"] == {"visible": 0, "inFlight": 0}, status
+        assert status["queues"]["changes-dlq"]["visible"] == 0, status
