@@ -76,7 +76,7 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   }
   ApiRunner api;
   if (wantApi) {
-    if (Status s = api.start(w); !s.isOk()) return fail(s);  // listens from here on
+    if (Status s = api.start(w); !s.isOk()) return fail(s);    // listens from here on
     if (cfg.apiPort == 0) w.useApiPort(api.server()->port());  // sync calls this server
   }
   opening.end();
