@@ -37,6 +37,12 @@ class ChangeSource {
   // failed half-way are delivered again by the next poll.
   virtual Status rewindToCommitted() = 0;
 
+  // How many times partitions have been taken from this consumer (a rebalance's revocation,
+  // which happens inside poll()). A batch polled before the count moved may hold records
+  // another consumer owns now: ingest drops such a batch instead of finishing it. Sources that
+  // never rebalance answer 0.
+  virtual uint64_t revocations() const { return 0; }
+
   // For operators and idle detection: records in the source (sum of the partitions' end
   // offsets) and how many of them this group has committed.
   struct Progress {

@@ -1,7 +1,8 @@
 // File: ingest.h
-// The ingest stage (DESIGN.md §1): poll a batch -> archive it raw -> claim message ids in the
-// ledger -> decode, validate, transform -> enqueue commands (group = member id, dedup =
-// message id) or dead-letter rejects -> mark the ledger done -> commit offsets.
+// The ingest stage (DESIGN.md §1): poll a batch -> archive it raw -> decode, validate,
+// transform (pure: nothing leaves the stage) -> claim message ids in the ledger -> enqueue
+// commands (group = member id, dedup = message id) or dead-letter rejects -> mark the ledger
+// done -> commit offsets. run() keeps two batches in flight (see there).
 #pragma once
 
 #include <chrono>
@@ -77,6 +78,9 @@ class IngestStage {
   // Polls, processes and commits until stop is requested; after a failure rewinds to the
   // committed offsets (so nothing is skipped) and backs off (Retry, on the clock; a stop ends
   // the backoff at once). An empty poll is no failure: the source's poll wait paces it.
+  // Two batches in flight: batch N+1 is prepared on a second thread while this one finishes
+  // and commits batch N. A failure drops both; a rebalance that revoked partitions drops the
+  // prepared batch (no backoff); at a stop the prepared batch is finished and committed.
   void run(std::stop_token stop);
 
   // Re-runs decode and transform on a dead-lettered record (after a fix): enqueues it when it
@@ -94,7 +98,7 @@ class IngestStage {
     OutgoingMessage message;  // the command, or the DLQ entry of a reject
   };
   struct Prepared {
-    Clock::MonotonicTime started{};
+    std::chrono::steady_clock::duration prepareTime{};
     int64_t now = 0;
     IngestReport report;  // records and nextOffsets; the counts are finish()'s
     std::vector<Item> items;

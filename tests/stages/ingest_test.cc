@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <mutex>
+
 #include "adapters/embedded/dir_object_store.h"
 #include "adapters/embedded/source_log.h"
 #include "adapters/embedded/sqlite_ledger.h"
@@ -271,6 +274,75 @@ TEST_F(IngestRunTest, OverlappedBatchesAfterAFailedFinishEnqueueEachRecordOnceIn
   for (const auto& m : *got) groups.push_back(m.groupId);
   EXPECT_EQ(groups, (std::vector<std::string>{"M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8"}));
   ASSERT_TRUE(loop.stop(kStep));
+}
+
+// A rebalance inside the poll of batch 2 revokes partitions while batch 1 is prepared: batch 1
+// is not finished (another consumer may own its records now) and the source is rewound, with
+// no backoff; everything then goes through once.
+TEST_F(IngestRunTest, ARevocationDropsThePreparedBatchWithoutBackingOff) {
+  std::vector<ProduceRecord> records;
+  for (int i = 1; i <= 6; ++i) {
+    std::string id = "M" + std::to_string(i);
+    records.push_back({R"({"member_id":")" + id + R"("})", env("c", row(id, "A"), i), {}, 0, {}});
+  }
+  ASSERT_TRUE(log->append(records).isOk());
+  opts.maxBatch = 4;  // batches of two: the log gives each of its two partitions half a poll
+  source.revokeAtPoll(2);
+  double retriedBefore = retried();
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  // The only sleep is the poll's wait once all is done: nothing backed off.
+  EXPECT_EQ(clock.sleeps(), std::vector<std::chrono::milliseconds>{opts.pollWait});
+  EXPECT_EQ(retried(), retriedBefore);
+  EXPECT_EQ(source.rewinds.calls(), 1);
+  EXPECT_EQ(source.committed(),
+            (std::vector<std::map<int32_t, int64_t>>{{{0, 2}}, {{0, 4}}, {{0, 6}}}));
+  EXPECT_EQ(objects.puts.calls(), 4);  // batch 1 twice, then batches 2 and 3
+  auto got = changes->receive(100, 60000, 0);
+  ASSERT_TRUE(got.isOk());
+  std::vector<std::string> groups;
+  for (const auto& m : *got) groups.push_back(m.groupId);
+  EXPECT_EQ(groups, (std::vector<std::string>{"M1", "M2", "M3", "M4", "M5", "M6"}));
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
+// An object store whose first put waits until the test opens the gate.
+class GatedStore final : public ObjectStore {
+ public:
+  explicit GatedStore(ObjectStore& s) : s_(s) {}
+  std::promise<void> entered, gate;
+  Status put(const std::string& key, const std::string& data, const PutOptions& o) override {
+    std::call_once(first_, [&] {
+      entered.set_value();
+      gate.get_future().wait();
+    });
+    return s_.put(key, data, o);
+  }
+  Result<std::string> get(const std::string& key) override { return s_.get(key); }
+  Result<std::vector<std::string>> list(const std::string& prefix) override {
+    return s_.list(prefix);
+  }
+
+ private:
+  ObjectStore& s_;
+  std::once_flag first_;
+};
+
+// A stop while a batch is being prepared: the batch is finished and committed on the way out,
+// not dropped to be polled and archived again at the next start.
+TEST_F(IngestRunTest, AStopFinishesAndCommitsThePreparedBatch) {
+  ASSERT_TRUE(
+      log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 1), {}, 0, {}}}).isOk());
+  GatedStore gated{objectsReal};
+  stage = std::make_unique<IngestStage>(source, gated, *ledger, flakyChanges, *dlq, clock, opts);
+  source.waitOn(clock, loop.token());
+  loop.start([this](std::stop_token t) { stage->run(t); });
+  ASSERT_EQ(gated.entered.get_future().wait_for(kStep), std::future_status::ready);
+  EXPECT_FALSE(loop.stop(std::chrono::milliseconds(0)));  // stop requested mid-prepare
+  gated.gate.set_value();
+  ASSERT_TRUE(loop.stop(kStep));
+  EXPECT_EQ(source.committed(), (std::vector<std::map<int32_t, int64_t>>{{{0, 1}}}));
+  EXPECT_EQ(changes->stats()->visible, 1);
 }
 
 TEST_F(IngestRunTest, AStopDuringABackoffEndsRunAtOnce) {

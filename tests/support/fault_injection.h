@@ -191,7 +191,12 @@ class FlakySource final : public ChangeSource, public ClockedWait {
     return committed_;
   }
 
+  // Poll number `call` (counted from 1) acts as a rebalance that revoked partitions.
+  void revokeAtPoll(int call) { revokeAt_ = call; }
+  uint64_t revocations() const override { return s_.revocations() + revoked_; }
+
   Result<std::vector<SourceRecord>> poll(size_t max, std::chrono::milliseconds wait) override {
+    if (polls.calls() + 1 == revokeAt_) ++revoked_;
     MF_RETURN_IF_ERROR(polls.next());
     return longPoll<Result<std::vector<SourceRecord>>>(
         wait, [&] { return s_.poll(max, std::chrono::milliseconds::zero()); },
@@ -216,6 +221,8 @@ class FlakySource final : public ChangeSource, public ClockedWait {
   ChangeSource& s_;
   mutable std::mutex mu_;
   std::vector<std::map<int32_t, int64_t>> committed_;
+  std::atomic<int> revokeAt_{0};
+  std::atomic<uint64_t> revoked_{0};
 };
 
 class FlakyTopic final : public Topic {

@@ -195,6 +195,7 @@ void KafkaChangeSource::onAssign(const std::set<int32_t>& partitions) {
 void KafkaChangeSource::onRevoke(const std::set<int32_t>& partitions) {
   std::lock_guard lock(mu_);
   for (int32_t p : partitions) assigned_.erase(p);
+  if (!partitions.empty()) ++revocations_;
   log::info("partitions revoked",
             {kStage, {}, {}, {}, "revoked", std::to_string(partitions.size())});
 }
@@ -296,6 +297,9 @@ Result<ChangeSource::Progress> KafkaChangeSource::progress() {
       probe_ = *probe;
     }
     rk = probe_;
+    // Its error events (a broker down, reconnects) are queued for a poll that never comes
+    // otherwise: served here so they do not pile up during an outage.
+    while (rd_kafka_message_t* m = rd_kafka_consumer_poll(probe_, 0)) rd_kafka_message_destroy(m);
   }
   auto ranges = rangesOf(rk, opts_.topic);
   if (!ranges.isOk()) return ranges.status();

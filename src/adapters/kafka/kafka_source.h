@@ -48,6 +48,7 @@ class KafkaChangeSource final : public ChangeSource {
   Status commit(const std::map<int32_t, int64_t>& nextOffsets) override;
   Status rewindToCommitted() override;
   Result<Progress> progress() override;
+  uint64_t revocations() const override { return revocations_; }
 
   // Called by librdkafka's rebalance callback.
   void onAssign(const std::set<int32_t>& partitions);
@@ -64,6 +65,7 @@ class KafkaChangeSource final : public ChangeSource {
   rd_kafka_t* probe_ = nullptr;
   std::mutex mu_;
   std::set<int32_t> assigned_;
+  std::atomic<uint64_t> revocations_{0};
   std::chrono::steady_clock::time_point lastErrorLog_{};
 };
 
