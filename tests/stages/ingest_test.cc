@@ -194,6 +194,25 @@ class IngestRunTest : public ::testing::Test {
     loop.start([this](std::stop_token t) { stage->run(t); });
   }
   static double retried() { return Metrics::instance().records("ingest", "retried").Value(); }
+  // Creates of members M1..Mn, in that order, all on partition 0.
+  void appendMembers(int n) {
+    std::vector<ProduceRecord> records;
+    for (int i = 1; i <= n; ++i) {
+      std::string id = "M" + std::to_string(i);
+      records.push_back({R"({"member_id":")" + id + R"("})", env("c", row(id, "A"), i), {}, 0, {}});
+    }
+    ASSERT_TRUE(log->append(records).isOk());
+  }
+  // The member of every message on the changes queue, in queue order.
+  std::vector<std::string> enqueuedMembers() {
+    std::vector<std::string> out;
+    auto got = changes->receive(100, 60000, 0);
+    EXPECT_TRUE(got.isOk());
+    if (got.isOk()) {
+      for (const auto& m : *got) out.push_back(m.groupId);
+    }
+    return out;
+  }
 };
 
 TEST_F(IngestRunTest, IdlePollingWaitsInThePollAndNeverBacksOff) {
@@ -245,12 +264,7 @@ TEST_F(IngestRunTest, AnOutageBacksOffWithFullJitterThenTheBatchGoesThroughOnce)
 // the batch prepared behind it; the rewind polls both again, and every record is still
 // enqueued once, in order, with offsets committed batch by batch.
 TEST_F(IngestRunTest, OverlappedBatchesAfterAFailedFinishEnqueueEachRecordOnceInOrder) {
-  std::vector<ProduceRecord> records;
-  for (int i = 1; i <= 8; ++i) {
-    std::string id = "M" + std::to_string(i);
-    records.push_back({R"({"member_id":")" + id + R"("})", env("c", row(id, "A"), i), {}, 0, {}});
-  }
-  ASSERT_TRUE(log->append(records).isOk());
+  appendMembers(8);
   opts.maxBatch = 4;  // batches of two: the log gives each of its two partitions half a poll
   flakyChanges.sends.failCall(2);  // the second batch's enqueue fails once
   auto expected = jitterDelays(opts.backoff, opts.jitterSeed, 1);
@@ -268,11 +282,8 @@ TEST_F(IngestRunTest, OverlappedBatchesAfterAFailedFinishEnqueueEachRecordOnceIn
             (std::vector<std::map<int32_t, int64_t>>{{{0, 2}}, {{0, 4}}, {{0, 6}}, {{0, 8}}}));
   EXPECT_EQ(source.rewinds.calls(), 1);
   EXPECT_EQ(objects.puts.calls(), 6);  // batch 3's first archive was dropped with it
-  auto got = changes->receive(100, 60000, 0);
-  ASSERT_TRUE(got.isOk());
-  std::vector<std::string> groups;
-  for (const auto& m : *got) groups.push_back(m.groupId);
-  EXPECT_EQ(groups, (std::vector<std::string>{"M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8"}));
+  EXPECT_EQ(enqueuedMembers(),
+            (std::vector<std::string>{"M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8"}));
   ASSERT_TRUE(loop.stop(kStep));
 }
 
@@ -280,12 +291,7 @@ TEST_F(IngestRunTest, OverlappedBatchesAfterAFailedFinishEnqueueEachRecordOnceIn
 // is not finished (another consumer may own its records now) and the source is rewound, with
 // no backoff; everything then goes through once.
 TEST_F(IngestRunTest, ARevocationDropsThePreparedBatchWithoutBackingOff) {
-  std::vector<ProduceRecord> records;
-  for (int i = 1; i <= 6; ++i) {
-    std::string id = "M" + std::to_string(i);
-    records.push_back({R"({"member_id":")" + id + R"("})", env("c", row(id, "A"), i), {}, 0, {}});
-  }
-  ASSERT_TRUE(log->append(records).isOk());
+  appendMembers(6);
   opts.maxBatch = 4;  // batches of two: the log gives each of its two partitions half a poll
   source.revokeAtPoll(2);
   double retriedBefore = retried();
@@ -298,11 +304,7 @@ TEST_F(IngestRunTest, ARevocationDropsThePreparedBatchWithoutBackingOff) {
   EXPECT_EQ(source.committed(),
             (std::vector<std::map<int32_t, int64_t>>{{{0, 2}}, {{0, 4}}, {{0, 6}}}));
   EXPECT_EQ(objects.puts.calls(), 4);  // batch 1 twice, then batches 2 and 3
-  auto got = changes->receive(100, 60000, 0);
-  ASSERT_TRUE(got.isOk());
-  std::vector<std::string> groups;
-  for (const auto& m : *got) groups.push_back(m.groupId);
-  EXPECT_EQ(groups, (std::vector<std::string>{"M1", "M2", "M3", "M4", "M5", "M6"}));
+  EXPECT_EQ(enqueuedMembers(), (std::vector<std::string>{"M1", "M2", "M3", "M4", "M5", "M6"}));
   ASSERT_TRUE(loop.stop(kStep));
 }
 
