@@ -166,13 +166,11 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
     Item& it = out.items[i];
     const Lineage& l = lineage[i];
     DecodedChange d = decodeChange(batch[i], opts_.decode);
-    it.messageId = d.messageId;
+    it.outcome = {d.messageId, MessageOutcome::kEnqueued, "", l.archiveKey, l.archiveLine};
     it.memberId = d.memberId;
-    it.archiveKey = l.archiveKey;
-    it.archiveLine = l.archiveLine;
     if (d.status.isOk() && d.op == ChangeOp::kTombstone) {
-      it.kind = Item::kSkip;
-      it.reason = "tombstone";
+      it.outcome.outcome = MessageOutcome::kSkipped;
+      it.outcome.reason = "tombstone";
       continue;
     }
     Result<ChangeCommand> cmd =
@@ -185,8 +183,8 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
                         {"memberId", d.memberId},
                         {"lineage", lineageJson(l)},
                         {"record", json::parse(lines[i])}};
-      it.kind = Item::kReject;
-      it.reason = code;
+      it.outcome.outcome = MessageOutcome::kRejected;
+      it.outcome.reason = code;
       it.message.groupId = d.memberId.empty() ? "unknown" : d.memberId;
       it.message.dedupId = d.messageId;
       it.message.body = json::serialize(body);
@@ -198,7 +196,6 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
                                {"offset", std::to_string(l.offset)}};
       continue;
     }
-    it.kind = Item::kCommand;
     it.message.groupId = cmd->memberId;
     it.message.dedupId = cmd->messageId;
     it.message.body = serializeCommand(*cmd);
@@ -217,7 +214,7 @@ Result<IngestReport> IngestStage::finish(Prepared batch) {
   // one seen earlier in this batch, is a duplicate.
   std::vector<std::string> ids;
   ids.reserve(batch.items.size());
-  for (const auto& it : batch.items) ids.push_back(it.messageId);
+  for (const auto& it : batch.items) ids.push_back(it.outcome.messageId);
   auto claims = ledger_.claim(ids, now);
   if (!claims.isOk()) return claims.status();
   std::vector<OutgoingMessage> commands, rejects;
@@ -225,33 +222,23 @@ Result<IngestReport> IngestStage::finish(Prepared batch) {
   std::unordered_set<std::string_view> seen;
   for (size_t i = 0; i < batch.items.size(); ++i) {
     Item& it = batch.items[i];
-    if ((*claims)[i] == ClaimState::kDone || !seen.insert(it.messageId).second) {
+    const std::string& id = it.outcome.messageId;
+    if ((*claims)[i] == ClaimState::kDone || !seen.insert(id).second) {
       ++report.duplicates;
-      log::debug("duplicate message", {kStage, it.messageId, it.memberId, {}, "duplicate", {}});
+      log::debug("duplicate message", {kStage, id, it.memberId, {}, "duplicate", {}});
       continue;
     }
-    LedgerOutcome o{it.messageId, MessageOutcome::kPending, "", it.archiveKey, it.archiveLine};
-    switch (it.kind) {
-      case Item::kSkip:
-        o.outcome = MessageOutcome::kSkipped;
-        o.reason = it.reason;
-        ++report.skipped;
-        break;
-      case Item::kReject:
-        o.outcome = MessageOutcome::kRejected;
-        o.reason = it.reason;
-        ++report.rejected;
-        log::warn("record rejected",
-                  {kStage, it.messageId, it.memberId, {}, "rejected", it.reason});
-        rejects.push_back(std::move(it.message));
-        break;
-      case Item::kCommand:
-        o.outcome = MessageOutcome::kEnqueued;
-        ++report.enqueued;
-        commands.push_back(std::move(it.message));
-        break;
+    if (it.outcome.outcome == MessageOutcome::kSkipped) {
+      ++report.skipped;
+    } else if (it.outcome.outcome == MessageOutcome::kRejected) {
+      ++report.rejected;
+      log::warn("record rejected", {kStage, id, it.memberId, {}, "rejected", it.outcome.reason});
+      rejects.push_back(std::move(it.message));
+    } else {
+      ++report.enqueued;
+      commands.push_back(std::move(it.message));
     }
-    outcomes.push_back(std::move(o));
+    outcomes.push_back(it.outcome);
   }
 
   // 4. Enqueue, dead-letter, then mark the ledger done. A failure anywhere leaves claims

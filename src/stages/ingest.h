@@ -92,9 +92,10 @@ class IngestStage {
   // A batch archived, decoded and transformed, whose ledger claims, queue sends and offsets
   // are not done yet (run() overlaps one batch's prepare() with the previous one's finish()).
   struct Item {
-    enum Kind { kCommand, kReject, kSkip } kind = kSkip;
-    std::string messageId, memberId, reason, archiveKey;
-    int64_t archiveLine = 0;
+    // What the ledger is told when the record is no duplicate: kEnqueued (a command),
+    // kRejected or kSkipped, with the reason and the archive coordinates.
+    LedgerOutcome outcome;
+    std::string memberId;
     OutgoingMessage message;  // the command, or the DLQ entry of a reject
   };
   struct Prepared {

@@ -178,7 +178,7 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(const KafkaOp
 }
 
 KafkaChangeSource::~KafkaChangeSource() {
-  if (probe_) rd_kafka_destroy(probe_);
+  probe_.reset();
   if (rk_) {
     rd_kafka_consumer_close(rk_);  // leaves the group cleanly: partitions move at once
     rd_kafka_destroy(rk_);
@@ -284,24 +284,17 @@ Status KafkaChangeSource::rewindToCommitted() {
 }
 
 Result<ChangeSource::Progress> KafkaChangeSource::progress() {
-  std::lock_guard lock(probeMu_);
-  rd_kafka_t* rk = rk_;
-  if (opts_.subscribe) {  // an observer's rk_ fetches nothing: it answers at once itself
+  auto ranges = [this]() -> Result<std::map<int32_t, SourceReader::PartitionRange>> {
+    // An observer's rk_ fetches nothing: it answers at once itself.
+    if (!opts_.subscribe) return rangesOf(rk_, opts_.topic);
+    std::lock_guard lock(probeMu_);
     if (!probe_) {
-      auto conf = makeConf(opts_, {{"group.id", opts_.group},
-                                   {"enable.auto.commit", "false"},
-                                   {"enable.auto.offset.store", "false"}});
-      if (!conf.isOk()) return conf.status();
-      auto probe = newConsumer(*conf);
+      auto probe = KafkaSourceReader::open(opts_);
       if (!probe.isOk()) return probe.status();
-      probe_ = *probe;
+      probe_ = std::move(probe).value();
     }
-    rk = probe_;
-    // Its error events (a broker down, reconnects) are queued for a poll that never comes
-    // otherwise: served here so they do not pile up during an outage.
-    while (rd_kafka_message_t* m = rd_kafka_consumer_poll(probe_, 0)) rd_kafka_message_destroy(m);
-  }
-  auto ranges = rangesOf(rk, opts_.topic);
+    return probe_->ranges();
+  }();
   if (!ranges.isOk()) return ranges.status();
   Progress p;
   for (const auto& [part, r] : *ranges) {
@@ -338,6 +331,9 @@ KafkaSourceReader::~KafkaSourceReader() {
 }
 
 Result<std::map<int32_t, SourceReader::PartitionRange>> KafkaSourceReader::ranges() {
+  // Outside read() nothing is assigned, so what waits in the queue is only the handle's error
+  // events (a broker down, reconnects): served here, so they do not pile up during an outage.
+  while (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 0)) rd_kafka_message_destroy(m);
   return rangesOf(rk_, opts_.topic);
 }
 

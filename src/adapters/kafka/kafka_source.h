@@ -38,6 +38,8 @@ struct KafkaOptions {
   bool subscribe = true;  // false: an observer for progress() that does not join the group
 };
 
+class KafkaSourceReader;
+
 class KafkaChangeSource final : public ChangeSource {
  public:
   static Result<std::unique_ptr<KafkaChangeSource>> open(const KafkaOptions& opts);
@@ -58,11 +60,11 @@ class KafkaChangeSource final : public ChangeSource {
   explicit KafkaChangeSource(KafkaOptions opts) : opts_(std::move(opts)) {}
   KafkaOptions opts_;
   rd_kafka_t* rk_ = nullptr;
-  // progress()'s own handle (never subscribed), opened at its first call. On rk_ those
-  // requests queue behind the consumer's long-polling fetches on the broker's one connection:
-  // 4 partitions took ~2.4 s a call, so `run --until-idle` noticed the end ~7 s late.
+  // progress()'s reader (its own handle, never subscribed), opened at its first call. On rk_
+  // those requests queue behind the consumer's long-polling fetches on the broker's one
+  // connection: 4 partitions took ~2.4 s a call, so `run --until-idle` noticed the end ~7 s late.
   std::mutex probeMu_;
-  rd_kafka_t* probe_ = nullptr;
+  std::unique_ptr<KafkaSourceReader> probe_;
   std::mutex mu_;
   std::set<int32_t> assigned_;
   std::atomic<uint64_t> revocations_{0};
