@@ -123,16 +123,15 @@ Result<std::optional<StoredMember>> SqliteMemberStore::load(const std::string& m
 }
 
 Result<WriteOutcome> SqliteMemberStore::apply(const StoreWrite& w) {
-  std::vector<Pending> mine{Pending{&w}};
-  applyQueued(mine);
-  return std::move(mine.front().outcome);
+  auto out = applyAll({&w});
+  return std::move(out.front());
 }
 
 std::vector<Result<WriteOutcome>> SqliteMemberStore::applyAll(
     const std::vector<const StoreWrite*>& writes) {
   std::vector<Pending> mine;
   mine.reserve(writes.size());
-  for (const StoreWrite* w : writes) mine.push_back(Pending{w});
+  for (const StoreWrite* w : writes) mine.emplace_back(w);
   applyQueued(mine);
   std::vector<Result<WriteOutcome>> out;
   out.reserve(mine.size());
@@ -141,10 +140,12 @@ std::vector<Result<WriteOutcome>> SqliteMemberStore::applyAll(
 }
 
 void SqliteMemberStore::applyQueued(std::vector<Pending>& mine) {
-  // A group takes a whole batch write (up to 500) and what else is queued, up to this many.
+  // A group takes whole batch writes (up to 500 each) and single writes queued, up to this many
+  // writes, and always at least the first queued call's.
   constexpr size_t kMaxGroup = 512;
+  if (mine.empty()) return;  // nothing to queue (an entry would outlive the call)
   std::unique_lock lock(queueMu_);
-  for (auto& p : mine) queue_.push_back(&p);
+  queue_.push_back(&mine);
   auto allDone = [&] {
     return std::all_of(mine.begin(), mine.end(), [](const Pending& p) { return p.done; });
   };
@@ -153,11 +154,12 @@ void SqliteMemberStore::applyQueued(std::vector<Pending>& mine) {
       queueCv_.wait(lock);
       continue;
     }
-    // Lead: commit everything queued so far (our own writes included) in one transaction.
+    // Lead: commit the calls queued so far (our own included) in one transaction.
     leaderActive_ = true;
     std::vector<Pending*> group;
-    while (!queue_.empty() && group.size() < kMaxGroup) {
-      group.push_back(queue_.front());
+    while (!queue_.empty() &&
+           (group.empty() || group.size() + queue_.front()->size() <= kMaxGroup)) {
+      for (Pending& p : *queue_.front()) group.push_back(&p);
       queue_.pop_front();
     }
     lock.unlock();

@@ -47,6 +47,7 @@ class SqliteMemberStore final : public MemberStore {
  private:
   SqliteMemberStore(std::unique_ptr<SqliteDb> db, Options opts) : db_(std::move(db)), opts_(opts) {}
   struct Pending {
+    explicit Pending(const StoreWrite* w) : write(w) {}  // built in place: no moved temporary
     const StoreWrite* write;
     Result<WriteOutcome> outcome{Status::internal("not applied")};
     bool done = false;
@@ -58,10 +59,12 @@ class SqliteMemberStore final : public MemberStore {
   Result<WriteOutcome> applyLocked(const StoreWrite& w);
   Result<std::optional<StoredMember>> load(const std::string& memberId);
 
-  // Group commit: writers queue here; one of them (the leader) commits everyone queued.
+  // Group commit: writers queue here, a call's writes (a batch) as one entry; one of them (the
+  // leader) commits what is queued, whole batches only: a batch is never split over two
+  // transactions.
   std::mutex queueMu_;
   std::condition_variable queueCv_;
-  std::deque<Pending*> queue_;
+  std::deque<std::vector<Pending>*> queue_;
   bool leaderActive_ = false;
 
   std::mutex mu_;  // the connection

@@ -1,9 +1,16 @@
-// The SQLite member store's own schema: a data directory made before the outbox lost its
+// The SQLite member store's group commit and its own schema. The group commit: a batch (one
+// applyAll) is one transaction, never split over two, even while single writes queue around it.
+// The schema: a data directory made before the outbox lost its
 // UNIQUE(event_id) is rebuilt without it on open, its entries and AUTOINCREMENT high-water
 // mark kept (relay must see the same entries under the same seqs, and new ones after them).
 #include "adapters/embedded/sqlite_member_store.h"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
 
 #include "adapters/embedded/sqlite.h"
 #include "support/test_support.h"
@@ -27,6 +34,89 @@ StoreWrite writeOf(const std::string& id) {
   w.lineage = json::object{};
   w.nowMs = 1;
   return w;
+}
+
+// Counts the members whose id starts with `prefix`.
+int64_t membersLike(emb::SqliteDb& db, const std::string& prefix) {
+  auto sel = db.prepare("SELECT count(*) FROM members WHERE member_id LIKE ?");
+  if (!sel.isOk()) return -1;
+  (*sel)->bind(1, prefix + "%");
+  if (auto r = (*sel)->step(); !r.isOk() || !*r) return -1;
+  int64_t n = (*sel)->i64(0);
+  (*sel)->reset();
+  return n;
+}
+
+// A batch is one transaction while other writers keep the group commit busy (a group holds up
+// to 512 writes: a batch of 500 queued behind another batch once went partly into its group): a
+// deferred foreign key that only COMMIT checks, broken by one write of the batch, fails every write
+// of the batch and leaves none of it. A batch split over two commits would leave part of it.
+TEST(SqliteMemberStoreGroupCommit, ABatchIsOneTransactionWhileOtherWritesQueueAroundIt) {
+  TempDir dir;
+  const std::string path = dir.file("members.db");
+  auto store = emb::SqliteMemberStore::open(path, {});
+  ASSERT_TRUE(store.isOk()) << store.status().toString();
+  auto db = *emb::SqliteDb::open(path, {});
+  ASSERT_TRUE(db->exec("CREATE TABLE parent(id TEXT PRIMARY KEY);"
+                       "CREATE TABLE child(ref TEXT REFERENCES parent(id)"
+                       " DEFERRABLE INITIALLY DEFERRED);"
+                       "CREATE TRIGGER refuse_bad AFTER INSERT ON members"
+                       " WHEN NEW.member_id LIKE 'B%-250'"
+                       " BEGIN INSERT INTO child VALUES('missing'); END;")
+                  .isOk());
+
+  // Other writers keep the group commit busy: two with batches of 100 (as the API's threads
+  // do with sync's batches), one with single writes.
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> others{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t) {
+    writers.emplace_back([&, t] {
+      const size_t size = t < 2 ? 100 : 1;
+      for (int i = 0; !stop; ++i) {
+        std::vector<StoreWrite> ws;
+        for (size_t j = 0; j < size; ++j) {
+          ws.push_back(
+              writeOf("S" + std::to_string(t) + "-" + std::to_string(i) + "-" + std::to_string(j)));
+        }
+        std::vector<const StoreWrite*> ptrs;
+        for (const auto& w : ws) ptrs.push_back(&w);
+        for (const auto& o : (*store)->applyAll(ptrs)) others += o.isOk() ? 1 : 0;
+      }
+    });
+  }
+  // The other writers are committing before the batches start.
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       others.load() < 300;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the other writers made no progress";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling, inside a deadline
+  }
+
+  constexpr int kRounds = 10;
+  constexpr int kBatch = 500;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string prefix = "B" + std::to_string(round) + "-";
+    std::vector<StoreWrite> batch;
+    for (int i = 0; i < kBatch; ++i) batch.push_back(writeOf(prefix + std::to_string(i)));
+    std::vector<const StoreWrite*> ptrs;
+    for (const auto& w : batch) ptrs.push_back(&w);
+    auto out = (*store)->applyAll(ptrs);
+    ASSERT_EQ(out.size(), ptrs.size());
+    for (size_t i = 0; i < out.size(); ++i) {
+      EXPECT_FALSE(out[i].isOk()) << "round " << round << " write " << i << " applied";
+    }
+    EXPECT_EQ(membersLike(*db, prefix), 0) << "round " << round << ": part of the batch stayed";
+  }
+  // The same batch without the refused write applies whole.
+  std::vector<StoreWrite> good;
+  for (int i = 0; i < kBatch; ++i) good.push_back(writeOf("G-" + std::to_string(i)));
+  std::vector<const StoreWrite*> ptrs;
+  for (const auto& w : good) ptrs.push_back(&w);
+  for (const auto& o : (*store)->applyAll(ptrs)) EXPECT_TRUE(o.isOk()) << o.status().toString();
+  stop = true;
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(membersLike(*db, "G-"), kBatch);
+  EXPECT_GT(membersLike(*db, "S"), 0);
 }
 
 TEST(SqliteMemberStoreSchema, OutboxOfAnOldDataDirectoryLosesItsUniqueIndexAndKeepsItsSeqs) {
