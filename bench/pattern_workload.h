@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -68,9 +69,14 @@ inline json::value memberRule(size_t i) {
   }
 }
 
+// The event-pattern corpus: under $MEMBERFLOW_CORPORA (scripts/find-corpora) when set, else
+// under ../shared/corpora beside the source tree.
 inline std::filesystem::path corporaDir() {
-  return std::filesystem::path(MEMBERFLOW_SOURCE_DIR) / ".." / "shared" / "corpora" /
-         "eventbridge-patterns";
+  const char* env = std::getenv("MEMBERFLOW_CORPORA");
+  std::filesystem::path root =
+      env && *env ? std::filesystem::path(env)
+                  : std::filesystem::path(MEMBERFLOW_SOURCE_DIR) / ".." / "shared" / "corpora";
+  return root / "eventbridge-patterns";
 }
 
 // The corpus file of event-ruler's citylots2 benchmark (its rule groups and upstream's counts);
