@@ -199,6 +199,29 @@ TEST_F(ApiTest, BatchWriteRefusesWhatIsNoBatch) {
   EXPECT_TRUE(body(empty).at("results").as_array().empty());
 }
 
+// The batch write is behind the same bearer check and write scope as PUT and DELETE: without a
+// token 401, with a read-only one 403 (insufficient_scope), and nothing of the batch applied.
+TEST_F(ApiTest, BatchWriteNeedsATokenWithTheWriteScope) {
+  std::string items = json::serialize(
+      json::object{{"items", json::array{json::object{{"op", "put"},
+                                                      {"memberId", "A1"},
+                                                      {"idempotencyKey", "a1"},
+                                                      {"member", json::parse(kBody)}}}}});
+  ApiRequest anonymous{"POST", "/members:batchWrite", {}, items, ""};
+  auto none = api.handle(anonymous);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(header(none, "WWW-Authenticate"), "Bearer realm=\"memberflow\"");
+  std::string ro = key->mint("reader", {"member:read"}, 600);
+  auto forbidden = call("POST", "/members:batchWrite", items, {}, &ro);
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_NE(header(forbidden, "WWW-Authenticate").find("insufficient_scope"), std::string::npos);
+  EXPECT_EQ(call("GET", "/member/A1").status, 404);
+  // The same batch with the write scope applies.
+  auto ok = call("POST", "/members:batchWrite", items);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(body(ok).at("results").as_array()[0].at("status").as_int64(), 201);
+}
+
 TEST_F(ApiTest, IfMatchPostPatchHistoryAndList) {
   ASSERT_EQ(call("PUT", "/member/M4", kBody).status, 201);
   EXPECT_EQ(call("PUT", "/member/M4", kBody, {{"if-match", "\"7\""}}).status, 412);
