@@ -1,6 +1,7 @@
 #include "adapters/embedded/sqlite_member_store.h"
 
 #include <algorithm>
+#include <exception>
 
 #include "common/crypto.h"
 #include "domain/member_write.h"
@@ -186,7 +187,13 @@ void SqliteMemberStore::commitGroup(std::vector<Pending*>& group) {
   };
   for (Pending* p : group) {
     if (Status s = run("SAVEPOINT w"); !s.isOk()) return failAll(s);
-    p->outcome = applyLocked(*p->write);
+    // A write that throws (a content callback's bug) fails alone, like any failed write: an
+    // exception leaving the leader would strand every writer waiting on the group commit.
+    try {
+      p->outcome = applyLocked(*p->write);
+    } catch (const std::exception&) {
+      p->outcome = Status::internal("member write failed with an exception");
+    }
     if (!p->outcome.isOk()) (void)run("ROLLBACK TO w");
     if (Status s = run("RELEASE w"); !s.isOk()) return failAll(s);
     lastNow = std::max(lastNow, p->write->nowMs);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -70,6 +71,16 @@ TEST(SqliteMemberStoreGroupCommit, ABatchIsOneTransactionWhileOtherWritesQueueAr
   std::atomic<bool> stop{false};
   std::atomic<int64_t> others{0};
   std::vector<std::thread> writers;
+  struct Joiner {  // a failed ASSERT returns early: the writers stop and are joined even then
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~Joiner() {
+      stop = true;
+      for (auto& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } joiner{stop, writers};
   for (int t = 0; t < 3; ++t) {
     writers.emplace_back([&, t] {
       const size_t size = t < 2 ? 100 : 1;
@@ -117,6 +128,28 @@ TEST(SqliteMemberStoreGroupCommit, ABatchIsOneTransactionWhileOtherWritesQueueAr
   for (auto& w : writers) w.join();
   EXPECT_EQ(membersLike(*db, "G-"), kBatch);
   EXPECT_GT(membersLike(*db, "S"), 0);
+}
+
+// A write whose content throws fails alone, as a failed write does; the writes around it apply
+// and the store goes on taking writes.
+TEST(SqliteMemberStoreGroupCommit, AWriteThatThrowsFailsAlone) {
+  TempDir dir;
+  auto store = emb::SqliteMemberStore::open(dir.file("members.db"), {});
+  ASSERT_TRUE(store.isOk()) << store.status().toString();
+  std::vector<StoreWrite> batch{writeOf("T1"), writeOf("T2"), writeOf("T3")};
+  batch[1].content = [](const StoredMember*) -> Result<Member> {
+    throw std::runtime_error("a bug in a content callback");
+  };
+  std::vector<const StoreWrite*> ptrs{&batch[0], &batch[1], &batch[2]};
+  auto out = (*store)->applyAll(ptrs);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(out[0].isOk());
+  ASSERT_FALSE(out[1].isOk());
+  EXPECT_EQ(out[1].status().code(), Code::kInternal);
+  EXPECT_TRUE(out[2].isOk());
+  EXPECT_EQ((*store)->get("T2").status().code(), Code::kNotFound);
+  EXPECT_TRUE((*store)->apply(writeOf("T4")).isOk());
+  EXPECT_TRUE((*store)->get("T4").isOk());
 }
 
 TEST(SqliteMemberStoreSchema, OutboxOfAnOldDataDirectoryLosesItsUniqueIndexAndKeepsItsSeqs) {
