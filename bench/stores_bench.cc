@@ -11,8 +11,8 @@
 #include "adapters/embedded/sqlite_ledger.h"
 #include "adapters/embedded/sqlite_member_store.h"
 #include "adapters/embedded/sqlite_queue.h"
-#include "adapters/postgres/migrations.h"
 #include "adapters/postgres/pg_member_store.h"
+#include "pg_bench_schema.h"
 
 namespace memberflow {
 namespace {
@@ -144,43 +144,26 @@ BENCHMARK(BM_LedgerClaimComplete)->Arg(1)->Arg(1000)->UseRealTime();
 // dropped at the end.
 void BM_PgMemberStoreBatch(benchmark::State& state) {
   namespace pg = memberflow::postgres;
-  const char* server = std::getenv("MEMBERFLOW_TEST_POSTGRES");
-  if (!server || !*server) {
-    state.SkipWithError("MEMBERFLOW_TEST_POSTGRES is not set");
+  PgBenchSchema schema("bench");
+  if (!schema.error().empty()) {
+    state.SkipWithError(schema.error().c_str());
     return;
   }
-  std::string schema = "bench" + std::to_string(std::random_device{}() % 1000000000);
-  std::string uri = std::string(server) +
-                    (std::string(server).find('?') == std::string::npos ? "?" : "&") +
-                    "options=-csearch_path%3D" + schema;
-  auto admin = pg::PgConn::connect(server, "");
-  if (!admin.isOk() || !(*admin)->run("CREATE SCHEMA " + schema).isOk()) {
-    state.SkipWithError("cannot create the schema");
-    return;
-  }
-  {
-    auto c = pg::PgConn::connect(uri, "");
-    if (!c.isOk() || !pg::migrate(**c).isOk()) {
-      state.SkipWithError("cannot migrate");
-      return;
+  pg::PgMemberStore::Options o;
+  o.pool.conninfo = schema.uri();
+  pg::PgMemberStore store(o);
+  const auto batch = static_cast<size_t>(state.range(0));
+  const bool oneTransaction = state.range(1) == 1;
+  int64_t n = 0;
+  for (auto _ : state) {
+    std::vector<StoreWrite> writes = batchOfWrites(batch, 20000, n);
+    auto ptrs = pointersTo(writes);
+    auto out = oneTransaction ? store.applyAll(ptrs) : store.MemberStore::applyAll(ptrs);
+    for (const auto& r : out) {
+      if (!r.isOk()) state.SkipWithError(r.status().toString().c_str());
     }
-    pg::PgMemberStore::Options o;
-    o.pool.conninfo = uri;
-    pg::PgMemberStore store(o);
-    const auto batch = static_cast<size_t>(state.range(0));
-    const bool oneTransaction = state.range(1) == 1;
-    int64_t n = 0;
-    for (auto _ : state) {
-      std::vector<StoreWrite> writes = batchOfWrites(batch, 20000, n);
-      auto ptrs = pointersTo(writes);
-      auto out = oneTransaction ? store.applyAll(ptrs) : store.MemberStore::applyAll(ptrs);
-      for (const auto& r : out) {
-        if (!r.isOk()) state.SkipWithError(r.status().toString().c_str());
-      }
-    }
-    state.SetItemsProcessed(state.iterations() * state.range(0));
   }
-  (void)(*admin)->run("DROP SCHEMA " + schema + " CASCADE");
+  state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_PgMemberStoreBatch)
     ->ArgNames({"batch", "one_tx"})
