@@ -56,7 +56,9 @@ DecodedChange decodeChange(const SourceRecord& r, const DecodeOptions& opts = {}
 // copied, no validation): for readers that need only the id, such as reconcile.
 std::string messageIdOf(const SourceRecord& r, const DecodeOptions& opts = {});
 
-// Strips the optional {"schema":..., "payload":...} wrapper.
+// Strips the optional {"schema":..., "payload":...} wrapper. The non-const form lets a caller
+// that owns the parsed document move parts out of it.
 const json::value& unwrapPayload(const json::value& v);
+json::value& unwrapPayload(json::value& v);
 
 }  // namespace memberflow

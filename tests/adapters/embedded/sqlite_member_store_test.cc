@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -69,7 +71,9 @@ TEST(SqliteMemberStoreGroupCommit, ABatchIsOneTransactionWhileOtherWritesQueueAr
   // Other writers keep the group commit busy: two with batches of 100 (as the API's threads
   // do with sync's batches), one with single writes.
   std::atomic<bool> stop{false};
-  std::atomic<int64_t> others{0};
+  std::mutex progressMu;
+  std::condition_variable progressed;
+  int64_t others = 0;  // writes of the other writers applied, under progressMu
   std::vector<std::thread> writers;
   struct Joiner {  // a failed ASSERT returns early: the writers stop and are joined even then
     std::atomic<bool>& stop;
@@ -92,15 +96,21 @@ TEST(SqliteMemberStoreGroupCommit, ABatchIsOneTransactionWhileOtherWritesQueueAr
         }
         std::vector<const StoreWrite*> ptrs;
         for (const auto& w : ws) ptrs.push_back(&w);
-        for (const auto& o : (*store)->applyAll(ptrs)) others += o.isOk() ? 1 : 0;
+        int64_t applied = 0;
+        for (const auto& o : (*store)->applyAll(ptrs)) applied += o.isOk() ? 1 : 0;
+        {
+          std::lock_guard lock(progressMu);
+          others += applied;
+        }
+        progressed.notify_all();
       }
     });
   }
   // The other writers are committing before the batches start.
-  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-       others.load() < 300;) {
-    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the other writers made no progress";
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling, inside a deadline
+  {
+    std::unique_lock lock(progressMu);
+    ASSERT_TRUE(progressed.wait_for(lock, std::chrono::seconds(60), [&] { return others >= 300; }))
+        << "the other writers made no progress";
   }
 
   constexpr int kRounds = 10;
