@@ -8,25 +8,65 @@
 
 namespace memberflow::embedded {
 
+namespace {
+
+// Moves the messages of a data directory written before the split (one `messages` table whose
+// rows held the receive state next to the body) into `queued` and `received`, in one
+// transaction. The message ids, and the AUTOINCREMENT sequence, carry over: receipts name ids.
+Status migrateMessagesTable(SqliteDb& db) {
+  auto hasOldTable = [&]() -> Result<bool> {
+    MF_PREPARE(old, db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'");
+    auto found = old->step();
+    old->reset();
+    return found;
+  };
+  // A read first: an open of a current file (every open but the first after an upgrade) takes
+  // no write lock.
+  auto found = hasOldTable();
+  if (!found.isOk() || !*found) return found.status();
+  Transaction tx(db);
+  MF_RETURN_IF_ERROR(tx.begin());
+  found = hasOldTable();  // again under the lock: another connection may have moved them
+  if (!found.isOk() || !*found) return found.status();
+  MF_RETURN_IF_ERROR(db.exec(
+      "INSERT INTO queued(id, queue, group_id, dedup_id, body, attrs, sent_at)"
+      " SELECT id, queue, group_id, dedup_id, body, attrs, sent_at FROM messages ORDER BY id;"
+      "INSERT INTO received(id, queue, group_id, visible_at, receive_count, receipt)"
+      " SELECT id, queue, group_id, visible_at, receive_count, coalesce(receipt, '')"
+      " FROM messages WHERE receive_count > 0;"
+      "DELETE FROM sqlite_sequence WHERE name = 'queued';"
+      "INSERT INTO sqlite_sequence(name, seq)"
+      " SELECT 'queued', seq FROM sqlite_sequence WHERE name = 'messages';"
+      "DROP TABLE messages;"));
+  return tx.commit();
+}
+
+}  // namespace
+
 Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::string& path,
                                                                  const Clock& clock,
                                                                  const SqliteDb::Options& opts) {
   auto db = SqliteDb::open(path, opts);
   if (!db.isOk()) return db.status();
   MF_RETURN_IF_ERROR((*db)->exec(
-      "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      // A message is written once, when it is sent, and deleted once: its row is never
+      // updated. Receiving it writes a small row in `received` instead (below), so a receive
+      // does not rewrite the body's pages, and the FIFO check reads only the small table.
+      // (Before, one `messages` table held both, with an index on (queue, group_id, id): each
+      // message's insert and delete then dirtied a random leaf of that index as well.)
+      "CREATE TABLE IF NOT EXISTS queued(id INTEGER PRIMARY KEY AUTOINCREMENT,"
       " queue TEXT NOT NULL, group_id TEXT NOT NULL, dedup_id TEXT NOT NULL, body BLOB NOT NULL,"
-      " attrs TEXT NOT NULL, sent_at INTEGER NOT NULL, visible_at INTEGER NOT NULL,"
-      " receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);"
-      "CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue, id);"
-      "CREATE INDEX IF NOT EXISTS messages_group ON messages(queue, group_id, id);"
-      // A receipt handle is "<id>.<random>": deletes and visibility changes find the message
-      // by its id and check the whole handle, so no index on receipt (one less B-tree to
-      // update on every receive and delete).
-      "DROP INDEX IF EXISTS messages_receipt;"
-      // stats() reads only this index: counting a backlog through the table would read every
-      // message body, under the store's lock, on each probe.
-      "CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue, visible_at, sent_at);"
+      " attrs TEXT NOT NULL, sent_at INTEGER NOT NULL);"
+      // Walks a queue in send order; count(*) of a backlog reads this index, not the bodies.
+      "CREATE INDEX IF NOT EXISTS queued_queue ON queued(queue, id);"
+      // The receive state of a message received at least once and not deleted yet: in flight
+      // while visible_at is ahead, visible again (with its receive count kept) after. A
+      // receipt handle is "<id>.<random>": deletes and visibility changes find the row by id.
+      "CREATE TABLE IF NOT EXISTS received(id INTEGER PRIMARY KEY, queue TEXT NOT NULL,"
+      " group_id TEXT NOT NULL, visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL,"
+      " receipt TEXT NOT NULL);"
+      // FIFO: is an earlier message of this group in flight?
+      "CREATE INDEX IF NOT EXISTS received_group ON received(queue, group_id, id);"
       "CREATE TABLE IF NOT EXISTS dedup(queue TEXT NOT NULL, dedup_id TEXT NOT NULL,"
       " expires_at INTEGER NOT NULL, PRIMARY KEY(queue, dedup_id)) WITHOUT ROWID;"
       // For the purge of ids whose window has passed (sendLocked). Built with its sort in
@@ -34,6 +74,7 @@ Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::stri
       "PRAGMA temp_store=FILE;"
       "CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup(expires_at);"
       "PRAGMA temp_store=MEMORY;"));
+  MF_RETURN_IF_ERROR(migrateMessagesTable(**db));
   return std::shared_ptr<SqliteQueueStore>(new SqliteQueueStore(std::move(db).value(), clock));
 }
 
@@ -51,8 +92,8 @@ Status SqliteQueueStore::sendLocked(const std::string& queue,
              " ON CONFLICT(queue, dedup_id) DO UPDATE SET expires_at = excluded.expires_at"
              " WHERE dedup.expires_at <= ?");
   MF_PREPARE(ins, db,
-             "INSERT INTO messages(queue, group_id, dedup_id, body, attrs, sent_at, visible_at)"
-             " VALUES(?, ?, ?, ?, ?, ?, ?)");
+             "INSERT INTO queued(queue, group_id, dedup_id, body, attrs, sent_at)"
+             " VALUES(?, ?, ?, ?, ?, ?)");
   for (const auto& m : messages) {
     if (!m.dedupId.empty()) {
       dedup->reset();
@@ -63,7 +104,7 @@ Status SqliteQueueStore::sendLocked(const std::string& queue,
     ins->reset();
     ins->bind(1, queue).bind(2, m.groupId).bind(3, m.dedupId);
     ins->bindBlob(4, m.body);
-    ins->bind(5, attributesJson(m.attributes)).bind(6, now).bind(7, now);
+    ins->bind(5, attributesJson(m.attributes)).bind(6, now);
     MF_RETURN_IF_ERROR(ins->run());
   }
   // Dedup ids whose window has passed go every kPurgeEvery messages sent, at most
@@ -104,32 +145,37 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
   auto& st = *store_;
   SqliteDb& db = *st.db_;
   int64_t now = st.clock_.nowMs();
-  // FIFO: a message is deliverable when it is visible and no earlier message of its group is
-  // in flight. Ordering by id and cutting with LIMIT keeps each group's prefix intact.
-  // Nothing visible (an idle poll, the common case): answered from the index without taking
-  // the database's write lock.
-  MF_PREPARE(any, db, "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ? LIMIT 1");
+  // A message is deliverable when it is not in flight (no `received` row, or one whose
+  // visibility has run out) and, FIFO, no earlier message of its group is in flight. Walking
+  // by id and cutting with LIMIT keeps each group's prefix intact.
+  // Nothing deliverable in sight (an idle poll, the common case): answered by a read, without
+  // taking the database's write lock.
+  MF_PREPARE(any, db,
+             "SELECT 1 FROM queued m WHERE m.queue = ?1 AND NOT EXISTS (SELECT 1 FROM received r"
+             " WHERE r.id = m.id AND r.visible_at > ?2) LIMIT 1");
   any->bind(1, name_).bind(2, now);
   auto visible = any->step();
   if (!visible.isOk()) return visible.status();
   any->reset();
   if (!*visible) return std::vector<ReceivedMessage>{};
   std::string sql =
-      "SELECT m.id, m.group_id, m.dedup_id, m.body, m.attrs, m.sent_at, m.receive_count"
-      " FROM messages m WHERE m.queue = ?1 AND +m.visible_at <= ?2";  // + : walk by id
+      "SELECT m.id, m.group_id, m.dedup_id, m.body, m.attrs, m.sent_at,"
+      " coalesce((SELECT r.receive_count FROM received r WHERE r.id = m.id), 0)"
+      " FROM queued m WHERE m.queue = ?1 AND NOT EXISTS (SELECT 1 FROM received f"
+      " WHERE f.id = m.id AND f.visible_at > ?2)";  // first: walks the in-flight head by id
   if (opts_.fifo) {
     sql +=
-        " AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.queue = ?1 AND"
-        " e.group_id = m.group_id AND e.id < m.id AND +e.visible_at > ?2)";
+        " AND NOT EXISTS (SELECT 1 FROM received e WHERE e.queue = ?1 AND"
+        " e.group_id = m.group_id AND e.id < m.id AND e.visible_at > ?2)";
   }
   sql += " ORDER BY m.id LIMIT ?3";
   MF_PREPARE(sel, db, sql);
   MF_PREPARE(mark, db,
-             "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt = ?"
-             " WHERE id = ?");
-  MF_PREPARE(move, db,
-             "UPDATE messages SET queue = ?, attrs = ?, visible_at = ?,"
-             " receive_count = 0, receipt = NULL WHERE id = ?");
+             "INSERT INTO received(id, queue, group_id, visible_at, receive_count, receipt)"
+             " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET visible_at = ?4,"
+             " receive_count = ?5, receipt = ?6");
+  MF_PREPARE(move, db, "UPDATE queued SET queue = ?, attrs = ? WHERE id = ?");
+  MF_PREPARE(unreceive, db, "DELETE FROM received WHERE id = ?");
   Transaction tx(db);
   MF_RETURN_IF_ERROR(tx.begin());
   std::vector<ReceivedMessage> out;
@@ -162,17 +208,23 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
       attrs["sourceQueue"] = name_;
       attrs["receiveCount"] = std::to_string(row.m.receiveCount - 1);
       move->reset();
-      move->bind(1, opts_.redrive->deadLetterQueue)
-          .bind(2, attributesJson(attrs))
-          .bind(3, now)
-          .bind(4, row.id);
+      move->bind(1, opts_.redrive->deadLetterQueue).bind(2, attributesJson(attrs)).bind(3, row.id);
       MF_RETURN_IF_ERROR(move->run());
+      // In the dead-letter queue it is a new message: visible, never received.
+      unreceive->reset();
+      unreceive->bind(1, row.id);
+      MF_RETURN_IF_ERROR(unreceive->run());
       movedToDlq = true;
       continue;
     }
     row.m.receiptHandle = std::to_string(row.id) + "." + crypto::hex(crypto::randomBytes(8));
     mark->reset();
-    mark->bind(1, now + visibilityMs).bind(2, row.m.receiptHandle).bind(3, row.id);
+    mark->bind(1, row.id)
+        .bind(2, name_)
+        .bind(3, row.m.groupId)
+        .bind(4, now + visibilityMs)
+        .bind(5, static_cast<int64_t>(row.m.receiveCount))
+        .bind(6, row.m.receiptHandle);
     MF_RETURN_IF_ERROR(mark->run());
     out.push_back(std::move(row.m));
   }
@@ -217,12 +269,19 @@ int64_t idOfReceipt(const std::string& receipt) {
 Status SqliteQueue::remove(const std::vector<std::string>& receiptHandles) {
   std::lock_guard lock(store_->mu_);
   SqliteDb& db = *store_->db_;
-  MF_PREPARE(del, db, "DELETE FROM messages WHERE id = ? AND receipt = ? AND queue = ?");
+  // The receipt is checked against the receive state; only then does the message go.
+  MF_PREPARE(unreceive, db, "DELETE FROM received WHERE id = ? AND receipt = ? AND queue = ?");
+  MF_PREPARE(del, db, "DELETE FROM queued WHERE id = ?");
   Transaction tx(db);
   MF_RETURN_IF_ERROR(tx.begin());
   for (const auto& r : receiptHandles) {
+    int64_t id = idOfReceipt(r);
+    unreceive->reset();
+    unreceive->bind(1, id).bind(2, r).bind(3, name_);
+    MF_RETURN_IF_ERROR(unreceive->run());
+    if (db.changes() == 0) continue;  // outdated or unknown receipt: the message stays
     del->reset();
-    del->bind(1, idOfReceipt(r)).bind(2, r).bind(3, name_);
+    del->bind(1, id);
     MF_RETURN_IF_ERROR(del->run());
   }
   MF_RETURN_IF_ERROR(tx.commit());
@@ -234,7 +293,7 @@ Status SqliteQueue::changeVisibility(const std::string& receiptHandle, int64_t v
   std::lock_guard lock(store_->mu_);
   SqliteDb& db = *store_->db_;
   MF_PREPARE(up, db,
-             "UPDATE messages SET visible_at = ? WHERE id = ? AND receipt = ? AND queue = ?");
+             "UPDATE received SET visible_at = ? WHERE id = ? AND receipt = ? AND queue = ?");
   up->bind(1, store_->clock_.nowMs() + visibilityMs)
       .bind(2, idOfReceipt(receiptHandle))
       .bind(3, receiptHandle)
@@ -248,13 +307,16 @@ Status SqliteQueue::changeVisibility(const std::string& receiptHandle, int64_t v
 Result<QueueStats> SqliteQueue::stats() {
   std::lock_guard lock(store_->mu_);
   SqliteDb& db = *store_->db_;
+  // Reads the index on (queue, id) and the small `received` table, never a body. The oldest
+  // message is the first by id (ids follow the order of sends).
   MF_PREPARE(sel, db,
-             "SELECT coalesce(sum(visible_at <= ?2), 0), coalesce(sum(visible_at > ?2), 0),"
-             " coalesce(min(sent_at), 0) FROM messages WHERE queue = ?1");
+             "SELECT (SELECT count(*) FROM queued WHERE queue = ?1),"
+             " (SELECT count(*) FROM received WHERE queue = ?1 AND visible_at > ?2),"
+             " coalesce((SELECT sent_at FROM queued WHERE queue = ?1 ORDER BY id LIMIT 1), 0)");
   sel->bind(1, name_).bind(2, store_->clock_.nowMs());
   auto r = sel->step();
   if (!r.isOk()) return r.status();
-  QueueStats s{sel->i64(0), sel->i64(1), sel->i64(2)};
+  QueueStats s{sel->i64(0) - sel->i64(1), sel->i64(1), sel->i64(2)};
   sel->reset();
   return s;
 }
@@ -263,8 +325,9 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::peek(size_t max) {
   std::lock_guard lock(store_->mu_);
   SqliteDb& db = *store_->db_;
   MF_PREPARE(sel, db,
-             "SELECT id, group_id, dedup_id, body, attrs, sent_at, receive_count FROM messages"
-             " WHERE queue = ? ORDER BY id LIMIT ?");
+             "SELECT m.id, m.group_id, m.dedup_id, m.body, m.attrs, m.sent_at,"
+             " coalesce(r.receive_count, 0) FROM queued m LEFT JOIN received r ON r.id = m.id"
+             " WHERE m.queue = ? ORDER BY m.id LIMIT ?");
   sel->bind(1, name_).bind(2, static_cast<int64_t>(max));
   std::vector<ReceivedMessage> out;
   for (;;) {

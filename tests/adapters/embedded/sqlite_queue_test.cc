@@ -59,6 +59,68 @@ TEST(EmbeddedQueue, DedupIdsOutsideTheirWindowArePurged) {
   EXPECT_EQ(q->stats()->visible, static_cast<int64_t>(10 + emb::SqliteQueueStore::kPurgeEvery));
 }
 
+// A data directory written before the queue kept its receive state apart from the bodies (one
+// `messages` table): opening it moves every message over, in flight or not, with its id,
+// receipt and receive count, and new ids continue after the old ones.
+TEST(EmbeddedQueue, AQueueFileFromBeforeTheSplitKeepsItsMessagesAndReceipts) {
+  TempDir dir;
+  ManualClock clock;
+  int64_t now = clock.nowMs();
+  {
+    auto db = *emb::SqliteDb::open(dir.file("q.db"), {});
+    ASSERT_TRUE(db->exec("CREATE TABLE messages(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                         " queue TEXT NOT NULL, group_id TEXT NOT NULL, dedup_id TEXT NOT NULL,"
+                         " body BLOB NOT NULL, attrs TEXT NOT NULL, sent_at INTEGER NOT NULL,"
+                         " visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0,"
+                         " receipt TEXT)")
+                    .isOk());
+    auto ins = *db->prepare(
+        "INSERT INTO messages(id, queue, group_id, dedup_id, body, attrs, sent_at, visible_at,"
+        " receive_count, receipt) VALUES(?, 'q', ?, ?, ?, '{}', ?, ?, ?, ?)");
+    // 7: in flight for 10 s more, received twice; 8: the same group, waiting behind it;
+    // 9: another group, never received. Ids 1-6 were sent and deleted before.
+    struct Row {
+      int64_t id;
+      const char* group;
+      int64_t visibleAt, receiveCount;
+      const char* receipt;
+    };
+    for (const Row& r : {Row{7, "a", now + 10000, 2, "7.aaaa"}, Row{8, "a", now, 0, nullptr},
+                         Row{9, "b", now, 0, nullptr}}) {
+      ins->reset();
+      ins->bind(1, r.id).bind(2, r.group).bind(3, "d" + std::to_string(r.id));
+      ins->bind(4, "body-" + std::to_string(r.id)).bind(5, now).bind(6, r.visibleAt);
+      ins->bind(7, r.receiveCount);
+      if (r.receipt) ins->bind(8, r.receipt);
+      ASSERT_TRUE(ins->run().isOk());
+    }
+    ASSERT_TRUE(db->exec("UPDATE sqlite_sequence SET seq = 12 WHERE name = 'messages'").isOk());
+  }
+  auto store = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  auto q = store->queue("q", {});
+  auto stats = *q->stats();
+  EXPECT_EQ(stats.visible, 2);
+  EXPECT_EQ(stats.inFlight, 1);
+  // Group a is blocked behind its message in flight; b delivers.
+  auto first = *q->receive(10, 1000, 0);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].body, "body-9");
+  // The receipt handed out before the upgrade still deletes its message, and a goes on.
+  ASSERT_TRUE(q->remove({"7.aaaa"}).isOk());
+  auto second = *q->receive(10, 1000, 0);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].body, "body-8");
+  EXPECT_EQ(second[0].receiveCount, 1);
+  // New messages take ids after the last one ever given, not after the last one left.
+  ASSERT_TRUE(q->send({{"c", "new", "x", {}}}).isOk());
+  auto third = *q->receive(10, 1000, 0);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].messageId, "13");
+  // Opening it again finds nothing left to move.
+  auto again = *emb::SqliteQueueStore::open(dir.file("q.db"), clock);
+  EXPECT_EQ(again->queue("q", {})->stats()->inFlight, 3);
+}
+
 TEST(EmbeddedDurability, QueueMessagesSurviveReopen) {
   TempDir dir;
   ManualClock clock;
