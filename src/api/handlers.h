@@ -105,9 +105,12 @@ class MemberApi {
   // A write request checked and turned into the store's write, or the response that ends it.
   std::variant<ApiResponse, StoreWrite> prepareWrite(WriteKind kind, const std::string& id,
                                                      const ApiRequest& req) const;
-  // The response to a write the store applied (or failed).
-  ApiResponse finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out) const;
+  // The response to a write the store applied (or failed). withMember false: the member
+  // document is left out (its ETag stays): a batch write with `Prefer: return=minimal`.
+  ApiResponse finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out,
+                          bool withMember = true) const;
   // POST /members:batchWrite: each item as the same PUT or DELETE (write()) would go, in order.
+  // With `Prefer: return=minimal` (RFC 7240) the results carry status, ETag and problem only.
   ApiResponse batchWrite(const ApiRequest& req) const;
   ApiResponse history(const std::string& id) const;
   ApiResponse parking(const std::string& id) const;

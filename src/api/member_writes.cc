@@ -1,6 +1,8 @@
 // The Member API's writes: PUT, PATCH, DELETE and POST of one member (write(): checked, turned
 // into the store's write, applied, answered) and POST /members:batchWrite (every item prepared
 // as its single request would be, the writes applied together by MemberStore::applyAll).
+#include <cctype>
+#include <string_view>
 #include <variant>
 
 #include "api/handler_support.h"
@@ -30,6 +32,25 @@ json::value mergePatch(const json::value& target, const json::value& patch) {
 }
 
 constexpr size_t kMaxBatchItems = 500;
+
+// Whether a Prefer header (RFC 7240: comma-separated preferences, each with optional
+// ;-parameters, names and the token case-insensitive) asks for return=minimal.
+bool prefersMinimal(const std::string& prefer) {
+  size_t start = 0;
+  while (start <= prefer.size()) {
+    size_t end = prefer.find(',', start);
+    if (end == std::string::npos) end = prefer.size();
+    std::string_view pref(prefer.data() + start, end - start);
+    pref = pref.substr(0, pref.find(';'));  // its parameters do not matter here
+    while (!pref.empty() && (pref.front() == ' ' || pref.front() == '\t')) pref.remove_prefix(1);
+    while (!pref.empty() && (pref.back() == ' ' || pref.back() == '\t')) pref.remove_suffix(1);
+    std::string lower(pref);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "return=minimal" || lower == "return=\"minimal\"") return true;
+    start = end + 1;
+  }
+  return false;
+}
 
 // One item of a batch write as the single request it stands for.
 struct BatchItem {
@@ -114,10 +135,14 @@ ApiResponse MemberApi::batchWrite(const ApiRequest& req) const {
   std::vector<const StoreWrite*> pointers;
   for (const auto& w : writes) pointers.push_back(&w);
   auto outcomes = store_.applyAll(pointers);
+  // sync asks for minimal results: it reads each item's status and problem only, and the
+  // member documents were most of the response (rendered, parsed back here, sent, parsed).
+  bool minimal = prefersMinimal(req.header("prefer"));
   for (size_t k = 0; k < writes.size(); ++k) {
     responses[writeOf[k]] = finishWrite(
         writes[k],
-        k < outcomes.size() ? outcomes[k] : Result<WriteOutcome>(Status::internal("no outcome")));
+        k < outcomes.size() ? outcomes[k] : Result<WriteOutcome>(Status::internal("no outcome")),
+        !minimal);
   }
   json::array results;
   for (const ApiResponse& r : responses) {
@@ -131,9 +156,11 @@ ApiResponse MemberApi::batchWrite(const ApiRequest& req) const {
     }
     results.push_back(std::move(result));
   }
-  return {200,
-          {{"Content-Type", "application/json"}},
-          json::serialize(json::object{{"results", std::move(results)}})};
+  ApiResponse out{200,
+                  {{"Content-Type", "application/json"}},
+                  json::serialize(json::object{{"results", std::move(results)}})};
+  if (minimal) out.headers.emplace_back("Preference-Applied", "return=minimal");
+  return out;
 }
 
 ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
@@ -224,18 +251,21 @@ std::variant<ApiResponse, StoreWrite> MemberApi::prepareWrite(WriteKind kind,
   return w;
 }
 
-ApiResponse MemberApi::finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out) const {
+ApiResponse MemberApi::finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out,
+                                   bool withMember) const {
   // The response of a write that took effect, the first time and when its key replays it.
-  auto render = [location = "/member/" + w.memberId](WriteResult result,
-                                                     const std::optional<StoredMember>& m) {
+  auto render = [location = "/member/" + w.memberId, withMember](
+                    WriteResult result, const std::optional<StoredMember>& m) {
     ApiResponse r{result == WriteResult::kCreated ? 201 : 200, {}, {}};
     if (result == WriteResult::kDeleted) {
       r.status = 204;
       return r;
     }
     if (m) {
-      r.body = json::serialize(storedMemberJson(*m));
-      r.headers.emplace_back("Content-Type", "application/json");
+      if (withMember) {
+        r.body = json::serialize(storedMemberJson(*m));
+        r.headers.emplace_back("Content-Type", "application/json");
+      }
       r.headers.emplace_back("ETag", etagOf(m->version));
     }
     if (result == WriteResult::kCreated) r.headers.emplace_back("Location", location);

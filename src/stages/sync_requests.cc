@@ -173,6 +173,8 @@ std::vector<SyncStage::Decision> SyncStage::applyBatch(
   req.url = opts_.apiBaseUrl + "/members:batchWrite";
   req.timeoutMs = requestTimeout();
   req.headers.emplace_back("Content-Type", "application/json");
+  // Each item's status and problem are all sync reads: no member documents in the results.
+  req.headers.emplace_back("Prefer", "return=minimal");
   req.body = json::serialize(json::object{{"items", std::move(items)}});
   HttpResponse resp;
   Decision whole = send(std::move(req), &resp);

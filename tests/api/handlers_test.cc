@@ -183,6 +183,49 @@ TEST_F(ApiTest, BatchWriteAppliesEachItemAsItsSingleRequestWould) {
   EXPECT_EQ(changes[0].at("lineage").at("partition").as_int64(), 0);
 }
 
+// `Prefer: return=minimal` (RFC 7240, as sync sends it): the same writes and statuses, each
+// result with its ETag or problem but no member document, and the preference acknowledged.
+// Without it, or with another preference, the results carry the members.
+TEST_F(ApiTest, BatchWriteWithPreferReturnMinimalLeavesTheMembersOut) {
+  auto items = [&](const char* id, const char* key, int64_t seq) {
+    return json::serialize(json::object{
+        {"items", json::array{json::object{{"op", "put"},
+                                           {"memberId", id},
+                                           {"idempotencyKey", key},
+                                           {"sourceSequence", seq},
+                                           {"member", json::parse(kBody)}},
+                              json::object{{"op", "put"},
+                                           {"memberId", id},
+                                           {"idempotencyKey", std::string(key) + "-old"},
+                                           {"sourceSequence", seq - 1},
+                                           {"member", json::parse(kBody)}}}}});
+  };
+  auto r = call("POST", "/members:batchWrite", items("P1", "p1", 10),
+                {{"prefer", "respond-async, RETURN=minimal; x=1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(header(r, "Preference-Applied"), "return=minimal");
+  json::object doc = body(r);
+  const auto& results = doc.at("results").as_array();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].at("status").as_int64(), 201);
+  EXPECT_EQ(results[0].at("etag").as_string(), "\"1\"");
+  EXPECT_FALSE(results[0].as_object().contains("member"));
+  EXPECT_EQ(results[1].at("status").as_int64(), 409);
+  EXPECT_EQ(results[1].at("problem").at("type").as_string(),
+            "urn:memberflow:problem:stale-source-sequence");
+  EXPECT_EQ(body(call("GET", "/member/P1")).at("version").as_int64(), 1);  // applied all the same
+  // A replay under minimal is minimal too; without the preference the member comes back.
+  auto replay = call("POST", "/members:batchWrite", items("P1", "p1", 10),
+                     {{"prefer", "return=minimal"}});
+  EXPECT_FALSE(body(replay).at("results").as_array()[0].as_object().contains("member"));
+  for (auto [id, prefer] : {std::pair{"P2", ""}, std::pair{"P3", "return=representation"}}) {
+    auto full = call("POST", "/members:batchWrite", items(id, id, 10), {{"prefer", prefer}});
+    ASSERT_EQ(full.status, 200) << full.body;
+    EXPECT_EQ(header(full, "Preference-Applied"), "");
+    EXPECT_EQ(body(full).at("results").as_array()[0].at("member").at("memberId").as_string(), id);
+  }
+}
+
 TEST_F(ApiTest, BatchWriteRefusesWhatIsNoBatch) {
   EXPECT_EQ(call("POST", "/members:batchWrite", "{nope").status, 400);
   EXPECT_EQ(call("POST", "/members:batchWrite", R"({"items": {}})").status, 400);

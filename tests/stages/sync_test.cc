@@ -198,6 +198,8 @@ TEST_F(SyncBatchTest, OneRequestPerRoundAndAMembersNextChangeInTheNextRound) {
   auto sent = http.sentTo("/members:batchWrite");
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(testing::headerOf(sent[0], "Authorization"), "Bearer cached");
+  // Only each item's status and problem are read: the members are not asked back.
+  EXPECT_EQ(testing::headerOf(sent[0], "Prefer"), "return=minimal");
   auto items = json::parse(sent[0].body).at("items").as_array();
   EXPECT_EQ(items[0].at("op").as_string(), "put");
   EXPECT_EQ(items[0].at("idempotencyKey").as_string(), "core:5");
