@@ -215,8 +215,8 @@ TEST_F(ApiTest, BatchWriteWithPreferReturnMinimalLeavesTheMembersOut) {
             "urn:memberflow:problem:stale-source-sequence");
   EXPECT_EQ(body(call("GET", "/member/P1")).at("version").as_int64(), 1);  // applied all the same
   // A replay under minimal is minimal too; without the preference the member comes back.
-  auto replay = call("POST", "/members:batchWrite", items("P1", "p1", 10),
-                     {{"prefer", "return=minimal"}});
+  auto replay =
+      call("POST", "/members:batchWrite", items("P1", "p1", 10), {{"prefer", "return=minimal"}});
   EXPECT_FALSE(body(replay).at("results").as_array()[0].as_object().contains("member"));
   for (auto [id, prefer] : {std::pair{"P2", ""}, std::pair{"P3", "return=representation"}}) {
     auto full = call("POST", "/members:batchWrite", items(id, id, 10), {{"prefer", prefer}});
