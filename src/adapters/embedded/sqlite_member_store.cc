@@ -24,38 +24,6 @@ HistoryEntry historyFrom(const Stmt& s, int first) {
   return h;
 }
 
-// Data directories made before the outbox lost its UNIQUE(event_id) get the table rebuilt
-// without it (SQLite cannot drop a constraint's index), in one transaction: its entries and its
-// AUTOINCREMENT high-water mark are kept, so relay sees the same entries with the same seqs.
-Status dropOutboxEventIdIndex(SqliteDb& db) {
-  auto hasUnique = [&db]() -> Result<bool> {
-    MF_PREPARE(sel, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'");
-    auto row = sel->step();
-    if (!row.isOk()) return row.status();
-    bool unique = *row && sel->str(0).find("UNIQUE") != std::string::npos;
-    sel->reset();
-    return unique;
-  };
-  auto before = hasUnique();
-  if (!before.isOk() || !*before) return before.status();
-  Transaction tx(db);
-  MF_RETURN_IF_ERROR(tx.begin());
-  auto still = hasUnique();  // another process may have rebuilt it meanwhile
-  if (!still.isOk() || !*still) return still.status();
-  MF_RETURN_IF_ERROR(
-      db.exec("CREATE TABLE outbox_rebuilt(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-              " event_id TEXT NOT NULL, member_id TEXT NOT NULL, event TEXT NOT NULL,"
-              " created_at INTEGER NOT NULL);"
-              "INSERT INTO outbox_rebuilt(seq, event_id, member_id, event, created_at)"
-              " SELECT seq, event_id, member_id, event, created_at FROM outbox ORDER BY seq;"
-              "DELETE FROM sqlite_sequence WHERE name = 'outbox_rebuilt';"
-              "INSERT INTO sqlite_sequence(name, seq)"
-              " SELECT 'outbox_rebuilt', seq FROM sqlite_sequence WHERE name = 'outbox';"
-              "DROP TABLE outbox;"
-              "ALTER TABLE outbox_rebuilt RENAME TO outbox;"));
-  return tx.commit();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::string& path,
@@ -63,44 +31,7 @@ Result<std::unique_ptr<SqliteMemberStore>> SqliteMemberStore::open(const std::st
   auto db = SqliteDb::open(path, opts.db);
   if (!db.isOk()) return db.status();
   MF_RETURN_IF_ERROR((*db)->exec("PRAGMA cache_size=-32768"));
-  MF_RETURN_IF_ERROR((*db)->exec(
-      "CREATE TABLE IF NOT EXISTS members(member_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
-      " version INTEGER NOT NULL, source_sequence INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-      " deleted INTEGER NOT NULL) WITHOUT ROWID;"
-      "CREATE INDEX IF NOT EXISTS members_updated ON members(updated_at, member_id);"
-      "CREATE TABLE IF NOT EXISTS history(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-      " member_id TEXT NOT NULL, version INTEGER NOT NULL, op TEXT NOT NULL,"
-      " event_id TEXT NOT NULL, message_id TEXT NOT NULL, source_sequence INTEGER NOT NULL,"
-      " changed_fields TEXT NOT NULL, lineage TEXT NOT NULL, applied_at INTEGER NOT NULL);"
-      "CREATE INDEX IF NOT EXISTS history_member ON history(member_id, seq);"
-      // No index on event_id: event ids are random UUIDs, nothing looks an entry up by
-      // one (relay deletes by seq), and a unique index cost a random B-tree insert a write
-      // (the index on created_at is below, after the rebuild of an old outbox).
-      "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-      " event_id TEXT NOT NULL, member_id TEXT NOT NULL, event TEXT NOT NULL,"
-      " created_at INTEGER NOT NULL);"
-      // What a write with an idempotency key did: its result and the member it left.
-      // (Releases before it kept rendered HTTP responses in `idempotency`; this process
-      // owns its database alone, so that table goes.)
-      "DROP TABLE IF EXISTS idempotency;"
-      // What each sourced write that left no history row did (reconcile reads it).
-      "CREATE TABLE IF NOT EXISTS write_outcomes(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-      " message_id TEXT NOT NULL, member_id TEXT NOT NULL, result TEXT NOT NULL,"
-      " at INTEGER NOT NULL);"
-      "CREATE INDEX IF NOT EXISTS write_outcomes_member ON write_outcomes(member_id, seq);"
-      "CREATE TABLE IF NOT EXISTS write_replays(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
-      " result TEXT NOT NULL, member TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;"
-      "CREATE INDEX IF NOT EXISTS write_replays_expiry ON write_replays(expires_at);"
-      // The audit of `memberflow erase`: ids, reason and counts, no member data.
-      "CREATE TABLE IF NOT EXISTS erasures(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-      " member_id TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL,"
-      " counts TEXT NOT NULL);"
-      "CREATE INDEX IF NOT EXISTS erasures_member ON erasures(member_id, seq);"));
-  MF_RETURN_IF_ERROR(dropOutboxEventIdIndex(**db));
-  // The smallest index, so that count(*) (the status and idle probes) reads it instead of
-  // every event; created_at grows with seq, so its inserts append.
-  MF_RETURN_IF_ERROR(
-      (*db)->exec("CREATE INDEX IF NOT EXISTS outbox_created ON outbox(created_at)"));
+  MF_RETURN_IF_ERROR(prepareSchema(**db));
   return std::unique_ptr<SqliteMemberStore>(new SqliteMemberStore(std::move(db).value(), opts));
 }
 

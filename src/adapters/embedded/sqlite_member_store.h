@@ -45,6 +45,9 @@ class SqliteMemberStore final : public MemberStore {
   Status ping() override;
 
  private:
+  // Creates the tables and indexes, and rebuilds what an earlier release made differently
+  // (sqlite_member_store_schema.cc).
+  static Status prepareSchema(SqliteDb& db);
   SqliteMemberStore(std::unique_ptr<SqliteDb> db, Options opts) : db_(std::move(db)), opts_(opts) {}
   struct Pending {
     explicit Pending(const StoreWrite* w) : write(w) {}  // built in place: no moved temporary

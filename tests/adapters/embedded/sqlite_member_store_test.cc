@@ -210,5 +210,91 @@ TEST(SqliteMemberStoreSchema, OutboxOfAnOldDataDirectoryLosesItsUniqueIndexAndKe
   EXPECT_EQ((*idx)->str(0), "outbox_created");
 }
 
+// Data directories whose members and write_replays were WITHOUT ROWID tables (rows over ~1 KB
+// spilled into an overflow page each) get both rebuilt as rowid tables: the member, its
+// version, its replay and the indexes are all still there.
+TEST(SqliteMemberStoreSchema, MembersAndReplaysOfAnOldDataDirectoryBecomeRowidTables) {
+  TempDir dir;
+  StoreWrite first = writeOf("M1");
+  first.idempotencyKey = "k1";
+  first.requestFingerprint = "f1";
+  // The rows a write leaves, made by the current store in a scratch file.
+  std::vector<std::string> member, replay;
+  {
+    auto scratch = *emb::SqliteMemberStore::open(dir.file("scratch.db"), {});
+    ASSERT_TRUE(scratch->apply(first).isOk());
+    scratch.reset();
+    auto db = *emb::SqliteDb::open(dir.file("scratch.db"), {});
+    auto rowOf = [&](const char* sql, int columns) {
+      std::vector<std::string> row;
+      auto sel = *db->prepare(sql);
+      EXPECT_TRUE(*sel->step());
+      for (int i = 0; i < columns; ++i) row.push_back(sel->str(i));
+      sel->reset();
+      return row;
+    };
+    member = rowOf(
+        "SELECT member_id, body, version, source_sequence, updated_at, deleted"
+        " FROM members",
+        6);
+    replay = rowOf("SELECT key, fingerprint, result, member, expires_at FROM write_replays", 5);
+  }
+  const std::string path = dir.file("members.db");
+  {
+    auto db = *emb::SqliteDb::open(path, {});
+    ASSERT_TRUE(db->exec("CREATE TABLE members(member_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
+                         " version INTEGER NOT NULL, source_sequence INTEGER NOT NULL,"
+                         " updated_at INTEGER NOT NULL, deleted INTEGER NOT NULL) WITHOUT ROWID;"
+                         "CREATE INDEX members_updated ON members(updated_at, member_id);"
+                         "CREATE TABLE write_replays(key TEXT PRIMARY KEY,"
+                         " fingerprint TEXT NOT NULL, result TEXT NOT NULL, member TEXT NOT NULL,"
+                         " expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+                         "CREATE INDEX write_replays_expiry ON write_replays(expires_at);")
+                    .isOk());
+    auto m = *db->prepare("INSERT INTO members VALUES(?, ?, ?, ?, ?, ?)");
+    for (int i = 0; i < 6; ++i) m->bind(i + 1, member[i]);
+    ASSERT_TRUE(m->run().isOk());
+    auto r = *db->prepare("INSERT INTO write_replays VALUES(?, ?, ?, ?, ?)");
+    for (int i = 0; i < 5; ++i) r->bind(i + 1, replay[i]);
+    ASSERT_TRUE(r->run().isOk());
+  }
+  auto store = emb::SqliteMemberStore::open(path, {});
+  ASSERT_TRUE(store.isOk()) << store.status().toString();
+  auto got = (*store)->get("M1");
+  ASSERT_TRUE(got.isOk()) << got.status().toString();
+  EXPECT_EQ(got->version, 1);
+  EXPECT_EQ(got->member.name.last, "Lovelace");
+  auto again = (*store)->apply(first);  // the same key: its first outcome, replayed
+  ASSERT_TRUE(again.isOk());
+  EXPECT_EQ(again->result, WriteResult::kReplayed);
+  StoreWrite second = writeOf("M1");
+  second.idempotencyKey = "k2";
+  second.requestFingerprint = "f2";
+  second.content = [](const StoredMember* cur) -> Result<Member> {
+    Member m = cur->member;
+    m.status = MemberStatus::kInactive;
+    return m;
+  };
+  auto next = (*store)->apply(second);
+  ASSERT_TRUE(next.isOk());
+  EXPECT_EQ(next->result, WriteResult::kUpdated);
+  EXPECT_EQ((*store)->get("M1")->version, 2);
+  store->reset();
+
+  auto db = *emb::SqliteDb::open(path, {});
+  auto sel = *db->prepare(
+      "SELECT group_concat(name || ':' || (instr(sql, 'WITHOUT ROWID') > 0), ',') FROM"
+      " (SELECT name, sql FROM sqlite_master WHERE type = 'table' AND"
+      " name IN ('members', 'write_replays') ORDER BY name)");
+  ASSERT_TRUE(*sel->step());
+  EXPECT_EQ(sel->str(0), "members:0,write_replays:0");
+  sel->reset();
+  auto idx = *db->prepare(
+      "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'index'"
+      " AND name IN ('members_updated', 'write_replays_expiry') ORDER BY name)");
+  ASSERT_TRUE(*idx->step());
+  EXPECT_EQ(idx->str(0), "members_updated,write_replays_expiry");
+}
+
 }  // namespace
 }  // namespace memberflow
