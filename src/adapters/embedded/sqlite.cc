@@ -164,6 +164,28 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
 
 SqliteDb::SqliteDb(sqlite3* db) : db_(db) {}
 
+Result<bool> tableDefinitionHas(SqliteDb& db, const std::string& table, std::string_view text) {
+  MF_PREPARE(sel, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?");
+  sel->bind(1, table);
+  auto row = sel->step();
+  if (!row.isOk()) return row.status();
+  bool has = *row && sel->str(0).find(text) != std::string::npos;
+  sel->reset();
+  return has;
+}
+
+Status upgradeIfDefinitionHas(SqliteDb& db, const std::string& table, std::string_view text,
+                              const std::string& sql) {
+  auto before = tableDefinitionHas(db, table, text);
+  if (!before.isOk() || !*before) return before.status();
+  Transaction tx(db);
+  MF_RETURN_IF_ERROR(tx.begin());
+  auto still = tableDefinitionHas(db, table, text);
+  if (!still.isOk() || !*still) return still.status();
+  MF_RETURN_IF_ERROR(db.exec(sql));
+  return tx.commit();
+}
+
 bool SqliteDb::waitForCheckpoint(std::chrono::milliseconds timeout) {
   if (!checkpointer_) return false;
   Checkpointer& c = *checkpointer_;

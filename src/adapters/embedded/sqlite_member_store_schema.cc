@@ -9,32 +9,18 @@ namespace {
 // without it (SQLite cannot drop a constraint's index), in one transaction: its entries and its
 // AUTOINCREMENT high-water mark are kept, so relay sees the same entries with the same seqs.
 Status dropOutboxEventIdIndex(SqliteDb& db) {
-  auto hasUnique = [&db]() -> Result<bool> {
-    MF_PREPARE(sel, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'");
-    auto row = sel->step();
-    if (!row.isOk()) return row.status();
-    bool unique = *row && sel->str(0).find("UNIQUE") != std::string::npos;
-    sel->reset();
-    return unique;
-  };
-  auto before = hasUnique();
-  if (!before.isOk() || !*before) return before.status();
-  Transaction tx(db);
-  MF_RETURN_IF_ERROR(tx.begin());
-  auto still = hasUnique();  // another process may have rebuilt it meanwhile
-  if (!still.isOk() || !*still) return still.status();
-  MF_RETURN_IF_ERROR(
-      db.exec("CREATE TABLE outbox_rebuilt(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-              " event_id TEXT NOT NULL, member_id TEXT NOT NULL, event TEXT NOT NULL,"
-              " created_at INTEGER NOT NULL);"
-              "INSERT INTO outbox_rebuilt(seq, event_id, member_id, event, created_at)"
-              " SELECT seq, event_id, member_id, event, created_at FROM outbox ORDER BY seq;"
-              "DELETE FROM sqlite_sequence WHERE name = 'outbox_rebuilt';"
-              "INSERT INTO sqlite_sequence(name, seq)"
-              " SELECT 'outbox_rebuilt', seq FROM sqlite_sequence WHERE name = 'outbox';"
-              "DROP TABLE outbox;"
-              "ALTER TABLE outbox_rebuilt RENAME TO outbox;"));
-  return tx.commit();
+  return upgradeIfDefinitionHas(
+      db, "outbox", "UNIQUE",
+      "CREATE TABLE outbox_rebuilt(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+      " event_id TEXT NOT NULL, member_id TEXT NOT NULL, event TEXT NOT NULL,"
+      " created_at INTEGER NOT NULL);"
+      "INSERT INTO outbox_rebuilt(seq, event_id, member_id, event, created_at)"
+      " SELECT seq, event_id, member_id, event, created_at FROM outbox ORDER BY seq;"
+      "DELETE FROM sqlite_sequence WHERE name = 'outbox_rebuilt';"
+      "INSERT INTO sqlite_sequence(name, seq)"
+      " SELECT 'outbox_rebuilt', seq FROM sqlite_sequence WHERE name = 'outbox';"
+      "DROP TABLE outbox;"
+      "ALTER TABLE outbox_rebuilt RENAME TO outbox;");
 }
 
 // The tables whose rows hold a member document (~1 KB) are rowid tables. As WITHOUT ROWID
@@ -63,27 +49,12 @@ constexpr RowidTable kRowidTables[] = {
 };
 
 Status rebuildAsRowidTable(SqliteDb& db, const RowidTable& t) {
-  auto withoutRowid = [&]() -> Result<bool> {
-    MF_PREPARE(sel, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?");
-    sel->bind(1, t.name);
-    auto row = sel->step();
-    if (!row.isOk()) return row.status();
-    bool old = *row && sel->str(0).find("WITHOUT ROWID") != std::string::npos;
-    sel->reset();
-    return old;
-  };
-  auto before = withoutRowid();
-  if (!before.isOk() || !*before) return before.status();
-  Transaction tx(db);
-  MF_RETURN_IF_ERROR(tx.begin());
-  auto still = withoutRowid();  // another process may have rebuilt it meanwhile
-  if (!still.isOk() || !*still) return still.status();
   std::string name = t.name;
-  MF_RETURN_IF_ERROR(db.exec(std::string(t.create) + ";INSERT INTO " + name + "_rebuilt(" +
-                             t.columns + ") SELECT " + t.columns + " FROM " + name +
-                             ";DROP TABLE " + name + ";ALTER TABLE " + name +
-                             "_rebuilt RENAME TO " + name + ";" + t.indexes));
-  return tx.commit();
+  return upgradeIfDefinitionHas(db, name, "WITHOUT ROWID",
+                                std::string(t.create) + ";INSERT INTO " + name + "_rebuilt(" +
+                                    t.columns + ") SELECT " + t.columns + " FROM " + name +
+                                    ";DROP TABLE " + name + ";ALTER TABLE " + name +
+                                    "_rebuilt RENAME TO " + name + ";" + t.indexes);
 }
 
 }  // namespace

@@ -14,21 +14,8 @@ namespace {
 // rows held the receive state next to the body) into `queued` and `received`, in one
 // transaction. The message ids, and the AUTOINCREMENT sequence, carry over: receipts name ids.
 Status migrateMessagesTable(SqliteDb& db) {
-  auto hasOldTable = [&]() -> Result<bool> {
-    MF_PREPARE(old, db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'");
-    auto found = old->step();
-    old->reset();
-    return found;
-  };
-  // A read first: an open of a current file (every open but the first after an upgrade) takes
-  // no write lock.
-  auto found = hasOldTable();
-  if (!found.isOk() || !*found) return found.status();
-  Transaction tx(db);
-  MF_RETURN_IF_ERROR(tx.begin());
-  found = hasOldTable();  // again under the lock: another connection may have moved them
-  if (!found.isOk() || !*found) return found.status();
-  MF_RETURN_IF_ERROR(db.exec(
+  return upgradeIfDefinitionHas(
+      db, "messages", "",
       "INSERT INTO queued(id, queue, group_id, dedup_id, body, attrs, sent_at)"
       " SELECT id, queue, group_id, dedup_id, body, attrs, sent_at FROM messages ORDER BY id;"
       "INSERT INTO received(id, queue, group_id, visible_at, receive_count, receipt)"
@@ -37,8 +24,7 @@ Status migrateMessagesTable(SqliteDb& db) {
       "DELETE FROM sqlite_sequence WHERE name = 'queued';"
       "INSERT INTO sqlite_sequence(name, seq)"
       " SELECT 'queued', seq FROM sqlite_sequence WHERE name = 'messages';"
-      "DROP TABLE messages;"));
-  return tx.commit();
+      "DROP TABLE messages;");
 }
 
 }  // namespace
