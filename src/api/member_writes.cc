@@ -1,6 +1,7 @@
 // The Member API's writes: PUT, PATCH, DELETE and POST of one member (write(): checked, turned
 // into the store's write, applied, answered) and POST /members:batchWrite (every item prepared
 // as its single request would be, the writes applied together by MemberStore::applyAll).
+#include <algorithm>
 #include <cctype>
 #include <string_view>
 #include <variant>
@@ -33,21 +34,43 @@ json::value mergePatch(const json::value& target, const json::value& patch) {
 
 constexpr size_t kMaxBatchItems = 500;
 
-// Whether a Prefer header (RFC 7240: comma-separated preferences, each with optional
-// ;-parameters, names and the token case-insensitive) asks for return=minimal.
-bool prefersMinimal(const std::string& prefer) {
+// Whether a Prefer header asks for return=minimal. RFC 7240: preferences are separated by
+// commas (outside quoted strings), each `name [BWS "=" BWS value] *(";" parameter)`; names
+// are case-insensitive; only the first occurrence of a preference counts.
+bool prefersMinimal(std::string_view prefer) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  auto iequals = [](std::string_view x, std::string_view y) {
+    return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), [](char c, char d) {
+             return std::tolower(static_cast<unsigned char>(c)) ==
+                    std::tolower(static_cast<unsigned char>(d));
+           });
+  };
   size_t start = 0;
-  while (start <= prefer.size()) {
-    size_t end = prefer.find(',', start);
-    if (end == std::string::npos) end = prefer.size();
-    std::string_view pref(prefer.data() + start, end - start);
-    pref = pref.substr(0, pref.find(';'));  // its parameters do not matter here
-    while (!pref.empty() && (pref.front() == ' ' || pref.front() == '\t')) pref.remove_prefix(1);
-    while (!pref.empty() && (pref.back() == ' ' || pref.back() == '\t')) pref.remove_suffix(1);
-    std::string lower(pref);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == "return=minimal" || lower == "return=\"minimal\"") return true;
+  while (start < prefer.size()) {
+    // This preference runs to the next comma that is not inside a quoted string.
+    size_t end = start;
+    bool quoted = false;
+    for (; end < prefer.size() && (quoted || prefer[end] != ','); ++end) {
+      if (prefer[end] == '\\' && quoted && end + 1 < prefer.size()) {
+        ++end;
+      } else if (prefer[end] == '"') {
+        quoted = !quoted;
+      }
+    }
+    std::string_view pref = prefer.substr(start, end - start);
     start = end + 1;
+    pref = pref.substr(0, pref.find(';'));  // its parameters do not matter here
+    size_t eq = pref.find('=');
+    std::string_view name = trim(pref.substr(0, eq));
+    if (!iequals(name, "return")) continue;
+    std::string_view value = eq == std::string_view::npos ? "" : trim(pref.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    return value == "minimal";  // the first `return` decides
   }
   return false;
 }

@@ -215,10 +215,14 @@ TEST_F(ApiTest, BatchWriteWithPreferReturnMinimalLeavesTheMembersOut) {
             "urn:memberflow:problem:stale-source-sequence");
   EXPECT_EQ(body(call("GET", "/member/P1")).at("version").as_int64(), 1);  // applied all the same
   // A replay under minimal is minimal too; without the preference the member comes back.
-  auto replay =
-      call("POST", "/members:batchWrite", items("P1", "p1", 10), {{"prefer", "return=minimal"}});
+  // (Spaces around "=" and a quoted value are the same preference.)
+  auto replay = call("POST", "/members:batchWrite", items("P1", "p1", 10),
+                     {{"prefer", "return = \"minimal\""}});
   EXPECT_FALSE(body(replay).at("results").as_array()[0].as_object().contains("member"));
-  for (auto [id, prefer] : {std::pair{"P2", ""}, std::pair{"P3", "return=representation"}}) {
+  // Only the first `return` counts, and a comma inside a quoted string separates nothing.
+  for (auto [id, prefer] : {std::pair{"P2", ""}, std::pair{"P3", "return=representation"},
+                            std::pair{"P4", "return=representation, return=minimal"},
+                            std::pair{"P5", "handling=lenient; note=\"a,return=minimal,b\""}}) {
     auto full = call("POST", "/members:batchWrite", items(id, id, 10), {{"prefer", prefer}});
     ASSERT_EQ(full.status, 200) << full.body;
     EXPECT_EQ(header(full, "Preference-Applied"), "");

@@ -36,14 +36,15 @@ struct RowidTable {
 };
 constexpr RowidTable kRowidTables[] = {
     {"members",
-     "CREATE TABLE members_rebuilt(member_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
-     " version INTEGER NOT NULL, source_sequence INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-     " deleted INTEGER NOT NULL)",
+     "CREATE TABLE members_rebuilt(member_id TEXT NOT NULL PRIMARY KEY,"
+     " body TEXT NOT NULL, version INTEGER NOT NULL, source_sequence INTEGER NOT NULL,"
+     " updated_at INTEGER NOT NULL, deleted INTEGER NOT NULL)",
      "member_id, body, version, source_sequence, updated_at, deleted",
      "CREATE INDEX IF NOT EXISTS members_updated ON members(updated_at, member_id)"},
     {"write_replays",
-     "CREATE TABLE write_replays_rebuilt(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
-     " result TEXT NOT NULL, member TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+     "CREATE TABLE write_replays_rebuilt(key TEXT NOT NULL PRIMARY KEY,"
+     " fingerprint TEXT NOT NULL, result TEXT NOT NULL, member TEXT NOT NULL,"
+     " expires_at INTEGER NOT NULL)",
      "key, fingerprint, result, member, expires_at",
      "CREATE INDEX IF NOT EXISTS write_replays_expiry ON write_replays(expires_at)"},
 };
@@ -61,9 +62,10 @@ Status rebuildAsRowidTable(SqliteDb& db, const RowidTable& t) {
 
 Status SqliteMemberStore::prepareSchema(SqliteDb& db) {
   MF_RETURN_IF_ERROR(db.exec(
-      "CREATE TABLE IF NOT EXISTS members(member_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
-      " version INTEGER NOT NULL, source_sequence INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-      " deleted INTEGER NOT NULL);"  // a rowid table: see kRowidTables
+      // A rowid table (see kRowidTables): PRIMARY KEY alone would allow a NULL id there.
+      "CREATE TABLE IF NOT EXISTS members(member_id TEXT NOT NULL PRIMARY KEY,"
+      " body TEXT NOT NULL, version INTEGER NOT NULL, source_sequence INTEGER NOT NULL,"
+      " updated_at INTEGER NOT NULL, deleted INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS members_updated ON members(updated_at, member_id);"
       "CREATE TABLE IF NOT EXISTS history(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
       " member_id TEXT NOT NULL, version INTEGER NOT NULL, op TEXT NOT NULL,"
@@ -85,8 +87,9 @@ Status SqliteMemberStore::prepareSchema(SqliteDb& db) {
       " message_id TEXT NOT NULL, member_id TEXT NOT NULL, result TEXT NOT NULL,"
       " at INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS write_outcomes_member ON write_outcomes(member_id, seq);"
-      "CREATE TABLE IF NOT EXISTS write_replays(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
-      " result TEXT NOT NULL, member TEXT NOT NULL, expires_at INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS write_replays(key TEXT NOT NULL PRIMARY KEY,"
+      " fingerprint TEXT NOT NULL, result TEXT NOT NULL, member TEXT NOT NULL,"
+      " expires_at INTEGER NOT NULL);"
       "CREATE INDEX IF NOT EXISTS write_replays_expiry ON write_replays(expires_at);"
       // The audit of `memberflow erase`: ids, reason and counts, no member data.
       "CREATE TABLE IF NOT EXISTS erasures(seq INTEGER PRIMARY KEY AUTOINCREMENT,"

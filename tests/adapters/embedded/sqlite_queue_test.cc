@@ -105,7 +105,12 @@ TEST(EmbeddedQueue, AQueueFileFromBeforeTheSplitKeepsItsMessagesAndReceipts) {
   auto first = *q->receive(10, 1000, 0);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].body, "body-9");
-  // The receipt handed out before the upgrade still deletes its message, and a goes on.
+  // Message 7 kept its receive count; the receipt handed out before the upgrade still deletes
+  // it, and group a goes on.
+  auto peeked = *q->peek(10);
+  ASSERT_EQ(peeked.size(), 3u);
+  EXPECT_EQ(peeked[0].messageId, "7");
+  EXPECT_EQ(peeked[0].receiveCount, 2);
   ASSERT_TRUE(q->remove({"7.aaaa"}).isOk());
   auto second = *q->receive(10, 1000, 0);
   ASSERT_EQ(second.size(), 1u);
