@@ -1,8 +1,6 @@
 // The Member API's writes: PUT, PATCH, DELETE and POST of one member (write(): checked, turned
 // into the store's write, applied, answered) and POST /members:batchWrite (every item prepared
 // as its single request would be, the writes applied together by MemberStore::applyAll).
-#include <algorithm>
-#include <cctype>
 #include <string_view>
 #include <variant>
 
@@ -11,6 +9,7 @@
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "common/time.h"
 
 namespace memberflow::api {
@@ -43,12 +42,6 @@ bool prefersMinimal(std::string_view prefer) {
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
     return v;
   };
-  auto iequals = [](std::string_view x, std::string_view y) {
-    return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), [](char c, char d) {
-             return std::tolower(static_cast<unsigned char>(c)) ==
-                    std::tolower(static_cast<unsigned char>(d));
-           });
-  };
   size_t start = 0;
   while (start < prefer.size()) {
     // This preference runs to the next comma that is not inside a quoted string.
@@ -66,7 +59,7 @@ bool prefersMinimal(std::string_view prefer) {
     pref = pref.substr(0, pref.find(';'));  // its parameters do not matter here
     size_t eq = pref.find('=');
     std::string_view name = trim(pref.substr(0, eq));
-    if (!iequals(name, "return")) continue;
+    if (asciiLower(name) != "return") continue;
     std::string_view value = eq == std::string_view::npos ? "" : trim(pref.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);

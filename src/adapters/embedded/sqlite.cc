@@ -164,6 +164,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
 
 SqliteDb::SqliteDb(sqlite3* db) : db_(db) {}
 
+namespace {
 Result<bool> tableDefinitionHas(SqliteDb& db, const std::string& table, std::string_view text) {
   MF_PREPARE(sel, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?");
   sel->bind(1, table);
@@ -173,6 +174,7 @@ Result<bool> tableDefinitionHas(SqliteDb& db, const std::string& table, std::str
   sel->reset();
   return has;
 }
+}  // namespace
 
 Status upgradeIfDefinitionHas(SqliteDb& db, const std::string& table, std::string_view text,
                               const std::string& sql) {

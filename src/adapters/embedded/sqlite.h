@@ -147,10 +147,9 @@ class Transaction {
 // holds the database (a running pipeline), so the WAL could not be emptied.
 Status scrubDatabase(const std::string& path);
 
-// Whether `table` exists and its CREATE TABLE statement contains `text` ("": whether it exists).
-Result<bool> tableDefinitionHas(SqliteDb& db, const std::string& table, std::string_view text);
 // The upgrade of a data directory made by an earlier release: runs `sql` (one or more
-// statements) in one write transaction when tableDefinitionHas(db, table, text). Asked first
+// statements) in one write transaction when `table` exists and its CREATE TABLE statement
+// contains `text` ("": whenever it exists). Asked first
 // without the write lock, so that opening an up-to-date database takes none, and again under
 // it: another connection may have done the upgrade meanwhile.
 Status upgradeIfDefinitionHas(SqliteDb& db, const std::string& table, std::string_view text,
