@@ -59,6 +59,16 @@ class PgMemberStore final : public MemberStore {
 
   PgPool& pool() { return pool_; }
 
+  // The purge of expired idempotency records, up to 1,000 at a time. Written so that a generic
+  // plan (a prepared statement's, after five runs) finds them through the expiry index and
+  // deletes them through the key: `key IN (SELECT ... LIMIT 1000)` scanned the whole table,
+  // 20 ms at 59,000 keys (a day's keys at 5,000 writes/s would take seconds, every 1,000th
+  // write). The second expiry test keeps a key that a write re-used meanwhile. Public for the
+  // test of its plan.
+  static constexpr const char* kReplayPurge =
+      "DELETE FROM write_replays WHERE key = ANY(ARRAY(SELECT key FROM write_replays"
+      " WHERE expires_at <= $1 ORDER BY expires_at LIMIT 1000)) AND expires_at <= $1";
+
  private:
   // What one run of a batch came to: ok (every write's outcome is set), or a failure and the
   // write whose statement failed (none: the transaction as a whole, e.g. its locks or COMMIT).

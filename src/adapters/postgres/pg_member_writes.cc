@@ -80,12 +80,7 @@ Status PgMemberStore::purgeDue(PgConn& c, size_t writes, int64_t nowMs) {
   // remove up to 1,000 of them so the table stays the size of the expiry window.
   uint64_t before = writes_.fetch_add(writes);
   if (before / 1000 == (before + writes) / 1000) return Status::ok();
-  return c
-      .exec("mf_replay_purge",
-            "DELETE FROM write_replays WHERE key IN (SELECT key FROM write_replays"
-            " WHERE expires_at <= $1 LIMIT 1000)",
-            {n(nowMs)})
-      .status();
+  return c.exec("mf_replay_purge", kReplayPurge, {n(nowMs)}).status();
 }
 
 Result<WriteOutcome> PgMemberStore::apply(const StoreWrite& w) {

@@ -221,9 +221,32 @@ TEST(PgMemberStore, ExpiredIdempotencyKeysArePurged) {
     ASSERT_TRUE(store.apply(w).isOk());
   }
   auto c = *pg::PgConn::connect(h.uri, "");
-  auto left = c->run("SELECT count(*) FROM idempotency");
+  auto left = c->run("SELECT count(*) FROM write_replays");
   ASSERT_TRUE(left.isOk());
   EXPECT_LT(left->i64(0, 0), 10);  // the 1,000th write removed the expired ones
+}
+
+// The purge runs as a prepared statement: after five runs PostgreSQL may plan it once for any
+// time, and that generic plan must still find the expired keys through the expiry index, not
+// by reading every key (what it did before the purge ordered by expiry).
+TEST(PgMemberStore, ThePurgeOfExpiredKeysReadsTheExpiryIndexInAGenericPlan) {
+  if (!server()) GTEST_SKIP();
+  PgMembers h;
+  auto c = *pg::PgConn::connect(h.uri, "");
+  ASSERT_TRUE(c->run("INSERT INTO write_replays(key, fingerprint, result, member, expires_at)"
+                     " SELECT 'k' || i, 'fp', 'updated', '', 1767225600000 + i"
+                     " FROM generate_series(1, 20000) AS i")
+                  .isOk());
+  ASSERT_TRUE(c->run("ANALYZE write_replays").isOk());
+  ASSERT_TRUE(c->run("SET plan_cache_mode = force_generic_plan").isOk());
+  ASSERT_TRUE(
+      c->run(std::string("PREPARE purge(bigint) AS ") + pg::PgMemberStore::kReplayPurge).isOk());
+  auto plan = c->run("EXPLAIN EXECUTE purge(1767225600000)");
+  ASSERT_TRUE(plan.isOk()) << plan.status().toString();
+  std::string text;
+  for (int i = 0; i < plan->rows(); ++i) text += plan->str(i, 0) + "\n";
+  EXPECT_NE(text.find("Index Scan using write_replays_expiry"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Seq Scan"), std::string::npos) << text;
 }
 
 // A put of `last` as the member's name under a key, for the batch tests below.
