@@ -129,6 +129,10 @@ ApiResponse MemberApi::batchWrite(const ApiRequest& req) const {
   // Each item prepared as its single request would be; the writes go to the store together
   // (one transaction where the store allows), in order.
   const auto& list = items->get_array();
+  // sync asks for minimal results: it reads each item's status and problem only, and the
+  // member documents were most of the response (rendered, parsed back here, sent, parsed). The
+  // idempotency records then keep no copy of the member either.
+  bool minimal = prefersMinimal(req.header("prefer"));
   std::vector<ApiResponse> responses(list.size());
   std::vector<StoreWrite> writes;
   std::vector<size_t> writeOf;  // the item of each write
@@ -146,14 +150,12 @@ ApiResponse MemberApi::batchWrite(const ApiRequest& req) const {
       continue;
     }
     writes.push_back(std::move(std::get<StoreWrite>(prepared)));
+    writes.back().minimalResponse = minimal;
     writeOf.push_back(i);
   }
   std::vector<const StoreWrite*> pointers;
   for (const auto& w : writes) pointers.push_back(&w);
   auto outcomes = store_.applyAll(pointers);
-  // sync asks for minimal results: it reads each item's status and problem only, and the
-  // member documents were most of the response (rendered, parsed back here, sent, parsed).
-  bool minimal = prefersMinimal(req.header("prefer"));
   for (size_t k = 0; k < writes.size(); ++k) {
     responses[writeOf[k]] = finishWrite(
         writes[k],
@@ -271,14 +273,15 @@ ApiResponse MemberApi::finishWrite(const StoreWrite& w, const Result<WriteOutcom
                                    bool withMember) const {
   // The response of a write that took effect, the first time and when its key replays it.
   auto render = [location = "/member/" + w.memberId, withMember](
-                    WriteResult result, const std::optional<StoredMember>& m) {
+                    WriteResult result, const std::optional<StoredMember>& m,
+                    bool memberKept = true) {
     ApiResponse r{result == WriteResult::kCreated ? 201 : 200, {}, {}};
     if (result == WriteResult::kDeleted) {
       r.status = 204;
       return r;
     }
     if (m) {
-      if (withMember) {
+      if (withMember && memberKept) {
         r.body = json::serialize(storedMemberJson(*m));
         r.headers.emplace_back("Content-Type", "application/json");
       }
@@ -304,7 +307,8 @@ ApiResponse MemberApi::finishWrite(const StoreWrite& w, const Result<WriteOutcom
     case WriteResult::kNoOp:
     case WriteResult::kDeleted: return render(o.result, o.member);
     case WriteResult::kReplayed: {
-      ApiResponse r = render(o.replayed, o.member);
+      // A repeat answers as the first response did: without the member if that one had none.
+      ApiResponse r = render(o.replayed, o.member, !o.replayedMinimal);
       r.headers.emplace(r.headers.begin(), "Idempotent-Replayed", "true");
       return r;
     }

@@ -44,8 +44,10 @@ bool recordedOutcome(WriteResult r) {
   return r == WriteResult::kStale || r == WriteResult::kNoOp || r == WriteResult::kNotFound;
 }
 
-std::string replayMemberJson(const WriteOutcome& o) {
+std::string replayMemberJson(const StoreWrite& w, const WriteOutcome& o) {
   if (o.result == WriteResult::kDeleted || !o.member) return {};
+  // A member document always has a memberId; the version alone marks a minimal response.
+  if (w.minimalResponse) return json::serialize(json::object{{"version", o.member->version}});
   return json::serialize(storedMemberJson(*o.member));
 }
 
@@ -60,6 +62,15 @@ Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& m
   if (!v.isOk() || !v->is_object())
     return Status::internal("stored replay member is not a JSON object");
   const json::object& o = v->get_object();
+  if (!o.contains("memberId")) {
+    auto version = intField(o, "version");
+    if (!version) return Status::internal("stored replay has neither a member nor a version");
+    StoredMember s;
+    s.version = *version;
+    out.member = std::move(s);
+    out.replayedMinimal = true;
+    return out;
+  }
   auto m = memberFromJson(*v, std::nullopt, kNoDateBound);
   if (!m.isOk()) return Status::internal("stored replay member breaks a rule");
   StoredMember s;

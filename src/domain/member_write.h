@@ -48,6 +48,9 @@ struct WriteOutcome {
   Status invalid;       // for kInvalid
   // For kReplayed: what the first write with this key did (created, updated, noop, deleted).
   WriteResult replayed = WriteResult::kNoOp;
+  // For kReplayed: the first response had no member (StoreWrite::minimalResponse); `member`
+  // then holds its version alone, for the ETag.
+  bool replayedMinimal = false;
 };
 
 struct StoreWrite {
@@ -63,8 +66,11 @@ struct StoreWrite {
   // that had no effect is evaluated again on a repeat.
   std::optional<std::string> idempotencyKey;
   std::string requestFingerprint;  // hash of the request; a reused key must match it
-  std::string messageId;           // for history (empty for direct API writes)
-  json::object lineage;            // §3.2 lineage or {"via": "api"}
+  // The response carries no member (RFC 7240 Prefer: return=minimal): the key then keeps the
+  // version the write left and not the member, and a repeat answers as minimally.
+  bool minimalResponse = false;
+  std::string messageId;  // for history (empty for direct API writes)
+  json::object lineage;   // §3.2 lineage or {"via": "api"}
   int64_t nowMs = 0;
 };
 
@@ -111,8 +117,9 @@ bool keptForReplay(WriteResult r);
 // for `reconcile` (stale, noop, not_found): every source record is then accounted for.
 bool recordedOutcome(WriteResult r);
 // What a store keeps under the key: the outcome's result (name()) and the member it left
-// (storedMemberJson, "" after a delete); and the outcome of a repeat, read back from them.
-std::string replayMemberJson(const WriteOutcome& o);
+// (storedMemberJson; {"version": n} alone for a minimal response; "" after a delete); and
+// the outcome of a repeat, read back from them.
+std::string replayMemberJson(const StoreWrite& w, const WriteOutcome& o);
 Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& memberJson);
 
 // A stored member body back into a Member (Internal when the stored row is corrupt).

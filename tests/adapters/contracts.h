@@ -604,6 +604,49 @@ TEST_P(MemberStoreContract, IdempotencyKeyReplaysAndDetectsReuse) {
   EXPECT_EQ(h_->store().get("M4")->version, 1);
 }
 
+// A write whose response carries no member (Prefer: return=minimal) keeps only the version
+// under its key: a repeat is replayed minimally, with the version for the ETag and no member
+// (the key holds no copy of the member's data). Alone and in a batch alike.
+TEST_P(MemberStoreContract, AMinimalResponseIsReplayedWithItsVersionAlone) {
+  auto minimalPut = [&](const std::string& id, const std::string& key) {
+    StoreWrite w;
+    w.memberId = id;
+    Member m = sampleMember(id);
+    w.content = [m](const StoredMember*) -> Result<Member> { return m; };
+    w.idempotencyKey = key;
+    w.requestFingerprint = "fp-" + key;
+    w.minimalResponse = true;
+    w.lineage = json::object{{"via", "test"}};
+    w.nowMs = now_++;
+    return w;
+  };
+  ASSERT_TRUE(put("MR", sampleMember("MR", "Before"), std::nullopt).isOk());
+  StoreWrite alone = minimalPut("MR", "mr-1");
+  auto first = h_->store().apply(alone);
+  ASSERT_TRUE(first.isOk()) << first.status().toString();
+  EXPECT_EQ(first->result, WriteResult::kUpdated);
+  ASSERT_TRUE(first->member.has_value());  // the write itself still reports the member
+  EXPECT_EQ(first->member->member, sampleMember("MR"));
+  StoreWrite inBatch = minimalPut("MB", "mb-1");
+  ASSERT_TRUE(h_->store().applyAll({&inBatch}).front().isOk());
+  for (auto [w, version] : {std::pair{&alone, 2}, std::pair{&inBatch, 1}}) {
+    w->nowMs = now_++;
+    auto again = h_->store().applyAll({w}).front();
+    ASSERT_TRUE(again.isOk()) << again.status().toString();
+    EXPECT_EQ(again->result, WriteResult::kReplayed) << w->memberId;
+    EXPECT_EQ(again->replayed, w == &alone ? WriteResult::kUpdated : WriteResult::kCreated);
+    EXPECT_TRUE(again->replayedMinimal);
+    ASSERT_TRUE(again->member.has_value());
+    EXPECT_EQ(again->member->version, version);
+    EXPECT_EQ(again->member->member, Member{}) << "the key kept a copy of the member";
+  }
+  // A full response is still replayed with its member.
+  ASSERT_TRUE(put("MF", sampleMember("MF"), std::nullopt, "mf-1").isOk());
+  auto full = put("MF", sampleMember("MF"), std::nullopt, "mf-1");
+  EXPECT_FALSE(full->replayedMinimal);
+  EXPECT_EQ(full->member->member, sampleMember("MF"));
+}
+
 // applyAll (the API's batch write): each write exactly as apply() would, in order, a later
 // write of a member seeing the earlier ones of the same batch.
 TEST_P(MemberStoreContract, ABatchAppliesEachWriteInOrderAsApplyWould) {

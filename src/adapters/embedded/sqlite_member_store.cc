@@ -237,7 +237,7 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
     ins->bind(1, *w.idempotencyKey)
         .bind(2, w.requestFingerprint)
         .bind(3, std::string(name(out.result)))
-        .bind(4, replayMemberJson(out))
+        .bind(4, replayMemberJson(w, out))
         .bind(5, w.nowMs + opts_.idempotencyTtlMs);
     MF_RETURN_IF_ERROR(ins->run());
   }

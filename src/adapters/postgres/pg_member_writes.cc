@@ -199,7 +199,7 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
          " fingerprint = EXCLUDED.fingerprint, result = EXCLUDED.result, member = EXCLUDED.member,"
          " expires_at = EXCLUDED.expires_at",
          {*w.idempotencyKey, w.requestFingerprint, std::string(name(out.result)),
-          replayMemberJson(out), n(w.nowMs + opts_.idempotencyTtlMs)}});
+          replayMemberJson(w, out), n(w.nowMs + opts_.idempotencyTtlMs)}});
   }
   return out;
 }
