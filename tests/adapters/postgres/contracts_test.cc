@@ -311,6 +311,28 @@ TEST(PgMemberStore, ABatchIsOneTransaction) {
   EXPECT_EQ(writingTransactions(*c, "'T4', 'T5'"), 3);  // T4's, T5's and the batch's replays
 }
 
+// A batch reads its members and idempotency records with statements planned for that batch,
+// not prepared once: a prepared statement's generic plan, made while the tables were a few
+// pages, scanned the whole of write_replays for every batch once they had grown.
+TEST(PgMemberStore, ABatchReadsItsRowsWithStatementsPlannedForIt) {
+  if (!server()) GTEST_SKIP();
+  PgMembers h;
+  for (int i = 1; i <= 8; ++i) {  // past the five runs after which a generic plan may be used
+    std::vector<StoreWrite> batch{
+        batchPut("G" + std::to_string(i), "One", 1, "g-" + std::to_string(i))};
+    for (const auto& o : h.s->applyAll(pointersTo(batch))) ASSERT_TRUE(o.isOk());
+  }
+  auto lease = h.s->pool().acquire();  // the pool's only connection: the one the batches used
+  ASSERT_TRUE(lease.isOk());
+  auto prepared = (*lease)->run("SELECT statement FROM pg_prepared_statements");
+  ASSERT_TRUE(prepared.isOk()) << prepared.status().toString();
+  ASSERT_GT(prepared->rows(), 0);  // the writes' own statements are prepared
+  for (int i = 0; i < prepared->rows(); ++i) {
+    EXPECT_EQ(prepared->str(i, 0).find("= ANY($1::text[])"), std::string::npos)
+        << prepared->str(i, 0);
+  }
+}
+
 // A transaction that fails at COMMIT (here a deferred constraint) fails every write of the
 // batch and leaves nothing of it: no member, no event, no idempotency record.
 TEST(PgMemberStore, ABatchWhoseCommitFailsAppliesNothing) {
