@@ -120,6 +120,36 @@ void BM_QueueSendReceiveDelete(benchmark::State& state) {
 }
 BENCHMARK(BM_QueueSendReceiveDelete)->Arg(1)->Arg(200)->UseRealTime();
 
+// The same with a backlog that stays (what sync meets when ingest runs ahead of it): the
+// backlog is sent first, then each iteration sends, receives and deletes a batch of 200.
+void BM_QueueBehindABacklog(benchmark::State& state) {
+  SystemClock clock;
+  auto store = *emb::SqliteQueueStore::open(tempPath("qb.db"), clock);
+  auto q = store->queue("changes", {});
+  const auto backlog = static_cast<int64_t>(state.range(0));
+  constexpr size_t kBatch = 200;
+  int64_t n = 0;
+  std::string body(900, 'x');
+  auto sendSome = [&](int64_t count) {
+    std::vector<OutgoingMessage> out;
+    for (int64_t i = 0; i < count; ++i, ++n) {
+      out.push_back({"M" + std::to_string(n % 20000), "d" + std::to_string(n), body, {}});
+    }
+    (void)q->send(out);
+  };
+  for (int64_t sent = 0; sent < backlog; sent += 1000)
+    sendSome(std::min<int64_t>(1000, backlog - sent));
+  for (auto _ : state) {
+    sendSome(kBatch);
+    auto in = q->receive(kBatch, 30000, 0);
+    std::vector<std::string> receipts;
+    for (const auto& m : *in) receipts.push_back(m.receiptHandle);
+    (void)q->remove(receipts);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kBatch));
+}
+BENCHMARK(BM_QueueBehindABacklog)->ArgName("backlog")->Arg(0)->Arg(100000)->UseRealTime();
+
 void BM_LedgerClaimComplete(benchmark::State& state) {
   auto ledger = *emb::SqliteLedger::open(tempPath("l.db"), 3600000);
   const auto batch = static_cast<size_t>(state.range(0));
