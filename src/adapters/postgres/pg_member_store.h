@@ -75,14 +75,22 @@ class PgMemberStore final : public MemberStore {
   struct BatchRun {
     Status failure;
     std::optional<size_t> write;
+    bool combined = false;  // the failed statement carried several writes' rows
   };
+  // The rows of one round's writes that go out in multi-row statements (applyBatchOnce).
+  struct Combined;
   Result<WriteOutcome> applyOnce(PgConn& c, const StoreWrite& w);
+  // combine: a round's member writes, change notices and idempotency records go out as one
+  // statement each; otherwise each write has statements of its own (which tells the write a
+  // failure belongs to).
   BatchRun applyBatchOnce(PgConn& c, const std::vector<const StoreWrite*>& writes,
-                          const std::vector<bool>& alone, std::vector<Result<WriteOutcome>>& out);
+                          const std::vector<bool>& alone, std::vector<Result<WriteOutcome>>& out,
+                          bool combine);
   // Appends the statements that carry out the plan (with the change notice and the replay
-  // record) and returns the outcome the write reports once they commit.
-  WriteOutcome planStatements(const StoreWrite& w, WritePlan plan,
-                              std::vector<PgConn::Stmt>& stmts) const;
+  // record) and returns the outcome the write reports once they commit. With `combined`, the
+  // member write, the notice and the record are added to its rows instead.
+  WriteOutcome planStatements(const StoreWrite& w, WritePlan plan, std::vector<PgConn::Stmt>& stmts,
+                              Combined* combined = nullptr) const;
   // Removes expired idempotency records once every 1,000 writes of this process.
   Status purgeDue(PgConn& c, size_t writes, int64_t nowMs);
   Result<std::optional<StoredMember>> load(PgConn& c, const std::string& memberId);

@@ -69,6 +69,69 @@ Result<WriteOutcome> replayOf(const StoreWrite& w, const PgResult& r, int row) {
 
 }  // namespace
 
+// The rows of one round's writes, sent as one statement per table instead of statements per
+// write: 13 arrays for the member writes (row, history entry and event, guarded as apply()'s
+// statement guards its one), one for the change notices, five for the idempotency records.
+struct PgMemberStore::Combined {
+  std::vector<std::string> memberIds;
+  std::vector<Param> bodies;  // NULL for a tombstone
+  std::vector<int64_t> versions, sequences, updatedAts;
+  std::vector<std::string> deleted, ops, eventIds, messageIds, changedFields, lineages;
+  std::vector<int64_t> appliedAts;
+  std::vector<std::string> events;
+  std::vector<std::string> notices;
+  std::vector<std::string> keys, fingerprints, results, replayMembers;
+  std::vector<int64_t> expiries;
+
+  // Appends its statements (none for empty rows).
+  void appendTo(std::vector<PgConn::Stmt>& stmts) const {
+    if (!memberIds.empty()) {
+      stmts.push_back(
+          {"mf_write_rows",
+           "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[],"
+           " $5::bigint[], $6::boolean[], $7::text[], $8::text[], $9::text[], $10::text[],"
+           " $11::text[], $12::bigint[], $13::text[]) WITH ORDINALITY AS t(member_id, body,"
+           " version, source_sequence, updated_at, deleted, op, event_id, message_id,"
+           " changed_fields, lineage, applied_at, event, ord)),"
+           " up AS (INSERT INTO members(member_id, body, version, source_sequence, updated_at,"
+           " deleted) SELECT member_id, body::jsonb, version, source_sequence, updated_at, deleted"
+           " FROM v ORDER BY ord ON CONFLICT (member_id) DO UPDATE SET body = EXCLUDED.body,"
+           " version = EXCLUDED.version, source_sequence = EXCLUDED.source_sequence,"
+           " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted"
+           " WHERE members.version = EXCLUDED.version - 1 RETURNING member_id),"
+           " h AS (INSERT INTO history(member_id, version, op, event_id, message_id,"
+           " source_sequence, changed_fields, lineage, applied_at) SELECT v.member_id, v.version,"
+           " v.op, v.event_id, v.message_id, v.source_sequence, v.changed_fields::jsonb,"
+           " v.lineage::jsonb, v.applied_at FROM v JOIN up USING (member_id) ORDER BY v.ord),"
+           " o AS (INSERT INTO outbox(event_id, member_id, event, created_at) SELECT v.event_id,"
+           " v.member_id, v.event, v.applied_at FROM v JOIN up USING (member_id) ORDER BY v.ord)"
+           // Every guard held, or the transaction fails as apply()'s does.
+           " SELECT memberflow_expect_one((count(*) = $14)::int) FROM up",
+           {textArrayLiteral(memberIds), textArrayLiteral(bodies), bigintArrayLiteral(versions),
+            bigintArrayLiteral(sequences), bigintArrayLiteral(updatedAts),
+            textArrayLiteral(deleted), textArrayLiteral(ops), textArrayLiteral(eventIds),
+            textArrayLiteral(messageIds), textArrayLiteral(changedFields),
+            textArrayLiteral(lineages), bigintArrayLiteral(appliedAts), textArrayLiteral(events),
+            std::to_string(memberIds.size())}});
+    }
+    if (!notices.empty()) {
+      stmts.push_back({"mf_notify_rows",
+                       "SELECT pg_notify('memberflow_member', m) FROM unnest($1::text[]) AS t(m)",
+                       {textArrayLiteral(notices)}});
+    }
+    if (!keys.empty()) {
+      stmts.push_back(
+          {"mf_replay_rows",
+           "INSERT INTO write_replays(key, fingerprint, result, member, expires_at)"
+           " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])"
+           " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
+           " result = EXCLUDED.result, member = EXCLUDED.member, expires_at = EXCLUDED.expires_at",
+           {textArrayLiteral(keys), textArrayLiteral(fingerprints), textArrayLiteral(results),
+            textArrayLiteral(replayMembers), bigintArrayLiteral(expiries)}});
+    }
+  }
+};
+
 Result<std::optional<StoredMember>> PgMemberStore::load(PgConn& c, const std::string& memberId) {
   auto r = c.exec("mf_load", kLoad, {memberId});
   if (!r.isOk()) return r.status();
@@ -133,7 +196,8 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
 }
 
 WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
-                                           std::vector<PgConn::Stmt>& stmts) const {
+                                           std::vector<PgConn::Stmt>& stmts,
+                                           Combined* combined) const {
   switch (plan.action) {
     case WritePlan::Action::kNothing: break;
     case WritePlan::Action::kGuardUnknown:
@@ -151,6 +215,23 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
       break;
     case WritePlan::Action::kWrite: {
       const StoredMember& next = plan.next;
+      if (combined) {
+        Combined& r = *combined;
+        r.memberIds.push_back(w.memberId);
+        r.bodies.push_back(next.deleted ? Param{} : Param{plan.body});
+        r.versions.push_back(next.version);
+        r.sequences.push_back(next.sourceSequence);
+        r.updatedAts.push_back(next.updatedAtMs);
+        r.deleted.push_back(next.deleted ? "true" : "false");
+        r.ops.push_back(plan.event.type.substr(7));
+        r.eventIds.push_back(plan.event.id);
+        r.messageIds.push_back(w.messageId);
+        r.changedFields.push_back(plan.changedFieldsJson);
+        r.lineages.push_back(json::serialize(w.lineage));
+        r.appliedAts.push_back(w.nowMs);
+        r.events.push_back(plan.eventJson);
+        break;
+      }
       // Member row, history and outbox in one statement: history and outbox rows exist only if
       // the guarded upsert wrote the row.
       stmts.push_back(
@@ -180,7 +261,11 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
   }
   if (plan.action != WritePlan::Action::kNothing) {
     // Delivered to every listener when (and only if) the transaction commits: caches drop it.
-    stmts.push_back({"mf_notify", "SELECT pg_notify('memberflow_member', $1)", {w.memberId}});
+    if (combined) {
+      combined->notices.push_back(w.memberId);
+    } else {
+      stmts.push_back({"mf_notify", "SELECT pg_notify('memberflow_member', $1)", {w.memberId}});
+    }
   }
   WriteOutcome out = std::move(plan.outcome);
   if (!w.messageId.empty() && plan.action != WritePlan::Action::kWrite &&
@@ -191,7 +276,13 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
                      {w.messageId, w.memberId, std::string(name(out.result)), n(w.nowMs)}});
   }
   // Only writes that took effect are replayed (as in the embedded store).
-  if (w.idempotencyKey && keptForReplay(out.result)) {
+  if (w.idempotencyKey && keptForReplay(out.result) && combined) {
+    combined->keys.push_back(*w.idempotencyKey);
+    combined->fingerprints.push_back(w.requestFingerprint);
+    combined->results.push_back(std::string(name(out.result)));
+    combined->replayMembers.push_back(replayMemberJson(w, out));
+    combined->expiries.push_back(w.nowMs + opts_.idempotencyTtlMs);
+  } else if (w.idempotencyKey && keptForReplay(out.result)) {
     stmts.push_back(
         {"mf_replay_put",
          "INSERT INTO write_replays(key, fingerprint, result, member, expires_at)"
@@ -229,10 +320,18 @@ std::vector<Result<WriteOutcome>> PgMemberStore::applyAll(
   for (const StoreWrite* w : writes) nowMs = std::max(nowMs, w->nowMs);
   if (Status s = purgeDue(**lease, writes.size(), nowMs); !s.isOk()) return failAll(s);
   std::vector<int> races(writes.size(), 0);
+  bool combine = true;
   for (int attempt = 1;;) {
-    BatchRun run = applyBatchOnce(**lease, writes, alone, out);
+    BatchRun run = applyBatchOnce(**lease, writes, alone, out, combine);
     if (run.failure.isOk()) return out;
     const Status& s = run.failure;
+    if (run.combined && !isRetryable(s) && s.code() != Code::kUnavailable &&
+        s.code() != Code::kAlreadyExists) {
+      // A statement of several writes failed on its own terms: the batch runs again with a
+      // statement per write, which tells the write it belongs to.
+      combine = false;
+      continue;
+    }
     bool whole = !run.write || isRetryable(s) || s.code() == Code::kUnavailable;
     if (!whole) {
       size_t i = *run.write;
@@ -258,7 +357,8 @@ std::vector<Result<WriteOutcome>> PgMemberStore::applyAll(
 PgMemberStore::BatchRun PgMemberStore::applyBatchOnce(PgConn& c,
                                                       const std::vector<const StoreWrite*>& writes,
                                                       const std::vector<bool>& alone,
-                                                      std::vector<Result<WriteOutcome>>& out) {
+                                                      std::vector<Result<WriteOutcome>>& out,
+                                                      bool combine) {
   std::vector<std::vector<size_t>> rounds;
   std::map<std::string, size_t> roundOfMember, roundOfKey;  // the round a next write goes in
   for (size_t i = 0; i < writes.size(); ++i) {
@@ -292,6 +392,7 @@ PgMemberStore::BatchRun PgMemberStore::applyBatchOnce(PgConn& c,
                                   {"mf_batch_lock", kBatchLock, {textArrayLiteral(members)}}};
   readsOf(rounds[0], stmts);
   std::vector<size_t> writeOfStmt;  // the write of each statement of the round's writes
+  size_t combinedEnd = 0;           // the round's multi-row statements: [writeOfStmt.size(), end)
   PgTransaction tx(c);
   tx.opened();  // rolled back if anything below fails
   for (size_t r = 0;; ++r) {
@@ -299,7 +400,8 @@ PgMemberStore::BatchRun PgMemberStore::applyBatchOnce(PgConn& c,
     if (!run.failure.isOk()) {
       size_t at = run.results.size();
       return {run.failure,
-              at < writeOfStmt.size() ? std::optional<size_t>(writeOfStmt[at]) : std::nullopt};
+              at < writeOfStmt.size() ? std::optional<size_t>(writeOfStmt[at]) : std::nullopt,
+              at >= writeOfStmt.size() && at < combinedEnd};
     }
     if (r == rounds.size()) {  // the last pipeline, with COMMIT
       tx.ended();
@@ -314,6 +416,7 @@ PgMemberStore::BatchRun PgMemberStore::applyBatchOnce(PgConn& c,
     for (int k = 0; k < records.rows(); ++k) recordOf[records.str(k, 4)] = k;
     stmts.clear();
     writeOfStmt.clear();
+    Combined combined;
     for (size_t i : rounds[r]) {
       const StoreWrite& w = *writes[i];
       if (w.idempotencyKey) {
@@ -330,9 +433,11 @@ PgMemberStore::BatchRun PgMemberStore::applyBatchOnce(PgConn& c,
         out[i] = cur.status();  // a corrupt row: this write fails, nothing of it is sent
         continue;
       }
-      out[i] = planStatements(w, planWrite(w, *cur), stmts);
+      out[i] = planStatements(w, planWrite(w, *cur), stmts, combine ? &combined : nullptr);
       writeOfStmt.resize(stmts.size(), i);
     }
+    combined.appendTo(stmts);
+    combinedEnd = stmts.size();
     if (r + 1 < rounds.size()) {
       readsOf(rounds[r + 1], stmts);
     } else {

@@ -362,6 +362,8 @@ TEST(PgMemberStore, ABatchWhoseCommitFailsAppliesNothing) {
 // A write whose statement breaks a constraint (a CHECK the test adds) fails alone, in the
 // first round or a later one; the others commit together, a later write of the same member
 // sees the earlier ones, and a later write under the failed write's key is not a replay.
+// (The round's writes first go out as one multi-row statement, which fails as a whole; the
+// batch then runs again with a statement per write, which tells the failed write.)
 TEST(PgMemberStore, AConstraintBrokenByOneWriteFailsOnlyThatWrite) {
   if (!server()) GTEST_SKIP();
   PgMembers h;
