@@ -1,0 +1,26 @@
+// File: pg_member_rows.h
+// What PgMemberStore's units (pg_member_writes.cc, pg_member_erase.cc) share: the member's
+// writer lock, the locked read of its row, and that row turned back into a StoredMember.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "adapters/postgres/pg.h"
+#include "domain/member_write.h"
+
+namespace memberflow::postgres::member_rows {
+
+// Writers lock (1, member) for their transaction; relays try (2, member). Two spaces so that a
+// relay publishing a member's events does not hold up the member's next write.
+inline constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(1, hashtext($1))";
+
+inline constexpr const char* kLoadForUpdate =
+    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id "
+    "= $1 FOR UPDATE";
+
+// Row `row` of a result whose columns are kLoadForUpdate's (none when there is no such row).
+Result<std::optional<StoredMember>> storedOfRow(const std::string& memberId, const PgResult& r,
+                                                int row = 0);
+
+}  // namespace memberflow::postgres::member_rows
