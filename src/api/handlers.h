@@ -77,6 +77,12 @@ ApiResponse problem(int status, const std::string& slug, const std::string& titl
 // The OpenAPI document (docs/openapi.json), embedded at build time.
 std::string_view openapiDocument();
 
+// A write request's body and lineage, already parsed (MemberApi::prepareWrite).
+struct WriteParts {
+  const json::value* body = nullptr;
+  const json::object* lineage = nullptr;
+};
+
 class MemberApi {
  public:
   // `cache` (optional) serves reads without the store; this API invalidates what it writes.
@@ -103,8 +109,11 @@ class MemberApi {
   ApiResponse getMember(const std::string& id, const ApiRequest& req) const;
   ApiResponse write(WriteKind kind, const std::string& id, const ApiRequest& req) const;
   // A write request checked and turned into the store's write, or the response that ends it.
+  // A batch item's body and lineage come parsed already (WriteParts; the request still carries
+  // their text: the idempotency fingerprint hashes it).
   std::variant<ApiResponse, StoreWrite> prepareWrite(WriteKind kind, const std::string& id,
-                                                     const ApiRequest& req) const;
+                                                     const ApiRequest& req,
+                                                     WriteParts parsed = WriteParts()) const;
   // The response to a write the store applied (or failed). withMember false: the member
   // document is left out (its ETag stays): a batch write with `Prefer: return=minimal`.
   ApiResponse finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out,

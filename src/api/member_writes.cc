@@ -68,11 +68,14 @@ bool prefersMinimal(std::string_view prefer) {
   return false;
 }
 
-// One item of a batch write as the single request it stands for.
+// One item of a batch write as the single request it stands for, with its member and
+// lineage as the batch document holds them (not parsed again from the request's text).
 struct BatchItem {
   WriteKind kind;
   std::string memberId;
   ApiRequest request;
+  const json::value* member = nullptr;
+  const json::object* lineage = nullptr;
 };
 
 // InvalidArgument (the item's problem) when it is no item.
@@ -96,15 +99,20 @@ Result<BatchItem> batchItemRequest(const json::value& item, const ApiRequest& ba
     r.headers["x-source-sequence"] = json::serialize(*seq);
   }
   if (auto mid = stringField(o, "messageId")) r.headers["x-message-id"] = *mid;
-  if (const json::value* lin = field(o, "lineage"); lin && lin->is_object())
+  const json::object* lineage = nullptr;
+  if (const json::value* lin = field(o, "lineage"); lin && lin->is_object()) {
     r.headers["x-lineage"] = json::serialize(*lin);
+    lineage = &lin->get_object();
+  }
+  const json::value* member = nullptr;
   if (op == "put") {
-    const json::value* member = field(o, "member");
+    member = field(o, "member");
     if (!member || !member->is_object()) return bad("a put needs the member object");
     r.body = json::serialize(*member);
     r.headers["content-type"] = "application/json";
   }
-  return BatchItem{op == "put" ? WriteKind::kPut : WriteKind::kDelete, *id, std::move(r)};
+  return BatchItem{op == "put" ? WriteKind::kPut : WriteKind::kDelete, *id, std::move(r), member,
+                   lineage};
 }
 }  // namespace
 
@@ -144,7 +152,8 @@ ApiResponse MemberApi::batchWrite(const ApiRequest& req) const {
           problem(400, "invalid-batch-item", "Invalid batch item", one.status().message());
       continue;
     }
-    auto prepared = prepareWrite(one->kind, one->memberId, one->request);
+    auto prepared =
+        prepareWrite(one->kind, one->memberId, one->request, WriteParts{one->member, one->lineage});
     if (auto* early = std::get_if<ApiResponse>(&prepared)) {
       responses[i] = std::move(*early);
       continue;
@@ -191,7 +200,8 @@ ApiResponse MemberApi::write(WriteKind kind, const std::string& pathId,
 
 std::variant<ApiResponse, StoreWrite> MemberApi::prepareWrite(WriteKind kind,
                                                               const std::string& pathId,
-                                                              const ApiRequest& req) const {
+                                                              const ApiRequest& req,
+                                                              WriteParts parsed) const {
   if (req.body.size() > opts_.maxBodyBytes) {
     return problem(413, "payload-too-large", "Payload too large", "the body exceeds the limit");
   }
@@ -200,13 +210,15 @@ std::variant<ApiResponse, StoreWrite> MemberApi::prepareWrite(WriteKind kind,
   w.nowMs = clock_.nowMs();
   int64_t today = clock_.todayDays();
 
-  std::optional<json::value> body;
-  if (kind != WriteKind::kDelete) {
-    auto parsed = parseJson(req.body);
-    if (!parsed.isOk()) {
+  std::optional<json::value> own;  // the body parsed here, when it did not come parsed
+  const json::value* body = parsed.body;
+  if (kind != WriteKind::kDelete && !body) {
+    auto doc = parseJson(req.body);
+    if (!doc.isOk()) {
       return problem(400, "malformed-json", "Malformed JSON", "the body is not valid JSON");
     }
-    body = std::move(parsed).value();
+    own = std::move(doc).value();
+    body = &*own;
   }
   if (kind == WriteKind::kCreate) {
     if (!body->is_object() || !stringField(body->get_object(), "memberId")) {
@@ -263,7 +275,9 @@ std::variant<ApiResponse, StoreWrite> MemberApi::prepareWrite(WriteKind kind,
   }
   w.messageId = req.header("x-message-id");
   w.lineage = json::object{{"via", "api"}};
-  if (auto lin = req.header("x-lineage"); !lin.empty()) {
+  if (parsed.lineage) {
+    w.lineage = *parsed.lineage;
+  } else if (auto lin = req.header("x-lineage"); !lin.empty()) {
     if (auto v = parseJson(lin); v.isOk() && v->is_object()) w.lineage = v->get_object();
   }
   return w;
