@@ -99,11 +99,9 @@ Result<BatchItem> batchItemRequest(const json::value& item, const ApiRequest& ba
     r.headers["x-source-sequence"] = json::serialize(*seq);
   }
   if (auto mid = stringField(o, "messageId")) r.headers["x-message-id"] = *mid;
-  const json::object* lineage = nullptr;
-  if (const json::value* lin = field(o, "lineage"); lin && lin->is_object()) {
-    r.headers["x-lineage"] = json::serialize(*lin);
+  const json::object* lineage = nullptr;  // handed over parsed: no x-lineage header to parse
+  if (const json::value* lin = field(o, "lineage"); lin && lin->is_object())
     lineage = &lin->get_object();
-  }
   const json::value* member = nullptr;
   if (op == "put") {
     member = field(o, "member");

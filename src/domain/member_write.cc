@@ -45,32 +45,34 @@ bool recordedOutcome(WriteResult r) {
 }
 
 std::string replayMemberJson(const StoreWrite& w, const WriteOutcome& o) {
-  if (o.result == WriteResult::kDeleted || !o.member) return {};
-  // A member document always has a memberId; the version alone marks a minimal response.
-  if (w.minimalResponse) return json::serialize(json::object{{"version", o.member->version}});
+  if (o.result == WriteResult::kDeleted || !o.member || w.minimalResponse) return {};
   return json::serialize(storedMemberJson(*o.member));
 }
 
-Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& memberJson) {
+std::optional<int64_t> replayVersion(const StoreWrite& w, const WriteOutcome& o) {
+  if (o.result == WriteResult::kDeleted || !o.member || !w.minimalResponse) return std::nullopt;
+  return o.member->version;
+}
+
+Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& memberJson,
+                                   std::optional<int64_t> minimalVersion) {
   auto r = writeResultNamed(result);
   if (!r || !keptForReplay(*r)) return Status::internal("stored replay with an unknown result");
   WriteOutcome out;
   out.result = WriteResult::kReplayed;
   out.replayed = *r;
+  if (minimalVersion) {
+    StoredMember s;
+    s.version = *minimalVersion;
+    out.member = std::move(s);
+    out.replayedMinimal = true;
+    return out;
+  }
   if (memberJson.empty()) return out;
   auto v = parseJson(memberJson);
   if (!v.isOk() || !v->is_object())
     return Status::internal("stored replay member is not a JSON object");
   const json::object& o = v->get_object();
-  if (!o.contains("memberId")) {
-    auto version = intField(o, "version");
-    if (!version) return Status::internal("stored replay has neither a member nor a version");
-    StoredMember s;
-    s.version = *version;
-    out.member = std::move(s);
-    out.replayedMinimal = true;
-    return out;
-  }
   auto m = memberFromJson(*v, std::nullopt, kNoDateBound);
   if (!m.isOk()) return Status::internal("stored replay member breaks a rule");
   StoredMember s;

@@ -116,11 +116,16 @@ bool keptForReplay(WriteResult r);
 // Whether a sourced write (one with a message id) that wrote no history row keeps its outcome
 // for `reconcile` (stale, noop, not_found): every source record is then accounted for.
 bool recordedOutcome(WriteResult r);
-// What a store keeps under the key: the outcome's result (name()) and the member it left
-// (storedMemberJson; {"version": n} alone for a minimal response; "" after a delete); and
-// the outcome of a repeat, read back from them.
+// What a store keeps under the key: the outcome's result (name()), the member it left
+// (storedMemberJson; "" after a delete, and for a minimal response), and for a minimal
+// response the version it left (replayVersion; none otherwise); and the outcome of a repeat,
+// read back from them. A minimal response's record keeps "" as its member so that a release
+// that predates the version replays it as a status without an ETag (a rolling deployment runs
+// both), not as a corrupt record.
 std::string replayMemberJson(const StoreWrite& w, const WriteOutcome& o);
-Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& memberJson);
+std::optional<int64_t> replayVersion(const StoreWrite& w, const WriteOutcome& o);
+Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& memberJson,
+                                   std::optional<int64_t> minimalVersion);
 
 // A stored member body back into a Member (Internal when the stored row is corrupt).
 Result<Member> memberFromStoredBody(const std::string& body);

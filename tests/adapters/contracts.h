@@ -643,6 +643,8 @@ TEST_P(MemberStoreContract, AMinimalResponseIsReplayedWithItsVersionAlone) {
   // A full response is still replayed with its member.
   ASSERT_TRUE(put("MF", sampleMember("MF"), std::nullopt, "mf-1").isOk());
   auto full = put("MF", sampleMember("MF"), std::nullopt, "mf-1");
+  ASSERT_TRUE(full.isOk()) << full.status().toString();
+  EXPECT_EQ(full->result, WriteResult::kReplayed);
   EXPECT_FALSE(full->replayedMinimal);
   EXPECT_EQ(full->member->member, sampleMember("MF"));
 }

@@ -144,15 +144,16 @@ void SqliteMemberStore::commitGroup(std::vector<Pending*>& group) {
 Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
   WriteOutcome out;
   if (w.idempotencyKey) {
-    MF_PREPARE(
-        sel, *db_,
-        "SELECT fingerprint, result, member FROM write_replays WHERE key = ? AND expires_at > ?");
+    MF_PREPARE(sel, *db_,
+               "SELECT fingerprint, result, member, version FROM write_replays WHERE key = ?"
+               " AND expires_at > ?");
     sel->bind(1, *w.idempotencyKey).bind(2, w.nowMs);
     auto row = sel->step();
     if (!row.isOk()) return row.status();
     if (*row) {
       bool same = sel->str(0) == w.requestFingerprint;
-      auto replay = replayOutcome(sel->str(1), sel->str(2));
+      auto replay = replayOutcome(sel->str(1), sel->str(2),
+                                  sel->isNull(3) ? std::nullopt : std::optional(sel->i64(3)));
       sel->reset();
       if (!same) {
         out.result = WriteResult::kKeyReused;
@@ -232,13 +233,18 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
   // afresh on a retry (a stale change stays stale, a fixed one passes).
   if (w.idempotencyKey && keptForReplay(out.result)) {
     MF_PREPARE(ins, *db_,
-               "INSERT OR REPLACE INTO write_replays(key, fingerprint, result, member, expires_at)"
-               " VALUES(?, ?, ?, ?, ?)");
+               "INSERT OR REPLACE INTO write_replays(key, fingerprint, result, member, expires_at,"
+               " version) VALUES(?, ?, ?, ?, ?, ?)");
     ins->bind(1, *w.idempotencyKey)
         .bind(2, w.requestFingerprint)
         .bind(3, std::string(name(out.result)))
         .bind(4, replayMemberJson(w, out))
         .bind(5, w.nowMs + opts_.idempotencyTtlMs);
+    if (auto v = replayVersion(w, out)) {
+      ins->bind(6, *v);
+    } else {
+      ins->bindNull(6);
+    }
     MF_RETURN_IF_ERROR(ins->run());
   }
   return out;

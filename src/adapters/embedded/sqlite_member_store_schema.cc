@@ -41,10 +41,11 @@ constexpr RowidTable kMembers{
     "(member_id TEXT NOT NULL PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL,"
     " source_sequence INTEGER NOT NULL, updated_at INTEGER NOT NULL, deleted INTEGER NOT NULL)",
     "member_id, body, version, source_sequence, updated_at, deleted"};
+// version: what a minimal response's record keeps (its member is "": replayMemberJson).
 constexpr RowidTable kWriteReplays{
     "write_replays",
     "(key TEXT NOT NULL PRIMARY KEY, fingerprint TEXT NOT NULL, result TEXT NOT NULL,"
-    " member TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+    " member TEXT NOT NULL, expires_at INTEGER NOT NULL, version INTEGER)",
     "key, fingerprint, result, member, expires_at"};
 
 Status rebuildAsRowidTable(SqliteDb& db, const RowidTable& t) {
@@ -54,6 +55,18 @@ Status rebuildAsRowidTable(SqliteDb& db, const RowidTable& t) {
                                     ";INSERT INTO " + name + "_rebuilt(" + t.columns + ") SELECT " +
                                     t.columns + " FROM " + name + ";DROP TABLE " + name +
                                     ";ALTER TABLE " + name + "_rebuilt RENAME TO " + name);
+}
+
+// write_replays tables made before the version column get it (NULL in their rows: records of
+// full responses, as every record then was).
+Status addReplayVersion(SqliteDb& db) {
+  MF_PREPARE(has, db,
+             "SELECT count(*) FROM pragma_table_info('write_replays') WHERE name = 'version'");
+  auto row = has->step();
+  if (!row.isOk()) return row.status();
+  bool present = *row && has->i64(0) > 0;
+  has->reset();
+  return present ? Status::ok() : db.exec("ALTER TABLE write_replays ADD COLUMN version INTEGER");
 }
 
 std::string createIfNotExists(const RowidTable& t) {
@@ -94,6 +107,7 @@ Status SqliteMemberStore::prepareSchema(SqliteDb& db) {
               " member_id TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL,"
               " counts TEXT NOT NULL);"
               "CREATE INDEX IF NOT EXISTS erasures_member ON erasures(member_id, seq);"));
+  MF_RETURN_IF_ERROR(addReplayVersion(db));
   MF_RETURN_IF_ERROR(dropOutboxEventIdIndex(db));
   // The smallest index, so that count(*) (the status and idle probes) reads it instead of
   // every event; created_at grows with seq, so its inserts append.

@@ -137,13 +137,14 @@ Result<std::vector<ReceivedMessage>> SqliteQueue::receiveOnce(size_t max, int64_
   // by id and cutting with LIMIT keeps each group's prefix intact.
   // Nothing visible (an idle poll, the common case, or every message in flight: a consumer
   // holding a batch, a stalled target): answered by reads, without the write lock. In flight
-  // is a subset of the queue's messages, so some are visible exactly when there are more
-  // messages than the k in flight, and counting the queue's entries up to k + 1 tells: the
-  // cost follows what is in flight, neither the backlog (a count of every entry took
-  // milliseconds a receive behind a backlog of 100,000) nor a probe into `received` for each
-  // message at the head. (An index on received(queue, visible_at) would make the count of
-  // what is in flight index-only, but it cost every receive and delete a tenth of the queue's
-  // throughput in bench_stores.)
+  // is a subset of the queue's messages, so none is visible when there are no more messages
+  // than the k in flight (and for a standard queue, some are when there are more; a FIFO
+  // queue's may all wait behind their groups' heads, which the select below finds out), and
+  // counting the queue's entries up to k + 1 tells: the cost follows what is in flight,
+  // neither the backlog (a count of every entry took milliseconds a receive behind a backlog
+  // of 100,000) nor a probe into `received` for each message at the head. (An index on
+  // received(queue, visible_at) would make the count of what is in flight index-only, but it cost
+  // every receive and delete a tenth of the queue's throughput in bench_stores.)
   MF_PREPARE(inFlight, db, "SELECT count(*) FROM received WHERE queue = ? AND visible_at > ?");
   inFlight->bind(1, name_).bind(2, now);
   auto counted = inFlight->step();

@@ -130,6 +130,12 @@ CREATE TABLE audit (
 -- The console's lineage lists a member's stale and no-op records; erase finds them too.
 CREATE INDEX write_outcomes_member ON write_outcomes (member_id, seq);
 )sql"},
+      {7, "write_replays.version: what a minimal response's record keeps", R"sql(
+-- A write whose response carried no member (Prefer: return=minimal) keeps the version it left
+-- here, and '' as its member: a release that predates this column replays such a record as a
+-- status without an ETag. NULL for a full response's record, whose member holds the version.
+ALTER TABLE write_replays ADD COLUMN version bigint;
+)sql"},
   };
   return all;
 }

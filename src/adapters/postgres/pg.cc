@@ -291,35 +291,16 @@ Status PgTransaction::commit() {
   return Status::ok();
 }
 
-namespace {
-void appendArrayElement(std::string& arr, const std::string& value) {
-  arr += "\"";
-  for (char ch : value) {
-    if (ch == '"' || ch == '\\') arr.push_back('\\');
-    arr.push_back(ch);
-  }
-  arr += "\"";
-}
-}  // namespace
-
 std::string textArrayLiteral(const std::vector<std::string>& values) {
   std::string arr = "{";
   for (size_t i = 0; i < values.size(); ++i) {
     if (i) arr += ",";
-    appendArrayElement(arr, values[i]);
-  }
-  return arr + "}";
-}
-
-std::string textArrayLiteral(const std::vector<Param>& values) {
-  std::string arr = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i) arr += ",";
-    if (values[i]) {
-      appendArrayElement(arr, *values[i]);
-    } else {
-      arr += "NULL";
+    arr += "\"";
+    for (char ch : values[i]) {
+      if (ch == '"' || ch == '\\') arr.push_back('\\');
+      arr.push_back(ch);
     }
+    arr += "\"";
   }
   return arr + "}";
 }

@@ -150,7 +150,6 @@ class PgTransaction {
 
 // Array literals for $n::text[] and $n::bigint[] parameters (elements quoted and escaped).
 std::string textArrayLiteral(const std::vector<std::string>& values);
-std::string textArrayLiteral(const std::vector<Param>& values);  // nullopt: a NULL element
 std::string bigintArrayLiteral(const std::vector<int64_t>& values);
 
 }  // namespace memberflow::postgres

@@ -6,8 +6,10 @@
 // idempotency check then see the previous writer's commit, so two API processes writing the
 // same member can neither lose an update nor emit two events for one change (a unique
 // violation or serialization failure runs the transaction again). A batch (applyAll) is one
-// transaction: it takes the writer locks of all its members first, in lock-key order, and a
-// write that fails on its own fails alone (the batch runs again without it). The relay claims
+// transaction: it takes the writer locks of all its members first, in lock-key order, sends
+// each round's writes as multi-row statements, and a write that fails on its own fails alone
+// (a failed multi-row statement runs the batch again a write at a time, which tells the write;
+// the batch then runs again without it). The relay claims
 // outbox rows with FOR UPDATE SKIP LOCKED and a second advisory lock space per member, so
 // several relays share the work without overtaking each other within a member.
 #pragma once

@@ -8,6 +8,7 @@
 
 #include "adapters/postgres/pg_member_rows.h"
 #include "adapters/postgres/pg_member_store.h"
+#include "common/log.h"
 #include "domain/member_write.h"
 
 namespace memberflow::postgres {
@@ -25,7 +26,8 @@ constexpr const char* kLoad =
     "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id "
     "= $1";
 constexpr const char* kReplayGet =
-    "SELECT fingerprint, result, member FROM write_replays WHERE key = $1 AND expires_at > $2";
+    "SELECT fingerprint, result, member, version FROM write_replays WHERE key = $1"
+    " AND expires_at > $2";
 
 // A batch takes the writer locks of all its members at once, in ascending order of the lock
 // key (a volatile function in the select list runs after the ORDER BY sort): two batches, or
@@ -38,14 +40,17 @@ constexpr const char* kBatchLoad =
     "SELECT body::text, version, source_sequence, updated_at, deleted, member_id FROM members"
     " WHERE member_id = ANY($1::text[]) FOR UPDATE";
 constexpr const char* kBatchReplays =
-    "SELECT fingerprint, result, member, expires_at, key FROM write_replays"
+    "SELECT fingerprint, result, member, version, expires_at, key FROM write_replays"
     " WHERE key = ANY($1::text[])";
 
 // The outcome of a write whose idempotency key holds a record (row `row` of a result whose
-// columns start with fingerprint, result, member): the first write's outcome again, or
+// columns start with fingerprint, result, member, version): the first write's outcome again, or
 // kKeyReused when the request differs.
 Result<WriteOutcome> replayOf(const StoreWrite& w, const PgResult& r, int row) {
-  if (r.str(row, 0) == w.requestFingerprint) return replayOutcome(r.str(row, 1), r.str(row, 2));
+  if (r.str(row, 0) == w.requestFingerprint) {
+    return replayOutcome(r.str(row, 1), r.str(row, 2),
+                         r.null(row, 3) ? std::nullopt : std::optional(r.i64(row, 3)));
+  }
   WriteOutcome out;
   out.result = WriteResult::kKeyReused;
   return out;
@@ -72,14 +77,14 @@ Result<std::optional<StoredMember>> member_rows::storedOfRow(const std::string& 
 // statement guards its one), one for the change notices, five for the idempotency records.
 struct PgMemberStore::Combined {
   std::vector<std::string> memberIds;
-  std::vector<Param> bodies;  // NULL for a tombstone
+  std::vector<std::string> bodies;  // "" for a tombstone (deleted: stored as NULL)
   std::vector<int64_t> versions, sequences, updatedAts;
   std::vector<std::string> deleted, ops, eventIds, messageIds, changedFields, lineages;
   std::vector<int64_t> appliedAts;
   std::vector<std::string> events;
   std::vector<std::string> notices;
   std::vector<std::string> keys, fingerprints, results, replayMembers;
-  std::vector<int64_t> expiries;
+  std::vector<int64_t> expiries, replayVersions;  // version 0: none (versions start at 1)
 
   // Appends its statements (none for empty rows).
   void appendTo(std::vector<PgConn::Stmt>& stmts) const {
@@ -92,7 +97,8 @@ struct PgMemberStore::Combined {
            " version, source_sequence, updated_at, deleted, op, event_id, message_id,"
            " changed_fields, lineage, applied_at, event, ord)),"
            " up AS (INSERT INTO members(member_id, body, version, source_sequence, updated_at,"
-           " deleted) SELECT member_id, body::jsonb, version, source_sequence, updated_at, deleted"
+           " deleted) SELECT member_id, CASE WHEN deleted THEN NULL ELSE body::jsonb END, version,"
+           " source_sequence, updated_at, deleted"
            " FROM v ORDER BY ord ON CONFLICT (member_id) DO UPDATE SET body = EXCLUDED.body,"
            " version = EXCLUDED.version, source_sequence = EXCLUDED.source_sequence,"
            " updated_at = EXCLUDED.updated_at, deleted = EXCLUDED.deleted"
@@ -120,12 +126,15 @@ struct PgMemberStore::Combined {
     if (!keys.empty()) {
       stmts.push_back(
           {"mf_replay_rows",
-           "INSERT INTO write_replays(key, fingerprint, result, member, expires_at)"
-           " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])"
+           "INSERT INTO write_replays(key, fingerprint, result, member, expires_at, version)"
+           " SELECT k, f, r, m, e, NULLIF(v, 0) FROM unnest($1::text[], $2::text[], $3::text[],"
+           " $4::text[], $5::bigint[], $6::bigint[]) AS t(k, f, r, m, e, v)"
            " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
-           " result = EXCLUDED.result, member = EXCLUDED.member, expires_at = EXCLUDED.expires_at",
+           " result = EXCLUDED.result, member = EXCLUDED.member, expires_at = EXCLUDED.expires_at,"
+           " version = EXCLUDED.version",
            {textArrayLiteral(keys), textArrayLiteral(fingerprints), textArrayLiteral(results),
-            textArrayLiteral(replayMembers), bigintArrayLiteral(expiries)}});
+            textArrayLiteral(replayMembers), bigintArrayLiteral(expiries),
+            bigintArrayLiteral(replayVersions)}});
     }
   }
 };
@@ -216,7 +225,7 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
       if (combined) {
         Combined& r = *combined;
         r.memberIds.push_back(w.memberId);
-        r.bodies.push_back(next.deleted ? Param{} : Param{plan.body});
+        r.bodies.push_back(next.deleted ? std::string() : plan.body);
         r.versions.push_back(next.version);
         r.sequences.push_back(next.sourceSequence);
         r.updatedAts.push_back(next.updatedAtMs);
@@ -274,27 +283,32 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
                      {w.messageId, w.memberId, std::string(name(out.result)), n(w.nowMs)}});
   }
   // Only writes that took effect are replayed (as in the embedded store).
+  std::optional<int64_t> version = replayVersion(w, out);
   if (w.idempotencyKey && keptForReplay(out.result) && combined) {
     combined->keys.push_back(*w.idempotencyKey);
     combined->fingerprints.push_back(w.requestFingerprint);
     combined->results.push_back(std::string(name(out.result)));
     combined->replayMembers.push_back(replayMemberJson(w, out));
     combined->expiries.push_back(w.nowMs + opts_.idempotencyTtlMs);
+    combined->replayVersions.push_back(version.value_or(0));
   } else if (w.idempotencyKey && keptForReplay(out.result)) {
     stmts.push_back(
         {"mf_replay_put",
-         "INSERT INTO write_replays(key, fingerprint, result, member, expires_at)"
-         " VALUES($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET"
+         "INSERT INTO write_replays(key, fingerprint, result, member, expires_at, version)"
+         " VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO UPDATE SET"
          " fingerprint = EXCLUDED.fingerprint, result = EXCLUDED.result, member = EXCLUDED.member,"
-         " expires_at = EXCLUDED.expires_at",
+         " expires_at = EXCLUDED.expires_at, version = EXCLUDED.version",
          {*w.idempotencyKey, w.requestFingerprint, std::string(name(out.result)),
-          replayMemberJson(w, out), n(w.nowMs + opts_.idempotencyTtlMs)}});
+          replayMemberJson(w, out), n(w.nowMs + opts_.idempotencyTtlMs),
+          version ? Param{n(*version)} : Param{}}});
   }
   return out;
 }
 
 // One transaction for the whole batch. A write that fails on its own (a constraint its
-// statements break, a corrupt row) fails alone: the batch runs again without it, which leaves
+// statements break, a corrupt row) fails alone: when the failed statement was a multi-row one,
+// the batch first runs again with a statement per write, which tells the write; then the
+// batch runs again without that write, which leaves
 // the others exactly as apply() would have, since a failed apply() changes nothing. No
 // savepoint per write: a batch of up to 500 would open as many subtransactions, and past 64 in
 // one transaction every other session's snapshots have to look them up in pg_subtrans. A
@@ -323,10 +337,13 @@ std::vector<Result<WriteOutcome>> PgMemberStore::applyAll(
     BatchRun run = applyBatchOnce(**lease, writes, alone, out, combine);
     if (run.failure.isOk()) return out;
     const Status& s = run.failure;
-    if (run.combined && !isRetryable(s) && s.code() != Code::kUnavailable &&
-        s.code() != Code::kAlreadyExists) {
-      // A statement of several writes failed on its own terms: the batch runs again with a
-      // statement per write, which tells the write it belongs to.
+    if (run.combined && !isRetryable(s) && s.code() != Code::kUnavailable) {
+      // A statement of several writes failed on its own terms (a unique race included: the
+      // per-write statements retry it write by write): the batch runs again with a statement
+      // per write, which tells the write it belongs to. Logged with the code alone: a
+      // server's message can quote the statement's arrays, member data among them.
+      log::warn("a batch's multi-row statement failed, running the batch a write at a time",
+                {"store", {}, {}, {}, "batch_fallback", codeName(s.code())});
       combine = false;
       continue;
     }
@@ -351,7 +368,10 @@ std::vector<Result<WriteOutcome>> PgMemberStore::applyAll(
 // observe. Round trips: one more than the rounds. The first pipeline opens the transaction,
 // takes the locks and reads the first round's rows and idempotency records; each next one
 // sends a round's statements with the next round's reads, the last one with COMMIT. A batch
-// without repeats (what sync sends) is two round trips, as one apply() is.
+// without repeats (what sync sends) is two round trips, as one apply() is. With `combine`, a
+// round's member writes, change notices and idempotency records are one statement each
+// (Combined), the rarer statements (tombstone guards, sequence-only updates, outcome records)
+// one per write.
 PgMemberStore::BatchRun PgMemberStore::applyBatchOnce(PgConn& c,
                                                       const std::vector<const StoreWrite*>& writes,
                                                       const std::vector<bool>& alone,
@@ -411,7 +431,7 @@ PgMemberStore::BatchRun PgMemberStore::applyBatchOnce(PgConn& c,
     const PgResult& records = run.results.back();
     std::map<std::string, int> rowOf, recordOf;
     for (int k = 0; k < rows.rows(); ++k) rowOf[rows.str(k, 5)] = k;
-    for (int k = 0; k < records.rows(); ++k) recordOf[records.str(k, 4)] = k;
+    for (int k = 0; k < records.rows(); ++k) recordOf[records.str(k, 5)] = k;
     stmts.clear();
     writeOfStmt.clear();
     Combined combined;
@@ -419,7 +439,7 @@ PgMemberStore::BatchRun PgMemberStore::applyBatchOnce(PgConn& c,
       const StoreWrite& w = *writes[i];
       if (w.idempotencyKey) {
         auto it = recordOf.find(*w.idempotencyKey);
-        if (it != recordOf.end() && records.i64(it->second, 3) > w.nowMs) {
+        if (it != recordOf.end() && records.i64(it->second, 4) > w.nowMs) {
           out[i] = replayOf(w, records, it->second);
           continue;
         }

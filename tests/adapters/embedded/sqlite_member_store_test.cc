@@ -296,5 +296,47 @@ TEST(SqliteMemberStoreSchema, MembersAndReplaysOfAnOldDataDirectoryBecomeRowidTa
   EXPECT_EQ(idx->str(0), "members_updated,write_replays_expiry");
 }
 
+// A write_replays table from before the version column (a rowid table already) gets the
+// column at open; its records replay as before, and a minimal response's record made after
+// keeps its version there.
+TEST(SqliteMemberStoreSchema, ReplaysOfAnOldDataDirectoryGetTheVersionColumn) {
+  TempDir dir;
+  const std::string path = dir.file("members.db");
+  StoreWrite first = writeOf("M1");
+  first.idempotencyKey = "k1";
+  first.requestFingerprint = "f1";
+  {
+    auto store = *emb::SqliteMemberStore::open(path, {});
+    ASSERT_TRUE(store->apply(first).isOk());
+  }
+  {
+    auto db = *emb::SqliteDb::open(path, {});
+    ASSERT_TRUE(db->exec("ALTER TABLE write_replays DROP COLUMN version").isOk());
+  }
+  auto store = emb::SqliteMemberStore::open(path, {});
+  ASSERT_TRUE(store.isOk()) << store.status().toString();
+  auto again = (*store)->apply(first);
+  ASSERT_TRUE(again.isOk()) << again.status().toString();
+  EXPECT_EQ(again->result, WriteResult::kReplayed);
+  EXPECT_FALSE(again->replayedMinimal);
+  EXPECT_EQ(again->member->member.name.last, "Lovelace");
+  StoreWrite minimal = writeOf("M2");
+  minimal.idempotencyKey = "k2";
+  minimal.requestFingerprint = "f2";
+  minimal.minimalResponse = true;
+  ASSERT_TRUE((*store)->apply(minimal).isOk());
+  auto repeat = (*store)->apply(minimal);
+  ASSERT_TRUE(repeat.isOk()) << repeat.status().toString();
+  EXPECT_TRUE(repeat->replayedMinimal);
+  EXPECT_EQ(repeat->member->version, 1);
+  store->reset();
+  auto db = *emb::SqliteDb::open(path, {});
+  auto sel = *db->prepare("SELECT member, version FROM write_replays WHERE key = 'k2'");
+  ASSERT_TRUE(*sel->step());
+  EXPECT_EQ(sel->str(0), "");  // what a release before the column replays as a status
+  EXPECT_EQ(sel->i64(1), 1);
+  sel->reset();
+}
+
 }  // namespace
 }  // namespace memberflow

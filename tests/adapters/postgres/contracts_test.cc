@@ -322,7 +322,7 @@ TEST(PgMemberStore, ABatchReadsItsRowsWithStatementsPlannedForIt) {
         batchPut("G" + std::to_string(i), "One", 1, "g-" + std::to_string(i))};
     for (const auto& o : h.s->applyAll(pointersTo(batch))) ASSERT_TRUE(o.isOk());
   }
-  auto lease = h.s->pool().acquire();  // the pool's only connection: the one the batches used
+  auto lease = h.s->pool().acquire();  // the one connection opened so far: the batches' own
   ASSERT_TRUE(lease.isOk());
   auto prepared = (*lease)->run("SELECT statement FROM pg_prepared_statements");
   ASSERT_TRUE(prepared.isOk()) << prepared.status().toString();
@@ -331,6 +331,29 @@ TEST(PgMemberStore, ABatchReadsItsRowsWithStatementsPlannedForIt) {
     EXPECT_EQ(prepared->str(i, 0).find("= ANY($1::text[])"), std::string::npos)
         << prepared->str(i, 0);
   }
+}
+
+// A round's member writes, notices and idempotency records go out as one multi-row statement
+// each: the per-write statements are never prepared unless a batch falls back to them (which
+// would otherwise go unnoticed: the fallback gives the same results, only slower).
+TEST(PgMemberStore, ABatchWritesARoundInMultiRowStatements) {
+  if (!server()) GTEST_SKIP();
+  PgMembers h;
+  std::vector<StoreWrite> batch{batchPut("W1", "One", 1, "w-1"), batchPut("W2", "Two", 1, "w-2"),
+                                batchPut("W1", "Again", 2, "w-3")};
+  for (const auto& o : h.s->applyAll(pointersTo(batch))) ASSERT_TRUE(o.isOk());
+  auto lease = h.s->pool().acquire();
+  ASSERT_TRUE(lease.isOk());
+  auto names =
+      (*lease)->run("SELECT string_agg(name, ',' ORDER BY name) FROM pg_prepared_statements");
+  ASSERT_TRUE(names.isOk()) << names.status().toString();
+  std::string got = names->str(0, 0);
+  for (const char* multi : {"mf_write_rows", "mf_notify_rows", "mf_replay_rows"})
+    EXPECT_NE(got.find(multi), std::string::npos) << got;
+  for (const char* single : {"mf_write,", "mf_notify,", "mf_replay_put"})
+    EXPECT_EQ((got + ",").find(single), std::string::npos) << got;
+  EXPECT_EQ(h.s->get("W1")->version, 2);
+  EXPECT_EQ(*h.s->outboxCount(), 3);
 }
 
 // A transaction that fails at COMMIT (here a deferred constraint) fails every write of the
