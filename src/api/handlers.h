@@ -114,10 +114,10 @@ class MemberApi {
   std::variant<ApiResponse, StoreWrite> prepareWrite(WriteKind kind, const std::string& id,
                                                      const ApiRequest& req,
                                                      WriteParts parsed = WriteParts()) const;
-  // The response to a write the store applied (or failed). withMember false: the member
-  // document is left out (its ETag stays): a batch write with `Prefer: return=minimal`.
-  ApiResponse finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out,
-                          bool withMember = true) const;
+  // The response to a write the store applied (or failed). For a minimal response
+  // (StoreWrite::minimalResponse: a batch write with `Prefer: return=minimal`) the member
+  // document is left out, its ETag stays.
+  ApiResponse finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out) const;
   // POST /members:batchWrite: each item as the same PUT or DELETE (write()) would go, in order.
   // With `Prefer: return=minimal` (RFC 7240) the results carry status, ETag and problem only.
   ApiResponse batchWrite(const ApiRequest& req) const;

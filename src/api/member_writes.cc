@@ -166,8 +166,7 @@ ApiResponse MemberApi::batchWrite(const ApiRequest& req) const {
   for (size_t k = 0; k < writes.size(); ++k) {
     responses[writeOf[k]] = finishWrite(
         writes[k],
-        k < outcomes.size() ? outcomes[k] : Result<WriteOutcome>(Status::internal("no outcome")),
-        !minimal);
+        k < outcomes.size() ? outcomes[k] : Result<WriteOutcome>(Status::internal("no outcome")));
   }
   json::array results;
   for (const ApiResponse& r : responses) {
@@ -281,10 +280,9 @@ std::variant<ApiResponse, StoreWrite> MemberApi::prepareWrite(WriteKind kind,
   return w;
 }
 
-ApiResponse MemberApi::finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out,
-                                   bool withMember) const {
+ApiResponse MemberApi::finishWrite(const StoreWrite& w, const Result<WriteOutcome>& out) const {
   // The response of a write that took effect, the first time and when its key replays it.
-  auto render = [location = "/member/" + w.memberId, withMember](
+  auto render = [location = "/member/" + w.memberId, withMember = !w.minimalResponse](
                     WriteResult result, const std::optional<StoredMember>& m,
                     bool memberKept = true) {
     ApiResponse r{result == WriteResult::kCreated ? 201 : 200, {}, {}};

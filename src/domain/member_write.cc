@@ -44,32 +44,27 @@ bool recordedOutcome(WriteResult r) {
   return r == WriteResult::kStale || r == WriteResult::kNoOp || r == WriteResult::kNotFound;
 }
 
-std::string replayMemberJson(const StoreWrite& w, const WriteOutcome& o) {
-  if (o.result == WriteResult::kDeleted || !o.member || w.minimalResponse) return {};
-  return json::serialize(storedMemberJson(*o.member));
+ReplayRecord replayRecord(const StoreWrite& w, const WriteOutcome& o) {
+  if (o.result == WriteResult::kDeleted || !o.member) return {};
+  if (w.minimalResponse) return {{}, o.member->version};
+  return {json::serialize(storedMemberJson(*o.member)), std::nullopt};
 }
 
-std::optional<int64_t> replayVersion(const StoreWrite& w, const WriteOutcome& o) {
-  if (o.result == WriteResult::kDeleted || !o.member || !w.minimalResponse) return std::nullopt;
-  return o.member->version;
-}
-
-Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& memberJson,
-                                   std::optional<int64_t> minimalVersion) {
+Result<WriteOutcome> replayOutcome(std::string_view result, const ReplayRecord& kept) {
   auto r = writeResultNamed(result);
   if (!r || !keptForReplay(*r)) return Status::internal("stored replay with an unknown result");
   WriteOutcome out;
   out.result = WriteResult::kReplayed;
   out.replayed = *r;
-  if (minimalVersion) {
+  if (kept.version) {
     StoredMember s;
-    s.version = *minimalVersion;
+    s.version = *kept.version;
     out.member = std::move(s);
     out.replayedMinimal = true;
     return out;
   }
-  if (memberJson.empty()) return out;
-  auto v = parseJson(memberJson);
+  if (kept.member.empty()) return out;
+  auto v = parseJson(kept.member);
   if (!v.isOk() || !v->is_object())
     return Status::internal("stored replay member is not a JSON object");
   const json::object& o = v->get_object();

@@ -116,16 +116,18 @@ bool keptForReplay(WriteResult r);
 // Whether a sourced write (one with a message id) that wrote no history row keeps its outcome
 // for `reconcile` (stale, noop, not_found): every source record is then accounted for.
 bool recordedOutcome(WriteResult r);
-// What a store keeps under the key: the outcome's result (name()), the member it left
-// (storedMemberJson; "" after a delete, and for a minimal response), and for a minimal
-// response the version it left (replayVersion; none otherwise); and the outcome of a repeat,
-// read back from them. A minimal response's record keeps "" as its member so that a release
-// that predates the version replays it as a status without an ETag (a rolling deployment runs
-// both), not as a corrupt record.
-std::string replayMemberJson(const StoreWrite& w, const WriteOutcome& o);
-std::optional<int64_t> replayVersion(const StoreWrite& w, const WriteOutcome& o);
-Result<WriteOutcome> replayOutcome(std::string_view result, const std::string& memberJson,
-                                   std::optional<int64_t> minimalVersion);
+// What a store keeps under the key besides the outcome's result (name()): the member the write
+// left (storedMemberJson; "" after a delete, and for a minimal response), and for a minimal
+// response the version it left (none otherwise). A minimal response's record keeps "" as its
+// member so that a release that predates the version replays it as a status without an ETag
+// (a rolling deployment runs both), not as a corrupt record.
+struct ReplayRecord {
+  std::string member;
+  std::optional<int64_t> version;
+};
+ReplayRecord replayRecord(const StoreWrite& w, const WriteOutcome& o);
+// The outcome of a repeat, read back from what the key kept.
+Result<WriteOutcome> replayOutcome(std::string_view result, const ReplayRecord& kept);
 
 // A stored member body back into a Member (Internal when the stored row is corrupt).
 Result<Member> memberFromStoredBody(const std::string& body);

@@ -165,27 +165,41 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
 SqliteDb::SqliteDb(sqlite3* db) : db_(db) {}
 
 namespace {
-Result<bool> tableDefinitionHas(SqliteDb& db, const std::string& table, std::string_view text) {
+// Whether `table` exists and its CREATE TABLE statement contains `text` (has) or not.
+enum class Definition { kAbsent, kHas, kLacks };
+Result<Definition> tableDefinition(SqliteDb& db, const std::string& table, std::string_view text) {
   MF_PREPARE(sel, db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?");
   sel->bind(1, table);
   auto row = sel->step();
   if (!row.isOk()) return row.status();
-  bool has = *row && sel->str(0).find(text) != std::string::npos;
+  Definition d = !*row                                         ? Definition::kAbsent
+                 : sel->str(0).find(text) != std::string::npos ? Definition::kHas
+                                                               : Definition::kLacks;
   sel->reset();
-  return has;
+  return d;
+}
+
+Status upgradeIfDefinition(SqliteDb& db, const std::string& table, std::string_view text,
+                           Definition when, const std::string& sql) {
+  auto before = tableDefinition(db, table, text);
+  if (!before.isOk() || *before != when) return before.status();
+  Transaction tx(db);
+  MF_RETURN_IF_ERROR(tx.begin());
+  auto still = tableDefinition(db, table, text);
+  if (!still.isOk() || *still != when) return still.status();
+  MF_RETURN_IF_ERROR(db.exec(sql));
+  return tx.commit();
 }
 }  // namespace
 
 Status upgradeIfDefinitionHas(SqliteDb& db, const std::string& table, std::string_view text,
                               const std::string& sql) {
-  auto before = tableDefinitionHas(db, table, text);
-  if (!before.isOk() || !*before) return before.status();
-  Transaction tx(db);
-  MF_RETURN_IF_ERROR(tx.begin());
-  auto still = tableDefinitionHas(db, table, text);
-  if (!still.isOk() || !*still) return still.status();
-  MF_RETURN_IF_ERROR(db.exec(sql));
-  return tx.commit();
+  return upgradeIfDefinition(db, table, text, Definition::kHas, sql);
+}
+
+Status upgradeIfDefinitionLacks(SqliteDb& db, const std::string& table, std::string_view text,
+                                const std::string& sql) {
+  return upgradeIfDefinition(db, table, text, Definition::kLacks, sql);
 }
 
 bool SqliteDb::waitForCheckpoint(std::chrono::milliseconds timeout) {

@@ -154,6 +154,10 @@ Status scrubDatabase(const std::string& path);
 // it: another connection may have done the upgrade meanwhile.
 Status upgradeIfDefinitionHas(SqliteDb& db, const std::string& table, std::string_view text,
                               const std::string& sql);
+// The same when `table` exists and its CREATE TABLE statement lacks `text` (a column an
+// earlier release did not have: ALTER TABLE ... ADD COLUMN updates that statement).
+Status upgradeIfDefinitionLacks(SqliteDb& db, const std::string& table, std::string_view text,
+                                const std::string& sql);
 
 #define MF_PREPARE(var, db, sql)              \
   Stmt* var = nullptr;                        \

@@ -152,8 +152,8 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
     if (!row.isOk()) return row.status();
     if (*row) {
       bool same = sel->str(0) == w.requestFingerprint;
-      auto replay = replayOutcome(sel->str(1), sel->str(2),
-                                  sel->isNull(3) ? std::nullopt : std::optional(sel->i64(3)));
+      auto replay = replayOutcome(
+          sel->str(1), {sel->str(2), sel->isNull(3) ? std::nullopt : std::optional(sel->i64(3))});
       sel->reset();
       if (!same) {
         out.result = WriteResult::kKeyReused;
@@ -235,13 +235,14 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
     MF_PREPARE(ins, *db_,
                "INSERT OR REPLACE INTO write_replays(key, fingerprint, result, member, expires_at,"
                " version) VALUES(?, ?, ?, ?, ?, ?)");
+    ReplayRecord kept = replayRecord(w, out);
     ins->bind(1, *w.idempotencyKey)
         .bind(2, w.requestFingerprint)
         .bind(3, std::string(name(out.result)))
-        .bind(4, replayMemberJson(w, out))
+        .bind(4, kept.member)
         .bind(5, w.nowMs + opts_.idempotencyTtlMs);
-    if (auto v = replayVersion(w, out)) {
-      ins->bind(6, *v);
+    if (kept.version) {
+      ins->bind(6, *kept.version);
     } else {
       ins->bindNull(6);
     }

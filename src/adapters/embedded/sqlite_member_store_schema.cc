@@ -41,7 +41,7 @@ constexpr RowidTable kMembers{
     "(member_id TEXT NOT NULL PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL,"
     " source_sequence INTEGER NOT NULL, updated_at INTEGER NOT NULL, deleted INTEGER NOT NULL)",
     "member_id, body, version, source_sequence, updated_at, deleted"};
-// version: what a minimal response's record keeps (its member is "": replayMemberJson).
+// version: what a minimal response's record keeps (its member is "": replayRecord).
 constexpr RowidTable kWriteReplays{
     "write_replays",
     "(key TEXT NOT NULL PRIMARY KEY, fingerprint TEXT NOT NULL, result TEXT NOT NULL,"
@@ -58,15 +58,11 @@ Status rebuildAsRowidTable(SqliteDb& db, const RowidTable& t) {
 }
 
 // write_replays tables made before the version column get it (NULL in their rows: records of
-// full responses, as every record then was).
+// full responses, as every record then was). Checked again under the write lock, as every
+// upgrade here is: two processes opening the file at once would otherwise both add it.
 Status addReplayVersion(SqliteDb& db) {
-  MF_PREPARE(has, db,
-             "SELECT count(*) FROM pragma_table_info('write_replays') WHERE name = 'version'");
-  auto row = has->step();
-  if (!row.isOk()) return row.status();
-  bool present = *row && has->i64(0) > 0;
-  has->reset();
-  return present ? Status::ok() : db.exec("ALTER TABLE write_replays ADD COLUMN version INTEGER");
+  return upgradeIfDefinitionLacks(db, "write_replays", "version INTEGER",
+                                  "ALTER TABLE write_replays ADD COLUMN version INTEGER");
 }
 
 std::string createIfNotExists(const RowidTable& t) {

@@ -53,7 +53,6 @@ Result<std::shared_ptr<SqliteQueueStore>> SqliteQueueStore::open(const std::stri
       " receipt TEXT NOT NULL);"
       // FIFO: is an earlier message of this group in flight?
       "CREATE INDEX IF NOT EXISTS received_group ON received(queue, group_id, id);"
-
       "CREATE TABLE IF NOT EXISTS dedup(queue TEXT NOT NULL, dedup_id TEXT NOT NULL,"
       " expires_at INTEGER NOT NULL, PRIMARY KEY(queue, dedup_id)) WITHOUT ROWID;"
       // For the purge of ids whose window has passed (sendLocked). Built with its sort in

@@ -48,8 +48,9 @@ constexpr const char* kBatchReplays =
 // kKeyReused when the request differs.
 Result<WriteOutcome> replayOf(const StoreWrite& w, const PgResult& r, int row) {
   if (r.str(row, 0) == w.requestFingerprint) {
-    return replayOutcome(r.str(row, 1), r.str(row, 2),
-                         r.null(row, 3) ? std::nullopt : std::optional(r.i64(row, 3)));
+    return replayOutcome(
+        r.str(row, 1),
+        {r.str(row, 2), r.null(row, 3) ? std::nullopt : std::optional(r.i64(row, 3))});
   }
   WriteOutcome out;
   out.result = WriteResult::kKeyReused;
@@ -283,15 +284,16 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
                      {w.messageId, w.memberId, std::string(name(out.result)), n(w.nowMs)}});
   }
   // Only writes that took effect are replayed (as in the embedded store).
-  std::optional<int64_t> version = replayVersion(w, out);
-  if (w.idempotencyKey && keptForReplay(out.result) && combined) {
+  if (!w.idempotencyKey || !keptForReplay(out.result)) return out;
+  ReplayRecord kept = replayRecord(w, out);
+  if (combined) {
     combined->keys.push_back(*w.idempotencyKey);
     combined->fingerprints.push_back(w.requestFingerprint);
     combined->results.push_back(std::string(name(out.result)));
-    combined->replayMembers.push_back(replayMemberJson(w, out));
+    combined->replayMembers.push_back(std::move(kept.member));
     combined->expiries.push_back(w.nowMs + opts_.idempotencyTtlMs);
-    combined->replayVersions.push_back(version.value_or(0));
-  } else if (w.idempotencyKey && keptForReplay(out.result)) {
+    combined->replayVersions.push_back(kept.version.value_or(0));
+  } else {
     stmts.push_back(
         {"mf_replay_put",
          "INSERT INTO write_replays(key, fingerprint, result, member, expires_at, version)"
@@ -299,8 +301,8 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
          " fingerprint = EXCLUDED.fingerprint, result = EXCLUDED.result, member = EXCLUDED.member,"
          " expires_at = EXCLUDED.expires_at, version = EXCLUDED.version",
          {*w.idempotencyKey, w.requestFingerprint, std::string(name(out.result)),
-          replayMemberJson(w, out), n(w.nowMs + opts_.idempotencyTtlMs),
-          version ? Param{n(*version)} : Param{}}});
+          std::move(kept.member), n(w.nowMs + opts_.idempotencyTtlMs),
+          kept.version ? Param{n(*kept.version)} : Param{}}});
   }
   return out;
 }
