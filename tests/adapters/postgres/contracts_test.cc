@@ -145,6 +145,22 @@ TEST(PgConn, APipelineReturnsEveryResultOrItsFirstFailureAndSkipsTheRest) {
   EXPECT_TRUE(c->exec("t_guard", "SELECT memberflow_expect_one($1::bigint)", {"1"}).isOk());
 }
 
+TEST(PgConn, TextArrayLiteralsRoundTripQuotesBackslashesAndEmptyValues) {
+  if (!server()) GTEST_SKIP();
+  auto c = *pg::PgConn::connect(freshSchema(), "");
+  std::vector<std::string> values = {"",     "plain", "{\"a\":\"b\\\"c\"}", "\\", "\\\"", "a,b}{c",
+                                     "NULL", "ü \t\n"};
+  auto r = c->exec("t_unnest", "SELECT t, t IS NULL FROM unnest($1::text[]) AS t(t)",
+                   {pg::textArrayLiteral(values)});
+  ASSERT_TRUE(r.isOk()) << r.status().toString();
+  ASSERT_EQ(r->rows(), static_cast<int>(values.size()));
+  for (int i = 0; i < r->rows(); ++i) {
+    EXPECT_EQ(r->str(i, 0), values[i]) << i;
+    EXPECT_FALSE(r->boolean(i, 1)) << i;  // "NULL" quoted is the text, not a null
+  }
+  EXPECT_EQ(pg::textArrayLiteral({}), "{}");
+}
+
 TEST(PgPool, AWrongPasswordIsUnavailableAndNamesNoSecret) {
   if (!server()) GTEST_SKIP();
   // The URI's password is replaced by the one given apart (as the Secrets port would).
