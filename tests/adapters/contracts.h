@@ -1467,6 +1467,11 @@ class ParkingStoreContract : public ContractTest<ParkingStoreHarness> {
 
 TEST_P(ParkingStoreContract, ParkThenStateAnswersEachMemberInOrder) {
   ParkingStore& p = h_->store();
+  auto none = p.state({"M1", "M2"});  // nobody parked yet: an answer for each all the same
+  ASSERT_TRUE(none.isOk()) << none.status().toString();
+  ASSERT_EQ(none->size(), 2u);
+  EXPECT_FALSE((*none)[0].has_value());
+  EXPECT_FALSE((*none)[1].has_value());
   ASSERT_TRUE(p.park("M1", "dead-1", "http_422", now_).isOk());
   auto s = p.state({"M2", "M1", "M2", "M1"});
   ASSERT_TRUE(s.isOk()) << s.status().toString();

@@ -43,6 +43,10 @@ Result<std::unique_ptr<SqliteParkingStore>> SqliteParkingStore::open(
       " dead_message_id TEXT NOT NULL, reason TEXT NOT NULL, parked_at INTEGER NOT NULL,"
       " next_seq INTEGER NOT NULL DEFAULT 1, head_seq INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
       "CREATE INDEX IF NOT EXISTS members_parked_at ON members(parked_at, member_id);"
+      // The members parked or released now (state() asks it first, for every batch of sync):
+      // the rows of unparked members stay forever, this index holds only the others.
+      "CREATE INDEX IF NOT EXISTS members_in_parking ON members(member_id)"
+      " WHERE state <> 'unparked';"
       "CREATE TABLE IF NOT EXISTS held(member_id TEXT NOT NULL, seq INTEGER NOT NULL,"
       " message_id TEXT NOT NULL, body BLOB NOT NULL, attributes TEXT NOT NULL,"
       " held_at INTEGER NOT NULL, PRIMARY KEY(member_id, seq), UNIQUE(member_id, message_id))"
@@ -68,9 +72,19 @@ Status SqliteParkingStore::park(const std::string& memberId, const std::string& 
 Result<std::vector<std::optional<ParkedMember>>> SqliteParkingStore::state(
     const std::vector<std::string>& memberIds) {
   std::lock_guard lock(mu_);
-  MF_PREPARE(sel, *db_, std::string(kSelectMember) + " WHERE m.member_id = ? AND m.state <> ?");
   std::vector<std::optional<ParkedMember>> out;
   out.reserve(memberIds.size());
+  // Almost always nobody is parked: one look at the partial index instead of a lookup for
+  // each member of the batch. It sees what those lookups would have seen, made at once.
+  MF_PREPARE(any, *db_, "SELECT 1 FROM members WHERE state <> 'unparked' LIMIT 1");
+  auto some = any->step();
+  if (!some.isOk()) return some.status();
+  any->reset();
+  if (!*some) {
+    out.resize(memberIds.size());
+    return out;
+  }
+  MF_PREPARE(sel, *db_, std::string(kSelectMember) + " WHERE m.member_id = ? AND m.state <> ?");
   for (const auto& id : memberIds) {
     sel->reset();
     sel->bind(1, id).bind(2, kUnparked);
