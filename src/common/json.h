@@ -49,4 +49,14 @@ std::optional<int64_t> intField(const json::object& o, std::string_view name);
 // JSON null for an empty optional, else the string.
 json::value orNull(const std::optional<std::string>& s);
 
+// Direct writers, for the documents built for every change: they append exactly the bytes
+// json::serialize gives for the same value (its escapes: \" \\ \b \t \n \f \r, \u00xx for
+// the other control characters, everything else as it is), without a json::value on the way.
+void appendJsonString(std::string& out, std::string_view s);
+inline void appendJsonString(std::string& out, const std::string& s) {
+  appendJsonString(out, std::string_view(s));
+}
+// null for an empty optional.
+void appendJsonString(std::string& out, const std::optional<std::string>& s);
+
 }  // namespace memberflow

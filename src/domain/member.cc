@@ -255,6 +255,62 @@ json::object memberJson(const Member& m) {
   return o;
 }
 
+void appendMemberJson(std::string& out, const Member& m) {
+  // The keys in memberJson's order. Keys are appended as they are: none needs an escape.
+  out += "{\"memberId\":";
+  appendJsonString(out, m.memberId);
+  out += ",\"name\":{\"first\":";
+  appendJsonString(out, m.name.first);
+  out += ",\"middle\":";
+  appendJsonString(out, m.name.middle);
+  out += ",\"last\":";
+  appendJsonString(out, m.name.last);
+  out += ",\"suffix\":";
+  appendJsonString(out, m.name.suffix);
+  out += "},\"birthDate\":";
+  appendJsonString(out, m.birthDate);
+  out += ",\"gender\":";
+  appendJsonString(out, name(m.gender));
+  out += ",\"contact\":{\"email\":";
+  appendJsonString(out, m.contact.email);
+  out += ",\"phone\":";
+  appendJsonString(out, m.contact.phone);
+  out += "},\"address\":{\"line1\":";
+  appendJsonString(out, m.address.line1);
+  out += ",\"line2\":";
+  appendJsonString(out, m.address.line2);
+  out += ",\"city\":";
+  appendJsonString(out, m.address.city);
+  out += ",\"state\":";
+  appendJsonString(out, m.address.state);
+  out += ",\"postalCode\":";
+  appendJsonString(out, m.address.postalCode);
+  out += ",\"country\":";
+  appendJsonString(out, m.address.country);
+  out += "},\"coverage\":{\"planId\":";
+  appendJsonString(out, m.coverage.planId);
+  out += ",\"groupNumber\":";
+  appendJsonString(out, m.coverage.groupNumber);
+  out += ",\"subscriberId\":";
+  appendJsonString(out, m.coverage.subscriberId);
+  out += ",\"relationship\":";
+  appendJsonString(out, m.coverage.relationship);
+  out += ",\"startDate\":";
+  appendJsonString(out, m.coverage.startDate);
+  out += ",\"endDate\":";
+  appendJsonString(out, m.coverage.endDate);
+  out += "},\"status\":";
+  appendJsonString(out, name(m.status));
+  out += '}';
+}
+
+std::string memberJsonText(const Member& m) {
+  std::string out;
+  out.reserve(512);
+  appendMemberJson(out, m);
+  return out;
+}
+
 json::object storedMemberJson(const StoredMember& s) {
   json::object o = memberJson(s.member);
   o["version"] = s.version;

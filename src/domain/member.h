@@ -93,6 +93,10 @@ std::string describe(const Status& s);
 // sourceSequence and updatedAt.
 json::object memberJson(const Member& m);
 json::object storedMemberJson(const StoredMember& s);
+// json::serialize(memberJson(m)), the same bytes, written directly: a write's body, its event,
+// the queued command and sync's requests each carry the member of every change.
+void appendMemberJson(std::string& out, const Member& m);
+std::string memberJsonText(const Member& m);
 
 // Parses a canonical member from an API body. Strict: unknown fields are rejected; the
 // read-only fields version, sourceSequence and updatedAt are accepted and ignored so that a

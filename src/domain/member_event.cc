@@ -22,4 +22,36 @@ json::object cloudEvent(const MemberEvent& e) {
                       {"data", std::move(data)}};
 }
 
+std::string cloudEventJson(const MemberEvent& e) {
+  std::string out;
+  out.reserve(1024);
+  out += "{\"specversion\":\"1.0\",\"id\":";
+  appendJsonString(out, e.id);
+  out += ",\"source\":\"memberflow/member-api\",\"type\":";
+  appendJsonString(out, e.type);
+  out += ",\"subject\":";
+  appendJsonString(out, e.memberId);
+  out += ",\"time\":";
+  appendJsonString(out, isoMillis(e.timeMs));
+  out += ",\"datacontenttype\":\"application/json\",\"data\":{\"member\":";
+  if (e.after) {
+    appendMemberJson(out, *e.after);
+  } else {
+    out += "null";
+  }
+  out += ",\"version\":";
+  out += std::to_string(e.version);
+  out += ",\"sourceSequence\":";
+  out += std::to_string(e.sourceSequence);
+  out += ",\"changedFields\":[";
+  for (size_t i = 0; i < e.changedFields.size(); ++i) {
+    if (i) out += ',';
+    appendJsonString(out, e.changedFields[i]);
+  }
+  out += "],\"lineage\":";
+  out += json::serialize(e.lineage);
+  out += "}}";
+  return out;
+}
+
 }  // namespace memberflow

@@ -25,5 +25,7 @@ struct MemberEvent {
 };
 
 json::object cloudEvent(const MemberEvent& e);
+// json::serialize(cloudEvent(e)), the same bytes, written directly: what the outbox keeps.
+std::string cloudEventJson(const MemberEvent& e);
 
 }  // namespace memberflow

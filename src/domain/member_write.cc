@@ -190,7 +190,7 @@ WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& cur)
   }
 
   p.action = WritePlan::Action::kWrite;
-  p.body = next.deleted ? std::string() : json::serialize(memberJson(next.member));
+  p.body = next.deleted ? std::string() : memberJsonText(next.member);
   MemberEvent& ev = p.event;
   ev.id = crypto::uuidV4();
   ev.type = type;
@@ -201,7 +201,7 @@ WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& cur)
   ev.sourceSequence = next.sourceSequence;
   ev.changedFields = changed;
   ev.lineage = w.lineage;
-  p.eventJson = json::serialize(cloudEvent(ev));
+  p.eventJson = cloudEventJson(ev);
   json::array a;
   for (const auto& s : changed) a.emplace_back(s);
   p.changedFieldsJson = json::serialize(a);

@@ -134,7 +134,7 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
   req.url = opts_.apiBaseUrl + "/member/" + cmd.memberId;
   req.timeoutMs = requestTimeout();
   if (!isDelete) {
-    req.body = json::serialize(memberJson(*cmd.member));
+    req.body = memberJsonText(*cmd.member);
     req.headers.emplace_back("Content-Type", "application/json");
   }
   req.headers.emplace_back("Idempotency-Key", cmd.messageId);
@@ -152,7 +152,11 @@ std::vector<SyncStage::Decision> SyncStage::applyBatch(
   std::vector<Decision> out(ms.size());
   std::vector<ChangeCommand> cmds(ms.size());
   std::vector<size_t> sent;  // the messages that became items
-  json::array items;
+  // {"items":[{"op", "memberId", "idempotencyKey", "sourceSequence", "messageId", "lineage",
+  // "member" unless a delete}, ...]}, written directly: a request carries up to max_batch
+  // members.
+  std::string body = "{\"items\":[";
+  body.reserve(ms.size() * 900);
   for (size_t i = 0; i < ms.size(); ++i) {
     if (auto early = prepare(*ms[i], &cmds[i])) {
       out[i] = *early;
@@ -160,14 +164,27 @@ std::vector<SyncStage::Decision> SyncStage::applyBatch(
     }
     const ChangeCommand& c = cmds[i];
     bool isDelete = c.op == ChangeCommand::Op::kDelete;
-    json::object item{{"op", isDelete ? "delete" : "put"}, {"memberId", c.memberId},
-                      {"idempotencyKey", c.messageId},     {"sourceSequence", c.sourceSequence},
-                      {"messageId", c.messageId},          {"lineage", lineageJson(c.lineage)}};
-    if (!isDelete) item["member"] = memberJson(*c.member);
-    items.push_back(std::move(item));
+    body += sent.empty() ? "{\"op\":" : ",{\"op\":";
+    body += isDelete ? "\"delete\"" : "\"put\"";
+    body += ",\"memberId\":";
+    appendJsonString(body, c.memberId);
+    body += ",\"idempotencyKey\":";
+    appendJsonString(body, c.messageId);
+    body += ",\"sourceSequence\":";
+    body += std::to_string(c.sourceSequence);
+    body += ",\"messageId\":";
+    appendJsonString(body, c.messageId);
+    body += ",\"lineage\":";
+    body += json::serialize(lineageJson(c.lineage));
+    if (!isDelete) {
+      body += ",\"member\":";
+      appendMemberJson(body, *c.member);
+    }
+    body += '}';
     sent.push_back(i);
   }
   if (sent.empty()) return out;
+  body += "]}";
   HttpRequest req;
   req.method = "POST";
   req.url = opts_.apiBaseUrl + "/members:batchWrite";
@@ -175,7 +192,7 @@ std::vector<SyncStage::Decision> SyncStage::applyBatch(
   req.headers.emplace_back("Content-Type", "application/json");
   // Each item's status and problem are all sync reads: no member documents in the results.
   req.headers.emplace_back("Prefer", "return=minimal");
-  req.body = json::serialize(json::object{{"items", std::move(items)}});
+  req.body = std::move(body);
   HttpResponse resp;
   Decision whole = send(std::move(req), &resp);
   const json::array* results = nullptr;

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "common/time.h"
+#include "domain/change_command.h"
+#include "domain/member_event.h"
 #include "domain/transform.h"
 
 namespace memberflow {
@@ -131,6 +133,100 @@ TEST(CanonicalMember, ChangedFields) {
   EXPECT_EQ(f, (std::vector<std::string>{"name.last", "address.city"}));
   EXPECT_TRUE(changedFields(&*a, &*a).empty());
   EXPECT_EQ(changedFields(nullptr, &*a).size(), 21u);
+}
+
+// Every character that JSON or the serializer treats apart: the control characters (short
+// escapes and \u00xx), the quote, the backslash, DEL and the slash (both left as they are),
+// and multi-byte UTF-8.
+std::string awkwardText() {
+  std::string t;
+  for (int c = 0; c < 0x20; ++c) t += static_cast<char>(c);
+  t += "\"\\/\x7f plain ü 漢字 😀";
+  return t;
+}
+
+std::vector<Member> writerCases() {
+  Member full;
+  full.memberId = "M-1";
+  full.name = {"Ada", "Augusta", "Lovelace", "Jr"};
+  full.birthDate = "1990-01-31";
+  full.gender = Gender::kFemale;
+  full.contact = {"ada@example.org", "+15551234567"};
+  full.address = {"1 Main St", "Apt 2", "Springfield", "IL", "62701", "US"};
+  full.coverage = {"P-1", "G-1", "S-1", "self", "2024-01-01", "2024-12-31"};
+  full.status = MemberStatus::kTerminated;
+  Member sparse;  // every optional empty: nulls
+  sparse.memberId = "M-2";
+  sparse.name.first = "B";
+  sparse.name.last = "C";
+  sparse.birthDate = "2000-02-29";
+  Member awkward = full;  // the writer escapes, whatever the rules would let through
+  awkward.name.first = awkwardText();
+  awkward.name.suffix = awkwardText();
+  awkward.address.line2 = "";
+  awkward.coverage.endDate = awkwardText();
+  return {full, sparse, awkward};
+}
+
+TEST(MemberJson, TheDirectWriterGivesTheSerializersBytes) {
+  for (const Member& m : writerCases()) {
+    EXPECT_EQ(memberJsonText(m), json::serialize(memberJson(m))) << m.memberId;
+  }
+  std::string s;
+  appendJsonString(s, awkwardText());
+  EXPECT_EQ(s, json::serialize(json::value(awkwardText())));
+  EXPECT_EQ(json::parse(s).as_string(), awkwardText());
+}
+
+TEST(MemberJson, TheEventWriterGivesTheSerializersBytes) {
+  for (const Member& m : writerCases()) {
+    MemberEvent e;
+    e.id = "0b1e7a52-0000-4000-8000-000000000001";
+    e.type = "member.updated";
+    e.memberId = m.memberId;
+    e.timeMs = 1764000000123;
+    e.after = m;
+    e.version = 7;
+    e.sourceSequence = 9007199254740993;  // beyond a double's integers
+    e.changedFields = {"name.first", awkwardText()};
+    e.lineage =
+        json::object{{"topic", "t"}, {"partition", 3}, {"offset", -1}, {"x", awkwardText()}};
+    EXPECT_EQ(cloudEventJson(e), json::serialize(cloudEvent(e))) << m.memberId;
+    e.after.reset();  // a delete: data.member null
+    e.changedFields.clear();
+    e.type = "member.deleted";
+    EXPECT_EQ(cloudEventJson(e), json::serialize(cloudEvent(e))) << m.memberId;
+  }
+}
+
+TEST(MemberJson, AQueuedCommandIsTheDocumentItAlwaysWas) {
+  for (const Member& m : writerCases()) {
+    for (int64_t tsMs : {int64_t{0}, int64_t{1764000000000}}) {
+      ChangeCommand c;
+      c.messageId = "msg-" + awkwardText();
+      c.memberId = m.memberId;
+      c.op = ChangeCommand::Op::kUpsert;
+      c.sourceSequence = -5;
+      c.member = m;
+      c.lineage = {"topic", 2, 42, "raw/key", 7};
+      c.receivedAtMs = 1764000000999;
+      c.sourceTsMs = tsMs;
+      json::object want{{"messageId", c.messageId},
+                        {"memberId", c.memberId},
+                        {"op", "upsert"},
+                        {"sourceSequence", c.sourceSequence},
+                        {"member", memberJson(m)},
+                        {"lineage", lineageJson(c.lineage)},
+                        {"receivedAt", isoMillis(c.receivedAtMs)}};
+      if (tsMs != 0) want["sourceTsMs"] = tsMs;
+      EXPECT_EQ(serializeCommand(c), json::serialize(want));
+      c.op = ChangeCommand::Op::kDelete;
+      c.member.reset();
+      want["op"] = "delete";
+      want["member"] = nullptr;
+      EXPECT_EQ(serializeCommand(c), json::serialize(want));
+    }
+  }
 }
 
 }  // namespace

@@ -80,7 +80,7 @@ Result<MemberErasure> SqliteMemberStore::erase(const std::string& memberId, int6
     MF_RETURN_IF_ERROR(hist->run());
     MF_PREPARE(ob, *db_,
                "INSERT INTO outbox(event_id, member_id, event, created_at) VALUES(?, ?, ?, ?)");
-    ob->bind(1, ev.id).bind(2, memberId).bind(3, json::serialize(cloudEvent(ev))).bind(4, nowMs);
+    ob->bind(1, ev.id).bind(2, memberId).bind(3, cloudEventJson(ev)).bind(4, nowMs);
     MF_RETURN_IF_ERROR(ob->run());
     out.eventId = ev.id;
     ++out.historyRows;

@@ -80,7 +80,7 @@ Result<MemberErasure> PgMemberStore::erase(const std::string& memberId, int64_t 
         " INSERT INTO outbox(event_id, member_id, event, created_at)"
         " SELECT $6::text, member_id, $8::text, $4::bigint FROM up",
         {memberId, n(out.version), n(s.sourceSequence), n(nowMs), std::string(kErasedOp), ev.id,
-         json::serialize(ev.lineage), json::serialize(cloudEvent(ev))});
+         json::serialize(ev.lineage), cloudEventJson(ev)});
     if (!w.isOk()) return w.status();
     out.eventId = ev.id;
     ++out.historyRows;
