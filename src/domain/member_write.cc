@@ -80,9 +80,12 @@ Result<WriteOutcome> replayOutcome(std::string_view result, const ReplayRecord& 
 }
 
 Result<Member> memberFromStoredBody(const std::string& body) {
-  auto v = parseJson(body);
+  // Read for every write of a member that exists: parsed into this thread's arena, the member
+  // copies what it keeps.
+  thread_local JsonArena arena;
+  auto v = arena.parse(body);
   if (!v.isOk()) return Status::internal("stored member is not JSON");
-  auto m = memberFromJson(*v, std::nullopt, kNoDateBound);
+  auto m = memberFromJson(**v, std::nullopt, kNoDateBound);
   if (!m.isOk()) return Status::internal("stored member breaks a rule: " + m.status().message());
   return m;
 }
