@@ -12,7 +12,7 @@
 #include "domain/member_write.h"
 
 namespace memberflow::postgres {
-using member_rows::kLoadForUpdate;
+using member_rows::kLoadLocked;
 using member_rows::kWriterLock;
 using member_rows::storedOfRow;
 
@@ -35,10 +35,11 @@ constexpr const char* kReplayGet =
 constexpr const char* kBatchLock =
     "SELECT pg_advisory_xact_lock(1, k) FROM (SELECT DISTINCT hashtext(m) AS k"
     " FROM unnest($1::text[]) AS t(m)) AS s ORDER BY k";
-// The rows and idempotency records of one round of a batch (columns as kLoad, then the id).
+// The rows and idempotency records of one round of a batch (columns as kLoad, then the id),
+// read under the batch's writer locks: not FOR UPDATE, as kLoadLocked (pg_member_rows.h).
 constexpr const char* kBatchLoad =
     "SELECT body::text, version, source_sequence, updated_at, deleted, member_id FROM members"
-    " WHERE member_id = ANY($1::text[]) FOR UPDATE";
+    " WHERE member_id = ANY($1::text[])";
 constexpr const char* kBatchReplays =
     "SELECT fingerprint, result, member, version, expires_at, key FROM write_replays"
     " WHERE key = ANY($1::text[])";
@@ -177,7 +178,7 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
   std::vector<PgConn::Stmt> first;
   first.push_back({nullptr, "BEGIN", {}});
   first.push_back({"mf_writer_lock", kWriterLock, {w.memberId}});
-  first.push_back({"mf_load_w", kLoadForUpdate, {w.memberId}});
+  first.push_back({"mf_load_w", kLoadLocked, {w.memberId}});
   if (w.idempotencyKey) {
     first.push_back({"mf_replay_get", kReplayGet, {*w.idempotencyKey, n(w.nowMs)}});
   }
