@@ -302,15 +302,16 @@ std::string textArrayLiteral(const std::vector<std::string>& values) {
   for (size_t i = 0; i < values.size(); ++i) {
     if (i) arr += ',';
     arr += '"';
-    std::string_view v = values[i];
-    for (size_t at = v.find_first_of("\"\\"); at != std::string_view::npos;
-         at = v.find_first_of("\"\\")) {
-      arr.append(v.data(), at);
-      arr += '\\';
-      arr += v[at];
-      v.remove_prefix(at + 1);
+    const char* run = values[i].data();  // the characters not copied yet
+    const char* end = run + values[i].size();
+    for (const char* c = run; c < end; ++c) {
+      if (*c == '"' || *c == '\\') {
+        arr.append(run, c);
+        arr += '\\';
+        run = c;  // the escaped character starts the next run
+      }
     }
-    arr.append(v);
+    arr.append(run, end);
     arr += '"';
   }
   arr += '}';
