@@ -24,11 +24,7 @@ std::string serializeCommand(const ChangeCommand& c) {
   out += ",\"sourceSequence\":";
   out += std::to_string(c.sourceSequence);
   out += ",\"member\":";
-  if (c.member) {
-    appendMemberJson(out, *c.member);
-  } else {
-    out += "null";
-  }
+  appendMemberJson(out, c.member);
   out += ",\"lineage\":";
   out += json::serialize(lineageJson(c.lineage));
   out += ",\"receivedAt\":";

@@ -304,6 +304,14 @@ void appendMemberJson(std::string& out, const Member& m) {
   out += '}';
 }
 
+void appendMemberJson(std::string& out, const std::optional<Member>& m) {
+  if (m) {
+    appendMemberJson(out, *m);
+  } else {
+    out += "null";
+  }
+}
+
 std::string memberJsonText(const Member& m) {
   std::string out;
   out.reserve(512);

@@ -96,6 +96,8 @@ json::object storedMemberJson(const StoredMember& s);
 // json::serialize(memberJson(m)), the same bytes, written directly: a write's body, its event,
 // the queued command and sync's requests each carry the member of every change.
 void appendMemberJson(std::string& out, const Member& m);
+// null for an empty optional (a delete's member).
+void appendMemberJson(std::string& out, const std::optional<Member>& m);
 std::string memberJsonText(const Member& m);
 
 // Parses a canonical member from an API body. Strict: unknown fields are rejected; the

@@ -34,11 +34,7 @@ std::string cloudEventJson(const MemberEvent& e) {
   out += ",\"time\":";
   appendJsonString(out, isoMillis(e.timeMs));
   out += ",\"datacontenttype\":\"application/json\",\"data\":{\"member\":";
-  if (e.after) {
-    appendMemberJson(out, *e.after);
-  } else {
-    out += "null";
-  }
+  appendMemberJson(out, e.after);
   out += ",\"version\":";
   out += std::to_string(e.version);
   out += ",\"sourceSequence\":";

@@ -1499,6 +1499,25 @@ TEST_P(ParkingStoreContract, ParkThenStateAnswersEachMemberInOrder) {
   EXPECT_FALSE(stateOf("M2").has_value());
 }
 
+TEST_P(ParkingStoreContract, AMemberUnparkedIsNotParkedWhenNobodyElseIs) {
+  ParkingStore& p = h_->store();
+  ASSERT_TRUE(p.park("U", "u0", "http_422", now_).isOk());
+  ASSERT_TRUE(p.hold("U", {change("u1")}, now_).isOk());
+  ASSERT_TRUE(p.release("U", std::nullopt, now_).isOk());
+  auto hs = heldOf("U");
+  ASSERT_EQ(hs.size(), 1u);
+  EXPECT_EQ(*p.done("U", {hs[0].seq}), true);  // unparked: its row stays, not parked
+  auto s = p.state({"U", "V"});
+  ASSERT_TRUE(s.isOk()) << s.status().toString();
+  ASSERT_EQ(s->size(), 2u);
+  EXPECT_FALSE((*s)[0].has_value());
+  EXPECT_FALSE((*s)[1].has_value());
+  ASSERT_TRUE(p.park("U", "u2", "poison", now_ + 1).isOk());  // parked again: seen again
+  auto again = stateOf("U");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->deadMessageId, "u2");
+}
+
 TEST_P(ParkingStoreContract, HoldKeepsOrderAndIgnoresAHeldMessageId) {
   ParkingStore& p = h_->store();
   ASSERT_TRUE(p.park("M1", "d1", "http_422", now_).isOk());

@@ -176,6 +176,11 @@ TEST(MemberJson, TheDirectWriterGivesTheSerializersBytes) {
   appendJsonString(s, awkwardText());
   EXPECT_EQ(s, json::serialize(json::value(awkwardText())));
   EXPECT_EQ(json::parse(s).as_string(), awkwardText());
+  // Bytes that are not UTF-8 go through as they are, as the serializer leaves them.
+  std::string raw = "a\xff\xc3(\x80z";
+  std::string t;
+  appendJsonString(t, raw);
+  EXPECT_EQ(t, json::serialize(json::value(raw)));
 }
 
 TEST(MemberJson, TheEventWriterGivesTheSerializersBytes) {

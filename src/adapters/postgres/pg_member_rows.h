@@ -16,10 +16,12 @@ namespace memberflow::postgres::member_rows {
 inline constexpr const char* kWriterLock = "SELECT pg_advisory_xact_lock(1, hashtext($1))";
 
 // The member's row, read after its writer lock (a statement of its own, so its snapshot has
-// every write of the lock's previous holders). Not FOR UPDATE: every writer of members takes
-// the writer lock first, and the write's version guard fails the transaction should the row
-// have changed all the same (a writer without the lock). The row lock only added a WAL record
-// and a dirtied page per member: PostgreSQL's CPU -10 % on Kafka -> PostgreSQL.
+// every write of the lock's previous holders). Not FOR UPDATE: the writer lock is what keeps
+// the row as read until the transaction ends, because every writer of members takes it first
+// (the rule of pg_member_store.h; a new writer must too). The full writes' version guard
+// would catch a change without it, the sequence-only and guard updates would not. The row
+// lock only added a WAL record and a dirtied page per member: PostgreSQL's CPU -10 % on
+// Kafka -> PostgreSQL.
 inline constexpr const char* kLoadLocked =
     "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id "
     "= $1";

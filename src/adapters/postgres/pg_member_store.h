@@ -2,7 +2,9 @@
 // MemberStore on PostgreSQL (libpq): members (JSONB body plus the queried columns),
 // tombstones, history with lineage, outbox and idempotency keys, every write in one
 // transaction. Writers of one member are serialised by a transaction-scoped advisory lock on
-// the member id, taken before anything is read: the stale guard, the no-op check and the
+// the member id (member_rows::kWriterLock), taken before anything is read; every statement
+// that writes members runs under it, and any new one must (rows are read without FOR UPDATE,
+// pg_member_rows.h). The stale guard, the no-op check and the
 // idempotency check then see the previous writer's commit, so two API processes writing the
 // same member can neither lose an update nor emit two events for one change (a unique
 // violation or serialization failure runs the transaction again). A batch (applyAll) is one
