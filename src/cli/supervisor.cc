@@ -54,7 +54,7 @@ StageSupervisor::Ended StageSupervisor::supervise(const std::atomic<bool>& signa
   // thread of their own, so this one always sees the signal within a tick.
   auto idleRuns = std::make_shared<std::atomic<int>>(0);
   if (idle || gauges) {
-    start("monitor", [idle, gauges, idleRuns, opts = opts_](std::stop_token t) {
+    start("monitor", [idle, gauges, idleRuns, state = state_, opts = opts_](std::stop_token t) {
       using Clock = std::chrono::steady_clock;
       auto lastGauge = Clock::now();
       std::mutex m;
@@ -64,17 +64,29 @@ StageSupervisor::Ended StageSupervisor::supervise(const std::atomic<bool>& signa
           gauges();
           lastGauge = Clock::now();
         }
-        if (idle) *idleRuns = idle() ? *idleRuns + 1 : 0;
+        bool confirming = false;
+        if (idle) {
+          int runs = idle() ? *idleRuns + 1 : 0;
+          *idleRuns = runs;
+          confirming = runs > 0;
+          if (runs >= opts.idleChecksToStop) {
+            std::lock_guard wake(state->mu);  // supervise() returns now, not at its next tick
+            state->cv.notify_all();
+          }
+        }
         std::unique_lock lock(m);
-        cv.wait_for(lock, t, opts.tick, [] { return false; });  // a tick, or until stopped
+        cv.wait_for(lock, t, confirming ? opts.idleConfirmTick : opts.tick,
+                    [] { return false; });  // a tick, or until stopped
       }
     });
   }
   for (;;) {
     {
       std::unique_lock lock(state_->mu);
-      // Woken early when a stage ends; otherwise one tick.
-      state_->cv.wait_for(lock, opts_.tick, [this] { return !state_->failedStage.empty(); });
+      // Woken early when a stage ends or the probe has found the run idle; otherwise one tick.
+      state_->cv.wait_for(lock, opts_.tick, [&] {
+        return !state_->failedStage.empty() || *idleRuns >= opts_.idleChecksToStop;
+      });
       if (!state_->failedStage.empty()) return Ended::kStageFailed;
     }
     if (signalled) return Ended::kSignal;

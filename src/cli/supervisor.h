@@ -31,6 +31,10 @@ class StageSupervisor {
     std::chrono::milliseconds tick{100};  // how often the signal flag and idle probe are read
     std::chrono::milliseconds gaugeEvery{1000};  // how often the gauges are published
     int idleChecksToStop = 3;                    // consecutive idle answers that end the run
+    // After an idle answer the probe asks again this soon: a run ends ~2 of these after its
+    // work, not ~3 ticks (work in progress is never idle: it holds a message in flight, an
+    // outbox row or an uncommitted offset, so the repeats only confirm).
+    std::chrono::milliseconds idleConfirmTick{25};
   };
   enum class Ended { kSignal, kIdle, kStageFailed };
 

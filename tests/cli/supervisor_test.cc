@@ -89,6 +89,31 @@ TEST(StageSupervisor, IdleEndsTheRunOnlyAfterConsecutiveIdleAnswersAndGaugesAreP
   EXPECT_EQ(asked, answers.size());
 }
 
+// An idle answer is confirmed at the short tick, and supervise() returns as soon as it is: with
+// a tick of 30 s the old rhythm (three answers a tick apart) would take a minute.
+TEST(StageSupervisor, AnIdleRunEndsAfterConfirmingTicksNotWholeTicks) {
+  StageSupervisor::Options o = fast();
+  o.tick = 30s;
+  o.idleConfirmTick = 10ms;
+  StageSupervisor s(o);
+  s.start("polite", polite);
+  std::atomic<bool> signalled{false};
+  std::atomic<int> asked{0};
+  auto t0 = std::chrono::steady_clock::now();
+  auto ended = s.supervise(
+      signalled,
+      [&] {
+        ++asked;
+        return true;
+      },
+      nullptr);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(ended, StageSupervisor::Ended::kIdle);
+  EXPECT_LT(took, 20s);  // ~20 ms here; a third of a whole tick even on a stalled machine
+  EXPECT_GE(asked, 3);
+  EXPECT_TRUE(s.stopAndJoin().empty());
+}
+
 TEST(StageSupervisor, GaugesArePublishedOnTheirPeriod) {
   StageSupervisor s(fast());
   s.start("polite", polite);
