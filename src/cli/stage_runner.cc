@@ -147,6 +147,12 @@ int runStages(Wiring& w, const RunOptions& opts, bool quietIdle) {
   // ---- 3. run them under the supervisor ----------------------------------------------------
   StageSupervisor::Options so;
   so.shutdownDeadline = std::chrono::milliseconds(cfg.shutdownTimeoutMs);
+  // An SNS publish or an EventBridge put reaches its SQS queues a moment later, unseen by the
+  // idle probe meanwhile, and SQS counts are approximate: their idle answers stay a tick apart.
+  if (cfg.queueAdapter == QueueAdapter::kSqs || cfg.topicAdapter == TopicAdapter::kSns ||
+      cfg.eventBusAdapter == EventBusAdapter::kEventBridge) {
+    so.idleConfirmTick = so.tick;
+  }
   StageSupervisor supervisor(so);
   if (api::HttpServer* server = api.server()) {
     supervisor.start("api", [server](std::stop_token t) {

@@ -1,5 +1,6 @@
 #include "cli/supervisor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 
@@ -75,8 +76,9 @@ StageSupervisor::Ended StageSupervisor::supervise(const std::atomic<bool>& signa
           }
         }
         std::unique_lock lock(m);
-        cv.wait_for(lock, t, confirming ? opts.idleConfirmTick : opts.tick,
-                    [] { return false; });  // a tick, or until stopped
+        // A tick (a shorter one to confirm an idle answer), or until stopped.
+        cv.wait_for(lock, t, confirming ? std::min(opts.idleConfirmTick, opts.tick) : opts.tick,
+                    [] { return false; });
       }
     });
   }

@@ -28,12 +28,15 @@ class StageSupervisor {
  public:
   struct Options {
     std::chrono::milliseconds shutdownDeadline{20000};
-    std::chrono::milliseconds tick{100};  // how often the signal flag and idle probe are read
+    // How often the signal flag is read, and the idle probe while it answers "busy".
+    std::chrono::milliseconds tick{100};
     std::chrono::milliseconds gaugeEvery{1000};  // how often the gauges are published
     int idleChecksToStop = 3;                    // consecutive idle answers that end the run
-    // After an idle answer the probe asks again this soon: a run ends ~2 of these after its
-    // work, not ~3 ticks (work in progress is never idle: it holds a message in flight, an
-    // outbox row or an uncommitted offset, so the repeats only confirm).
+    // After an idle answer the probe asks again this soon (at most a tick). Where every step
+    // is visible to the probe (embedded queues and topic: work in progress holds a message in
+    // flight, an outbox row or an uncommitted offset) the repeats only confirm, and a run ends
+    // ~2 of these after its work; the runner keeps a whole tick for SNS, SQS and EventBridge,
+    // whose deliveries are on their way unseen for a moment and whose counts are approximate.
     std::chrono::milliseconds idleConfirmTick{25};
   };
   enum class Ended { kSignal, kIdle, kStageFailed };
