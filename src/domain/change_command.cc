@@ -12,6 +12,20 @@ json::object lineageJson(const Lineage& l) {
                       {"archiveLine", l.archiveLine}};
 }
 
+void appendLineageJson(std::string& out, const Lineage& l) {
+  out += "{\"topic\":";
+  appendJsonString(out, l.topic);
+  out += ",\"partition\":";
+  out += std::to_string(l.partition);
+  out += ",\"offset\":";
+  out += std::to_string(l.offset);
+  out += ",\"archiveKey\":";
+  appendJsonString(out, l.archiveKey);
+  out += ",\"archiveLine\":";
+  out += std::to_string(l.archiveLine);
+  out += '}';
+}
+
 std::string serializeCommand(const ChangeCommand& c) {
   // Written directly (the bytes json::serialize gave for the same object): one per record.
   std::string out;
@@ -26,7 +40,7 @@ std::string serializeCommand(const ChangeCommand& c) {
   out += ",\"member\":";
   appendMemberJson(out, c.member);
   out += ",\"lineage\":";
-  out += json::serialize(lineageJson(c.lineage));
+  appendLineageJson(out, c.lineage);
   out += ",\"receivedAt\":";
   appendJsonString(out, isoMillis(c.receivedAtMs));
   if (c.sourceTsMs != 0) {

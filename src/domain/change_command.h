@@ -24,6 +24,9 @@ struct Lineage {
 };
 
 json::object lineageJson(const Lineage& l);
+// json::serialize(lineageJson(l)), the same bytes, written directly (the queued command and
+// sync's requests carry it for every change).
+void appendLineageJson(std::string& out, const Lineage& l);
 
 struct ChangeCommand {
   enum class Op { kUpsert, kDelete };

@@ -23,6 +23,10 @@ json::object cloudEvent(const MemberEvent& e) {
 }
 
 std::string cloudEventJson(const MemberEvent& e) {
+  return cloudEventJson(e, json::serialize(e.lineage));
+}
+
+std::string cloudEventJson(const MemberEvent& e, std::string_view lineageJson) {
   std::string out;
   out.reserve(1024);
   out += "{\"specversion\":\"1.0\",\"id\":";
@@ -45,7 +49,7 @@ std::string cloudEventJson(const MemberEvent& e) {
     appendJsonString(out, e.changedFields[i]);
   }
   out += "],\"lineage\":";
-  out += json::serialize(e.lineage);
+  out += lineageJson;
   out += "}}";
   return out;
 }

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/json.h"
@@ -26,6 +27,8 @@ struct MemberEvent {
 
 json::object cloudEvent(const MemberEvent& e);
 // json::serialize(cloudEvent(e)), the same bytes, written directly: what the outbox keeps.
+// lineageJson: e.lineage serialized already (the write's history row keeps it too).
 std::string cloudEventJson(const MemberEvent& e);
+std::string cloudEventJson(const MemberEvent& e, std::string_view lineageJson);
 
 }  // namespace memberflow

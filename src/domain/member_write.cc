@@ -204,7 +204,8 @@ WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& cur)
   ev.sourceSequence = next.sourceSequence;
   ev.changedFields = changed;
   ev.lineage = w.lineage;
-  p.eventJson = cloudEventJson(ev);
+  p.lineageJson = json::serialize(w.lineage);
+  p.eventJson = cloudEventJson(ev, p.lineageJson);
   json::array a;
   for (const auto& s : changed) a.emplace_back(s);
   p.changedFieldsJson = json::serialize(a);

@@ -99,6 +99,7 @@ struct WritePlan {
   std::string body;               // kWrite: the member JSON ("" for a tombstone)
   std::string eventJson;          // kWrite: the CloudEvent as stored in the outbox
   std::string changedFieldsJson;  // kWrite
+  std::string lineageJson;        // kWrite: the write's lineage, as history and the event keep it
 };
 
 WritePlan planWrite(const StoreWrite& w, const std::optional<StoredMember>& current);

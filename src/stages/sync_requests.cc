@@ -139,7 +139,9 @@ SyncStage::Decision SyncStage::apply(const ReceivedMessage& m) {
   }
   req.headers.emplace_back("Idempotency-Key", cmd.messageId);
   req.headers.emplace_back("X-Source-Sequence", std::to_string(cmd.sourceSequence));
-  req.headers.emplace_back("X-Lineage", json::serialize(lineageJson(cmd.lineage)));
+  std::string lineage;
+  appendLineageJson(lineage, cmd.lineage);
+  req.headers.emplace_back("X-Lineage", std::move(lineage));
   req.headers.emplace_back("X-Message-Id", cmd.messageId);
   HttpResponse resp;
   Decision d = send(std::move(req), &resp);
@@ -175,7 +177,7 @@ std::vector<SyncStage::Decision> SyncStage::applyBatch(
     body += ",\"messageId\":";
     appendJsonString(body, c.messageId);
     body += ",\"lineage\":";
-    body += json::serialize(lineageJson(c.lineage));
+    appendLineageJson(body, c.lineage);
     if (!isDelete) {
       body += ",\"member\":";
       appendMemberJson(body, *c.member);

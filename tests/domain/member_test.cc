@@ -213,7 +213,7 @@ TEST(MemberJson, AQueuedCommandIsTheDocumentItAlwaysWas) {
       c.op = ChangeCommand::Op::kUpsert;
       c.sourceSequence = -5;
       c.member = m;
-      c.lineage = {"topic", 2, 42, "raw/key", 7};
+      c.lineage = {"topic-" + awkwardText(), 2, -42, "raw/" + awkwardText(), 7};
       c.receivedAtMs = 1764000000999;
       c.sourceTsMs = tsMs;
       json::object want{{"messageId", c.messageId},

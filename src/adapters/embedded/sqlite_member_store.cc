@@ -208,7 +208,7 @@ Result<WriteOutcome> SqliteMemberStore::applyLocked(const StoreWrite& w) {
           .bind(5, w.messageId)
           .bind(6, next.sourceSequence)
           .bind(7, plan.changedFieldsJson)
-          .bind(8, json::serialize(w.lineage))
+          .bind(8, plan.lineageJson)
           .bind(9, w.nowMs);
       MF_RETURN_IF_ERROR(hist->run());
       MF_PREPARE(ob, *db_,

@@ -12,7 +12,7 @@ std::string n(int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-using member_rows::kLoadLocked;
+using member_rows::kLoadRow;
 using member_rows::kWriterLock;
 using member_rows::storedOfRow;
 
@@ -23,7 +23,7 @@ Result<MemberErasure> PgMemberStore::erase(const std::string& memberId, int64_t 
   PgTransaction tx(c);
   MF_RETURN_IF_ERROR(tx.begin());
   if (auto l = c.exec("mf_writer_lock", kWriterLock, {memberId}); !l.isOk()) return l.status();
-  auto row = c.exec("mf_load_w", kLoadLocked, {memberId});
+  auto row = c.exec("mf_load", kLoadRow, {memberId});
   if (!row.isOk()) return row.status();
   auto cur = storedOfRow(memberId, *row);
   if (!cur.isOk()) return cur.status();

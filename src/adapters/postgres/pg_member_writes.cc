@@ -12,7 +12,7 @@
 #include "domain/member_write.h"
 
 namespace memberflow::postgres {
-using member_rows::kLoadLocked;
+using member_rows::kLoadRow;
 using member_rows::kWriterLock;
 using member_rows::storedOfRow;
 
@@ -22,9 +22,6 @@ std::string n(int64_t v) { return std::to_string(v); }
 
 constexpr int kAttempts = 5;  // a transaction that hit a serialization failure or a unique race
 
-constexpr const char* kLoad =
-    "SELECT body::text, version, source_sequence, updated_at, deleted FROM members WHERE member_id "
-    "= $1";
 constexpr const char* kReplayGet =
     "SELECT fingerprint, result, member, version FROM write_replays WHERE key = $1"
     " AND expires_at > $2";
@@ -35,8 +32,8 @@ constexpr const char* kReplayGet =
 constexpr const char* kBatchLock =
     "SELECT pg_advisory_xact_lock(1, k) FROM (SELECT DISTINCT hashtext(m) AS k"
     " FROM unnest($1::text[]) AS t(m)) AS s ORDER BY k";
-// The rows and idempotency records of one round of a batch (columns as kLoad, then the id),
-// read under the batch's writer locks: not FOR UPDATE, as kLoadLocked (pg_member_rows.h).
+// The rows and idempotency records of one round of a batch (columns as kLoadRow, then the
+// id), read under the batch's writer locks: not FOR UPDATE, as kLoadRow (pg_member_rows.h).
 constexpr const char* kBatchLoad =
     "SELECT body::text, version, source_sequence, updated_at, deleted, member_id FROM members"
     " WHERE member_id = ANY($1::text[])";
@@ -142,7 +139,7 @@ struct PgMemberStore::Combined {
 };
 
 Result<std::optional<StoredMember>> PgMemberStore::load(PgConn& c, const std::string& memberId) {
-  auto r = c.exec("mf_load", kLoad, {memberId});
+  auto r = c.exec("mf_load", kLoadRow, {memberId});
   if (!r.isOk()) return r.status();
   return storedOfRow(memberId, *r);
 }
@@ -178,7 +175,7 @@ Result<WriteOutcome> PgMemberStore::applyOnce(PgConn& c, const StoreWrite& w) {
   std::vector<PgConn::Stmt> first;
   first.push_back({nullptr, "BEGIN", {}});
   first.push_back({"mf_writer_lock", kWriterLock, {w.memberId}});
-  first.push_back({"mf_load_w", kLoadLocked, {w.memberId}});
+  first.push_back({"mf_load", kLoadRow, {w.memberId}});
   if (w.idempotencyKey) {
     first.push_back({"mf_replay_get", kReplayGet, {*w.idempotencyKey, n(w.nowMs)}});
   }
@@ -236,7 +233,7 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
         r.eventIds.push_back(plan.event.id);
         r.messageIds.push_back(w.messageId);
         r.changedFields.push_back(plan.changedFieldsJson);
-        r.lineages.push_back(json::serialize(w.lineage));
+        r.lineages.push_back(plan.lineageJson);
         r.appliedAts.push_back(w.nowMs);
         r.events.push_back(plan.eventJson);
         break;
@@ -264,7 +261,7 @@ WriteOutcome PgMemberStore::planStatements(const StoreWrite& w, WritePlan plan,
            {w.memberId, next.deleted ? Param{} : Param{plan.body}, n(next.version),
             n(next.sourceSequence), n(next.updatedAtMs), next.deleted ? "true" : "false",
             plan.event.type.substr(7), plan.event.id, w.messageId, plan.changedFieldsJson,
-            json::serialize(w.lineage), n(w.nowMs), plan.eventJson}});
+            plan.lineageJson, n(w.nowMs), plan.eventJson}});
       break;
     }
   }
