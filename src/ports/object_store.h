@@ -16,6 +16,12 @@ struct PutOptions {
   std::optional<std::string> kmsKeyId;  // server-side encryption with this KMS key (S3)
 };
 
+// One object of a putAll().
+struct ObjectPut {
+  std::string key;
+  std::string data;
+};
+
 // Thread-safe.
 class ObjectStore {
  public:
@@ -23,6 +29,16 @@ class ObjectStore {
   // Stores the bytes under key, replacing any object there, atomically: a reader sees the old
   // or the new object, never a part. Durable when it returns ok. Idempotent.
   virtual Status put(const std::string& key, const std::string& data, const PutOptions& opts) = 0;
+  // Stores each object as put() would and returns one status per object, in order. A store may
+  // write them together (a directory tree makes them durable with one journal commit, not one
+  // per file); the default puts them one after another.
+  virtual std::vector<Status> putAll(const std::vector<ObjectPut>& objects,
+                                     const PutOptions& opts) {
+    std::vector<Status> out;
+    out.reserve(objects.size());
+    for (const auto& o : objects) out.push_back(put(o.key, o.data, opts));
+    return out;
+  }
   // NotFound when there is no object under key.
   virtual Result<std::string> get(const std::string& key) = 0;
   // Keys that start with prefix, in lexicographic order.

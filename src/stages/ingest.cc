@@ -133,6 +133,8 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
       byPartition[batch[i].partition].push_back(i);
       lines[i] = rawArchiveLine(batch[i]);
     }
+    std::vector<ObjectPut> objects;
+    objects.reserve(byPartition.size());
     for (const auto& [p, idx] : byPartition) {
       const SourceRecord& first = batch[idx.front()];
       std::string key =
@@ -148,15 +150,17 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
         l.archiveKey = key;
         l.archiveLine = static_cast<int64_t>(n + 1);
       }
-      PutOptions po;
-      po.contentType = "application/x-ndjson";
-      po.contentEncoding = "gzip";
-      po.kmsKeyId = opts_.kmsKeyId;
       auto gz = gzipCompress(ndjson, opts_.archiveGzipLevel);
       if (!gz.isOk()) return gz.status();
-      MF_RETURN_IF_ERROR(store_.put(key, *gz, po));
+      objects.push_back({std::move(key), std::move(gz).value()});
       out.report.nextOffsets[p] = batch[idx.back()].offset + 1;
     }
+    // One object per partition, put together (a directory tree syncs them at once).
+    PutOptions po;
+    po.contentType = "application/x-ndjson";
+    po.contentEncoding = "gzip";
+    po.kmsKeyId = opts_.kmsKeyId;
+    for (Status& s : store_.putAll(objects, po)) MF_RETURN_IF_ERROR(s);
   }
 
   // 2. Decode (the message id is known even for undecodable records), validate and transform

@@ -337,6 +337,21 @@ TEST_P(ObjectStoreContract, PutGetOverwriteAndList) {
   EXPECT_CODE(s.get("missing").status(), kNotFound);
 }
 
+TEST_P(ObjectStoreContract, PutAllStoresEachObjectAndAnswersInOrder) {
+  ObjectStore& s = h_->store();
+  ASSERT_TRUE(s.put("raw/t/dt=2026-01-02/p=1/5-6.ndjson.gz", "old", {}).isOk());
+  std::vector<ObjectPut> objects{
+      {"raw/t/dt=2026-01-02/p=0/1-4.ndjson.gz", std::string("\x1f\x8b\0a", 4)},
+      {"raw/t/dt=2026-01-02/p=1/5-6.ndjson.gz", "replaced"},
+      {"raw/t/dt=2026-01-02/p=2/7-7.ndjson.gz", ""}};
+  auto got = s.putAll(objects, {});
+  ASSERT_EQ(got.size(), objects.size());
+  for (const auto& st : got) EXPECT_TRUE(st.isOk()) << st.toString();
+  for (const auto& o : objects) EXPECT_EQ(*s.get(o.key), o.data) << o.key;
+  EXPECT_EQ(s.list("raw/t/dt=2026-01-02/")->size(), 3u);
+  EXPECT_TRUE(s.putAll({}, {}).empty());
+}
+
 // ---------------------------------------------------------------------------------------
 struct ChangeSourceHarness {
   virtual ~ChangeSourceHarness() = default;

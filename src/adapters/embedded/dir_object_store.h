@@ -1,6 +1,7 @@
 // File: dir_object_store.h
 // The embedded object store: a directory tree, one file per key, written atomically
-// (temporary file, fsync, rename, fsync of the directory).
+// (temporary file, fsync, rename, fsync of the directory). putAll() does each step for all its
+// objects before the next, so their fsyncs share the file system's journal commits.
 #pragma once
 
 #include <string>
@@ -17,6 +18,8 @@ class DirObjectStore final : public ObjectStore {
   // start rather than at its first batch. Unavailable with the reason otherwise.
   Status ensureWritable();
   Status put(const std::string& key, const std::string& data, const PutOptions& opts) override;
+  std::vector<Status> putAll(const std::vector<ObjectPut>& objects,
+                             const PutOptions& opts) override;
   Result<std::string> get(const std::string& key) override;
   Result<std::vector<std::string>> list(const std::string& prefix) override;
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "support/test_support.h"
 
 namespace memberflow {
@@ -20,6 +22,40 @@ TEST(EmbeddedObjectStore, RefusesKeysThatLeaveTheRoot) {
   EXPECT_CODE(s.put("../escape", "x", {}), kInvalidArgument);
   EXPECT_CODE(s.put("/abs", "x", {}), kInvalidArgument);
   EXPECT_CODE(s.get("a/../../b").status(), kInvalidArgument);
+}
+
+// One bad key fails only its own object; the others are stored, and no temporary file is left.
+TEST(EmbeddedObjectStore, PutAllFailsOnlyTheBadObjectAndLeavesNoTemporaryFile) {
+  TempDir dir;
+  emb::DirObjectStore s(dir.path() + "/root");
+  auto got = s.putAll({{"raw/p=0/a", "one"}, {"../escape", "x"}, {"raw/p=1/b", "two"}}, {});
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(got[0].isOk());
+  EXPECT_CODE(got[1], kInvalidArgument);
+  EXPECT_TRUE(got[2].isOk());
+  EXPECT_EQ(*s.get("raw/p=0/a"), "one");
+  EXPECT_EQ(*s.get("raw/p=1/b"), "two");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/escape"));
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/root"))
+    if (e.is_regular_file()) files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(files, (std::vector<std::string>{"a", "b"}));
+}
+
+// A directory that cannot be written fails its objects with the reason, not the others'.
+TEST(EmbeddedObjectStore, PutAllReportsAnUnwritableDirectoryPerObject) {
+  TempDir dir;
+  emb::DirObjectStore s(dir.path() + "/root");
+  ASSERT_TRUE(s.put("ok/seed", "x", {}).isOk());
+  // A file where a directory must go: the object under it cannot be created.
+  ASSERT_TRUE(s.put("blocked", "file", {}).isOk());
+  auto got = s.putAll({{"blocked/under", "y"}, {"ok/next", "z"}}, {});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_CODE(got[0], kUnavailable);
+  EXPECT_TRUE(got[1].isOk());
+  EXPECT_EQ(*s.get("ok/next"), "z");
+  EXPECT_EQ(*s.get("blocked"), "file");
 }
 
 }  // namespace
