@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "common/json.h"
 #include "common/metrics.h"
 
 namespace memberflow::embedded {
@@ -21,6 +22,39 @@ Result<std::unique_ptr<EmbeddedEventBus>> EmbeddedEventBus::create(
   return bus;
 }
 
+std::string deliveryJson(const std::string& eventId, const std::string& rule,
+                         const std::string& target, std::string_view payloadJson,
+                         const BusEntry* forwarded) {
+  std::string out;
+  out.reserve(payloadJson.size() + eventId.size() + rule.size() + target.size() + 64);
+  out += R"({"eventId":)";
+  appendJsonString(out, eventId);
+  out += R"(,"rule":)";
+  appendJsonString(out, rule);
+  out += R"(,"target":)";
+  appendJsonString(out, target);
+  out += R"(,"payload":)";
+  out += payloadJson;
+  if (forwarded) {
+    const BusEntry& e = *forwarded;
+    out += R"(,"entry":{"eventId":)";
+    appendJsonString(out, e.eventId);
+    out += R"(,"source":)";
+    appendJsonString(out, e.source);
+    out += R"(,"detailType":)";
+    appendJsonString(out, e.detailType);
+    out += R"(,"detail":)";
+    appendJsonString(out, e.detail);
+    out += R"(,"time":)";
+    appendJsonString(out, e.time);
+    out += R"(,"groupId":)";
+    appendJsonString(out, e.groupId);
+    out += '}';
+  }
+  out += '}';
+  return out;
+}
+
 Result<std::vector<Status>> EmbeddedEventBus::put(const std::vector<BusEntry>& entries) {
   std::map<std::string, std::vector<OutgoingMessage>> perTarget;
   EventReader reader;  // one per call: put() may run on several threads at once
@@ -34,23 +68,20 @@ Result<std::vector<Status>> EmbeddedEventBus::put(const std::vector<BusEntry>& e
       for (const auto* r : byName_) {
         if (r->name == ruleName) rule = r;
       }
-      json::value payload = ev;
-      if (!rule->inputPath.empty()) {
+      // The payload is serialized once per rule and spliced into each target's delivery.
+      std::string payload;
+      if (rule->inputPath.empty()) {
+        payload = json::serialize(ev);
+      } else {
         auto sel = selectPath(ev, rule->inputPath);
-        payload = sel.isOk() ? *sel : json::value(nullptr);
+        payload = sel.isOk() ? json::serialize(*sel) : "null";
       }
       for (const auto& t : rule->targets) {
-        json::object delivery{
-            {"eventId", e.eventId}, {"rule", rule->name}, {"target", t}, {"payload", payload}};
         // A bus target forwards the event itself, not the selection.
-        if (cfg_.target(t)->kind == TargetConfig::Kind::kBus) {
-          delivery["entry"] = json::object{
-              {"eventId", e.eventId}, {"source", e.source}, {"detailType", e.detailType},
-              {"detail", e.detail},   {"time", e.time},     {"groupId", e.groupId}};
-        }
+        const BusEntry* forwarded = cfg_.target(t)->kind == TargetConfig::Kind::kBus ? &e : nullptr;
         perTarget[t].push_back({e.groupId,
                                 e.eventId + "/" + rule->name + "/" + t,
-                                json::serialize(delivery),
+                                deliveryJson(e.eventId, rule->name, t, payload, forwarded),
                                 {{"eventId", e.eventId}}});
       }
     }

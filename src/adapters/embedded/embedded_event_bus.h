@@ -18,6 +18,14 @@ namespace memberflow::embedded {
 std::string targetQueueName(const std::string& target);
 std::string targetDlqName(const std::string& target);
 
+// The body of one delivery on a target queue, written directly: {"eventId","rule","target",
+// "payload"} with the payload's JSON spliced in, and for a bus target also "entry" (the
+// forwarded entry: eventId, source, detailType, detail as a string, time, groupId). The same
+// bytes as json::serialize of that object.
+std::string deliveryJson(const std::string& eventId, const std::string& rule,
+                         const std::string& target, std::string_view payloadJson,
+                         const BusEntry* forwarded);
+
 class EmbeddedEventBus final : public EventBus {
  public:
   // InvalidArgument when a rule of this bus does not compile.

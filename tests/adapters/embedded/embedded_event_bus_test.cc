@@ -95,5 +95,26 @@ TEST(EmbeddedEventBus, ARuleThatDoesNotCompileIsInvalidArgument) {
   EXPECT_EQ(bus.status().code(), Code::kInvalidArgument);
 }
 
+// The direct writer gives json::serialize's bytes, with and without a forwarded entry, for
+// strings that need escaping.
+TEST(EmbeddedEventBusDelivery, DeliveryJsonIsTheSerializedObject) {
+  BusEntry e{"e\"1",
+             "memberflow/member-api",
+             "member.updated",
+             R"({"a":"x\u0001y","b":[1,2]})",
+             "2026-11-24T13:29:16.853Z",
+             "M\\1"};
+  json::value payload = json::parse(R"({"k":"v\u00e9\n","n":null,"d":1.5})");
+  std::string text = json::serialize(payload);
+  json::object plain{
+      {"eventId", e.eventId}, {"rule", "r/1"}, {"target", "crm"}, {"payload", payload}};
+  EXPECT_EQ(emb::deliveryJson(e.eventId, "r/1", "crm", text, nullptr), json::serialize(plain));
+  json::object forwarded = plain;
+  forwarded["entry"] =
+      json::object{{"eventId", e.eventId}, {"source", e.source}, {"detailType", e.detailType},
+                   {"detail", e.detail},   {"time", e.time},     {"groupId", e.groupId}};
+  EXPECT_EQ(emb::deliveryJson(e.eventId, "r/1", "crm", text, &e), json::serialize(forwarded));
+}
+
 }  // namespace
 }  // namespace memberflow
