@@ -29,14 +29,23 @@ class ObjectStore {
   // Stores the bytes under key, replacing any object there, atomically: a reader sees the old
   // or the new object, never a part. Durable when it returns ok. Idempotent.
   virtual Status put(const std::string& key, const std::string& data, const PutOptions& opts) = 0;
-  // Stores each object as put() would and returns one status per object, in order. A store may
-  // write them together (a directory tree makes them durable with one journal commit, not one
-  // per file); the default puts them one after another.
-  virtual std::vector<Status> putAll(const std::vector<ObjectPut>& objects,
-                                     const PutOptions& opts) {
+  // Stores each object as put() would and returns one status per object, in order (none for
+  // none). Each object succeeds or fails on its own: there is no atomicity across them, and a
+  // key given twice ends with the later data. A store may write them together (a directory
+  // tree makes them durable with a journal commit per phase, not two per file); the default
+  // puts them one after another and stops at the first failure, the rest Unavailable, not
+  // attempted (an outage costs one timeout, not one per object).
+  [[nodiscard]] virtual std::vector<Status> putAll(const std::vector<ObjectPut>& objects,
+                                                   const PutOptions& opts) {
     std::vector<Status> out;
     out.reserve(objects.size());
-    for (const auto& o : objects) out.push_back(put(o.key, o.data, opts));
+    for (const auto& o : objects) {
+      if (!out.empty() && !out.back().isOk()) {
+        out.push_back(Status::unavailable("not put: an earlier object of the same call failed"));
+        continue;
+      }
+      out.push_back(put(o.key, o.data, opts));
+    }
     return out;
   }
   // NotFound when there is no object under key.

@@ -337,7 +337,7 @@ TEST_P(ObjectStoreContract, PutGetOverwriteAndList) {
   EXPECT_CODE(s.get("missing").status(), kNotFound);
 }
 
-TEST_P(ObjectStoreContract, PutAllStoresEachObjectAndAnswersInOrder) {
+TEST_P(ObjectStoreContract, PutAllStoresEachObject) {
   ObjectStore& s = h_->store();
   ASSERT_TRUE(s.put("raw/t/dt=2026-01-02/p=1/5-6.ndjson.gz", "old", {}).isOk());
   std::vector<ObjectPut> objects{
@@ -350,6 +350,11 @@ TEST_P(ObjectStoreContract, PutAllStoresEachObjectAndAnswersInOrder) {
   for (const auto& o : objects) EXPECT_EQ(*s.get(o.key), o.data) << o.key;
   EXPECT_EQ(s.list("raw/t/dt=2026-01-02/")->size(), 3u);
   EXPECT_TRUE(s.putAll({}, {}).empty());
+  // A key given twice ends with the later data.
+  auto twice = s.putAll({{"lake/twice", "first"}, {"lake/twice", "second"}}, {});
+  ASSERT_EQ(twice.size(), 2u);
+  EXPECT_TRUE(twice[0].isOk() && twice[1].isOk());
+  EXPECT_EQ(*s.get("lake/twice"), "second");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -308,6 +308,30 @@ TEST_F(IngestRunTest, ARevocationDropsThePreparedBatchWithoutBackingOff) {
   ASSERT_TRUE(loop.stop(kStep));
 }
 
+// A batch over both partitions whose second archive object fails: nothing of it is claimed or
+// enqueued and nothing committed; the retry archives both and sends each change once.
+TEST_F(IngestRunTest, OneFailedArchiveObjectHoldsBackTheWholeBatch) {
+  ASSERT_TRUE(log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 1), {}, 0, {}},
+                           {R"({"member_id":"M2"})", env("c", row("M2", "B"), 2), {}, 1, {}}})
+                  .isOk());
+  objects.puts.failCall(2);  // the batch's second object, partition 1's
+  start();
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_TRUE(source.committed().empty());
+  EXPECT_EQ(changes->stats()->visible, 0);
+  EXPECT_EQ(ledger->get("core:1").status().code(), Code::kNotFound);
+  ASSERT_EQ(objectsReal.list("raw/")->size(), 1u);  // partition 0's object was written
+  clock.advance(clock.sleeps().back());
+  ASSERT_TRUE(clock.waitForSleepers(1, kStep));
+  EXPECT_EQ(clock.sleeps().back(), opts.pollWait);
+  EXPECT_EQ(source.committed(), (std::vector<std::map<int32_t, int64_t>>{{{0, 1}, {1, 1}}}));
+  EXPECT_EQ(objects.puts.calls(), 4);
+  std::vector<std::string> members = enqueuedMembers();
+  std::sort(members.begin(), members.end());
+  EXPECT_EQ(members, (std::vector<std::string>{"M1", "M2"}));
+  ASSERT_TRUE(loop.stop(kStep));
+}
+
 // An object store whose first put waits until the test opens the gate.
 class GatedStore final : public ObjectStore {
  public:

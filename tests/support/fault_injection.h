@@ -168,6 +168,23 @@ class FlakyStore final : public ObjectStore {
     MF_RETURN_IF_ERROR(puts.next());
     return s_.put(k, d, o);
   }
+  // One fault draw per object, as put() makes; the objects without a fault go to the wrapped
+  // store's putAll together.
+  std::vector<Status> putAll(const std::vector<ObjectPut>& objects, const PutOptions& o) override {
+    std::vector<Status> out(objects.size(), Status::ok());
+    std::vector<ObjectPut> passed;
+    std::vector<size_t> at;
+    for (size_t i = 0; i < objects.size(); ++i) {
+      out[i] = puts.next();
+      if (out[i].isOk()) {
+        passed.push_back(objects[i]);
+        at.push_back(i);
+      }
+    }
+    auto got = s_.putAll(passed, o);
+    for (size_t k = 0; k < at.size(); ++k) out[at[k]] = got[k];
+    return out;
+  }
   Result<std::string> get(const std::string& k) override {
     MF_RETURN_IF_ERROR(gets.next());
     return s_.get(k);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <utility>
 
@@ -47,34 +48,43 @@ Status DirObjectStore::put(const std::string& key, const std::string& data,
   return putAll({{key, data}}, opts).front();
 }
 
+std::vector<Status> DirObjectStore::putAll(const std::vector<ObjectPut>& objects,
+                                           const PutOptions&) {
+  std::vector<Status> out(objects.size(), Status::ok());
+  for (size_t b = 0; b < objects.size(); b += kOpenFiles)
+    putRange(objects, b, std::min(objects.size(), b + kOpenFiles), out);
+  return out;
+}
+
 // In phases, each over every object: write the temporary files and start their writeback;
 // fsync them; rename them; fsync their directories. On ext4 a new file's fsync commits the
 // journal (its inode, its blocks), and so does a directory's after a rename; one file after
-// another, a batch of N objects cost 2N commits, each of which stalls every other writer of the
-// file system (the stores' WAL appends) while it locks. Done in phases, the first fsync of each
-// phase commits what the whole phase did, and the others find their changes committed.
-std::vector<Status> DirObjectStore::putAll(const std::vector<ObjectPut>& objects,
-                                           const PutOptions&) {
+// another, N objects cost 2N commits, each of which stalls every other writer of the file
+// system (the stores' WAL appends) while it locks. Done in phases, the first fsync of each
+// phase commits what the whole phase did (ext4, data=ordered), and the others find their
+// changes committed.
+void DirObjectStore::putRange(const std::vector<ObjectPut>& objects, size_t begin, size_t end,
+                              std::vector<Status>& out) {
   struct Pending {
     std::string path, tmp;
     int fd = -1;
   };
-  std::vector<Status> out(objects.size(), Status::ok());
-  std::vector<Pending> pending(objects.size());
+  std::vector<Pending> pending(end - begin);
   auto fail = [&](size_t i, Status s) {
-    if (pending[i].fd >= 0) ::close(pending[i].fd);
-    pending[i].fd = -1;
-    if (!pending[i].tmp.empty()) ::unlink(pending[i].tmp.c_str());
-    pending[i].tmp.clear();
+    Pending& p = pending[i - begin];
+    if (p.fd >= 0) ::close(p.fd);
+    p.fd = -1;
+    if (!p.tmp.empty()) ::unlink(p.tmp.c_str());
+    p.tmp.clear();
     out[i] = std::move(s);
   };
-  for (size_t i = 0; i < objects.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     auto path = pathFor(objects[i].key);
     if (!path.isOk()) {
       out[i] = path.status();
       continue;
     }
-    Pending& p = pending[i];
+    Pending& p = pending[i - begin];
     p.path = *path;
     std::error_code ec;
     fs::create_directories(fs::path(p.path).parent_path(), ec);
@@ -108,8 +118,8 @@ std::vector<Status> DirObjectStore::putAll(const std::vector<ObjectPut>& objects
     // fsync to commit every file's. Only a hint: the fsync below is what makes it durable.
     (void)::sync_file_range(p.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   }
-  for (size_t i = 0; i < objects.size(); ++i) {
-    Pending& p = pending[i];
+  for (size_t i = begin; i < end; ++i) {
+    Pending& p = pending[i - begin];
     if (p.fd < 0) continue;
     int fd = std::exchange(p.fd, -1);
     if (::fsync(fd) != 0) {
@@ -120,26 +130,32 @@ std::vector<Status> DirObjectStore::putAll(const std::vector<ObjectPut>& objects
       fail(i, ioError("close " + p.tmp));
     }
   }
-  std::vector<std::string> dirs;
-  for (size_t i = 0; i < objects.size(); ++i) {
-    Pending& p = pending[i];
+  std::map<std::string, std::vector<size_t>> dirs;  // directory -> the objects renamed into it
+  for (size_t i = begin; i < end; ++i) {
+    Pending& p = pending[i - begin];
     if (p.tmp.empty() || !out[i].isOk()) continue;
     if (::rename(p.tmp.c_str(), p.path.c_str()) != 0) {
       fail(i, ioError("rename " + p.tmp));
       continue;
     }
-    dirs.push_back(fs::path(p.path).parent_path().string());
+    p.tmp.clear();
+    dirs[fs::path(p.path).parent_path().string()].push_back(i);
   }
-  std::sort(dirs.begin(), dirs.end());
-  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
-  for (const auto& d : dirs) {
+  // A rename is durable once its directory is: until then the object is not reported stored
+  // (it is in place, and a put again is harmless).
+  for (const auto& [d, renamed] : dirs) {
     int dfd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
+    Status s = Status::ok();
+    if (dfd < 0) {
+      s = ioError("open directory " + d);
+    } else {
+      if (::fsync(dfd) != 0) s = ioError("fsync directory " + d);
       ::close(dfd);
     }
+    if (!s.isOk()) {
+      for (size_t i : renamed) out[i] = s;
+    }
   }
-  return out;
 }
 
 Result<std::string> DirObjectStore::get(const std::string& key) {

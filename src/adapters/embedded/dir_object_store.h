@@ -1,7 +1,8 @@
 // File: dir_object_store.h
 // The embedded object store: a directory tree, one file per key, written atomically
 // (temporary file, fsync, rename, fsync of the directory). putAll() does each step for all its
-// objects before the next, so their fsyncs share the file system's journal commits.
+// objects before the next, so their fsyncs share the file system's journal commits (ext4's,
+// data=ordered: the first fsync of a phase commits what the whole phase did).
 #pragma once
 
 #include <string>
@@ -25,6 +26,10 @@ class DirObjectStore final : public ObjectStore {
 
  private:
   Result<std::string> pathFor(const std::string& key) const;
+  // putAll's work on objects [begin, end): at most kOpenFiles at a time stay open.
+  void putRange(const std::vector<ObjectPut>& objects, size_t begin, size_t end,
+                std::vector<Status>& out);
+  static constexpr size_t kOpenFiles = 64;
   std::string root_;
 };
 

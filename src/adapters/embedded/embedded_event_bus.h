@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 
 #include "adapters/embedded/sqlite_queue.h"
 #include "domain/event_pattern.h"
@@ -21,7 +22,7 @@ std::string targetDlqName(const std::string& target);
 // The body of one delivery on a target queue, written directly: {"eventId","rule","target",
 // "payload"} with the payload's JSON spliced in, and for a bus target also "entry" (the
 // forwarded entry: eventId, source, detailType, detail as a string, time, groupId). The same
-// bytes as json::serialize of that object.
+// bytes as json::serialize of that object when payloadJson is json::serialize output.
 std::string deliveryJson(const std::string& eventId, const std::string& rule,
                          const std::string& target, std::string_view payloadJson,
                          const BusEntry* forwarded);

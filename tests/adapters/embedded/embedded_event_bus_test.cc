@@ -98,12 +98,8 @@ TEST(EmbeddedEventBus, ARuleThatDoesNotCompileIsInvalidArgument) {
 // The direct writer gives json::serialize's bytes, with and without a forwarded entry, for
 // strings that need escaping.
 TEST(EmbeddedEventBusDelivery, DeliveryJsonIsTheSerializedObject) {
-  BusEntry e{"e\"1",
-             "memberflow/member-api",
-             "member.updated",
-             R"({"a":"x\u0001y","b":[1,2]})",
-             "2026-11-24T13:29:16.853Z",
-             "M\\1"};
+  BusEntry e{"e\"1\n\x01\x7f\xc3\xa9",        "memberflow/member-api",    "member.updated",
+             R"({"a":"x\u0001y","b":[1,2]})", "2026-11-24T13:29:16.853Z", "M\\1"};
   json::value payload = json::parse(R"({"k":"v\u00e9\n","n":null,"d":1.5})");
   std::string text = json::serialize(payload);
   json::object plain{
