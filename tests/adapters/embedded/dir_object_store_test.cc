@@ -18,6 +18,15 @@ using testing::ManualClock;
 using testing::TempDir;
 namespace emb = memberflow::embedded;
 
+// The names of the files under root, sorted (temporary files included).
+std::vector<std::string> fileNamesUnder(const std::string& root) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root))
+    if (e.is_regular_file()) files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 TEST(EmbeddedObjectStore, RefusesKeysThatLeaveTheRoot) {
   TempDir dir;
   emb::DirObjectStore s(dir.path() + "/root");
@@ -38,10 +47,7 @@ TEST(EmbeddedObjectStore, PutAllFailsOnlyTheBadObjectAndLeavesNoTemporaryFile) {
   EXPECT_EQ(*s.get("raw/p=0/a"), "one");
   EXPECT_EQ(*s.get("raw/p=1/b"), "two");
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/escape"));
-  std::vector<std::string> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/root"))
-    if (e.is_regular_file()) files.push_back(e.path().filename().string());
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = fileNamesUnder(dir.path() + "/root");
   EXPECT_EQ(files, (std::vector<std::string>{"a", "b"}));
 }
 
@@ -57,10 +63,7 @@ TEST(EmbeddedObjectStore, PutAllRemovesTheTemporaryFileOfAFailedRename) {
   EXPECT_NE(got[0].message().find("rename"), std::string::npos) << got[0].toString();
   EXPECT_TRUE(got[1].isOk());
   EXPECT_EQ(*s.get("free"), "z");
-  std::vector<std::string> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() + "/root"))
-    if (e.is_regular_file()) files.push_back(e.path().filename().string());
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = fileNamesUnder(dir.path() + "/root");
   EXPECT_EQ(files, (std::vector<std::string>{"free", "inside"}));
 }
 
