@@ -22,10 +22,6 @@ json::object cloudEvent(const MemberEvent& e) {
                       {"data", std::move(data)}};
 }
 
-std::string cloudEventJson(const MemberEvent& e) {
-  return cloudEventJson(e, json::serialize(e.lineage));
-}
-
 std::string cloudEventJson(const MemberEvent& e, std::string_view lineageJson) {
   std::string out;
   out.reserve(1024);

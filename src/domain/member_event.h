@@ -27,8 +27,7 @@ struct MemberEvent {
 
 json::object cloudEvent(const MemberEvent& e);
 // json::serialize(cloudEvent(e)), the same bytes, written directly: what the outbox keeps.
-// lineageJson: e.lineage serialized already (the write's history row keeps it too).
-std::string cloudEventJson(const MemberEvent& e);
+// lineageJson: json::serialize(e.lineage), which the caller has for the history row already.
 std::string cloudEventJson(const MemberEvent& e, std::string_view lineageJson);
 
 }  // namespace memberflow

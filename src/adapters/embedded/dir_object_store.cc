@@ -43,13 +43,19 @@ Status DirObjectStore::ensureWritable() {
   return Status::ok();
 }
 
-Status DirObjectStore::put(const std::string& key, const std::string& data,
-                           const PutOptions& opts) {
-  return putAll({{key, data}}, opts).front();
+Status DirObjectStore::put(const std::string& key, const std::string& data, const PutOptions&) {
+  return putRefs({{&key, &data}}).front();
 }
 
 std::vector<Status> DirObjectStore::putAll(const std::vector<ObjectPut>& objects,
                                            const PutOptions&) {
+  std::vector<Ref> refs;
+  refs.reserve(objects.size());
+  for (const auto& o : objects) refs.push_back({&o.key, &o.data});
+  return putRefs(refs);
+}
+
+std::vector<Status> DirObjectStore::putRefs(const std::vector<Ref>& objects) {
   std::vector<Status> out(objects.size(), Status::ok());
   for (size_t b = 0; b < objects.size(); b += kOpenFiles)
     putRange(objects, b, std::min(objects.size(), b + kOpenFiles), out);
@@ -63,7 +69,7 @@ std::vector<Status> DirObjectStore::putAll(const std::vector<ObjectPut>& objects
 // system (the stores' WAL appends) while it locks. Done in phases, the first fsync of each
 // phase commits what the whole phase did (ext4, data=ordered), and the others find their
 // changes committed.
-void DirObjectStore::putRange(const std::vector<ObjectPut>& objects, size_t begin, size_t end,
+void DirObjectStore::putRange(const std::vector<Ref>& objects, size_t begin, size_t end,
                               std::vector<Status>& out) {
   struct Pending {
     std::string path, tmp;
@@ -79,7 +85,7 @@ void DirObjectStore::putRange(const std::vector<ObjectPut>& objects, size_t begi
     out[i] = std::move(s);
   };
   for (size_t i = begin; i < end; ++i) {
-    auto path = pathFor(objects[i].key);
+    auto path = pathFor(*objects[i].key);
     if (!path.isOk()) {
       out[i] = path.status();
       continue;
@@ -100,7 +106,7 @@ void DirObjectStore::putRange(const std::vector<ObjectPut>& objects, size_t begi
       out[i] = std::move(s);
       continue;
     }
-    const std::string& data = objects[i].data;
+    const std::string& data = *objects[i].data;
     size_t done = 0;
     while (done < data.size()) {
       ssize_t n = ::write(p.fd, data.data() + done, data.size() - done);

@@ -26,8 +26,14 @@ class DirObjectStore final : public ObjectStore {
 
  private:
   Result<std::string> pathFor(const std::string& key) const;
-  // putAll's work on objects [begin, end): at most kOpenFiles at a time stay open.
-  void putRange(const std::vector<ObjectPut>& objects, size_t begin, size_t end,
+  // An object to put, by reference: put() and putAll() share the writer without a copy.
+  struct Ref {
+    const std::string* key;
+    const std::string* data;
+  };
+  // put's and putAll's work, kOpenFiles objects at a time (that many files stay open).
+  std::vector<Status> putRefs(const std::vector<Ref>& objects);
+  void putRange(const std::vector<Ref>& objects, size_t begin, size_t end,
                 std::vector<Status>& out);
   static constexpr size_t kOpenFiles = 64;
   std::string root_;

@@ -61,6 +61,7 @@ Result<MemberErasure> SqliteMemberStore::erase(const std::string& memberId, int6
   if (!out.alreadyErased) {
     out.version = s.version + 1;
     MemberEvent ev = erasedEvent(memberId, out.version, s.sourceSequence, nowMs);
+    std::string lineage = json::serialize(ev.lineage);  // history's and the event's
     MF_PREPARE(up, *db_,
                "INSERT INTO members(member_id, body, version, source_sequence, updated_at,"
                " deleted) VALUES(?1, '', ?2, ?3, ?4, 1) ON CONFLICT(member_id) DO UPDATE SET"
@@ -75,12 +76,12 @@ Result<MemberErasure> SqliteMemberStore::erase(const std::string& memberId, int6
         .bind(3, kErasedOp)
         .bind(4, ev.id)
         .bind(5, s.sourceSequence)
-        .bind(6, json::serialize(ev.lineage))
+        .bind(6, lineage)
         .bind(7, nowMs);
     MF_RETURN_IF_ERROR(hist->run());
     MF_PREPARE(ob, *db_,
                "INSERT INTO outbox(event_id, member_id, event, created_at) VALUES(?, ?, ?, ?)");
-    ob->bind(1, ev.id).bind(2, memberId).bind(3, cloudEventJson(ev)).bind(4, nowMs);
+    ob->bind(1, ev.id).bind(2, memberId).bind(3, cloudEventJson(ev, lineage)).bind(4, nowMs);
     MF_RETURN_IF_ERROR(ob->run());
     out.eventId = ev.id;
     ++out.historyRows;

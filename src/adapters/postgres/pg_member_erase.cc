@@ -68,6 +68,7 @@ Result<MemberErasure> PgMemberStore::erase(const std::string& memberId, int64_t 
   if (!out.alreadyErased) {
     out.version = s.version + 1;
     MemberEvent ev = erasedEvent(memberId, out.version, s.sourceSequence, nowMs);
+    std::string lineage = json::serialize(ev.lineage);  // history's and the event's
     auto w = c.exec(
         "mf_erase_write",
         "WITH up AS (INSERT INTO members(member_id, body, version, source_sequence, updated_at,"
@@ -80,7 +81,7 @@ Result<MemberErasure> PgMemberStore::erase(const std::string& memberId, int64_t 
         " INSERT INTO outbox(event_id, member_id, event, created_at)"
         " SELECT $6::text, member_id, $8::text, $4::bigint FROM up",
         {memberId, n(out.version), n(s.sourceSequence), n(nowMs), std::string(kErasedOp), ev.id,
-         json::serialize(ev.lineage), cloudEventJson(ev)});
+         lineage, cloudEventJson(ev, lineage)});
     if (!w.isOk()) return w.status();
     out.eventId = ev.id;
     ++out.historyRows;
