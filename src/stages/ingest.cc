@@ -120,6 +120,15 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
   // 1. Archive, one object per partition run. Lines are numbered from 1 within an object.
   std::vector<Lineage> lineage(batch.size());
   std::vector<std::string> lines(batch.size());
+  std::vector<ObjectPut> objects;
+  PutOptions po;
+  std::vector<Status> put;
+  std::exception_ptr putThrown;
+  // The objects are put while step 2 decodes the records: the put waits on I/O (the directory
+  // store's fsyncs, S3's round trip), decoding is CPU, and neither needs the other (lineage is
+  // known before the put). Nothing is claimed or enqueued before both are done: finish() runs
+  // on what prepare() returns. Declared after what it uses, so it is joined before they go.
+  std::jthread archiving;
   if (archived) {
     lineage = *archived;
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -133,7 +142,6 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
       byPartition[batch[i].partition].push_back(i);
       lines[i] = rawArchiveLine(batch[i]);
     }
-    std::vector<ObjectPut> objects;
     objects.reserve(byPartition.size());
     for (const auto& [p, idx] : byPartition) {
       const SourceRecord& first = batch[idx.front()];
@@ -156,11 +164,16 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
       out.report.nextOffsets[p] = batch[idx.back()].offset + 1;
     }
     // One object per partition, put together (a directory tree syncs them at once).
-    PutOptions po;
     po.contentType = "application/x-ndjson";
     po.contentEncoding = "gzip";
     po.kmsKeyId = opts_.kmsKeyId;
-    for (Status& s : store_.putAll(objects, po)) MF_RETURN_IF_ERROR(s);
+    archiving = std::jthread([&] {
+      try {
+        put = store_.putAll(objects, po);
+      } catch (...) {
+        putThrown = std::current_exception();  // rethrown below, on prepare()'s thread
+      }
+    });
   }
 
   // 2. Decode (the message id is known even for undecodable records), validate and transform
@@ -204,6 +217,9 @@ Result<IngestStage::Prepared> IngestStage::prepare(const std::vector<SourceRecor
     it.message.dedupId = cmd->messageId;
     it.message.body = serializeCommand(*cmd);
   }
+  if (archiving.joinable()) archiving.join();
+  if (putThrown) std::rethrow_exception(putThrown);
+  for (Status& s : put) MF_RETURN_IF_ERROR(s);
   out.prepareTime = clock_.monotonicNow() - started;
   return out;
 }

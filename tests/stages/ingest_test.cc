@@ -5,6 +5,7 @@
 
 #include <future>
 #include <mutex>
+#include <stdexcept>
 
 #include "adapters/embedded/dir_object_store.h"
 #include "adapters/embedded/source_log.h"
@@ -121,6 +122,35 @@ TEST_F(IngestTest, AFailedEnqueueLeavesClaimsPendingAndTheRetryCompletesThem) {
   EXPECT_EQ(again->enqueued, 1u);
   EXPECT_GT(ledger->get("core:7")->completedAtMs, 0);
   EXPECT_EQ(changesReal->receive(10, 1000, 0)->size(), 1u);
+}
+
+// An object store that throws from putAll (a bug in an adapter): the put runs on a thread of
+// its own while the records are decoded, and the exception still reaches prepare()'s caller
+// (the supervisor reports the stage failed) instead of ending the process; nothing is claimed.
+class ThrowingStore final : public ObjectStore {
+ public:
+  Status put(const std::string&, const std::string&, const PutOptions&) override {
+    throw std::runtime_error("adapter bug");
+  }
+  std::vector<Status> putAll(const std::vector<ObjectPut>&, const PutOptions&) override {
+    throw std::runtime_error("adapter bug");
+  }
+  Result<std::string> get(const std::string& key) override {
+    return Status::notFound("no object " + key);
+  }
+  Result<std::vector<std::string>> list(const std::string&) override {
+    return std::vector<std::string>{};
+  }
+};
+
+TEST_F(IngestTest, AnExceptionOfTheArchivePutReachesTheCaller) {
+  ASSERT_TRUE(
+      log->append({{R"({"member_id":"M1"})", env("c", row("M1", "A"), 5), {}, 0, {}}}).isOk());
+  ThrowingStore throwing;
+  IngestStage s{*log, throwing, *ledger, changes, *dlq, clock, {}};
+  EXPECT_THROW((void)s.process(pollAll()), std::runtime_error);
+  EXPECT_EQ(ledger->get("core:5").status().code(), Code::kNotFound);
+  EXPECT_EQ(changesReal->stats()->visible, 0);
 }
 
 TEST_F(IngestTest, ReprocessingADoneBatchChangesNothing) {
