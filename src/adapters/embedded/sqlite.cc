@@ -147,8 +147,9 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path, const 
   if (opts.backgroundCheckpoint) {
     // Commits checkpoint only past the backstop (see Options); the WAL file is cut back to
     // 64 MB after each reset.
-    for (const std::string& sql : {"PRAGMA wal_autocheckpoint=" + std::to_string(kBackstopPages),
-                                   std::string("PRAGMA journal_size_limit=67108864")}) {
+    for (const std::string& sql :
+         {"PRAGMA wal_autocheckpoint=" + std::to_string(opts.walBackstopPages),
+          std::string("PRAGMA journal_size_limit=67108864")}) {
       Status s = execRetryingLocked(*out, sql, opts.busyTimeoutMs);
       if (!s.isOk()) return Status(s.code(), "open " + path + ": " + s.message());
     }

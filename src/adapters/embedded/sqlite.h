@@ -92,16 +92,20 @@ class SqliteDb {
     // ~40 MB and stalled that commit, and every writer behind it, for tens of milliseconds
     // (the p99 of produce -> applied at 5,000/s: 126-179 ms with autocheckpoint, 35-60 ms so
     // in the same hour; small frequent checkpoints beat 100 ms and 1 s ones). For `run`.
-    // The committing connection still checkpoints once the WAL passes kBackstopPages: under
-    // writes back to back the thread's checkpoint never finds the WAL wholly copied when the
-    // next write begins, the only moment SQLite restarts the WAL from its start, and the WAL
-    // grew for as long as the load lasted (queues.db: 909 MB after 9 s of the fan-out), each
-    // frame written past the end of the file. By then the thread has copied all but the
-    // last few milliseconds' frames, so the commit's checkpoint is short.
+    // Past walBackstopPages of WAL each commit also tries a checkpoint (PASSIVE; while the
+    // thread's holds the checkpoint lock the try gives up at once, and a later commit's
+    // succeeds). Under writes back to back the thread's checkpoint never finds the WAL wholly
+    // copied when the next write begins, the only moment SQLite restarts the WAL from its
+    // start, and the WAL grew for as long as the load lasted (queues.db: 909 MB after 9 s of
+    // the fan-out), each frame written past the end of the file. The thread has copied all but
+    // the last milliseconds' frames by then, so the commit copies little; it still fsyncs the
+    // WAL and the database on the committing thread, about once a second under full load at
+    // 16,384 pages (64 MB, journal_size_limit's size too; 1,024 and 4,096 measured the same
+    // CPU a change in the fan-out).
     bool backgroundCheckpoint = false;
+    int walBackstopPages = 16384;  // with backgroundCheckpoint
   };
   static constexpr int kCheckpointMs = 20;
-  static constexpr int kBackstopPages = 4096;  // 16 MB of 4 KB pages
   static Result<std::unique_ptr<SqliteDb>> open(const std::string& path, const Options& opts);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
