@@ -63,12 +63,12 @@ std::vector<Status> DirObjectStore::putRefs(const std::vector<Ref>& objects) {
 }
 
 // In phases, each over every object: write the temporary files and start their writeback;
-// fsync them; rename them; fsync their directories. On ext4 a new file's fsync commits the
-// journal (its inode, its blocks), and so does a directory's after a rename; one file after
-// another, N objects cost 2N commits, each of which stalls every other writer of the file
-// system (the stores' WAL appends) while it locks. Done in phases, the first fsync of each
-// phase commits what the whole phase did (ext4, data=ordered), and the others find their
-// changes committed.
+// fsync them; rename them; fsync their directories. On ext4 with a journal a new file's fsync
+// commits the journal (its inode, its blocks), and so does a directory's after a rename; one
+// file after another, N objects cost 2N commits. Done in phases, the first fsync of each phase
+// commits what the whole phase did (data=ordered), and the others find their changes
+// committed. Without a journal (this project's benchmark machine) every file's data is in
+// flight before the first fsync waits: ingest's batch at 5,000/s went 17.4 -> 14.5 ms there.
 void DirObjectStore::putRange(const std::vector<Ref>& objects, size_t begin, size_t end,
                               std::vector<Status>& out) {
   struct Pending {

@@ -1,8 +1,8 @@
 // File: dir_object_store.h
 // The embedded object store: a directory tree, one file per key, written atomically
 // (temporary file, fsync, rename, fsync of the directory). putAll() does each step for all its
-// objects before the next, so their fsyncs share the file system's journal commits (ext4's,
-// data=ordered: the first fsync of a phase commits what the whole phase did).
+// objects before the next, so their fsyncs overlap their I/O (and on ext4 with a journal share
+// its commits: the first fsync of a phase commits what the whole phase did).
 #pragma once
 
 #include <string>

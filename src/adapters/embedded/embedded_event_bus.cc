@@ -17,7 +17,7 @@ Result<std::unique_ptr<EmbeddedEventBus>> EmbeddedEventBus::create(
   for (const auto& r : cfg.rules) {
     if (r.bus != bus->name_) continue;
     MF_RETURN_IF_ERROR(bus->rules_.add(r.name, r.pattern));
-    bus->byName_.push_back(&r);
+    bus->byName_[r.name] = &r;
   }
   return bus;
 }
@@ -64,10 +64,7 @@ Result<std::vector<Status>> EmbeddedEventBus::put(const std::vector<BusEntry>& e
     if (matched.empty()) continue;
     json::value ev(busEnvelope(e, name_));
     for (const auto& ruleName : matched) {
-      const RuleConfig* rule = nullptr;
-      for (const auto* r : byName_) {
-        if (r->name == ruleName) rule = r;
-      }
+      const RuleConfig* rule = byName_.at(ruleName);  // every matched name was added
       // The payload is serialized once per rule and spliced into each target's delivery.
       std::string payload;
       if (rule->inputPath.empty()) {

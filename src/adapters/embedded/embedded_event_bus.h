@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string_view>
+#include <unordered_map>
 
 #include "adapters/embedded/sqlite_queue.h"
 #include "domain/event_pattern.h"
@@ -43,7 +44,9 @@ class EmbeddedEventBus final : public EventBus {
   const RoutingConfig& cfg_;
   std::shared_ptr<SqliteQueueStore> queues_;
   RuleSet rules_;
-  std::vector<const RuleConfig*> byName_;  // rule index -> config, in RuleSet order
+  // A matched rule's config by its name (RuleSet::match answers names); a later rule of the
+  // same name replaces an earlier one, as a scan for the last would find.
+  std::unordered_map<std::string, const RuleConfig*> byName_;
 };
 
 }  // namespace memberflow::embedded
